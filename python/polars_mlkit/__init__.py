@@ -1,0 +1,33 @@
+"""polars-mlkit: fast, scikit-learn-exact ML preprocessing inside Polars.
+
+Importing the package registers the ``ml`` namespace on ``pl.Expr`` and
+``pl.Series``.
+"""
+
+from __future__ import annotations
+
+import polars as _pl
+
+from polars_mlkit._versions import check_polars_version as _check_polars_version
+
+_check_polars_version(_pl.__version__)
+
+from polars_mlkit import namespace as _namespace  # noqa: E402  (registers `ml`)
+from polars_mlkit._internal import __version__  # noqa: E402
+from polars_mlkit.scaling import (  # noqa: E402
+    maxabs_scale,
+    minmax_scale,
+    normalize,
+    robust_scale,
+    standard_scale,
+)
+
+__all__ = [
+    "__version__",
+    "maxabs_scale",
+    "minmax_scale",
+    "normalize",
+    "robust_scale",
+    "standard_scale",
+]
+del _namespace

@@ -1,0 +1,272 @@
+//! Series <-> kernel slices. Scalar columns become `Segment`s (one per chunk);
+//! `Array`/`List` columns become `VectorChunk`s that expose each row as a
+//! contiguous slice of the child values buffer, honouring slices, offsets and
+//! both outer (row) and inner (element) validity.
+
+use polars::prelude::*;
+use polars_arrow::array::{Array as ArrowArray, FixedSizeListArray, ListArray, PrimitiveArray};
+use polars_arrow::bitmap::Bitmap;
+use polars_arrow::types::NativeType;
+
+use crate::kernels::element::Element;
+use crate::kernels::segments::{Segment, Validity};
+
+/// A float type with its Polars counterpart.
+pub trait ColumnFloat: Element + NativeType {
+    type PolarsType: PolarsNumericType<Native = Self>;
+    fn chunked(series: &Series) -> PolarsResult<&ChunkedArray<Self::PolarsType>>;
+}
+
+impl ColumnFloat for f32 {
+    type PolarsType = Float32Type;
+    fn chunked(series: &Series) -> PolarsResult<&Float32Chunked> {
+        series.f32()
+    }
+}
+
+impl ColumnFloat for f64 {
+    type PolarsType = Float64Type;
+    fn chunked(series: &Series) -> PolarsResult<&Float64Chunked> {
+        series.f64()
+    }
+}
+
+pub fn validity_of(bitmap: Option<&Bitmap>) -> Option<Validity<'_>> {
+    bitmap.map(|b| {
+        let (bytes, offset, _) = b.as_slice();
+        Validity { bytes, offset }
+    })
+}
+
+/// One `Segment` per chunk of a float column.
+pub fn segments<T: ColumnFloat>(ca: &ChunkedArray<T::PolarsType>) -> Vec<Segment<'_, T>> {
+    ca.downcast_iter()
+        .map(|arr| Segment::new(arr.values().as_slice(), validity_of(arr.validity())))
+        .collect()
+}
+
+/// Builds a float column chunk by chunk from `map(values, out)`, keeping the
+/// input's name, chunking and validity.
+pub fn map_float_chunks<T: ColumnFloat>(
+    ca: &ChunkedArray<T::PolarsType>,
+    mut map: impl FnMut(&[T], &mut [T]),
+) -> Series {
+    let chunks = ca.downcast_iter().map(|arr| {
+        let input = arr.values().as_slice();
+        let mut output = vec![T::default(); input.len()];
+        map(input, &mut output);
+        PrimitiveArray::from_vec(output).with_validity(arr.validity().cloned())
+    });
+    ChunkedArray::<T::PolarsType>::from_chunk_iter(ca.name().clone(), chunks).into_series()
+}
+
+/// Where the rows of a vector chunk start in its child values buffer.
+#[derive(Debug, Clone, Copy)]
+pub enum RowStarts<'a> {
+    /// `Array(_, width)`: row `i` starts at `i * width` (the child is pre-sliced).
+    Fixed(usize),
+    /// `List`: row `i` spans `offsets[i]..offsets[i + 1]`.
+    Offsets(&'a [i64]),
+}
+
+/// One chunk of an `Array` or `List` float column.
+pub struct VectorChunk<'a, T> {
+    /// The whole child values buffer.
+    pub values: &'a [T],
+    pub starts: RowStarts<'a>,
+    pub rows: usize,
+    pub outer: Option<Validity<'a>>,
+    pub inner: Option<Validity<'a>>,
+}
+
+impl<'a, T: Element> VectorChunk<'a, T> {
+    /// The value range of row `i` in `values`.
+    #[inline(always)]
+    pub fn row_range(&self, i: usize) -> std::ops::Range<usize> {
+        match self.starts {
+            RowStarts::Fixed(width) => i * width..(i + 1) * width,
+            RowStarts::Offsets(offsets) => {
+                let start = offsets.get(i).copied().unwrap_or(0).max(0) as usize;
+                let end = offsets.get(i + 1).copied().unwrap_or(0).max(0) as usize;
+                start..end.max(start)
+            }
+        }
+    }
+
+    #[inline(always)]
+    pub fn row_is_valid(&self, i: usize) -> bool {
+        self.outer.is_none_or(|v| v.is_valid(i))
+    }
+
+    /// Whether every element of the row range is valid (no null inside the vector).
+    #[inline(always)]
+    pub fn elements_valid(&self, range: std::ops::Range<usize>) -> bool {
+        match self.inner {
+            None => true,
+            Some(v) => range.clone().all(|j| v.is_valid(j)),
+        }
+    }
+
+    /// Row `i` as a slice, or `None` if the row or any element is null or the
+    /// offsets point outside the buffer.
+    #[inline(always)]
+    pub fn row(&self, i: usize) -> Option<&'a [T]> {
+        if !self.row_is_valid(i) {
+            return None;
+        }
+        let range = self.row_range(i);
+        if !self.elements_valid(range.clone()) {
+            return None;
+        }
+        self.values.get(range)
+    }
+}
+
+fn child_values<'a, T: ColumnFloat>(
+    child: &'a dyn ArrowArray,
+    function: &str,
+) -> PolarsResult<(&'a [T], Option<Validity<'a>>)> {
+    let prim = child
+        .as_any()
+        .downcast_ref::<PrimitiveArray<T>>()
+        .ok_or_else(|| polars_err!(ComputeError: "{function}: unexpected vector layout"))?;
+    Ok((prim.values().as_slice(), validity_of(prim.validity())))
+}
+
+/// The chunks of a vector column whose inner dtype is already `T`.
+pub fn vector_chunks<'a, T: ColumnFloat>(
+    series: &'a Series,
+    function: &str,
+) -> PolarsResult<Vec<VectorChunk<'a, T>>> {
+    match series.dtype() {
+        DataType::Array(_, width) => {
+            let width = *width;
+            series
+                .array()?
+                .downcast_iter()
+                .map(|arr: &FixedSizeListArray| {
+                    let (values, inner) = child_values::<T>(arr.values().as_ref(), function)?;
+                    Ok(VectorChunk {
+                        values,
+                        starts: RowStarts::Fixed(width),
+                        rows: arr.len(),
+                        outer: validity_of(arr.validity()),
+                        inner,
+                    })
+                })
+                .collect()
+        }
+        DataType::List(_) => series
+            .list()?
+            .downcast_iter()
+            .map(|arr: &ListArray<i64>| {
+                let (values, inner) = child_values::<T>(arr.values().as_ref(), function)?;
+                Ok(VectorChunk {
+                    values,
+                    starts: RowStarts::Offsets(arr.offsets().as_slice()),
+                    rows: arr.len(),
+                    outer: validity_of(arr.validity()),
+                    inner,
+                })
+            })
+            .collect(),
+        dtype => {
+            polars_bail!(InvalidOperation: "{function}: expected an Array or List column, got {dtype}")
+        }
+    }
+}
+
+/// The one length shared by every non-null row of a vector column, or an
+/// error naming two rows whose lengths differ. `None` when no row is valid.
+pub fn common_width<T: Element>(
+    chunks: &[VectorChunk<'_, T>],
+    function: &str,
+) -> PolarsResult<Option<usize>> {
+    let mut first: Option<(usize, usize)> = None; // (row, length)
+    let mut base = 0usize;
+    for chunk in chunks {
+        if let RowStarts::Fixed(width) = chunk.starts {
+            return Ok(Some(width));
+        }
+        for i in 0..chunk.rows {
+            if !chunk.row_is_valid(i) {
+                continue;
+            }
+            let len = chunk.row_range(i).len();
+            match first {
+                None => first = Some((base + i, len)),
+                Some((row, width)) if width != len => polars_bail!(
+                    ComputeError: "{function}: vectors must all have one length, but row {row} has {width} values and row {} has {len}",
+                    base + i
+                ),
+                _ => {}
+            }
+        }
+        base += chunk.rows;
+    }
+    Ok(first.map(|(_, width)| width))
+}
+
+/// A new vector column like `template` (same chunking, offsets and validity)
+/// whose child values are `T`s produced by `fill(chunk_index, out)`; `out`
+/// starts as zeros with the length of that chunk's child buffer.
+pub fn map_vector_chunks<T: ColumnFloat>(
+    template: &Series,
+    chunks: &[VectorChunk<'_, T>],
+    mut fill: impl FnMut(usize, &mut [T]) -> PolarsResult<()>,
+) -> PolarsResult<Series> {
+    let dtype = template.dtype().clone();
+    let arrow_dtype = dtype.to_arrow(CompatLevel::newest());
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(chunks.len());
+    for (index, chunk) in chunks.iter().enumerate() {
+        let mut values = vec![T::default(); chunk.values.len()];
+        fill(index, &mut values)?;
+        let inner_validity = template_inner_validity(template, index);
+        let child = PrimitiveArray::from_vec(values).with_validity(inner_validity);
+        let outer = template_outer_validity(template, index);
+        let array: ArrayRef = match &dtype {
+            DataType::Array(_, _) => Box::new(FixedSizeListArray::try_new(
+                arrow_dtype.clone(),
+                chunk.rows,
+                Box::new(child),
+                outer,
+            )?),
+            _ => {
+                let offsets = template
+                    .list()?
+                    .downcast_iter()
+                    .nth(index)
+                    .map(|a| a.offsets().clone());
+                let offsets =
+                    offsets.ok_or_else(|| polars_err!(ComputeError: "chunk {index} is missing"))?;
+                Box::new(ListArray::<i64>::try_new(
+                    arrow_dtype.clone(),
+                    offsets,
+                    Box::new(child),
+                    outer,
+                )?)
+            }
+        };
+        arrays.push(array);
+    }
+    // SAFETY: every array was built with `dtype`'s own Arrow type.
+    Ok(unsafe { Series::from_chunks_and_dtype_unchecked(template.name().clone(), arrays, &dtype) })
+}
+
+fn template_outer_validity(template: &Series, index: usize) -> Option<Bitmap> {
+    template
+        .chunks()
+        .get(index)
+        .and_then(|a| a.validity().cloned())
+}
+
+fn template_inner_validity(template: &Series, index: usize) -> Option<Bitmap> {
+    let chunk = template.chunks().get(index)?;
+    if let Some(arr) = chunk.as_any().downcast_ref::<FixedSizeListArray>() {
+        return arr.values().validity().cloned();
+    }
+    if let Some(arr) = chunk.as_any().downcast_ref::<ListArray<i64>>() {
+        return arr.values().validity().cloned();
+    }
+    None
+}

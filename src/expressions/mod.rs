@@ -1,0 +1,6 @@
+//! The Polars side: `#[polars_expr]` wrappers, their kwargs and output-type
+//! functions, and the conversion of Series into the slices the kernels take.
+
+mod columns;
+mod dtypes;
+mod scaling;

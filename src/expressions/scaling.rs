@@ -1,0 +1,183 @@
+//! Column scaling: `ml.normalize` and the four scikit-learn scalers.
+//!
+//! Registered non-elementwise (`is_elementwise=False` in Python): the
+//! statistics need the whole column (or the whole group under `.over` /
+//! `group_by`), so Polars must never split the input into morsels.
+
+use polars::prelude::*;
+use pyo3_polars::derive::polars_expr;
+use serde::Deserialize;
+
+use super::columns::{
+    common_width, map_float_chunks, map_vector_chunks, segments, vector_chunks, ColumnFloat,
+};
+use super::dtypes::{numeric_shape, shaped_dtype, FloatKind, Shape};
+use crate::kernels::scaling::{
+    MinMaxOptions, RobustOptions, Scaler, StandardOptions, StatsError, Transform,
+};
+use crate::kernels::segments::{Segment, Validity};
+
+/// Options for every scaler; Python fills in all of them (kwargs arrive as a
+/// pickle, whose integers are i64 and whose tuples are sequences).
+#[derive(Deserialize)]
+struct ScaleKwargs {
+    /// The name the user called (`normalize`, `minmax_scale`, ...), for errors.
+    function: String,
+    method: String,
+    feature_range: (f64, f64),
+    clip: bool,
+    with_mean: bool,
+    with_std: bool,
+    ddof: i64,
+    with_centering: bool,
+    with_scaling: bool,
+    quantile_range: (f64, f64),
+    unit_variance: bool,
+}
+
+impl ScaleKwargs {
+    fn scaler(&self) -> PolarsResult<Scaler> {
+        let function = &self.function;
+        Ok(match self.method.as_str() {
+            "minmax" => Scaler::MinMax(MinMaxOptions {
+                feature_range: self.feature_range,
+                clip: self.clip,
+            }),
+            "standard" => Scaler::Standard(StandardOptions {
+                with_mean: self.with_mean,
+                with_std: self.with_std,
+                ddof: u32::try_from(self.ddof)
+                    .map_err(|_| polars_err!(ComputeError: "{function}: ddof must be >= 0, got {}", self.ddof))?,
+            }),
+            "robust" => Scaler::Robust(RobustOptions {
+                with_centering: self.with_centering,
+                with_scaling: self.with_scaling,
+                quantile_range: self.quantile_range,
+                unit_variance: self.unit_variance,
+            }),
+            "maxabs" => Scaler::MaxAbs,
+            other => polars_bail!(ComputeError: "{function}: unknown method {other:?}"),
+        })
+    }
+}
+
+fn unsupported(function: &str, dtype: &DataType) -> PolarsError {
+    polars_err!(InvalidOperation:
+        "{function}: expected a numeric column, or an Array/List of numbers, got {dtype}")
+}
+
+fn stats_error(function: &str, error: StatsError, dimension: Option<usize>) -> PolarsError {
+    match error {
+        StatsError::Infinite { row } => {
+            let place = match dimension {
+                Some(j) => format!("row {row}, dimension {j}"),
+                None => format!("row {row}"),
+            };
+            polars_err!(ComputeError:
+                "{function}: input contains infinity at {place}; scaling needs finite values (as in scikit-learn), so replace or drop it first")
+        }
+    }
+}
+
+fn scale_output(input_fields: &[Field], kwargs: ScaleKwargs) -> PolarsResult<Field> {
+    let field = input_fields
+        .first()
+        .ok_or_else(|| polars_err!(ComputeError: "{}: expected one input", kwargs.function))?;
+    let (shape, kind) =
+        numeric_shape(field.dtype()).ok_or_else(|| unsupported(&kwargs.function, field.dtype()))?;
+    Ok(Field::new(field.name().clone(), shaped_dtype(&shape, kind)))
+}
+
+#[polars_expr(output_type_func_with_kwargs=scale_output)]
+fn scale(inputs: &[Series], kwargs: ScaleKwargs) -> PolarsResult<Series> {
+    let function = kwargs.function.as_str();
+    let input = inputs
+        .first()
+        .ok_or_else(|| polars_err!(ComputeError: "{function}: expected one input"))?;
+    let (shape, kind) =
+        numeric_shape(input.dtype()).ok_or_else(|| unsupported(function, input.dtype()))?;
+    let series = input.cast(&shaped_dtype(&shape, kind))?;
+    let scaler = kwargs.scaler()?;
+    match (shape, kind) {
+        (Shape::Scalar, FloatKind::F32) => scale_scalar::<f32>(&series, &scaler, function),
+        (Shape::Scalar, FloatKind::F64) => scale_scalar::<f64>(&series, &scaler, function),
+        (_, FloatKind::F32) => scale_vectors::<f32>(&series, &scaler, function),
+        (_, FloatKind::F64) => scale_vectors::<f64>(&series, &scaler, function),
+    }
+}
+
+fn scale_scalar<T: ColumnFloat>(
+    series: &Series,
+    scaler: &Scaler,
+    function: &str,
+) -> PolarsResult<Series> {
+    let ca = T::chunked(series)?;
+    let transform = scaler
+        .learn(&segments::<T>(ca), &mut Vec::new())
+        .map_err(|e| stats_error(function, e, None))?;
+    Ok(map_float_chunks::<T>(ca, |input, output| {
+        transform.apply_slice(input, output)
+    }))
+}
+
+/// Scales each dimension of a vector column across rows, like scikit-learn on
+/// the 2-D matrix. Each dimension is gathered into one contiguous column
+/// (1/width of the input), so the scalar kernels apply unchanged.
+fn scale_vectors<T: ColumnFloat>(
+    series: &Series,
+    scaler: &Scaler,
+    function: &str,
+) -> PolarsResult<Series> {
+    let chunks = vector_chunks::<T>(series, function)?;
+    let Some(width) = common_width(&chunks, function)? else {
+        return Ok(series.clone()); // no valid row: all null already
+    };
+    let rows: usize = chunks.iter().map(|c| c.rows).sum();
+    let mut column = vec![T::default(); rows];
+    let mut valid = vec![0u8; rows.div_ceil(8)];
+    let mut scratch = Vec::new();
+    let mut transforms: Vec<Transform> = Vec::with_capacity(width);
+    for dimension in 0..width {
+        valid.fill(0);
+        let mut row = 0usize;
+        for chunk in &chunks {
+            for i in 0..chunk.rows {
+                let at = chunk.row_range(i).start + dimension;
+                let present = chunk.row_is_valid(i) && chunk.inner.is_none_or(|v| v.is_valid(at));
+                if let (true, Some(&value)) = (present, chunk.values.get(at)) {
+                    column[row] = value;
+                    valid[row / 8] |= 1 << (row % 8);
+                }
+                row += 1;
+            }
+        }
+        let segment = [Segment::new(
+            &column[..],
+            Some(Validity {
+                bytes: &valid,
+                offset: 0,
+            }),
+        )];
+        let transform = scaler
+            .learn(&segment, &mut scratch)
+            .map_err(|e| stats_error(function, e, Some(dimension)))?;
+        transforms.push(transform);
+    }
+    map_vector_chunks::<T>(series, &chunks, |index, out| {
+        let chunk = &chunks[index];
+        for i in 0..chunk.rows {
+            let range = chunk.row_range(i);
+            if !chunk.row_is_valid(i) || range.len() != width {
+                continue;
+            }
+            let (Some(input), Some(output)) = (chunk.values.get(range.clone()), out.get_mut(range))
+            else {
+                continue;
+            };
+            for ((o, &x), t) in output.iter_mut().zip(input).zip(&transforms) {
+                *o = T::from_f64(t.apply(x.to_f64()));
+            }
+        }
+        Ok(())
+    })
+}

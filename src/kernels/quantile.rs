@@ -1,0 +1,210 @@
+//! Order statistics by selection (not a full sort), with numpy's
+//! `method="linear"` percentile interpolation, and the standard normal
+//! quantile function used by RobustScaler's `unit_variance`.
+
+use super::element::Element;
+
+/// What RobustScaler needs to know about a column.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SortedStats {
+    pub count: usize,
+    pub min: f64,
+    pub max: f64,
+    /// Percentile `quantile_range.0`.
+    pub lower: f64,
+    pub median: f64,
+    /// Percentile `quantile_range.1`.
+    pub upper: f64,
+}
+
+/// numpy's `_lerp`: `a + (b - a) * t`, computed from the nearer end so that
+/// the result is monotone and exact at `t = 1`.
+fn lerp(a: f64, b: f64, t: f64) -> f64 {
+    let diff = b - a;
+    if !diff.is_finite() {
+        // `b - a` overflows: interpolate the halves (exact scaling by 2).
+        return 2.0 * lerp(a * 0.5, b * 0.5, t);
+    }
+    if t >= 0.5 {
+        b - diff * (1.0 - t)
+    } else {
+        a + diff * t
+    }
+}
+
+/// Mean of two values without overflow (numpy's `median` is `(a + b) / 2`).
+fn midpoint(a: f64, b: f64) -> f64 {
+    let sum = a + b;
+    if sum.is_finite() {
+        sum / 2.0
+    } else {
+        a * 0.5 + b * 0.5
+    }
+}
+
+/// Puts the order statistics at each of `ranks` in place; other positions
+/// end up partitioned around them.
+fn select_ranks<T: Element>(values: &mut [T], ranks: &mut [usize]) {
+    ranks.sort_unstable();
+    let mut end = values.len();
+    // From the largest rank down, each selection only needs the prefix left
+    // of the previous one.
+    for &rank in ranks.iter().rev() {
+        if rank < end {
+            values[..end].select_nth_unstable_by(rank, |a, b| a.to_f64().total_cmp(&b.to_f64()));
+            end = rank;
+        }
+    }
+}
+
+/// The positions whose values numpy's linear percentile reads.
+fn percentile_ranks(n: usize, percent: f64) -> (usize, usize, f64) {
+    let virtual_index = (n - 1) as f64 * (percent / 100.0);
+    let below = virtual_index.floor();
+    let gamma = virtual_index - below;
+    let below = (below.max(0.0) as usize).min(n - 1);
+    let above = (below + 1).min(n - 1);
+    (below, above, gamma)
+}
+
+/// `SortedStats` of `values` (which must hold no NaN), like numpy's
+/// `nanmedian` and `nanpercentile(values, quantile_range)`. Reorders `values`.
+pub fn percentile_linear<T: Element>(values: &mut [T], quantile_range: (f64, f64)) -> SortedStats {
+    let n = values.len();
+    if n == 0 {
+        return SortedStats {
+            count: 0,
+            min: f64::NAN,
+            max: f64::NAN,
+            lower: f64::NAN,
+            median: f64::NAN,
+            upper: f64::NAN,
+        };
+    }
+    let (lo_below, lo_above, lo_gamma) = percentile_ranks(n, quantile_range.0);
+    let (hi_below, hi_above, hi_gamma) = percentile_ranks(n, quantile_range.1);
+    let (mid_below, mid_above) = ((n - 1) / 2, n / 2);
+    let mut ranks = [
+        0,
+        n - 1,
+        lo_below,
+        lo_above,
+        hi_below,
+        hi_above,
+        mid_below,
+        mid_above,
+    ];
+    select_ranks(values, &mut ranks);
+    let at = |i: usize| values[i].to_f64();
+    SortedStats {
+        count: n,
+        min: at(0),
+        max: at(n - 1),
+        lower: lerp(at(lo_below), at(lo_above), lo_gamma),
+        median: midpoint(at(mid_below), at(mid_above)),
+        upper: lerp(at(hi_below), at(hi_above), hi_gamma),
+    }
+}
+
+/// Standard normal CDF.
+fn normal_cdf(x: f64) -> f64 {
+    0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)
+}
+
+/// Standard normal quantile function (`scipy.stats.norm.ppf`), by Newton's
+/// method on an accurate CDF from a bracketing start; exact to a few ulp.
+pub fn standard_normal_ppf(p: f64) -> f64 {
+    if p.is_nan() || !(0.0..=1.0).contains(&p) {
+        return f64::NAN;
+    }
+    if p == 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if p == 1.0 {
+        return f64::INFINITY;
+    }
+    if p == 0.5 {
+        return 0.0;
+    }
+    // Symmetry keeps the Newton steps in the accurate (lower) tail.
+    if p > 0.5 {
+        return -standard_normal_ppf_lower(1.0 - p);
+    }
+    standard_normal_ppf_lower(p)
+}
+
+/// Quantile for `0 < p < 0.5` (a negative number).
+fn standard_normal_ppf_lower(p: f64) -> f64 {
+    let density = |x: f64| (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    // Bisection bracket, then Newton steps that stay inside it.
+    let (mut lo, mut hi) = (-40.0f64, 0.0f64);
+    let mut x = -(-2.0 * p.ln()).sqrt(); // tail approximation as a start
+    x = x.clamp(lo, hi);
+    for _ in 0..200 {
+        let f = normal_cdf(x) - p;
+        if f == 0.0 {
+            return x;
+        }
+        if f > 0.0 {
+            hi = x;
+        } else {
+            lo = x;
+        }
+        let step = f / density(x);
+        let mut next = x - step;
+        if !(next > lo && next < hi) || !next.is_finite() {
+            next = 0.5 * (lo + hi);
+        }
+        if (next - x).abs() <= 1e-17 * x.abs().max(1e-300) {
+            return next;
+        }
+        x = next;
+    }
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sorted_percentile(sorted: &[f64], percent: f64) -> f64 {
+        let (b, a, g) = percentile_ranks(sorted.len(), percent);
+        lerp(sorted[b], sorted[a], g)
+    }
+
+    #[test]
+    fn selection_matches_sorting() {
+        let mut data: Vec<f64> = (0..1001)
+            .map(|i| ((i * 7919) % 1009) as f64 * 0.5)
+            .collect();
+        let mut sorted = data.clone();
+        sorted.sort_by(f64::total_cmp);
+        let stats = percentile_linear(&mut data, (12.5, 80.0));
+        assert_eq!(stats.lower, sorted_percentile(&sorted, 12.5));
+        assert_eq!(stats.upper, sorted_percentile(&sorted, 80.0));
+        assert_eq!(stats.median, sorted[500]);
+        assert_eq!((stats.min, stats.max), (sorted[0], sorted[1000]));
+    }
+
+    #[test]
+    fn even_median_and_small_inputs() {
+        let mut data = [4.0, 1.0, 3.0, 2.0];
+        let s = percentile_linear(&mut data, (25.0, 75.0));
+        assert_eq!((s.median, s.lower, s.upper), (2.5, 1.75, 3.25));
+        let mut one = [7.0f32];
+        let s = percentile_linear(&mut one, (0.0, 100.0));
+        assert_eq!((s.median, s.lower, s.upper), (7.0, 7.0, 7.0));
+        let mut huge = [1e308, 1.5e308];
+        assert_eq!(percentile_linear(&mut huge, (25.0, 75.0)).median, 1.25e308);
+    }
+
+    #[test]
+    fn normal_ppf_matches_known_values() {
+        // scipy.stats.norm.ppf(0.75) and norm.ppf(0.975)
+        assert!((standard_normal_ppf(0.75) - 0.6744897501960817).abs() < 1e-15);
+        assert!((standard_normal_ppf(0.975) - 1.959963984540054).abs() < 1e-14);
+        assert!((standard_normal_ppf(0.25) + 0.6744897501960817).abs() < 1e-15);
+        assert!((standard_normal_ppf(1e-10) + 6.361340902404056).abs() < 1e-12);
+        assert_eq!(standard_normal_ppf(0.5), 0.0);
+    }
+}

@@ -1,0 +1,635 @@
+//! Column statistics and transforms for the four scikit-learn scalers.
+//!
+//! Statistics skip NaN (nulls are already removed by the block walker), are
+//! accumulated in `f64`, and follow scikit-learn's rules for near-zero scales
+//! exactly. Values near ±1e308 never overflow: moments are recomputed on
+//! input pre-scaled by a power of two (which is exact) when the plain pass
+//! overflows, and the transform halves its operands when `x - center` could.
+
+use super::element::Element;
+use super::quantile::{percentile_linear, standard_normal_ppf, SortedStats};
+use super::segments::{first_infinite_row, for_each_valid_block, Segment};
+
+/// Why statistics could not be computed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatsError {
+    /// An infinite value at this logical row (scikit-learn rejects infinity).
+    Infinite { row: usize },
+}
+
+/// Count, mean and sum of squared deviations (M2), plus the extent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Moments {
+    pub count: f64,
+    pub mean: f64,
+    pub m2: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Moments {
+    pub const EMPTY: Moments = Moments {
+        count: 0.0,
+        mean: 0.0,
+        m2: 0.0,
+        min: f64::INFINITY,
+        max: f64::NEG_INFINITY,
+    };
+
+    /// Chan et al.'s exact merge of two partial results.
+    pub fn merge(self, other: Moments) -> Moments {
+        if other.count == 0.0 {
+            return self;
+        }
+        if self.count == 0.0 {
+            return other;
+        }
+        let count = self.count + other.count;
+        let delta = other.mean - self.mean;
+        let mean = self.mean + delta * (other.count / count);
+        let m2 = self.m2 + other.m2 + delta * delta * (self.count * other.count / count);
+        Moments {
+            count,
+            mean,
+            m2,
+            min: self.min.min(other.min),
+            max: self.max.max(other.max),
+        }
+    }
+}
+
+const LANES: usize = 8;
+
+/// Moments of one block of values (NaN skipped), each multiplied by `factor`
+/// (a power of two, so exact). Two passes over the block, as scikit-learn's
+/// `_incremental_mean_and_var` does over the column, with its correction term.
+pub fn block_moments<T: Element>(values: &[T], factor: f64) -> Moments {
+    let mut counts = [0.0f64; LANES];
+    let mut sums = [0.0f64; LANES];
+    let mut mins = [f64::INFINITY; LANES];
+    let mut maxs = [f64::NEG_INFINITY; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for lane in 0..LANES {
+            let x = chunk[lane].to_f64() * factor;
+            let keep = !x.is_nan();
+            counts[lane] += if keep { 1.0 } else { 0.0 };
+            sums[lane] += if keep { x } else { 0.0 };
+            mins[lane] = if x < mins[lane] { x } else { mins[lane] };
+            maxs[lane] = if x > maxs[lane] { x } else { maxs[lane] };
+        }
+    }
+    for (lane, value) in tail.iter().enumerate() {
+        let x = value.to_f64() * factor;
+        if !x.is_nan() {
+            counts[lane] += 1.0;
+            sums[lane] += x;
+            mins[lane] = mins[lane].min(x);
+            maxs[lane] = maxs[lane].max(x);
+        }
+    }
+    let count: f64 = counts.iter().sum();
+    if count == 0.0 {
+        return Moments::EMPTY;
+    }
+    let mean = sums.iter().sum::<f64>() / count;
+
+    let mut corrections = [0.0f64; LANES];
+    let mut squares = [0.0f64; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for lane in 0..LANES {
+            let d = chunk[lane].to_f64() * factor - mean;
+            let d = if d.is_nan() { 0.0 } else { d };
+            corrections[lane] += d;
+            squares[lane] += d * d;
+        }
+    }
+    for (lane, value) in tail.iter().enumerate() {
+        let d = value.to_f64() * factor - mean;
+        if !d.is_nan() {
+            corrections[lane] += d;
+            squares[lane] += d * d;
+        }
+    }
+    let correction: f64 = corrections.iter().sum();
+    let m2 = squares.iter().sum::<f64>() - correction * correction / count;
+    Moments {
+        count,
+        mean,
+        m2,
+        min: mins.iter().copied().fold(f64::INFINITY, f64::min),
+        max: maxs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    }
+}
+
+fn moments_with_factor<T: Element>(segments: &[Segment<'_, T>], factor: f64) -> Moments {
+    let mut total = Moments::EMPTY;
+    let _ = for_each_valid_block::<T, ()>(segments, |block| {
+        total = total.merge(block_moments(block, factor));
+        Ok(())
+    });
+    total
+}
+
+/// Moments of a column, in the column's own units. Errors on infinity. When
+/// the plain pass overflows (values near ±1e308), the moments are recomputed
+/// on the column scaled by `2^-k` and reported as `(moments, 2^k)`: the true
+/// mean is `mean * 2^k` and the true M2 is `m2 * 4^k` (which may not fit).
+pub fn column_moments<T: Element>(
+    segments: &[Segment<'_, T>],
+) -> Result<(Moments, f64), StatsError> {
+    let plain = moments_with_factor(segments, 1.0);
+    if plain.min.is_infinite() && plain.count > 0.0 || plain.max.is_infinite() && plain.count > 0.0
+    {
+        if let Some(row) = first_infinite_row(segments) {
+            return Err(StatsError::Infinite { row });
+        }
+    }
+    if plain.count == 0.0 || (plain.mean.is_finite() && plain.m2.is_finite()) {
+        return Ok((plain, 1.0));
+    }
+    // Overflow without infinite input: rescale so the largest magnitude is
+    // about 2^400, where squares summed over any realistic row count fit and
+    // small values stay normal. 2^k itself stays representable (k <= 624).
+    let largest = plain.max.abs().max(plain.min.abs());
+    let exponent = (largest.log2().ceil() - 400.0).max(0.0);
+    let scaled = moments_with_factor(segments, (-exponent).exp2());
+    Ok((scaled, exponent.exp2()))
+}
+
+/// Minimum and maximum of a column (NaN skipped); `None` when no value is left.
+pub fn column_extent<T: Element>(
+    segments: &[Segment<'_, T>],
+) -> Result<Option<(f64, f64)>, StatsError> {
+    let mut min = f64::INFINITY;
+    let mut max = f64::NEG_INFINITY;
+    let _ = for_each_valid_block::<T, ()>(segments, |block| {
+        let (lo, hi) = block_extent(block);
+        min = min.min(lo);
+        max = max.max(hi);
+        Ok(())
+    });
+    if min.is_infinite() || max.is_infinite() {
+        if let Some(row) = first_infinite_row(segments) {
+            return Err(StatsError::Infinite { row });
+        }
+    }
+    Ok(if min <= max { Some((min, max)) } else { None })
+}
+
+/// Minimum and maximum of a block, NaN skipped (comparisons with NaN are false).
+pub fn block_extent<T: Element>(values: &[T]) -> (f64, f64) {
+    let mut mins = [f64::INFINITY; LANES];
+    let mut maxs = [f64::NEG_INFINITY; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for lane in 0..LANES {
+            let x = chunk[lane].to_f64();
+            mins[lane] = if x < mins[lane] { x } else { mins[lane] };
+            maxs[lane] = if x > maxs[lane] { x } else { maxs[lane] };
+        }
+    }
+    for (lane, value) in tail.iter().enumerate() {
+        let x = value.to_f64();
+        mins[lane] = if x < mins[lane] { x } else { mins[lane] };
+        maxs[lane] = if x > maxs[lane] { x } else { maxs[lane] };
+    }
+    (
+        mins.iter().copied().fold(f64::INFINITY, f64::min),
+        maxs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    )
+}
+
+/// scikit-learn's `_handle_zeros_in_scale`: a scale below `10 * eps` of the
+/// data's dtype counts as 1.
+pub fn handle_zeros_in_scale<T: Element>(scale: f64) -> f64 {
+    if scale < 10.0 * T::EPSILON {
+        1.0
+    } else {
+        scale
+    }
+}
+
+/// How a column is mapped to its scaled values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Transform {
+    /// `x * scale + offset`, optionally clipped to `clip` (MinMaxScaler).
+    Affine {
+        scale: f64,
+        offset: f64,
+        clip: Option<(f64, f64)>,
+    },
+    /// `(x - center) / scale` (Standard, Robust and MaxAbs scalers).
+    CenterScale { center: f64, scale: f64 },
+    /// `(x/2 - half_center) / half_scale + offset`, optionally clipped: the
+    /// same maps for data spanning more than `f64::MAX`, where `x - center`
+    /// (or the scale itself) would overflow or a min-max scale be subnormal.
+    HalvedCenterScale {
+        half_center: f64,
+        half_scale: f64,
+        offset: f64,
+        clip: Option<(f64, f64)>,
+    },
+}
+
+impl Transform {
+    /// The identity: used when a column has no value to learn from, so NaN
+    /// stays NaN and nulls stay null.
+    pub const IDENTITY: Transform = Transform::CenterScale {
+        center: 0.0,
+        scale: 1.0,
+    };
+
+    /// `(x - center) / scale`, switching to halved operands when `x - center`
+    /// can overflow for some `x` in `[min, max]` or `scale` is not finite.
+    fn center_scale(center: f64, scale: f64, half_scale: f64, min: f64, max: f64) -> Transform {
+        let overflows = !(max - center).is_finite() || !(center - min).is_finite();
+        if overflows || !scale.is_finite() {
+            Transform::HalvedCenterScale {
+                half_center: center * 0.5,
+                half_scale,
+                offset: 0.0,
+                clip: None,
+            }
+        } else {
+            Transform::CenterScale { center, scale }
+        }
+    }
+
+    #[inline(always)]
+    pub fn apply(&self, x: f64) -> f64 {
+        match *self {
+            Transform::Affine {
+                scale,
+                offset,
+                clip,
+            } => {
+                let y = x * scale + offset;
+                match clip {
+                    Some((lo, hi)) => y.max(lo).min(hi),
+                    None => y,
+                }
+            }
+            Transform::CenterScale { center, scale } => (x - center) / scale,
+            Transform::HalvedCenterScale {
+                half_center,
+                half_scale,
+                offset,
+                clip,
+            } => {
+                let y = (x * 0.5 - half_center) / half_scale + offset;
+                match clip {
+                    Some((lo, hi)) => y.max(lo).min(hi),
+                    None => y,
+                }
+            }
+        }
+    }
+
+    /// Writes the transformed `input` into `output` (same length).
+    pub fn apply_slice<T: Element>(&self, input: &[T], output: &mut [T]) {
+        // Match once outside the loop so each arm is a tight, vectorisable loop.
+        match *self {
+            Transform::Affine {
+                scale,
+                offset,
+                clip: None,
+            } => {
+                for (o, &x) in output.iter_mut().zip(input) {
+                    *o = T::from_f64(x.to_f64() * scale + offset);
+                }
+            }
+            Transform::CenterScale { center, scale } => {
+                for (o, &x) in output.iter_mut().zip(input) {
+                    *o = T::from_f64((x.to_f64() - center) / scale);
+                }
+            }
+            _ => {
+                for (o, &x) in output.iter_mut().zip(input) {
+                    *o = T::from_f64(self.apply(x.to_f64()));
+                }
+            }
+        }
+    }
+}
+
+/// MinMaxScaler options.
+#[derive(Debug, Clone, Copy)]
+pub struct MinMaxOptions {
+    pub feature_range: (f64, f64),
+    pub clip: bool,
+}
+
+/// StandardScaler options (`ddof` is a Polars-style extension; 0 = scikit-learn).
+#[derive(Debug, Clone, Copy)]
+pub struct StandardOptions {
+    pub with_mean: bool,
+    pub with_std: bool,
+    pub ddof: u32,
+}
+
+/// RobustScaler options.
+#[derive(Debug, Clone, Copy)]
+pub struct RobustOptions {
+    pub with_centering: bool,
+    pub with_scaling: bool,
+    pub quantile_range: (f64, f64),
+    pub unit_variance: bool,
+}
+
+/// MinMaxScaler's transform from the column's extent.
+pub fn minmax_transform<T: Element>(
+    extent: Option<(f64, f64)>,
+    options: &MinMaxOptions,
+) -> Transform {
+    let Some((min, max)) = extent else {
+        return Transform::IDENTITY;
+    };
+    let (lo, hi) = options.feature_range;
+    let clip = options.clip.then_some((lo, hi));
+    let range = max - min;
+    let scale = (hi - lo) / handle_zeros_in_scale::<T>(range);
+    if range.is_finite() && scale.is_normal() {
+        // scikit-learn's own formula and order of operations.
+        Transform::Affine {
+            scale,
+            offset: lo - min * scale,
+            clip,
+        }
+    } else {
+        // The range overflows or its reciprocal is subnormal: divide by the
+        // halved range instead of multiplying by a tiny scale.
+        Transform::HalvedCenterScale {
+            half_center: min * 0.5,
+            half_scale: (max * 0.5 - min * 0.5) / (hi - lo),
+            offset: lo,
+            clip,
+        }
+    }
+}
+
+/// StandardScaler's transform from the column's moments (`unit` = the power of
+/// two the moments were scaled by, see [`column_moments`]).
+pub fn standard_transform(moments: &Moments, unit: f64, options: &StandardOptions) -> Transform {
+    if moments.count == 0.0 {
+        return Transform::IDENTITY;
+    }
+    let mean = moments.mean * unit;
+    let center = if options.with_mean { mean } else { 0.0 };
+    let scale = if options.with_std {
+        let dof = moments.count - options.ddof as f64;
+        // Variance in the scaled units; `_is_constant_feature` is homogeneous
+        // of degree two, so testing in scaled units gives the same answer.
+        let var = if dof > 0.0 { moments.m2 / dof } else { 0.0 };
+        let n = moments.count;
+        let eps = f64::EPSILON;
+        let bound = n * eps * var + (n * moments.mean * eps).powi(2);
+        if var <= bound {
+            1.0
+        } else {
+            var.sqrt() * unit
+        }
+    } else {
+        1.0
+    };
+    Transform::center_scale(
+        center,
+        scale,
+        scale * 0.5,
+        moments.min * unit,
+        moments.max * unit,
+    )
+}
+
+/// MaxAbsScaler's transform from the column's extent.
+pub fn maxabs_transform<T: Element>(extent: Option<(f64, f64)>) -> Transform {
+    let Some((min, max)) = extent else {
+        return Transform::IDENTITY;
+    };
+    Transform::CenterScale {
+        center: 0.0,
+        scale: handle_zeros_in_scale::<T>(min.abs().max(max.abs())),
+    }
+}
+
+/// RobustScaler's transform from the sorted-order statistics of the column.
+pub fn robust_transform<T: Element>(stats: &SortedStats, options: &RobustOptions) -> Transform {
+    if stats.count == 0 {
+        return Transform::IDENTITY;
+    }
+    let center = if options.with_centering {
+        stats.median
+    } else {
+        0.0
+    };
+    let (mut scale, mut half_scale) = (1.0, 0.5);
+    if options.with_scaling {
+        // The spread may exceed f64::MAX; its half never does.
+        half_scale = stats.upper * 0.5 - stats.lower * 0.5;
+        scale = handle_zeros_in_scale::<T>(stats.upper - stats.lower);
+        if scale == 1.0 {
+            half_scale = 0.5;
+        }
+        if options.unit_variance {
+            let (q_lo, q_hi) = options.quantile_range;
+            let adjust = standard_normal_ppf(q_hi / 100.0) - standard_normal_ppf(q_lo / 100.0);
+            scale /= adjust;
+            half_scale /= adjust;
+        }
+    }
+    Transform::center_scale(center, scale, half_scale, stats.min, stats.max)
+}
+
+/// A scikit-learn scaler with its options.
+#[derive(Debug, Clone, Copy)]
+pub enum Scaler {
+    MinMax(MinMaxOptions),
+    Standard(StandardOptions),
+    Robust(RobustOptions),
+    MaxAbs,
+}
+
+impl Scaler {
+    /// Learns the transform for one column. `scratch` is reused between
+    /// columns; only the robust scaler needs it (to select order statistics).
+    pub fn learn<T: Element>(
+        &self,
+        segments: &[Segment<'_, T>],
+        scratch: &mut Vec<T>,
+    ) -> Result<Transform, StatsError> {
+        Ok(match self {
+            Scaler::MinMax(options) => minmax_transform::<T>(column_extent(segments)?, options),
+            Scaler::MaxAbs => maxabs_transform::<T>(column_extent(segments)?),
+            Scaler::Standard(options) => {
+                let (moments, unit) = column_moments(segments)?;
+                standard_transform(&moments, unit, options)
+            }
+            Scaler::Robust(options) => {
+                gather_finite(segments, scratch)?;
+                robust_transform::<T>(&percentile_linear(scratch, options.quantile_range), options)
+            }
+        })
+    }
+}
+
+/// Collects the valid, non-NaN values into `out`; errors on infinity.
+fn gather_finite<T: Element>(
+    segments: &[Segment<'_, T>],
+    out: &mut Vec<T>,
+) -> Result<(), StatsError> {
+    out.clear();
+    let mut base = 0usize;
+    for segment in segments {
+        for (i, &value) in segment.values.iter().enumerate() {
+            let x = value.to_f64();
+            if x.is_nan() || !segment.is_valid(i) {
+                continue;
+            }
+            if x.is_infinite() {
+                return Err(StatsError::Infinite { row: base + i });
+            }
+            out.push(value);
+        }
+        base += segment.values.len();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exact_mean_var(values: &[f64]) -> (f64, f64) {
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let var = values.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+        (mean, var)
+    }
+
+    #[test]
+    fn moments_match_two_pass_and_merge() {
+        let data: Vec<f64> = (0..10_000)
+            .map(|i| ((i * 7919) % 1000) as f64 * 0.37 - 50.0)
+            .collect();
+        let (moments, unit) = column_moments(&[Segment::new(&data, None)]).unwrap();
+        assert_eq!(unit, 1.0);
+        let (mean, var) = exact_mean_var(&data);
+        assert!((moments.mean - mean).abs() < 1e-12 * mean.abs().max(1.0));
+        assert!((moments.m2 / moments.count - var).abs() < 1e-10 * var);
+    }
+
+    #[test]
+    fn nan_is_skipped() {
+        let data = [1.0, f64::NAN, 3.0];
+        let m = block_moments(&data, 1.0);
+        assert_eq!((m.count, m.mean, m.m2), (2.0, 2.0, 2.0));
+        assert_eq!(block_extent(&data), (1.0, 3.0));
+    }
+
+    #[test]
+    fn infinity_is_an_error_with_its_row() {
+        let data = [1.0, 2.0, f64::INFINITY];
+        assert_eq!(
+            column_moments(&[Segment::new(&data, None)]),
+            Err(StatsError::Infinite { row: 2 })
+        );
+        assert_eq!(
+            column_extent(&[Segment::new(&data, None)]),
+            Err(StatsError::Infinite { row: 2 })
+        );
+    }
+
+    #[test]
+    fn huge_values_do_not_overflow() {
+        let data = [-1e308, 0.0, 1e308, 1e308];
+        let (moments, unit) = column_moments(&[Segment::new(&data, None)]).unwrap();
+        let t = standard_transform(
+            &moments,
+            unit,
+            &StandardOptions {
+                with_mean: true,
+                with_std: true,
+                ddof: 0,
+            },
+        );
+        for x in data {
+            assert!(t.apply(x).is_finite());
+        }
+        let scaled: Vec<f64> = data.iter().map(|x| x * 2f64.powi(-1000)).collect();
+        let (mean, var) = exact_mean_var(&scaled);
+        let expected = (1e308 * 2f64.powi(-1000) - mean) / var.sqrt();
+        assert!((t.apply(1e308) - expected).abs() < 1e-12);
+
+        let extent = column_extent(&[Segment::new(&data, None)]).unwrap();
+        let opts = MinMaxOptions {
+            feature_range: (0.0, 1.0),
+            clip: false,
+        };
+        let t = minmax_transform::<f64>(extent, &opts);
+        assert_eq!(
+            (t.apply(-1e308), t.apply(0.0), t.apply(1e308)),
+            (0.0, 0.5, 1.0)
+        );
+    }
+
+    #[test]
+    fn spans_wider_than_f64_max_are_halved() {
+        let mut data = vec![1.7e308; 1000];
+        data.push(-1.7e308);
+        let (moments, unit) = column_moments(&[Segment::new(&data, None)]).unwrap();
+        let opts = StandardOptions {
+            with_mean: true,
+            with_std: true,
+            ddof: 0,
+        };
+        let t = standard_transform(&moments, unit, &opts);
+        assert!(matches!(t, Transform::HalvedCenterScale { .. }));
+        assert!(t.apply(-1.7e308).is_finite() && t.apply(-1.7e308) < -30.0);
+        let mut values = data.clone();
+        let stats = percentile_linear(&mut values, (0.0, 100.0));
+        let ropts = RobustOptions {
+            with_centering: true,
+            with_scaling: true,
+            quantile_range: (0.0, 100.0),
+            unit_variance: false,
+        };
+        let t = robust_transform::<f64>(&stats, &ropts);
+        assert_eq!(t.apply(-1.7e308), -1.0);
+    }
+
+    #[test]
+    fn constant_column_follows_sklearn() {
+        let data = [3.0; 10];
+        let seg = [Segment::new(&data[..], None)];
+        let t = minmax_transform::<f64>(
+            column_extent(&seg).unwrap(),
+            &MinMaxOptions {
+                feature_range: (-1.0, 1.0),
+                clip: false,
+            },
+        );
+        assert_eq!(t.apply(3.0), -1.0);
+        let (m, unit) = column_moments(&seg).unwrap();
+        let t = standard_transform(
+            &m,
+            unit,
+            &StandardOptions {
+                with_mean: true,
+                with_std: true,
+                ddof: 0,
+            },
+        );
+        assert_eq!(t.apply(3.0), 0.0);
+    }
+
+    #[test]
+    fn handle_zeros_uses_the_dtype_epsilon() {
+        assert_eq!(handle_zeros_in_scale::<f64>(1e-14), 1e-14);
+        assert_eq!(handle_zeros_in_scale::<f32>(1e-14), 1.0);
+        assert_eq!(handle_zeros_in_scale::<f64>(1e-16), 1.0);
+    }
+}

@@ -1,0 +1,24 @@
+//! polars-mlkit: scikit-learn-exact scaling and embedding-vector math as
+//! Polars expression plugins.
+
+pub mod kernels;
+
+#[cfg(feature = "python")]
+mod expressions;
+
+#[cfg(feature = "python")]
+use pyo3::prelude::*;
+#[cfg(feature = "python")]
+use pyo3_polars::PolarsAllocator;
+
+// Polars and the plugin must share one allocator: buffers cross the boundary.
+#[cfg(feature = "python")]
+#[global_allocator]
+static ALLOC: PolarsAllocator = PolarsAllocator::new();
+
+#[cfg(feature = "python")]
+#[pymodule]
+fn _internal(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
