@@ -7,8 +7,8 @@ reference in conftest.py) unless it is trivially obvious.
 
 from __future__ import annotations
 
-import json
 import hashlib
+import json
 import math
 import os
 import re
@@ -21,12 +21,11 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import polars_mlkit as pmk
 import pytest
 from polars.exceptions import ComputeError, InvalidOperationError, SchemaError
 from polars.testing import assert_series_equal
 from sklearn.datasets import load_diabetes, load_iris, load_wine
-
-import polars_mlkit as pmk
 
 METHODS = ("minmax", "standard", "robust", "maxabs")
 FUNC = {
@@ -56,7 +55,9 @@ OPTION_CASES: list[tuple[str, dict[str, Any]]] = [
     ("robust", {"quantile_range": (5.0, 95.0), "unit_variance": True}),
     ("maxabs", {}),
 ]
-OPTION_IDS = [f"{m}-{'-'.join(f'{k}={v}' for k, v in o.items()) or 'default'}" for m, o in OPTION_CASES]
+OPTION_IDS = [
+    f"{m}-{'-'.join(f'{k}={v}' for k, v in o.items()) or 'default'}" for m, o in OPTION_CASES
+]
 
 
 def scale_expr(expr: pl.Expr, method: str, via: str = "method", **opts: Any) -> pl.Expr:
@@ -149,10 +150,6 @@ def test_free_function_data_kinds(method: str, ref: Any) -> None:
     assert all(type(v) is float for v in got_list)
     ref.assert_matches_reference(got_list, values.tolist(), method)
 
-    got_tuple = f(tuple(values.tolist()))
-    assert type(got_tuple) is tuple
-    ref.assert_matches_reference(list(got_tuple), values.tolist(), method)
-
     s = pl.Series("feat", values)
     got_s = f(s)
     assert isinstance(got_s, pl.Series)
@@ -166,9 +163,20 @@ def test_free_function_data_kinds(method: str, ref: Any) -> None:
 
 
 @pytest.mark.parametrize("method", METHODS)
+def test_free_function_tuple_in_tuple_out(method: str, ref: Any) -> None:
+    # DESIGN: data in -> "the same kind" out; a tuple is one of the listed kinds
+    values = (4.0, -1.0, None, 2.5, 9.0)
+    got = getattr(pmk, FUNC[method])(values)
+    assert type(got) is tuple
+    ref.assert_matches_reference(list(got), list(values), method)
+
+
+@pytest.mark.parametrize("method", METHODS)
 def test_free_function_numpy_2d_is_per_column(method: str, sklearn_reference: Any) -> None:
     rng = np.random.default_rng(3)
-    X = rng.normal(size=(60, 4)) * np.array([1.0, 10.0, 1e-3, 5e4]) + np.array([0.0, -7.0, 2.0, 1e5])
+    X = rng.normal(size=(60, 4)) * np.array([1.0, 10.0, 1e-3, 5e4]) + np.array(
+        [0.0, -7.0, 2.0, 1e5]
+    )
     X[5, 1] = np.nan
     X[:, 2] = 4.25  # a constant column
     got = getattr(pmk, FUNC[method])(X)
@@ -178,7 +186,9 @@ def test_free_function_numpy_2d_is_per_column(method: str, sklearn_reference: An
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12, equal_nan=True)
     # per column == the 1-D function on that column
     for j in range(X.shape[1]):
-        np.testing.assert_array_equal(got[:, j], getattr(pmk, FUNC[method])(np.ascontiguousarray(X[:, j])))
+        np.testing.assert_array_equal(
+            got[:, j], getattr(pmk, FUNC[method])(np.ascontiguousarray(X[:, j]))
+        )
 
 
 def test_free_function_numpy_float32_and_int() -> None:
@@ -200,7 +210,9 @@ def test_series_and_expr_faces_agree(method: str) -> None:
     via_method = scale_series(s, method)
     via_normalize = scale_series(s, method, via="normalize")
     via_expr = df.select(scale_expr(pl.col("x"), method)).to_series()
-    via_lazy = df.lazy().select(scale_expr(pl.col("x"), method, via="normalize")).collect().to_series()
+    via_lazy = (
+        df.lazy().select(scale_expr(pl.col("x"), method, via="normalize")).collect().to_series()
+    )
     assert isinstance(via_method, pl.Series)
     for other in (via_normalize, via_expr, via_lazy):
         assert_series_equal(via_method, other, check_exact=True)
@@ -246,7 +258,12 @@ def test_matches_sklearn_small_columns(method: str, n: int, ref: Any) -> None:
     s = pl.Series("x", rng.normal(0.0, 10.0, n))
     ref.assert_matches_reference(scale_series(s, method), s, method)
     ref.assert_matches_reference(
-        scale_series(s, method, via="normalize", **({"quantile_range": (10.0, 80.0)} if method == "robust" else {})),
+        scale_series(
+            s,
+            method,
+            via="normalize",
+            **({"quantile_range": (10.0, 80.0)} if method == "robust" else {}),
+        ),
         s,
         method,
         **({"quantile_range": (10.0, 80.0)} if method == "robust" else {}),
@@ -259,7 +276,9 @@ def test_robust_quantiles_use_linear_interpolation(sklearn_reference: Any) -> No
     got = s.ml.robust_scale().to_numpy()
     np.testing.assert_allclose(got, sklearn_reference(s, "robust"), rtol=1e-14)
     got = s.ml.robust_scale(quantile_range=(30.0, 60.0)).to_numpy()
-    np.testing.assert_allclose(got, sklearn_reference(s, "robust", quantile_range=(30.0, 60.0)), rtol=1e-14)
+    np.testing.assert_allclose(
+        got, sklearn_reference(s, "robust", quantile_range=(30.0, 60.0)), rtol=1e-14
+    )
 
 
 @pytest.mark.parametrize("ddof", [0, 1, 2])
@@ -281,7 +300,14 @@ def test_standard_ddof_skips_nulls_in_count() -> None:
     clean = np.array([1.0, 2.0, 4.0, 8.0])
     expected = (clean - clean.mean()) / clean.std(ddof=1)
     np.testing.assert_allclose(got[[0, 2, 4, 5]], expected, rtol=1e-13)
-    assert s.ml.standard_scale(ddof=1).is_null().to_list() == [False, True, False, False, False, False]
+    assert s.ml.standard_scale(ddof=1).is_null().to_list() == [
+        False,
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
     assert math.isnan(got[3])
 
 
@@ -338,8 +364,9 @@ def test_empty_and_all_null(method: str, dtype: pl.DataType, n: int) -> None:
 def test_infinite_value_is_an_error_naming_the_function(method: str, via: str, bad: float) -> None:
     name = "normalize" if via == "normalize" else FUNC[method]
     s = pl.Series("x", [1.0, None, 2.0, bad, math.nan, 3.0])
-    with pytest.raises(ComputeError, match=name):
+    with pytest.raises(ComputeError, match=name) as info:
         scale_series(s, method, via=via)
+    assert "panic" not in str(info.value)
     lf = pl.LazyFrame({"x": s})
     with pytest.raises(ComputeError, match=name):
         lf.select(scale_expr(pl.col("x"), method, via=via)).collect()
@@ -408,7 +435,9 @@ NEAR_ZERO_CASES = [
 
 
 @pytest.mark.parametrize(("method", "values"), NEAR_ZERO_CASES)
-def test_near_zero_ranges_follow_sklearn(method: str, values: list[float], sklearn_reference: Any) -> None:
+def test_near_zero_ranges_follow_sklearn(
+    method: str, values: list[float], sklearn_reference: Any
+) -> None:
     s = pl.Series("x", values)
     got = scale_series(s, method).to_numpy()
     expected = sklearn_reference(s, method)
@@ -451,7 +480,7 @@ HUGE_CASES = [
 def test_huge_values_do_not_overflow(method: str, values: list[float | None], ref: Any) -> None:
     s = pl.Series("x", values, dtype=pl.Float64)
     out = scale_series(s, method)
-    vals, null = ref.series_parts(out)
+    vals, _ = ref.series_parts(out)
     ok = ~np.isnan(ref.to_float_array(s))
     assert np.all(np.isfinite(vals[ok])), vals
     r = ref.assert_matches_reference(out, s, method)
@@ -470,7 +499,9 @@ def test_huge_values_obvious_answers() -> None:
     scaled = np.ldexp(np.array([-1e308, 0.0, 1e308]), -1000)
     np.testing.assert_allclose(std, (scaled - scaled.mean()) / scaled.std(), rtol=1e-14, atol=1e-15)
     s2 = pl.Series("x", [BIG, -BIG])
-    np.testing.assert_allclose(s2.ml.minmax_scale(feature_range=(-1.0, 1.0)).to_numpy(), [1.0, -1.0], rtol=1e-15)
+    np.testing.assert_allclose(
+        s2.ml.minmax_scale(feature_range=(-1.0, 1.0)).to_numpy(), [1.0, -1.0], rtol=1e-15
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -524,7 +555,10 @@ def test_decimal_gives_float64(method: str, ref: Any) -> None:
     s = pl.Series("x", vals, dtype=pl.Decimal(12, 2))
     out = scale_series(s, method)
     assert out.dtype == pl.Float64
-    assert pl.LazyFrame({"x": s}).select(scale_expr(pl.col("x"), method)).collect_schema()["x"] == pl.Float64
+    assert (
+        pl.LazyFrame({"x": s}).select(scale_expr(pl.col("x"), method)).collect_schema()["x"]
+        == pl.Float64
+    )
     floats = [None if v is None else float(v) for v in vals]
     ref.assert_matches_reference(out, pl.Series("x", floats, dtype=pl.Float64), method)
 
@@ -539,16 +573,23 @@ BAD_DTYPE_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("s", "dtype_pattern"), BAD_DTYPE_CASES, ids=[str(c[0].dtype) for c in BAD_DTYPE_CASES])
+@pytest.mark.parametrize(
+    ("s", "dtype_pattern"),
+    BAD_DTYPE_CASES,
+    ids=["Boolean", "String", "Date", "Struct", "Datetime", "Duration"],
+)
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("via", ["method", "normalize"])
-def test_bad_dtype_is_a_schema_time_error(s: pl.Series, dtype_pattern: str, method: str, via: str) -> None:
+def test_bad_dtype_is_a_schema_time_error(
+    s: pl.Series, dtype_pattern: str, method: str, via: str
+) -> None:
     name = "normalize" if via == "normalize" else FUNC[method]
     lf = pl.LazyFrame({"x": s})
     q = lf.select(scale_expr(pl.col("x"), method, via=via))
     with pytest.raises(SCHEMA_ERRORS) as info:
         q.collect_schema()
     msg = str(info.value)
+    assert "panic" not in msg, msg  # a clear error, never a panic
     assert name in msg, msg
     assert re.search(dtype_pattern, msg), msg
     with pytest.raises(SCHEMA_ERRORS, match=name):
@@ -561,7 +602,10 @@ def test_output_keeps_name() -> None:
     for method in METHODS:
         assert scale_series(s, method).name == "my feature"
         assert df.select(scale_expr(pl.col("my feature"), method)).columns == ["my feature"]
-        assert df.select(scale_expr(pl.all(), method, via="normalize")).columns == ["my feature", "y"]
+        assert df.select(scale_expr(pl.all(), method, via="normalize")).columns == [
+            "my feature",
+            "y",
+        ]
         assert df.lazy().select(pmk.normalize("y", method=method)).collect_schema().names() == ["y"]
 
 
@@ -623,7 +667,10 @@ def test_vector_column_float32_and_int(method: str, sklearn_reference: Any) -> N
     outi = scale_series(si, method)
     assert outi.dtype == pl.Array(pl.Float64, 2)
     np.testing.assert_allclose(
-        np.array(outi.to_list()), sklearn_reference(Xi.astype(np.float64), method), rtol=1e-12, atol=1e-12
+        np.array(outi.to_list()),
+        sklearn_reference(Xi.astype(np.float64), method),
+        rtol=1e-12,
+        atol=1e-12,
     )
 
 
@@ -635,6 +682,7 @@ def test_list_rows_of_different_lengths_error(method: str, via: str) -> None:
     with pytest.raises(ComputeError) as info:
         scale_series(s, method, via=via)
     msg = str(info.value)
+    assert "panic" not in msg, msg
     assert name in msg, msg
     assert re.search(r"\b3\b", msg), msg
     assert re.search(r"\b7\b", msg), msg
@@ -666,10 +714,12 @@ def test_over_scales_each_group_alone(method: str, opts: dict[str, Any], ref: An
     df = grouped_frame(70)
     out = df.with_columns(y=scale_expr(pl.col("x"), method, **opts).over("g"))
     assert out["y"].dtype == pl.Float64
-    for (key,), part in out.group_by("g", maintain_order=True):
+    for _, part in out.group_by("g", maintain_order=True):
         ref.assert_matches_reference(part["y"], part["x"], method, **opts)
     # the same through the streaming engine
-    lazy = df.lazy().with_columns(y=scale_expr(pl.col("x"), method, via="normalize", **opts).over("g"))
+    lazy = df.lazy().with_columns(
+        y=scale_expr(pl.col("x"), method, via="normalize", **opts).over("g")
+    )
     ref.assert_bits_equal(lazy.collect(engine="streaming")["y"], out["y"])
 
 
@@ -686,7 +736,10 @@ def test_group_by_agg_scales_each_group_alone(method: str, opts: dict[str, Any],
     assert agg.height == df["g"].n_unique()
     for row in agg.iter_rows(named=True):
         ref.assert_matches_reference(
-            pl.Series(row["y"], dtype=pl.Float64), pl.Series(row["x"], dtype=pl.Float64), method, **opts
+            pl.Series(row["y"], dtype=pl.Float64),
+            pl.Series(row["x"], dtype=pl.Float64),
+            method,
+            **opts,
         )
 
 
@@ -843,7 +896,12 @@ def test_bit_identical_across_threads_and_morsels(threads: str, morsel: str) -> 
     script = _SUBPROCESS_SCRIPT.format(here=here, methods=METHODS)
     env = dict(os.environ, POLARS_MAX_THREADS=threads, POLARS_IDEAL_MORSEL_SIZE=morsel)
     proc = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     theirs = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -860,17 +918,23 @@ def test_bit_identical_across_threads_and_morsels(threads: str, morsel: str) -> 
 # --------------------------------------------------------------------------- #
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("engine", ["in-memory", "streaming"])
-def test_filter_is_not_pushed_below_scaler(method: str, engine: str, ref: Any, sklearn_reference: Any) -> None:
+def test_filter_is_not_pushed_below_scaler(
+    method: str, engine: str, ref: Any, sklearn_reference: Any
+) -> None:
     df = _stream_frame(5000)
     full = sklearn_reference(df["x"], method)
     keep = (df["k"] == 1).to_numpy()
     q = df.lazy().with_columns(s=scale_expr(pl.col("x"), method)).filter(pl.col("k") == 1)
     got = q.collect(engine=engine)["s"]
     assert got.len() == int(keep.sum())
-    np.testing.assert_allclose(ref.series_parts(got)[0], full[keep], rtol=1e-12, atol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(
+        ref.series_parts(got)[0], full[keep], rtol=1e-12, atol=1e-12, equal_nan=True
+    )
     # a predicate on the scaled input column itself
-    q2 = df.lazy().select(pl.col("x"), s=scale_expr(pl.col("x"), method, via="normalize")).filter(
-        pl.col("x") > 1.0
+    q2 = (
+        df.lazy()
+        .select(pl.col("x"), s=scale_expr(pl.col("x"), method, via="normalize"))
+        .filter(pl.col("x") > 1.0)
     )
     got2 = q2.collect(engine=engine)["s"]
     keep2 = (df["x"] > 1.0).fill_null(False).to_numpy()
@@ -886,7 +950,12 @@ def test_slice_is_not_pushed_below_scaler(method: str, engine: str, ref: Any) ->
     full = df.select(scale_expr(pl.col("x"), method))["x"]
     head = df.lazy().select(scale_expr(pl.col("x"), method)).head(50).collect(engine=engine)["x"]
     ref.assert_bits_equal(head, full.head(50))
-    tail = df.lazy().select(scale_expr(pl.col("x"), method)).slice(4000, 30).collect(engine=engine)["x"]
+    tail = (
+        df.lazy()
+        .select(scale_expr(pl.col("x"), method))
+        .slice(4000, 30)
+        .collect(engine=engine)["x"]
+    )
     ref.assert_bits_equal(tail, full.slice(4000, 30))
 
 
@@ -929,7 +998,7 @@ def test_argument_errors_raise_value_error_eagerly(func: str, kwargs: dict[str, 
 
 
 def test_unknown_method_message_lists_choices() -> None:
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match="zscore") as info:
         pl.col("x").ml.normalize(method="zscore")
     msg = str(info.value)
     assert "zscore" in msg
@@ -940,9 +1009,13 @@ def test_unknown_method_message_lists_choices() -> None:
 # --------------------------------------------------------------------------- #
 # real data sets
 # --------------------------------------------------------------------------- #
-@pytest.mark.parametrize("loader", [load_wine, load_iris, load_diabetes], ids=["wine", "iris", "diabetes"])
+@pytest.mark.parametrize(
+    "loader", [load_wine, load_iris, load_diabetes], ids=["wine", "iris", "diabetes"]
+)
 @pytest.mark.parametrize(("method", "opts"), OPTION_CASES, ids=OPTION_IDS)
-def test_real_datasets_match_sklearn(loader: Any, method: str, opts: dict[str, Any], sklearn_reference: Any) -> None:
+def test_real_datasets_match_sklearn(
+    loader: Any, method: str, opts: dict[str, Any], sklearn_reference: Any
+) -> None:
     X = loader().data.astype(np.float64)
     names = [f"f{j}" for j in range(X.shape[1])]
     df = pl.DataFrame(X, schema=names, orient="row")
@@ -954,7 +1027,9 @@ def test_real_datasets_match_sklearn(loader: Any, method: str, opts: dict[str, A
     np.testing.assert_allclose(got_np, expected, rtol=1e-12, atol=1e-12)
     # each feature on its own through the Series face
     for j in range(0, X.shape[1], 3):
-        np.testing.assert_array_equal(scale_series(df[names[j]], method, **opts).to_numpy(), got[:, j])
+        np.testing.assert_array_equal(
+            scale_series(df[names[j]], method, **opts).to_numpy(), got[:, j]
+        )
 
 
 def test_warnings_from_reference_are_contained(sklearn_reference: Any) -> None:

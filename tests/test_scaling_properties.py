@@ -13,12 +13,11 @@ import hypothesis.extra.numpy as hnp
 import hypothesis.strategies as st
 import numpy as np
 import polars as pl
+import polars_mlkit as pmk
 import pytest
 from hypothesis import assume, example, given, settings
 from polars.exceptions import ComputeError
 from polars.testing.parametric import series
-
-import polars_mlkit as pmk
 
 METHODS = ("minmax", "standard", "robust", "maxabs")
 FUNC = {
@@ -69,7 +68,7 @@ def check(got: Any, values: Any, method: str, opts: dict[str, Any], ref: Any) ->
 # pl.Series with chunks and nulls
 # --------------------------------------------------------------------------- #
 @pytest.mark.parametrize("method", METHODS)
-@settings(deadline=None, max_examples=60)
+@settings(deadline=None, max_examples=150)
 @given(
     s=series(
         name="x",
@@ -87,7 +86,9 @@ def check(got: Any, values: Any, method: str, opts: dict[str, Any], ref: Any) ->
 @example(s=pl.Series("x", [NAN, NAN, NAN], dtype=pl.Float64))
 @example(s=pl.Series("x", [None], dtype=pl.Float64))
 @example(s=pl.Series("x", [1.0, None, 3.0, 2.0], dtype=pl.Float64))
-@example(s=pl.concat([pl.Series("x", [1.0, NAN]), pl.Series("x", [None, -4.0, 9.0])], rechunk=False))
+@example(
+    s=pl.concat([pl.Series("x", [1.0, NAN]), pl.Series("x", [None, -4.0, 9.0])], rechunk=False)
+)
 def test_series_matches_sklearn(method: str, s: pl.Series, ref: Any) -> None:
     out = run_series(s, method, {})
     assert out.dtype == pl.Float64
@@ -98,7 +99,7 @@ def test_series_matches_sklearn(method: str, s: pl.Series, ref: Any) -> None:
     check(out, s, method, {}, ref)
 
 
-@settings(deadline=None, max_examples=80)
+@settings(deadline=None, max_examples=200)
 @given(
     s=series(
         name="v",
@@ -111,9 +112,17 @@ def test_series_matches_sklearn(method: str, s: pl.Series, ref: Any) -> None:
     ),
     case=OPTIONS,
 )
-@example(s=pl.Series("v", [5.0, 5.0], dtype=pl.Float64), case=("robust", {"quantile_range": (10.0, 90.0)}))
-@example(s=pl.Series("v", [0.0, 1e-300], dtype=pl.Float64), case=("minmax", {"feature_range": (-1.0, 1.0)}))
-def test_series_options_match_sklearn(s: pl.Series, case: tuple[str, dict[str, Any]], ref: Any) -> None:
+@example(
+    s=pl.Series("v", [5.0, 5.0], dtype=pl.Float64),
+    case=("robust", {"quantile_range": (10.0, 90.0)}),
+)
+@example(
+    s=pl.Series("v", [0.0, 1e-300], dtype=pl.Float64),
+    case=("minmax", {"feature_range": (-1.0, 1.0)}),
+)
+def test_series_options_match_sklearn(
+    s: pl.Series, case: tuple[str, dict[str, Any]], ref: Any
+) -> None:
     method, opts = case
     out = s.ml.normalize(method, **opts)
     lazy = pl.LazyFrame({"v": s}).select(pl.col("v").ml.normalize(method, **opts)).collect()["v"]
@@ -121,7 +130,7 @@ def test_series_options_match_sklearn(s: pl.Series, case: tuple[str, dict[str, A
     check(out, s, method, opts, ref)
 
 
-@settings(deadline=None, max_examples=40)
+@settings(deadline=None, max_examples=80)
 @given(
     s=series(
         name="x",
@@ -149,7 +158,7 @@ NP_ELEMENTS = st.one_of(MODERATE, st.just(NAN))
 
 
 @pytest.mark.parametrize("method", METHODS)
-@settings(deadline=None, max_examples=60)
+@settings(deadline=None, max_examples=150)
 @given(x=hnp.arrays(np.float64, st.integers(0, 40), elements=NP_ELEMENTS))
 @example(x=np.array([], dtype=np.float64))
 @example(x=np.array([3.0]))
@@ -165,7 +174,7 @@ def test_numpy_1d_matches_sklearn(method: str, x: np.ndarray, ref: Any) -> None:
 
 
 @pytest.mark.parametrize("method", METHODS)
-@settings(deadline=None, max_examples=30)
+@settings(deadline=None, max_examples=60)
 @given(
     x=hnp.arrays(
         np.float64,
@@ -184,7 +193,7 @@ def test_numpy_2d_is_per_column(method: str, x: np.ndarray, ref: Any) -> None:
 
 
 @pytest.mark.parametrize("method", METHODS)
-@settings(deadline=None, max_examples=60)
+@settings(deadline=None, max_examples=150)
 @given(x=hnp.arrays(np.float64, st.integers(1, 25), elements=HUGE_ELEMENTS))
 @example(x=np.array([-1e308, 0.0, 1e308]))
 @example(x=np.array([float(np.finfo(np.float64).max)] * 3))
@@ -201,7 +210,7 @@ def test_huge_magnitudes_do_not_overflow(method: str, x: np.ndarray, ref: Any) -
 
 
 @pytest.mark.parametrize("method", METHODS)
-@settings(deadline=None, max_examples=25)
+@settings(deadline=None, max_examples=30)
 @given(
     x=hnp.arrays(np.float64, st.integers(1, 20), elements=MODERATE),
     pos=st.integers(0, 19),
@@ -215,7 +224,7 @@ def test_any_infinity_is_an_error(method: str, x: np.ndarray, pos: int, bad: flo
         getattr(s.ml, FUNC[method])()
 
 
-@settings(deadline=None, max_examples=40)
+@settings(deadline=None, max_examples=80)
 @given(
     x=hnp.arrays(
         np.float64,
@@ -225,7 +234,9 @@ def test_any_infinity_is_an_error(method: str, x: np.ndarray, pos: int, bad: flo
     method=st.sampled_from(METHODS),
     container=st.sampled_from(["array", "list"]),
 )
-def test_vector_columns_match_sklearn_matrix(x: np.ndarray, method: str, container: str, ref: Any) -> None:
+def test_vector_columns_match_sklearn_matrix(
+    x: np.ndarray, method: str, container: str, ref: Any
+) -> None:
     d = x.shape[1]
     dtype = pl.Array(pl.Float64, d) if container == "array" else pl.List(pl.Float64)
     s = pl.Series("e", x.tolist(), dtype=dtype)

@@ -21,9 +21,29 @@ from polars_mlkit.scaling import (  # noqa: E402
     robust_scale,
     standard_scale,
 )
+from polars_mlkit.vectors import (  # noqa: E402
+    cosine_similarity,
+    distance,
+    dot,
+    dot_product,
+    nearest,
+    norm,
+    project,
+    top_k_similar,
+    unit_normalize,
+)
 
 __all__ = [
     "__version__",
+    "cosine_similarity",
+    "distance",
+    "dot",
+    "dot_product",
+    "nearest",
+    "norm",
+    "project",
+    "top_k_similar",
+    "unit_normalize",
     "maxabs_scale",
     "minmax_scale",
     "normalize",

@@ -64,7 +64,8 @@ def apply_to_columns(
         raise ValueError(msg)
     if isinstance(x, (list, tuple)):
         series = pl.Series("", list(x), dtype=pl.Float64, strict=False)
-        return _run(series, build).to_list()
+        values = _run(series, build).to_list()
+        return tuple(values) if isinstance(x, tuple) else values
     msg = (
         f"{function}: expected a column name, an expression, a list, a numpy array "
         f"or a Series, got {type(x).__name__}"

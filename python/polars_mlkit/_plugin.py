@@ -18,6 +18,7 @@ def call_plugin(
     *,
     is_elementwise: bool,
     returns_scalar: bool = False,
+    changes_length: bool = False,
 ) -> pl.Expr:
     """Build the expression that runs ``function_name`` of the extension.
 
@@ -31,4 +32,5 @@ def call_plugin(
         kwargs=kwargs,
         is_elementwise=is_elementwise,
         returns_scalar=returns_scalar,
+        changes_length=changes_length,
     )

@@ -11,8 +11,9 @@ from typing import Any
 
 import polars as pl
 
-from polars_mlkit import scaling
+from polars_mlkit import scaling, vectors
 from polars_mlkit.scaling import ScaleMethod
+from polars_mlkit.vectors import Metric, Other, SearchMetric, UnitNorm, VectorLike
 
 
 @pl.api.register_expr_namespace("ml")
@@ -54,6 +55,36 @@ class MlExprNamespace:
         """Max-abs scaling; see :func:`polars_mlkit.maxabs_scale`."""
         return scaling.maxabs_scale(self._expr)
 
+    def dot(self, other: Other) -> pl.Expr:
+        """Row-wise dot product; see :func:`polars_mlkit.dot`."""
+        return vectors.dot(self._expr, other)  # type: ignore[no-any-return]
+
+    def cosine_similarity(self, other: Other) -> pl.Expr:
+        """Row-wise cosine similarity; see :func:`polars_mlkit.cosine_similarity`."""
+        return vectors.cosine_similarity(self._expr, other)  # type: ignore[no-any-return]
+
+    def norm(self, ord: float = 2) -> pl.Expr:
+        """Row-wise vector norm; see :func:`polars_mlkit.norm`."""
+        return vectors.norm(self._expr, ord)  # type: ignore[no-any-return]
+
+    def distance(self, other: Other, metric: Metric = "euclidean") -> pl.Expr:
+        """Row-wise distance; see :func:`polars_mlkit.distance`."""
+        return vectors.distance(self._expr, other, metric)  # type: ignore[no-any-return]
+
+    def unit_normalize(self, norm: UnitNorm = "l2") -> pl.Expr:
+        """Scale each vector to unit norm; see :func:`polars_mlkit.unit_normalize`."""
+        return vectors.unit_normalize(self._expr, norm)  # type: ignore[no-any-return]
+
+    def project(self, matrix: Any, bias: VectorLike | None = None) -> pl.Expr:
+        """``row @ matrix + bias``; see :func:`polars_mlkit.project`."""
+        return vectors.project(self._expr, matrix, bias)  # type: ignore[no-any-return]
+
+    def top_k_similar(
+        self, query: VectorLike, k: int, metric: SearchMetric = "cosine"
+    ) -> pl.Expr:
+        """Positions of the k most similar rows; see :func:`polars_mlkit.top_k_similar`."""
+        return vectors.top_k_similar(self._expr, query, k, metric)
+
 
 @pl.api.register_series_namespace("ml")
 class MlSeriesNamespace:
@@ -93,3 +124,34 @@ class MlSeriesNamespace:
     def maxabs_scale(self) -> pl.Series:
         """Max-abs scaling; see :func:`polars_mlkit.maxabs_scale`."""
         return scaling.maxabs_scale(self._series)
+
+    def dot(self, other: Other) -> pl.Series:
+        """Row-wise dot product; see :func:`polars_mlkit.dot`."""
+        return vectors.dot(self._series, other)  # type: ignore[no-any-return]
+
+    def cosine_similarity(self, other: Other) -> pl.Series:
+        """Row-wise cosine similarity; see :func:`polars_mlkit.cosine_similarity`."""
+        return vectors.cosine_similarity(self._series, other)  # type: ignore[no-any-return]
+
+    def norm(self, ord: float = 2) -> pl.Series:
+        """Row-wise vector norm; see :func:`polars_mlkit.norm`."""
+        return vectors.norm(self._series, ord)  # type: ignore[no-any-return]
+
+    def distance(self, other: Other, metric: Metric = "euclidean") -> pl.Series:
+        """Row-wise distance; see :func:`polars_mlkit.distance`."""
+        return vectors.distance(self._series, other, metric)  # type: ignore[no-any-return]
+
+    def unit_normalize(self, norm: UnitNorm = "l2") -> pl.Series:
+        """Scale each vector to unit norm; see :func:`polars_mlkit.unit_normalize`."""
+        return vectors.unit_normalize(self._series, norm)  # type: ignore[no-any-return]
+
+    def project(self, matrix: Any, bias: VectorLike | None = None) -> pl.Series:
+        """``row @ matrix + bias``; see :func:`polars_mlkit.project`."""
+        return vectors.project(self._series, matrix, bias)  # type: ignore[no-any-return]
+
+    def top_k_similar(
+        self, query: VectorLike, k: int, metric: SearchMetric = "cosine"
+    ) -> pl.Series:
+        """Positions of the k most similar rows; see :func:`polars_mlkit.top_k_similar`."""
+        expr = vectors.top_k_similar(pl.col(self._series.name), query, k, metric)
+        return self._series.to_frame().select(expr).to_series()

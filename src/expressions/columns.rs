@@ -8,17 +8,20 @@ use polars_arrow::array::{Array as ArrowArray, FixedSizeListArray, ListArray, Pr
 use polars_arrow::bitmap::Bitmap;
 use polars_arrow::types::NativeType;
 
+use super::dtypes::FloatKind;
 use crate::kernels::element::Element;
 use crate::kernels::segments::{Segment, Validity};
 
 /// A float type with its Polars counterpart.
 pub trait ColumnFloat: Element + NativeType {
     type PolarsType: PolarsNumericType<Native = Self>;
+    const KIND: FloatKind;
     fn chunked(series: &Series) -> PolarsResult<&ChunkedArray<Self::PolarsType>>;
 }
 
 impl ColumnFloat for f32 {
     type PolarsType = Float32Type;
+    const KIND: FloatKind = FloatKind::F32;
     fn chunked(series: &Series) -> PolarsResult<&Float32Chunked> {
         series.f32()
     }
@@ -26,6 +29,7 @@ impl ColumnFloat for f32 {
 
 impl ColumnFloat for f64 {
     type PolarsType = Float64Type;
+    const KIND: FloatKind = FloatKind::F64;
     fn chunked(series: &Series) -> PolarsResult<&Float64Chunked> {
         series.f64()
     }
@@ -207,12 +211,14 @@ pub fn common_width<T: Element>(
     Ok(first.map(|(_, width)| width))
 }
 
-/// A new vector column like `template` (same chunking, offsets and validity)
-/// whose child values are `T`s produced by `fill(chunk_index, out)`; `out`
-/// starts as zeros with the length of that chunk's child buffer.
+/// A new vector column like `template` (same chunking, offsets and element
+/// validity) whose child values are `T`s produced by `fill(chunk_index, out)`;
+/// `out` starts as zeros with the length of that chunk's child buffer. With
+/// `null_if_any_null_element`, a row holding a null element becomes a null row.
 pub fn map_vector_chunks<T: ColumnFloat>(
     template: &Series,
     chunks: &[VectorChunk<'_, T>],
+    null_if_any_null_element: bool,
     mut fill: impl FnMut(usize, &mut [T]) -> PolarsResult<()>,
 ) -> PolarsResult<Series> {
     let dtype = template.dtype().clone();
@@ -223,7 +229,13 @@ pub fn map_vector_chunks<T: ColumnFloat>(
         fill(index, &mut values)?;
         let inner_validity = template_inner_validity(template, index);
         let child = PrimitiveArray::from_vec(values).with_validity(inner_validity);
-        let outer = template_outer_validity(template, index);
+        let outer = if null_if_any_null_element && chunk.inner.is_some() {
+            Some(Bitmap::from_iter(
+                (0..chunk.rows).map(|i| chunk.row(i).is_some()),
+            ))
+        } else {
+            template_outer_validity(template, index)
+        };
         let array: ArrayRef = match &dtype {
             DataType::Array(_, _) => Box::new(FixedSizeListArray::try_new(
                 arrow_dtype.clone(),

@@ -4,3 +4,4 @@
 mod columns;
 mod dtypes;
 mod scaling;
+mod vector;

@@ -40,7 +40,11 @@ impl ScaleKwargs {
         let function = &self.function;
         Ok(match self.method.as_str() {
             "minmax" => Scaler::MinMax(MinMaxOptions {
-                feature_range: self.feature_range,
+                // Python checks this too; a bad range must never reach the kernels.
+                feature_range: match self.feature_range {
+                    (lo, hi) if lo < hi && (hi - lo).is_finite() => (lo, hi),
+                    range => polars_bail!(ComputeError: "{function}: feature_range must be finite with min < max, got {range:?}"),
+                },
                 clip: self.clip,
             }),
             "standard" => Scaler::Standard(StandardOptions {
@@ -163,7 +167,7 @@ fn scale_vectors<T: ColumnFloat>(
             .map_err(|e| stats_error(function, e, Some(dimension)))?;
         transforms.push(transform);
     }
-    map_vector_chunks::<T>(series, &chunks, |index, out| {
+    map_vector_chunks::<T>(series, &chunks, false, |index, out| {
         let chunk = &chunks[index];
         for i in 0..chunk.rows {
             let range = chunk.row_range(i);

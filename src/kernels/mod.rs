@@ -2,6 +2,8 @@
 //! Python, so every kernel can be unit-tested and benchmarked on its own.
 
 pub mod element;
+pub mod neighbors;
 pub mod quantile;
 pub mod scaling;
 pub mod segments;
+pub mod vector;

@@ -267,26 +267,14 @@ impl Transform {
                 scale,
                 offset,
                 clip,
-            } => {
-                let y = x * scale + offset;
-                match clip {
-                    Some((lo, hi)) => y.max(lo).min(hi),
-                    None => y,
-                }
-            }
+            } => clip_to(x * scale + offset, clip),
             Transform::CenterScale { center, scale } => (x - center) / scale,
             Transform::HalvedCenterScale {
                 half_center,
                 half_scale,
                 offset,
                 clip,
-            } => {
-                let y = (x * 0.5 - half_center) / half_scale + offset;
-                match clip {
-                    Some((lo, hi)) => y.max(lo).min(hi),
-                    None => y,
-                }
-            }
+            } => clip_to((x * 0.5 - half_center) / half_scale + offset, clip),
         }
     }
 
@@ -314,6 +302,17 @@ impl Transform {
                 }
             }
         }
+    }
+}
+
+/// Clips `y` to `[lo, hi]`; NaN stays NaN (unlike `f64::max`, which would
+/// replace it with a bound).
+#[inline(always)]
+fn clip_to(y: f64, clip: Option<(f64, f64)>) -> f64 {
+    match clip {
+        Some((lo, _)) if y < lo => lo,
+        Some((_, hi)) if y > hi => hi,
+        _ => y,
     }
 }
 
@@ -624,6 +623,17 @@ mod tests {
             },
         );
         assert_eq!(t.apply(3.0), 0.0);
+    }
+
+    #[test]
+    fn clipping_keeps_nan() {
+        let t = Transform::Affine {
+            scale: 1.0,
+            offset: 0.0,
+            clip: Some((0.0, 1.0)),
+        };
+        assert!(t.apply(f64::NAN).is_nan());
+        assert_eq!((t.apply(-2.0), t.apply(0.5), t.apply(3.0)), (0.0, 0.5, 1.0));
     }
 
     #[test]

@@ -1,0 +1,65 @@
+# polars-mlkit developer commands. `make help` lists them.
+# Every target creates or reuses the virtualenv and installs what it needs.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+FLOOR_VENV ?= .venv-floor
+# The lowest supported polars (see python/polars_mlkit/_versions.py).
+POLARS_FLOOR ?= 2.0.0
+BIN := $(VENV)/bin
+WHEEL_DIR := target/wheels
+
+.PHONY: help demo test lint rust-test py-test floor-test bench build clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.deps: requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+build: $(VENV)/.deps ## Build the extension (release) and install it into the venv
+	rm -f $(WHEEL_DIR)/polars_mlkit-*.whl
+	$(BIN)/maturin build --release --out $(WHEEL_DIR) --interpreter $(BIN)/python
+	$(BIN)/pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/polars_mlkit-*.whl
+
+demo: build ## Run the demo: the ml namespace on real data and the classic table
+	$(BIN)/python demo/demo.py
+
+lint: $(VENV)/.deps ## Formatters and linters: cargo fmt, clippy, ruff, mypy --strict
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --features python -- -D warnings
+	$(BIN)/ruff format --check python tests benchmarks demo
+	$(BIN)/ruff check python tests benchmarks demo
+	$(BIN)/mypy --strict python/polars_mlkit
+
+rust-test: ## The pure-Rust kernel tests
+	cargo test --lib
+
+py-test: build ## pytest, with doctests, against the newest supported polars
+	$(BIN)/python -m pytest tests --pyargs polars_mlkit
+
+$(FLOOR_VENV)/.deps: requirements-dev.txt
+	$(PYTHON) -m venv $(FLOOR_VENV)
+	$(FLOOR_VENV)/bin/pip install --quiet --upgrade pip
+	grep -v '^polars==' requirements-dev.txt | grep -v '^maturin' > $(FLOOR_VENV)/requirements.txt
+	$(FLOOR_VENV)/bin/pip install --quiet -r $(FLOOR_VENV)/requirements.txt polars==$(POLARS_FLOOR)
+	touch $@
+
+floor-test: build $(FLOOR_VENV)/.deps ## pytest against the lowest supported polars
+	$(FLOOR_VENV)/bin/pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/polars_mlkit-*.whl
+	$(FLOOR_VENV)/bin/python -m pytest -q tests --pyargs polars_mlkit
+
+test: lint rust-test py-test floor-test ## Everything CI runs
+
+bench: build ## Benchmarks against native Polars, numpy, scikit-learn, pure Python
+	$(BIN)/python benchmarks/bench.py --output benchmarks/results.md
+
+clean: ## Remove build outputs and virtualenvs
+	rm -rf target $(VENV) $(FLOOR_VENV)

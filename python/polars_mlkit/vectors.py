@@ -1,0 +1,411 @@
+"""Vector math on embedding columns (``Array`` or ``List`` of numbers).
+
+Each function takes a column name or expression (and returns an
+expression), or data: a 1-D list/array is one vector, a 2-D numpy array is
+one vector per row, a Series is a vector column.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Literal, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from polars_mlkit._data import is_expression_input, to_expr
+from polars_mlkit._plugin import call_plugin
+
+Metric: TypeAlias = Literal["euclidean", "sqeuclidean", "manhattan", "chebyshev", "cosine"]
+SearchMetric: TypeAlias = Literal["cosine", "dot", "euclidean"]
+UnitNorm: TypeAlias = Literal["l1", "l2", "max"]
+#: A constant vector: list, tuple, 1-D numpy array or numeric Series.
+VectorLike: TypeAlias = "Sequence[float] | npt.NDArray[Any] | pl.Series"
+#: Another vector column (name or expression) or a constant vector.
+Other: TypeAlias = "str | pl.Expr | Sequence[float] | npt.NDArray[Any] | pl.Series"
+
+_METRICS = ("euclidean", "sqeuclidean", "manhattan", "chebyshev", "cosine")
+_SEARCH_METRICS = ("cosine", "dot", "euclidean")
+_NORMS = ("l1", "l2", "max")
+
+
+def _constant_vector(value: Any, function: str, what: str = "other") -> list[float]:
+    """A constant vector as builtin floats (kwargs are pickled)."""
+    if isinstance(value, pl.Series):
+        if not value.dtype.is_numeric():
+            msg = f"{function}: {what} must hold numbers, got a Series of {value.dtype}"
+            raise TypeError(msg)
+        if value.null_count():
+            msg = f"{function}: {what} must not contain nulls"
+            raise ValueError(msg)
+        array = value.cast(pl.Float64).to_numpy()
+    else:
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError) as err:
+            msg = f"{function}: {what} must be a vector of numbers, got {type(value).__name__}"
+            raise TypeError(msg) from err
+    if array.dtype.kind not in "biuf":
+        msg = f"{function}: {what} must be a vector of numbers, got dtype {array.dtype}"
+        raise TypeError(msg)
+    if array.ndim != 1:
+        msg = f"{function}: {what} must be one vector (1-D), got an array of shape {array.shape}"
+        raise ValueError(msg)
+    result: list[float] = array.astype(np.float64).tolist()
+    return result
+
+
+def _matrix(value: Any, function: str, what: str) -> npt.NDArray[np.float64]:
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        msg = f"{function}: {what} must be a matrix of numbers, got dtype {array.dtype}"
+        raise TypeError(msg)
+    if array.ndim != 2:
+        msg = f"{function}: {what} must be 2-D, got an array of shape {array.shape}"
+        raise ValueError(msg)
+    return array.astype(np.float64)
+
+
+def _vector_series(values: Any, function: str) -> tuple[pl.Series, str]:
+    """Data as a vector column, and which kind to give back."""
+    if isinstance(values, pl.Series):
+        return values, "series"
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        msg = f"{function}: expected numbers, got dtype {array.dtype}"
+        raise TypeError(msg)
+    kind = "numpy" if isinstance(values, np.ndarray) else "list"
+    if array.ndim == 1:
+        return pl.Series("x", array.reshape(1, -1)), kind + "-1d"
+    if array.ndim == 2:
+        return pl.Series("x", array), kind + "-2d"
+    msg = f"{function}: expected one vector (1-D) or one vector per row (2-D), got {array.ndim}-D"
+    raise ValueError(msg)
+
+
+def _give_back(result: pl.Series, kind: str, original: Any) -> Any:
+    if kind == "series":
+        return result.alias(original.name)
+    if kind.endswith("-1d"):
+        value = result[0]
+        if isinstance(value, pl.Series):
+            value = value.to_numpy() if kind.startswith("numpy") else value.to_list()
+            if kind.startswith("list") and isinstance(original, tuple):
+                value = tuple(value)
+        return value
+    return result.to_numpy() if kind.startswith("numpy") else result.to_list()
+
+
+def _is_vector_column(value: Any) -> bool:
+    """Whether data holds one vector per row (rather than one vector)."""
+    if isinstance(value, pl.Series):
+        return isinstance(value.dtype, (pl.Array, pl.List))
+    return bool(np.ndim(value) == 2)
+
+
+def _run_on_data(
+    x: Any, function: str, build: Any, other: Any = None, constant_ok: bool = False
+) -> Any:
+    """Compute ``build(col, other)`` on data now; ``other`` becomes a second
+    column when ``x`` is one vector or ``other`` is a vector column, and is
+    passed as a constant vector otherwise."""
+    series, kind = _vector_series(x, function)
+    columns = {"x": series.alias("x")}
+    other_arg: pl.Expr | list[float] | None = None
+    if other is not None:
+        if is_expression_input(other):
+            msg = f"{function}: when x is data, other must be data too, not a column"
+            raise TypeError(msg)
+        if constant_ok and not kind.endswith("-1d") and not _is_vector_column(other):
+            other_arg = _constant_vector(other, function)
+        else:
+            other_series, _ = _vector_series(other, function)
+            if other_series.len() != series.len():
+                msg = (
+                    f"{function}: {series.len()} vector(s) on one side and "
+                    f"{other_series.len()} on the other"
+                )
+                raise ValueError(msg)
+            columns["y"] = other_series.alias("y")
+            other_arg = pl.col("y")
+    frame = pl.DataFrame(columns)
+    result = frame.select(build(pl.col("x"), other_arg)).to_series()
+    return _give_back(result, kind, x)
+
+
+def _pairwise(x: Any, other: Any, op: str, function: str) -> Any:
+    def build(col: pl.Expr, other_arg: pl.Expr | list[float]) -> pl.Expr:
+        if isinstance(other_arg, pl.Expr):
+            args, constant = [col, other_arg], None
+        else:
+            args, constant = [col], other_arg
+        kwargs = {"function": function, "op": op, "other": constant}
+        return call_plugin("pairwise", args, kwargs, is_elementwise=True)
+
+    if is_expression_input(x):
+        if is_expression_input(other):
+            return build(to_expr(x), to_expr(other))
+        return build(to_expr(x), _constant_vector(other, function))
+    _check_equal_lengths(x, other, function)
+    return _run_on_data(x, function, build, other, constant_ok=True)
+
+
+def _check_equal_lengths(x: Any, other: Any, function: str) -> None:
+    """Vectors of different lengths are a ``ValueError`` before anything runs."""
+    if isinstance(x, (pl.Series, str, pl.Expr)) or isinstance(other, (pl.Series, str, pl.Expr)):
+        return
+    a, b = np.asarray(x), np.asarray(other)
+    if a.ndim >= 1 and b.ndim >= 1 and a.shape[-1] != b.shape[-1]:
+        msg = f"{function}: vectors have different lengths: {a.shape[-1]} and {b.shape[-1]}"
+        raise ValueError(msg)
+
+
+def dot(x: Any, other: Other) -> Any:
+    """Row-wise dot product ``Σ a_i b_i``, accumulated in f64.
+
+    Parameters
+    ----------
+    x
+        Vector column (name or expression), or data: a 1-D vector gives a
+        float, a 2-D array one value per row, a Series a Series.
+    other
+        Another vector column (name or expression) or a constant vector
+        broadcast to every row.
+
+    Returns
+    -------
+    pl.Expr, float, numpy.ndarray, list or pl.Series
+        Float32 only when every vector column is Float32, else Float64. A null
+        row, or a null inside a vector, gives null; NaN propagates.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> import polars_mlkit as pmk
+    >>> pmk.dot([1.0, 2.0, 3.0], [4.0, 5.0, 6.0])
+    32.0
+    >>> df = pl.DataFrame({"a": [[1.0, 2.0], [3.0, 4.0]]})
+    >>> df.select(pl.col("a").ml.dot([1.0, 1.0]))["a"].to_list()
+    [3.0, 7.0]
+    """
+    return _pairwise(x, other, "dot", "dot")
+
+
+#: ``dot_product`` is ``dot``.
+dot_product = dot
+
+
+def cosine_similarity(x: Any, other: Other) -> Any:
+    """Row-wise cosine similarity, as scikit-learn's ``cosine_similarity``.
+
+    A zero vector on either side gives 0.0 (scikit-learn's convention).
+    Vectors of any magnitude (1e±200) are handled without overflow.
+
+    Examples
+    --------
+    >>> import polars_mlkit as pmk
+    >>> pmk.cosine_similarity([1.0, 0.0], [1.0, 1.0])
+    0.7071067811865475
+    >>> pmk.cosine_similarity([0.0, 0.0], [1.0, 1.0])
+    0.0
+    """
+    return _pairwise(x, other, "cosine", "cosine_similarity")
+
+
+def distance(x: Any, other: Other, metric: Metric = "euclidean") -> Any:
+    """Row-wise distance between vectors.
+
+    ``metric`` is ``"euclidean"``, ``"sqeuclidean"``, ``"manhattan"``,
+    ``"chebyshev"`` or ``"cosine"`` (``1 - cosine similarity``, clipped to
+    [0, 2] as scikit-learn's ``cosine_distances``; zero vectors give 1.0).
+
+    Examples
+    --------
+    >>> import polars_mlkit as pmk
+    >>> pmk.distance([0.0, 0.0], [3.0, 4.0])
+    5.0
+    >>> pmk.distance([0.0, 0.0], [3.0, 4.0], metric="manhattan")
+    7.0
+    """
+    if metric not in _METRICS:
+        msg = f"distance: unknown metric {metric!r}; expected one of {', '.join(_METRICS)}"
+        raise ValueError(msg)
+    op = "cosine_distance" if metric == "cosine" else metric
+    return _pairwise(x, other, op, "distance")
+
+
+def norm(x: Any, ord: float = 2) -> Any:
+    """Row-wise vector norm: ``ord`` 1 (sum of absolute values), 2
+    (Euclidean, without overflow or underflow) or ``float("inf")`` (largest
+    absolute value).
+
+    Examples
+    --------
+    >>> import polars_mlkit as pmk
+    >>> pmk.norm([3.0, 4.0])
+    5.0
+    >>> pmk.norm([3e200, 4e200])
+    5e+200
+    >>> pmk.norm([3.0, -4.0], ord=float("inf"))
+    4.0
+    """
+    if isinstance(ord, bool) or ord not in (1, 2, math.inf):
+        msg = f"norm: ord must be 1, 2 or float('inf'), got {ord!r}"
+        raise ValueError(msg)
+    kwargs = {"function": "norm", "ord": "inf" if ord == math.inf else str(int(ord))}
+
+    def build(col: pl.Expr, _other: pl.Expr | None) -> pl.Expr:
+        return call_plugin("norm", [col], kwargs, is_elementwise=True)
+
+    if is_expression_input(x):
+        return build(to_expr(x), None)
+    return _run_on_data(x, "norm", build)
+
+
+def unit_normalize(x: Any, norm: UnitNorm = "l2") -> Any:
+    """Scale each vector to unit norm, as scikit-learn's ``Normalizer``.
+
+    A norm below ``10 * eps`` of the dtype counts as 1, so zero vectors are
+    left unchanged. ``Array`` stays ``Array``, ``List`` stays ``List``.
+
+    Examples
+    --------
+    >>> import polars_mlkit as pmk
+    >>> pmk.unit_normalize([3.0, 4.0])
+    [0.6, 0.8]
+    >>> pmk.unit_normalize([1.0, 3.0], norm="l1")
+    [0.25, 0.75]
+    """
+    if norm not in _NORMS:
+        msg = f"unit_normalize: norm must be one of {', '.join(_NORMS)}, got {norm!r}"
+        raise ValueError(msg)
+    kwargs = {"function": "unit_normalize", "norm": norm}
+
+    def build(col: pl.Expr, _other: pl.Expr | None) -> pl.Expr:
+        return call_plugin("unit_normalize", [col], kwargs, is_elementwise=True)
+
+    if is_expression_input(x):
+        return build(to_expr(x), None)
+    return _run_on_data(x, "unit_normalize", build)
+
+
+def project(x: Any, matrix: Any, bias: VectorLike | None = None) -> Any:
+    """Project each vector: ``row @ matrix + bias``.
+
+    ``matrix`` has shape ``(d, k)`` for vectors of length ``d``; the result
+    has length ``k`` (``Array`` keeps the container with the new width).
+    Computed by a blocked matrix product, accumulated in f64.
+
+    Examples
+    --------
+    >>> import polars_mlkit as pmk
+    >>> pmk.project([1.0, 2.0], [[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]], bias=[0.0, 0.0, 10.0])
+    [1.0, 2.0, 13.0]
+    """
+    m = _matrix(matrix, "project", "matrix")
+    bias_list = None if bias is None else _constant_vector(bias, "project", "bias")
+    if bias_list is not None and len(bias_list) != m.shape[1]:
+        msg = f"project: bias has length {len(bias_list)} but the matrix has {m.shape[1]} columns"
+        raise ValueError(msg)
+    kwargs = {
+        "function": "project",
+        "matrix": m.ravel().tolist(),
+        "inputs": int(m.shape[0]),
+        "outputs": int(m.shape[1]),
+        "bias": bias_list,
+    }
+
+    def build(col: pl.Expr, _other: pl.Expr | None) -> pl.Expr:
+        return call_plugin("project", [col], kwargs, is_elementwise=True)
+
+    if is_expression_input(x):
+        return build(to_expr(x), None)
+    return _run_on_data(x, "project", build)
+
+
+def _check_k(k: object, function: str) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        msg = f"{function}: k must be an integer, got {k!r}"
+        raise TypeError(msg)
+    if k <= 0:
+        msg = f"{function}: k must be positive, got {k}"
+        raise ValueError(msg)
+    return int(k)
+
+
+def top_k_similar(x: str | pl.Expr, query: VectorLike, k: int, metric: SearchMetric = "cosine") -> pl.Expr:
+    """Positions (UInt32) of the ``k`` rows most similar to ``query``.
+
+    An aggregation: best first, ties to the lower position, null rows (and
+    rows whose score is NaN) never chosen, fewer than ``k`` rows gives all of
+    them. ``metric="euclidean"`` ranks by smallest distance. In
+    ``group_by().agg`` it gives a list per group, positions within the group.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> import polars_mlkit as pmk
+    >>> df = pl.DataFrame({"e": [[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]]})
+    >>> df.select(pl.col("e").ml.top_k_similar([1.0, 0.1], k=2))["e"].to_list()
+    [0, 2]
+    """
+    if metric not in _SEARCH_METRICS:
+        msg = f"top_k_similar: metric must be one of {', '.join(_SEARCH_METRICS)}, got {metric!r}"
+        raise ValueError(msg)
+    kwargs = {
+        "function": "top_k_similar",
+        "query": _constant_vector(query, "top_k_similar", "query"),
+        "k": _check_k(k, "top_k_similar"),
+        "metric": metric,
+    }
+    if not is_expression_input(x):
+        msg = "top_k_similar: x must be a column name or an expression"
+        raise TypeError(msg)
+    # Not elementwise: ranks rows against each other; changes the length.
+    return call_plugin(
+        "top_k_similar", [to_expr(x)], kwargs, is_elementwise=False, changes_length=True
+    )
+
+
+def nearest(
+    frame: pl.DataFrame | pl.LazyFrame,
+    column: str,
+    queries: Any,
+    k: int = 10,
+    metric: SearchMetric = "cosine",
+) -> pl.DataFrame:
+    """The ``k`` nearest rows of ``frame[column]`` for each of many queries.
+
+    Returns a DataFrame with ``query`` (UInt32, position in ``queries``),
+    ``rank`` (UInt32, 1 = best), ``index`` (UInt32, row of ``frame``) and
+    ``score`` (Float64: similarity for cosine/dot, distance for euclidean).
+    One blocked matrix product serves all queries, so many queries cost far
+    less than separate scans. Euclidean scores use scikit-learn's
+    ``euclidean_distances`` formula.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> import polars_mlkit as pmk
+    >>> df = pl.DataFrame({"e": [[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]]})
+    >>> pmk.nearest(df, "e", [[0.0, 1.0]], k=2)["index"].to_list()
+    [1, 2]
+    """
+    if metric not in _SEARCH_METRICS:
+        msg = f"nearest: metric must be one of {', '.join(_SEARCH_METRICS)}, got {metric!r}"
+        raise ValueError(msg)
+    q = _matrix(queries, "nearest", "queries")
+    kwargs = {
+        "function": "nearest",
+        "queries": q.ravel().tolist(),
+        "n_queries": int(q.shape[0]),
+        "dim": int(q.shape[1]),
+        "k": _check_k(k, "nearest"),
+        "metric": metric,
+    }
+    expr = call_plugin(
+        "nearest", [pl.col(column)], kwargs, is_elementwise=False, changes_length=True
+    ).alias("_nearest")
+    return frame.lazy().select(expr).collect().unnest("_nearest")

@@ -1,0 +1,325 @@
+//! Matrix products (through the `gemm` crate) for `project` and `nearest`,
+//! and bounded top-k selection.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use gemm::{gemm, Parallelism};
+
+use super::element::Element;
+use super::vector;
+
+/// Rows gathered per matrix product: the block (and its scores) stay in cache.
+pub const ROW_BLOCK: usize = 256;
+
+/// `out (rows × k) = x (rows × d) · m (d × k)`, all row-major `f64`.
+/// Returns `false` (and leaves `out` alone) if the lengths disagree.
+pub fn matmul(x: &[f64], rows: usize, d: usize, m: &[f64], k: usize, out: &mut [f64]) -> bool {
+    if x.len() != rows * d || m.len() != d * k || out.len() != rows * k {
+        return false;
+    }
+    if rows == 0 || k == 0 {
+        return true;
+    }
+    if d == 0 {
+        out.fill(0.0);
+        return true;
+    }
+    // SAFETY: the lengths were checked above, so every index gemm derives
+    // from (rows, k, d) and the strides stays inside the three slices.
+    unsafe {
+        gemm(
+            rows,
+            k,
+            d,
+            out.as_mut_ptr(),
+            1,
+            k as isize,
+            false,
+            x.as_ptr(),
+            1,
+            d as isize,
+            m.as_ptr(),
+            1,
+            k as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        );
+    }
+    true
+}
+
+/// How neighbours are ranked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Highest cosine similarity first.
+    Cosine,
+    /// Highest dot product first.
+    Dot,
+    /// Smallest Euclidean distance first.
+    Euclidean,
+}
+
+/// A candidate: `key` is higher-is-better; ties go to the lower `index`.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    key: f64,
+    index: u32,
+    score: f64,
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Candidate {}
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Candidate {
+    /// "Greater" means *worse*, so the heap's top is the worst kept candidate.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .key
+            .total_cmp(&self.key)
+            .then(self.index.cmp(&other.index))
+    }
+}
+
+/// The best `k` of a stream of scored rows, in O(n log k).
+pub struct TopK {
+    k: usize,
+    heap: BinaryHeap<Candidate>,
+}
+
+impl TopK {
+    pub fn new(k: usize) -> Self {
+        Self {
+            k,
+            heap: BinaryHeap::with_capacity(k.min(1 << 16) + 1),
+        }
+    }
+
+    /// Offers row `index` with ranking `key` (higher is better) and the
+    /// `score` to report. NaN keys are never kept.
+    #[inline]
+    pub fn push(&mut self, key: f64, index: u32, score: f64) {
+        if key.is_nan() || self.k == 0 {
+            return;
+        }
+        let candidate = Candidate { key, index, score };
+        if self.heap.len() < self.k {
+            self.heap.push(candidate);
+        } else if let Some(worst) = self.heap.peek() {
+            if candidate < *worst {
+                self.heap.pop();
+                self.heap.push(candidate);
+            }
+        }
+    }
+
+    /// `(index, score)` best first.
+    pub fn into_sorted(self) -> Vec<(u32, f64)> {
+        let mut kept = self.heap.into_vec();
+        kept.sort();
+        kept.into_iter().map(|c| (c.index, c.score)).collect()
+    }
+}
+
+/// The ranking key and reported score of a row for a query.
+#[inline]
+pub fn rank_row<T: Element>(metric: Metric, row: &[T], query: &[T]) -> (f64, f64) {
+    match metric {
+        Metric::Cosine => {
+            let s = vector::cosine(row, query);
+            (s, s)
+        }
+        Metric::Dot => {
+            let s = vector::dot(row, query);
+            (s, s)
+        }
+        Metric::Euclidean => {
+            let d = vector::euclidean(row, query);
+            (-d, d)
+        }
+    }
+}
+
+/// The `k` best rows for each of `m` queries (`queries`: m × d row-major).
+/// `rows` yields `(position, row)` for every candidate row (null rows left
+/// out). Scores come from one matrix product per block of `ROW_BLOCK` rows:
+/// cosine and dot directly, Euclidean as `sqrt(|q|² + |x|² - 2 q·x)` (the
+/// formula of scikit-learn's `euclidean_distances`).
+pub fn nearest<'a, T: Element + 'a>(
+    queries: &[f64],
+    m: usize,
+    d: usize,
+    k: usize,
+    metric: Metric,
+    rows: impl Iterator<Item = (u32, &'a [T])>,
+) -> Vec<Vec<(u32, f64)>> {
+    let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
+    let query_sq: Vec<f64> = queries.chunks_exact(d.max(1)).map(vector::sum_sq).collect();
+    let query_norm: Vec<f64> = queries
+        .chunks_exact(d.max(1))
+        .map(vector::norm_l2)
+        .collect();
+    let mut block = vec![0.0f64; ROW_BLOCK * d];
+    let mut positions: Vec<u32> = Vec::with_capacity(ROW_BLOCK);
+    let mut scores = vec![0.0f64; m * ROW_BLOCK];
+    let mut row_sq = vec![0.0f64; ROW_BLOCK];
+    let mut row_norm = vec![0.0f64; ROW_BLOCK];
+
+    let mut flush = |positions: &mut Vec<u32>, block: &[f64]| {
+        let b = positions.len();
+        if b == 0 {
+            return;
+        }
+        let xb = &block[..b * d];
+        for (r, x) in xb.chunks_exact(d.max(1)).enumerate().take(b) {
+            row_sq[r] = vector::sum_sq(x);
+            row_norm[r] = vector::norm_l2(x);
+        }
+        let s = &mut scores[..m * b];
+        // scores (m × b) = queries (m × d) · blockᵀ (d × b)
+        // SAFETY: the lengths are m*d, b*d and m*b as gemm reads them.
+        if queries.len() == m * d && xb.len() == b * d && d > 0 {
+            unsafe {
+                gemm(
+                    m,
+                    b,
+                    d,
+                    s.as_mut_ptr(),
+                    1,
+                    b as isize,
+                    false,
+                    queries.as_ptr(),
+                    1,
+                    d as isize,
+                    xb.as_ptr(),
+                    d as isize,
+                    1,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
+            }
+        } else {
+            s.fill(0.0);
+        }
+        for q in 0..m {
+            let top = &mut tops[q];
+            for (r, &position) in positions.iter().enumerate() {
+                let dot = s[q * b + r];
+                let (key, score) = match metric {
+                    Metric::Dot => (dot, dot),
+                    Metric::Cosine => {
+                        let denom = query_norm[q] * row_norm[r];
+                        let c = if denom == 0.0 { 0.0 } else { dot / denom };
+                        (c, c)
+                    }
+                    Metric::Euclidean => {
+                        let sq = (query_sq[q] + row_sq[r] - 2.0 * dot).max(0.0);
+                        (-sq, sq.sqrt())
+                    }
+                };
+                top.push(key, position, score);
+            }
+        }
+        positions.clear();
+    };
+
+    for (position, row) in rows {
+        let slot = positions.len();
+        for (dst, src) in block[slot * d..(slot + 1) * d].iter_mut().zip(row) {
+            *dst = src.to_f64();
+        }
+        positions.push(position);
+        if positions.len() == ROW_BLOCK {
+            flush(&mut positions, &block);
+        }
+    }
+    flush(&mut positions, &block);
+    tops.into_iter().map(TopK::into_sorted).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_orders_and_breaks_ties_low() {
+        let mut top = TopK::new(3);
+        for (i, key) in [1.0, 5.0, 3.0, 5.0, f64::NAN, 4.0].into_iter().enumerate() {
+            top.push(key, i as u32, key);
+        }
+        let got: Vec<u32> = top.into_sorted().into_iter().map(|(i, _)| i).collect();
+        assert_eq!(got, vec![1, 3, 5]);
+    }
+
+    #[test]
+    fn matmul_matches_naive() {
+        let (rows, d, k) = (5, 3, 2);
+        let x: Vec<f64> = (0..rows * d).map(|i| i as f64 - 4.0).collect();
+        let m: Vec<f64> = (0..d * k).map(|i| (i as f64) * 0.5).collect();
+        let mut out = vec![0.0; rows * k];
+        assert!(matmul(&x, rows, d, &m, k, &mut out));
+        for r in 0..rows {
+            for j in 0..k {
+                let e: f64 = (0..d).map(|i| x[r * d + i] * m[i * k + j]).sum();
+                assert!((out[r * k + j] - e).abs() < 1e-12);
+            }
+        }
+        assert!(!matmul(&x, rows, d, &m, k + 1, &mut out));
+    }
+
+    #[test]
+    fn nearest_matches_brute_force() {
+        let d = 4;
+        let data: Vec<Vec<f64>> = (0..600)
+            .map(|i| {
+                (0..d)
+                    .map(|j| ((i * 31 + j * 7) % 97) as f64 - 48.0)
+                    .collect()
+            })
+            .collect();
+        let queries: Vec<f64> = vec![1.0, -2.0, 0.5, 3.0, 0.0, 1.0, 1.0, -1.0];
+        for metric in [Metric::Cosine, Metric::Dot, Metric::Euclidean] {
+            let got = nearest(
+                &queries,
+                2,
+                d,
+                5,
+                metric,
+                data.iter()
+                    .enumerate()
+                    .map(|(i, r)| (i as u32, r.as_slice())),
+            );
+            for (q, found) in got.iter().enumerate() {
+                let query = &queries[q * d..(q + 1) * d];
+                let mut top = TopK::new(5);
+                for (i, row) in data.iter().enumerate() {
+                    let (key, score) = rank_row(metric, row, query);
+                    top.push(key, i as u32, score);
+                }
+                let expected = top.into_sorted();
+                let ids: Vec<u32> = found.iter().map(|x| x.0).collect();
+                let eids: Vec<u32> = expected.iter().map(|x| x.0).collect();
+                assert_eq!(ids, eids, "{metric:?}");
+                for (a, b) in found.iter().zip(&expected) {
+                    assert!((a.1 - b.1).abs() < 1e-9 * b.1.abs().max(1.0));
+                }
+            }
+        }
+    }
+}

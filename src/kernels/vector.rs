@@ -1,0 +1,315 @@
+//! Row-wise vector kernels: dot products, norms, distances, cosine
+//! similarity and unit normalisation, over slices.
+//!
+//! Every sum is accumulated in `f64` over `LANES` independent accumulators
+//! (so the loops vectorise and hide the add latency) and the lanes are
+//! added in a fixed order: results do not depend on the CPU path taken.
+//! `multiversion` compiles each hot loop for AVX-512, AVX2+FMA and the
+//! baseline and picks one at run time, on stable Rust.
+
+use multiversion::multiversion;
+
+use super::element::Element;
+
+const LANES: usize = 16;
+
+/// Squares below this (about 1e-181) may have lost terms to underflow, and
+/// sums above `f64::MAX` have overflowed: both take the rescaled path.
+const SAFE_SUM_SQ_MIN: f64 = 2.409919865102884e-181; // 2^-600
+
+#[inline(always)]
+fn reduce(lanes: [f64; LANES]) -> f64 {
+    // A fixed pairwise order: same result on every CPU.
+    let mut width = LANES / 2;
+    let mut acc = lanes;
+    while width > 0 {
+        for i in 0..width {
+            acc[i] += acc[i + width];
+        }
+        width /= 2;
+    }
+    acc[0]
+}
+
+macro_rules! lane_sum {
+    ($a:expr, $b:expr, |$x:ident, $y:ident| $term:expr) => {{
+        let mut acc = [0.0f64; LANES];
+        let a_chunks = $a.chunks_exact(LANES);
+        let b_chunks = $b.chunks_exact(LANES);
+        let (a_tail, b_tail) = (a_chunks.remainder(), b_chunks.remainder());
+        for (ca, cb) in a_chunks.zip(b_chunks) {
+            for lane in 0..LANES {
+                let $x = ca[lane].to_f64();
+                let $y = cb[lane].to_f64();
+                acc[lane] += $term;
+            }
+        }
+        for (lane, (xa, yb)) in a_tail.iter().zip(b_tail).enumerate() {
+            let $x = xa.to_f64();
+            let $y = yb.to_f64();
+            acc[lane] += $term;
+        }
+        reduce(acc)
+    }};
+}
+
+/// `Σ a_i b_i`. The slices must have one length (callers check).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+pub fn dot<T: Element>(a: &[T], b: &[T]) -> f64 {
+    lane_sum!(a, b, |x, y| x * y)
+}
+
+/// `Σ a_i²`.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+pub fn sum_sq<T: Element>(a: &[T]) -> f64 {
+    lane_sum!(a, a, |x, _y| x * x)
+}
+
+/// `Σ (a_i - b_i)²` with both sides multiplied by `factor` (a power of two).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+fn sum_sq_diff_scaled<T: Element>(a: &[T], b: &[T], factor: f64) -> f64 {
+    lane_sum!(a, b, |x, y| {
+        let d = x * factor - y * factor;
+        d * d
+    })
+}
+
+/// `Σ |a_i - b_i|`.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+pub fn manhattan<T: Element>(a: &[T], b: &[T]) -> f64 {
+    lane_sum!(a, b, |x, y| (x - y).abs())
+}
+
+/// `Σ |a_i|`.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+pub fn norm_l1<T: Element>(a: &[T]) -> f64 {
+    lane_sum!(a, a, |x, _y| x.abs())
+}
+
+/// `max_i |a_i - b_i|`; NaN if any difference is NaN; 0 for empty vectors.
+pub fn chebyshev<T: Element>(a: &[T], b: &[T]) -> f64 {
+    let mut max = 0.0f64;
+    for (x, y) in a.iter().zip(b) {
+        let d = (x.to_f64() - y.to_f64()).abs();
+        if d.is_nan() {
+            return f64::NAN;
+        }
+        max = max.max(d);
+    }
+    max
+}
+
+/// `max_i |a_i|`; NaN if any element is NaN; 0 for empty vectors.
+pub fn norm_inf<T: Element>(a: &[T]) -> f64 {
+    let mut max = 0.0f64;
+    for x in a {
+        let v = x.to_f64().abs();
+        if v.is_nan() {
+            return f64::NAN;
+        }
+        max = max.max(v);
+    }
+    max
+}
+
+/// A power of two `f` with `max_abs * f` near 1 (exact to apply). Clamped so
+/// that `f` itself is finite and normal.
+fn rescale_factor(max_abs: f64) -> f64 {
+    let exponent = max_abs.log2().round().clamp(-1000.0, 1000.0);
+    (-exponent).exp2()
+}
+
+/// The Euclidean norm, without overflow or underflow wherever the true norm
+/// is representable (e.g. vectors of 1e200 or 1e-200).
+pub fn norm_l2<T: Element>(a: &[T]) -> f64 {
+    let ss = sum_sq(a);
+    if ss.is_finite() && ss >= SAFE_SUM_SQ_MIN || ss.is_nan() {
+        return ss.sqrt();
+    }
+    let max_abs = norm_inf(a);
+    if max_abs == 0.0 || !max_abs.is_finite() {
+        return max_abs;
+    }
+    scaled_norm(a, rescale_factor(max_abs))
+}
+
+fn scaled_norm<T: Element>(a: &[T], factor: f64) -> f64 {
+    let mut acc = [0.0f64; LANES];
+    for (i, x) in a.iter().enumerate() {
+        let v = x.to_f64() * factor;
+        acc[i % LANES] += v * v;
+    }
+    reduce(acc).sqrt() / factor
+}
+
+/// `sqrt(Σ (a_i - b_i)²)`, rescaled when the squares over- or underflow.
+pub fn euclidean<T: Element>(a: &[T], b: &[T]) -> f64 {
+    let ss = sum_sq_diff_scaled(a, b, 1.0);
+    if ss.is_finite() && ss >= SAFE_SUM_SQ_MIN || ss.is_nan() {
+        return ss.sqrt();
+    }
+    // Halve first so that `a_i - b_i` itself cannot overflow.
+    let max_abs = chebyshev_halved(a, b);
+    if max_abs == 0.0 || !max_abs.is_finite() {
+        return max_abs * 2.0;
+    }
+    let factor = rescale_factor(max_abs) * 0.5;
+    sum_sq_diff_scaled(a, b, factor).sqrt() / factor
+}
+
+fn chebyshev_halved<T: Element>(a: &[T], b: &[T]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x.to_f64() * 0.5 - y.to_f64() * 0.5).abs())
+        .fold(0.0, f64::max)
+}
+
+/// `Σ (a_i - b_i)²` (may overflow to infinity, like scipy's `sqeuclidean`).
+pub fn sq_euclidean<T: Element>(a: &[T], b: &[T]) -> f64 {
+    sum_sq_diff_scaled(a, b, 1.0)
+}
+
+/// Cosine similarity as scikit-learn defines it: 0.0 when either vector is
+/// all zeros. Scale-invariant, so vectors of 1e±200 are rescaled rather than
+/// over- or underflowing.
+pub fn cosine<T: Element>(a: &[T], b: &[T]) -> f64 {
+    let d = dot(a, b);
+    let (sa, sb) = (sum_sq(a), sum_sq(b));
+    let fine = |s: f64| s.is_finite() && s >= SAFE_SUM_SQ_MIN;
+    if d.is_nan() || sa.is_nan() || sb.is_nan() {
+        return f64::NAN;
+    }
+    if fine(sa) && fine(sb) && d.is_finite() {
+        return d / (sa.sqrt() * sb.sqrt());
+    }
+    let (ma, mb) = (norm_inf(a), norm_inf(b));
+    if ma == 0.0 || mb == 0.0 {
+        return 0.0;
+    }
+    let (fa, fb) = (rescale_factor(ma), rescale_factor(mb));
+    let mut acc = [[0.0f64; 3]; LANES];
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        let (x, y) = (x.to_f64() * fa, y.to_f64() * fb);
+        let lane = &mut acc[i % LANES];
+        lane[0] += x * y;
+        lane[1] += x * x;
+        lane[2] += y * y;
+    }
+    let pick = |k: usize| reduce(std::array::from_fn(|lane| acc[lane][k]));
+    pick(0) / (pick(1).sqrt() * pick(2).sqrt())
+}
+
+/// Cosine distance `1 - cosine`, clipped to `[0, 2]` as scikit-learn's
+/// `cosine_distances` (NaN stays NaN). Zero vectors give 1.0.
+pub fn cosine_distance<T: Element>(a: &[T], b: &[T]) -> f64 {
+    let d = 1.0 - cosine(a, b);
+    if d < 0.0 {
+        0.0
+    } else if d > 2.0 {
+        2.0
+    } else {
+        d
+    }
+}
+
+/// Which norm `unit_normalize` divides by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitNorm {
+    L1,
+    L2,
+    Max,
+}
+
+/// Writes `a / ‖a‖` into `out`, as scikit-learn's `normalize`: a norm below
+/// `10 * eps` of the dtype counts as 1, so zero vectors are left unchanged.
+pub fn unit_normalize<T: Element>(a: &[T], norm: UnitNorm, out: &mut [T]) {
+    let n = match norm {
+        UnitNorm::L1 => norm_l1(a),
+        UnitNorm::L2 => norm_l2(a),
+        UnitNorm::Max => norm_inf(a),
+    };
+    let n = if n < 10.0 * T::EPSILON { 1.0 } else { n };
+    for (o, x) in out.iter_mut().zip(a) {
+        *o = T::from_f64(x.to_f64() / n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fsum(values: impl Iterator<Item = f64>) -> f64 {
+        // Neumaier's compensated sum, as a reference.
+        let (mut sum, mut c) = (0.0f64, 0.0f64);
+        for v in values {
+            let t = sum + v;
+            c += if sum.abs() >= v.abs() {
+                (sum - t) + v
+            } else {
+                (v - t) + sum
+            };
+            sum = t;
+        }
+        sum + c
+    }
+
+    #[test]
+    fn dot_matches_compensated_sum() {
+        let a: Vec<f64> = (0..1003).map(|i| (i as f64 * 0.37).sin()).collect();
+        let b: Vec<f64> = (0..1003).map(|i| (i as f64 * 0.11).cos()).collect();
+        let exact = fsum(a.iter().zip(&b).map(|(x, y)| x * y));
+        assert!((dot(&a, &b) - exact).abs() < 1e-12);
+    }
+
+    #[test]
+    fn f32_is_accumulated_in_f64() {
+        let a = vec![1.0f32; 200_000];
+        let b: Vec<f32> = (0..200_000).map(|i| 1.0 + (i % 7) as f32 * 1e-3).collect();
+        let exact = fsum(b.iter().map(|&y| y as f64));
+        assert!((dot(&a, &b) - exact).abs() <= 1e-9 * exact);
+    }
+
+    #[test]
+    fn norms_do_not_overflow_or_underflow() {
+        for scale in [1e200, 1e-200, 1e-310] {
+            let a = [3.0 * scale, 4.0 * scale];
+            let n = norm_l2(&a);
+            assert!(
+                (n - 5.0 * scale).abs() <= 1e-14 * 5.0 * scale,
+                "{scale}: {n}"
+            );
+        }
+        assert_eq!(norm_l2::<f64>(&[]), 0.0);
+        assert_eq!(norm_l2(&[0.0, 0.0]), 0.0);
+        assert!(norm_l2(&[f64::NAN, 1.0]).is_nan());
+        assert_eq!(norm_l2(&[f64::INFINITY, 1.0]), f64::INFINITY);
+        assert!((euclidean(&[1e200, 0.0], &[-2e200, 4e200]) - 5e200).abs() < 1e186);
+    }
+
+    #[test]
+    fn cosine_follows_sklearn_for_zero_vectors() {
+        assert_eq!(cosine(&[0.0, 0.0], &[1.0, 2.0]), 0.0);
+        assert_eq!(cosine_distance(&[0.0, 0.0], &[1.0, 2.0]), 1.0);
+        assert!(
+            (cosine(&[1e-200, 0.0], &[1e200, 1e200]) - std::f64::consts::FRAC_1_SQRT_2).abs()
+                < 1e-15
+        );
+        let mut out = [9.0; 2];
+        unit_normalize(&[0.0, 0.0], UnitNorm::L2, &mut out);
+        assert_eq!(out, [0.0, 0.0]);
+    }
+
+    #[test]
+    fn distances_and_norms() {
+        let (a, b) = ([1.0, -2.0, 3.0], [4.0, 0.0, -1.0]);
+        assert_eq!(manhattan(&a, &b), 9.0);
+        assert_eq!(chebyshev(&a, &b), 4.0);
+        assert_eq!(sq_euclidean(&a, &b), 29.0);
+        assert_eq!(euclidean(&a, &b), 29f64.sqrt());
+        assert_eq!(norm_l1(&a), 6.0);
+        assert_eq!(norm_inf(&a), 3.0);
+        let mut out = [0.0; 3];
+        unit_normalize(&a, UnitNorm::Max, &mut out);
+        assert_eq!(out, [1.0 / 3.0, -2.0 / 3.0, 1.0]);
+    }
+}
