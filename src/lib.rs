@@ -1,6 +1,12 @@
 //! polars-mlkit: scikit-learn-exact scaling and embedding-vector math as
 //! Polars expression plugins.
 
+// A panic on user data is a bug: outside tests, every failure is an error value.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 pub mod kernels;
 
 #[cfg(feature = "python")]

@@ -33,8 +33,5 @@ def check_polars_version(version: str) -> None:
     ImportError: polars-mlkit supports polars >=2.0,<2.2, but polars 1.30.0 is installed
     """
     if not POLARS_MIN <= _major_minor(version) < POLARS_MAX_EXCLUSIVE:
-        msg = (
-            f"polars-mlkit supports polars {SUPPORTED_POLARS}, "
-            f"but polars {version} is installed"
-        )
+        msg = f"polars-mlkit supports polars {SUPPORTED_POLARS}, but polars {version} is installed"
         raise ImportError(msg)

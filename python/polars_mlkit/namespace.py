@@ -79,9 +79,7 @@ class MlExprNamespace:
         """``row @ matrix + bias``; see :func:`polars_mlkit.project`."""
         return vectors.project(self._expr, matrix, bias)  # type: ignore[no-any-return]
 
-    def top_k_similar(
-        self, query: VectorLike, k: int, metric: SearchMetric = "cosine"
-    ) -> pl.Expr:
+    def top_k_similar(self, query: VectorLike, k: int, metric: SearchMetric = "cosine") -> pl.Expr:
         """Positions of the k most similar rows; see :func:`polars_mlkit.top_k_similar`."""
         return vectors.top_k_similar(self._expr, query, k, metric)
 

@@ -95,7 +95,14 @@ def _scale_kwargs(function: str, method: str, options: dict[str, Any]) -> dict[s
             )
             raise ValueError(msg)
         kwargs["quantile_range"] = [q_low, q_high]
-    for name in ("clip", "with_mean", "with_std", "with_centering", "with_scaling", "unit_variance"):
+    for name in (
+        "clip",
+        "with_mean",
+        "with_std",
+        "with_centering",
+        "with_scaling",
+        "unit_variance",
+    ):
         if name in options:
             kwargs[name] = _flag(options[name], name, function)
     if "ddof" in options:
@@ -112,7 +119,8 @@ def _scale_kwargs(function: str, method: str, options: dict[str, Any]) -> dict[s
         if not 0.0 < q_low < q_high < 100.0:
             msg = (
                 f"{function}: unit_variance needs 0 < low < high < 100 in quantile_range "
-                f"(the normal quantiles of 0 and 100 are infinite), got {kwargs['quantile_range']!r}"
+                "(the normal quantiles of 0 and 100 are infinite), "
+                f"got {kwargs['quantile_range']!r}"
             )
             raise ValueError(msg)
     return kwargs
@@ -243,9 +251,7 @@ def standard_scale(
 def standard_scale(
     x: Sequence[float], with_mean: bool = ..., with_std: bool = ..., ddof: int = ...
 ) -> list[float]: ...
-def standard_scale(
-    x: Any, with_mean: bool = True, with_std: bool = True, ddof: int = 0
-) -> Any:
+def standard_scale(x: Any, with_mean: bool = True, with_std: bool = True, ddof: int = 0) -> Any:
     """Center and scale to unit variance, as scikit-learn's ``StandardScaler``.
 
     ``(x - mean) / std``. ``ddof=0`` (the default) is scikit-learn's

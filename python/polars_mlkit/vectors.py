@@ -335,7 +335,9 @@ def _check_k(k: object, function: str) -> int:
     return int(k)
 
 
-def top_k_similar(x: str | pl.Expr, query: VectorLike, k: int, metric: SearchMetric = "cosine") -> pl.Expr:
+def top_k_similar(
+    x: str | pl.Expr, query: VectorLike, k: int, metric: SearchMetric = "cosine"
+) -> pl.Expr:
     """Positions (UInt32) of the ``k`` rows most similar to ``query``.
 
     An aggregation: best first, ties to the lower position, null rows (and

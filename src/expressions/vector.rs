@@ -31,6 +31,12 @@ fn vector_shape(field: &Field, function: &str) -> PolarsResult<(Shape, FloatKind
     }
 }
 
+fn first_input<'a>(inputs: &'a [Series], function: &str) -> PolarsResult<&'a Series> {
+    inputs
+        .first()
+        .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))
+}
+
 fn first_field<'a>(fields: &'a [Field], function: &str) -> PolarsResult<&'a Field> {
     fields
         .first()
@@ -151,7 +157,7 @@ fn pairwise_typed<T: ColumnFloat>(
 ) -> PolarsResult<Series> {
     let function = kwargs.function.as_str();
     let kernel = pair_kernel::<T>(&kwargs.op, function)?;
-    let a = cast_vectors(&inputs[0], T::KIND, function)?;
+    let a = cast_vectors(first_input(inputs, function)?, T::KIND, function)?;
     let a_chunks = vector_chunks::<T>(&a, function)?;
     let name = a.name().clone();
 
@@ -257,10 +263,13 @@ fn norm_output(fields: &[Field], kwargs: NormKwargs) -> PolarsResult<Field> {
 #[polars_expr(output_type_func_with_kwargs=norm_output)]
 fn norm(inputs: &[Series], kwargs: NormKwargs) -> PolarsResult<Series> {
     let function = kwargs.function.as_str();
-    let (_, kind) = single_vector_kind(&[inputs[0].field().into_owned()], function)?;
+    let (_, kind) = single_vector_kind(
+        &[first_input(inputs, function)?.field().into_owned()],
+        function,
+    )?;
     match kind {
-        FloatKind::F32 => norm_typed::<f32>(&inputs[0], &kwargs),
-        FloatKind::F64 => norm_typed::<f64>(&inputs[0], &kwargs),
+        FloatKind::F32 => norm_typed::<f32>(first_input(inputs, function)?, &kwargs),
+        FloatKind::F64 => norm_typed::<f64>(first_input(inputs, function)?, &kwargs),
     }
 }
 
@@ -311,8 +320,11 @@ fn unit_normalize(inputs: &[Series], kwargs: UnitNormalizeKwargs) -> PolarsResul
             polars_bail!(ComputeError: "{function}: norm must be \"l1\", \"l2\" or \"max\", got {other:?}")
         }
     };
-    let (_, kind) = single_vector_kind(&[inputs[0].field().into_owned()], function)?;
-    let a = cast_vectors(&inputs[0], kind, function)?;
+    let (_, kind) = single_vector_kind(
+        &[first_input(inputs, function)?.field().into_owned()],
+        function,
+    )?;
+    let a = cast_vectors(first_input(inputs, function)?, kind, function)?;
     match kind {
         FloatKind::F32 => unit_normalize_typed::<f32>(&a, norm, function),
         FloatKind::F64 => unit_normalize_typed::<f64>(&a, norm, function),
@@ -384,8 +396,11 @@ fn project_output(fields: &[Field], kwargs: ProjectKwargs) -> PolarsResult<Field
 fn project(inputs: &[Series], kwargs: ProjectKwargs) -> PolarsResult<Series> {
     kwargs.check()?;
     let function = kwargs.function.as_str();
-    let (shape, kind) = single_vector_kind(&[inputs[0].field().into_owned()], function)?;
-    let a = cast_vectors(&inputs[0], kind, function)?;
+    let (shape, kind) = single_vector_kind(
+        &[first_input(inputs, function)?.field().into_owned()],
+        function,
+    )?;
+    let a = cast_vectors(first_input(inputs, function)?, kind, function)?;
     match kind {
         FloatKind::F32 => project_typed::<f32>(&a, &shape, &kwargs),
         FloatKind::F64 => project_typed::<f64>(&a, &shape, &kwargs),
@@ -524,8 +539,11 @@ fn top_k_output(fields: &[Field], kwargs: TopKKwargs) -> PolarsResult<Field> {
 #[polars_expr(output_type_func_with_kwargs=top_k_output)]
 fn top_k_similar(inputs: &[Series], kwargs: TopKKwargs) -> PolarsResult<Series> {
     let function = kwargs.function.as_str();
-    let (_, kind) = single_vector_kind(&[inputs[0].field().into_owned()], function)?;
-    let a = cast_vectors(&inputs[0], kind, function)?;
+    let (_, kind) = single_vector_kind(
+        &[first_input(inputs, function)?.field().into_owned()],
+        function,
+    )?;
+    let a = cast_vectors(first_input(inputs, function)?, kind, function)?;
     let positions = match kind {
         FloatKind::F32 => top_k_typed::<f32>(&a, &kwargs)?,
         FloatKind::F64 => top_k_typed::<f64>(&a, &kwargs)?,
@@ -589,8 +607,11 @@ fn nearest(inputs: &[Series], kwargs: NearestKwargs) -> PolarsResult<Series> {
     let function = kwargs.function.as_str();
     polars_ensure!(kwargs.queries.len() == kwargs.n_queries * kwargs.dim, ComputeError:
         "{function}: queries hold {} numbers, not {} x {}", kwargs.queries.len(), kwargs.n_queries, kwargs.dim);
-    let (_, kind) = single_vector_kind(&[inputs[0].field().into_owned()], function)?;
-    let a = cast_vectors(&inputs[0], kind, function)?;
+    let (_, kind) = single_vector_kind(
+        &[first_input(inputs, function)?.field().into_owned()],
+        function,
+    )?;
+    let a = cast_vectors(first_input(inputs, function)?, kind, function)?;
     let found = match kind {
         FloatKind::F32 => nearest_typed::<f32>(&a, &kwargs)?,
         FloatKind::F64 => nearest_typed::<f64>(&a, &kwargs)?,

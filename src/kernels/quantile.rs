@@ -152,7 +152,7 @@ fn standard_normal_ppf_lower(p: f64) -> f64 {
         }
         let step = f / density(x);
         let mut next = x - step;
-        if !(next > lo && next < hi) || !next.is_finite() {
+        if !(next > lo && next < hi && next.is_finite()) {
             next = 0.5 * (lo + hi);
         }
         if (next - x).abs() <= 1e-17 * x.abs().max(1e-300) {

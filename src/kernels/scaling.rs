@@ -142,8 +142,7 @@ pub fn column_moments<T: Element>(
     segments: &[Segment<'_, T>],
 ) -> Result<(Moments, f64), StatsError> {
     let plain = moments_with_factor(segments, 1.0);
-    if plain.min.is_infinite() && plain.count > 0.0 || plain.max.is_infinite() && plain.count > 0.0
-    {
+    if plain.count > 0.0 && (plain.min.is_infinite() || plain.max.is_infinite()) {
         if let Some(row) = first_infinite_row(segments) {
             return Err(StatsError::Infinite { row });
         }

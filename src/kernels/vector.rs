@@ -202,14 +202,7 @@ pub fn cosine<T: Element>(a: &[T], b: &[T]) -> f64 {
 /// Cosine distance `1 - cosine`, clipped to `[0, 2]` as scikit-learn's
 /// `cosine_distances` (NaN stays NaN). Zero vectors give 1.0.
 pub fn cosine_distance<T: Element>(a: &[T], b: &[T]) -> f64 {
-    let d = 1.0 - cosine(a, b);
-    if d < 0.0 {
-        0.0
-    } else if d > 2.0 {
-        2.0
-    } else {
-        d
-    }
+    (1.0 - cosine(a, b)).clamp(0.0, 2.0)
 }
 
 /// Which norm `unit_normalize` divides by.
