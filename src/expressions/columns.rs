@@ -49,16 +49,14 @@ pub fn segments<T: ColumnFloat>(ca: &ChunkedArray<T::PolarsType>) -> Vec<Segment
         .collect()
 }
 
-/// Builds a float column chunk by chunk from `map(values, out)`, keeping the
+/// Builds a float column chunk by chunk from `map(values)`, keeping the
 /// input's name, chunking and validity.
 pub fn map_float_chunks<T: ColumnFloat>(
     ca: &ChunkedArray<T::PolarsType>,
-    mut map: impl FnMut(&[T], &mut [T]),
+    mut map: impl FnMut(&[T]) -> Vec<T>,
 ) -> Series {
     let chunks = ca.downcast_iter().map(|arr| {
-        let input = arr.values().as_slice();
-        let mut output = vec![T::default(); input.len()];
-        map(input, &mut output);
+        let output = map(arr.values().as_slice());
         PrimitiveArray::from_vec(output).with_validity(arr.validity().cloned())
     });
     ChunkedArray::<T::PolarsType>::from_chunk_iter(ca.name().clone(), chunks).into_series()

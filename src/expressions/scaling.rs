@@ -119,8 +119,8 @@ fn scale_scalar<T: ColumnFloat>(
     let transform = scaler
         .learn(&segments::<T>(ca), &mut Vec::new())
         .map_err(|e| stats_error(function, e, None))?;
-    Ok(map_float_chunks::<T>(ca, |input, output| {
-        transform.apply_slice(input, output)
+    Ok(map_float_chunks::<T>(ca, |input| {
+        transform.apply_slice(input)
     }))
 }
 

@@ -42,29 +42,41 @@ fn midpoint(a: f64, b: f64) -> f64 {
     }
 }
 
-/// Puts the order statistics at each of `ranks` in place; other positions
-/// end up partitioned around them.
-fn select_ranks<T: Element>(values: &mut [T], ranks: &mut [usize]) {
-    ranks.sort_unstable();
-    let mut end = values.len();
-    // From the largest rank down, each selection only needs the prefix left
-    // of the previous one.
-    for &rank in ranks.iter().rev() {
-        if rank < end {
-            values[..end].select_nth_unstable_by(rank, |a, b| a.to_f64().total_cmp(&b.to_f64()));
-            end = rank;
-        }
-    }
+fn min_of<T: Element>(values: &[T]) -> f64 {
+    values
+        .iter()
+        .map(|v| v.to_f64())
+        .fold(f64::INFINITY, f64::min)
 }
 
-/// The positions whose values numpy's linear percentile reads.
-fn percentile_ranks(n: usize, percent: f64) -> (usize, usize, f64) {
+fn max_of<T: Element>(values: &[T]) -> f64 {
+    values
+        .iter()
+        .map(|v| v.to_f64())
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// The order statistics at `rank` and `rank + 1` (clamped), looking only at
+/// `values[..end]`, which must hold the `end` smallest values. Afterwards
+/// `values[..rank]` holds the `rank` smallest, so later (smaller) ranks can
+/// search that prefix only. The `rank + 1` statistic is the minimum of what
+/// lies right of `rank`, a linear scan instead of a second selection.
+fn select_pair<T: Element>(values: &mut [T], end: usize, rank: usize) -> (f64, f64) {
+    let part = &mut values[..end];
+    let (_, at, right) =
+        part.select_nth_unstable_by(rank, |a, b| a.to_f64().total_cmp(&b.to_f64()));
+    let at = at.to_f64();
+    let next = if right.is_empty() { at } else { min_of(right) };
+    (at, next)
+}
+
+/// The lower position numpy's linear percentile reads (it also reads the
+/// next one) and the interpolation weight.
+fn percentile_ranks(n: usize, percent: f64) -> (usize, f64) {
     let virtual_index = (n - 1) as f64 * (percent / 100.0);
     let below = virtual_index.floor();
     let gamma = virtual_index - below;
-    let below = (below.max(0.0) as usize).min(n - 1);
-    let above = (below + 1).min(n - 1);
-    (below, above, gamma)
+    ((below.max(0.0) as usize).min(n - 1), gamma)
 }
 
 /// `SortedStats` of `values` (which must hold no NaN), like numpy's
@@ -81,28 +93,43 @@ pub fn percentile_linear<T: Element>(values: &mut [T], quantile_range: (f64, f64
             upper: f64::NAN,
         };
     }
-    let (lo_below, lo_above, lo_gamma) = percentile_ranks(n, quantile_range.0);
-    let (hi_below, hi_above, hi_gamma) = percentile_ranks(n, quantile_range.1);
-    let (mid_below, mid_above) = ((n - 1) / 2, n / 2);
-    let mut ranks = [
-        0,
-        n - 1,
-        lo_below,
-        lo_above,
-        hi_below,
-        hi_above,
-        mid_below,
-        mid_above,
-    ];
-    select_ranks(values, &mut ranks);
-    let at = |i: usize| values[i].to_f64();
+    let (lo_rank, lo_gamma) = percentile_ranks(n, quantile_range.0);
+    let (hi_rank, hi_gamma) = percentile_ranks(n, quantile_range.1);
+    let mid_rank = (n - 1) / 2;
+    // Largest rank first; each later selection searches a shorter prefix.
+    let mut ranks = [hi_rank, mid_rank, lo_rank];
+    ranks.sort_unstable_by(|a, b| b.cmp(a));
+    let mut pairs = [(0usize, (0.0f64, 0.0f64)); 3];
+    let mut end = n;
+    let mut max = f64::NAN;
+    for (slot, &rank) in ranks.iter().enumerate() {
+        pairs[slot] = (rank, select_pair(values, end, rank));
+        if slot == 0 {
+            max = max_of(&values[rank..]);
+        }
+        end = rank + 1;
+    }
+    let min = min_of(&values[..=ranks[2]]);
+    let pair = |rank: usize| {
+        pairs
+            .iter()
+            .find(|(r, _)| *r == rank)
+            .map_or((f64::NAN, f64::NAN), |p| p.1)
+    };
+    let ((lo_at, lo_next), (mid_at, mid_next), (hi_at, hi_next)) =
+        (pair(lo_rank), pair(mid_rank), pair(hi_rank));
+    let median = if n % 2 == 1 {
+        mid_at
+    } else {
+        midpoint(mid_at, mid_next)
+    };
     SortedStats {
         count: n,
-        min: at(0),
-        max: at(n - 1),
-        lower: lerp(at(lo_below), at(lo_above), lo_gamma),
-        median: midpoint(at(mid_below), at(mid_above)),
-        upper: lerp(at(hi_below), at(hi_above), hi_gamma),
+        min,
+        max,
+        lower: lerp(lo_at, lo_next, lo_gamma),
+        median,
+        upper: lerp(hi_at, hi_next, hi_gamma),
     }
 }
 
@@ -168,8 +195,8 @@ mod tests {
     use super::*;
 
     fn sorted_percentile(sorted: &[f64], percent: f64) -> f64 {
-        let (b, a, g) = percentile_ranks(sorted.len(), percent);
-        lerp(sorted[b], sorted[a], g)
+        let (b, g) = percentile_ranks(sorted.len(), percent);
+        lerp(sorted[b], sorted[(b + 1).min(sorted.len() - 1)], g)
     }
 
     #[test]
@@ -184,6 +211,36 @@ mod tests {
         assert_eq!(stats.upper, sorted_percentile(&sorted, 80.0));
         assert_eq!(stats.median, sorted[500]);
         assert_eq!((stats.min, stats.max), (sorted[0], sorted[1000]));
+    }
+
+    #[test]
+    fn selection_matches_sorting_for_many_shapes() {
+        let ranges = [
+            (25.0, 75.0),
+            (0.0, 100.0),
+            (60.0, 90.0),
+            (10.0, 10.0),
+            (5.0, 45.0),
+            (50.0, 50.0),
+        ];
+        for n in 1..40usize {
+            for &(lo, hi) in &ranges {
+                let mut data: Vec<f64> =
+                    (0..n).map(|i| ((i * 37 + 11) % 17) as f64 - 8.0).collect();
+                let mut sorted = data.clone();
+                sorted.sort_by(f64::total_cmp);
+                let s = percentile_linear(&mut data, (lo, hi));
+                assert_eq!(s.lower, sorted_percentile(&sorted, lo), "n={n} lo={lo}");
+                assert_eq!(s.upper, sorted_percentile(&sorted, hi), "n={n} hi={hi}");
+                let median = if n % 2 == 1 {
+                    sorted[n / 2]
+                } else {
+                    midpoint(sorted[n / 2 - 1], sorted[n / 2])
+                };
+                assert_eq!(s.median, median);
+                assert_eq!((s.min, s.max), (sorted[0], sorted[n - 1]));
+            }
+        }
     }
 
     #[test]

@@ -6,9 +6,14 @@
 //! input pre-scaled by a power of two (which is exact) when the plain pass
 //! overflows, and the transform halves its operands when `x - center` could.
 
+use std::mem::MaybeUninit;
+
+use multiversion::multiversion;
+use rayon::prelude::*;
+
 use super::element::Element;
 use super::quantile::{percentile_linear, standard_normal_ppf, SortedStats};
-use super::segments::{first_infinite_row, for_each_valid_block, Segment};
+use super::segments::{first_infinite_row, for_each_valid_block, Segment, BLOCK};
 
 /// Why statistics could not be computed.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +68,7 @@ const LANES: usize = 8;
 /// Moments of one block of values (NaN skipped), each multiplied by `factor`
 /// (a power of two, so exact). Two passes over the block, as scikit-learn's
 /// `_incremental_mean_and_var` does over the column, with its correction term.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
 pub fn block_moments<T: Element>(values: &[T], factor: f64) -> Moments {
     let mut counts = [0.0f64; LANES];
     let mut sums = [0.0f64; LANES];
@@ -126,12 +132,32 @@ pub fn block_moments<T: Element>(values: &[T], factor: f64) -> Moments {
 }
 
 fn moments_with_factor<T: Element>(segments: &[Segment<'_, T>], factor: f64) -> Moments {
+    if let Some(values) = dense_large(segments) {
+        // The same blocks the walker would visit, computed in parallel and
+        // merged in order: bit-identical to the sequential result.
+        let partials: Vec<Moments> = values
+            .par_chunks(BLOCK)
+            .map(|b| block_moments(b, factor))
+            .collect();
+        return partials.into_iter().fold(Moments::EMPTY, Moments::merge);
+    }
     let mut total = Moments::EMPTY;
     let _ = for_each_valid_block::<T, ()>(segments, |block| {
         total = total.merge(block_moments(block, factor));
         Ok(())
     });
     total
+}
+
+/// The values of a column worth reducing in parallel: one chunk, no nulls,
+/// at least `PARALLEL_MIN_LEN` long.
+fn dense_large<'a, T>(segments: &[Segment<'a, T>]) -> Option<&'a [T]> {
+    match segments {
+        [only] if only.validity.is_none() && only.values.len() >= PARALLEL_MIN_LEN => {
+            Some(only.values)
+        }
+        _ => None,
+    }
 }
 
 /// Moments of a column, in the column's own units. Errors on infinity. When
@@ -165,12 +191,20 @@ pub fn column_extent<T: Element>(
 ) -> Result<Option<(f64, f64)>, StatsError> {
     let mut min = f64::INFINITY;
     let mut max = f64::NEG_INFINITY;
-    let _ = for_each_valid_block::<T, ()>(segments, |block| {
-        let (lo, hi) = block_extent(block);
-        min = min.min(lo);
-        max = max.max(hi);
-        Ok(())
-    });
+    if let Some(values) = dense_large(segments) {
+        // Min and max are exact, so any split gives the same answer.
+        (min, max) = values.par_chunks(PARALLEL_CHUNK).map(block_extent).reduce(
+            || (f64::INFINITY, f64::NEG_INFINITY),
+            |a, b| (a.0.min(b.0), a.1.max(b.1)),
+        );
+    } else {
+        let _ = for_each_valid_block::<T, ()>(segments, |block| {
+            let (lo, hi) = block_extent(block);
+            min = min.min(lo);
+            max = max.max(hi);
+            Ok(())
+        });
+    }
     if min.is_infinite() || max.is_infinite() {
         if let Some(row) = first_infinite_row(segments) {
             return Err(StatsError::Infinite { row });
@@ -277,28 +311,53 @@ impl Transform {
         }
     }
 
-    /// Writes the transformed `input` into `output` (same length).
-    pub fn apply_slice<T: Element>(&self, input: &[T], output: &mut [T]) {
-        // Match once outside the loop so each arm is a tight, vectorisable loop.
-        match *self {
-            Transform::Affine {
-                scale,
-                offset,
-                clip: None,
-            } => {
-                for (o, &x) in output.iter_mut().zip(input) {
-                    *o = T::from_f64(x.to_f64() * scale + offset);
-                }
+    /// The transformed `input`, as a new vector. Large columns are split
+    /// over threads; every element is computed the same way either way.
+    pub fn apply_slice<T: Element>(&self, input: &[T]) -> Vec<T> {
+        let mut out: Vec<T> = Vec::with_capacity(input.len());
+        let spare = &mut out.spare_capacity_mut()[..input.len()];
+        if input.len() < PARALLEL_MIN_LEN {
+            apply_into(self, input, spare);
+        } else {
+            spare
+                .par_chunks_mut(PARALLEL_CHUNK)
+                .zip(input.par_chunks(PARALLEL_CHUNK))
+                .for_each(|(o, i)| apply_into(self, i, o));
+        }
+        // SAFETY: `apply_into` wrote every one of the first `input.len()` slots.
+        unsafe { out.set_len(input.len()) };
+        out
+    }
+}
+
+/// Columns at least this long are scaled and reduced on several threads.
+pub const PARALLEL_MIN_LEN: usize = 1 << 20;
+/// Elements per parallel task (a multiple of the reduction block).
+const PARALLEL_CHUNK: usize = BLOCK * 64;
+
+/// Writes `transform(input)` into `out` (same length) without reading it, so
+/// no zeroing pass is needed. One tight, vectorisable loop per variant,
+/// compiled for AVX-512 and AVX2 as well.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+fn apply_into<T: Element>(transform: &Transform, input: &[T], out: &mut [MaybeUninit<T>]) {
+    match *transform {
+        Transform::Affine {
+            scale,
+            offset,
+            clip: None,
+        } => {
+            for (o, &x) in out.iter_mut().zip(input) {
+                o.write(T::from_f64(x.to_f64() * scale + offset));
             }
-            Transform::CenterScale { center, scale } => {
-                for (o, &x) in output.iter_mut().zip(input) {
-                    *o = T::from_f64((x.to_f64() - center) / scale);
-                }
+        }
+        Transform::CenterScale { center, scale } => {
+            for (o, &x) in out.iter_mut().zip(input) {
+                o.write(T::from_f64((x.to_f64() - center) / scale));
             }
-            _ => {
-                for (o, &x) in output.iter_mut().zip(input) {
-                    *o = T::from_f64(self.apply(x.to_f64()));
-                }
+        }
+        _ => {
+            for (o, &x) in out.iter_mut().zip(input) {
+                o.write(T::from_f64(transform.apply(x.to_f64())));
             }
         }
     }
