@@ -210,21 +210,42 @@ pub fn common_width<T: Element>(
 }
 
 /// A new vector column like `template` (same chunking, offsets and element
-/// validity) whose child values are `T`s produced by `fill(chunk_index, out)`;
-/// `out` starts as zeros with the length of that chunk's child buffer. With
-/// `null_if_any_null_element`, a row holding a null element becomes a null row.
+/// validity) whose rows are produced by `map_row(values, complete, out)`,
+/// which must push exactly `values.len()` numbers onto `out`; `complete`
+/// says whether every element of the row is valid (null elements hold
+/// arbitrary values). Null rows and gaps between list rows are filled with
+/// zeros. The output is built by pushing, never zeroed first. With
+/// `null_if_any_null_element`, a row holding a null element becomes null.
 pub fn map_vector_chunks<T: ColumnFloat>(
     template: &Series,
     chunks: &[VectorChunk<'_, T>],
     null_if_any_null_element: bool,
-    mut fill: impl FnMut(usize, &mut [T]) -> PolarsResult<()>,
+    mut map_row: impl FnMut(&[T], bool, &mut Vec<T>),
 ) -> PolarsResult<Series> {
     let dtype = template.dtype().clone();
     let arrow_dtype = dtype.to_arrow(CompatLevel::newest());
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(chunks.len());
     for (index, chunk) in chunks.iter().enumerate() {
-        let mut values = vec![T::default(); chunk.values.len()];
-        fill(index, &mut values)?;
+        let mut values: Vec<T> = Vec::with_capacity(chunk.values.len());
+        for i in 0..chunk.rows {
+            let range = chunk.row_range(i);
+            if range.start > values.len() {
+                values.resize(range.start.min(chunk.values.len()), T::default());
+            }
+            let before = values.len();
+            let row = chunk
+                .values
+                .get(range.clone())
+                .filter(|_| chunk.row_is_valid(i));
+            match row {
+                Some(row) if before == range.start => {
+                    map_row(row, chunk.elements_valid(range), &mut values)
+                }
+                _ => values.resize(range.end.min(chunk.values.len()).max(before), T::default()),
+            }
+            polars_ensure!(values.len() >= before, ComputeError: "row {i} shrank its output");
+        }
+        values.resize(chunk.values.len(), T::default());
         let inner_validity = template_inner_validity(template, index);
         let child = PrimitiveArray::from_vec(values).with_validity(inner_validity);
         let outer = if null_if_any_null_element && chunk.inner.is_some() {

@@ -167,21 +167,15 @@ fn scale_vectors<T: ColumnFloat>(
             .map_err(|e| stats_error(function, e, Some(dimension)))?;
         transforms.push(transform);
     }
-    map_vector_chunks::<T>(series, &chunks, false, |index, out| {
-        let chunk = &chunks[index];
-        for i in 0..chunk.rows {
-            let range = chunk.row_range(i);
-            if !chunk.row_is_valid(i) || range.len() != width {
-                continue;
-            }
-            let (Some(input), Some(output)) = (chunk.values.get(range.clone()), out.get_mut(range))
-            else {
-                continue;
-            };
-            for ((o, &x), t) in output.iter_mut().zip(input).zip(&transforms) {
-                *o = T::from_f64(t.apply(x.to_f64()));
-            }
+    map_vector_chunks::<T>(series, &chunks, false, |row, _, out| {
+        if row.len() == width {
+            out.extend(
+                row.iter()
+                    .zip(&transforms)
+                    .map(|(&x, t)| T::from_f64(t.apply(x.to_f64()))),
+            );
+        } else {
+            out.extend(std::iter::repeat_n(T::default(), row.len()));
         }
-        Ok(())
     })
 }

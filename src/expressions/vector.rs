@@ -337,15 +337,12 @@ fn unit_normalize_typed<T: ColumnFloat>(
     function: &str,
 ) -> PolarsResult<Series> {
     let chunks = vector_chunks::<T>(a, function)?;
-    map_vector_chunks::<T>(a, &chunks, true, |index, out| {
-        let chunk = &chunks[index];
-        for i in 0..chunk.rows {
-            let range = chunk.row_range(i);
-            if let (Some(x), Some(o)) = (chunk.row(i), out.get_mut(range)) {
-                vector::unit_normalize(x, norm, o);
-            }
+    map_vector_chunks::<T>(a, &chunks, true, |row, complete, out| {
+        if complete {
+            vector::unit_normalize_into(row, norm, out)
+        } else {
+            out.extend(std::iter::repeat_n(T::default(), row.len())) // a null row now
         }
-        Ok(())
     })
 }
 

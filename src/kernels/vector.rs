@@ -176,13 +176,14 @@ pub fn cosine<T: Element>(a: &[T], b: &[T]) -> f64 {
     let d = dot(a, b);
     let (sa, sb) = (sum_sq(a), sum_sq(b));
     let fine = |s: f64| s.is_finite() && s >= SAFE_SUM_SQ_MIN;
-    if d.is_nan() || sa.is_nan() || sb.is_nan() {
-        return f64::NAN;
-    }
     if fine(sa) && fine(sb) && d.is_finite() {
         return d / (sa.sqrt() * sb.sqrt());
     }
+    // Over- or underflow (or NaN/inf in the input): rescale each side.
     let (ma, mb) = (norm_inf(a), norm_inf(b));
+    if ma.is_nan() || mb.is_nan() || ma.is_infinite() || mb.is_infinite() {
+        return f64::NAN;
+    }
     if ma == 0.0 || mb == 0.0 {
         return 0.0;
     }
@@ -213,18 +214,34 @@ pub enum UnitNorm {
     Max,
 }
 
-/// Writes `a / ‖a‖` into `out`, as scikit-learn's `normalize`: a norm below
-/// `10 * eps` of the dtype counts as 1, so zero vectors are left unchanged.
-pub fn unit_normalize<T: Element>(a: &[T], norm: UnitNorm, out: &mut [T]) {
+/// The norm `unit_normalize` divides by: a norm below `10 * eps` of the
+/// dtype counts as 1 (scikit-learn's `normalize`), so zero vectors stay.
+fn unit_norm_of<T: Element>(a: &[T], norm: UnitNorm) -> f64 {
     let n = match norm {
         UnitNorm::L1 => norm_l1(a),
         UnitNorm::L2 => norm_l2(a),
         UnitNorm::Max => norm_inf(a),
     };
-    let n = if n < 10.0 * T::EPSILON { 1.0 } else { n };
+    if n < 10.0 * T::EPSILON {
+        1.0
+    } else {
+        n
+    }
+}
+
+/// Writes `a / ‖a‖` into `out`, as scikit-learn's `normalize`.
+pub fn unit_normalize<T: Element>(a: &[T], norm: UnitNorm, out: &mut [T]) {
+    let n = unit_norm_of(a, norm);
     for (o, x) in out.iter_mut().zip(a) {
         *o = T::from_f64(x.to_f64() / n);
     }
+}
+
+/// Pushes `a / ‖a‖` onto `out` (no zero-filled buffer needed).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+pub fn unit_normalize_into<T: Element>(a: &[T], norm: UnitNorm, out: &mut Vec<T>) {
+    let n = unit_norm_of(a, norm);
+    out.extend(a.iter().map(|x| T::from_f64(x.to_f64() / n)));
 }
 
 #[cfg(test)]
