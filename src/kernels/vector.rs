@@ -11,7 +11,9 @@ use multiversion::multiversion;
 
 use super::element::Element;
 
-const LANES: usize = 16;
+/// Independent accumulators per sum: enough to keep both FMA ports busy
+/// through the add latency even at AVX-512 width (8 registers of 8 lanes).
+const LANES: usize = 64;
 
 /// Squares below this (about 1e-181) may have lost terms to underflow, and
 /// sums above `f64::MAX` have overflowed: both take the rescaled path.
@@ -57,6 +59,36 @@ macro_rules! lane_sum {
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
 pub fn dot<T: Element>(a: &[T], b: &[T]) -> f64 {
     lane_sum!(a, b, |x, y| x * y)
+}
+
+/// `(Σ a_i b_i, Σ a_i², Σ b_i²)` in one pass over both vectors.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+fn dot_and_sums_sq<T: Element>(a: &[T], b: &[T]) -> (f64, f64, f64) {
+    const W: usize = 16;
+    let (mut ab, mut aa, mut bb) = ([0.0f64; W], [0.0f64; W], [0.0f64; W]);
+    let a_chunks = a.chunks_exact(W);
+    let b_chunks = b.chunks_exact(W);
+    let (a_tail, b_tail) = (a_chunks.remainder(), b_chunks.remainder());
+    for (ca, cb) in a_chunks.zip(b_chunks) {
+        for lane in 0..W {
+            let (x, y) = (ca[lane].to_f64(), cb[lane].to_f64());
+            ab[lane] += x * y;
+            aa[lane] += x * x;
+            bb[lane] += y * y;
+        }
+    }
+    for (lane, (x, y)) in a_tail.iter().zip(b_tail).enumerate() {
+        let (x, y) = (x.to_f64(), y.to_f64());
+        ab[lane] += x * y;
+        aa[lane] += x * x;
+        bb[lane] += y * y;
+    }
+    let total = |v: [f64; W]| {
+        let mut wide = [0.0f64; LANES];
+        wide[..W].copy_from_slice(&v);
+        reduce(wide)
+    };
+    (total(ab), total(aa), total(bb))
 }
 
 /// `Σ a_i²`.
@@ -173,8 +205,7 @@ pub fn sq_euclidean<T: Element>(a: &[T], b: &[T]) -> f64 {
 /// all zeros. Scale-invariant, so vectors of 1e±200 are rescaled rather than
 /// over- or underflowing.
 pub fn cosine<T: Element>(a: &[T], b: &[T]) -> f64 {
-    let d = dot(a, b);
-    let (sa, sb) = (sum_sq(a), sum_sq(b));
+    let (d, sa, sb) = dot_and_sums_sq(a, b);
     let fine = |s: f64| s.is_finite() && s >= SAFE_SUM_SQ_MIN;
     if fine(sa) && fine(sb) && d.is_finite() {
         return d / (sa.sqrt() * sb.sqrt());
