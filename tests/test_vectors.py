@@ -887,6 +887,67 @@ def test_multi_chunk_and_sliced_input_is_bit_identical() -> None:
         assert_bits_equal(a[name], c[name])
 
 
+def test_misaligned_chunks_between_the_two_columns() -> None:
+    df = _vector_frame()
+    a = pl.concat([df["a"].slice(0, 1000), df["a"].slice(1000, 2000)], rechunk=False)
+    b = pl.concat(
+        [df["b"].slice(0, 10), df["b"].slice(10, 1500), df["b"].slice(1510, 1490)], rechunk=False
+    )
+    la = pl.concat([df["la"].slice(0, 2999), df["la"].slice(2999, 1)], rechunk=False)
+    chunked = pl.DataFrame({"a": a, "b": b, "la": la})
+    assert (chunked["a"].n_chunks(), chunked["b"].n_chunks()) == (2, 3)
+    for op, (method, kw) in PAIR_OPS.items():
+        for col in ("a", "la"):
+            e = getattr(pl.col(col).ml, method)("b", **kw)
+            assert_bits_equal(chunked.select(e).to_series(), df.select(e).to_series()), op
+
+
+def test_search_on_chunked_and_sliced_input() -> None:
+    df = _vector_frame()
+    q = np.random.default_rng(33).normal(size=24)
+    chunked = pl.concat(
+        [df.slice(0, 257), df.slice(257, 1000), df.slice(1257, 1743)], rechunk=False
+    )
+    for metric in ("cosine", "dot", "euclidean"):
+        e = pl.col("a").ml.top_k_similar(q, k=40, metric=metric)
+        assert chunked.select(e).to_series().to_list() == df.select(e).to_series().to_list()
+        n1 = pmk.nearest(chunked, "la", q[None, :], k=40, metric=metric)
+        n2 = pmk.nearest(df, "la", q[None, :], k=40, metric=metric)
+        assert n1.equals(n2)
+    # positions refer to the slice
+    sliced = df.slice(1000, 500)
+    rebuilt = pl.DataFrame({"a": pl.Series("a", sliced["a"].to_list(), dtype=sliced["a"].dtype)})
+    e = pl.col("a").ml.top_k_similar(q, k=10)
+    assert sliced.select(e).to_series().to_list() == rebuilt.select(e).to_series().to_list()
+
+
+def test_elementwise_ops_under_over_are_unchanged() -> None:
+    df = _vector_frame(1000).with_columns(g=pl.col("i") % 7)
+    exprs = _elementwise_exprs()
+    plain = df.select(exprs)
+    over = df.select(e.over("g") for e in exprs)
+    for name in plain.columns:
+        assert_bits_equal(over[name], plain[name])
+
+
+@pytest.mark.parametrize("engine", ["in-memory", "streaming"])
+def test_search_on_a_large_frame_matches_brute_force(engine: str) -> None:
+    """More rows than one morsel: the searches must see every row at once."""
+    n, d = 250_000, 4
+    rng = np.random.default_rng(34)
+    data = rng.normal(size=(n, d))
+    lf = pl.LazyFrame({"e": pl.Series("e", data)})
+    queries = rng.normal(size=(2, d))
+    for metric in ("cosine", "dot", "euclidean"):
+        got = lf.select(pl.col("e").ml.top_k_similar(queries[0], k=5, metric=metric)).collect(
+            engine=engine  # type: ignore[arg-type]
+        )
+        exp_idx, _ = brute_nearest(data, np.ones(n, dtype=bool), queries[:1], 5, metric)
+        assert got.to_series().to_list() == exp_idx[0].tolist(), metric
+        near = pmk.nearest(lf, "e", queries, k=5, metric=metric)
+        check_nearest(near, data, np.ones(n, dtype=bool), queries, 5, metric)
+
+
 def test_sliced_series_faces() -> None:
     df = _vector_frame(500)
     s = df["la"].slice(17, 300)
@@ -928,9 +989,33 @@ _SUBPROCESS_SCRIPT = textwrap.dedent(
         frame = out.collect(engine=engine)
         for c in frame.columns:
             res[engine + "/" + c] = tv._digest(frame[c])
+        res[engine + "/search"] = tv._search_results(df.lazy(), engine)
     print(json.dumps(res))
     """
 )
+
+
+def _search_results(lf: pl.LazyFrame, engine: str) -> dict[str, Any]:
+    """top_k_similar (select and group_by) and nearest results, as plain lists."""
+    rng = np.random.default_rng(32)
+    q = rng.normal(size=24)
+    top = lf.select(
+        pl.col("a").ml.top_k_similar(q, k=25).alias("cos"),
+        pl.col("la").ml.top_k_similar(q, k=25, metric="euclidean").alias("euc"),
+        pl.col("a32").ml.top_k_similar(q.astype(np.float32), k=25, metric="dot").alias("dot"),
+    ).collect(engine=engine)  # type: ignore[arg-type]
+    grouped = (
+        lf.group_by(pl.col("i") % 5)
+        .agg(pl.col("a").ml.top_k_similar(q, k=6))
+        .sort("i")
+        .collect(engine=engine)  # type: ignore[arg-type]
+    )
+    near = pmk.nearest(lf, "a", rng.normal(size=(3, 24)), k=8, metric="euclidean")
+    return {
+        **{c: top[c].to_list() for c in top.columns},
+        "grouped": grouped["a"].to_list(),
+        "nearest": [list(r) for r in near.sort("query", "rank").rows()],
+    }
 
 
 def _digest(s: pl.Series) -> str:
@@ -956,10 +1041,13 @@ def test_bit_identical_across_threads_and_morsels(threads: str, morsel: str) -> 
     assert proc.returncode == 0, proc.stderr[-3000:]
     theirs = json.loads(proc.stdout.strip().splitlines()[-1])
     ours = _vector_frame(20000).select(_elementwise_exprs())
-    assert len(theirs) == 2 * ours.width
+    assert len(theirs) == 2 * ours.width + 2
     for engine in ("in-memory", "streaming"):
         for c in ours.columns:
             assert theirs[f"{engine}/{c}"] == _digest(ours[c]), (engine, c)
+        assert theirs[f"{engine}/search"] == _search_results(
+            _vector_frame(20000).lazy(), "in-memory"
+        ), engine
 
 
 # --------------------------------------------------------------------------- #
