@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use gemm::{gemm, Parallelism};
+use rayon::prelude::*;
 
 use super::element::Element;
 use super::vector;
@@ -125,6 +126,14 @@ impl TopK {
         }
     }
 
+    /// Adds every candidate kept by `other`. The kept set under a total order
+    /// is unique, so merging partial searches in any order gives one answer.
+    pub fn merge(&mut self, other: TopK) {
+        for c in other.heap {
+            self.push(c.key, c.index, c.score);
+        }
+    }
+
     /// `(index, score)` best first.
     pub fn into_sorted(self) -> Vec<(u32, f64)> {
         let mut kept = self.heap.into_vec();
@@ -165,6 +174,30 @@ pub fn nearest<'a, T: Element + 'a>(
     metric: Metric,
     rows: impl Iterator<Item = (u32, &'a [T])>,
 ) -> Vec<Vec<(u32, f64)>> {
+    let rows: Vec<(u32, &[T])> = rows.collect();
+    // Row ranges are searched on several threads and their top-k merged;
+    // the result is the same as a serial search (see `TopK::merge`).
+    let tops = rows
+        .par_chunks(ROW_BLOCK * 16)
+        .map(|part| nearest_serial(queries, m, d, k, metric, part.iter().copied()))
+        .reduce_with(|mut left, right| {
+            for (l, r) in left.iter_mut().zip(right) {
+                l.merge(r);
+            }
+            left
+        })
+        .unwrap_or_else(|| (0..m).map(|_| TopK::new(k)).collect());
+    tops.into_iter().map(TopK::into_sorted).collect()
+}
+
+fn nearest_serial<'a, T: Element + 'a>(
+    queries: &[f64],
+    m: usize,
+    d: usize,
+    k: usize,
+    metric: Metric,
+    rows: impl Iterator<Item = (u32, &'a [T])>,
+) -> Vec<TopK> {
     let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
     let query_sq: Vec<f64> = queries.chunks_exact(d.max(1)).map(vector::sum_sq).collect();
     let query_norm: Vec<f64> = queries
@@ -250,7 +283,7 @@ pub fn nearest<'a, T: Element + 'a>(
         }
     }
     flush(&mut positions, &block);
-    tops.into_iter().map(TopK::into_sorted).collect()
+    tops
 }
 
 #[cfg(test)]
@@ -286,7 +319,7 @@ mod tests {
     #[test]
     fn nearest_matches_brute_force() {
         let d = 4;
-        let data: Vec<Vec<f64>> = (0..600)
+        let data: Vec<Vec<f64>> = (0..9000)
             .map(|i| {
                 (0..d)
                     .map(|j| ((i * 31 + j * 7) % 97) as f64 - 48.0)
