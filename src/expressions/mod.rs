@@ -3,5 +3,6 @@
 
 mod columns;
 mod dtypes;
+mod groups;
 mod scaling;
 mod vector;
