@@ -117,7 +117,7 @@ fn scale_scalar<T: ColumnFloat>(
 ) -> PolarsResult<Series> {
     let ca = T::chunked(series)?;
     let transform = scaler
-        .learn(&segments::<T>(ca), &mut Vec::new())
+        .learn(&segments::<T>(ca))
         .map_err(|e| stats_error(function, e, None))?;
     Ok(map_float_chunks::<T>(ca, |input| {
         transform.apply_slice(input)
@@ -139,7 +139,6 @@ fn scale_vectors<T: ColumnFloat>(
     let rows: usize = chunks.iter().map(|c| c.rows).sum();
     let mut column = vec![T::default(); rows];
     let mut valid = vec![0u8; rows.div_ceil(8)];
-    let mut scratch = Vec::new();
     let mut transforms: Vec<Transform> = Vec::with_capacity(width);
     for dimension in 0..width {
         valid.fill(0);
@@ -163,7 +162,7 @@ fn scale_vectors<T: ColumnFloat>(
             }),
         )];
         let transform = scaler
-            .learn(&segment, &mut scratch)
+            .learn(&segment)
             .map_err(|e| stats_error(function, e, Some(dimension)))?;
         transforms.push(transform);
     }

@@ -2,7 +2,10 @@
 //! `method="linear"` percentile interpolation, and the standard normal
 //! quantile function used by RobustScaler's `unit_variance`.
 
+use std::cmp::Ordering;
+
 use super::element::Element;
+use super::segments::Segment;
 
 /// What RobustScaler needs to know about a column.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -57,14 +60,15 @@ fn max_of<T: Element>(values: &[T]) -> f64 {
 }
 
 /// The order statistics at `rank` and `rank + 1` (clamped), looking only at
-/// `values[..end]`, which must hold the `end` smallest values. Afterwards
+/// `values[..end]`, which must hold the `end` smallest values and no NaN
+/// (so the plain float comparison is a total order). Afterwards
 /// `values[..rank]` holds the `rank` smallest, so later (smaller) ranks can
 /// search that prefix only. The `rank + 1` statistic is the minimum of what
 /// lies right of `rank`, a linear scan instead of a second selection.
 fn select_pair<T: Element>(values: &mut [T], end: usize, rank: usize) -> (f64, f64) {
     let part = &mut values[..end];
     let (_, at, right) =
-        part.select_nth_unstable_by(rank, |a, b| a.to_f64().total_cmp(&b.to_f64()));
+        part.select_nth_unstable_by(rank, |a, b| a.partial_cmp(b).unwrap_or(Ordering::Equal));
     let at = at.to_f64();
     let next = if right.is_empty() { at } else { min_of(right) };
     (at, next)
@@ -131,6 +135,125 @@ pub fn percentile_linear<T: Element>(values: &mut [T], quantile_range: (f64, f64
         median,
         upper: lerp(hi_at, hi_next, hi_gamma),
     }
+}
+
+/// A key whose unsigned order is the numeric order of non-NaN floats.
+#[inline(always)]
+fn order_key(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    }
+}
+
+/// Histogram buckets: the top 16 bits of the order key (sign, exponent and
+/// the first 4 mantissa bits).
+const BUCKET_SHIFT: u32 = 48;
+const BUCKETS: usize = 1 << 16;
+
+/// `SortedStats` of the valid, non-NaN values of a column without copying
+/// it: one pass counts values per bucket of the order key, a second pass
+/// gathers only the buckets that hold the wanted ranks, and selection runs
+/// on those. Exact (same values as selecting on a full copy). Errors with
+/// the logical row of the first infinite value.
+pub fn percentile_linear_segments<T: Element>(
+    segments: &[Segment<'_, T>],
+    quantile_range: (f64, f64),
+) -> Result<SortedStats, usize> {
+    let mut counts = vec![0u64; BUCKETS];
+    let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+    let mut base = 0usize;
+    for segment in segments {
+        for (i, value) in segment.values.iter().enumerate() {
+            let x = value.to_f64();
+            if x.is_nan() || !segment.is_valid(i) {
+                continue;
+            }
+            if x.is_infinite() {
+                return Err(base + i);
+            }
+            counts[(order_key(x) >> BUCKET_SHIFT) as usize] += 1;
+            min = min.min(x);
+            max = max.max(x);
+        }
+        base += segment.values.len();
+    }
+    let n: u64 = counts.iter().sum();
+    if n == 0 {
+        return Ok(percentile_linear::<f64>(&mut [], quantile_range));
+    }
+    let n = n as usize;
+    let (lo_rank, lo_gamma) = percentile_ranks(n, quantile_range.0);
+    let (hi_rank, hi_gamma) = percentile_ranks(n, quantile_range.1);
+    let mid_rank = (n - 1) / 2;
+    let wanted = [
+        lo_rank,
+        lo_rank + 1,
+        mid_rank,
+        mid_rank + 1,
+        hi_rank,
+        hi_rank + 1,
+    ]
+    .map(|r| r.min(n - 1));
+
+    // Which bucket holds each wanted rank, and the rank within that bucket.
+    let mut starts = vec![0usize; BUCKETS];
+    let mut running = 0usize;
+    for (b, &c) in counts.iter().enumerate() {
+        starts[b] = running;
+        running += c as usize;
+    }
+    let bucket_of = |rank: usize| starts.partition_point(|&s| s <= rank).saturating_sub(1);
+    let mut slot_of_bucket = vec![u8::MAX; BUCKETS];
+    let mut gathered: Vec<Vec<T>> = Vec::new();
+    for &rank in &wanted {
+        let b = bucket_of(rank);
+        if slot_of_bucket[b] == u8::MAX {
+            slot_of_bucket[b] = gathered.len() as u8;
+            gathered.push(Vec::with_capacity(counts[b] as usize));
+        }
+    }
+    for segment in segments {
+        for (i, value) in segment.values.iter().enumerate() {
+            let x = value.to_f64();
+            if x.is_nan() || !segment.is_valid(i) {
+                continue;
+            }
+            let slot = slot_of_bucket[(order_key(x) >> BUCKET_SHIFT) as usize];
+            if let Some(bucket) = gathered.get_mut(slot as usize) {
+                bucket.push(*value);
+            }
+        }
+    }
+    // Each wanted rank is selected inside its bucket.
+    let mut value_at = |rank: usize| -> f64 {
+        let b = bucket_of(rank);
+        let within = rank - starts[b];
+        match gathered.get_mut(slot_of_bucket[b] as usize) {
+            Some(bucket) if within < bucket.len() => {
+                let (_, at, _) = bucket.select_nth_unstable_by(within, |a, b| {
+                    a.partial_cmp(b).unwrap_or(Ordering::Equal)
+                });
+                at.to_f64()
+            }
+            _ => f64::NAN,
+        }
+    };
+    let [lo_at, lo_next, mid_at, mid_next, hi_at, hi_next] = wanted.map(&mut value_at);
+    Ok(SortedStats {
+        count: n,
+        min,
+        max,
+        lower: lerp(lo_at, lo_next, lo_gamma),
+        median: if n % 2 == 1 {
+            mid_at
+        } else {
+            midpoint(mid_at, mid_next)
+        },
+        upper: lerp(hi_at, hi_next, hi_gamma),
+    })
 }
 
 /// Standard normal CDF.
@@ -241,6 +364,33 @@ mod tests {
                 assert_eq!((s.min, s.max), (sorted[0], sorted[n - 1]));
             }
         }
+    }
+
+    #[test]
+    fn bucketed_selection_matches_full_selection() {
+        let shapes: [fn(usize) -> f64; 4] = [
+            |i| ((i * 7919) % 10007) as f64 * 0.013 - 40.0,
+            |i| if i % 3 == 0 { -0.0 } else { 0.0 },
+            |i| 1.0 + (i % 5) as f64 * 1e-12,
+            |i| ((i as f64) * 0.37).sin() * 1e300,
+        ];
+        for shape in shapes {
+            for n in [1usize, 2, 3, 10, 1000, 4097] {
+                let data: Vec<f64> = (0..n).map(shape).collect();
+                for range in [(25.0, 75.0), (0.0, 100.0), (10.0, 10.0), (60.0, 99.0)] {
+                    let mut copy = data.clone();
+                    let full = percentile_linear(&mut copy, range);
+                    let bucketed =
+                        percentile_linear_segments(&[Segment::new(&data, None)], range).unwrap();
+                    assert_eq!(full, bucketed, "n={n} range={range:?}");
+                }
+            }
+        }
+        let data = [1.0, f64::NAN, f64::INFINITY];
+        assert_eq!(
+            percentile_linear_segments(&[Segment::new(&data, None)], (25.0, 75.0)),
+            Err(2)
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use multiversion::multiversion;
 use rayon::prelude::*;
 
 use super::element::Element;
-use super::quantile::{percentile_linear, standard_normal_ppf, SortedStats};
+use super::quantile::{percentile_linear_segments, standard_normal_ppf, SortedStats};
 use super::segments::{first_infinite_row, for_each_valid_block, Segment, BLOCK};
 
 /// Why statistics could not be computed.
@@ -311,10 +311,20 @@ impl Transform {
         }
     }
 
-    /// The transformed `input`, as a new vector. Large columns are split
-    /// over threads; every element is computed the same way either way.
+    /// The transformed `input`, as a new vector.
     pub fn apply_slice<T: Element>(&self, input: &[T]) -> Vec<T> {
-        let mut out: Vec<T> = Vec::with_capacity(input.len());
+        let mut out = Vec::new();
+        self.apply_into_vec(input, &mut out);
+        out
+    }
+
+    /// Replaces the contents of `out` with the transformed `input`, reusing
+    /// its allocation (e.g. the robust scaler's selection scratch). Large
+    /// columns are split over threads; every element is computed the same
+    /// way either way.
+    pub fn apply_into_vec<T: Element>(&self, input: &[T], out: &mut Vec<T>) {
+        out.clear();
+        out.reserve_exact(input.len());
         let spare = &mut out.spare_capacity_mut()[..input.len()];
         if input.len() < PARALLEL_MIN_LEN {
             apply_into(self, input, spare);
@@ -326,7 +336,6 @@ impl Transform {
         }
         // SAFETY: `apply_into` wrote every one of the first `input.len()` slots.
         unsafe { out.set_len(input.len()) };
-        out
     }
 }
 
@@ -511,13 +520,8 @@ pub enum Scaler {
 }
 
 impl Scaler {
-    /// Learns the transform for one column. `scratch` is reused between
-    /// columns; only the robust scaler needs it (to select order statistics).
-    pub fn learn<T: Element>(
-        &self,
-        segments: &[Segment<'_, T>],
-        scratch: &mut Vec<T>,
-    ) -> Result<Transform, StatsError> {
+    /// Learns the transform for one column.
+    pub fn learn<T: Element>(&self, segments: &[Segment<'_, T>]) -> Result<Transform, StatsError> {
         Ok(match self {
             Scaler::MinMax(options) => minmax_transform::<T>(column_extent(segments)?, options),
             Scaler::MaxAbs => maxabs_transform::<T>(column_extent(segments)?),
@@ -526,34 +530,12 @@ impl Scaler {
                 standard_transform(&moments, unit, options)
             }
             Scaler::Robust(options) => {
-                gather_finite(segments, scratch)?;
-                robust_transform::<T>(&percentile_linear(scratch, options.quantile_range), options)
+                let stats = percentile_linear_segments(segments, options.quantile_range)
+                    .map_err(|row| StatsError::Infinite { row })?;
+                robust_transform::<T>(&stats, options)
             }
         })
     }
-}
-
-/// Collects the valid, non-NaN values into `out`; errors on infinity.
-fn gather_finite<T: Element>(
-    segments: &[Segment<'_, T>],
-    out: &mut Vec<T>,
-) -> Result<(), StatsError> {
-    out.clear();
-    let mut base = 0usize;
-    for segment in segments {
-        for (i, &value) in segment.values.iter().enumerate() {
-            let x = value.to_f64();
-            if x.is_nan() || !segment.is_valid(i) {
-                continue;
-            }
-            if x.is_infinite() {
-                return Err(StatsError::Infinite { row: base + i });
-            }
-            out.push(value);
-        }
-        base += segment.values.len();
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -647,7 +629,7 @@ mod tests {
         assert!(matches!(t, Transform::HalvedCenterScale { .. }));
         assert!(t.apply(-1.7e308).is_finite() && t.apply(-1.7e308) < -30.0);
         let mut values = data.clone();
-        let stats = percentile_linear(&mut values, (0.0, 100.0));
+        let stats = crate::kernels::quantile::percentile_linear(&mut values, (0.0, 100.0));
         let ropts = RobustOptions {
             with_centering: true,
             with_scaling: true,
