@@ -10,6 +10,7 @@ use polars::prelude::*;
 use polars_arrow::array::PrimitiveArray;
 use polars_arrow::bitmap::Bitmap;
 use pyo3_polars::derive::polars_expr;
+use rayon::prelude::*;
 use serde::Deserialize;
 
 use super::columns::{map_vector_chunks, vector_chunks, ColumnFloat, VectorChunk};
@@ -161,83 +162,71 @@ fn pairwise_typed<T: ColumnFloat>(
     let a_chunks = vector_chunks::<T>(&a, function)?;
     let name = a.name().clone();
 
-    if let Some(constant) = &kwargs.other {
-        let constant: Vec<T> = constant.iter().map(|&v| T::from_f64(v)).collect();
-        let mut values = Vec::with_capacity(a.len());
-        let mut valid = Vec::with_capacity(a.len());
-        for (row, slice) in rows(&a_chunks).enumerate() {
-            match slice {
-                Some(x) if x.len() == constant.len() => {
-                    values.push(T::from_f64(kernel(x, &constant)));
-                    valid.push(true);
-                }
-                Some(x) => polars_bail!(ComputeError:
-                    "{function}: row {row} has a vector of length {} but the other vector has length {}",
-                    x.len(), constant.len()),
-                None => {
-                    values.push(T::default());
-                    valid.push(false);
-                }
-            }
+    // The other side: a constant, or a second column (either side may have
+    // length 1 and is then broadcast).
+    let constant: Option<Vec<T>> = kwargs
+        .other
+        .as_ref()
+        .map(|c| c.iter().map(|&v| T::from_f64(v)).collect());
+    let b = match &constant {
+        Some(_) => None,
+        None => {
+            let b_series = inputs.get(1).ok_or_else(
+                || polars_err!(ComputeError: "{function}: expected a second vector column"),
+            )?;
+            Some(cast_vectors(b_series, T::KIND, function)?)
         }
-        return Ok(float_series::<T>(name, values, valid));
-    }
-
-    let b_series = inputs
-        .get(1)
-        .ok_or_else(|| polars_err!(ComputeError: "{function}: expected a second vector column"))?;
-    let b = cast_vectors(b_series, T::KIND, function)?;
-    let b_chunks = vector_chunks::<T>(&b, function)?;
-    let (n_a, n_b) = (a.len(), b.len());
+    };
+    let b_chunks = match &b {
+        Some(b) => vector_chunks::<T>(b, function)?,
+        None => Vec::new(),
+    };
+    let a_rows: Vec<Option<&[T]>> = rows(&a_chunks).collect();
+    let b_rows: Vec<Option<&[T]>> = match &constant {
+        Some(c) => vec![Some(c.as_slice())],
+        None => rows(&b_chunks).collect(),
+    };
+    let (n_a, n_b) = (a_rows.len(), b_rows.len());
     let n = match (n_a, n_b) {
         (x, y) if x == y => x,
         (1, y) => y,
         (x, 1) => x,
-        (x, y) => {
-            polars_bail!(ShapeMismatch: "{function}: the columns have {x} and {y} rows; expected equal lengths or one of length 1")
-        }
+        (x, y) => polars_bail!(ShapeMismatch:
+            "{function}: the columns have {x} and {y} rows; expected equal lengths or one of length 1"),
     };
-    let single = |chunks: &[VectorChunk<'_, T>]| -> Option<Vec<T>> {
-        rows(chunks).next().flatten().map(<[T]>::to_vec)
-    };
-    let (a_one, b_one) = (
-        if n_a == 1 && n > 1 {
-            Some(single(&a_chunks))
-        } else {
-            None
-        },
-        if n_b == 1 && n > 1 {
-            Some(single(&b_chunks))
-        } else {
-            None
-        },
-    );
-    let a_rows: Box<dyn Iterator<Item = Option<&[T]>>> = match &a_one {
-        Some(v) => Box::new(std::iter::repeat_n(v.as_deref(), n)),
-        None => Box::new(rows(&a_chunks)),
-    };
-    let b_rows: Box<dyn Iterator<Item = Option<&[T]>>> = match &b_one {
-        Some(v) => Box::new(std::iter::repeat_n(v.as_deref(), n)),
-        None => Box::new(rows(&b_chunks)),
-    };
-    let mut values = Vec::with_capacity(n);
-    let mut valid = Vec::with_capacity(n);
-    for (row, (x, y)) in a_rows.zip(b_rows).enumerate() {
-        match (x, y) {
-            (Some(x), Some(y)) if x.len() == y.len() => {
-                values.push(T::from_f64(kernel(x, y)));
-                valid.push(true);
-            }
-            (Some(x), Some(y)) => polars_bail!(ComputeError:
-                "{function}: row {row} pairs vectors of different lengths: {} and {}", x.len(), y.len()),
-            _ => {
-                values.push(T::default());
-                valid.push(false);
-            }
+    for row in 0..n {
+        if let (Some(x), Some(y)) = (pick(&a_rows, row), pick(&b_rows, row)) {
+            polars_ensure!(x.len() == y.len(), ComputeError:
+                "{function}: row {row} pairs vectors of different lengths: {} and {}{}", x.len(), y.len(),
+                if constant.is_some() { " (the other vector)" } else { "" });
         }
     }
+    let one = |row: usize| match (pick(&a_rows, row), pick(&b_rows, row)) {
+        (Some(x), Some(y)) => Some(T::from_f64(kernel(x, y))),
+        _ => None,
+    };
+    let elements: usize = a_rows.iter().flatten().map(|r| r.len()).sum();
+    let results: Vec<Option<T>> = if elements >= PARALLEL_MIN_ELEMENTS {
+        // Rows are independent: computing them on several threads gives the
+        // same bits as one thread.
+        (0..n).into_par_iter().map(one).collect()
+    } else {
+        (0..n).map(one).collect()
+    };
+    let valid: Vec<bool> = results.iter().map(Option::is_some).collect();
+    let values: Vec<T> = results.into_iter().map(Option::unwrap_or_default).collect();
     Ok(float_series::<T>(name, values, valid))
 }
+
+/// Row `i` of a side, broadcasting a side of length 1.
+fn pick<'a, T>(side: &[Option<&'a [T]>], i: usize) -> Option<&'a [T]> {
+    side.get(if side.len() == 1 { 0 } else { i })
+        .copied()
+        .flatten()
+}
+
+/// Vector columns with at least this many numbers are processed on several threads.
+const PARALLEL_MIN_ELEMENTS: usize = 1 << 20;
 
 // ---------------------------------------------------------------- norm
 
