@@ -48,13 +48,15 @@ py-test: build ## pytest, with doctests, against the newest supported polars
 $(FLOOR_VENV)/.deps: requirements-dev.txt
 	$(PYTHON) -m venv $(FLOOR_VENV)
 	$(FLOOR_VENV)/bin/pip install --quiet --upgrade pip
-	grep -v '^polars==' requirements-dev.txt | grep -v '^maturin' > $(FLOOR_VENV)/requirements.txt
+	grep -v -e '^polars==' -e '^maturin' -e '^ray' requirements-dev.txt > $(FLOOR_VENV)/requirements.txt
 	$(FLOOR_VENV)/bin/pip install --quiet -r $(FLOOR_VENV)/requirements.txt polars==$(POLARS_FLOOR)
 	touch $@
 
 floor-test: build $(FLOOR_VENV)/.deps ## pytest against the lowest supported polars
 	$(FLOOR_VENV)/bin/pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/polars_mlkit-*.whl
-	$(FLOOR_VENV)/bin/python -m pytest -q tests --pyargs polars_mlkit
+	# The floor run skips the slow notebook and Ray suites (they test no polars-version-specific code).
+	$(FLOOR_VENV)/bin/python -m pytest -q tests --pyargs polars_mlkit \
+		--ignore=tests/test_notebooks.py --ignore=tests/test_ray.py
 
 test: lint rust-test py-test floor-test ## Everything CI runs
 

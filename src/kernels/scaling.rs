@@ -311,20 +311,11 @@ impl Transform {
         }
     }
 
-    /// The transformed `input`, as a new vector.
+    /// The transformed `input`, as a new vector (written without a zeroing
+    /// pass). Large columns are split over threads; every element is
+    /// computed the same way either way.
     pub fn apply_slice<T: Element>(&self, input: &[T]) -> Vec<T> {
-        let mut out = Vec::new();
-        self.apply_into_vec(input, &mut out);
-        out
-    }
-
-    /// Replaces the contents of `out` with the transformed `input`, reusing
-    /// its allocation (e.g. the robust scaler's selection scratch). Large
-    /// columns are split over threads; every element is computed the same
-    /// way either way.
-    pub fn apply_into_vec<T: Element>(&self, input: &[T], out: &mut Vec<T>) {
-        out.clear();
-        out.reserve_exact(input.len());
+        let mut out: Vec<T> = Vec::with_capacity(input.len());
         let spare = &mut out.spare_capacity_mut()[..input.len()];
         if input.len() < PARALLEL_MIN_LEN {
             apply_into(self, input, spare);
@@ -336,6 +327,7 @@ impl Transform {
         }
         // SAFETY: `apply_into` wrote every one of the first `input.len()` slots.
         unsafe { out.set_len(input.len()) };
+        out
     }
 }
 
