@@ -16,33 +16,53 @@ pub const ROW_BLOCK: usize = 256;
 /// `out (rows × k) = x (rows × d) · m (d × k)`, all row-major `f64`.
 /// Returns `false` (and leaves `out` alone) if the lengths disagree.
 pub fn matmul(x: &[f64], rows: usize, d: usize, m: &[f64], k: usize, out: &mut [f64]) -> bool {
-    if x.len() != rows * d || m.len() != d * k || out.len() != rows * k {
+    product(x, rows, d, m, k, false, out)
+}
+
+/// `out (rows × cols) = lhs (rows × inner) · rhs`, where `rhs` is stored
+/// row-major as `inner × cols`, or as `cols × inner` when `rhs_transposed`
+/// (so `nearest` can multiply by a block of rows without copying it).
+fn product(
+    lhs: &[f64],
+    rows: usize,
+    inner: usize,
+    rhs: &[f64],
+    cols: usize,
+    rhs_transposed: bool,
+    out: &mut [f64],
+) -> bool {
+    if lhs.len() != rows * inner || rhs.len() != inner * cols || out.len() != rows * cols {
         return false;
     }
-    if rows == 0 || k == 0 {
+    if rows == 0 || cols == 0 {
         return true;
     }
-    if d == 0 {
+    if inner == 0 {
         out.fill(0.0);
         return true;
     }
+    let (rhs_cs, rhs_rs) = if rhs_transposed {
+        (inner as isize, 1)
+    } else {
+        (1, cols as isize)
+    };
     // SAFETY: the lengths were checked above, so every index gemm derives
-    // from (rows, k, d) and the strides stays inside the three slices.
+    // from (rows, cols, inner) and the strides stays inside the three slices.
     unsafe {
         gemm(
             rows,
-            k,
-            d,
+            cols,
+            inner,
             out.as_mut_ptr(),
             1,
-            k as isize,
+            cols as isize,
             false,
-            x.as_ptr(),
+            lhs.as_ptr(),
             1,
-            d as isize,
-            m.as_ptr(),
-            1,
-            k as isize,
+            inner as isize,
+            rhs.as_ptr(),
+            rhs_cs,
+            rhs_rs,
             0.0,
             1.0,
             false,
@@ -222,32 +242,7 @@ fn nearest_serial<'a, T: Element + 'a>(
         }
         let s = &mut scores[..m * b];
         // scores (m × b) = queries (m × d) · blockᵀ (d × b)
-        // SAFETY: the lengths are m*d, b*d and m*b as gemm reads them.
-        if queries.len() == m * d && xb.len() == b * d && d > 0 {
-            unsafe {
-                gemm(
-                    m,
-                    b,
-                    d,
-                    s.as_mut_ptr(),
-                    1,
-                    b as isize,
-                    false,
-                    queries.as_ptr(),
-                    1,
-                    d as isize,
-                    xb.as_ptr(),
-                    d as isize,
-                    1,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    Parallelism::None,
-                );
-            }
-        } else {
+        if !product(queries, m, d, xb, b, true, s) {
             s.fill(0.0);
         }
         for q in 0..m {
