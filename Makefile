@@ -62,6 +62,7 @@ test: lint rust-test py-test floor-test ## Everything CI runs
 
 bench: build ## Benchmarks against native Polars, numpy, scikit-learn, pure Python
 	$(BIN)/python benchmarks/bench.py --output benchmarks/results.md
+	$(BIN)/python benchmarks/parallelism.py --output benchmarks/results.md
 
 clean: ## Remove build outputs and virtualenvs
 	rm -rf target $(VENV) $(FLOOR_VENV)
