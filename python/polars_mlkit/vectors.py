@@ -246,8 +246,8 @@ def norm(x: Any, ord: float = 2) -> Any:
     >>> import polars_mlkit as pmk
     >>> pmk.norm([3.0, 4.0])
     5.0
-    >>> pmk.norm([3e200, 4e200])
-    5e+200
+    >>> round(pmk.norm([3e200, 4e200]) / 1e200, 12)  # squares overflow, the norm does not
+    5.0
     >>> pmk.norm([3.0, -4.0], ord=float("inf"))
     4.0
     """
