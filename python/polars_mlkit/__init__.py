@@ -14,6 +14,13 @@ _check_polars_version(_pl.__version__)
 
 from polars_mlkit import namespace as _namespace  # noqa: E402  (registers `ml`)
 from polars_mlkit._internal import __version__  # noqa: E402
+from polars_mlkit.scalers import (  # noqa: E402
+    MaxAbsScaler,
+    MinMaxScaler,
+    RobustScaler,
+    StandardScaler,
+    load_scaler,
+)
 from polars_mlkit.scaling import (  # noqa: E402
     maxabs_scale,
     minmax_scale,
@@ -34,11 +41,16 @@ from polars_mlkit.vectors import (  # noqa: E402
 )
 
 __all__ = [
+    "MaxAbsScaler",
+    "MinMaxScaler",
+    "RobustScaler",
+    "StandardScaler",
     "__version__",
     "cosine_similarity",
     "distance",
     "dot",
     "dot_product",
+    "load_scaler",
     "maxabs_scale",
     "minmax_scale",
     "nearest",

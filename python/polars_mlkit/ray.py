@@ -1,0 +1,155 @@
+"""Fitted scalers and ``ml`` expressions on Ray Datasets (optional extra ``polars-mlkit[ray]``).
+
+``fit`` computes partial statistics block by block on the cluster and merges
+them exactly (the merge of ``partial_fit``); ``transform`` and
+``with_columns`` apply a fitted scaler or any Polars expression batch by
+batch. Batches travel as Arrow and become Polars frames with
+``pl.from_arrow`` (no copy for the usual numeric and list types).
+
+This module imports ``ray``; ``import polars_mlkit`` does not import it.
+
+Notes
+-----
+A fitted scaler travels to the workers as its JSON text and is rebuilt there,
+so its expressions are built against the workers' own installation.
+Expressions given to :func:`with_columns` travel pickled; ``ml`` expressions
+name the extension library by path, so every worker needs polars-mlkit
+installed at the same path (as on a local cluster or identical images).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import ray.data
+
+from polars_mlkit.scalers import _merge_scalers, _Scaler, load_scaler
+
+if TYPE_CHECKING:
+    from ray.data import Dataset
+
+__all__ = ["fit", "transform", "with_columns"]
+
+
+def _check_scaler(scaler: object, function: str) -> _Scaler:
+    if not isinstance(scaler, _Scaler):
+        msg = f"{function}: expected a polars-mlkit scaler, got {type(scaler).__name__}"
+        raise TypeError(msg)
+    return scaler
+
+
+def _check_dataset(dataset: object, function: str) -> Dataset:
+    if not isinstance(dataset, ray.data.Dataset):
+        msg = f"{function}: expected a ray.data.Dataset, got {type(dataset).__name__}"
+        raise TypeError(msg)
+    return dataset
+
+
+def fit(scaler: _Scaler, dataset: Dataset) -> _Scaler:
+    """Fit ``scaler`` on a Ray Dataset: partial statistics per block, merged exactly.
+
+    Gives the same parameters as ``scaler.fit`` on all the data in memory
+    (min-max and max-abs bit for bit; standard to rounding of the merge).
+
+    Parameters
+    ----------
+    scaler
+        An unfitted (or to be refitted) ``MinMaxScaler``, ``StandardScaler``
+        or ``MaxAbsScaler``. ``RobustScaler`` is an error: exact quantiles do
+        not merge from partial statistics.
+    dataset
+        The training data.
+
+    Returns
+    -------
+    The fitted scaler (the same object).
+    """
+    function = "polars_mlkit.ray.fit"
+    scaler = _check_scaler(scaler, function)
+    dataset = _check_dataset(dataset, function)
+    if not scaler._mergeable:
+        msg = (
+            f"{function}: RobustScaler cannot be fitted on Ray: exact quantiles (median and "
+            "quantile range) do not merge from per-block statistics; collect the data (or "
+            "scan it as a Polars LazyFrame) and call fit"
+        )
+        raise NotImplementedError(msg)
+    scaler._checked_options(function)
+    template = type(scaler)(**scaler.get_params())
+
+    def partial(batch: pa.Table) -> pa.Table:
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        if frame.height == 0:
+            return pa.table({"state": pa.array([], pa.string())})
+        part = type(template)(**template.get_params()).partial_fit(frame)
+        return pa.table({"state": [part.to_json()]})
+
+    texts = dataset.map_batches(partial, batch_format="pyarrow", batch_size=None).take_all()
+    parts = [load_scaler(row["state"]) for row in texts]
+    return _merge_scalers(scaler, parts, function)
+
+
+def with_columns(dataset: Dataset, *exprs: pl.Expr | list[pl.Expr]) -> Dataset:
+    """``DataFrame.with_columns(*exprs)`` on every batch of a Ray Dataset.
+
+    The expressions must be row-local (elementwise, as the ``ml`` vector
+    operations and fitted-scaler expressions are): each batch is computed on
+    its own.
+
+    Parameters
+    ----------
+    dataset
+        The data.
+    *exprs
+        Expressions (or lists of them), e.g. ``pl.col("emb").ml.cosine_similarity(q)``.
+
+    Returns
+    -------
+    A ``ray.data.Dataset`` (lazy, as Ray datasets are).
+    """
+    dataset = _check_dataset(dataset, "polars_mlkit.ray.with_columns")
+    flat: list[pl.Expr] = []
+    for e in exprs:
+        flat.extend(e if isinstance(e, list) else [e])
+    return _map(dataset, lambda frame: frame.with_columns(flat))
+
+
+def transform(scaler: _Scaler, dataset: Dataset, *, inverse: bool = False) -> Dataset:
+    """Apply a fitted scaler to a Ray Dataset, batch by batch.
+
+    Parameters
+    ----------
+    scaler
+        A fitted scaler (by ``fit`` here or in memory, or ``load_scaler``).
+    dataset
+        The data.
+    inverse
+        Apply ``inverse_transform`` instead.
+
+    Returns
+    -------
+    A ``ray.data.Dataset`` with the scaled columns (other columns untouched).
+    """
+    function = "polars_mlkit.ray.transform"
+    scaler = _check_scaler(scaler, function)
+    dataset = _check_dataset(dataset, function)
+    text = scaler.to_json()
+
+    def apply(frame: pl.DataFrame) -> pl.DataFrame:
+        fitted = load_scaler(text)
+        exprs = fitted.inverse_expressions() if inverse else fitted.expressions()
+        return frame.with_columns(exprs)
+
+    return _map(dataset, apply)
+
+
+def _map(dataset: Dataset, function: Any) -> Dataset:
+    def batch(table: pa.Table) -> pa.Table:
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        return function(frame).to_arrow()
+
+    return dataset.map_batches(batch, batch_format="pyarrow")

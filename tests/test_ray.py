@@ -1,0 +1,112 @@
+"""`polars_mlkit.ray`: fitted scalers and `ml` expressions on Ray Datasets
+(DESIGN.md, "Fitted scalers"), checked against the in-memory results on a
+local two-CPU Ray cluster started once for the module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import polars as pl
+import polars_mlkit as pmk
+import pytest
+from polars.testing import assert_frame_equal
+
+ray = pytest.importorskip("ray")
+pmk_ray = pytest.importorskip("polars_mlkit.ray")
+
+# Ray warns about its own deprecated settings while it configures itself.
+pytestmark = pytest.mark.filterwarnings(r"ignore::DeprecationWarning:ray(\..*)?")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cluster() -> Iterator[None]:
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+        ignore_reinit_error=True,
+    )
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def data() -> pl.DataFrame:
+    rng = np.random.default_rng(42)
+    n = 5_000
+    x = rng.normal(size=n) * 10 + 3
+    x[rng.random(n) < 0.02] = np.nan
+    return pl.DataFrame(
+        {
+            "id": [f"{i:06d}" for i in range(n)],  # String: not scaled, sorts in order
+            "g": rng.choice(["a", "b", "c"], n),
+            "x": x,
+            "y": rng.exponential(size=n).astype(np.float32),
+            "e": pl.Series(rng.normal(size=(n, 8)).tolist(), dtype=pl.Array(pl.Float64, 8)),
+        }
+    ).with_columns(pl.when(pl.int_range(n) % 97 == 0).then(None).otherwise("x").alias("x"))
+
+
+def dataset(df: pl.DataFrame, blocks: int = 5) -> Any:
+    return ray.data.from_arrow(df.to_arrow()).repartition(blocks)
+
+
+def to_polars(ds: Any) -> pl.DataFrame:
+    tables = ray.get(ds.to_arrow_refs())
+    frames = [pl.from_arrow(t) for t in tables if t.num_rows]
+    return pl.concat([f for f in frames if isinstance(f, pl.DataFrame)]).sort("id")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: pmk.StandardScaler(by="g"),
+        lambda: pmk.StandardScaler(columns=["x", "e"]),
+        lambda: pmk.MinMaxScaler(by="g", feature_range=(-1.0, 1.0)),
+        lambda: pmk.MaxAbsScaler(),
+    ],
+    ids=["standard-by", "standard", "minmax-by", "maxabs"],
+)
+def test_fit_on_blocks_equals_in_memory(make: Any, data: pl.DataFrame) -> None:
+    ds = dataset(data)
+    fitted = pmk_ray.fit(make(), ds)
+    memory = make().fit(data)
+    exact = not isinstance(fitted, pmk.StandardScaler)
+    assert_frame_equal(fitted.params_, memory.params_, check_exact=exact, rel_tol=1e-12)
+    got = to_polars(pmk_ray.transform(fitted, ds))
+    assert_frame_equal(got, memory.transform(data), check_exact=exact, rel_tol=1e-12)
+    back = to_polars(pmk_ray.transform(fitted, pmk_ray.transform(fitted, ds), inverse=True))
+    assert_frame_equal(back, fitted.inverse_transform(fitted.transform(data)))
+
+
+def test_robust_scaler_on_ray_is_a_clear_error(data: pl.DataFrame) -> None:
+    with pytest.raises(NotImplementedError, match="exact quantiles"):
+        pmk_ray.fit(pmk.RobustScaler(), dataset(data))
+
+
+def test_transform_with_a_scaler_fitted_in_memory(data: pl.DataFrame) -> None:
+    sc = pmk.RobustScaler(by="g").fit(data)
+    got = to_polars(pmk_ray.transform(sc, dataset(data, blocks=3)))
+    assert_frame_equal(got, sc.transform(data))
+
+
+def test_with_columns_ml_expressions(data: pl.DataFrame) -> None:
+    q = [1.0, -0.5, 0.25, 0.0, 2.0, -1.0, 0.5, 0.1]
+    exprs = [
+        pl.col("e").ml.cosine_similarity(q).alias("cos"),
+        pl.col("e").ml.unit_normalize(),
+        pl.col("e").ml.norm().alias("n"),
+    ]
+    got = to_polars(pmk_ray.with_columns(dataset(data), *exprs))
+    assert_frame_equal(got, data.with_columns(exprs))
+
+
+def test_argument_errors(data: pl.DataFrame) -> None:
+    with pytest.raises(TypeError, match=r"expected a ray\.data\.Dataset"):
+        pmk_ray.fit(pmk.StandardScaler(), data)
+    with pytest.raises(TypeError, match="expected a polars-mlkit scaler"):
+        pmk_ray.transform(object(), dataset(data))  # type: ignore[arg-type]
