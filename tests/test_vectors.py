@@ -1270,6 +1270,9 @@ def test_nearest_matches_brute_force(metric: str, dtype: Any, container: str) ->
     got = pmk.nearest(df, "e", queries, k=k, metric=metric)
     assert isinstance(got, pl.DataFrame)
     data64 = np.where(valid[:, None], data.astype(np.float64), 0.0)
+    # the queries follow the column's dtype, as a constant vector does
+    if dtype == pl.Float32:
+        queries = queries.astype(np.float32).astype(np.float64)
     check_nearest(got, data64, valid, queries, k, metric)
     # a LazyFrame and a list of lists give the same answer
     got2 = pmk.nearest(df.lazy(), "e", queries.tolist(), k=k, metric=metric)

@@ -384,8 +384,12 @@ def nearest(
     ``rank`` (UInt32, 1 = best), ``index`` (UInt32, row of ``frame``) and
     ``score`` (Float64: similarity for cosine/dot, distance for euclidean).
     One blocked matrix product serves all queries, so many queries cost far
-    less than separate scans. Euclidean scores use scikit-learn's
-    ``euclidean_distances`` formula.
+    less than separate scans. Like any constant vector, the queries follow
+    the column's dtype. On Float32 columns a Float32 product screens the rows
+    with a proven error bound and the survivors are scored exactly (f64
+    accumulation), so the result equals a loop of :func:`top_k_similar`. On
+    Float64 columns the product runs in f64 (Euclidean scores then use
+    scikit-learn's ``euclidean_distances`` formula).
 
     Examples
     --------

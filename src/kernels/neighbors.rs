@@ -22,14 +22,14 @@ pub fn matmul(x: &[f64], rows: usize, d: usize, m: &[f64], k: usize, out: &mut [
 /// `out (rows × cols) = lhs (rows × inner) · rhs`, where `rhs` is stored
 /// row-major as `inner × cols`, or as `cols × inner` when `rhs_transposed`
 /// (so `nearest` can multiply by a block of rows without copying it).
-fn product(
-    lhs: &[f64],
+fn product<S: GemmFloat>(
+    lhs: &[S],
     rows: usize,
     inner: usize,
-    rhs: &[f64],
+    rhs: &[S],
     cols: usize,
     rhs_transposed: bool,
-    out: &mut [f64],
+    out: &mut [S],
 ) -> bool {
     if lhs.len() != rows * inner || rhs.len() != inner * cols || out.len() != rows * cols {
         return false;
@@ -38,7 +38,7 @@ fn product(
         return true;
     }
     if inner == 0 {
-        out.fill(0.0);
+        out.fill(S::ZERO);
         return true;
     }
     let (rhs_cs, rhs_rs) = if rhs_transposed {
@@ -63,8 +63,8 @@ fn product(
             rhs.as_ptr(),
             rhs_cs,
             rhs_rs,
-            0.0,
-            1.0,
+            S::ZERO,
+            S::ONE,
             false,
             false,
             false,
@@ -72,6 +72,22 @@ fn product(
         );
     }
     true
+}
+
+/// The float types the matrix products run in.
+trait GemmFloat: Copy + 'static {
+    const ZERO: Self;
+    const ONE: Self;
+}
+
+impl GemmFloat for f32 {
+    const ZERO: f32 = 0.0;
+    const ONE: f32 = 1.0;
+}
+
+impl GemmFloat for f64 {
+    const ZERO: f64 = 0.0;
+    const ONE: f64 = 1.0;
 }
 
 /// How neighbours are ranked.
@@ -146,6 +162,15 @@ impl TopK {
         }
     }
 
+    /// The key a new candidate must beat to be kept: the worst kept key
+    /// once `k` are kept, else minus infinity.
+    pub fn worst_key(&self) -> f64 {
+        match self.heap.peek() {
+            Some(worst) if self.heap.len() >= self.k => worst.key,
+            _ => f64::NEG_INFINITY,
+        }
+    }
+
     /// Adds every candidate kept by `other`. The kept set under a total order
     /// is unique, so merging partial searches in any order gives one answer.
     pub fn merge(&mut self, other: TopK) {
@@ -199,7 +224,13 @@ pub fn nearest<'a, T: Element + 'a>(
     // the result is the same as a serial search (see `TopK::merge`).
     let tops = rows
         .par_chunks(ROW_BLOCK * 16)
-        .map(|part| nearest_serial(queries, m, d, k, metric, part.iter().copied()))
+        .map(|part| {
+            if std::mem::size_of::<T>() == 4 {
+                nearest_screened(queries, m, d, k, metric, part)
+            } else {
+                nearest_serial(queries, m, d, k, metric, part.iter().copied())
+            }
+        })
         .reduce_with(|mut left, right| {
             for (l, r) in left.iter_mut().zip(right) {
                 l.merge(r);
@@ -281,9 +312,153 @@ fn nearest_serial<'a, T: Element + 'a>(
     tops
 }
 
+/// `nearest` for Float32 rows: a Float32 matrix product screens the rows
+/// (twice as fast as Float64), keeping every row whose score *could* reach
+/// the top k given a proven bound on the Float32 rounding error; only those
+/// candidates are scored exactly (f64 accumulation, the same kernel as
+/// `top_k_similar`). The result is therefore exactly the top k of the exact
+/// scores, ties to the lower position.
+fn nearest_screened<T: Element>(
+    queries: &[f64],
+    m: usize,
+    d: usize,
+    k: usize,
+    metric: Metric,
+    rows: &[(u32, &[T])],
+) -> Vec<TopK> {
+    let width = d.max(1);
+    // The queries follow the column's dtype, as in `top_k_similar`.
+    let queries_t: Vec<T> = queries.iter().map(|&v| T::from_f64(v)).collect();
+    let queries_32: Vec<f32> = queries_t.iter().map(|v| v.to_f64() as f32).collect();
+    let query_sq: Vec<f64> = queries_t.chunks_exact(width).map(vector::sum_sq).collect();
+    let query_norm: Vec<f64> = queries_t.chunks_exact(width).map(vector::norm_l2).collect();
+    // |fl32(q·x) - q·x| <= gamma_d * |q| |x| for any summation order (with
+    // FMA or not); doubled for the f64 rounding of everything else.
+    let unit = f64::from(f32::EPSILON) / 2.0;
+    let gamma = 2.0 * (d as f64 * unit) / (1.0 - d as f64 * unit).max(0.5);
+
+    let mut lower: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
+    let mut candidates: Vec<Vec<(f64, usize)>> = vec![Vec::new(); m];
+    let mut block = vec![0.0f32; ROW_BLOCK * d];
+    let mut scores = vec![0.0f32; m * ROW_BLOCK];
+    let mut row_sq = vec![0.0f64; ROW_BLOCK];
+    let mut row_norm = vec![0.0f64; ROW_BLOCK];
+
+    for (block_index, block_rows) in rows.chunks(ROW_BLOCK).enumerate() {
+        let b = block_rows.len();
+        for (slot, (_, row)) in block_rows.iter().enumerate() {
+            for (dst, src) in block[slot * d..(slot + 1) * d].iter_mut().zip(row.iter()) {
+                *dst = src.to_f64() as f32;
+            }
+            row_sq[slot] = vector::sum_sq(row);
+            row_norm[slot] = vector::norm_l2(row);
+        }
+        let s = &mut scores[..m * b];
+        if !product(&queries_32, m, d, &block[..b * d], b, true, s) {
+            s.fill(f32::NAN);
+        }
+        for q in 0..m {
+            let threshold = lower[q].worst_key();
+            let (qn, qs) = (query_norm[q], query_sq[q]);
+            for slot in 0..b {
+                let approx = f64::from(s[q * b + slot]);
+                let err = gamma * qn * row_norm[slot];
+                let (lo, hi) = match metric {
+                    Metric::Dot => (approx - err, approx + err),
+                    Metric::Cosine => {
+                        let denom = qn * row_norm[slot];
+                        if denom == 0.0 {
+                            (0.0, 0.0)
+                        } else {
+                            ((approx - err) / denom, (approx + err) / denom)
+                        }
+                    }
+                    Metric::Euclidean => {
+                        // key = -|q - x|² = 2 q·x - |q|² - |x|²
+                        let rest = qs + row_sq[slot];
+                        let slack = 4.0 * f64::EPSILON * rest;
+                        (
+                            2.0 * (approx - err) - rest - slack,
+                            2.0 * (approx + err) - rest + slack,
+                        )
+                    }
+                };
+                if hi.is_nan() || hi < threshold {
+                    continue; // cannot reach the top k (or NaN)
+                }
+                let row_index = block_index * ROW_BLOCK + slot;
+                lower[q].push(lo, row_index as u32, lo);
+                candidates[q].push((hi, row_index));
+            }
+            let threshold = lower[q].worst_key();
+            if candidates[q].len() > 8 * k + 256 {
+                candidates[q].retain(|&(hi, _)| hi >= threshold);
+            }
+        }
+    }
+    // Exact scores for the survivors.
+    (0..m)
+        .map(|q| {
+            let threshold = lower[q].worst_key();
+            let query = &queries_t[q * d..(q + 1) * d];
+            let mut top = TopK::new(k);
+            for &(hi, row_index) in &candidates[q] {
+                if hi < threshold {
+                    continue;
+                }
+                if let Some(&(position, row)) = rows.get(row_index) {
+                    let (key, score) = rank_row(metric, row, query);
+                    top.push(key, position, score);
+                }
+            }
+            top
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn screened_f32_search_is_exact() {
+        let d = 24;
+        let data: Vec<Vec<f32>> = (0..5000)
+            .map(|i| {
+                (0..d)
+                    .map(|j| (((i * 131 + j * 17) % 61) as f32 - 30.0) * 0.37)
+                    .collect()
+            })
+            .collect();
+        let mut data = data;
+        data[7] = vec![0.0; d]; // a zero vector
+        data[11] = data[10].clone(); // an exact tie
+        let queries: Vec<f64> = (0..3 * d).map(|i| ((i * 7) % 13) as f64 - 6.0).collect();
+        for metric in [Metric::Cosine, Metric::Dot, Metric::Euclidean] {
+            let got = nearest(
+                &queries,
+                3,
+                d,
+                7,
+                metric,
+                data.iter()
+                    .enumerate()
+                    .map(|(i, r)| (i as u32, r.as_slice())),
+            );
+            for (q, found) in got.iter().enumerate() {
+                let query: Vec<f32> = queries[q * d..(q + 1) * d]
+                    .iter()
+                    .map(|&v| v as f32)
+                    .collect();
+                let mut top = TopK::new(7);
+                for (i, row) in data.iter().enumerate() {
+                    let (key, score) = rank_row(metric, row, &query);
+                    top.push(key, i as u32, score);
+                }
+                assert_eq!(found, &top.into_sorted(), "{metric:?} query {q}");
+            }
+        }
+    }
 
     #[test]
     fn top_k_orders_and_breaks_ties_low() {
