@@ -240,7 +240,17 @@ def _stats_query(
     # already in memory with the in-memory engine, whose grouped sums are
     # reproducible bit for bit (the streaming engine's may differ in the
     # last bits from run to run, as morsels arrive in any order).
-    return query.collect(engine="streaming" if streaming else "in-memory")
+    result = query.collect(engine="streaming" if streaming else "in-memory")
+    # A statistic that is a struct (one kernel pass giving several numbers)
+    # is spread into one column per field, named like the other statistics.
+    structs = [name for name, dtype in result.schema.items() if isinstance(dtype, pl.Struct)]
+    for name in structs:
+        prefix = name.rsplit("_", 1)[0]
+        fields = [field.name for field in result.schema[name].fields]  # type: ignore[attr-defined]
+        result = result.with_columns(
+            pl.col(name).struct.field(f).alias(f"{prefix}_{f}") for f in fields
+        ).drop(name)
+    return result
 
 
 def _extract(
@@ -1111,13 +1121,16 @@ class StandardScaler(_Scaler):
         self.unknown_group = unknown_group
 
     def _stat_exprs(self, x: pl.Expr, options: dict[str, Any]) -> dict[str, pl.Expr]:
-        # M2 = var(ddof=0) * count, so that partial results merge exactly.
-        return {"count": x.count(), "mean": x.mean(), "m2": x.var(ddof=0) * x.count()}
-
-    def _needs_nan_pass(self, per: dict[str, FloatArray]) -> bool:
-        with np.errstate(invalid="ignore"):
-            present = per["count"] > 0
-            return bool((present & ~(np.isfinite(per["mean"]) & np.isfinite(per["m2"]))).any())
+        # One pass of the extension's moments kernel: count, mean and M2 with
+        # NaN skipped, overflow-safe and deterministic; M2 merges exactly.
+        moments = call_plugin(
+            "moments",
+            [x],
+            {"function": "StandardScaler.fit"},
+            is_elementwise=False,
+            returns_scalar=True,
+        )
+        return {"moments": moments}
 
     def _check_finite(self, per: dict[str, FloatArray], column: _Column, function: str) -> None:
         # An infinity makes the mean or M2 infinite or NaN; so does an overflow
