@@ -624,6 +624,33 @@ def section_scaling(cfg: Config) -> Section:
         ],
         cfg.repeat,
     )
+    # Fitting a fitted scaler on a LazyFrame costs about one aggregation.
+    n = cfg.scaling_sizes[-1]
+    lf = pl.DataFrame({"x": rng.normal(50.0, 10.0, n)}).lazy()
+    x = pl.col("x")
+    fits = [
+        ("StandardScaler", (x.mean().alias("m"), x.std(ddof=0).alias("s")), "select(mean, std)"),
+        ("MinMaxScaler", (x.min().alias("lo"), x.max().alias("hi")), "select(min, max)"),
+    ]
+    for cls_name, aggs, label in fits:
+        cls = getattr(pmk, cls_name, None)
+        compare(
+            sec,
+            f"fit: pmk.{cls_name}(columns=['x']).fit(LazyFrame)",
+            fmt_size(n),
+            (lambda c=cls: c(columns=["x"]).fit(lf)) if cls is not None else None,
+            [
+                Baseline(
+                    f"native lf.{label}.collect()",
+                    lambda a=aggs: lf.select(*a).collect(),
+                    1 / 1.5,
+                    "cost ≤ 1.5x native",
+                )
+            ],
+            cfg.repeat,
+            check=lambda _mine, _base: "—",
+        )
+    lf = None
     sec.notes.append(
         "sklearn timings use a pre-built (n, 1) numpy array (conversion from Polars not timed)."
     )
