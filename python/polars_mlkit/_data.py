@@ -25,9 +25,16 @@ def to_expr(x: str | pl.Expr) -> pl.Expr:
     return pl.col(x) if isinstance(x, str) else x
 
 
-def _series_from_numpy(values: npt.NDArray[Any], name: str = "") -> pl.Series:
+def _is_number(value: object) -> bool:
+    """A real number, and not a bool (which numpy and Polars would accept)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
+
+def _series_from_numpy(values: npt.NDArray[Any], function: str, name: str = "") -> pl.Series:
     if values.dtype.kind not in "biuf":
-        msg = f"expected a numeric array, got dtype {values.dtype}"
+        msg = f"{function}: expected a numeric array, got dtype {values.dtype}"
         raise TypeError(msg)
     return pl.Series(name, values)
 
@@ -50,10 +57,10 @@ def apply_to_columns(
         return _run(x, build).alias(x.name)
     if isinstance(x, np.ndarray):
         if x.ndim == 1:
-            return _run(_series_from_numpy(x), build).to_numpy()
+            return _run(_series_from_numpy(x, function), build).to_numpy()
         if x.ndim == 2:
             frame = pl.DataFrame(
-                {f"c{j}": _series_from_numpy(x[:, j]) for j in range(x.shape[1])},
+                {f"c{j}": _series_from_numpy(x[:, j], function) for j in range(x.shape[1])},
                 height=x.shape[0],
             )
             result = frame.select(build(pl.col(c)) for c in frame.columns)
@@ -63,7 +70,11 @@ def apply_to_columns(
         msg = f"{function}: expected a 1-D or 2-D array, got {x.ndim} dimensions"
         raise ValueError(msg)
     if isinstance(x, (list, tuple)):
-        series = pl.Series("", list(x), dtype=pl.Float64, strict=False)
+        items = list(x)
+        if not all(v is None or _is_number(v) for v in items):
+            msg = f"{function}: expected a list of numbers (or None), got {items[:5]!r}"
+            raise TypeError(msg)
+        series = pl.Series("", items, dtype=pl.Float64)
         values = _run(series, build).to_list()
         return tuple(values) if isinstance(x, tuple) else values
     msg = (

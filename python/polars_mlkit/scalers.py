@@ -1415,6 +1415,9 @@ def load_scaler(text: str | bytes) -> _Scaler:
     >>> type(again).__name__, again.transform(pl.DataFrame({"x": [1.0]}))["x"].to_list()
     ('MinMaxScaler', [0.25])
     """
+    if not isinstance(text, (str, bytes, bytearray)):
+        msg = f"load_scaler: expected the JSON text (str or bytes), got {type(text).__name__}"
+        raise TypeError(msg)
     try:
         document = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -113,7 +113,8 @@ def _scale_kwargs(function: str, method: str, options: dict[str, Any]) -> dict[s
         if ddof < 0:
             msg = f"{function}: ddof must be >= 0, got {ddof}"
             raise ValueError(msg)
-        kwargs["ddof"] = int(ddof)
+        # A ddof at or above the row count means scale 1; keep it within i64.
+        kwargs["ddof"] = min(int(ddof), 2**32)
     if kwargs["unit_variance"]:
         q_low, q_high = kwargs["quantile_range"]
         if not 0.0 < q_low < q_high < 100.0:

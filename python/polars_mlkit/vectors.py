@@ -31,6 +31,19 @@ _SEARCH_METRICS = ("cosine", "dot", "euclidean")
 _NORMS = ("l1", "l2", "max")
 
 
+def _numeric_array(value: Any, function: str, what: str) -> npt.NDArray[Any]:
+    """``value`` as a numeric numpy array, or an error naming ``function``."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as err:
+        msg = f"{function}: {what} must be numbers of one shape (no ragged rows): {err}"
+        raise ValueError(msg) from err
+    if array.dtype.kind not in "biuf":
+        msg = f"{function}: {what} must hold numbers, got dtype {array.dtype}"
+        raise TypeError(msg)
+    return array
+
+
 def _constant_vector(value: Any, function: str, what: str = "other") -> list[float]:
     """A constant vector as builtin floats (kwargs are pickled)."""
     if isinstance(value, pl.Series):
@@ -42,14 +55,7 @@ def _constant_vector(value: Any, function: str, what: str = "other") -> list[flo
             raise ValueError(msg)
         array = value.cast(pl.Float64).to_numpy()
     else:
-        try:
-            array = np.asarray(value)
-        except (TypeError, ValueError) as err:
-            msg = f"{function}: {what} must be a vector of numbers, got {type(value).__name__}"
-            raise TypeError(msg) from err
-    if array.dtype.kind not in "biuf":
-        msg = f"{function}: {what} must be a vector of numbers, got dtype {array.dtype}"
-        raise TypeError(msg)
+        array = _numeric_array(value, function, what)
     if array.ndim != 1:
         msg = f"{function}: {what} must be one vector (1-D), got an array of shape {array.shape}"
         raise ValueError(msg)
@@ -58,10 +64,7 @@ def _constant_vector(value: Any, function: str, what: str = "other") -> list[flo
 
 
 def _matrix(value: Any, function: str, what: str) -> npt.NDArray[np.float64]:
-    array = np.asarray(value)
-    if array.dtype.kind not in "biuf":
-        msg = f"{function}: {what} must be a matrix of numbers, got dtype {array.dtype}"
-        raise TypeError(msg)
+    array = _numeric_array(value, function, what)
     if array.ndim != 2:
         msg = f"{function}: {what} must be 2-D, got an array of shape {array.shape}"
         raise ValueError(msg)
@@ -72,10 +75,7 @@ def _vector_series(values: Any, function: str) -> tuple[pl.Series, str]:
     """Data as a vector column, and which kind to give back."""
     if isinstance(values, pl.Series):
         return values, "series"
-    array = np.asarray(values)
-    if array.dtype.kind not in "biuf":
-        msg = f"{function}: expected numbers, got dtype {array.dtype}"
-        raise TypeError(msg)
+    array = _numeric_array(values, function, "the vectors")
     kind = "numpy" if isinstance(values, np.ndarray) else "list"
     if array.ndim == 1:
         return pl.Series("x", array.reshape(1, -1)), kind + "-1d"
@@ -156,7 +156,8 @@ def _check_equal_lengths(x: Any, other: Any, function: str) -> None:
     """Vectors of different lengths are a ``ValueError`` before anything runs."""
     if isinstance(x, (pl.Series, str, pl.Expr)) or isinstance(other, (pl.Series, str, pl.Expr)):
         return
-    a, b = np.asarray(x), np.asarray(other)
+    a = _numeric_array(x, function, "x")
+    b = _numeric_array(other, function, "other")
     if a.ndim >= 1 and b.ndim >= 1 and a.shape[-1] != b.shape[-1]:
         msg = f"{function}: vectors have different lengths: {a.shape[-1]} and {b.shape[-1]}"
         raise ValueError(msg)
@@ -332,7 +333,8 @@ def _check_k(k: object, function: str) -> int:
     if k <= 0:
         msg = f"{function}: k must be positive, got {k}"
         raise ValueError(msg)
-    return int(k)
+    # More than the rows there can be means "all rows".
+    return min(int(k), 2**32 - 1)
 
 
 def top_k_similar(

@@ -58,3 +58,14 @@ pub fn shaped_dtype(shape: &Shape, kind: FloatKind) -> DataType {
         Shape::List => DataType::List(Box::new(kind.dtype())),
     }
 }
+
+/// `Array(_, 0)` columns cannot cross the plugin boundary (Polars' import
+/// of a zero-width fixed-size list fails), so they are refused at schema
+/// time with a clear message instead.
+pub fn reject_zero_width(dtype: &DataType, function: &str) -> PolarsResult<()> {
+    if let DataType::Array(_, 0) = dtype {
+        polars_bail!(InvalidOperation:
+            "{function}: the column holds vectors of length 0 ({dtype}); expected vectors of at least one number");
+    }
+    Ok(())
+}

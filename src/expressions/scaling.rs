@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::columns::{
     common_width, map_float_chunks, map_vector_chunks, segments, vector_chunks, ColumnFloat,
 };
-use super::dtypes::{numeric_shape, shaped_dtype, FloatKind, Shape};
+use super::dtypes::{numeric_shape, reject_zero_width, shaped_dtype, FloatKind, Shape};
 use crate::kernels::scaling::{
     column_moments, MinMaxOptions, RobustOptions, Scaler, StandardOptions, StatsError, Transform,
 };
@@ -43,15 +43,22 @@ impl ScaleKwargs {
                 // Python checks this too; a bad range must never reach the kernels.
                 feature_range: match self.feature_range {
                     (lo, hi) if lo < hi && (hi - lo).is_finite() => (lo, hi),
-                    range => polars_bail!(ComputeError: "{function}: feature_range must be finite with min < max, got {range:?}"),
+                    range => {
+                        polars_bail!(ComputeError: "{function}: feature_range must be finite with min < max, got {range:?}")
+                    }
                 },
                 clip: self.clip,
             }),
             "standard" => Scaler::Standard(StandardOptions {
                 with_mean: self.with_mean,
                 with_std: self.with_std,
-                ddof: u32::try_from(self.ddof)
-                    .map_err(|_| polars_err!(ComputeError: "{function}: ddof must be >= 0, got {}", self.ddof))?,
+                ddof: match self.ddof {
+                    ddof if ddof < 0 => {
+                        polars_bail!(ComputeError: "{function}: ddof must be >= 0, got {ddof}")
+                    }
+                    // Any ddof at or above the row count means "scale 1".
+                    ddof => u32::try_from(ddof).unwrap_or(u32::MAX),
+                },
             }),
             "robust" => Scaler::Robust(RobustOptions {
                 with_centering: self.with_centering,
@@ -87,6 +94,7 @@ fn scale_output(input_fields: &[Field], kwargs: ScaleKwargs) -> PolarsResult<Fie
     let field = input_fields
         .first()
         .ok_or_else(|| polars_err!(ComputeError: "{}: expected one input", kwargs.function))?;
+    reject_zero_width(field.dtype(), &kwargs.function)?;
     let (shape, kind) =
         numeric_shape(field.dtype()).ok_or_else(|| unsupported(&kwargs.function, field.dtype()))?;
     Ok(Field::new(field.name().clone(), shaped_dtype(&shape, kind)))

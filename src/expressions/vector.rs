@@ -14,13 +14,14 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 use super::columns::{map_vector_chunks, vector_chunks, ColumnFloat, VectorChunk};
-use super::dtypes::{numeric_shape, shaped_dtype, FloatKind, Shape};
+use super::dtypes::{numeric_shape, reject_zero_width, shaped_dtype, FloatKind, Shape};
 use crate::kernels::element::Element;
 use crate::kernels::neighbors::{self, rank_row, Metric, TopK};
 use crate::kernels::vector::{self, UnitNorm};
 
 /// Shape and float type of a vector input, or the error a user should see.
 fn vector_shape(field: &Field, function: &str) -> PolarsResult<(Shape, FloatKind)> {
+    reject_zero_width(field.dtype(), function)?;
     match numeric_shape(field.dtype()) {
         Some((Shape::Scalar, _)) => polars_bail!(InvalidOperation:
             "{function}: column {:?} is a scalar column ({}); expected vectors (an Array or List of numbers)",

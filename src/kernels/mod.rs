@@ -7,3 +7,6 @@ pub mod quantile;
 pub mod scaling;
 pub mod segments;
 pub mod vector;
+
+#[cfg(test)]
+mod proptests;

@@ -151,6 +151,8 @@ impl TopK {
         if key.is_nan() || self.k == 0 {
             return;
         }
+        // -0.0 and +0.0 are the same score: ties must go to the lower index.
+        let key = key + 0.0;
         let candidate = Candidate { key, index, score };
         if self.heap.len() < self.k {
             self.heap.push(candidate);
@@ -250,11 +252,9 @@ fn nearest_serial<'a, T: Element + 'a>(
     rows: impl Iterator<Item = (u32, &'a [T])>,
 ) -> Vec<TopK> {
     let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
-    let query_sq: Vec<f64> = queries.chunks_exact(d.max(1)).map(vector::sum_sq).collect();
-    let query_norm: Vec<f64> = queries
-        .chunks_exact(d.max(1))
-        .map(vector::norm_l2)
-        .collect();
+    let query = |q: usize| queries.get(q * d..(q + 1) * d).unwrap_or(&[]);
+    let query_sq: Vec<f64> = (0..m).map(|q| vector::sum_sq(query(q))).collect();
+    let query_norm: Vec<f64> = (0..m).map(|q| vector::norm_l2(query(q))).collect();
     let mut block = vec![0.0f64; ROW_BLOCK * d];
     let mut positions: Vec<u32> = Vec::with_capacity(ROW_BLOCK);
     let mut scores = vec![0.0f64; m * ROW_BLOCK];
@@ -326,12 +326,12 @@ fn nearest_screened<T: Element>(
     metric: Metric,
     rows: &[(u32, &[T])],
 ) -> Vec<TopK> {
-    let width = d.max(1);
     // The queries follow the column's dtype, as in `top_k_similar`.
     let queries_t: Vec<T> = queries.iter().map(|&v| T::from_f64(v)).collect();
     let queries_32: Vec<f32> = queries_t.iter().map(|v| v.to_f64() as f32).collect();
-    let query_sq: Vec<f64> = queries_t.chunks_exact(width).map(vector::sum_sq).collect();
-    let query_norm: Vec<f64> = queries_t.chunks_exact(width).map(vector::norm_l2).collect();
+    let query = |q: usize| queries_t.get(q * d..(q + 1) * d).unwrap_or(&[]);
+    let query_sq: Vec<f64> = (0..m).map(|q| vector::sum_sq(query(q))).collect();
+    let query_norm: Vec<f64> = (0..m).map(|q| vector::norm_l2(query(q))).collect();
     // |fl32(q·x) - q·x| <= gamma_d * |q| |x| for any summation order (with
     // FMA or not); doubled for the f64 rounding of everything else.
     let unit = f64::from(f32::EPSILON) / 2.0;
@@ -400,7 +400,7 @@ fn nearest_screened<T: Element>(
     (0..m)
         .map(|q| {
             let threshold = lower[q].worst_key();
-            let query = &queries_t[q * d..(q + 1) * d];
+            let query = query(q);
             let mut top = TopK::new(k);
             for &(hi, row_index) in &candidates[q] {
                 if hi < threshold {

@@ -410,20 +410,29 @@ pub fn minmax_transform<T: Element>(
     let (lo, hi) = options.feature_range;
     let clip = options.clip.then_some((lo, hi));
     let range = max - min;
-    let scale = (hi - lo) / handle_zeros_in_scale::<T>(range);
-    if range.is_finite() && scale.is_normal() {
+    let handled = handle_zeros_in_scale::<T>(range);
+    let scale = (hi - lo) / handled;
+    let offset = lo - min * scale;
+    let constant = range == 0.0;
+    if range.is_finite() && scale.is_normal() && offset.is_finite() && !constant {
         // scikit-learn's own formula and order of operations.
         Transform::Affine {
             scale,
-            offset: lo - min * scale,
+            offset,
             clip,
         }
     } else {
-        // The range overflows or its reciprocal is subnormal: divide by the
-        // halved range instead of multiplying by a tiny scale.
+        // `(x - min) / range * (hi - lo) + lo` in halves: used when the range
+        // overflows, its reciprocal is subnormal or `min * scale` overflows,
+        // and for constant columns, which then map to exactly `lo`.
+        let half_range = if range.is_finite() {
+            0.5 * handled
+        } else {
+            max * 0.5 - min * 0.5
+        };
         Transform::HalvedCenterScale {
             half_center: min * 0.5,
-            half_scale: (max * 0.5 - min * 0.5) / (hi - lo),
+            half_scale: half_range / (hi - lo),
             offset: lo,
             clip,
         }
@@ -655,6 +664,20 @@ mod tests {
             },
         );
         assert_eq!(t.apply(3.0), 0.0);
+    }
+
+    #[test]
+    fn constant_columns_near_the_float_limit_map_to_low() {
+        let opts = MinMaxOptions {
+            feature_range: (5.0, 6.0),
+            clip: false,
+        };
+        for value in [1e308, -1e20, 0.0] {
+            let data = [value, value];
+            let seg = [Segment::new(&data[..], None)];
+            let t = minmax_transform::<f64>(column_extent(&seg).unwrap(), &opts);
+            assert_eq!(t.apply(value), 5.0, "{value}");
+        }
     }
 
     #[test]
