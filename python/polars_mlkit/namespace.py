@@ -1,8 +1,9 @@
 """The ``ml`` namespace on ``pl.Expr`` and ``pl.Series``.
 
 Every method is written out (no ``__getattr__``) so that tab completion and
-``?`` in IPython show the real signature; each delegates to the free
-function of the same name, which holds the docstring and the checks.
+``?`` in IPython show the real signature and a short example; each delegates
+to the free function of the same name, which holds the full reference and
+the argument checks.
 """
 
 from __future__ import annotations
@@ -18,25 +19,75 @@ from polars_mlkit.vectors import Metric, Other, SearchMetric, UnitNorm, VectorLi
 
 @pl.api.register_expr_namespace("ml")
 class MlExprNamespace:
-    """ML preprocessing on an expression: ``pl.col("x").ml.normalize()``."""
+    """ML preprocessing on an expression: ``pl.col("x").ml.normalize()``.
+
+    Registered as ``pl.Expr.ml`` when :mod:`polars_mlkit` is imported; each
+    method builds the expression of the free function of the same name.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> import polars_mlkit as pmk
+    >>> df = pl.DataFrame({"x": [1.0, 2.0, 3.0], "e": [[3.0, 4.0], [1.0, 0.0], [0.0, 2.0]]})
+    >>> out = df.with_columns(pl.col("x").ml.normalize(), pl.col("e").ml.norm().alias("n"))
+    >>> out["x"].to_list(), out["n"].to_list()
+    ([0.0, 0.5, 1.0], [5.0, 1.0, 2.0])
+    """
 
     def __init__(self, expr: pl.Expr) -> None:
         self._expr = expr
 
     def normalize(self, method: ScaleMethod = "minmax", **options: Any) -> pl.Expr:
-        """Scale the column; see :func:`polars_mlkit.normalize`."""
+        """Scale the column with one of scikit-learn's scalers (min-max by default).
+
+        See :func:`polars_mlkit.normalize` for ``method`` and ``options``.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"x": [1.0, 2.0, 3.0]})
+        >>> df.select(pl.col("x").ml.normalize())["x"].to_list()
+        [0.0, 0.5, 1.0]
+        >>> df.select(pl.col("x").ml.normalize("standard", ddof=1))["x"].to_list()
+        [-1.0, 0.0, 1.0]
+        """
         return scaling.normalize(self._expr, method, **options)
 
     def minmax_scale(
         self, feature_range: tuple[float, float] = (0.0, 1.0), clip: bool = False
     ) -> pl.Expr:
-        """Min-max scaling; see :func:`polars_mlkit.minmax_scale`."""
+        """Min-max scaling to ``feature_range``.
+
+        See :func:`polars_mlkit.minmax_scale` for the parameters.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"x": [0.0, 5.0, 10.0]})
+        >>> df.with_columns(pl.col("x").ml.minmax_scale(feature_range=(-1.0, 1.0)))["x"].to_list()
+        [-1.0, 0.0, 1.0]
+        """
         return scaling.minmax_scale(self._expr, feature_range, clip)
 
     def standard_scale(
         self, with_mean: bool = True, with_std: bool = True, ddof: int = 0
     ) -> pl.Expr:
-        """Standard scaling; see :func:`polars_mlkit.standard_scale`."""
+        """Standard scaling: center and scale to unit variance.
+
+        See :func:`polars_mlkit.standard_scale` for the parameters.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"x": [1.0, 2.0, 3.0]})
+        >>> df.select(pl.col("x").ml.standard_scale(ddof=1))["x"].to_list()
+        [-1.0, 0.0, 1.0]
+        >>> df.select(pl.col("x").ml.standard_scale(with_std=False))["x"].to_list()
+        [-1.0, 0.0, 1.0]
+        """
         return scaling.standard_scale(self._expr, with_mean, with_std, ddof)
 
     def robust_scale(
@@ -46,65 +97,222 @@ class MlExprNamespace:
         quantile_range: tuple[float, float] = (25.0, 75.0),
         unit_variance: bool = False,
     ) -> pl.Expr:
-        """Robust scaling; see :func:`polars_mlkit.robust_scale`."""
+        """Robust scaling: center on the median, scale by a quantile range.
+
+        See :func:`polars_mlkit.robust_scale` for the parameters.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 100.0]})
+        >>> df.select(pl.col("x").ml.robust_scale())["x"].to_list()
+        [-1.0, -0.5, 0.0, 0.5, 48.5]
+        """
         return scaling.robust_scale(
             self._expr, with_centering, with_scaling, quantile_range, unit_variance
         )
 
     def maxabs_scale(self) -> pl.Expr:
-        """Max-abs scaling; see :func:`polars_mlkit.maxabs_scale`."""
+        """Max-abs scaling: divide by the largest absolute value.
+
+        See :func:`polars_mlkit.maxabs_scale`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"x": [-4.0, 2.0, 1.0]})
+        >>> df.select(pl.col("x").ml.maxabs_scale())["x"].to_list()
+        [-1.0, 0.5, 0.25]
+        """
         return scaling.maxabs_scale(self._expr)
 
     def dot(self, other: Other) -> pl.Expr:
-        """Row-wise dot product; see :func:`polars_mlkit.dot`."""
+        """Row-wise dot product with another vector column or a constant vector.
+
+        See :func:`polars_mlkit.dot`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"a": [[1.0, 2.0], [3.0, 4.0]], "b": [[1.0, 1.0], [0.0, 2.0]]})
+        >>> df.select(pl.col("a").ml.dot("b"))["a"].to_list()
+        [3.0, 8.0]
+        >>> df.select(pl.col("a").ml.dot([1.0, 1.0]))["a"].to_list()
+        [3.0, 7.0]
+        """
         return vectors.dot(self._expr, other)  # type: ignore[no-any-return]
 
     def cosine_similarity(self, other: Other) -> pl.Expr:
-        """Row-wise cosine similarity; see :func:`polars_mlkit.cosine_similarity`."""
+        """Row-wise cosine similarity (a zero vector gives 0.0).
+
+        See :func:`polars_mlkit.cosine_similarity`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"a": [[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]]})
+        >>> df.select(pl.col("a").ml.cosine_similarity([1.0, 0.0]))["a"].to_list()
+        [1.0, 0.0, 0.0]
+        """
         return vectors.cosine_similarity(self._expr, other)  # type: ignore[no-any-return]
 
     def norm(self, ord: float = 2) -> pl.Expr:
-        """Row-wise vector norm; see :func:`polars_mlkit.norm`."""
+        """Row-wise vector norm (``ord`` 1, 2 or ``float("inf")``).
+
+        See :func:`polars_mlkit.norm`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"a": [[3.0, -4.0], [1.0, 0.0]]})
+        >>> df.select(pl.col("a").ml.norm())["a"].to_list()
+        [5.0, 1.0]
+        >>> df.select(pl.col("a").ml.norm(ord=1))["a"].to_list()
+        [7.0, 1.0]
+        """
         return vectors.norm(self._expr, ord)  # type: ignore[no-any-return]
 
     def distance(self, other: Other, metric: Metric = "euclidean") -> pl.Expr:
-        """Row-wise distance; see :func:`polars_mlkit.distance`."""
+        """Row-wise distance to another vector column or a constant vector.
+
+        See :func:`polars_mlkit.distance` for the metrics.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"a": [[3.0, 4.0], [0.0, 0.0]]})
+        >>> df.select(pl.col("a").ml.distance([0.0, 0.0]))["a"].to_list()
+        [5.0, 0.0]
+        >>> df.select(pl.col("a").ml.distance([0.0, 0.0], metric="manhattan"))["a"].to_list()
+        [7.0, 0.0]
+        """
         return vectors.distance(self._expr, other, metric)  # type: ignore[no-any-return]
 
     def unit_normalize(self, norm: UnitNorm = "l2") -> pl.Expr:
-        """Scale each vector to unit norm; see :func:`polars_mlkit.unit_normalize`."""
+        """Scale each vector to unit norm.
+
+        See :func:`polars_mlkit.unit_normalize`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"a": [[3.0, 4.0], [0.0, 2.0]]})
+        >>> df.with_columns(pl.col("a").ml.unit_normalize())["a"].to_list()
+        [[0.6, 0.8], [0.0, 1.0]]
+        >>> df.with_columns(pl.col("a").ml.unit_normalize("l1"))["a"].to_list()
+        [[0.42857142857142855, 0.5714285714285714], [0.0, 1.0]]
+        """
         return vectors.unit_normalize(self._expr, norm)  # type: ignore[no-any-return]
 
     def project(self, matrix: Any, bias: VectorLike | None = None) -> pl.Expr:
-        """``row @ matrix + bias``; see :func:`polars_mlkit.project`."""
+        """Project each vector: ``row @ matrix + bias``.
+
+        See :func:`polars_mlkit.project`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"a": [[1.0, 2.0], [3.0, 4.0]]})
+        >>> m = [[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]]
+        >>> df.select(pl.col("a").ml.project(m, bias=[0.0, 0.0, 10.0]))["a"].to_list()
+        [[1.0, 2.0, 13.0], [3.0, 4.0, 17.0]]
+        """
         return vectors.project(self._expr, matrix, bias)  # type: ignore[no-any-return]
 
     def top_k_similar(self, query: VectorLike, k: int, metric: SearchMetric = "cosine") -> pl.Expr:
-        """Positions of the k most similar rows; see :func:`polars_mlkit.top_k_similar`."""
+        """Positions of the ``k`` rows most similar to ``query`` (an aggregation).
+
+        See :func:`polars_mlkit.top_k_similar`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"e": [[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]]})
+        >>> df.select(pl.col("e").ml.top_k_similar([1.0, 0.1], k=2))["e"].to_list()
+        [0, 2]
+        >>> nearest = pl.col("e").ml.top_k_similar([0.0, 1.0], k=1, metric="euclidean")
+        >>> df.select(nearest)["e"].to_list()
+        [1]
+        """
         return vectors.top_k_similar(self._expr, query, k, metric)
 
 
 @pl.api.register_series_namespace("ml")
 class MlSeriesNamespace:
-    """ML preprocessing on a Series, computed now: ``s.ml.normalize()``."""
+    """ML preprocessing on a Series, computed now: ``s.ml.normalize()``.
+
+    Registered as ``pl.Series.ml`` when :mod:`polars_mlkit` is imported;
+    each method gives the Series the free function of the same name gives.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> import polars_mlkit as pmk
+    >>> pl.Series("x", [1.0, 2.0, 3.0]).ml.normalize().to_list()
+    [0.0, 0.5, 1.0]
+    >>> pl.Series("e", [[3.0, 4.0], [1.0, 0.0]]).ml.norm().to_list()
+    [5.0, 1.0]
+    """
 
     def __init__(self, series: pl.Series) -> None:
         self._series = series
 
     def normalize(self, method: ScaleMethod = "minmax", **options: Any) -> pl.Series:
-        """Scale the Series; see :func:`polars_mlkit.normalize`."""
+        """Scale the Series with one of scikit-learn's scalers (min-max by default).
+
+        See :func:`polars_mlkit.normalize` for ``method`` and ``options``.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> s = pl.Series("x", [1.0, 2.0, 4.0])
+        >>> s.ml.normalize().to_list()
+        [0.0, 0.3333333333333333, 1.0]
+        >>> s.ml.normalize("maxabs").to_list()
+        [0.25, 0.5, 1.0]
+        """
         return scaling.normalize(self._series, method, **options)
 
     def minmax_scale(
         self, feature_range: tuple[float, float] = (0.0, 1.0), clip: bool = False
     ) -> pl.Series:
-        """Min-max scaling; see :func:`polars_mlkit.minmax_scale`."""
+        """Min-max scaling to ``feature_range``.
+
+        See :func:`polars_mlkit.minmax_scale` for the parameters.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> pl.Series("x", [0.0, 5.0, 10.0]).ml.minmax_scale(feature_range=(-1.0, 1.0)).to_list()
+        [-1.0, 0.0, 1.0]
+        """
         return scaling.minmax_scale(self._series, feature_range, clip)
 
     def standard_scale(
         self, with_mean: bool = True, with_std: bool = True, ddof: int = 0
     ) -> pl.Series:
-        """Standard scaling; see :func:`polars_mlkit.standard_scale`."""
+        """Standard scaling: center and scale to unit variance.
+
+        See :func:`polars_mlkit.standard_scale` for the parameters.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> pl.Series("x", [1.0, 2.0, 3.0]).ml.standard_scale(ddof=1).to_list()
+        [-1.0, 0.0, 1.0]
+        """
         return scaling.standard_scale(self._series, with_mean, with_std, ddof)
 
     def robust_scale(
@@ -114,42 +322,143 @@ class MlSeriesNamespace:
         quantile_range: tuple[float, float] = (25.0, 75.0),
         unit_variance: bool = False,
     ) -> pl.Series:
-        """Robust scaling; see :func:`polars_mlkit.robust_scale`."""
+        """Robust scaling: center on the median, scale by a quantile range.
+
+        See :func:`polars_mlkit.robust_scale` for the parameters.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> pl.Series("x", [1.0, 2.0, 3.0, 4.0, 100.0]).ml.robust_scale().to_list()
+        [-1.0, -0.5, 0.0, 0.5, 48.5]
+        """
         return scaling.robust_scale(
             self._series, with_centering, with_scaling, quantile_range, unit_variance
         )
 
     def maxabs_scale(self) -> pl.Series:
-        """Max-abs scaling; see :func:`polars_mlkit.maxabs_scale`."""
+        """Max-abs scaling: divide by the largest absolute value.
+
+        See :func:`polars_mlkit.maxabs_scale`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> pl.Series("x", [-4.0, 2.0, 1.0]).ml.maxabs_scale().to_list()
+        [-1.0, 0.5, 0.25]
+        """
         return scaling.maxabs_scale(self._series)
 
     def dot(self, other: Other) -> pl.Series:
-        """Row-wise dot product; see :func:`polars_mlkit.dot`."""
+        """Row-wise dot product with another vector Series or a constant vector.
+
+        See :func:`polars_mlkit.dot`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> s = pl.Series("a", [[1.0, 2.0], [3.0, 4.0]])
+        >>> s.ml.dot([1.0, 1.0]).to_list()
+        [3.0, 7.0]
+        >>> s.ml.dot(pl.Series([[1.0, 1.0], [0.0, 2.0]])).to_list()
+        [3.0, 8.0]
+        """
         return vectors.dot(self._series, other)  # type: ignore[no-any-return]
 
     def cosine_similarity(self, other: Other) -> pl.Series:
-        """Row-wise cosine similarity; see :func:`polars_mlkit.cosine_similarity`."""
+        """Row-wise cosine similarity (a zero vector gives 0.0).
+
+        See :func:`polars_mlkit.cosine_similarity`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> pl.Series("a", [[1.0, 0.0], [0.0, 2.0]]).ml.cosine_similarity([1.0, 0.0]).to_list()
+        [1.0, 0.0]
+        """
         return vectors.cosine_similarity(self._series, other)  # type: ignore[no-any-return]
 
     def norm(self, ord: float = 2) -> pl.Series:
-        """Row-wise vector norm; see :func:`polars_mlkit.norm`."""
+        """Row-wise vector norm (``ord`` 1, 2 or ``float("inf")``).
+
+        See :func:`polars_mlkit.norm`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> s = pl.Series("a", [[3.0, -4.0], [1.0, 0.0]])
+        >>> s.ml.norm().to_list()
+        [5.0, 1.0]
+        >>> s.ml.norm(ord=float("inf")).to_list()
+        [4.0, 1.0]
+        """
         return vectors.norm(self._series, ord)  # type: ignore[no-any-return]
 
     def distance(self, other: Other, metric: Metric = "euclidean") -> pl.Series:
-        """Row-wise distance; see :func:`polars_mlkit.distance`."""
+        """Row-wise distance to another vector Series or a constant vector.
+
+        See :func:`polars_mlkit.distance` for the metrics.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> s = pl.Series("a", [[3.0, 4.0], [0.0, 0.0]])
+        >>> s.ml.distance([0.0, 0.0]).to_list()
+        [5.0, 0.0]
+        >>> s.ml.distance([0.0, 0.0], metric="chebyshev").to_list()
+        [4.0, 0.0]
+        """
         return vectors.distance(self._series, other, metric)  # type: ignore[no-any-return]
 
     def unit_normalize(self, norm: UnitNorm = "l2") -> pl.Series:
-        """Scale each vector to unit norm; see :func:`polars_mlkit.unit_normalize`."""
+        """Scale each vector to unit norm.
+
+        See :func:`polars_mlkit.unit_normalize`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> pl.Series("a", [[3.0, 4.0], [0.0, 2.0]]).ml.unit_normalize().to_list()
+        [[0.6, 0.8], [0.0, 1.0]]
+        """
         return vectors.unit_normalize(self._series, norm)  # type: ignore[no-any-return]
 
     def project(self, matrix: Any, bias: VectorLike | None = None) -> pl.Series:
-        """``row @ matrix + bias``; see :func:`polars_mlkit.project`."""
+        """Project each vector: ``row @ matrix + bias``.
+
+        See :func:`polars_mlkit.project`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> s = pl.Series("a", [[1.0, 2.0], [3.0, 4.0]])
+        >>> s.ml.project([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]], bias=[0.0, 0.0, 10.0]).to_list()
+        [[1.0, 2.0, 13.0], [3.0, 4.0, 17.0]]
+        """
         return vectors.project(self._series, matrix, bias)  # type: ignore[no-any-return]
 
     def top_k_similar(
         self, query: VectorLike, k: int, metric: SearchMetric = "cosine"
     ) -> pl.Series:
-        """Positions of the k most similar rows; see :func:`polars_mlkit.top_k_similar`."""
+        """Positions of the ``k`` rows most similar to ``query``, computed now.
+
+        See :func:`polars_mlkit.top_k_similar`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> s = pl.Series("e", [[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]])
+        >>> s.ml.top_k_similar([1.0, 0.1], k=2).to_list()
+        [0, 2]
+        """
         expr = vectors.top_k_similar(pl.col(self._series.name), query, k, metric)
         return self._series.to_frame().select(expr).to_series()

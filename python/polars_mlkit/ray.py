@@ -65,6 +65,22 @@ def fit(scaler: _Scaler, dataset: Dataset) -> _Scaler:
     Returns
     -------
     The fitted scaler (the same object).
+
+    Examples
+    --------
+    Ray is not started in doctests, so the lines that need it are skipped.
+
+    >>> import polars as pl
+    >>> import polars_mlkit as pmk
+    >>> import ray  # doctest: +SKIP
+    >>> from polars_mlkit import ray as pmk_ray  # doctest: +SKIP
+    >>> df = pl.DataFrame({"x": [0.0, 1.0, 2.0, 4.0]})
+    >>> ds = ray.data.from_arrow(df.to_arrow()).repartition(2)  # doctest: +SKIP
+    >>> sc = pmk_ray.fit(pmk.MinMaxScaler(), ds)  # doctest: +SKIP
+    >>> sc.params_["data_min"].to_list(), sc.params_["data_max"].to_list()  # doctest: +SKIP
+    ([0.0], [4.0])
+    >>> sc.params_.equals(pmk.MinMaxScaler().fit(df).params_)  # doctest: +SKIP
+    True
     """
     function = "polars_mlkit.ray.fit"
     scaler = _check_scaler(scaler, function)
@@ -109,6 +125,20 @@ def with_columns(dataset: Dataset, *exprs: pl.Expr | list[pl.Expr]) -> Dataset:
     Returns
     -------
     A ``ray.data.Dataset`` (lazy, as Ray datasets are).
+
+    Examples
+    --------
+    Ray is not started in doctests, so the lines that need it are skipped.
+
+    >>> import polars as pl
+    >>> import polars_mlkit as pmk
+    >>> import ray  # doctest: +SKIP
+    >>> from polars_mlkit import ray as pmk_ray  # doctest: +SKIP
+    >>> df = pl.DataFrame({"e": [[3.0, 4.0], [1.0, 0.0]]})
+    >>> ds = ray.data.from_arrow(df.to_arrow())  # doctest: +SKIP
+    >>> out = pmk_ray.with_columns(ds, pl.col("e").ml.norm().alias("n"))  # doctest: +SKIP
+    >>> sorted(row["n"] for row in out.take_all())  # doctest: +SKIP
+    [1.0, 5.0]
     """
     dataset = _check_dataset(dataset, "polars_mlkit.ray.with_columns")
     flat: list[pl.Expr] = []
@@ -132,6 +162,24 @@ def transform(scaler: _Scaler, dataset: Dataset, *, inverse: bool = False) -> Da
     Returns
     -------
     A ``ray.data.Dataset`` with the scaled columns (other columns untouched).
+
+    Examples
+    --------
+    Ray is not started in doctests, so the lines that need it are skipped.
+
+    >>> import polars as pl
+    >>> import polars_mlkit as pmk
+    >>> import ray  # doctest: +SKIP
+    >>> from polars_mlkit import ray as pmk_ray  # doctest: +SKIP
+    >>> df = pl.DataFrame({"x": [0.0, 1.0, 2.0, 4.0]})
+    >>> sc = pmk.MinMaxScaler().fit(df)
+    >>> ds = ray.data.from_arrow(df.to_arrow())  # doctest: +SKIP
+    >>> out = pmk_ray.transform(sc, ds)  # doctest: +SKIP
+    >>> sorted(row["x"] for row in out.take_all())  # doctest: +SKIP
+    [0.0, 0.25, 0.5, 1.0]
+    >>> back = pmk_ray.transform(sc, out, inverse=True)  # doctest: +SKIP
+    >>> sorted(row["x"] for row in back.take_all())  # doctest: +SKIP
+    [0.0, 1.0, 2.0, 4.0]
     """
     function = "polars_mlkit.ray.transform"
     scaler = _check_scaler(scaler, function)

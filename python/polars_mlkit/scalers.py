@@ -88,6 +88,17 @@ class NotFittedError(ValueError, AttributeError):
     Like scikit-learn's ``NotFittedError`` it is both a ``ValueError`` and an
     ``AttributeError`` (scikit-learn is not a dependency, so it is not that
     very class).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> import polars_mlkit as pmk
+    >>> pmk.MinMaxScaler().transform(pl.DataFrame({"x": [1.0]}))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    polars_mlkit.scalers.NotFittedError: This MinMaxScaler instance is not fitted yet. ...
+    >>> issubclass(pmk.scalers.NotFittedError, ValueError)
+    True
     """
 
 
@@ -351,7 +362,23 @@ def _rebuild_groups(
 # the estimators
 # --------------------------------------------------------------------------- #
 class _Scaler:
-    """What the four scalers share; see :class:`StandardScaler`."""
+    """What the four scalers share; see :class:`StandardScaler`.
+
+    The methods and fitted properties documented here are those of
+    :class:`MinMaxScaler`, :class:`StandardScaler`, :class:`RobustScaler` and
+    :class:`MaxAbsScaler` (``RobustScaler`` has no ``partial_fit``).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> import polars_mlkit as pmk
+    >>> sc = pmk.MinMaxScaler().fit(pl.DataFrame({"x": [0.0, 4.0]}))
+    >>> isinstance(sc, pmk.scalers._Scaler)
+    True
+    >>> scaled = sc.transform(pl.DataFrame({"x": [1.0, 2.0]}))
+    >>> scaled["x"].to_list(), sc.inverse_transform(scaled)["x"].to_list()
+    ([0.25, 0.5], [1.0, 2.0])
+    """
 
     _method: ClassVar[str]
     _param_names: ClassVar[tuple[str, ...]]
@@ -375,11 +402,47 @@ class _Scaler:
         deep
             Accepted for scikit-learn compatibility (a scaler has no
             sub-estimators).
+
+        Returns
+        -------
+        dict
+            Each constructor argument's name and value, in constructor order.
+
+        Examples
+        --------
+        >>> import polars_mlkit as pmk
+        >>> pmk.MaxAbsScaler(columns=["x"]).get_params()
+        {'columns': ['x'], 'by': None, 'unknown_group': 'error'}
+        >>> pmk.StandardScaler(ddof=1).get_params()["ddof"]
+        1
         """
         return {name: getattr(self, name) for name in self._param_names}
 
     def set_params(self, **params: Any) -> _Scaler:
-        """Set constructor arguments (checked by the next ``fit``); returns the scaler."""
+        """Set constructor arguments (checked by the next ``fit``); returns the scaler.
+
+        As scikit-learn's ``set_params``. A fitted scaler keeps transforming
+        with its fitted parameters until it is fitted again.
+
+        Parameters
+        ----------
+        **params
+            Constructor arguments by name; an unknown name is a ``ValueError``.
+
+        Returns
+        -------
+        The scaler (the same object).
+
+        Examples
+        --------
+        >>> import polars_mlkit as pmk
+        >>> pmk.StandardScaler().set_params(with_mean=False, ddof=1)
+        StandardScaler(with_mean=False, ddof=1)
+        >>> pmk.StandardScaler().set_params(colour="red")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: StandardScaler.set_params: invalid parameter 'colour'; valid parameters are ...
+        """
         for name, value in params.items():
             if name not in self._param_names:
                 msg = (
@@ -452,7 +515,21 @@ class _Scaler:
 
         Returns
         -------
-        The fitted scaler.
+        The fitted scaler (the same object).
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> import numpy as np
+        >>> train = pl.DataFrame({"x": [1.0, 2.0, 3.0], "label": ["a", "b", "c"]})
+        >>> sc = pmk.StandardScaler().fit(train)  # columns=None: the numeric columns
+        >>> sc.columns_, sc.params_["mean"].to_list()
+        (['x'], [2.0])
+        >>> pmk.MinMaxScaler().fit(train.lazy()).params_["data_max"].to_list()
+        [3.0]
+        >>> pmk.MaxAbsScaler().fit(np.array([[1.0, -4.0], [2.0, 2.0]])).params_["max_abs"].to_list()
+        [2.0, 4.0]
         """
         self._state = self._compute_state(X, "fit")
         return self
@@ -472,7 +549,22 @@ class _Scaler:
 
         Returns
         -------
-        The updated scaler.
+        The updated scaler (the same object).
+
+        Raises
+        ------
+        NotImplementedError
+            For :class:`RobustScaler` (exact quantiles do not merge).
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> sc = pmk.StandardScaler()
+        >>> sc = sc.partial_fit(pl.DataFrame({"x": [1.0, 2.0]}))
+        >>> sc = sc.partial_fit(pl.DataFrame({"x": [3.0, 6.0]}))
+        >>> sc.n_samples_seen_, sc.params_["mean"].to_list(), sc.params_["var"].to_list()
+        (4, [3.0], [3.5])
         """
         function = self._name("partial_fit")
         if not self._mergeable:
@@ -488,7 +580,31 @@ class _Scaler:
         return self
 
     def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
-        """``fit(X)`` then ``transform(X)``."""
+        """``fit(X)`` then ``transform(X)``.
+
+        Parameters
+        ----------
+        X
+            The training data, which is also scaled (see :meth:`fit`).
+        y
+            Ignored (scikit-learn compatibility).
+        **fit_params
+            Ignored (scikit-learn compatibility).
+
+        Returns
+        -------
+        ``X`` scaled, of the kind :meth:`transform` gives.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> import numpy as np
+        >>> pmk.StandardScaler().fit_transform(pl.DataFrame({"x": [1.0, 3.0]}))["x"].to_list()
+        [-1.0, 1.0]
+        >>> pmk.MaxAbsScaler().fit_transform(np.array([[1.0, -2.0], [2.0, 4.0]])).tolist()
+        [[0.5, -0.5], [1.0, 1.0]]
+        """
         return self.fit(X, y).transform(X)
 
     def _compute_state(self, X: Any, what: str) -> _State:
@@ -582,9 +698,29 @@ class _Scaler:
 
     @property
     def params_(self) -> pl.DataFrame:
-        """The fitted parameters: a String ``column``, the ``by`` columns, then
-        one column per parameter (``List(Float64)`` when a vector column was
-        fitted)."""
+        """The fitted parameters, one row per column (and group).
+
+        A String ``column``, the ``by`` columns, then one column per parameter
+        (``List(Float64)`` when a vector column was fitted).
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> train = pl.DataFrame({"x": [0.0, 2.0, 4.0], "y": [1, 2, 3]})
+        >>> pmk.MinMaxScaler(columns="x").fit(train).params_
+        shape: (1, 5)
+        ┌────────┬──────────┬──────────┬───────┬─────┐
+        │ column ┆ data_min ┆ data_max ┆ scale ┆ min │
+        │ ---    ┆ ---      ┆ ---      ┆ ---   ┆ --- │
+        │ str    ┆ f64      ┆ f64      ┆ f64   ┆ f64 │
+        ╞════════╪══════════╪══════════╪═══════╪═════╡
+        │ x      ┆ 0.0      ┆ 4.0      ┆ 0.25  ┆ 0.0 │
+        └────────┴──────────┴──────────┴───────┴─────┘
+        >>> vectors = pl.DataFrame({"e": [[1.0, -4.0], [2.0, 2.0]]})
+        >>> pmk.MaxAbsScaler().fit(vectors).params_["max_abs"].to_list()
+        [[2.0, 4.0]]
+        """
         state = self._fitted("params_")
         vector = any(c.width for c in state.columns)
         dtype: pl.DataType = pl.List(pl.Float64) if vector else pl.Float64()
@@ -615,12 +751,30 @@ class _Scaler:
 
     @property
     def n_features_in_(self) -> int:
-        """How many columns the frame passed to ``fit`` had."""
+        """How many columns the frame passed to ``fit`` had.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> train = pl.DataFrame({"x": [0.0, 4.0], "y": [1, 2], "label": ["a", "b"]})
+        >>> pmk.MinMaxScaler(columns="x").fit(train).n_features_in_
+        3
+        """
         return self._fitted("n_features_in_").n_features_in
 
     @property
     def feature_names_in_(self) -> npt.NDArray[np.object_]:
-        """The column names of the frame passed to ``fit``."""
+        """The column names of the frame passed to ``fit`` (a numpy object array).
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> train = pl.DataFrame({"x": [0.0, 4.0], "label": ["a", "b"]})
+        >>> pmk.MinMaxScaler().fit(train).feature_names_in_.tolist()
+        ['x', 'label']
+        """
         names = self._fitted("feature_names_in_").feature_names_in
         if names is None:
             msg = f"{type(self).__name__} has no feature_names_in_"
@@ -629,12 +783,30 @@ class _Scaler:
 
     @property
     def columns_(self) -> list[str]:
-        """The scaled columns (``columns=None`` resolved at fit time)."""
+        """The scaled columns (``columns=None`` resolved at fit time).
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> train = pl.DataFrame({"x": [0.0, 4.0], "e": [[1.0, 2.0], [3.0, 4.0]], "s": ["a", "b"]})
+        >>> pmk.MinMaxScaler().fit(train).columns_
+        ['x', 'e']
+        """
         return [c.name for c in self._fitted("columns_").columns]
 
     @property
     def n_samples_seen_(self) -> int:
-        """How many rows ``fit`` (and every ``partial_fit``) saw."""
+        """How many rows ``fit`` (and every ``partial_fit``) saw.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> sc = pmk.MinMaxScaler().fit(pl.DataFrame({"x": [0.0, 4.0, 5.0]}))
+        >>> sc.partial_fit(pl.DataFrame({"x": [1.0, 2.0]})).n_samples_seen_
+        5
+        """
         return self._fitted("n_samples_seen_").n_samples_seen
 
     # ------------------------------------------------------------ transform
@@ -643,11 +815,43 @@ class _Scaler:
 
         Each keeps its column's name, so ``frame.with_columns(sc.expressions())``
         is :meth:`transform`; they stream and serialize with the plan.
+
+        Returns
+        -------
+        list of pl.Expr
+            One expression per fitted column, in :attr:`columns_` order.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> sc = pmk.MinMaxScaler().fit(pl.DataFrame({"x": [0.0, 4.0]}))
+        >>> len(sc.expressions())
+        1
+        >>> lazy = pl.LazyFrame({"x": [1.0, 2.0], "y": ["a", "b"]})
+        >>> lazy.with_columns(sc.expressions()).collect()["x"].to_list()
+        [0.25, 0.5]
         """
         return self._expressions(inverse=False, function=self._name("transform"))
 
     def inverse_expressions(self) -> list[pl.Expr]:
-        """Elementwise expressions that undo :meth:`expressions`."""
+        """Elementwise expressions that undo :meth:`expressions`.
+
+        Returns
+        -------
+        list of pl.Expr
+            One expression per fitted column; ``frame.with_columns(...)`` of
+            them is :meth:`inverse_transform`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> sc = pmk.MinMaxScaler().fit(pl.DataFrame({"x": [0.0, 4.0]}))
+        >>> scaled = pl.DataFrame({"x": [0.25, 1.0]})
+        >>> scaled.with_columns(sc.inverse_expressions())["x"].to_list()
+        [1.0, 4.0]
+        """
         return self._expressions(inverse=True, function=self._name("inverse_transform"))
 
     def _expressions(self, inverse: bool, function: str) -> list[pl.Expr]:
@@ -666,12 +870,52 @@ class _Scaler:
         """Scale the fitted columns of ``X``; other columns pass through.
 
         DataFrame in, DataFrame out; LazyFrame in, LazyFrame out (nothing
-        runs until it is collected).
+        runs until it is collected); a numpy array or pandas DataFrame gives
+        the same kind back unless :meth:`set_output` chose another.
+
+        Parameters
+        ----------
+        X
+            Data with the fitted columns (DataFrame, LazyFrame, 2-D numpy
+            array or pandas DataFrame).
+
+        Returns
+        -------
+        ``X`` with the fitted columns scaled.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> sc = pmk.MinMaxScaler(columns="x").fit(pl.DataFrame({"x": [0.0, 4.0]}))
+        >>> sc.transform(pl.DataFrame({"x": [1.0, 8.0], "y": [7, 8]})).rows()
+        [(0.25, 7), (2.0, 8)]
+        >>> out = sc.transform(pl.LazyFrame({"x": [2.0]}))
+        >>> type(out).__name__, out.collect()["x"].to_list()
+        ('LazyFrame', [0.5])
         """
         return self._apply(X, self.expressions(), "transform")
 
     def inverse_transform(self, X: Any) -> Any:
-        """Undo :meth:`transform` (same kinds in and out)."""
+        """Undo :meth:`transform` (same kinds in and out).
+
+        Parameters
+        ----------
+        X
+            Scaled data with the fitted columns.
+
+        Returns
+        -------
+        ``X`` with the fitted columns mapped back to the original units.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> sc = pmk.StandardScaler().fit(pl.DataFrame({"x": [1.0, 3.0]}))
+        >>> sc.inverse_transform(pl.DataFrame({"x": [-1.0, 0.0, 2.0]}))["x"].to_list()
+        [1.0, 2.0, 4.0]
+        """
         return self._apply(X, self.inverse_expressions(), "inverse_transform")
 
     def _apply(self, X: Any, exprs: list[pl.Expr], what: str) -> Any:
@@ -682,7 +926,32 @@ class _Scaler:
 
     # ---------------------------------------------------------- sklearn API
     def get_feature_names_out(self, input_features: Any = None) -> npt.NDArray[np.object_]:
-        """Output column names: the input's (scaled columns keep their names)."""
+        """Output column names: the input's (scaled columns keep their names).
+
+        Parameters
+        ----------
+        input_features
+            Optional input names, as scikit-learn's; they must equal
+            :attr:`feature_names_in_` when the scaler was fitted on named
+            columns.
+
+        Returns
+        -------
+        numpy.ndarray
+            The names, as an object array.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> import numpy as np
+        >>> train = pl.DataFrame({"x": [0.0, 4.0], "label": ["a", "b"]})
+        >>> pmk.MinMaxScaler().fit(train).get_feature_names_out().tolist()
+        ['x', 'label']
+        >>> sc = pmk.MinMaxScaler().fit(np.array([[0.0, 1.0], [2.0, 3.0]]))
+        >>> sc.get_feature_names_out().tolist()
+        ['x0', 'x1']
+        """
         state = self._fitted("get_feature_names_out")
         names = state.feature_names_in or [f"x{j}" for j in range(state.n_features_in)]
         if input_features is not None:
@@ -708,6 +977,33 @@ class _Scaler:
         ``"polars"`` always gives Polars frames (a LazyFrame stays lazy),
         ``"default"`` gives back the kind that came in, ``"pandas"`` gives a
         pandas DataFrame (pandas must be installed); ``None`` changes nothing.
+
+        Parameters
+        ----------
+        transform
+            ``"default"``, ``"polars"``, ``"pandas"`` or ``None``.
+
+        Returns
+        -------
+        The scaler (the same object).
+
+        Examples
+        --------
+        >>> import polars_mlkit as pmk
+        >>> import numpy as np
+        >>> X = np.array([[1.0, -2.0], [2.0, 4.0]])
+        >>> type(pmk.MaxAbsScaler().fit_transform(X)).__name__
+        'ndarray'
+        >>> pmk.MaxAbsScaler().set_output(transform="polars").fit_transform(X)
+        shape: (2, 2)
+        ┌─────┬──────┐
+        │ x0  ┆ x1   │
+        │ --- ┆ ---  │
+        │ f64 ┆ f64  │
+        ╞═════╪══════╡
+        │ 0.5 ┆ -0.5 │
+        │ 1.0 ┆ 1.0  │
+        └─────┴──────┘
         """
         if transform is None:
             return self
@@ -733,6 +1029,25 @@ class _Scaler:
         :func:`load_scaler` gives back a scaler of the same class whose
         transforms are identical, bit for bit, and which can go on with
         ``partial_fit``.
+
+        Returns
+        -------
+        str
+            The JSON text (format ``polars-mlkit/scaler``).
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> import json
+        >>> sc = pmk.MinMaxScaler().fit(pl.DataFrame({"x": [0.0, 4.0]}))
+        >>> document = json.loads(sc.to_json())
+        >>> document["format"], document["version"], document["kind"]
+        ('polars-mlkit/scaler', 1, 'MinMaxScaler')
+        >>> document["statistics"]
+        {'x': {'count': [[2.0]], 'min': [[0.0]], 'max': [[4.0]]}}
+        >>> pmk.load_scaler(sc.to_json()).transform(pl.DataFrame({"x": [1.0]}))["x"].to_list()
+        [0.25]
         """
         state = self._fitted("to_json")
         document = {
