@@ -5,7 +5,9 @@
 use std::cmp::Ordering;
 
 use super::element::Element;
-use super::segments::Segment;
+use rayon::prelude::*;
+
+use super::segments::{Segment, Validity};
 
 /// What RobustScaler needs to know about a column.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -162,25 +164,22 @@ pub fn percentile_linear_segments<T: Element>(
     segments: &[Segment<'_, T>],
     quantile_range: (f64, f64),
 ) -> Result<SortedStats, usize> {
-    let mut counts = vec![0u64; BUCKETS];
-    let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
-    let mut base = 0usize;
-    for segment in segments {
-        for (i, value) in segment.values.iter().enumerate() {
-            let x = value.to_f64();
-            if x.is_nan() || !segment.is_valid(i) {
-                continue;
-            }
-            if x.is_infinite() {
-                return Err(base + i);
-            }
-            counts[(order_key(x) >> BUCKET_SHIFT) as usize] += 1;
-            min = min.min(x);
-            max = max.max(x);
-        }
-        base += segment.values.len();
+    let pieces = split_segments(segments);
+    // Pass 1 (parallel): bucket counts, extent and the first infinity.
+    let census = pieces
+        .par_iter()
+        .fold(Census::new, |mut census, (base, piece)| {
+            census.add(*base, piece);
+            census
+        })
+        .reduce(Census::new, Census::merge);
+    if let Some(row) = census.first_infinite {
+        return Err(row);
     }
-    let n: u64 = counts.iter().sum();
+    let Census {
+        counts, min, max, ..
+    } = census;
+    let n: u64 = counts.iter().map(|&c| u64::from(c)).sum();
     if n == 0 {
         return Ok(percentile_linear::<f64>(&mut [], quantile_range));
     }
@@ -215,33 +214,75 @@ pub fn percentile_linear_segments<T: Element>(
             gathered.push(Vec::with_capacity(counts[b] as usize));
         }
     }
-    for segment in segments {
-        for (i, value) in segment.values.iter().enumerate() {
-            let x = value.to_f64();
-            if x.is_nan() || !segment.is_valid(i) {
-                continue;
+    // Pass 2 (parallel): gather only the wanted buckets. Their order inside a
+    // bucket does not matter to selection.
+    let parts: Vec<Vec<Vec<T>>> = pieces
+        .par_iter()
+        .map(|(_, piece)| {
+            // Sized from the census (share of the piece), plus slack.
+            let share = piece.values.len() as f64 / n as f64;
+            let mut local: Vec<Vec<T>> = gathered
+                .iter()
+                .map(|g| Vec::with_capacity((g.capacity() as f64 * share * 1.25) as usize + 64))
+                .collect();
+            let mut keep = |value: &T| {
+                let x = value.to_f64();
+                if x.is_nan() {
+                    return;
+                }
+                let slot = slot_of_bucket[(order_key(x) >> BUCKET_SHIFT) as usize];
+                if let Some(bucket) = local.get_mut(slot as usize) {
+                    bucket.push(*value);
+                }
+            };
+            match piece.validity {
+                None => piece.values.iter().for_each(&mut keep),
+                Some(_) => piece
+                    .values
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| piece.is_valid(*i))
+                    .for_each(|(_, v)| keep(v)),
             }
-            let slot = slot_of_bucket[(order_key(x) >> BUCKET_SHIFT) as usize];
-            if let Some(bucket) = gathered.get_mut(slot as usize) {
-                bucket.push(*value);
-            }
+            local
+        })
+        .collect();
+    for part in parts {
+        for (bucket, local) in gathered.iter_mut().zip(part) {
+            bucket.extend(local);
         }
     }
-    // Each wanted rank is selected inside its bucket.
-    let mut value_at = |rank: usize| -> f64 {
+    // Each wanted pair (rank, rank + 1): one selection inside the bucket of
+    // `rank`; `rank + 1` is then the minimum right of it, or, when it lies
+    // in the next occupied bucket, that bucket's minimum (both linear scans).
+    let mut pair_at = |rank: usize| -> (f64, f64) {
         let b = bucket_of(rank);
         let within = rank - starts[b];
-        match gathered.get_mut(slot_of_bucket[b] as usize) {
-            Some(bucket) if within < bucket.len() => {
-                let (_, at, _) = bucket.select_nth_unstable_by(within, |a, b| {
-                    a.partial_cmp(b).unwrap_or(Ordering::Equal)
-                });
-                at.to_f64()
-            }
-            _ => f64::NAN,
+        let next_rank = (rank + 1).min(n - 1);
+        let b_next = bucket_of(next_rank);
+        let Some(bucket) = gathered.get_mut(slot_of_bucket[b] as usize) else {
+            return (f64::NAN, f64::NAN);
+        };
+        if within >= bucket.len() {
+            return (f64::NAN, f64::NAN);
         }
+        let (_, at, right) = bucket
+            .select_nth_unstable_by(within, |a, b| a.partial_cmp(b).unwrap_or(Ordering::Equal));
+        let at = at.to_f64();
+        let next = if next_rank == rank {
+            at
+        } else if b_next == b {
+            min_of(right)
+        } else {
+            gathered
+                .get(slot_of_bucket[b_next] as usize)
+                .map_or(f64::NAN, |bucket| min_of(bucket))
+        };
+        (at, next)
     };
-    let [lo_at, lo_next, mid_at, mid_next, hi_at, hi_next] = wanted.map(&mut value_at);
+    let (lo_at, lo_next) = pair_at(lo_rank);
+    let (mid_at, mid_next) = pair_at(mid_rank);
+    let (hi_at, hi_next) = pair_at(hi_rank);
     Ok(SortedStats {
         count: n,
         min,
@@ -254,6 +295,83 @@ pub fn percentile_linear_segments<T: Element>(
         },
         upper: lerp(hi_at, hi_next, hi_gamma),
     })
+}
+
+/// Per-bucket counts, extent and first infinity of (part of) a column.
+struct Census {
+    counts: Vec<u32>,
+    min: f64,
+    max: f64,
+    first_infinite: Option<usize>,
+}
+
+impl Census {
+    fn new() -> Self {
+        Census {
+            counts: vec![0; BUCKETS],
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            first_infinite: None,
+        }
+    }
+
+    /// Counts the valid, non-NaN values of `piece`, whose first row is `base`.
+    fn add<T: Element>(&mut self, base: usize, piece: &Segment<'_, T>) {
+        for (i, value) in piece.values.iter().enumerate() {
+            let x = value.to_f64();
+            if x.is_nan() || !piece.is_valid(i) {
+                continue;
+            }
+            if x.is_infinite() {
+                let row = base + i;
+                self.first_infinite = Some(self.first_infinite.map_or(row, |r| r.min(row)));
+                continue;
+            }
+            self.counts[(order_key(x) >> BUCKET_SHIFT) as usize] += 1;
+            self.min = self.min.min(x);
+            self.max = self.max.max(x);
+        }
+    }
+
+    fn merge(mut self, other: Census) -> Census {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        self.first_infinite = match (self.first_infinite, other.first_infinite) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self
+    }
+}
+
+/// Rows per parallel piece of the census and gather passes.
+const PIECE: usize = 1 << 17;
+
+/// The segments cut into pieces of at most `PIECE` rows, each with the
+/// logical row of its first value.
+fn split_segments<'a, T: Element>(segments: &[Segment<'a, T>]) -> Vec<(usize, Segment<'a, T>)> {
+    let mut pieces = Vec::new();
+    let mut base = 0usize;
+    for segment in segments {
+        let mut start = 0usize;
+        while start < segment.values.len() {
+            let end = (start + PIECE).min(segment.values.len());
+            let validity = segment.validity.map(|v| Validity {
+                bytes: v.bytes,
+                offset: v.offset + start,
+            });
+            pieces.push((
+                base + start,
+                Segment::new(&segment.values[start..end], validity),
+            ));
+            start = end;
+        }
+        base += segment.values.len();
+    }
+    pieces
 }
 
 /// Standard normal CDF.
