@@ -1479,12 +1479,22 @@ class StandardScaler(_Scaler):
         self, state: _State, column: _Column, inverse: bool
     ) -> list[tuple[str, FloatArray]]:
         p = self._params(state, column)
-        ops: list[tuple[str, FloatArray]] = []
-        if state.options["with_mean"]:
-            ops.append(("add" if inverse else "sub", p["mean"]))
-        if state.options["with_std"]:
-            ops.append(("mul" if inverse else "div", p["scale"]))
-        return ops[::-1] if inverse else ops
+        center = p["mean"] if state.options["with_mean"] else None
+        scale = p["scale"] if state.options["with_std"] else None
+        return _center_scale_ops(center, scale, inverse)
+
+
+def _center_scale_ops(
+    center: FloatArray | None, scale: FloatArray | None, inverse: bool
+) -> list[tuple[str, FloatArray]]:
+    """``(x - center) / scale`` as transform steps (either part optional);
+    the inverse undoes them in reverse order."""
+    ops: list[tuple[str, FloatArray]] = []
+    if center is not None:
+        ops.append(("add" if inverse else "sub", center))
+    if scale is not None:
+        ops.append(("mul" if inverse else "div", scale))
+    return ops[::-1] if inverse else ops
 
 
 # --------------------------------------------------------------------------- #
@@ -1602,12 +1612,9 @@ class RobustScaler(_Scaler):
         self, state: _State, column: _Column, inverse: bool
     ) -> list[tuple[str, FloatArray]]:
         p = self._params(state, column)
-        ops: list[tuple[str, FloatArray]] = []
-        if state.options["with_centering"]:
-            ops.append(("add" if inverse else "sub", p["center"]))
-        if state.options["with_scaling"]:
-            ops.append(("mul" if inverse else "div", p["scale"]))
-        return ops[::-1] if inverse else ops
+        center = p["center"] if state.options["with_centering"] else None
+        scale = p["scale"] if state.options["with_scaling"] else None
+        return _center_scale_ops(center, scale, inverse)
 
 
 # --------------------------------------------------------------------------- #
