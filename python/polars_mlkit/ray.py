@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
-import ray.data
 
 from polars_mlkit.scalers import _merge_scalers, _Scaler, load_scaler
 
@@ -41,6 +40,11 @@ def _check_scaler(scaler: object, function: str) -> _Scaler:
 
 
 def _check_dataset(dataset: object, function: str) -> Dataset:
+    try:
+        import ray.data
+    except ImportError as err:  # the optional extra is missing
+        msg = f"{function} needs Ray: pip install 'polars-mlkit[ray]'"
+        raise ImportError(msg) from err
     if not isinstance(dataset, ray.data.Dataset):
         msg = f"{function}: expected a ray.data.Dataset, got {type(dataset).__name__}"
         raise TypeError(msg)
