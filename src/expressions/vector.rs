@@ -82,6 +82,14 @@ fn cast_vectors(series: &Series, kind: FloatKind, function: &str) -> PolarsResul
     series.cast(&shaped_dtype(&shape, kind))
 }
 
+/// The first input as a vector column cast to the float type it is computed
+/// in, with its shape and that type.
+fn vector_input(inputs: &[Series], function: &str) -> PolarsResult<(Series, Shape, FloatKind)> {
+    let input = first_input(inputs, function)?;
+    let (shape, kind) = vector_shape(&input.field(), function)?;
+    Ok((input.cast(&shaped_dtype(&shape, kind))?, shape, kind))
+}
+
 // ---------------------------------------------------------------- pairwise
 
 #[derive(Deserialize)]
@@ -252,18 +260,14 @@ fn norm_output(fields: &[Field], kwargs: NormKwargs) -> PolarsResult<Field> {
 
 #[polars_expr(output_type_func_with_kwargs=norm_output)]
 fn norm(inputs: &[Series], kwargs: NormKwargs) -> PolarsResult<Series> {
-    let function = kwargs.function.as_str();
-    let (_, kind) = single_vector_kind(
-        &[first_input(inputs, function)?.field().into_owned()],
-        function,
-    )?;
+    let (a, _, kind) = vector_input(inputs, &kwargs.function)?;
     match kind {
-        FloatKind::F32 => norm_typed::<f32>(first_input(inputs, function)?, &kwargs),
-        FloatKind::F64 => norm_typed::<f64>(first_input(inputs, function)?, &kwargs),
+        FloatKind::F32 => norm_typed::<f32>(&a, &kwargs),
+        FloatKind::F64 => norm_typed::<f64>(&a, &kwargs),
     }
 }
 
-fn norm_typed<T: ColumnFloat>(input: &Series, kwargs: &NormKwargs) -> PolarsResult<Series> {
+fn norm_typed<T: ColumnFloat>(a: &Series, kwargs: &NormKwargs) -> PolarsResult<Series> {
     let function = kwargs.function.as_str();
     let kernel: fn(&[T]) -> f64 = match kwargs.ord.as_str() {
         "1" => vector::norm_l1::<T>,
@@ -271,8 +275,7 @@ fn norm_typed<T: ColumnFloat>(input: &Series, kwargs: &NormKwargs) -> PolarsResu
         "inf" => vector::norm_inf::<T>,
         other => polars_bail!(ComputeError: "{function}: ord must be 1, 2 or inf, got {other}"),
     };
-    let a = cast_vectors(input, T::KIND, function)?;
-    let chunks = vector_chunks::<T>(&a, function)?;
+    let chunks = vector_chunks::<T>(a, function)?;
     let mut values = Vec::with_capacity(a.len());
     let mut valid = Vec::with_capacity(a.len());
     for slice in rows(&chunks) {
@@ -310,11 +313,7 @@ fn unit_normalize(inputs: &[Series], kwargs: UnitNormalizeKwargs) -> PolarsResul
             polars_bail!(ComputeError: "{function}: norm must be \"l1\", \"l2\" or \"max\", got {other:?}")
         }
     };
-    let (_, kind) = single_vector_kind(
-        &[first_input(inputs, function)?.field().into_owned()],
-        function,
-    )?;
-    let a = cast_vectors(first_input(inputs, function)?, kind, function)?;
+    let (a, _, kind) = vector_input(inputs, function)?;
     match kind {
         FloatKind::F32 => unit_normalize_typed::<f32>(&a, norm, function),
         FloatKind::F64 => unit_normalize_typed::<f64>(&a, norm, function),
@@ -383,11 +382,7 @@ fn project_output(fields: &[Field], kwargs: ProjectKwargs) -> PolarsResult<Field
 fn project(inputs: &[Series], kwargs: ProjectKwargs) -> PolarsResult<Series> {
     kwargs.check()?;
     let function = kwargs.function.as_str();
-    let (shape, kind) = single_vector_kind(
-        &[first_input(inputs, function)?.field().into_owned()],
-        function,
-    )?;
-    let a = cast_vectors(first_input(inputs, function)?, kind, function)?;
+    let (a, shape, kind) = vector_input(inputs, function)?;
     match kind {
         FloatKind::F32 => project_typed::<f32>(&a, &shape, &kwargs),
         FloatKind::F64 => project_typed::<f64>(&a, &shape, &kwargs),
@@ -526,11 +521,7 @@ fn top_k_output(fields: &[Field], kwargs: TopKKwargs) -> PolarsResult<Field> {
 #[polars_expr(output_type_func_with_kwargs=top_k_output)]
 fn top_k_similar(inputs: &[Series], kwargs: TopKKwargs) -> PolarsResult<Series> {
     let function = kwargs.function.as_str();
-    let (_, kind) = single_vector_kind(
-        &[first_input(inputs, function)?.field().into_owned()],
-        function,
-    )?;
-    let a = cast_vectors(first_input(inputs, function)?, kind, function)?;
+    let (a, _, kind) = vector_input(inputs, function)?;
     let positions = match kind {
         FloatKind::F32 => top_k_typed::<f32>(&a, &kwargs)?,
         FloatKind::F64 => top_k_typed::<f64>(&a, &kwargs)?,
@@ -594,11 +585,7 @@ fn nearest(inputs: &[Series], kwargs: NearestKwargs) -> PolarsResult<Series> {
     let function = kwargs.function.as_str();
     polars_ensure!(kwargs.queries.len() == kwargs.n_queries * kwargs.dim, ComputeError:
         "{function}: queries hold {} numbers, not {} x {}", kwargs.queries.len(), kwargs.n_queries, kwargs.dim);
-    let (_, kind) = single_vector_kind(
-        &[first_input(inputs, function)?.field().into_owned()],
-        function,
-    )?;
-    let a = cast_vectors(first_input(inputs, function)?, kind, function)?;
+    let (a, _, kind) = vector_input(inputs, function)?;
     let found = match kind {
         FloatKind::F32 => nearest_typed::<f32>(&a, &kwargs)?,
         FloatKind::F64 => nearest_typed::<f64>(&a, &kwargs)?,
