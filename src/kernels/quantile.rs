@@ -206,12 +206,13 @@ pub fn percentile_linear_segments<T: Element>(
     }
     let bucket_of = |rank: usize| starts.partition_point(|&s| s <= rank).saturating_sub(1);
     let mut slot_of_bucket = vec![u8::MAX; BUCKETS];
-    let mut gathered: Vec<Vec<T>> = Vec::new();
+    // How many values each wanted bucket holds (from the census).
+    let mut wanted_counts: Vec<usize> = Vec::new();
     for &rank in &wanted {
         let b = bucket_of(rank);
         if slot_of_bucket[b] == u8::MAX {
-            slot_of_bucket[b] = gathered.len() as u8;
-            gathered.push(Vec::with_capacity(counts[b] as usize));
+            slot_of_bucket[b] = wanted_counts.len() as u8;
+            wanted_counts.push(counts[b] as usize);
         }
     }
     // Pass 2 (parallel): gather only the wanted buckets. Their order inside a
@@ -221,9 +222,9 @@ pub fn percentile_linear_segments<T: Element>(
         .map(|(_, piece)| {
             // Sized from the census (share of the piece), plus slack.
             let share = piece.values.len() as f64 / n as f64;
-            let mut local: Vec<Vec<T>> = gathered
+            let mut local: Vec<Vec<T>> = wanted_counts
                 .iter()
-                .map(|g| Vec::with_capacity((g.capacity() as f64 * share * 1.25) as usize + 64))
+                .map(|&count| Vec::with_capacity((count as f64 * share * 1.25) as usize + 64))
                 .collect();
             let mut keep = |value: &T| {
                 let x = value.to_f64();
@@ -246,6 +247,10 @@ pub fn percentile_linear_segments<T: Element>(
             }
             local
         })
+        .collect();
+    let mut gathered: Vec<Vec<T>> = wanted_counts
+        .iter()
+        .map(|&c| Vec::with_capacity(c))
         .collect();
     for part in parts {
         for (bucket, local) in gathered.iter_mut().zip(part) {
