@@ -49,6 +49,7 @@ try:
     import polars_mlkit as pmk
 except ImportError as _exc:  # pragma: no cover - depends on the build
     sys.exit(f"bench.py: cannot import polars_mlkit ({_exc}); build it first (make develop).")
+from classic import classic
 
 SEED = 20240601
 MIB = 1024**2
@@ -446,98 +447,22 @@ def native_arr_dot() -> pl.Expr | None:
 # --------------------------------------------------------------------------- #
 
 
-def py_minmax(values: list[float]) -> list[float]:
-    lo = min(values)
-    hi = max(values)
-    rng = hi - lo
-    return [(v - lo) / rng for v in values]
-
-
-def py_dot(a: list[float], b: list[float]) -> float:
-    return sum(x * y for x, y in zip(a, b, strict=True))
-
-
 def section_classic(cfg: Config) -> Section:
-    n = cfg.classic_n
-    size = fmt_size(n)
-    sec = Section(f"Classic table: 1-D vectors of {size} float64 values")
-    rng = np.random.default_rng(SEED)
-    x = rng.random(n)
-    x_list = x.tolist()
-    df = pl.DataFrame({"x": x})
-    # Pure Python is slow and steady: fewer repeats keep the run short; measured once
-    # and shared by both normalization rows.
-    py_repeat = max(3, cfg.repeat // 2)
-    progress(f"classic [{size}] pure Python normalization")
-    py_norm = run(lambda: py_minmax(x_list), py_repeat)
-
-    def np_minmax() -> np.ndarray:
-        return (x - x.min()) / (x.max() - x.min())
-
-    norm_baselines = [
-        Baseline("pure Python loop", None, measured=py_norm),
-        Baseline("numpy (x - min) / (max - min)", np_minmax),
-        Baseline("native Polars expression", lambda: df.select(native_minmax(pl.col("x")))),
-    ]
-    compare(
-        sec,
-        "min-max normalize: df.select(pl.col('x').ml.normalize())",
-        size,
-        (lambda: df.select(pl.col("x").ml.normalize())) if has_expr("normalize") else None,
-        norm_baselines,
-        cfg.repeat,
-    )
-    compare(
-        sec,
-        "min-max normalize: pmk.normalize(ndarray)",
-        size,
-        (lambda: pmk.normalize(x)) if has_free("normalize") else None,
-        norm_baselines[:2],
-        cfg.repeat,
-    )
-
-    # Dot product.
-    a = rng.random(n)
-    b = rng.random(n)
-    a_list, b_list = a.tolist(), b.tolist()
-    progress(f"classic [{size}] pure Python dot")
-    py_d = run(lambda: py_dot(a_list, b_list), py_repeat)
-    compare(
-        sec,
-        "dot product: pmk.dot_product(ndarray, ndarray)",
-        size,
-        (lambda: pmk.dot_product(a, b)) if has_free("dot_product") else None,
-        [
-            Baseline("pure Python sum(a*b)", None, 30.0, measured=py_d),
-            Baseline(
-                "numpy np.dot (BLAS default threads)",
-                lambda: np.dot(a, b),
-                0.8,
-                "≥ 0.8x (close to np.dot)",
-            ),
-            Baseline(
-                "numpy np.dot (BLAS 1 thread)",
-                None,
-                0.8,
-                "≥ 0.8x (close to np.dot)",
-                measured=run_blas1(lambda: np.dot(a, b), cfg.repeat),
-            ),
-        ],
-        cfg.repeat,
-        check=_scalar_rel_diff,
-    )
+    """The classic table (``classic.py``, shared with ``make demo``)."""
+    progress(f"classic [{fmt_size(cfg.classic_n)}] lists, numpy, threads")
+    result = classic(cfg.classic_n, cfg.repeat)
+    sec = Section(f"Classic table: 1-D vectors of {fmt_size(cfg.classic_n)} float64 values")
+    sec.table = "\n\n".join(result.tables)
+    sec.notes.extend(f"result differs from numpy: {f}" for f in result.failures)
     sec.notes.append(
         "The article this project answers (unknown hardware): dot product of 1M elements — "
         "pure Python 245 ms, NumPy 12 ms, Rust via PyO3 8 ms; min-max normalization of 1M "
         "elements — 180 / 15 / 6 ms; 'parallel processing, 4 threads' 2 ms."
     )
     sec.notes.append(
-        "np.dot is shown with BLAS at its default thread count and limited to 1 thread "
-        "(threadpoolctl): on small VMs a threaded BLAS call can stall on thread wake-ups."
-    )
-    sec.notes.append(
-        f"Pure Python timings are medians of {py_repeat} runs over Python lists "
-        "(building the lists from numpy is not timed)."
+        "List rows include reading the Python lists (and building the output list); "
+        "pure Python timings are medians of 3 runs. np.dot is shown with BLAS at its default "
+        "thread count and limited to 1 thread (threadpoolctl)."
     )
     return sec
 
@@ -713,6 +638,7 @@ def section_vectors(cfg: Config) -> Section:
     _vectors_rowwise(sec, cfg, rng)
     gc.collect()
     _vectors_nearest(sec, cfg, rng)
+    _vectors_constants(sec, cfg, rng)
     return sec
 
 
@@ -824,6 +750,47 @@ def _vectors_nearest(sec: Section, cfg: Config, rng: np.random.Generator) -> Non
         ],
         cfg.repeat,
         check=_topk_agreement,
+    )
+
+
+def _vectors_constants(sec: Section, cfg: Config, rng: np.random.Generator) -> None:
+    """What it costs to hand nearest's queries to the plugin, against the search.
+
+    The queries cross as one Arrow literal row. The old route (a pickled list
+    of Python floats in the kwargs) is timed as what it did: ``tolist`` and
+    ``pickle.dumps``. The transfer is timed on a 1-row frame (the search
+    itself is then negligible) and compared with a real search."""
+    import pickle
+
+    nq, dn = (20_000, 384) if not cfg.quick else (2_000, 384)
+    rows = cfg.nn_rows * 10 if not cfg.quick else cfg.nn_rows
+    q_np = rng.standard_normal((nq, dn), dtype=np.float32)
+    tiny = pl.DataFrame([pl.Series("emb", q_np[:1])])
+    corpus = pl.DataFrame([pl.Series("emb", rng.standard_normal((rows, dn), dtype=np.float32))])
+    transfer, old_route = interleaved_median_times(
+        [
+            lambda: pmk.nearest(tiny, "emb", q_np, k=1),
+            lambda: pickle.dumps({"queries": q_np.astype(np.float64).ravel().tolist()}),
+        ],
+        repeat=cfg.repeat,
+    )
+    progress(f"nearest: {nq:,} queries over {rows:,} rows (one timed run)")
+    search = median_time(lambda: pmk.nearest(corpus, "emb", q_np, k=10), repeat=1, warmup=0)
+    size = f"{nq:,} x {dn} queries"
+    sec.rows.append(
+        Row(
+            "nearest: queries handed to the plugin (Arrow literal) vs the old pickled list",
+            size,
+            "tolist + pickle.dumps (old route)",
+            old_route,
+            transfer,
+        )
+    )
+    share = transfer / search
+    sec.notes.append(
+        f"nearest with {nq:,} x {dn} queries: transfer {transfer * 1e3:.1f} ms (1-row frame) "
+        f"vs the search over {rows:,} x {dn} Float32 rows {search:.2f} s: {share:.2%} of the "
+        f"search (target < 5%: {'yes' if share < 0.05 else 'NO'})."
     )
 
 

@@ -32,15 +32,8 @@ from sklearn import preprocessing as skp
 from sklearn.datasets import load_wine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from _timing import (
-    fmt_ms,
-    fmt_ratio,
-    interleaved_median_times,
-    machine_description,
-    markdown_table,
-    median_time,
-    single_threaded_blas,
-)
+from _timing import machine_description
+from classic import classic
 
 SEED = 42
 #: Largest difference to scikit-learn that still counts as "the same numbers".
@@ -302,102 +295,22 @@ def similar_wines() -> None:
 # --------------------------------------------------------------------------- #
 
 
-def py_minmax(values: list[float]) -> list[float]:
-    lo, hi = min(values), max(values)
-    span = hi - lo
-    return [(v - lo) / span for v in values]
-
-
-def py_dot(a: list[float], b: list[float]) -> float:
-    return sum(x * y for x, y in zip(a, b, strict=True))
-
-
 def classic_table() -> None:
-    n = 1_000_000
-    rng = np.random.default_rng(SEED)
-    x = rng.random(n)
-    frame = pl.DataFrame({"x": x})
-    col = pl.col("x")
-    x_list = x.tolist()
-    print(f"{n:,} float64 values; medians of repeated runs on this machine:")
+    """The classic table with list and numpy input side by side, and Python
+    threads calling the data face at once (``benchmarks/classic.py``)."""
+    print("Medians of repeated runs on this machine:")
     print(machine_description())
-
-    # --- min-max normalization
-    py_s = median_time(lambda: py_minmax(x_list), repeat=3)
-    native = (col - col.min()) / (col.max() - col.min())
-    impls: list[tuple[str, Callable[[], Any], str]] = [
-        ("NumPy (x - x.min()) / (x.max() - x.min())", lambda: (x - x.min()) / np.ptp(x), "15"),
-        ("native Polars (x - min) / (max - min)", lambda: frame.select(native), ""),
-        (
-            "polars_mlkit df.select(col.ml.normalize())",
-            lambda: frame.select(col.ml.normalize()),
-            "",
-        ),
-        ("polars_mlkit pmk.normalize(ndarray)", lambda: pmk.normalize(x), "6 (Rust)"),
-    ]
-    times = interleaved_median_times([f for _, f, _ in impls], repeat=7, min_time=0.02)
-    np_s = times[0]
-    rows = [["pure Python loop", fmt_ms(py_s), "1.00x", fmt_ratio(np_s / py_s), "180"]]
-    rows += [
-        [name, fmt_ms(t), fmt_ratio(py_s / t), fmt_ratio(np_s / t), article]
-        for (name, _, article), t in zip(impls, times, strict=True)
-    ]
-    got = pmk.normalize(x)
-    want = (x - x.min()) / (x.max() - x.min())
-    print()
-    print(f"Min-max normalization of {n:,} values")
+    result = classic()
+    for table in result.tables:
+        print()
+        print(table)
+    for failure in result.failures:
+        print(f"  FAILED: {failure} differs from numpy")
+        FAILED.append(f"classic table: {failure}")
     print(
-        markdown_table(["implementation", "ms", "vs pure Python", "vs NumPy", "article ms"], rows)
-    )
-    report_diff("pmk.normalize vs NumPy formula", max_abs_diff(got, want), 1e-12)
-
-    # --- dot product
-    if not hasattr(pmk, "dot_product"):
-        print("\n(dot product row skipped: this build has no pmk.dot_product yet)")
-        SKIPPED.append("classic dot product")
-        return
-    a, b = rng.random(n), rng.random(n)
-    a_list, b_list = a.tolist(), b.tolist()
-    py_s = median_time(lambda: py_dot(a_list, b_list), repeat=3)
-    dot_impls: list[tuple[str, Callable[[], Any], str]] = [
-        ("NumPy np.dot (BLAS default threads)", lambda: np.dot(a, b), "12"),
-        ("polars_mlkit pmk.dot_product(a, b)", lambda: pmk.dot_product(a, b), "8 (Rust)"),
-    ]
-    times = interleaved_median_times([f for _, f, _ in dot_impls], repeat=7, min_time=0.02)
-    with single_threaded_blas():
-        np1_s = median_time(lambda: np.dot(a, b), repeat=7, min_time=0.02)
-    np_s = min(times[0], np1_s)  # ratios against the better of the two NumPy runs
-    rows = [["pure Python sum(x * y)", fmt_ms(py_s), "1.00x", fmt_ratio(np_s / py_s), "245"]]
-    rows += [
-        [name, fmt_ms(t), fmt_ratio(py_s / t), fmt_ratio(np_s / t), article]
-        for (name, _, article), t in zip(dot_impls, times, strict=True)
-    ]
-    rows.insert(
-        2,
-        [
-            "NumPy np.dot (BLAS 1 thread)",
-            fmt_ms(np1_s),
-            fmt_ratio(py_s / np1_s),
-            fmt_ratio(np_s / np1_s),
-            "",
-        ],
-    )
-    print()
-    print(f"Dot product of two {n:,}-element vectors")
-    print(
-        markdown_table(
-            ["implementation", "ms", "vs pure Python", "vs best NumPy", "article ms"], rows
-        )
-    )
-    print(
-        "(NumPy runs twice: BLAS with its default threads and limited to one thread; on small\n"
-        " VMs a threaded BLAS call can stall waiting for its threads to wake up.)"
-    )
-    rel = abs(float(pmk.dot_product(a, b)) - float(np.dot(a, b))) / abs(float(np.dot(a, b)))
-    report_diff("pmk.dot_product vs np.dot (relative)", rel, 1e-12)
-    print(
-        "\nThe article's numbers are from unknown hardware; its 'parallel processing, "
-        f"4 threads' row was 2 ms. Polars here uses {pl.thread_pool_size()} threads."
+        "\nThe article's numbers are from unknown hardware: dot product 245 / 12 / 8 ms "
+        "(pure Python / NumPy / Rust), min-max 180 / 15 / 6 ms, 'parallel processing, "
+        "4 threads' 2 ms."
     )
 
 

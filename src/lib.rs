@@ -7,10 +7,16 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+#[macro_use]
+pub mod dispatch;
 pub mod kernels;
 
 #[cfg(feature = "python")]
 mod expressions;
+#[cfg(feature = "python")]
+mod options;
+#[cfg(feature = "python")]
+mod plain;
 
 #[cfg(feature = "python")]
 use pyo3::prelude::*;
@@ -26,5 +32,5 @@ static ALLOC: PolarsAllocator = PolarsAllocator::new();
 #[pymodule]
 fn _internal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    Ok(())
+    plain::register(m)
 }

@@ -417,8 +417,7 @@ def option_cases() -> list[Case]:
            "assert pmk.standard_scale([1.0, 2.0], ddof=2**70) == [-0.5, 0.5]"),
         err("option-bad-x", "pmk.normalize(5)", "normalize", types=ARG_ERRORS),
         err("option-bad-x-0d", "pmk.normalize(np.array(3.0))", "normalize", types=ARG_ERRORS),
-        err("option-topk-data", "pmk.top_k_similar(df['vec'], Q, k=1)", "top_k_similar",
-            types=ARG_ERRORS),
+        ok("option-topk-data", "assert pmk.top_k_similar(df['vec'], Q, k=1).to_list() == [0]"),
         err("option-other-column-with-data", 'pmk.dot([1.0, 2.0], "vec")', "dot",
             types=ARG_ERRORS),
     ]  # fmt: skip

@@ -1610,9 +1610,10 @@ def test_constant_series_with_null_is_value_error() -> None:
         pl.col("a").ml.cosine_similarity(pl.Series([1.0, None]))
 
 
-def test_top_k_similar_on_data_is_type_error() -> None:
-    with pytest.raises(TypeError, match="top_k_similar"):
-        pmk.top_k_similar(np.ones((3, 2)), [1.0, 1.0], 1)  # type: ignore[arg-type]
+def test_top_k_similar_on_one_vector_is_value_error() -> None:
+    # Data holds one vector per row; a single vector has nothing to rank.
+    with pytest.raises(ValueError, match="top_k_similar"):
+        pmk.top_k_similar(np.ones(2), [1.0, 1.0], 1)
 
 
 def test_free_function_data_other_cannot_be_a_column() -> None:

@@ -1,4 +1,32 @@
 """The compiled extension. Its plugin functions are reached through
-``polars.plugins.register_plugin_function``, not called from Python."""
+``polars.plugins.register_plugin_function``; the functions below are the
+data face (plain numpy arrays, lists and tuples straight to the kernels)."""
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 __version__: str
+
+def pairwise(function: str, op: str, x: Any, other: Any) -> Any: ...
+def norm(function: str, ord: str, x: Any) -> Any: ...
+def unit_normalize(function: str, norm: str, x: Any) -> Any: ...
+def project(
+    function: str,
+    x: Any,
+    matrix: npt.NDArray[np.float64],
+    bias: npt.NDArray[np.float64] | None = None,
+) -> Any: ...
+def top_k_similar(
+    function: str, x: Any, query: npt.NDArray[np.float64], k: int, metric: str
+) -> Any: ...
+def nearest(
+    function: str, x: Any, queries: npt.NDArray[np.float64], k: int, metric: str
+) -> tuple[
+    npt.NDArray[np.uint32],
+    npt.NDArray[np.uint32],
+    npt.NDArray[np.uint32],
+    npt.NDArray[np.float64],
+]: ...
+def scale(x: Any, options: dict[str, Any]) -> Any: ...

@@ -243,7 +243,8 @@ class MlExprNamespace:
         >>> df.select(nearest)["e"].to_list()
         [1]
         """
-        return vectors.top_k_similar(self._expr, query, k, metric)
+        expr: pl.Expr = vectors.top_k_similar(self._expr, query, k, metric)
+        return expr
 
 
 @pl.api.register_series_namespace("ml")
@@ -460,5 +461,5 @@ class MlSeriesNamespace:
         >>> s.ml.top_k_similar([1.0, 0.1], k=2).to_list()
         [0, 2]
         """
-        expr = vectors.top_k_similar(pl.col(self._series.name), query, k, metric)
-        return self._series.to_frame().select(expr).to_series()
+        result: pl.Series = vectors.top_k_similar(self._series, query, k, metric)
+        return result

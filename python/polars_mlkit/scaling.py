@@ -138,7 +138,7 @@ DataIn: TypeAlias = "Sequence[float] | npt.NDArray[Any] | pl.Series"
 def _dispatch(x: Any, function: str, kwargs: dict[str, Any]) -> Any:
     if is_expression_input(x):
         return _scale_expr(to_expr(x), kwargs)
-    return apply_to_columns(x, lambda e: _scale_expr(e, kwargs), function)
+    return apply_to_columns(x, lambda e: _scale_expr(e, kwargs), kwargs, function)
 
 
 @overload

@@ -8,13 +8,14 @@ one vector per row, a Series is a vector column.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from polars_mlkit import _internal
 from polars_mlkit._data import is_expression_input, to_expr
 from polars_mlkit._plugin import call_plugin
 
@@ -44,8 +45,8 @@ def _numeric_array(value: Any, function: str, what: str) -> npt.NDArray[Any]:
     return array
 
 
-def _constant_vector(value: Any, function: str, what: str = "other") -> list[float]:
-    """A constant vector as builtin floats (kwargs are pickled)."""
+def _constant_vector(value: Any, function: str, what: str = "other") -> npt.NDArray[np.float64]:
+    """A constant vector, checked, as a float64 array."""
     if isinstance(value, pl.Series):
         if not value.dtype.is_numeric():
             msg = f"{function}: {what} must hold numbers, got a Series of {value.dtype}"
@@ -59,8 +60,7 @@ def _constant_vector(value: Any, function: str, what: str = "other") -> list[flo
     if array.ndim != 1:
         msg = f"{function}: {what} must be one vector (1-D), got an array of shape {array.shape}"
         raise ValueError(msg)
-    result: list[float] = array.astype(np.float64).tolist()
-    return result
+    return np.ascontiguousarray(array, dtype=np.float64)
 
 
 def _matrix(value: Any, function: str, what: str) -> npt.NDArray[np.float64]:
@@ -68,99 +68,91 @@ def _matrix(value: Any, function: str, what: str) -> npt.NDArray[np.float64]:
     if array.ndim != 2:
         msg = f"{function}: {what} must be 2-D, got an array of shape {array.shape}"
         raise ValueError(msg)
-    return array.astype(np.float64)
+    return np.ascontiguousarray(array, dtype=np.float64)
 
 
-def _vector_series(values: Any, function: str) -> tuple[pl.Series, str]:
-    """Data as a vector column, and which kind to give back."""
-    if isinstance(values, pl.Series):
-        return values, "series"
-    array = _numeric_array(values, function, "the vectors")
-    kind = "numpy" if isinstance(values, np.ndarray) else "list"
-    if array.ndim == 1:
-        return pl.Series("x", array.reshape(1, -1)), kind + "-1d"
-    if array.ndim == 2:
-        return pl.Series("x", array), kind + "-2d"
-    msg = f"{function}: expected one vector (1-D) or one vector per row (2-D), got {array.ndim}-D"
-    raise ValueError(msg)
+def _literal(values: npt.NDArray[np.float64]) -> pl.Expr:
+    """A constant (a vector, or a matrix row-major) as Arrow data: one Binary
+    scalar holding its float64 values, little-endian; the shape travels in the
+    kwargs. Built with one copy and no Python floats, serialised with the
+    plan, and a scalar, so it broadcasts in every context (the streaming
+    engine repeats it per morsel without copying the bytes)."""
+    data = np.ascontiguousarray(values, dtype="<f8").tobytes()
+    return pl.lit(data, dtype=pl.Binary)
 
 
-def _give_back(result: pl.Series, kind: str, original: Any) -> Any:
-    if kind == "series":
-        return result.alias(original.name)
-    if kind.endswith("-1d"):
-        value = result[0]
-        if isinstance(value, pl.Series):
-            value = value.to_numpy() if kind.startswith("numpy") else value.to_list()
-            if kind.startswith("list") and isinstance(original, tuple):
-                value = tuple(value)
+def _plain(value: Any, function: str, what: str) -> Any:
+    """Data for the extension's data face: numpy arrays, lists and tuples go
+    as they are (read in Rust); a Series or another array-like becomes a
+    numpy array."""
+    if isinstance(value, (list, tuple, np.ndarray)):
         return value
-    return result.to_numpy() if kind.startswith("numpy") else result.to_list()
-
-
-def _is_vector_column(value: Any) -> bool:
-    """Whether data holds one vector per row (rather than one vector)."""
     if isinstance(value, pl.Series):
-        return isinstance(value.dtype, (pl.Array, pl.List))
-    return bool(np.ndim(value) == 2)
+        if value.null_count():
+            msg = f"{function}: {what} must not contain nulls"
+            raise ValueError(msg)
+        return value.to_numpy()
+    if is_expression_input(value):
+        msg = f"{function}: when x is data, {what} must be data too, not a column"
+        raise TypeError(msg)
+    if isinstance(value, (int, float)) or value is None:
+        return value  # refused in Rust with the function's name
+    return np.asarray(value)
 
 
-def _run_on_data(
-    x: Any, function: str, build: Any, other: Any = None, constant_ok: bool = False
-) -> Any:
-    """Compute ``build(col, other)`` on data now; ``other`` becomes a second
-    column when ``x`` is one vector or ``other`` is a vector column, and is
-    passed as a constant vector otherwise."""
-    series, kind = _vector_series(x, function)
-    columns = {"x": series.alias("x")}
-    other_arg: pl.Expr | list[float] | None = None
+def _on_series(
+    x: pl.Series,
+    function: str,
+    build: Callable[[pl.Expr, pl.Expr | None, int | None], pl.Expr],
+    other: Any = None,
+) -> pl.Series:
+    """Series in -> Series out, through the plugin. ``other`` becomes a second
+    column when it holds one vector per row, and a constant (its length
+    passed to ``build``) otherwise."""
+    columns = {"x": x.alias("x")}
+    other_arg: pl.Expr | None = None
+    constant: int | None = None
     if other is not None:
         if is_expression_input(other):
             msg = f"{function}: when x is data, other must be data too, not a column"
             raise TypeError(msg)
-        if constant_ok and not kind.endswith("-1d") and not _is_vector_column(other):
-            other_arg = _constant_vector(other, function)
+        if isinstance(other, pl.Series) and isinstance(other.dtype, (pl.Array, pl.List)):
+            other_column = other
+        elif not isinstance(other, pl.Series) and np.ndim(other) == 2:
+            other_column = pl.Series(_numeric_array(other, function, "other"))
         else:
-            other_series, _ = _vector_series(other, function)
-            if other_series.len() != series.len():
+            other_column = None
+            q = _constant_vector(other, function)
+            other_arg, constant = _literal(q), len(q)
+        if other_column is not None:
+            if other_column.len() != x.len():
                 msg = (
-                    f"{function}: {series.len()} vector(s) on one side and "
-                    f"{other_series.len()} on the other"
+                    f"{function}: {x.len()} vector(s) on one side and "
+                    f"{other_column.len()} on the other"
                 )
                 raise ValueError(msg)
-            columns["y"] = other_series.alias("y")
+            columns["y"] = other_column.alias("y")
             other_arg = pl.col("y")
     frame = pl.DataFrame(columns)
-    result = frame.select(build(pl.col("x"), other_arg)).to_series()
-    return _give_back(result, kind, x)
+    return frame.select(build(pl.col("x"), other_arg, constant)).to_series().alias(x.name)
 
 
 def _pairwise(x: Any, other: Any, op: str, function: str) -> Any:
-    def build(col: pl.Expr, other_arg: pl.Expr | list[float]) -> pl.Expr:
-        if isinstance(other_arg, pl.Expr):
-            args, constant = [col, other_arg], None
-        else:
-            args, constant = [col], other_arg
-        kwargs = {"function": function, "op": op, "other": constant}
+    def build(col: pl.Expr, other_arg: pl.Expr | None, constant: int | None) -> pl.Expr:
+        kwargs = {"function": function, "op": op, "constant": constant}
+        args = [col] if other_arg is None else [col, other_arg]
         return call_plugin("pairwise", args, kwargs, is_elementwise=True)
 
     if is_expression_input(x):
         if is_expression_input(other):
-            return build(to_expr(x), to_expr(other))
-        return build(to_expr(x), _constant_vector(other, function))
-    _check_equal_lengths(x, other, function)
-    return _run_on_data(x, function, build, other, constant_ok=True)
-
-
-def _check_equal_lengths(x: Any, other: Any, function: str) -> None:
-    """Vectors of different lengths are a ``ValueError`` before anything runs."""
-    if isinstance(x, (pl.Series, str, pl.Expr)) or isinstance(other, (pl.Series, str, pl.Expr)):
-        return
-    a = _numeric_array(x, function, "x")
-    b = _numeric_array(other, function, "other")
-    if a.ndim >= 1 and b.ndim >= 1 and a.shape[-1] != b.shape[-1]:
-        msg = f"{function}: vectors have different lengths: {a.shape[-1]} and {b.shape[-1]}"
-        raise ValueError(msg)
+            return build(to_expr(x), to_expr(other), None)
+        q = _constant_vector(other, function)
+        return build(to_expr(x), _literal(q), len(q))
+    if isinstance(x, pl.Series):
+        return _on_series(x, function, build, other)
+    return _internal.pairwise(
+        function, op, _plain(x, function, "x"), _plain(other, function, "other")
+    )
 
 
 def dot(x: Any, other: Other) -> Any:
@@ -257,12 +249,14 @@ def norm(x: Any, ord: float = 2) -> Any:
         raise ValueError(msg)
     kwargs = {"function": "norm", "ord": "inf" if ord == math.inf else str(int(ord))}
 
-    def build(col: pl.Expr, _other: pl.Expr | None) -> pl.Expr:
+    def build(col: pl.Expr, _other: pl.Expr | None = None, _constant: int | None = None) -> pl.Expr:
         return call_plugin("norm", [col], kwargs, is_elementwise=True)
 
     if is_expression_input(x):
-        return build(to_expr(x), None)
-    return _run_on_data(x, "norm", build)
+        return build(to_expr(x))
+    if isinstance(x, pl.Series):
+        return _on_series(x, "norm", build)
+    return _internal.norm("norm", kwargs["ord"], _plain(x, "norm", "x"))
 
 
 def unit_normalize(x: Any, norm: UnitNorm = "l2") -> Any:
@@ -284,12 +278,14 @@ def unit_normalize(x: Any, norm: UnitNorm = "l2") -> Any:
         raise ValueError(msg)
     kwargs = {"function": "unit_normalize", "norm": norm}
 
-    def build(col: pl.Expr, _other: pl.Expr | None) -> pl.Expr:
+    def build(col: pl.Expr, _other: pl.Expr | None = None, _constant: int | None = None) -> pl.Expr:
         return call_plugin("unit_normalize", [col], kwargs, is_elementwise=True)
 
     if is_expression_input(x):
-        return build(to_expr(x), None)
-    return _run_on_data(x, "unit_normalize", build)
+        return build(to_expr(x))
+    if isinstance(x, pl.Series):
+        return _on_series(x, "unit_normalize", build)
+    return _internal.unit_normalize("unit_normalize", norm, _plain(x, "unit_normalize", "x"))
 
 
 def project(x: Any, matrix: Any, bias: VectorLike | None = None) -> Any:
@@ -306,24 +302,28 @@ def project(x: Any, matrix: Any, bias: VectorLike | None = None) -> Any:
     [1.0, 2.0, 13.0]
     """
     m = _matrix(matrix, "project", "matrix")
-    bias_list = None if bias is None else _constant_vector(bias, "project", "bias")
-    if bias_list is not None and len(bias_list) != m.shape[1]:
-        msg = f"project: bias has length {len(bias_list)} but the matrix has {m.shape[1]} columns"
+    bias_array = None if bias is None else _constant_vector(bias, "project", "bias")
+    if bias_array is not None and len(bias_array) != m.shape[1]:
+        msg = f"project: bias has length {len(bias_array)} but the matrix has {m.shape[1]} columns"
         raise ValueError(msg)
     kwargs = {
         "function": "project",
-        "matrix": m.ravel().tolist(),
         "inputs": int(m.shape[0]),
         "outputs": int(m.shape[1]),
-        "bias": bias_list,
+        "bias": bias_array is not None,
     }
 
-    def build(col: pl.Expr, _other: pl.Expr | None) -> pl.Expr:
-        return call_plugin("project", [col], kwargs, is_elementwise=True)
+    def build(col: pl.Expr, _other: pl.Expr | None = None, _constant: int | None = None) -> pl.Expr:
+        args = [col, _literal(m)]
+        if bias_array is not None:
+            args.append(_literal(bias_array))
+        return call_plugin("project", args, kwargs, is_elementwise=True)
 
     if is_expression_input(x):
-        return build(to_expr(x), None)
-    return _run_on_data(x, "project", build)
+        return build(to_expr(x))
+    if isinstance(x, pl.Series):
+        return _on_series(x, "project", build)
+    return _internal.project("project", _plain(x, "project", "x"), m, bias_array)
 
 
 def _check_k(k: object, function: str) -> int:
@@ -337,15 +337,15 @@ def _check_k(k: object, function: str) -> int:
     return min(int(k), 2**32 - 1)
 
 
-def top_k_similar(
-    x: str | pl.Expr, query: VectorLike, k: int, metric: SearchMetric = "cosine"
-) -> pl.Expr:
+def top_k_similar(x: Any, query: VectorLike, k: int, metric: SearchMetric = "cosine") -> Any:
     """Positions (UInt32) of the ``k`` rows most similar to ``query``.
 
     An aggregation: best first, ties to the lower position, null rows (and
     rows whose score is NaN) never chosen, fewer than ``k`` rows gives all of
     them. ``metric="euclidean"`` ranks by smallest distance. In
     ``group_by().agg`` it gives a list per group, positions within the group.
+    ``x`` may also be data: a 2-D numpy array (one vector per row) gives a
+    numpy array of positions, a list of rows a list, a Series a Series.
 
     Examples
     --------
@@ -354,28 +354,32 @@ def top_k_similar(
     >>> df = pl.DataFrame({"e": [[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]]})
     >>> df.select(pl.col("e").ml.top_k_similar([1.0, 0.1], k=2))["e"].to_list()
     [0, 2]
+    >>> pmk.top_k_similar([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]], [1.0, 0.1], k=2)
+    [0, 2]
     """
     if metric not in _SEARCH_METRICS:
         msg = f"top_k_similar: metric must be one of {', '.join(_SEARCH_METRICS)}, got {metric!r}"
         raise ValueError(msg)
-    kwargs = {
-        "function": "top_k_similar",
-        "query": _constant_vector(query, "top_k_similar", "query"),
-        "k": _check_k(k, "top_k_similar"),
-        "metric": metric,
-    }
-    if not is_expression_input(x):
-        msg = "top_k_similar: x must be a column name or an expression"
-        raise TypeError(msg)
-    # Not elementwise: ranks rows against each other; changes the length.
-    return call_plugin(
-        "top_k_similar", [to_expr(x)], kwargs, is_elementwise=False, changes_length=True
-    )
+    q = _constant_vector(query, "top_k_similar", "query")
+    k = _check_k(k, "top_k_similar")
+    kwargs = {"function": "top_k_similar", "width": len(q), "k": k, "metric": metric}
+
+    def build(col: pl.Expr) -> pl.Expr:
+        # Not elementwise: ranks rows against each other; changes the length.
+        return call_plugin(
+            "top_k_similar", [col, _literal(q)], kwargs, is_elementwise=False, changes_length=True
+        )
+
+    if is_expression_input(x):
+        return build(to_expr(x))
+    if isinstance(x, pl.Series):
+        return x.to_frame("x").select(build(pl.col("x"))).to_series().alias(x.name)
+    return _internal.top_k_similar("top_k_similar", _plain(x, "top_k_similar", "x"), q, k, metric)
 
 
 def nearest(
-    frame: pl.DataFrame | pl.LazyFrame,
-    column: str,
+    frame: pl.DataFrame | pl.LazyFrame | npt.NDArray[Any] | Sequence[Sequence[float]],
+    column: str | None,
     queries: Any,
     k: int = 10,
     metric: SearchMetric = "cosine",
@@ -387,11 +391,15 @@ def nearest(
     ``score`` (Float64: similarity for cosine/dot, distance for euclidean).
     One blocked matrix product serves all queries, so many queries cost far
     less than separate scans. Like any constant vector, the queries follow
-    the column's dtype. On Float32 columns a Float32 product screens the rows
-    with a proven error bound and the survivors are scored exactly (f64
-    accumulation), so the result equals a loop of :func:`top_k_similar`. On
-    Float64 columns the product runs in f64 (Euclidean scores then use
+    the column's dtype; they reach the plugin as Arrow data (one literal
+    row), not as Python floats. On Float32 columns a Float32 product screens
+    the rows with a proven error bound and the survivors are scored exactly
+    (f64 accumulation), so the result equals a loop of :func:`top_k_similar`.
+    On Float64 columns the product runs in f64 (Euclidean scores then use
     scikit-learn's ``euclidean_distances`` formula).
+
+    ``frame`` may also be a 2-D numpy array (or a list of rows), one vector
+    per row, searched directly without a frame; ``column`` is then ``None``.
 
     Examples
     --------
@@ -405,15 +413,28 @@ def nearest(
         msg = f"nearest: metric must be one of {', '.join(_SEARCH_METRICS)}, got {metric!r}"
         raise ValueError(msg)
     q = _matrix(queries, "nearest", "queries")
+    k = _check_k(k, "nearest")
+    if not isinstance(frame, (pl.DataFrame, pl.LazyFrame)):
+        if column is not None:
+            msg = "nearest: column names a column of a frame; pass None when frame is an array"
+            raise TypeError(msg)
+        found = _internal.nearest("nearest", _plain(frame, "nearest", "frame"), q, k, metric)
+        return pl.DataFrame(dict(zip(("query", "rank", "index", "score"), found, strict=True)))
+    if not isinstance(column, str):
+        msg = f"nearest: column must name a vector column of the frame, got {column!r}"
+        raise TypeError(msg)
     kwargs = {
         "function": "nearest",
-        "queries": q.ravel().tolist(),
         "n_queries": int(q.shape[0]),
         "dim": int(q.shape[1]),
-        "k": _check_k(k, "nearest"),
+        "k": k,
         "metric": metric,
     }
     expr = call_plugin(
-        "nearest", [pl.col(column)], kwargs, is_elementwise=False, changes_length=True
+        "nearest",
+        [pl.col(column), _literal(q)],
+        kwargs,
+        is_elementwise=False,
+        changes_length=True,
     ).alias("_nearest")
     return frame.lazy().select(expr).collect().unnest("_nearest")

@@ -4,12 +4,7 @@
 
 use polars::prelude::*;
 
-/// The float type a numeric input is computed in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FloatKind {
-    F32,
-    F64,
-}
+pub use crate::dispatch::FloatKind;
 
 impl FloatKind {
     pub fn dtype(self) -> DataType {

@@ -11,66 +11,10 @@ use serde::Deserialize;
 use super::columns::{
     common_width, map_float_chunks, map_vector_chunks, segments, vector_chunks, ColumnFloat,
 };
-use super::dtypes::{numeric_shape, reject_zero_width, shaped_dtype, FloatKind, Shape};
-use crate::kernels::scaling::{
-    column_moments, MinMaxOptions, RobustOptions, Scaler, StandardOptions, StatsError, Transform,
-};
+use super::dtypes::{numeric_shape, reject_zero_width, shaped_dtype, Shape};
+use crate::kernels::scaling::{column_moments, Scaler, StatsError, Transform};
 use crate::kernels::segments::{Segment, Validity};
-
-/// Options for every scaler; Python fills in all of them (kwargs arrive as a
-/// pickle, whose integers are i64 and whose tuples are sequences).
-#[derive(Deserialize)]
-struct ScaleKwargs {
-    /// The name the user called (`normalize`, `minmax_scale`, ...), for errors.
-    function: String,
-    method: String,
-    feature_range: (f64, f64),
-    clip: bool,
-    with_mean: bool,
-    with_std: bool,
-    ddof: i64,
-    with_centering: bool,
-    with_scaling: bool,
-    quantile_range: (f64, f64),
-    unit_variance: bool,
-}
-
-impl ScaleKwargs {
-    fn scaler(&self) -> PolarsResult<Scaler> {
-        let function = &self.function;
-        Ok(match self.method.as_str() {
-            "minmax" => Scaler::MinMax(MinMaxOptions {
-                // Python checks this too; a bad range must never reach the kernels.
-                feature_range: match self.feature_range {
-                    (lo, hi) if lo < hi && (hi - lo).is_finite() => (lo, hi),
-                    range => {
-                        polars_bail!(ComputeError: "{function}: feature_range must be finite with min < max, got {range:?}")
-                    }
-                },
-                clip: self.clip,
-            }),
-            "standard" => Scaler::Standard(StandardOptions {
-                with_mean: self.with_mean,
-                with_std: self.with_std,
-                ddof: match self.ddof {
-                    ddof if ddof < 0 => {
-                        polars_bail!(ComputeError: "{function}: ddof must be >= 0, got {ddof}")
-                    }
-                    // Any ddof at or above the row count means "scale 1".
-                    ddof => u32::try_from(ddof).unwrap_or(u32::MAX),
-                },
-            }),
-            "robust" => Scaler::Robust(RobustOptions {
-                with_centering: self.with_centering,
-                with_scaling: self.with_scaling,
-                quantile_range: self.quantile_range,
-                unit_variance: self.unit_variance,
-            }),
-            "maxabs" => Scaler::MaxAbs,
-            other => polars_bail!(ComputeError: "{function}: unknown method {other:?}"),
-        })
-    }
-}
+use crate::options::ScaleOptions;
 
 fn unsupported(function: &str, dtype: &DataType) -> PolarsError {
     polars_err!(InvalidOperation:
@@ -78,19 +22,11 @@ fn unsupported(function: &str, dtype: &DataType) -> PolarsError {
 }
 
 fn stats_error(function: &str, error: StatsError, dimension: Option<usize>) -> PolarsError {
-    match error {
-        StatsError::Infinite { row } => {
-            let place = match dimension {
-                Some(j) => format!("row {row}, dimension {j}"),
-                None => format!("row {row}"),
-            };
-            polars_err!(ComputeError:
-                "{function}: input contains infinity at {place}; scaling needs finite values (as in scikit-learn), so replace or drop it first")
-        }
-    }
+    let message = error.message(function, dimension.map(|j| ("dimension", j)));
+    polars_err!(ComputeError: "{message}")
 }
 
-fn scale_output(input_fields: &[Field], kwargs: ScaleKwargs) -> PolarsResult<Field> {
+fn scale_output(input_fields: &[Field], kwargs: ScaleOptions) -> PolarsResult<Field> {
     let field = input_fields
         .first()
         .ok_or_else(|| polars_err!(ComputeError: "{}: expected one input", kwargs.function))?;
@@ -101,7 +37,7 @@ fn scale_output(input_fields: &[Field], kwargs: ScaleKwargs) -> PolarsResult<Fie
 }
 
 #[polars_expr(output_type_func_with_kwargs=scale_output)]
-fn scale(inputs: &[Series], kwargs: ScaleKwargs) -> PolarsResult<Series> {
+fn scale(inputs: &[Series], kwargs: ScaleOptions) -> PolarsResult<Series> {
     let function = kwargs.function.as_str();
     let input = inputs
         .first()
@@ -109,13 +45,13 @@ fn scale(inputs: &[Series], kwargs: ScaleKwargs) -> PolarsResult<Series> {
     let (shape, kind) =
         numeric_shape(input.dtype()).ok_or_else(|| unsupported(function, input.dtype()))?;
     let series = input.cast(&shaped_dtype(&shape, kind))?;
-    let scaler = kwargs.scaler()?;
-    match (shape, kind) {
-        (Shape::Scalar, FloatKind::F32) => scale_scalar::<f32>(&series, &scaler, function),
-        (Shape::Scalar, FloatKind::F64) => scale_scalar::<f64>(&series, &scaler, function),
-        (_, FloatKind::F32) => scale_vectors::<f32>(&series, &scaler, function),
-        (_, FloatKind::F64) => scale_vectors::<f64>(&series, &scaler, function),
-    }
+    let scaler = kwargs
+        .scaler()
+        .map_err(|message| polars_err!(ComputeError: "{message}"))?;
+    with_float!(kind, T => match shape {
+        Shape::Scalar => scale_scalar::<T>(&series, &scaler, function),
+        _ => scale_vectors::<T>(&series, &scaler, function),
+    })
 }
 
 fn scale_scalar<T: ColumnFloat>(

@@ -10,14 +10,14 @@ use polars::prelude::*;
 use polars_arrow::array::PrimitiveArray;
 use polars_arrow::bitmap::Bitmap;
 use pyo3_polars::derive::polars_expr;
-use rayon::prelude::*;
 use serde::Deserialize;
 
 use super::columns::{map_vector_chunks, vector_chunks, ColumnFloat, VectorChunk};
 use super::dtypes::{numeric_shape, reject_zero_width, shaped_dtype, FloatKind, Shape};
 use crate::kernels::element::Element;
-use crate::kernels::neighbors::{self, rank_row, Metric, TopK};
+use crate::kernels::rowwise::{self, RowError};
 use crate::kernels::vector::{self, UnitNorm};
+use crate::options::{self, PairOp};
 
 /// Shape and float type of a vector input, or the error a user should see.
 fn vector_shape(field: &Field, function: &str) -> PolarsResult<(Shape, FloatKind)> {
@@ -63,15 +63,90 @@ fn rows<'a, T: Element>(
         .flat_map(|c| (0..c.rows).map(move |i| c.row(i)))
 }
 
-/// Builds a float column of `T` from values and row validity.
-fn float_series<T: ColumnFloat>(name: PlSmallStr, values: Vec<T>, valid: Vec<bool>) -> Series {
-    let validity = if valid.iter().all(|&v| v) {
+/// Every row of a vector column, collected for the row-wise drivers.
+fn row_slices<'a, T: Element>(chunks: &'a [VectorChunk<'a, T>]) -> Vec<Option<&'a [T]>> {
+    rows(chunks).collect()
+}
+
+/// Builds a float column of `T` from the drivers' per-row results.
+fn float_series<T: ColumnFloat>(name: PlSmallStr, results: Vec<Option<T>>) -> Series {
+    let validity = if results.iter().all(Option::is_some) {
         None
     } else {
-        Some(Bitmap::from_iter(valid))
+        Some(Bitmap::from_iter(results.iter().map(Option::is_some)))
     };
+    let values: Vec<T> = results.into_iter().map(Option::unwrap_or_default).collect();
     let array = PrimitiveArray::from_vec(values).with_validity(validity);
     ChunkedArray::<T::PolarsType>::with_chunk(name, array).into_series()
+}
+
+/// An option that did not parse, as the error a user sees.
+fn option_error(message: String) -> PolarsError {
+    polars_err!(ComputeError: "{message}")
+}
+
+/// The numbers of a constant (a query vector, `project`'s matrix, `nearest`'s
+/// queries). Python passes each as a Binary literal holding the values as
+/// little-endian float64 (Arrow data, not a pickle of Python floats); its
+/// shape travels in the kwargs. The streaming engine repeats a literal to
+/// the length of a morsel (cheap for Binary: the rows share one buffer), so
+/// any number of equal rows is accepted; `None` for an empty morsel.
+fn constant_values(
+    inputs: &[Series],
+    index: usize,
+    function: &str,
+    what: &str,
+) -> PolarsResult<Option<Vec<f64>>> {
+    let series = inputs
+        .get(index)
+        .ok_or_else(|| polars_err!(ComputeError: "{function}: the {what} is missing"))?;
+    if series.is_empty() {
+        return Ok(None);
+    }
+    let bytes = series
+        .binary()
+        .map_err(|_| polars_err!(ComputeError: "{function}: the {what} must be a Binary constant, got {}", series.dtype()))?
+        .get(0)
+        .ok_or_else(|| polars_err!(ComputeError: "{function}: the {what} is null"))?;
+    polars_ensure!(bytes.len() % 8 == 0, ComputeError:
+        "{function}: the {what} holds {} bytes, not a whole number of float64 values", bytes.len());
+    Ok(Some(
+        bytes
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+            .collect(),
+    ))
+}
+
+/// A constant's length against what the kwargs say.
+fn check_constant(values: &[f64], expected: usize, function: &str, what: &str) -> PolarsResult<()> {
+    polars_ensure!(values.len() == expected, ComputeError:
+        "{function}: the {what} holds {} numbers, expected {expected}", values.len());
+    Ok(())
+}
+
+/// A driver error as the message of the plugin face; `what` names the other
+/// side (`"query"`, `"matrix (rows)"`, ...; empty for a second column).
+fn row_error(error: RowError, function: &str, what: &str) -> PolarsError {
+    match error {
+        RowError::RowCounts { left, right } => polars_err!(ShapeMismatch:
+            "{function}: the columns have {left} and {right} rows; expected equal lengths or one of length 1"),
+        RowError::Pair { row, left, right } => {
+            let suffix = if what.is_empty() {
+                String::new()
+            } else {
+                format!(" (the {what})")
+            };
+            polars_err!(ComputeError:
+                "{function}: row {row} pairs vectors of different lengths: {left} and {right}{suffix}")
+        }
+        RowError::Width {
+            row,
+            found,
+            expected,
+        } => polars_err!(ComputeError:
+            "{function}: row {row} has a vector of length {found} but the {what} has length {expected}"),
+    }
 }
 
 fn cast_vectors(series: &Series, kind: FloatKind, function: &str) -> PolarsResult<Series> {
@@ -99,23 +174,9 @@ struct PairwiseKwargs {
     /// `dot`, `cosine`, `euclidean`, `sqeuclidean`, `manhattan`, `chebyshev`
     /// or `cosine_distance`.
     op: String,
-    /// A constant vector broadcast to every row, or `None` for a second column.
-    other: Option<Vec<f64>>,
-}
-
-type PairKernel<T> = fn(&[T], &[T]) -> f64;
-
-fn pair_kernel<T: Element>(op: &str, function: &str) -> PolarsResult<PairKernel<T>> {
-    Ok(match op {
-        "dot" => vector::dot::<T>,
-        "cosine" => vector::cosine::<T>,
-        "euclidean" => vector::euclidean::<T>,
-        "sqeuclidean" => vector::sq_euclidean::<T>,
-        "manhattan" => vector::manhattan::<T>,
-        "chebyshev" => vector::chebyshev::<T>,
-        "cosine_distance" => vector::cosine_distance::<T>,
-        other => polars_bail!(ComputeError: "{function}: unknown operation {other:?}"),
-    })
+    /// The length of a constant vector given as the second input (which
+    /// follows the column's float type), or `None` for a second column.
+    constant: Option<usize>,
 }
 
 /// The float type both sides are computed in: Float32 only when every
@@ -124,8 +185,8 @@ fn pair_kind(fields: &[Field], kwargs: &PairwiseKwargs) -> PolarsResult<FloatKin
     let function = kwargs.function.as_str();
     let a = first_field(fields, function)?;
     let (shape_a, kind_a) = vector_shape(a, function)?;
-    if let Some(constant) = &kwargs.other {
-        check_constant_width(&shape_a, constant.len(), function, "other vector")?;
+    if let Some(len) = kwargs.constant {
+        check_constant_width(&shape_a, len, function, "other vector")?;
         return Ok(kind_a);
     }
     let b = fields
@@ -136,11 +197,7 @@ fn pair_kind(fields: &[Field], kwargs: &PairwiseKwargs) -> PolarsResult<FloatKin
         polars_ensure!(wa == wb, ComputeError:
             "{function}: the columns hold vectors of different lengths: {wa} and {wb}");
     }
-    Ok(if kind_a == FloatKind::F32 && kind_b == FloatKind::F32 {
-        FloatKind::F32
-    } else {
-        FloatKind::F64
-    })
+    Ok(kind_a.common(kind_b))
 }
 
 fn pairwise_output(fields: &[Field], kwargs: PairwiseKwargs) -> PolarsResult<Field> {
@@ -155,10 +212,7 @@ fn pairwise_output(fields: &[Field], kwargs: PairwiseKwargs) -> PolarsResult<Fie
 fn pairwise(inputs: &[Series], kwargs: PairwiseKwargs) -> PolarsResult<Series> {
     let fields: Vec<Field> = inputs.iter().map(|s| s.field().into_owned()).collect();
     let kind = pair_kind(&fields, &kwargs)?;
-    match kind {
-        FloatKind::F32 => pairwise_typed::<f32>(inputs, &kwargs),
-        FloatKind::F64 => pairwise_typed::<f64>(inputs, &kwargs),
-    }
+    with_float!(kind, T => pairwise_typed::<T>(inputs, &kwargs))
 }
 
 fn pairwise_typed<T: ColumnFloat>(
@@ -166,76 +220,32 @@ fn pairwise_typed<T: ColumnFloat>(
     kwargs: &PairwiseKwargs,
 ) -> PolarsResult<Series> {
     let function = kwargs.function.as_str();
-    let kernel = pair_kernel::<T>(&kwargs.op, function)?;
+    let op = PairOp::parse(&kwargs.op, function).map_err(option_error)?;
     let a = cast_vectors(first_input(inputs, function)?, T::KIND, function)?;
     let a_chunks = vector_chunks::<T>(&a, function)?;
-    let name = a.name().clone();
-
-    // The other side: a constant, or a second column (either side may have
-    // length 1 and is then broadcast).
-    let constant: Option<Vec<T>> = kwargs
-        .other
-        .as_ref()
-        .map(|c| c.iter().map(|&v| T::from_f64(v)).collect());
-    let b = match &constant {
-        Some(_) => None,
-        None => {
-            let b_series = inputs.get(1).ok_or_else(
-                || polars_err!(ComputeError: "{function}: expected a second vector column"),
-            )?;
-            Some(cast_vectors(b_series, T::KIND, function)?)
+    let a_rows = row_slices(&a_chunks);
+    let results = if let Some(width) = kwargs.constant {
+        let values = constant_values(inputs, 1, function, "other vector")?;
+        if let Some(values) = &values {
+            check_constant(values, width, function, "other vector")?;
         }
-    };
-    let b_chunks = match &b {
-        Some(b) => vector_chunks::<T>(b, function)?,
-        None => Vec::new(),
-    };
-    let a_rows: Vec<Option<&[T]>> = rows(&a_chunks).collect();
-    let b_rows: Vec<Option<&[T]>> = match &constant {
-        Some(c) => vec![Some(c.as_slice())],
-        None => rows(&b_chunks).collect(),
-    };
-    let (n_a, n_b) = (a_rows.len(), b_rows.len());
-    let n = match (n_a, n_b) {
-        (x, y) if x == y => x,
-        (1, y) => y,
-        (x, 1) => x,
-        (x, y) => polars_bail!(ShapeMismatch:
-            "{function}: the columns have {x} and {y} rows; expected equal lengths or one of length 1"),
-    };
-    for row in 0..n {
-        if let (Some(x), Some(y)) = (pick(&a_rows, row), pick(&b_rows, row)) {
-            polars_ensure!(x.len() == y.len(), ComputeError:
-                "{function}: row {row} pairs vectors of different lengths: {} and {}{}", x.len(), y.len(),
-                if constant.is_some() { " (the other vector)" } else { "" });
-        }
-    }
-    let one = |row: usize| match (pick(&a_rows, row), pick(&b_rows, row)) {
-        (Some(x), Some(y)) => Some(T::from_f64(kernel(x, y))),
-        _ => None,
-    };
-    let elements: usize = a_rows.iter().flatten().map(|r| r.len()).sum();
-    let results: Vec<Option<T>> = if elements >= PARALLEL_MIN_ELEMENTS {
-        // Rows are independent: computing them on several threads gives the
-        // same bits as one thread.
-        (0..n).into_par_iter().map(one).collect()
+        let constant: Option<Vec<T>> =
+            values.map(|values| values.into_iter().map(T::from_f64).collect());
+        let b_rows: Vec<Option<&[T]>> = constant.iter().map(|c| Some(c.as_slice())).collect();
+        rowwise::pair_values(a_rows.as_slice(), b_rows.as_slice(), op.kernel::<T>())
+            .map_err(|e| row_error(e, function, "other vector"))?
     } else {
-        (0..n).map(one).collect()
+        let b_series = inputs.get(1).ok_or_else(
+            || polars_err!(ComputeError: "{function}: expected a second vector column"),
+        )?;
+        let b = cast_vectors(b_series, T::KIND, function)?;
+        let b_chunks = vector_chunks::<T>(&b, function)?;
+        let b_rows = row_slices(&b_chunks);
+        rowwise::pair_values(a_rows.as_slice(), b_rows.as_slice(), op.kernel::<T>())
+            .map_err(|e| row_error(e, function, ""))?
     };
-    let valid: Vec<bool> = results.iter().map(Option::is_some).collect();
-    let values: Vec<T> = results.into_iter().map(Option::unwrap_or_default).collect();
-    Ok(float_series::<T>(name, values, valid))
+    Ok(float_series::<T>(a.name().clone(), results))
 }
-
-/// Row `i` of a side, broadcasting a side of length 1.
-fn pick<'a, T>(side: &[Option<&'a [T]>], i: usize) -> Option<&'a [T]> {
-    side.get(if side.len() == 1 { 0 } else { i })
-        .copied()
-        .flatten()
-}
-
-/// Vector columns with at least this many numbers are processed on several threads.
-const PARALLEL_MIN_ELEMENTS: usize = 1 << 20;
 
 // ---------------------------------------------------------------- norm
 
@@ -260,29 +270,14 @@ fn norm_output(fields: &[Field], kwargs: NormKwargs) -> PolarsResult<Field> {
 
 #[polars_expr(output_type_func_with_kwargs=norm_output)]
 fn norm(inputs: &[Series], kwargs: NormKwargs) -> PolarsResult<Series> {
-    let (a, _, kind) = vector_input(inputs, &kwargs.function)?;
-    match kind {
-        FloatKind::F32 => norm_typed::<f32>(&a, &kwargs),
-        FloatKind::F64 => norm_typed::<f64>(&a, &kwargs),
-    }
-}
-
-fn norm_typed<T: ColumnFloat>(a: &Series, kwargs: &NormKwargs) -> PolarsResult<Series> {
     let function = kwargs.function.as_str();
-    let kernel: fn(&[T]) -> f64 = match kwargs.ord.as_str() {
-        "1" => vector::norm_l1::<T>,
-        "2" => vector::norm_l2::<T>,
-        "inf" => vector::norm_inf::<T>,
-        other => polars_bail!(ComputeError: "{function}: ord must be 1, 2 or inf, got {other}"),
-    };
-    let chunks = vector_chunks::<T>(a, function)?;
-    let mut values = Vec::with_capacity(a.len());
-    let mut valid = Vec::with_capacity(a.len());
-    for slice in rows(&chunks) {
-        values.push(slice.map_or(T::default(), |x| T::from_f64(kernel(x))));
-        valid.push(slice.is_some());
-    }
-    Ok(float_series::<T>(a.name().clone(), values, valid))
+    let (a, _, kind) = vector_input(inputs, function)?;
+    with_float!(kind, T => {
+        let kernel = options::norm_kernel::<T>(&kwargs.ord, function).map_err(option_error)?;
+        let chunks = vector_chunks::<T>(&a, function)?;
+        let results = rowwise::row_values(row_slices(&chunks).as_slice(), kernel);
+        Ok(float_series::<T>(a.name().clone(), results))
+    })
 }
 
 // ---------------------------------------------------------------- unit_normalize
@@ -305,19 +300,9 @@ fn unit_normalize_output(fields: &[Field], kwargs: UnitNormalizeKwargs) -> Polar
 #[polars_expr(output_type_func_with_kwargs=unit_normalize_output)]
 fn unit_normalize(inputs: &[Series], kwargs: UnitNormalizeKwargs) -> PolarsResult<Series> {
     let function = kwargs.function.as_str();
-    let norm = match kwargs.norm.as_str() {
-        "l1" => UnitNorm::L1,
-        "l2" => UnitNorm::L2,
-        "max" => UnitNorm::Max,
-        other => {
-            polars_bail!(ComputeError: "{function}: norm must be \"l1\", \"l2\" or \"max\", got {other:?}")
-        }
-    };
+    let norm = options::unit_norm(&kwargs.norm, function).map_err(option_error)?;
     let (a, _, kind) = vector_input(inputs, function)?;
-    match kind {
-        FloatKind::F32 => unit_normalize_typed::<f32>(&a, norm, function),
-        FloatKind::F64 => unit_normalize_typed::<f64>(&a, norm, function),
-    }
+    with_float!(kind, T => unit_normalize_typed::<T>(&a, norm, function))
 }
 
 fn unit_normalize_typed<T: ColumnFloat>(
@@ -340,35 +325,42 @@ fn unit_normalize_typed<T: ColumnFloat>(
 #[derive(Deserialize)]
 struct ProjectKwargs {
     function: String,
-    /// The matrix, row-major, `inputs` × `outputs`.
-    matrix: Vec<f64>,
+    /// The matrix (second input) is `inputs` × `outputs`, row-major.
     inputs: usize,
     outputs: usize,
-    bias: Option<Vec<f64>>,
+    /// Whether a bias vector of length `outputs` is the third input.
+    bias: bool,
 }
 
 impl ProjectKwargs {
-    fn check(&self) -> PolarsResult<()> {
-        let function = &self.function;
-        polars_ensure!(self.matrix.len() == self.inputs * self.outputs, ComputeError:
-            "{function}: the matrix holds {} numbers, not {} x {}", self.matrix.len(), self.inputs, self.outputs);
-        if let Some(bias) = &self.bias {
-            polars_ensure!(bias.len() == self.outputs, ComputeError:
-                "{function}: bias has length {} but the matrix has {} columns", bias.len(), self.outputs);
-        }
-        Ok(())
-    }
-
     fn output_shape(&self, shape: &Shape) -> Shape {
         match shape {
             Shape::Array(_) => Shape::Array(self.outputs),
             _ => Shape::List,
         }
     }
+
+    /// The matrix and the bias, checked against the declared shape (an
+    /// empty morsel carries no constants: zeros, never used).
+    fn constants(&self, inputs: &[Series]) -> PolarsResult<(Vec<f64>, Option<Vec<f64>>)> {
+        let function = &self.function;
+        let size = self.inputs * self.outputs;
+        let matrix = constant_values(inputs, 1, function, "matrix")?.unwrap_or(vec![0.0; size]);
+        check_constant(&matrix, size, function, "matrix")?;
+        let bias = match self.bias {
+            true => Some(
+                constant_values(inputs, 2, function, "bias")?.unwrap_or(vec![0.0; self.outputs]),
+            ),
+            false => None,
+        };
+        if let Some(bias) = &bias {
+            check_constant(bias, self.outputs, function, "bias")?;
+        }
+        Ok((matrix, bias))
+    }
 }
 
 fn project_output(fields: &[Field], kwargs: ProjectKwargs) -> PolarsResult<Field> {
-    kwargs.check()?;
     let (shape, kind) = single_vector_kind(fields, &kwargs.function)?;
     check_constant_width(&shape, kwargs.inputs, &kwargs.function, "matrix (rows)")?;
     let name = first_field(fields, &kwargs.function)?.name().clone();
@@ -380,88 +372,42 @@ fn project_output(fields: &[Field], kwargs: ProjectKwargs) -> PolarsResult<Field
 
 #[polars_expr(output_type_func_with_kwargs=project_output)]
 fn project(inputs: &[Series], kwargs: ProjectKwargs) -> PolarsResult<Series> {
-    kwargs.check()?;
     let function = kwargs.function.as_str();
+    let (matrix, bias) = kwargs.constants(inputs)?;
     let (a, shape, kind) = vector_input(inputs, function)?;
-    match kind {
-        FloatKind::F32 => project_typed::<f32>(&a, &shape, &kwargs),
-        FloatKind::F64 => project_typed::<f64>(&a, &shape, &kwargs),
-    }
+    with_float!(kind, T => {
+        let chunks = vector_chunks::<T>(&a, function)?;
+        let (values, valid) = rowwise::project_rows::<T, _>(
+            row_slices(&chunks).as_slice(),
+            &matrix,
+            kwargs.inputs,
+            kwargs.outputs,
+            bias.as_deref(),
+        )
+        .map_err(|e| row_error(e, function, "matrix (rows)"))?;
+        vector_series::<T>(a.name().clone(), &kwargs.output_shape(&shape), kwargs.outputs, values, valid)
+    })
 }
 
-/// `row @ matrix + bias` for every row, through one matrix product per block
-/// of rows (accumulated in f64).
-fn project_typed<T: ColumnFloat>(
-    a: &Series,
+/// A vector column (`Array(T, width)` or `List(T)`) from `n × width`
+/// row-major values and row validity.
+fn vector_series<T: ColumnFloat>(
+    name: PlSmallStr,
     shape: &Shape,
-    kwargs: &ProjectKwargs,
+    width: usize,
+    values: Vec<T>,
+    valid: Vec<bool>,
 ) -> PolarsResult<Series> {
-    let function = kwargs.function.as_str();
-    let (d, k) = (kwargs.inputs, kwargs.outputs);
-    let chunks = vector_chunks::<T>(a, function)?;
-    let n = a.len();
-    let mut out = vec![T::default(); n * k];
-    let mut valid = vec![false; n];
-    let block_rows = neighbors::ROW_BLOCK;
-    let mut block = vec![0.0f64; block_rows * d];
-    let mut product = vec![0.0f64; block_rows * k];
-    let mut pending: Vec<usize> = Vec::with_capacity(block_rows);
-    let mut flush = |pending: &mut Vec<usize>, block: &[f64], out: &mut [T]| -> PolarsResult<()> {
-        let b = pending.len();
-        if b == 0 {
-            return Ok(());
-        }
-        let done = neighbors::matmul(
-            &block[..b * d],
-            b,
-            d,
-            &kwargs.matrix,
-            k,
-            &mut product[..b * k],
-        );
-        polars_ensure!(done, ComputeError: "{function}: matrix shape mismatch");
-        for (slot, &row) in pending.iter().enumerate() {
-            let result = &product[slot * k..(slot + 1) * k];
-            let target = &mut out[row * k..(row + 1) * k];
-            for (j, (o, &v)) in target.iter_mut().zip(result).enumerate() {
-                let bias = kwargs
-                    .bias
-                    .as_ref()
-                    .and_then(|b| b.get(j))
-                    .copied()
-                    .unwrap_or(0.0);
-                *o = T::from_f64(v + bias);
-            }
-        }
-        pending.clear();
-        Ok(())
-    };
-    for (row, slice) in rows(&chunks).enumerate() {
-        let Some(x) = slice else { continue };
-        polars_ensure!(x.len() == d, ComputeError:
-            "{function}: row {row} has a vector of length {} but the matrix has {d} rows", x.len());
-        let slot = pending.len();
-        for (dst, src) in block[slot * d..(slot + 1) * d].iter_mut().zip(x) {
-            *dst = src.to_f64();
-        }
-        valid[row] = true;
-        pending.push(row);
-        if pending.len() == block_rows {
-            flush(&mut pending, &block, &mut out)?;
-        }
-    }
-    flush(&mut pending, &block, &mut out)?;
-
-    let out_shape = kwargs.output_shape(shape);
-    let dtype = shaped_dtype(&out_shape, T::KIND);
+    let n = valid.len();
+    let dtype = shaped_dtype(shape, T::KIND);
     let validity = if valid.iter().all(|&v| v) {
         None
     } else {
         Some(Bitmap::from_iter(valid))
     };
-    let values = Box::new(PrimitiveArray::from_vec(out));
+    let values = Box::new(PrimitiveArray::from_vec(values));
     let arrow_dtype = dtype.to_arrow(CompatLevel::newest());
-    let array: ArrayRef = match out_shape {
+    let array: ArrayRef = match shape {
         Shape::Array(_) => Box::new(polars_arrow::array::FixedSizeListArray::try_new(
             arrow_dtype,
             n,
@@ -469,7 +415,7 @@ fn project_typed<T: ColumnFloat>(
             validity,
         )?),
         _ => {
-            let offsets: Vec<i64> = (0..=n).map(|i| (i * k) as i64).collect();
+            let offsets: Vec<i64> = (0..=n).map(|i| (i * width) as i64).collect();
             let offsets = polars_arrow::offset::OffsetsBuffer::<i64>::try_from(offsets)?;
             Box::new(polars_arrow::array::ListArray::<i64>::try_new(
                 arrow_dtype,
@@ -480,38 +426,23 @@ fn project_typed<T: ColumnFloat>(
         }
     };
     // SAFETY: the array was built with `dtype`'s own Arrow type.
-    Ok(unsafe { Series::from_chunks_and_dtype_unchecked(a.name().clone(), vec![array], &dtype) })
+    Ok(unsafe { Series::from_chunks_and_dtype_unchecked(name, vec![array], &dtype) })
 }
 
 // ---------------------------------------------------------------- neighbours
 
-fn parse_metric(metric: &str, function: &str) -> PolarsResult<Metric> {
-    Ok(match metric {
-        "cosine" => Metric::Cosine,
-        "dot" => Metric::Dot,
-        "euclidean" => Metric::Euclidean,
-        other => polars_bail!(ComputeError:
-            "{function}: metric must be \"cosine\", \"dot\" or \"euclidean\", got {other:?}"),
-    })
-}
-
-fn positive_k(k: i64, function: &str) -> PolarsResult<usize> {
-    usize::try_from(k).ok().filter(|&k| k > 0).ok_or_else(
-        || polars_err!(ComputeError: "{function}: k must be a positive integer, got {k}"),
-    )
-}
-
 #[derive(Deserialize)]
 struct TopKKwargs {
     function: String,
-    query: Vec<f64>,
+    /// The length of the query (the second input).
+    width: usize,
     k: i64,
     metric: String,
 }
 
 fn top_k_output(fields: &[Field], kwargs: TopKKwargs) -> PolarsResult<Field> {
     let (shape, _) = single_vector_kind(fields, &kwargs.function)?;
-    check_constant_width(&shape, kwargs.query.len(), &kwargs.function, "query")?;
+    check_constant_width(&shape, kwargs.width, &kwargs.function, "query")?;
     Ok(Field::new(
         first_field(fields, &kwargs.function)?.name().clone(),
         DataType::UInt32,
@@ -521,41 +452,27 @@ fn top_k_output(fields: &[Field], kwargs: TopKKwargs) -> PolarsResult<Field> {
 #[polars_expr(output_type_func_with_kwargs=top_k_output)]
 fn top_k_similar(inputs: &[Series], kwargs: TopKKwargs) -> PolarsResult<Series> {
     let function = kwargs.function.as_str();
-    let (a, _, kind) = vector_input(inputs, function)?;
-    let positions = match kind {
-        FloatKind::F32 => top_k_typed::<f32>(&a, &kwargs)?,
-        FloatKind::F64 => top_k_typed::<f64>(&a, &kwargs)?,
-    };
-    Ok(UInt32Chunked::from_vec(a.name().clone(), positions).into_series())
-}
-
-fn top_k_typed<T: ColumnFloat>(a: &Series, kwargs: &TopKKwargs) -> PolarsResult<Vec<u32>> {
-    let function = kwargs.function.as_str();
-    let metric = parse_metric(&kwargs.metric, function)?;
-    let k = positive_k(kwargs.k, function)?;
-    let query: Vec<T> = kwargs.query.iter().map(|&v| T::from_f64(v)).collect();
-    let chunks = vector_chunks::<T>(a, function)?;
-    polars_ensure!(a.len() <= u32::MAX as usize, ComputeError: "{function}: more than 2^32 rows");
-    let mut top = TopK::new(k);
-    for (row, slice) in rows(&chunks).enumerate() {
-        let Some(x) = slice else { continue };
-        polars_ensure!(x.len() == query.len(), ComputeError:
-            "{function}: row {row} has a vector of length {} but the query has length {}", x.len(), query.len());
-        let (key, score) = rank_row(metric, x, &query);
-        top.push(key, row as u32, score);
+    let metric = options::metric(&kwargs.metric, function).map_err(option_error)?;
+    let k = options::positive_k(kwargs.k, function).map_err(option_error)?;
+    let query = constant_values(inputs, 1, function, "query")?.unwrap_or_default();
+    if !query.is_empty() || kwargs.width == 0 {
+        check_constant(&query, kwargs.width, function, "query")?;
     }
-    Ok(top
-        .into_sorted()
-        .into_iter()
-        .map(|(index, _)| index)
-        .collect())
+    let (a, _, kind) = vector_input(inputs, function)?;
+    polars_ensure!(a.len() <= u32::MAX as usize, ComputeError: "{function}: more than 2^32 rows");
+    let positions = with_float!(kind, T => {
+        let query: Vec<T> = query.iter().map(|&v| T::from_f64(v)).collect();
+        let chunks = vector_chunks::<T>(&a, function)?;
+        rowwise::top_k_rows(row_slices(&chunks).as_slice(), &query, k, metric)
+            .map_err(|e| row_error(e, function, "query"))?
+    });
+    Ok(UInt32Chunked::from_vec(a.name().clone(), positions).into_series())
 }
 
 #[derive(Deserialize)]
 struct NearestKwargs {
     function: String,
-    /// Row-major `n_queries` × `dim`.
-    queries: Vec<f64>,
+    /// The queries (second input) are `n_queries` × `dim`, row-major.
     n_queries: usize,
     dim: usize,
     k: i64,
@@ -583,13 +500,25 @@ fn nearest_output(fields: &[Field], kwargs: NearestKwargs) -> PolarsResult<Field
 #[polars_expr(output_type_func_with_kwargs=nearest_output)]
 fn nearest(inputs: &[Series], kwargs: NearestKwargs) -> PolarsResult<Series> {
     let function = kwargs.function.as_str();
-    polars_ensure!(kwargs.queries.len() == kwargs.n_queries * kwargs.dim, ComputeError:
-        "{function}: queries hold {} numbers, not {} x {}", kwargs.queries.len(), kwargs.n_queries, kwargs.dim);
+    let metric = options::metric(&kwargs.metric, function).map_err(option_error)?;
+    let k = options::positive_k(kwargs.k, function).map_err(option_error)?;
     let (a, _, kind) = vector_input(inputs, function)?;
-    let found = match kind {
-        FloatKind::F32 => nearest_typed::<f32>(&a, &kwargs)?,
-        FloatKind::F64 => nearest_typed::<f64>(&a, &kwargs)?,
+    let Some(queries) = constant_values(inputs, 1, function, "queries")? else {
+        return nearest_struct(a.name().clone(), &[]); // an empty frame: no matches
     };
+    check_constant(&queries, kwargs.n_queries * kwargs.dim, function, "queries")?;
+    polars_ensure!(a.len() <= u32::MAX as usize, ComputeError: "{function}: more than 2^32 rows");
+    let found = with_float!(kind, T => {
+        let chunks = vector_chunks::<T>(&a, function)?;
+        let rows = row_slices(&chunks);
+        rowwise::nearest_rows(&queries, kwargs.n_queries, kwargs.dim, k, metric, &rows)
+            .map_err(|e| row_error(e, function, "queries (columns)"))?
+    });
+    nearest_struct(a.name().clone(), &found)
+}
+
+/// The struct column `nearest` returns: one row per (query, rank).
+fn nearest_struct(name: PlSmallStr, found: &[Vec<(u32, f64)>]) -> PolarsResult<Series> {
     let total: usize = found.iter().map(Vec::len).sum();
     let (mut query, mut rank, mut index, mut score) = (
         Vec::with_capacity(total),
@@ -611,35 +540,5 @@ fn nearest(inputs: &[Series], kwargs: NearestKwargs) -> PolarsResult<Series> {
         UInt32Chunked::from_vec("index".into(), index).into_series(),
         Float64Chunked::from_vec("score".into(), score).into_series(),
     ];
-    Ok(StructChunked::from_series(a.name().clone(), total, fields.iter())?.into_series())
-}
-
-fn nearest_typed<T: ColumnFloat>(
-    a: &Series,
-    kwargs: &NearestKwargs,
-) -> PolarsResult<Vec<Vec<(u32, f64)>>> {
-    let function = kwargs.function.as_str();
-    let metric = parse_metric(&kwargs.metric, function)?;
-    let k = positive_k(kwargs.k, function)?;
-    let d = kwargs.dim;
-    let chunks = vector_chunks::<T>(a, function)?;
-    polars_ensure!(a.len() <= u32::MAX as usize, ComputeError: "{function}: more than 2^32 rows");
-    // Check every row's length before the search so a bad row is an error.
-    for (row, slice) in rows(&chunks).enumerate() {
-        if let Some(x) = slice {
-            polars_ensure!(x.len() == d, ComputeError:
-                "{function}: row {row} has a vector of length {} but the queries have length {d}", x.len());
-        }
-    }
-    let candidates = rows(&chunks)
-        .enumerate()
-        .filter_map(|(row, slice)| slice.map(|x| (row as u32, x)));
-    Ok(neighbors::nearest(
-        &kwargs.queries,
-        kwargs.n_queries,
-        d,
-        k,
-        metric,
-        candidates,
-    ))
+    Ok(StructChunked::from_series(name, total, fields.iter())?.into_series())
 }

@@ -4,6 +4,7 @@
 pub mod element;
 pub mod neighbors;
 pub mod quantile;
+pub mod rowwise;
 pub mod scaling;
 pub mod segments;
 pub mod vector;

@@ -22,6 +22,26 @@ pub enum StatsError {
     Infinite { row: usize },
 }
 
+impl StatsError {
+    /// The message a user sees. `axis` names where in a vector or matrix the
+    /// value sits (`("dimension", j)` for a vector column, `("column", j)`
+    /// for a 2-D array).
+    pub fn message(&self, function: &str, axis: Option<(&str, usize)>) -> String {
+        match self {
+            StatsError::Infinite { row } => {
+                let place = match axis {
+                    Some((name, j)) => format!("row {row}, {name} {j}"),
+                    None => format!("row {row}"),
+                };
+                format!(
+                    "{function}: input contains infinity at {place}; scaling needs finite values \
+                     (as in scikit-learn), so replace or drop it first"
+                )
+            }
+        }
+    }
+}
+
 /// Count, mean and sum of squared deviations (M2), plus the extent.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Moments {

@@ -8,6 +8,7 @@
 //! baseline and picks one at run time, on stable Rust.
 
 use multiversion::multiversion;
+use rayon::prelude::*;
 
 use super::element::Element;
 
@@ -55,9 +56,40 @@ macro_rules! lane_sum {
     }};
 }
 
-/// `Σ a_i b_i`. The slices must have one length (callers check).
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+/// Vectors longer than this are summed in fixed blocks of this many numbers
+/// whose sums are added in block order, so the result is the same however
+/// many threads computed the blocks.
+pub const LONG_BLOCK: usize = 1 << 16;
+
+/// Vectors at least this long have their blocks computed on several threads.
+const PARALLEL_MIN_LEN: usize = 1 << 18;
+
+/// `Σ a_i b_i`. The slices must have one length (callers check). Long
+/// vectors (the classic 1M-element dot product) use the kernels' threads.
 pub fn dot<T: Element>(a: &[T], b: &[T]) -> f64 {
+    if a.len() <= LONG_BLOCK {
+        return dot_block(a, b);
+    }
+    let blocks = a.chunks(LONG_BLOCK).zip(b.chunks(LONG_BLOCK));
+    if a.len() < PARALLEL_MIN_LEN {
+        return sum_in_order(blocks.map(|(x, y)| dot_block(x, y)));
+    }
+    let partials: Vec<f64> = a
+        .par_chunks(LONG_BLOCK)
+        .zip(b.par_chunks(LONG_BLOCK))
+        .map(|(x, y)| dot_block(x, y))
+        .collect();
+    sum_in_order(partials.into_iter())
+}
+
+/// The sum of `values` added left to right (a fixed order).
+fn sum_in_order(mut values: impl Iterator<Item = f64>) -> f64 {
+    let first = values.next().unwrap_or(0.0);
+    values.fold(first, |total, v| total + v)
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+fn dot_block<T: Element>(a: &[T], b: &[T]) -> f64 {
     lane_sum!(a, b, |x, y| x * y)
 }
 
@@ -292,6 +324,30 @@ mod tests {
             sum = t;
         }
         sum + c
+    }
+
+    #[test]
+    fn long_dot_is_blocked_whatever_the_thread_count() {
+        let n: usize = (1 << 18) + 12_345;
+        let a: Vec<f64> = (0..n)
+            .map(|i| ((i * 7919) % 1013) as f64 * 1e-3 - 0.5)
+            .collect();
+        let b: Vec<f64> = (0..n)
+            .map(|i| ((i * 104_729) % 997) as f64 * 2e-3 - 1.0)
+            .collect();
+        let blocks = a.chunks(LONG_BLOCK).zip(b.chunks(LONG_BLOCK));
+        let serial = sum_in_order(blocks.map(|(x, y)| dot_block(x, y)));
+        assert_eq!(dot(&a, &b).to_bits(), serial.to_bits());
+        let one_thread = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        assert_eq!(
+            one_thread.install(|| dot(&a, &b)).to_bits(),
+            serial.to_bits()
+        );
+        let exact = fsum(a.iter().zip(&b).map(|(x, y)| x * y));
+        assert!((serial - exact).abs() <= 1e-12 * n as f64);
     }
 
     #[test]

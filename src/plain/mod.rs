@@ -1,0 +1,468 @@
+//! The data face: PyO3 functions that take plain Python data (numpy arrays,
+//! lists, tuples) straight to the kernels, with no Polars frame in between.
+//! A sibling of the plugin wrappers: both decide the float type through
+//! [`with_float!`], parse options in [`crate::options`] and run the same
+//! drivers of [`crate::kernels::rowwise`], so they give the same bits. The
+//! GIL is released while a kernel runs.
+//!
+//! Python checks the arguments (metrics, `k`, the shapes of constants)
+//! before calling; these functions check the data.
+
+mod input;
+mod output;
+
+use numpy::ndarray::{ArrayView2, Axis, CowArray, IxDyn};
+use numpy::{PyArray1, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::exceptions::{PyKeyError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple, PyType};
+use rayon::prelude::*;
+
+use crate::kernels::element::Element;
+use crate::kernels::rowwise::{self, RowError, VectorRows, PARALLEL_MIN_ELEMENTS};
+use crate::kernels::scaling::{Scaler, StatsError};
+use crate::kernels::segments::{Segment, Validity};
+use crate::kernels::vector;
+use crate::options::{self, PairOp, ScaleOptions};
+use input::{as_rows, Data, PlainFloat, Rows};
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(pairwise, m)?)?;
+    m.add_function(wrap_pyfunction!(norm, m)?)?;
+    m.add_function(wrap_pyfunction!(unit_normalize, m)?)?;
+    m.add_function(wrap_pyfunction!(project, m)?)?;
+    m.add_function(wrap_pyfunction!(top_k_similar, m)?)?;
+    m.add_function(wrap_pyfunction!(nearest, m)?)?;
+    m.add_function(wrap_pyfunction!(scale, m)?)?;
+    Ok(())
+}
+
+fn value_error(message: String) -> PyErr {
+    PyValueError::new_err(message)
+}
+
+/// A failure on the data (infinity in a scaled column) is Polars'
+/// `ComputeError`, as the expression face raises it.
+fn compute_error(py: Python<'_>, message: String) -> PyErr {
+    let class = py
+        .import("polars.exceptions")
+        .and_then(|m| m.getattr("ComputeError"))
+        .and_then(|c| c.cast_into::<PyType>().map_err(PyErr::from));
+    match class {
+        Ok(class) => PyErr::from_type(class, message),
+        Err(_) => PyValueError::new_err(message),
+    }
+}
+
+/// Vectors: a 1-D array is one vector, a 2-D array one vector per row.
+struct VectorShape {
+    rows: usize,
+    width: usize,
+    one_vector: bool,
+}
+
+fn vector_shape(data: &Data<'_>, function: &str, what: &str) -> PyResult<VectorShape> {
+    match data.shape().as_slice() {
+        [width] => Ok(VectorShape {
+            rows: 1,
+            width: *width,
+            one_vector: true,
+        }),
+        [rows, width] => Ok(VectorShape {
+            rows: *rows,
+            width: *width,
+            one_vector: false,
+        }),
+        shape => Err(value_error(format!(
+            "{function}: {what} must be one vector (1-D) or one vector per row (2-D), got {}-D",
+            shape.len()
+        ))),
+    }
+}
+
+fn rows_of<'a, T>(view: &'a CowArray<'_, T, IxDyn>, function: &str) -> PyResult<Rows<'a, T>> {
+    as_rows(view).ok_or_else(|| value_error(format!("{function}: expected a 1-D or 2-D array")))
+}
+
+fn row_error(error: RowError, function: &str) -> PyErr {
+    value_error(match error {
+        RowError::RowCounts { left, right } => {
+            format!("{function}: {left} vector(s) on one side and {right} on the other")
+        }
+        RowError::Pair { left, right, .. } => {
+            format!("{function}: vectors have different lengths: {left} and {right}")
+        }
+        RowError::Width {
+            row,
+            found,
+            expected,
+        } => format!("{function}: row {row} has a vector of length {found}, expected {expected}"),
+    })
+}
+
+/// `op` row by row between `x` and `other`. A 1-D `other` against a 2-D `x`
+/// is a constant broadcast to every row and follows `x`'s float type;
+/// otherwise float32 only when both sides are float32.
+#[pyfunction]
+fn pairwise<'py>(
+    py: Python<'py>,
+    function: &str,
+    op: &str,
+    x: &Bound<'py, PyAny>,
+    other: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let op = PairOp::parse(op, function).map_err(value_error)?;
+    let x = Data::read(x, function, "x", false)?;
+    let other = Data::read(other, function, "other", false)?;
+    let (xs, os) = (
+        vector_shape(&x, function, "x")?,
+        vector_shape(&other, function, "other")?,
+    );
+    if xs.width != os.width {
+        return Err(value_error(format!(
+            "{function}: vectors have different lengths: {} and {}",
+            xs.width, os.width
+        )));
+    }
+    if !os.one_vector && xs.rows != os.rows {
+        return Err(value_error(format!(
+            "{function}: {} vector(s) on one side and {} on the other",
+            xs.rows, os.rows
+        )));
+    }
+    let kind = if os.one_vector && !xs.one_vector {
+        x.kind()
+    } else {
+        x.kind().common(other.kind())
+    };
+    with_float!(kind, T => {
+        let (xv, ov) = (x.view::<T>(), other.view::<T>());
+        let (a, b) = (rows_of(&xv, function)?, rows_of(&ov, function)?);
+        let kernel = op.kernel::<T>();
+        let results = py
+            .detach(|| rowwise::pair_values(&a, &b, kernel))
+            .map_err(|e| row_error(e, function))?;
+        output::per_row(py, x.origin, xs.one_vector, results)
+    })
+}
+
+#[pyfunction]
+fn norm<'py>(
+    py: Python<'py>,
+    function: &str,
+    ord: &str,
+    x: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let x = Data::read(x, function, "x", false)?;
+    let shape = vector_shape(&x, function, "x")?;
+    with_float!(x.kind(), T => {
+        let kernel = options::norm_kernel::<T>(ord, function).map_err(value_error)?;
+        let view = x.view::<T>();
+        let rows = rows_of(&view, function)?;
+        let results = py.detach(|| rowwise::row_values(&rows, kernel));
+        output::per_row(py, x.origin, shape.one_vector, results)
+    })
+}
+
+#[pyfunction]
+fn unit_normalize<'py>(
+    py: Python<'py>,
+    function: &str,
+    norm: &str,
+    x: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let norm = options::unit_norm(norm, function).map_err(value_error)?;
+    let x = Data::read(x, function, "x", false)?;
+    let shape = vector_shape(&x, function, "x")?;
+    with_float!(x.kind(), T => {
+        let view = x.view::<T>();
+        let rows = rows_of(&view, function)?;
+        let values: Vec<T> = py.detach(|| {
+            let mut out = vec![T::default(); shape.rows * shape.width];
+            let fill = |scratch: &mut Vec<T>, (i, target): (usize, &mut [T])| {
+                if let Some(row) = rows.row(i, scratch) {
+                    vector::unit_normalize(row, norm, target);
+                }
+            };
+            if shape.width == 0 {
+                // Nothing to scale.
+            } else if out.len() >= PARALLEL_MIN_ELEMENTS {
+                out.par_chunks_mut(shape.width).enumerate().for_each_init(Vec::new, fill);
+            } else {
+                let mut scratch = Vec::new();
+                out.chunks_mut(shape.width).enumerate().for_each(|item| fill(&mut scratch, item));
+            }
+            out
+        });
+        if shape.one_vector {
+            output::vector(py, x.origin, values, None)
+        } else {
+            output::matrix(py, x.origin, values, shape.rows, shape.width)
+        }
+    })
+}
+
+/// `x @ matrix + bias`; `matrix` (`d × k`) and `bias` (`k`) arrive checked
+/// and as float64 from Python.
+#[pyfunction]
+#[pyo3(signature = (function, x, matrix, bias=None))]
+fn project<'py>(
+    py: Python<'py>,
+    function: &str,
+    x: &Bound<'py, PyAny>,
+    matrix: PyReadonlyArray2<'py, f64>,
+    bias: Option<PyReadonlyArray1<'py, f64>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let x = Data::read(x, function, "x", false)?;
+    let shape = vector_shape(&x, function, "x")?;
+    let m = matrix.as_array();
+    let (d, k) = (m.nrows(), m.ncols());
+    if shape.width != d {
+        return Err(value_error(format!(
+            "{function}: vectors have length {} but the matrix has {d} rows",
+            shape.width
+        )));
+    }
+    let m = m.as_standard_layout();
+    let m = m.as_slice().unwrap_or(&[]);
+    let bias = bias.as_ref().map(|b| b.as_array().to_vec());
+    if bias.as_ref().is_some_and(|b| b.len() != k) {
+        return Err(value_error(format!(
+            "{function}: bias must have one value per matrix column ({k})"
+        )));
+    }
+    with_float!(x.kind(), T => {
+        let view = x.view::<T>();
+        let rows = rows_of(&view, function)?;
+        let (values, _) = py
+            .detach(|| rowwise::project_rows::<T, _>(&rows, m, d, k, bias.as_deref()))
+            .map_err(|e| row_error(e, function))?;
+        if shape.one_vector {
+            output::vector(py, x.origin, values, None)
+        } else {
+            output::matrix(py, x.origin, values, shape.rows, k)
+        }
+    })
+}
+
+/// Positions of the `k` rows of `x` nearest to `query` (float64, checked in Python).
+#[pyfunction]
+fn top_k_similar<'py>(
+    py: Python<'py>,
+    function: &str,
+    x: &Bound<'py, PyAny>,
+    query: PyReadonlyArray1<'py, f64>,
+    k: i64,
+    metric: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let metric = options::metric(metric, function).map_err(value_error)?;
+    let k = options::positive_k(k, function).map_err(value_error)?;
+    let x = Data::read(x, function, "x", false)?;
+    let shape = vector_shape(&x, function, "x")?;
+    let query = query.as_array().to_vec();
+    if shape.one_vector || shape.width != query.len() {
+        return Err(value_error(format!(
+            "{function}: expected one vector per row (2-D) of length {}, got shape {:?}",
+            query.len(),
+            x.shape()
+        )));
+    }
+    if shape.rows > u32::MAX as usize {
+        return Err(value_error(format!("{function}: more than 2^32 rows")));
+    }
+    let positions = with_float!(x.kind(), T => {
+        let query: Vec<T> = query.iter().map(|&v| T::from_f64(v)).collect();
+        let view = x.view::<T>();
+        let rows = rows_of(&view, function)?;
+        py.detach(|| rowwise::top_k_rows(&rows, &query, k, metric))
+            .map_err(|e| row_error(e, function))?
+    });
+    Ok(match x.origin {
+        input::Origin::Numpy => PyArray1::from_vec(py, positions).into_any(),
+        _ => positions.into_pyobject(py)?.into_any(),
+    })
+}
+
+/// The `k` nearest rows of a 2-D array `x` for every row of `queries`
+/// (float64, checked in Python), as the columns of `nearest`'s frame.
+#[pyfunction]
+fn nearest<'py>(
+    py: Python<'py>,
+    function: &str,
+    x: &Bound<'py, PyAny>,
+    queries: PyReadonlyArray2<'py, f64>,
+    k: i64,
+    metric: &str,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let metric = options::metric(metric, function).map_err(value_error)?;
+    let k = options::positive_k(k, function).map_err(value_error)?;
+    let x = Data::read(x, function, "x", false)?;
+    let shape = vector_shape(&x, function, "x")?;
+    let q = queries.as_array();
+    let (m, d) = (q.nrows(), q.ncols());
+    if shape.one_vector || shape.width != d {
+        return Err(value_error(format!(
+            "{function}: the corpus must be 2-D with vectors of length {d}, got shape {:?}",
+            x.shape()
+        )));
+    }
+    if shape.rows > u32::MAX as usize {
+        return Err(value_error(format!("{function}: more than 2^32 rows")));
+    }
+    let q = q.as_standard_layout();
+    let q = q.as_slice().unwrap_or(&[]);
+    let found = with_float!(x.kind(), T => {
+        let view = x.view::<T>();
+        // The blocked search reads rows as slices: a C-ordered copy only
+        // when the array is not C-ordered already.
+        let corpus = view.as_standard_layout();
+        let flat = corpus.as_slice().unwrap_or(&[]);
+        let rows: Vec<Option<&[T]>> = if d == 0 {
+            vec![Some(&[][..]); shape.rows]
+        } else {
+            flat.chunks_exact(d).map(Some).collect()
+        };
+        py.detach(|| rowwise::nearest_rows(q, m, d, k, metric, &rows))
+            .map_err(|e| row_error(e, function))?
+    });
+    let total: usize = found.iter().map(Vec::len).sum();
+    let (mut query, mut rank, mut index, mut score) = (
+        Vec::with_capacity(total),
+        Vec::with_capacity(total),
+        Vec::with_capacity(total),
+        Vec::with_capacity(total),
+    );
+    for (qi, hits) in found.iter().enumerate() {
+        for (r, &(i, s)) in hits.iter().enumerate() {
+            query.push(qi as u32);
+            rank.push(r as u32 + 1);
+            index.push(i);
+            score.push(s);
+        }
+    }
+    PyTuple::new(
+        py,
+        [
+            PyArray1::from_vec(py, query).into_any(),
+            PyArray1::from_vec(py, rank).into_any(),
+            PyArray1::from_vec(py, index).into_any(),
+            PyArray1::from_vec(py, score).into_any(),
+        ],
+    )
+}
+
+/// The scaler options from the dict Python also pickles for the plugin.
+fn scale_options(options: &Bound<'_, PyDict>) -> PyResult<ScaleOptions> {
+    let get = |key: &str| {
+        options
+            .get_item(key)?
+            .ok_or_else(|| PyKeyError::new_err(format!("scale option {key:?} is missing")))
+    };
+    let pair = |key: &str| -> PyResult<(f64, f64)> {
+        let values: Vec<f64> = get(key)?.extract()?;
+        match values.as_slice() {
+            [low, high] => Ok((*low, *high)),
+            _ => Err(value_error(format!("{key} must be a pair of numbers"))),
+        }
+    };
+    Ok(ScaleOptions {
+        function: get("function")?.extract()?,
+        method: get("method")?.extract()?,
+        feature_range: pair("feature_range")?,
+        clip: get("clip")?.extract()?,
+        with_mean: get("with_mean")?.extract()?,
+        with_std: get("with_std")?.extract()?,
+        ddof: get("ddof")?.extract()?,
+        with_centering: get("with_centering")?.extract()?,
+        with_scaling: get("with_scaling")?.extract()?,
+        quantile_range: pair("quantile_range")?,
+        unit_variance: get("unit_variance")?.extract()?,
+    })
+}
+
+/// Scales a 1-D column, or each column of a 2-D array (rows are samples).
+/// A 1-D list may hold `None`: skipped by the statistics, `None` out.
+#[pyfunction]
+fn scale<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    options: &Bound<'py, PyDict>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let options = scale_options(options)?;
+    let function = options.function.as_str();
+    let scaler = options.scaler().map_err(value_error)?;
+    let x = Data::read(x, function, "x", true)?;
+    let shape = x.shape();
+    if !(1..=2).contains(&shape.len()) {
+        return Err(value_error(format!(
+            "{function}: expected a 1-D or 2-D array, got {} dimensions",
+            shape.len()
+        )));
+    }
+    with_float!(x.kind(), T => {
+        let view = x.view::<T>();
+        let valid = x.valid.as_deref();
+        let columns = match view.ndim() {
+            1 => view.view().insert_axis(Axis(1)),
+            _ => view.view(),
+        };
+        let columns: ArrayView2<'_, T> = columns
+            .into_dimensionality()
+            .map_err(|e| value_error(format!("{function}: {e}")))?;
+        let (rows, cols) = columns.dim();
+        let values = py.detach(|| scale_columns(&columns, valid, &scaler)).map_err(
+            |(error, column)| {
+                let axis = (cols > 1 || shape.len() == 2).then_some(("column", column));
+                compute_error(py, error.message(function, axis))
+            },
+        )?;
+        if shape.len() == 1 {
+            output::vector(py, x.origin, values, valid)
+        } else {
+            output::matrix(py, x.origin, values, rows, cols)
+        }
+    })
+}
+
+/// Each column scaled on its own, as the expression face scales a column:
+/// the same `learn` and `apply_slice`, so the same bits. Returns the
+/// `rows × cols` row-major result, or the error and the column it came from.
+fn scale_columns<T: PlainFloat>(
+    columns: &ArrayView2<'_, T>,
+    valid: Option<&[bool]>,
+    scaler: &Scaler,
+) -> Result<Vec<T>, (StatsError, usize)> {
+    let (rows, cols) = columns.dim();
+    let bits: Option<Vec<u8>> = valid.map(|flags| {
+        let mut bytes = vec![0u8; flags.len().div_ceil(8)];
+        for (i, _) in flags.iter().enumerate().filter(|(_, &v)| v) {
+            bytes[i / 8] |= 1 << (i % 8);
+        }
+        bytes
+    });
+    let validity = bits.as_deref().map(|bytes| Validity { bytes, offset: 0 });
+    let mut out = vec![T::default(); rows * cols];
+    let mut gathered: Vec<T> = Vec::new();
+    for j in 0..cols {
+        let column = columns.column(j);
+        let values: &[T] = match column.to_slice() {
+            Some(slice) => slice,
+            None => {
+                gathered.clear();
+                gathered.extend(column.iter().copied());
+                &gathered
+            }
+        };
+        let transform = scaler
+            .learn(&[Segment::new(values, validity)])
+            .map_err(|e| (e, j))?;
+        let scaled = transform.apply_slice(values);
+        if cols == 1 {
+            return Ok(scaled);
+        }
+        for (i, v) in scaled.into_iter().enumerate() {
+            out[i * cols + j] = v;
+        }
+    }
+    Ok(out)
+}

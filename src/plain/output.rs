@@ -1,0 +1,72 @@
+//! Results back to Python in the container the data came in: numpy arrays
+//! that take ownership of the Rust buffer (no copy), or lists and tuples of
+//! floats.
+
+use numpy::ndarray::Array2;
+use numpy::{PyArray1, PyArray2};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyTuple};
+
+use super::input::{Origin, PlainFloat};
+
+/// One number per row (or per value) as a 1-D array, list or tuple; entries
+/// whose `valid` flag is false become `None` in a list.
+pub fn vector<'py, T: PlainFloat>(
+    py: Python<'py>,
+    origin: Origin,
+    values: Vec<T>,
+    valid: Option<&[bool]>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let item = |(i, v): (usize, &T)| match valid.and_then(|flags| flags.get(i)) {
+        Some(false) => None,
+        _ => Some(v.to_f64()),
+    };
+    Ok(match origin {
+        Origin::Numpy => PyArray1::from_vec(py, values).into_any(),
+        Origin::List => PyList::new(py, values.iter().enumerate().map(item))?.into_any(),
+        Origin::Tuple => PyTuple::new(py, values.iter().enumerate().map(item))?.into_any(),
+    })
+}
+
+/// `rows × cols` row-major values as a 2-D array or a list of lists.
+pub fn matrix<'py, T: PlainFloat>(
+    py: Python<'py>,
+    origin: Origin,
+    values: Vec<T>,
+    rows: usize,
+    cols: usize,
+) -> PyResult<Bound<'py, PyAny>> {
+    match origin {
+        Origin::Numpy => {
+            let array = Array2::from_shape_vec((rows, cols), values)
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            Ok(PyArray2::from_owned_array(py, array).into_any())
+        }
+        Origin::List | Origin::Tuple => {
+            let list = PyList::empty(py);
+            for r in 0..rows {
+                let row = values.get(r * cols..(r + 1) * cols).unwrap_or(&[]);
+                list.append(PyList::new(py, row.iter().map(|v| v.to_f64()))?)?;
+            }
+            Ok(list.into_any())
+        }
+    }
+}
+
+/// Row-wise results: a float for one vector, else one value per row.
+pub fn per_row<'py, T: PlainFloat>(
+    py: Python<'py>,
+    origin: Origin,
+    one_vector: bool,
+    results: Vec<Option<T>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    if one_vector {
+        let value = results.first().copied().flatten().map(|v| v.to_f64());
+        return Ok(value.into_pyobject(py)?.into_any());
+    }
+    let valid: Vec<bool> = results.iter().map(Option::is_some).collect();
+    let values: Vec<T> = results.into_iter().map(Option::unwrap_or_default).collect();
+    let flags = (!valid.iter().all(|&v| v)).then_some(valid.as_slice());
+    vector(py, origin, values, flags)
+}
