@@ -8,7 +8,7 @@
 //! baseline and picks one at run time, on stable Rust.
 
 use multiversion::multiversion;
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::element::Element;
 
@@ -59,10 +59,10 @@ macro_rules! lane_sum {
 /// Vectors longer than this are summed in fixed blocks of this many numbers
 /// whose sums are added in block order, so the result is the same however
 /// many threads computed the blocks.
-pub const LONG_BLOCK: usize = 1 << 16;
+pub const LONG_BLOCK: usize = 1 << 15;
 
 /// Vectors at least this long have their blocks computed on several threads.
-const PARALLEL_MIN_LEN: usize = 1 << 18;
+const PARALLEL_MIN_LEN: usize = 1 << 17;
 
 /// `Σ a_i b_i`. The slices must have one length (callers check). Long
 /// vectors (the classic 1M-element dot product) use the kernels' threads.
@@ -70,16 +70,44 @@ pub fn dot<T: Element>(a: &[T], b: &[T]) -> f64 {
     if a.len() <= LONG_BLOCK {
         return dot_block(a, b);
     }
-    let blocks = a.chunks(LONG_BLOCK).zip(b.chunks(LONG_BLOCK));
     if a.len() < PARALLEL_MIN_LEN {
+        let blocks = a.chunks(LONG_BLOCK).zip(b.chunks(LONG_BLOCK));
         return sum_in_order(blocks.map(|(x, y)| dot_block(x, y)));
     }
-    let partials: Vec<f64> = a
-        .par_chunks(LONG_BLOCK)
-        .zip(b.par_chunks(LONG_BLOCK))
-        .map(|(x, y)| dot_block(x, y))
-        .collect();
+    let partials = shared_blocks(a.len().div_ceil(LONG_BLOCK), |i| {
+        let range = i * LONG_BLOCK..((i + 1) * LONG_BLOCK).min(a.len());
+        match (a.get(range.clone()), b.get(range)) {
+            (Some(x), Some(y)) => dot_block(x, y),
+            _ => 0.0,
+        }
+    });
     sum_in_order(partials.into_iter())
+}
+
+/// `block(i)` for every `i < blocks`, in order. The calling thread works
+/// through the blocks from the start, and the pool's threads join in as
+/// they wake up (taking the next block from a shared counter), so a call
+/// never waits idle for a sleeping thread to wake: on small VMs that
+/// wake-up costs as much as a whole 1M-element dot product.
+fn shared_blocks(blocks: usize, block: impl Fn(usize) -> f64 + Sync) -> Vec<f64> {
+    let results: Vec<AtomicU64> = (0..blocks).map(|_| AtomicU64::new(0)).collect();
+    let next = AtomicUsize::new(0);
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(slot) = results.get(i) else { break };
+        slot.store(block(i).to_bits(), Ordering::Relaxed);
+    };
+    rayon::in_place_scope(|scope| {
+        for _ in 1..rayon::current_num_threads() {
+            scope.spawn(|_| work());
+        }
+        work();
+    });
+    // The scope has joined every helper, so all stores are visible.
+    results
+        .iter()
+        .map(|slot| f64::from_bits(slot.load(Ordering::Relaxed)))
+        .collect()
 }
 
 /// The sum of `values` added left to right (a fixed order).

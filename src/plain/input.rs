@@ -202,6 +202,34 @@ impl<'a, 'py> Sequence<'a, 'py> {
         }
     }
 
+    /// Appends the values of the exact floats from item `start` on, stopping
+    /// at the first item that is not one; returns how many were read. The
+    /// fast path of every list read: items are fetched a batch at a time and
+    /// their objects prefetched, so the reads of the scattered float objects
+    /// overlap instead of waiting on memory one by one.
+    fn read_exact_floats(&self, start: usize, out: &mut Vec<f64>) -> usize {
+        const BATCH: usize = 64;
+        let mut items = [std::ptr::null_mut::<ffi::PyObject>(); BATCH];
+        let mut read = 0;
+        while start + read < self.len {
+            let batch = BATCH.min(self.len - start - read);
+            for (j, slot) in items[..batch].iter_mut().enumerate() {
+                *slot = self.item_ptr(start + read + j);
+                prefetch(*slot);
+            }
+            for &item in &items[..batch] {
+                // SAFETY: a live borrowed reference (or null); an exact float
+                // converts without running Python code and cannot fail.
+                if item.is_null() || unsafe { ffi::PyFloat_CheckExact(item) } == 0 {
+                    return read;
+                }
+                out.push(unsafe { ffi::PyFloat_AsDouble(item) });
+                read += 1;
+            }
+        }
+        read
+    }
+
     /// Item `i` as an owned reference (kept alive while Python code runs).
     fn item(&self, i: usize) -> PyResult<Bound<'py, PyAny>> {
         let ptr = self.item_ptr(i);
@@ -213,6 +241,18 @@ impl<'a, 'py> Sequence<'a, 'py> {
         // SAFETY: a non-null borrowed reference from the container.
         Ok(unsafe { Bound::from_borrowed_ptr(self.obj.py(), ptr) })
     }
+}
+
+/// Asks the CPU to start loading the object at `ptr` (a hint; never faults).
+#[inline(always)]
+fn prefetch(ptr: *mut ffi::PyObject) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; it never faults, even on null.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(ptr as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = ptr;
 }
 
 /// Where a bad value sits, for messages.
@@ -344,7 +384,12 @@ fn read_flat(
 ) -> PyResult<(ArrayD<f64>, Option<Vec<bool>>)> {
     let mut values = Vec::with_capacity(seq.len);
     let mut valid: Option<Vec<bool>> = None;
-    for i in 0..seq.len {
+    let mut i = 0;
+    while i < seq.len {
+        i += seq.read_exact_floats(i, &mut values);
+        if i == seq.len {
+            break;
+        }
         match number(seq, i, Position::Flat(i), function, what, allow_none)? {
             Some(v) => values.push(v),
             None => {
@@ -355,6 +400,7 @@ fn read_flat(
                 values.push(0.0);
             }
         }
+        i += 1;
     }
     let array = ArrayD::from_shape_vec(IxDyn(&[seq.len]), values)
         .map_err(|e| PyValueError::new_err(format!("{function}: {e}")))?;
@@ -383,9 +429,15 @@ fn read_rows(
                 row.len
             )));
         }
-        for j in 0..width {
+        let mut j = 0;
+        while j < width {
+            j += row.read_exact_floats(j, &mut values);
+            if j == width {
+                break;
+            }
             let value = number(&row, j, Position::Cell(r, j), function, what, false)?;
             values.push(value.unwrap_or(0.0));
+            j += 1;
         }
     }
     ArrayD::from_shape_vec(IxDyn(&[seq.len, width]), values)

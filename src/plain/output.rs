@@ -5,6 +5,7 @@
 use numpy::ndarray::Array2;
 use numpy::{PyArray1, PyArray2};
 use pyo3::exceptions::PyValueError;
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
@@ -24,9 +25,41 @@ pub fn vector<'py, T: PlainFloat>(
     };
     Ok(match origin {
         Origin::Numpy => PyArray1::from_vec(py, values).into_any(),
-        Origin::List => PyList::new(py, values.iter().enumerate().map(item))?.into_any(),
+        Origin::List => float_list(py, &values, valid)?.into_any(),
         Origin::Tuple => PyTuple::new(py, values.iter().enumerate().map(item))?.into_any(),
     })
+}
+
+/// A list of floats (`None` where `valid` says so), built with one C call
+/// per item: making a million float objects is most of a list result's cost.
+fn float_list<'py, T: PlainFloat>(
+    py: Python<'py>,
+    values: &[T],
+    valid: Option<&[bool]>,
+) -> PyResult<Bound<'py, PyList>> {
+    let len = ffi::Py_ssize_t::try_from(values.len())
+        .map_err(|_| PyValueError::new_err("too many values for a list"))?;
+    // SAFETY: `PyList_New` gives a new list (or null with an error set) whose
+    // `len` slots `PyList_SetItem` fills, each taking ownership of a new
+    // float (or of a new reference to None); a null float is an error.
+    unsafe {
+        let list = Bound::from_owned_ptr_or_err(py, ffi::PyList_New(len))?;
+        for (i, v) in values.iter().enumerate() {
+            let item = match valid.and_then(|flags| flags.get(i)) {
+                Some(false) => {
+                    let none = ffi::Py_None();
+                    ffi::Py_IncRef(none);
+                    none
+                }
+                _ => ffi::PyFloat_FromDouble(v.to_f64()),
+            };
+            if item.is_null() {
+                return Err(PyErr::fetch(py));
+            }
+            ffi::PyList_SetItem(list.as_ptr(), i as ffi::Py_ssize_t, item);
+        }
+        Ok(list.cast_into_unchecked())
+    }
 }
 
 /// `rows × cols` row-major values as a 2-D array or a list of lists.
