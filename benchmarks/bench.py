@@ -880,6 +880,19 @@ MEMORY_CASES: dict[str, tuple[str, Callable[[], pl.Expr], Callable[[], pl.Expr |
         native_unit_normalize,
     ),
 }
+#: The data face (numpy in, numpy out): name -> (kind, polars-mlkit, numpy).
+DATA_MEMORY_CASES: dict[str, tuple[str, Callable[..., Any], Callable[..., Any]]] = {
+    "pmk.normalize(ndarray)": (
+        "data-scalar",
+        lambda x: pmk.normalize(x),
+        lambda x: (x - x.min()) / (x.max() - x.min()),
+    ),
+    "pmk.cosine_similarity(ndarray, q)": (
+        "data-vector",
+        lambda x, q: pmk.cosine_similarity(x, q),
+        lambda x, q: (x @ q) / (np.linalg.norm(x, axis=1) * np.linalg.norm(q)),
+    ),
+}
 QUICK_MEMORY = ("min-max scale", "per-group min-max .over('g')", "cosine similarity")
 MEMORY_SLACK = 16 * MIB
 
@@ -930,6 +943,9 @@ def _peak_rss_bytes() -> int:
 def memory_child(spec_json: str) -> None:
     """Run one memory case and print a JSON line (called in a fresh subprocess)."""
     spec = json.loads(spec_json)
+    if spec["case"] in DATA_MEMORY_CASES:
+        _data_memory_child(spec)
+        return
     kind, mlkit_expr, native_expr = MEMORY_CASES[spec["case"]]
     try:
         expr = mlkit_expr() if spec["impl"] == "mlkit" else native_expr()
@@ -963,6 +979,36 @@ def memory_child(spec_json: str) -> None:
     )
 
 
+def _memory_data(kind: str, n: int) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(SEED + 3)
+    if kind == "data-vector":
+        return rng.standard_normal((n, 768), dtype=np.float32), rng.standard_normal(768)
+    return (rng.normal(50.0, 10.0, n),)
+
+
+def _data_memory_child(spec: dict[str, Any]) -> None:
+    """A data-face case: peak RSS growth of one call on numpy arrays."""
+    kind, mlkit_fn, numpy_fn = DATA_MEMORY_CASES[spec["case"]]
+    fn = mlkit_fn if spec["impl"] == "mlkit" else numpy_fn
+    fn(*_memory_data(kind, 64))
+    data = _memory_data(kind, spec["n"])
+    gc.collect()
+    exact = _reset_peak_rss()
+    before = _peak_rss_bytes()
+    out = fn(*data)
+    after = _peak_rss_bytes()
+    print(
+        json.dumps(
+            {
+                "growth": after - before,
+                "input": int(sum(a.nbytes for a in data)),
+                "output": int(np.asarray(out).nbytes),
+                "exact": exact,
+            }
+        )
+    )
+
+
 def _memory_in_subprocess(case: str, impl: str, n: int) -> dict[str, Any]:
     cmd = [
         sys.executable,
@@ -984,10 +1030,14 @@ def section_memory(cfg: Config) -> Section:
     names = QUICK_MEMORY if cfg.quick else tuple(MEMORY_CASES)
     rows = []
     exact_all = True
-    for case in names:
-        kind = MEMORY_CASES[case][0]
-        n = cfg.mem_vec_rows if kind == "vector" else cfg.mem_scalar_n
-        size = f"{fmt_size(n)} x Array(Float32, 768) x2" if kind == "vector" else fmt_size(n)
+    for case in (*names, *DATA_MEMORY_CASES):
+        kind = (MEMORY_CASES.get(case) or DATA_MEMORY_CASES[case])[0]
+        n = cfg.mem_vec_rows if kind.endswith("vector") else cfg.mem_scalar_n
+        size = {
+            "vector": f"{fmt_size(n)} x Array(Float32, 768) x2",
+            "data-vector": f"{fmt_size(n)} x 768 float32 ndarray",
+            "data-scalar": f"{fmt_size(n)} float64 ndarray",
+        }.get(kind, fmt_size(n))
         progress(f"memory: {case} [{size}]")
         mine = _memory_in_subprocess(case, "mlkit", n)
         native = _memory_in_subprocess(case, "native", n)
@@ -1025,7 +1075,7 @@ def section_memory(cfg: Config) -> Section:
             "input MiB",
             "output MiB",
             "polars_mlkit peak growth MiB",
-            "native peak growth MiB",
+            "native (numpy for the data face) peak growth MiB",
             "target",
             "met?",
         ),

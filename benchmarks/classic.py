@@ -165,7 +165,12 @@ def _dot(result: Classic, n: int, repeat: int) -> None:
             "≥ 1.0x numpy",
         ),
     ]
-    times = interleaved_median_times([r.fn for r in rows], repeat=repeat, min_time=0.02)
+    # Not interleaved: after each call numpy's BLAS threads busy-wait for
+    # about 0.1 s, and would take the cores from whatever is timed next. The
+    # polars-mlkit rows run first, then numpy's.
+    times = [0.0] * len(rows)
+    for i in (3, 2, 1, 0):
+        times[i] = median_time(rows[i].fn, repeat=repeat, min_time=0.02)
     with single_threaded_blas():
         np1_s = median_time(lambda: np.dot(a, b), repeat=repeat, min_time=0.02)
     rows.insert(1, _Row("numpy np.dot (BLAS 1 thread)", "numpy", lambda: None))

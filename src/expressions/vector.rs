@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::columns::{map_vector_chunks, vector_chunks, ColumnFloat, VectorChunk};
 use super::dtypes::{numeric_shape, reject_zero_width, shaped_dtype, FloatKind, Shape};
 use crate::kernels::element::Element;
-use crate::kernels::rowwise::{self, RowError};
+use crate::kernels::rowwise::{self, RowError, RowValues};
 use crate::kernels::vector::{self, UnitNorm};
 use crate::options::{self, PairOp};
 
@@ -69,14 +69,9 @@ fn row_slices<'a, T: Element>(chunks: &'a [VectorChunk<'a, T>]) -> Vec<Option<&'
 }
 
 /// Builds a float column of `T` from the drivers' per-row results.
-fn float_series<T: ColumnFloat>(name: PlSmallStr, results: Vec<Option<T>>) -> Series {
-    let validity = if results.iter().all(Option::is_some) {
-        None
-    } else {
-        Some(Bitmap::from_iter(results.iter().map(Option::is_some)))
-    };
-    let values: Vec<T> = results.into_iter().map(Option::unwrap_or_default).collect();
-    let array = PrimitiveArray::from_vec(values).with_validity(validity);
+fn float_series<T: ColumnFloat>(name: PlSmallStr, results: RowValues<T>) -> Series {
+    let validity = results.valid.map(Bitmap::from_iter);
+    let array = PrimitiveArray::from_vec(results.values).with_validity(validity);
     ChunkedArray::<T::PolarsType>::with_chunk(name, array).into_series()
 }
 

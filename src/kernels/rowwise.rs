@@ -77,13 +77,39 @@ fn paired_rows(left: usize, right: usize) -> Result<usize, RowError> {
     }
 }
 
+/// One number per row: `values` (zero in null rows) and, when some row is
+/// null, which rows are valid. No per-row `Option`, so a result costs its
+/// own size and no more.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowValues<T> {
+    pub values: Vec<T>,
+    pub valid: Option<Vec<bool>>,
+}
+
+impl<T: Copy> RowValues<T> {
+    /// Row `i`, or `None` if it is null or out of range.
+    pub fn get(&self, i: usize) -> Option<T> {
+        match &self.valid {
+            Some(valid) if !valid.get(i).copied().unwrap_or(false) => None,
+            _ => self.values.get(i).copied(),
+        }
+    }
+}
+
+/// `Some(validity)` when some flag is false, `None` when all rows are valid.
+fn validity(flags: impl Iterator<Item = bool>, n: usize) -> Option<Vec<bool>> {
+    let flags: Vec<bool> = flags.collect();
+    debug_assert_eq!(flags.len(), n);
+    flags.iter().any(|&v| !v).then_some(flags)
+}
+
 /// `kernel(a_i, b_i)` for every row (a side of one row is broadcast); null
 /// when either row is null. Errors on the first row whose lengths differ.
 pub fn pair_values<T, A, B>(
     a: &A,
     b: &B,
     kernel: fn(&[T], &[T]) -> f64,
-) -> Result<Vec<Option<T>>, RowError>
+) -> Result<RowValues<T>, RowError>
 where
     T: Element,
     A: VectorRows<T> + ?Sized,
@@ -102,14 +128,20 @@ where
             elements += left;
         }
     }
+    let valid = validity(
+        (0..n).map(|row| {
+            a.row_len(broadcast(na, row)).is_some() && b.row_len(broadcast(nb, row)).is_some()
+        }),
+        n,
+    );
     let one = |scratch: &mut (Vec<T>, Vec<T>), row: usize| {
         let (sa, sb) = scratch;
         match (a.row(broadcast(na, row), sa), b.row(broadcast(nb, row), sb)) {
-            (Some(x), Some(y)) => Some(T::from_f64(kernel(x, y))),
-            _ => None,
+            (Some(x), Some(y)) => T::from_f64(kernel(x, y)),
+            _ => T::default(),
         }
     };
-    Ok(if elements >= PARALLEL_MIN_ELEMENTS && n > 1 {
+    let values = if elements >= PARALLEL_MIN_ELEMENTS && n > 1 {
         (0..n)
             .into_par_iter()
             .map_init(|| (Vec::new(), Vec::new()), one)
@@ -117,25 +149,30 @@ where
     } else {
         let mut scratch = (Vec::new(), Vec::new());
         (0..n).map(|row| one(&mut scratch, row)).collect()
-    })
+    };
+    Ok(RowValues { values, valid })
 }
 
 /// `kernel(a_i)` for every row; null for a null row.
-pub fn row_values<T, A>(a: &A, kernel: fn(&[T]) -> f64) -> Vec<Option<T>>
+pub fn row_values<T, A>(a: &A, kernel: fn(&[T]) -> f64) -> RowValues<T>
 where
     T: Element,
     A: VectorRows<T> + ?Sized,
 {
     let n = a.row_count();
     let elements: usize = (0..n).filter_map(|i| a.row_len(i)).sum();
-    let one =
-        |scratch: &mut Vec<T>, row: usize| a.row(row, scratch).map(|x| T::from_f64(kernel(x)));
-    if elements >= PARALLEL_MIN_ELEMENTS && n > 1 {
+    let valid = validity((0..n).map(|i| a.row_len(i).is_some()), n);
+    let one = |scratch: &mut Vec<T>, row: usize| {
+        a.row(row, scratch)
+            .map_or(T::default(), |x| T::from_f64(kernel(x)))
+    };
+    let values = if elements >= PARALLEL_MIN_ELEMENTS && n > 1 {
         (0..n).into_par_iter().map_init(Vec::new, one).collect()
     } else {
         let mut scratch = Vec::new();
         (0..n).map(|row| one(&mut scratch, row)).collect()
-    }
+    };
+    RowValues { values, valid }
 }
 
 /// `row @ matrix + bias` for every row (`matrix`: `d × k` row-major f64),
@@ -277,7 +314,10 @@ mod tests {
         let a: Vec<Option<&[f64]>> = vec![Some(&[1.0, 2.0]), None, Some(&[3.0, 4.0])];
         let b: Vec<Option<&[f64]>> = vec![Some(&[1.0, 1.0])];
         let out = pair_values(a.as_slice(), b.as_slice(), vector::dot::<f64>).unwrap();
-        assert_eq!(out, vec![Some(3.0), None, Some(7.0)]);
+        assert_eq!(
+            (0..3).map(|i| out.get(i)).collect::<Vec<_>>(),
+            vec![Some(3.0), None, Some(7.0)]
+        );
     }
 
     #[test]
@@ -308,7 +348,7 @@ mod tests {
         let b: Vec<Option<&[f64]>> = vec![Some(&q)];
         let all = pair_values(rows.as_slice(), b.as_slice(), vector::cosine::<f64>).unwrap();
         let few = pair_values(&rows[..5], b.as_slice(), vector::cosine::<f64>).unwrap();
-        assert_eq!(&all[..5], few.as_slice());
+        assert_eq!(&all.values[..5], few.values.as_slice());
     }
 
     #[test]

@@ -352,7 +352,7 @@ impl Transform {
 }
 
 /// Columns at least this long are scaled and reduced on several threads.
-pub const PARALLEL_MIN_LEN: usize = 1 << 20;
+pub const PARALLEL_MIN_LEN: usize = 1 << 19;
 /// Elements per parallel task (a multiple of the reduction block).
 const PARALLEL_CHUNK: usize = BLOCK * 64;
 

@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
 use super::input::{Origin, PlainFloat};
+use crate::kernels::rowwise::RowValues;
 
 /// One number per row (or per value) as a 1-D array, list or tuple; entries
 /// whose `valid` flag is false become `None` in a list.
@@ -92,14 +93,11 @@ pub fn per_row<'py, T: PlainFloat>(
     py: Python<'py>,
     origin: Origin,
     one_vector: bool,
-    results: Vec<Option<T>>,
+    results: RowValues<T>,
 ) -> PyResult<Bound<'py, PyAny>> {
     if one_vector {
-        let value = results.first().copied().flatten().map(|v| v.to_f64());
+        let value = results.get(0).map(|v| v.to_f64());
         return Ok(value.into_pyobject(py)?.into_any());
     }
-    let valid: Vec<bool> = results.iter().map(Option::is_some).collect();
-    let values: Vec<T> = results.into_iter().map(Option::unwrap_or_default).collect();
-    let flags = (!valid.iter().all(|&v| v)).then_some(valid.as_slice());
-    vector(py, origin, values, flags)
+    vector(py, origin, results.values, results.valid.as_deref())
 }
