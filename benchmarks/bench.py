@@ -763,7 +763,7 @@ def _vectors_constants(sec: Section, cfg: Config, rng: np.random.Generator) -> N
     import pickle
 
     nq, dn = (20_000, 384) if not cfg.quick else (2_000, 384)
-    rows = cfg.nn_rows * 10 if not cfg.quick else cfg.nn_rows
+    rows = cfg.nn_rows
     q_np = rng.standard_normal((nq, dn), dtype=np.float32)
     tiny = pl.DataFrame([pl.Series("emb", q_np[:1])])
     corpus = pl.DataFrame([pl.Series("emb", rng.standard_normal((rows, dn), dtype=np.float32))])

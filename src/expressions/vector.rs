@@ -514,26 +514,12 @@ fn nearest(inputs: &[Series], kwargs: NearestKwargs) -> PolarsResult<Series> {
 
 /// The struct column `nearest` returns: one row per (query, rank).
 fn nearest_struct(name: PlSmallStr, found: &[Vec<(u32, f64)>]) -> PolarsResult<Series> {
-    let total: usize = found.iter().map(Vec::len).sum();
-    let (mut query, mut rank, mut index, mut score) = (
-        Vec::with_capacity(total),
-        Vec::with_capacity(total),
-        Vec::with_capacity(total),
-        Vec::with_capacity(total),
-    );
-    for (q, hits) in found.iter().enumerate() {
-        for (r, &(i, s)) in hits.iter().enumerate() {
-            query.push(q as u32);
-            rank.push(r as u32 + 1);
-            index.push(i);
-            score.push(s);
-        }
-    }
+    let (query, rank, index, score) = rowwise::flatten_found(found);
     let fields = [
         UInt32Chunked::from_vec("query".into(), query).into_series(),
         UInt32Chunked::from_vec("rank".into(), rank).into_series(),
         UInt32Chunked::from_vec("index".into(), index).into_series(),
         Float64Chunked::from_vec("score".into(), score).into_series(),
     ];
-    Ok(StructChunked::from_series(name, total, fields.iter())?.into_series())
+    Ok(StructChunked::from_series(name, fields[0].len(), fields.iter())?.into_series())
 }

@@ -304,6 +304,27 @@ pub fn nearest_rows<T: Element>(
     Ok(neighbors::nearest(queries, m, d, k, metric, candidates))
 }
 
+/// The columns of a search result, one row per (query, rank): query
+/// position, rank (1 = best), row position and score.
+pub fn flatten_found(found: &[Vec<(u32, f64)>]) -> (Vec<u32>, Vec<u32>, Vec<u32>, Vec<f64>) {
+    let total: usize = found.iter().map(Vec::len).sum();
+    let (mut query, mut rank, mut index, mut score) = (
+        Vec::with_capacity(total),
+        Vec::with_capacity(total),
+        Vec::with_capacity(total),
+        Vec::with_capacity(total),
+    );
+    for (q, hits) in found.iter().enumerate() {
+        for (r, &(i, s)) in hits.iter().enumerate() {
+            query.push(q as u32);
+            rank.push(r as u32 + 1);
+            index.push(i);
+            score.push(s);
+        }
+    }
+    (query, rank, index, score)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

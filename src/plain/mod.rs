@@ -19,6 +19,7 @@ use pyo3::types::{PyDict, PyTuple, PyType};
 use rayon::prelude::*;
 
 use crate::kernels::element::Element;
+use crate::kernels::neighbors::Metric;
 use crate::kernels::rowwise::{self, RowError, VectorRows, PARALLEL_MIN_ELEMENTS};
 use crate::kernels::scaling::{Scaler, StatsError};
 use crate::kernels::segments::{Segment, Validity};
@@ -80,6 +81,17 @@ fn vector_shape(data: &Data<'_>, function: &str, what: &str) -> PyResult<VectorS
     }
 }
 
+/// Vectors from Python (`what` names the argument in errors) with their shape.
+fn read_vectors<'py>(
+    obj: &Bound<'py, PyAny>,
+    function: &str,
+    what: &str,
+) -> PyResult<(Data<'py>, VectorShape)> {
+    let data = Data::read(obj, function, what, false)?;
+    let shape = vector_shape(&data, function, what)?;
+    Ok((data, shape))
+}
+
 fn rows_of<'a, T>(view: &'a CowArray<'_, T, IxDyn>, function: &str) -> PyResult<Rows<'a, T>> {
     as_rows(view).ok_or_else(|| value_error(format!("{function}: expected a 1-D or 2-D array")))
 }
@@ -112,12 +124,8 @@ fn pairwise<'py>(
     other: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let op = PairOp::parse(op, function).map_err(value_error)?;
-    let x = Data::read(x, function, "x", false)?;
-    let other = Data::read(other, function, "other", false)?;
-    let (xs, os) = (
-        vector_shape(&x, function, "x")?,
-        vector_shape(&other, function, "other")?,
-    );
+    let (x, xs) = read_vectors(x, function, "x")?;
+    let (other, os) = read_vectors(other, function, "other")?;
     if xs.width != os.width {
         return Err(value_error(format!(
             "{function}: vectors have different lengths: {} and {}",
@@ -153,8 +161,7 @@ fn norm<'py>(
     ord: &str,
     x: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let x = Data::read(x, function, "x", false)?;
-    let shape = vector_shape(&x, function, "x")?;
+    let (x, shape) = read_vectors(x, function, "x")?;
     with_float!(x.kind(), T => {
         let kernel = options::norm_kernel::<T>(ord, function).map_err(value_error)?;
         let view = x.view::<T>();
@@ -172,8 +179,7 @@ fn unit_normalize<'py>(
     x: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let norm = options::unit_norm(norm, function).map_err(value_error)?;
-    let x = Data::read(x, function, "x", false)?;
-    let shape = vector_shape(&x, function, "x")?;
+    let (x, shape) = read_vectors(x, function, "x")?;
     with_float!(x.kind(), T => {
         let view = x.view::<T>();
         let rows = rows_of(&view, function)?;
@@ -213,8 +219,7 @@ fn project<'py>(
     matrix: PyReadonlyArray2<'py, f64>,
     bias: Option<PyReadonlyArray1<'py, f64>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let x = Data::read(x, function, "x", false)?;
-    let shape = vector_shape(&x, function, "x")?;
+    let (x, shape) = read_vectors(x, function, "x")?;
     let m = matrix.as_array();
     let (d, k) = (m.nrows(), m.ncols());
     if shape.width != d {
@@ -245,6 +250,30 @@ fn project<'py>(
     })
 }
 
+/// The corpus of a search (one vector of length `width` per row) and the
+/// parsed metric and `k`.
+fn search_input<'py>(
+    function: &str,
+    x: &Bound<'py, PyAny>,
+    width: usize,
+    k: i64,
+    metric: &str,
+) -> PyResult<(Data<'py>, Metric, usize)> {
+    let metric = options::metric(metric, function).map_err(value_error)?;
+    let k = options::positive_k(k, function).map_err(value_error)?;
+    let (x, shape) = read_vectors(x, function, "x")?;
+    if shape.one_vector || shape.width != width {
+        return Err(value_error(format!(
+            "{function}: expected one vector per row (2-D) of length {width}, got shape {:?}",
+            x.shape()
+        )));
+    }
+    if shape.rows > u32::MAX as usize {
+        return Err(value_error(format!("{function}: more than 2^32 rows")));
+    }
+    Ok((x, metric, k))
+}
+
 /// Positions of the `k` rows of `x` nearest to `query` (float64, checked in Python).
 #[pyfunction]
 fn top_k_similar<'py>(
@@ -255,21 +284,8 @@ fn top_k_similar<'py>(
     k: i64,
     metric: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let metric = options::metric(metric, function).map_err(value_error)?;
-    let k = options::positive_k(k, function).map_err(value_error)?;
-    let x = Data::read(x, function, "x", false)?;
-    let shape = vector_shape(&x, function, "x")?;
     let query = query.as_array().to_vec();
-    if shape.one_vector || shape.width != query.len() {
-        return Err(value_error(format!(
-            "{function}: expected one vector per row (2-D) of length {}, got shape {:?}",
-            query.len(),
-            x.shape()
-        )));
-    }
-    if shape.rows > u32::MAX as usize {
-        return Err(value_error(format!("{function}: more than 2^32 rows")));
-    }
+    let (x, metric, k) = search_input(function, x, query.len(), k, metric)?;
     let positions = with_float!(x.kind(), T => {
         let query: Vec<T> = query.iter().map(|&v| T::from_f64(v)).collect();
         let view = x.view::<T>();
@@ -294,21 +310,10 @@ fn nearest<'py>(
     k: i64,
     metric: &str,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let metric = options::metric(metric, function).map_err(value_error)?;
-    let k = options::positive_k(k, function).map_err(value_error)?;
-    let x = Data::read(x, function, "x", false)?;
-    let shape = vector_shape(&x, function, "x")?;
     let q = queries.as_array();
     let (m, d) = (q.nrows(), q.ncols());
-    if shape.one_vector || shape.width != d {
-        return Err(value_error(format!(
-            "{function}: the corpus must be 2-D with vectors of length {d}, got shape {:?}",
-            x.shape()
-        )));
-    }
-    if shape.rows > u32::MAX as usize {
-        return Err(value_error(format!("{function}: more than 2^32 rows")));
-    }
+    let (x, metric, k) = search_input(function, x, d, k, metric)?;
+    let rows_in_x = x.shape().first().copied().unwrap_or(0);
     let q = q.as_standard_layout();
     let q = q.as_slice().unwrap_or(&[]);
     let found = with_float!(x.kind(), T => {
@@ -318,28 +323,14 @@ fn nearest<'py>(
         let corpus = view.as_standard_layout();
         let flat = corpus.as_slice().unwrap_or(&[]);
         let rows: Vec<Option<&[T]>> = if d == 0 {
-            vec![Some(&[][..]); shape.rows]
+            vec![Some(&[][..]); rows_in_x]
         } else {
             flat.chunks_exact(d).map(Some).collect()
         };
         py.detach(|| rowwise::nearest_rows(q, m, d, k, metric, &rows))
             .map_err(|e| row_error(e, function))?
     });
-    let total: usize = found.iter().map(Vec::len).sum();
-    let (mut query, mut rank, mut index, mut score) = (
-        Vec::with_capacity(total),
-        Vec::with_capacity(total),
-        Vec::with_capacity(total),
-        Vec::with_capacity(total),
-    );
-    for (qi, hits) in found.iter().enumerate() {
-        for (r, &(i, s)) in hits.iter().enumerate() {
-            query.push(qi as u32);
-            rank.push(r as u32 + 1);
-            index.push(i);
-            score.push(s);
-        }
-    }
+    let (query, rank, index, score) = rowwise::flatten_found(&found);
     PyTuple::new(
         py,
         [
