@@ -3,6 +3,7 @@
 
 pub mod element;
 pub mod neighbors;
+pub mod parallel;
 pub mod quantile;
 pub mod rowwise;
 pub mod scaling;

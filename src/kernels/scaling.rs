@@ -9,9 +9,9 @@
 use std::mem::MaybeUninit;
 
 use multiversion::multiversion;
-use rayon::prelude::*;
 
 use super::element::Element;
+use super::parallel;
 use super::quantile::{percentile_linear_segments, standard_normal_ppf, SortedStats};
 use super::segments::{first_infinite_row, for_each_valid_block, Segment, BLOCK};
 
@@ -155,11 +155,18 @@ fn moments_with_factor<T: Element>(segments: &[Segment<'_, T>], factor: f64) -> 
     if let Some(values) = dense_large(segments) {
         // The same blocks the walker would visit, computed in parallel and
         // merged in order: bit-identical to the sequential result.
-        let partials: Vec<Moments> = values
-            .par_chunks(BLOCK)
-            .map(|b| block_moments(b, factor))
-            .collect();
-        return partials.into_iter().fold(Moments::EMPTY, Moments::merge);
+        let partials: Vec<Vec<Moments>> =
+            parallel::blocks(values.len().div_ceil(PARALLEL_CHUNK), |i| {
+                let part = values.chunks(PARALLEL_CHUNK).nth(i).unwrap_or(&[]);
+                part.chunks(BLOCK)
+                    .map(|b| block_moments(b, factor))
+                    .collect()
+            });
+        // One merge per BLOCK in row order, exactly as the sequential walker.
+        return partials
+            .into_iter()
+            .flatten()
+            .fold(Moments::EMPTY, Moments::merge);
     }
     let mut total = Moments::EMPTY;
     let _ = for_each_valid_block::<T, ()>(segments, |block| {
@@ -213,10 +220,14 @@ pub fn column_extent<T: Element>(
     let mut max = f64::NEG_INFINITY;
     if let Some(values) = dense_large(segments) {
         // Min and max are exact, so any split gives the same answer.
-        (min, max) = values.par_chunks(PARALLEL_CHUNK).map(block_extent).reduce(
-            || (f64::INFINITY, f64::NEG_INFINITY),
-            |a, b| (a.0.min(b.0), a.1.max(b.1)),
-        );
+        let parts = parallel::blocks(values.len().div_ceil(PARALLEL_CHUNK), |i| {
+            block_extent(values.chunks(PARALLEL_CHUNK).nth(i).unwrap_or(&[]))
+        });
+        (min, max) = parts
+            .into_iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |a, b| {
+                (a.0.min(b.0), a.1.max(b.1))
+            });
     } else {
         let _ = for_each_valid_block::<T, ()>(segments, |block| {
             let (lo, hi) = block_extent(block);
@@ -336,18 +347,20 @@ impl Transform {
     /// computed the same way either way.
     pub fn apply_slice<T: Element>(&self, input: &[T]) -> Vec<T> {
         let mut out: Vec<T> = Vec::with_capacity(input.len());
-        let spare = &mut out.spare_capacity_mut()[..input.len()];
-        if input.len() < PARALLEL_MIN_LEN {
-            apply_into(self, input, spare);
-        } else {
-            spare
-                .par_chunks_mut(PARALLEL_CHUNK)
-                .zip(input.par_chunks(PARALLEL_CHUNK))
-                .for_each(|(o, i)| apply_into(self, i, o));
-        }
-        // SAFETY: `apply_into` wrote every one of the first `input.len()` slots.
+        self.apply_to(input, &mut out.spare_capacity_mut()[..input.len()]);
+        // SAFETY: `apply_to` wrote every one of the first `input.len()` slots.
         unsafe { out.set_len(input.len()) };
         out
+    }
+
+    /// Writes the transformed `input` into `out` (the same length, possibly
+    /// uninitialised, e.g. a buffer numpy allocated), as `apply_slice` does.
+    pub fn apply_to<T: Element>(&self, input: &[T], out: &mut [MaybeUninit<T>]) {
+        if input.len() < PARALLEL_MIN_LEN {
+            apply_into(self, input, out);
+        } else {
+            parallel::zip_chunks_mut(input, out, PARALLEL_CHUNK, |i, o| apply_into(self, i, o));
+        }
     }
 }
 
@@ -562,12 +575,44 @@ impl Scaler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::segments::Validity;
 
     fn exact_mean_var(values: &[f64]) -> (f64, f64) {
         let n = values.len() as f64;
         let mean = values.iter().sum::<f64>() / n;
         let var = values.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
         (mean, var)
+    }
+
+    #[test]
+    fn parallel_reductions_equal_the_sequential_walker() {
+        let n = PARALLEL_MIN_LEN + 12_345;
+        let data: Vec<f64> = (0..n)
+            .map(|i| ((i * 7919) % 10_007) as f64 * 0.31 - 7.0)
+            .collect();
+        let all_valid = vec![0xffu8; n.div_ceil(8)];
+        let dense = [Segment::new(&data, None)];
+        let walked = [Segment::new(
+            &data,
+            Some(Validity {
+                bytes: &all_valid,
+                offset: 0,
+            }),
+        )];
+        assert_eq!(
+            moments_with_factor(&dense, 1.0),
+            moments_with_factor(&walked, 1.0)
+        );
+        assert_eq!(
+            column_extent(&dense).unwrap(),
+            column_extent(&walked).unwrap()
+        );
+        let t = Transform::CenterScale {
+            center: 1.5,
+            scale: 3.0,
+        };
+        let serial: Vec<f64> = data.iter().map(|&x| t.apply(x)).collect();
+        assert_eq!(t.apply_slice(&data), serial);
     }
 
     #[test]

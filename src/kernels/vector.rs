@@ -8,9 +8,9 @@
 //! baseline and picks one at run time, on stable Rust.
 
 use multiversion::multiversion;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::element::Element;
+use super::parallel;
 
 /// Independent accumulators per sum: enough to keep both FMA ports busy
 /// through the add latency even at AVX-512 width (8 registers of 8 lanes).
@@ -74,7 +74,7 @@ pub fn dot<T: Element>(a: &[T], b: &[T]) -> f64 {
         let blocks = a.chunks(LONG_BLOCK).zip(b.chunks(LONG_BLOCK));
         return sum_in_order(blocks.map(|(x, y)| dot_block(x, y)));
     }
-    let partials = shared_blocks(a.len().div_ceil(LONG_BLOCK), |i| {
+    let partials = parallel::blocks(a.len().div_ceil(LONG_BLOCK), |i| {
         let range = i * LONG_BLOCK..((i + 1) * LONG_BLOCK).min(a.len());
         match (a.get(range.clone()), b.get(range)) {
             (Some(x), Some(y)) => dot_block(x, y),
@@ -82,32 +82,6 @@ pub fn dot<T: Element>(a: &[T], b: &[T]) -> f64 {
         }
     });
     sum_in_order(partials.into_iter())
-}
-
-/// `block(i)` for every `i < blocks`, in order. The calling thread works
-/// through the blocks from the start, and the pool's threads join in as
-/// they wake up (taking the next block from a shared counter), so a call
-/// never waits idle for a sleeping thread to wake: on small VMs that
-/// wake-up costs as much as a whole 1M-element dot product.
-fn shared_blocks(blocks: usize, block: impl Fn(usize) -> f64 + Sync) -> Vec<f64> {
-    let results: Vec<AtomicU64> = (0..blocks).map(|_| AtomicU64::new(0)).collect();
-    let next = AtomicUsize::new(0);
-    let work = || loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        let Some(slot) = results.get(i) else { break };
-        slot.store(block(i).to_bits(), Ordering::Relaxed);
-    };
-    rayon::in_place_scope(|scope| {
-        for _ in 1..rayon::current_num_threads() {
-            scope.spawn(|_| work());
-        }
-        work();
-    });
-    // The scope has joined every helper, so all stores are visible.
-    results
-        .iter()
-        .map(|slot| f64::from_bits(slot.load(Ordering::Relaxed)))
-        .collect()
 }
 
 /// The sum of `values` added left to right (a fixed order).
