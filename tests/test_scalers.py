@@ -365,9 +365,10 @@ def test_partial_fit_standard_matches_sklearn_partial_fit() -> None:
     )
 
 
-def test_robust_partial_fit_is_a_clear_error() -> None:
-    with pytest.raises(NotImplementedError, match="exact quantiles"):
-        pmk.RobustScaler().partial_fit(pl.DataFrame({"x": [1.0]}))
+def test_robust_scaler_has_no_partial_fit() -> None:
+    # As scikit-learn's: exact quantiles do not merge, so there is no method to call.
+    assert not hasattr(pmk.RobustScaler(), "partial_fit")
+    assert hasattr(pmk.MinMaxScaler(), "partial_fit")
 
 
 def test_partial_fit_rejects_other_columns() -> None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
-from polars_mlkit.scalers import _merge_scalers, _Scaler, load_scaler
+from polars_mlkit.scalers import _IncrementalScaler, _merge_scalers, _Scaler, load_scaler
 
 if TYPE_CHECKING:
     from ray.data import Dataset
@@ -89,7 +89,7 @@ def fit(scaler: _Scaler, dataset: Dataset) -> _Scaler:
     function = "polars_mlkit.ray.fit"
     scaler = _check_scaler(scaler, function)
     dataset = _check_dataset(dataset, function)
-    if not scaler._mergeable:
+    if not isinstance(scaler, _IncrementalScaler):
         msg = (
             f"{function}: RobustScaler cannot be fitted on Ray: exact quantiles (median and "
             "quantile range) do not merge from per-block statistics; collect the data (or "

@@ -172,25 +172,68 @@ def _vector_inner(dtype: pl.DataType) -> pl.DataType | None:
 # --------------------------------------------------------------------------- #
 # input and output kinds (Polars, numpy, pandas)
 # --------------------------------------------------------------------------- #
-def _to_polars(x: Any, function: str) -> tuple[Frame, str]:
-    """The Polars frame for ``x`` and the kind it came as."""
+def _to_polars(x: Any, function: str, fitting: bool = False) -> tuple[Frame, str]:
+    """The Polars frame for ``x`` and the kind it came as.
+
+    Arrays follow scikit-learn's ``check_array``: array-likes go through
+    ``np.asarray``, object arrays must convert to float64, complex and
+    sparse data are refused, a 1-D array asks to be reshaped, and ``fit``
+    refuses arrays without samples or features.
+    """
     if isinstance(x, pl.LazyFrame):
         return x, "lazy"
     if isinstance(x, pl.DataFrame):
         return x, "polars"
-    if isinstance(x, np.ndarray):
-        if x.ndim != 2:
-            msg = f"{function}: expected a 2-D array (rows are samples), got {x.ndim} dimensions"
-            raise ValueError(msg)
-        frame = pl.DataFrame({f"x{j}": x[:, j] for j in range(x.shape[1])}, height=x.shape[0])
-        return frame, "numpy"
     if type(x).__module__.startswith("pandas"):
         return pl.from_pandas(x), "pandas"
-    msg = (
-        f"{function}: expected a polars DataFrame or LazyFrame (or a 2-D numpy array / "
-        f"pandas DataFrame), got {type(x).__name__}"
-    )
-    raise TypeError(msg)
+    if type(x).__module__.startswith("scipy.sparse"):
+        msg = (
+            f"{function}: sparse data was passed, but dense data is required. "
+            "Use '.toarray()' to convert to a dense numpy array."
+        )
+        raise TypeError(msg)
+    if not isinstance(x, np.ndarray):
+        if not (hasattr(x, "__array__") or isinstance(x, (list, tuple))):
+            msg = (
+                f"{function}: expected a polars DataFrame or LazyFrame (or a 2-D numpy array / "
+                f"pandas DataFrame), got {type(x).__name__}"
+            )
+            raise TypeError(msg)
+        x = np.asarray(x)
+    x = _checked_array(x, function, fitting)
+    frame = pl.DataFrame({f"x{j}": x[:, j] for j in range(x.shape[1])}, height=x.shape[0])
+    return frame, "numpy"
+
+
+def _checked_array(x: npt.NDArray[Any], function: str, fitting: bool) -> npt.NDArray[Any]:
+    """A 2-D numeric array, or scikit-learn's error for what it is instead."""
+    if np.iscomplexobj(x):
+        msg = f"{function}: Complex data not supported\n{x!r}"
+        raise ValueError(msg)
+    if x.dtype.kind not in "biuf":
+        try:
+            x = x.astype(np.float64)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{function}: {err}") from err
+    if x.ndim == 1:
+        msg = (
+            f"{function}: Expected 2D array, got 1D array instead:\narray={x!r}.\n"
+            "Reshape your data either using array.reshape(-1, 1) if your data has a single "
+            "feature or array.reshape(1, -1) if it contains a single sample."
+        )
+        raise ValueError(msg)
+    if x.ndim != 2:
+        msg = f"{function}: expected a 2-D array (rows are samples), got {x.ndim} dimensions"
+        raise ValueError(msg)
+    if fitting:
+        for axis, what in ((0, "sample(s)"), (1, "feature(s)")):
+            if x.shape[axis] == 0:
+                msg = (
+                    f"{function}: Found array with 0 {what} (shape={x.shape}) while a "
+                    "minimum of 1 is required."
+                )
+                raise ValueError(msg)
+    return x
 
 
 def _require_pandas(function: str) -> None:
@@ -366,7 +409,8 @@ class _Scaler:
 
     The methods and fitted properties documented here are those of
     :class:`MinMaxScaler`, :class:`StandardScaler`, :class:`RobustScaler` and
-    :class:`MaxAbsScaler` (``RobustScaler`` has no ``partial_fit``).
+    :class:`MaxAbsScaler`; ``partial_fit`` is on the three whose statistics
+    merge (not ``RobustScaler``).
 
     Examples
     --------
@@ -384,7 +428,6 @@ class _Scaler:
     _param_names: ClassVar[tuple[str, ...]]
     _stat_names: ClassVar[tuple[str, ...]]
     _param_columns: ClassVar[tuple[str, ...]]
-    _mergeable: ClassVar[bool] = True
     # Whether the statistics query must turn NaN into null (Polars' min and
     # max already skip NaN).
     _skip_nan: ClassVar[bool] = False
@@ -534,51 +577,6 @@ class _Scaler:
         self._state = self._compute_state(X, "fit")
         return self
 
-    def partial_fit(self, X: Any, y: Any = None) -> _Scaler:
-        """Merge the statistics of one more batch into the fitted ones.
-
-        The merge is exact (count, mean and M2 as in Chan et al.; minimum and
-        maximum), so fitting batch by batch equals fitting on all of them.
-
-        Parameters
-        ----------
-        X
-            The next batch (DataFrame, LazyFrame or 2-D numpy array).
-        y
-            Ignored (scikit-learn compatibility).
-
-        Returns
-        -------
-        The updated scaler (the same object).
-
-        Raises
-        ------
-        NotImplementedError
-            For :class:`RobustScaler` (exact quantiles do not merge).
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import polars_mlkit as pmk
-        >>> sc = pmk.StandardScaler()
-        >>> sc = sc.partial_fit(pl.DataFrame({"x": [1.0, 2.0]}))
-        >>> sc = sc.partial_fit(pl.DataFrame({"x": [3.0, 6.0]}))
-        >>> sc.n_samples_seen_, sc.params_["mean"].to_list(), sc.params_["var"].to_list()
-        (4, [3.0], [3.5])
-        """
-        function = self._name("partial_fit")
-        if not self._mergeable:
-            msg = (
-                f"{function}: RobustScaler has no partial_fit: exact quantiles (median and "
-                "quantile range) cannot be merged from partial statistics; fit it on all "
-                "the data at once (a LazyFrame is fine)"
-            )
-            raise NotImplementedError(msg)
-        batch = self._compute_state(X, "partial_fit")
-        previous: _State | None = getattr(self, "_state", None)
-        self._state = batch if previous is None else _merge_states(previous, batch, function)
-        return self
-
     def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
         """``fit(X)`` then ``transform(X)``.
 
@@ -610,7 +608,10 @@ class _Scaler:
     def _compute_state(self, X: Any, what: str) -> _State:
         function = self._name(what)
         options = self._checked_options(function)
-        frame, _ = _to_polars(X, function)
+        frame, kind = _to_polars(X, function, fitting=True)
+        previous: _State | None = getattr(self, "_state", None)
+        if what == "partial_fit" and previous is not None:
+            self._check_n_features(frame, kind, previous, function)
         lazy = frame.lazy()
         schema = frame.collect_schema() if isinstance(frame, pl.LazyFrame) else frame.schema
         by: list[str] = options["by"] or []
@@ -921,8 +922,22 @@ class _Scaler:
     def _apply(self, X: Any, exprs: list[pl.Expr], what: str) -> Any:
         function = self._name(what)
         frame, kind = _to_polars(X, function)
+        self._check_n_features(frame, kind, self._fitted(what), function)
         out = frame.with_columns(exprs) if exprs else frame
         return _from_polars(out, kind, self._output(), function)
+
+    def _check_n_features(self, frame: Frame, kind: str, state: _State, function: str) -> None:
+        """An array must have the fitted number of columns (scikit-learn's rule);
+        frames are matched by column name instead."""
+        if kind != "numpy":
+            return
+        got = len(frame.collect_schema())
+        if got != state.n_features_in:
+            msg = (
+                f"{function}: X has {got} features, but {type(self).__name__} is expecting "
+                f"{state.n_features_in} features as input."
+            )
+            raise ValueError(msg)
 
     # ---------------------------------------------------------- sklearn API
     def get_feature_names_out(self, input_features: Any = None) -> npt.NDArray[np.object_]:
@@ -1271,7 +1286,47 @@ def _handle_zeros(scale: FloatArray, column: _Column) -> FloatArray:
 # --------------------------------------------------------------------------- #
 # MinMaxScaler
 # --------------------------------------------------------------------------- #
-class MinMaxScaler(_Scaler):
+class _IncrementalScaler(_Scaler):
+    """A scaler whose statistics merge exactly, so it can learn batch by
+    batch (``partial_fit``). :class:`RobustScaler` is not one: exact
+    quantiles do not merge from partial statistics, so it has no
+    ``partial_fit`` attribute at all (as scikit-learn's)."""
+
+    def partial_fit(self, X: Any, y: Any = None) -> _IncrementalScaler:
+        """Merge the statistics of one more batch into the fitted ones.
+
+        The merge is exact (count, mean and M2 as in Chan et al.; minimum and
+        maximum), so fitting batch by batch equals fitting on all of them.
+
+        Parameters
+        ----------
+        X
+            The next batch (DataFrame, LazyFrame or 2-D numpy array).
+        y
+            Ignored (scikit-learn compatibility).
+
+        Returns
+        -------
+        The updated scaler (the same object).
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> sc = pmk.StandardScaler()
+        >>> sc = sc.partial_fit(pl.DataFrame({"x": [1.0, 2.0]}))
+        >>> sc = sc.partial_fit(pl.DataFrame({"x": [3.0, 6.0]}))
+        >>> sc.n_samples_seen_, sc.params_["mean"].to_list(), sc.params_["var"].to_list()
+        (4, [3.0], [3.5])
+        """
+        function = self._name("partial_fit")
+        batch = self._compute_state(X, "partial_fit")
+        previous: _State | None = getattr(self, "_state", None)
+        self._state = batch if previous is None else _merge_states(previous, batch, function)
+        return self
+
+
+class MinMaxScaler(_IncrementalScaler):
     """Scale to ``feature_range`` with fitted minima and maxima, as scikit-learn's.
 
     ``x * scale + min`` where ``scale = (high - low) / (data_max - data_min)``
@@ -1365,7 +1420,7 @@ class MinMaxScaler(_Scaler):
 # --------------------------------------------------------------------------- #
 # StandardScaler
 # --------------------------------------------------------------------------- #
-class StandardScaler(_Scaler):
+class StandardScaler(_IncrementalScaler):
     """Center and scale to unit variance with fitted moments, as scikit-learn's.
 
     ``(x - mean) / std``; a near-constant column (scikit-learn's
@@ -1553,7 +1608,6 @@ class RobustScaler(_Scaler):
     )
     _stat_names = ("count", "median", "q_low", "q_high", "absmax")
     _param_columns = ("center", "scale")
-    _mergeable = False
     _skip_nan = True  # Polars' quantiles would count NaN as the largest value
 
     def __init__(
@@ -1620,7 +1674,7 @@ class RobustScaler(_Scaler):
 # --------------------------------------------------------------------------- #
 # MaxAbsScaler
 # --------------------------------------------------------------------------- #
-class MaxAbsScaler(_Scaler):
+class MaxAbsScaler(_IncrementalScaler):
     """Divide by the fitted largest absolute value, as scikit-learn's ``MaxAbsScaler``.
 
     Keeps zeros and signs; a maximum below ``10 * eps`` of the column dtype
