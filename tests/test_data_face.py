@@ -76,6 +76,8 @@ PAIR_REFERENCES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "euclidean": lambda a, b: np.linalg.norm(a - b, axis=-1),
     "manhattan": lambda a, b: np.sum(np.abs(a - b), axis=-1),
     "chebyshev": lambda a, b: np.max(np.abs(a - b), axis=-1),
+    "sqeuclidean": lambda a, b: np.sum((a - b) ** 2, axis=-1),
+    "cosine": lambda a, b: np.clip(1.0 - _cosine(a, b), 0.0, 2.0),
 }
 
 
@@ -117,6 +119,18 @@ def test_pairwise_lists_and_tuples(name: str) -> None:
     _close(got_t, ref(x[0], q), 1e-12)
     ints = _pair(name, [int(v) for v in range(5)], [1, 2, 3, 4, 5])
     _close(ints, ref(np.arange(5.0), np.arange(1.0, 6.0)), 1e-12)
+
+
+def test_unaligned_and_structured_views() -> None:
+    rec = np.zeros(50, dtype=[("a", "f8"), ("b", "i4")])
+    rec["a"] = np.arange(50.0)
+    view = rec["a"]  # 12-byte strides: not whole float64 elements
+    assert view.strides[0] % 8 != 0
+    _close(pmk.normalize(view), np.arange(50.0) / 49.0, 1e-12)
+    raw = np.zeros(8 * 20 + 1, dtype=np.uint8)[1:].view(np.float64)  # unaligned
+    raw[:] = np.arange(20.0)
+    assert not raw.flags.aligned
+    assert pmk.dot(raw, raw) == float(np.arange(20.0) @ np.arange(20.0))
 
 
 def test_float32_with_float64_other() -> None:

@@ -128,7 +128,24 @@ fn read_numpy<'py>(
         }
     };
     // float32/float64 in native byte order are read in place; anything else
-    // is converted once.
+    // is converted once. So is a view the kernels cannot read in place:
+    // unaligned data, or strides that are not whole elements (a field of a
+    // structured array).
+    let item = isize::try_from(dtype.itemsize())
+        .unwrap_or(isize::MAX)
+        .max(1);
+    if !array.is_aligned() || array.strides().iter().any(|s| s % item != 0) {
+        let target = if dtype.kind() == b'f' && dtype.itemsize() == 4 {
+            "float32"
+        } else {
+            target
+        };
+        let copied = array
+            .py()
+            .import("numpy")?
+            .call_method1("array", (array, target))?;
+        return read_numpy(copied.cast::<PyUntypedArray>()?, function, what);
+    }
     if let Ok(a) = array.cast::<PyArrayDyn<f32>>() {
         return Ok(numpy_data(Numbers::F32(readonly(a, function, what)?)));
     }
