@@ -648,7 +648,9 @@ def test_argument_errors_before_any_query() -> None:
     with pytest.raises(ColumnNotFoundError, match="by column 'g'"):
         pmk.StandardScaler(by="g").fit(df)
     with pytest.raises(TypeError, match="expected a polars DataFrame"):
-        pmk.StandardScaler().fit([[1.0]])
+        pmk.StandardScaler().fit({"x": [1.0]})
+    # Lists of rows are array-likes, as in scikit-learn.
+    assert pmk.StandardScaler().fit([[1.0], [3.0]]).params_["mean"].to_list() == [2.0]
 
 
 def test_ddof_and_small_groups() -> None:
