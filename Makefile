@@ -10,7 +10,7 @@ POLARS_FLOOR ?= 2.0.0
 BIN := $(VENV)/bin
 WHEEL_DIR := target/wheels
 
-.PHONY: help demo test lint rust-test py-test floor-test bench build clean
+.PHONY: help demo test lint rust-test py-test floor-test bench build develop clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ build: $(VENV)/.deps ## Build the extension (release) and install it into the ve
 	rm -f $(WHEEL_DIR)/polars_mlkit-*.whl
 	$(BIN)/maturin build --release --out $(WHEEL_DIR) --interpreter $(BIN)/python
 	$(BIN)/pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/polars_mlkit-*.whl
+
+develop: $(VENV)/.deps ## Editable install for an edit-test loop (Python edits apply at once; re-run after Rust edits)
+	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/maturin develop --release
 
 demo: build ## Run the demo: the ml namespace on real data and the classic table
 	$(BIN)/python demo/demo.py
