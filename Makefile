@@ -68,4 +68,4 @@ bench: build ## Benchmarks against native Polars, numpy, scikit-learn, pure Pyth
 	$(BIN)/python benchmarks/parallelism.py --output benchmarks/results.md
 
 clean: ## Remove build outputs and virtualenvs
-	rm -rf target $(VENV) $(FLOOR_VENV)
+	rm -rf target $(VENV) $(FLOOR_VENV) python/polars_mlkit/*.so
