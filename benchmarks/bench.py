@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import pickle
 import resource
 import subprocess
 import sys
@@ -760,8 +761,6 @@ def _vectors_constants(sec: Section, cfg: Config, rng: np.random.Generator) -> N
     of Python floats in the kwargs) is timed as what it did: ``tolist`` and
     ``pickle.dumps``. The transfer is timed on a 1-row frame (the search
     itself is then negligible) and compared with a real search."""
-    import pickle
-
     nq, dn = (20_000, 384) if not cfg.quick else (2_000, 384)
     rows = cfg.nn_rows
     q_np = rng.standard_normal((nq, dn), dtype=np.float32)

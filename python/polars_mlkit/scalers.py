@@ -608,10 +608,7 @@ class _Scaler:
     def _compute_state(self, X: Any, what: str) -> _State:
         function = self._name(what)
         options = self._checked_options(function)
-        frame, kind = _to_polars(X, function, fitting=True)
-        previous: _State | None = getattr(self, "_state", None)
-        if what == "partial_fit" and previous is not None:
-            self._check_n_features(frame, kind, previous, function)
+        frame, _ = _to_polars(X, function, fitting=True)
         lazy = frame.lazy()
         schema = frame.collect_schema() if isinstance(frame, pl.LazyFrame) else frame.schema
         by: list[str] = options["by"] or []
@@ -1320,8 +1317,11 @@ class _IncrementalScaler(_Scaler):
         (4, [3.0], [3.5])
         """
         function = self._name("partial_fit")
-        batch = self._compute_state(X, "partial_fit")
+        frame, kind = _to_polars(X, function, fitting=True)
         previous: _State | None = getattr(self, "_state", None)
+        if previous is not None:
+            self._check_n_features(frame, kind, previous, function)
+        batch = self._compute_state(frame, "partial_fit")
         self._state = batch if previous is None else _merge_states(previous, batch, function)
         return self
 

@@ -81,14 +81,16 @@ fn option_error(message: String) -> PolarsError {
 }
 
 /// The numbers of a constant (a query vector, `project`'s matrix, `nearest`'s
-/// queries). Python passes each as a Binary literal holding the values as
-/// little-endian float64 (Arrow data, not a pickle of Python floats); its
-/// shape travels in the kwargs. The streaming engine repeats a literal to
-/// the length of a morsel (cheap for Binary: the rows share one buffer), so
-/// any number of equal rows is accepted; `None` for an empty morsel.
+/// queries), checked to hold `expected` numbers. Python passes each as a
+/// Binary literal holding the values as little-endian float64 (Arrow data,
+/// not a pickle of Python floats); its shape travels in the kwargs. The
+/// streaming engine repeats a literal to the length of a morsel (cheap for
+/// Binary: the rows share one buffer), so any number of equal rows is
+/// accepted; `None` for an empty morsel, which carries no row.
 fn constant_values(
     inputs: &[Series],
     index: usize,
+    expected: usize,
     function: &str,
     what: &str,
 ) -> PolarsResult<Option<Vec<f64>>> {
@@ -103,21 +105,14 @@ fn constant_values(
         .map_err(|_| polars_err!(ComputeError: "{function}: the {what} must be a Binary constant, got {}", series.dtype()))?
         .get(0)
         .ok_or_else(|| polars_err!(ComputeError: "{function}: the {what} is null"))?;
-    polars_ensure!(bytes.len() % 8 == 0, ComputeError:
-        "{function}: the {what} holds {} bytes, not a whole number of float64 values", bytes.len());
+    polars_ensure!(bytes.len() == expected * 8, ComputeError:
+        "{function}: the {what} holds {} bytes, expected {expected} float64 values", bytes.len());
     Ok(Some(
         bytes
             .chunks_exact(8)
             .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
             .collect(),
     ))
-}
-
-/// A constant's length against what the kwargs say.
-fn check_constant(values: &[f64], expected: usize, function: &str, what: &str) -> PolarsResult<()> {
-    polars_ensure!(values.len() == expected, ComputeError:
-        "{function}: the {what} holds {} numbers, expected {expected}", values.len());
-    Ok(())
 }
 
 /// A driver error as the message of the plugin face; `what` names the other
@@ -220,12 +215,8 @@ fn pairwise_typed<T: ColumnFloat>(
     let a_chunks = vector_chunks::<T>(&a, function)?;
     let a_rows = row_slices(&a_chunks);
     let results = if let Some(width) = kwargs.constant {
-        let values = constant_values(inputs, 1, function, "other vector")?;
-        if let Some(values) = &values {
-            check_constant(values, width, function, "other vector")?;
-        }
-        let constant: Option<Vec<T>> =
-            values.map(|values| values.into_iter().map(T::from_f64).collect());
+        let constant: Option<Vec<T>> = constant_values(inputs, 1, width, function, "other vector")?
+            .map(|values| values.into_iter().map(T::from_f64).collect());
         let b_rows: Vec<Option<&[T]>> = constant.iter().map(|c| Some(c.as_slice())).collect();
         rowwise::pair_values(a_rows.as_slice(), b_rows.as_slice(), op.kernel::<T>())
             .map_err(|e| row_error(e, function, "other vector"))?
@@ -340,17 +331,15 @@ impl ProjectKwargs {
     fn constants(&self, inputs: &[Series]) -> PolarsResult<(Vec<f64>, Option<Vec<f64>>)> {
         let function = &self.function;
         let size = self.inputs * self.outputs;
-        let matrix = constant_values(inputs, 1, function, "matrix")?.unwrap_or(vec![0.0; size]);
-        check_constant(&matrix, size, function, "matrix")?;
+        let matrix =
+            constant_values(inputs, 1, size, function, "matrix")?.unwrap_or(vec![0.0; size]);
         let bias = match self.bias {
             true => Some(
-                constant_values(inputs, 2, function, "bias")?.unwrap_or(vec![0.0; self.outputs]),
+                constant_values(inputs, 2, self.outputs, function, "bias")?
+                    .unwrap_or(vec![0.0; self.outputs]),
             ),
             false => None,
         };
-        if let Some(bias) = &bias {
-            check_constant(bias, self.outputs, function, "bias")?;
-        }
         Ok((matrix, bias))
     }
 }
@@ -449,10 +438,7 @@ fn top_k_similar(inputs: &[Series], kwargs: TopKKwargs) -> PolarsResult<Series> 
     let function = kwargs.function.as_str();
     let metric = options::metric(&kwargs.metric, function).map_err(option_error)?;
     let k = options::positive_k(kwargs.k, function).map_err(option_error)?;
-    let query = constant_values(inputs, 1, function, "query")?.unwrap_or_default();
-    if !query.is_empty() || kwargs.width == 0 {
-        check_constant(&query, kwargs.width, function, "query")?;
-    }
+    let query = constant_values(inputs, 1, kwargs.width, function, "query")?.unwrap_or_default();
     let (a, _, kind) = vector_input(inputs, function)?;
     polars_ensure!(a.len() <= u32::MAX as usize, ComputeError: "{function}: more than 2^32 rows");
     let positions = with_float!(kind, T => {
@@ -498,10 +484,10 @@ fn nearest(inputs: &[Series], kwargs: NearestKwargs) -> PolarsResult<Series> {
     let metric = options::metric(&kwargs.metric, function).map_err(option_error)?;
     let k = options::positive_k(kwargs.k, function).map_err(option_error)?;
     let (a, _, kind) = vector_input(inputs, function)?;
-    let Some(queries) = constant_values(inputs, 1, function, "queries")? else {
+    let size = kwargs.n_queries * kwargs.dim;
+    let Some(queries) = constant_values(inputs, 1, size, function, "queries")? else {
         return nearest_struct(a.name().clone(), &[]); // an empty frame: no matches
     };
-    check_constant(&queries, kwargs.n_queries * kwargs.dim, function, "queries")?;
     polars_ensure!(a.len() <= u32::MAX as usize, ComputeError: "{function}: more than 2^32 rows");
     let found = with_float!(kind, T => {
         let chunks = vector_chunks::<T>(&a, function)?;

@@ -36,6 +36,18 @@ pub fn blocks<R: Send>(blocks: usize, work: impl Fn(usize) -> R + Sync) -> Vec<R
         .collect()
 }
 
+/// `work(chunk)` for every chunk of `size` elements of `input`, in order.
+pub fn map_chunks<I: Sync, R: Send>(
+    input: &[I],
+    size: usize,
+    work: impl Fn(&[I]) -> R + Sync,
+) -> Vec<R> {
+    let chunks: Vec<&[I]> = input.chunks(size.max(1)).collect();
+    blocks(chunks.len(), |i| {
+        work(chunks.get(i).copied().unwrap_or(&[]))
+    })
+}
+
 /// `work(input_chunk, output_chunk)` for matching chunks of `size` elements.
 pub fn zip_chunks_mut<I: Sync, O: Send>(
     input: &[I],

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 
 use super::element::Element;
 use super::neighbors::{self, rank_row, Metric, TopK};
+use super::vector::{self, UnitNorm};
 
 /// Inputs with at least this many numbers are processed on several threads.
 /// Rows are independent, so the result is the same bits either way.
@@ -175,6 +176,35 @@ where
     RowValues { values, valid }
 }
 
+/// Every row scaled to unit norm, as `n × width` row-major values (null
+/// rows stay zero; the caller knows which they are).
+pub fn unit_normalize_rows<T, A>(a: &A, width: usize, norm: UnitNorm) -> Vec<T>
+where
+    T: Element,
+    A: VectorRows<T> + ?Sized,
+{
+    let mut out = vec![T::default(); a.row_count() * width];
+    if width == 0 {
+        return out;
+    }
+    let fill = |scratch: &mut Vec<T>, (i, target): (usize, &mut [T])| {
+        if let Some(row) = a.row(i, scratch) {
+            vector::unit_normalize(row, norm, target);
+        }
+    };
+    if out.len() >= PARALLEL_MIN_ELEMENTS {
+        out.par_chunks_mut(width)
+            .enumerate()
+            .for_each_init(Vec::new, fill);
+    } else {
+        let mut scratch = Vec::new();
+        out.chunks_mut(width)
+            .enumerate()
+            .for_each(|item| fill(&mut scratch, item));
+    }
+    out
+}
+
 /// `row @ matrix + bias` for every row (`matrix`: `d × k` row-major f64),
 /// through one matrix product per block of rows, accumulated in f64.
 /// Returns `n × k` values (zeros in null rows) and the row validity.
@@ -328,7 +358,6 @@ pub fn flatten_found(found: &[Vec<(u32, f64)>]) -> (Vec<u32>, Vec<u32>, Vec<u32>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::vector;
 
     #[test]
     fn pairs_broadcast_and_nulls() {

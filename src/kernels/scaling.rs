@@ -155,13 +155,11 @@ fn moments_with_factor<T: Element>(segments: &[Segment<'_, T>], factor: f64) -> 
     if let Some(values) = dense_large(segments) {
         // The same blocks the walker would visit, computed in parallel and
         // merged in order: bit-identical to the sequential result.
-        let partials: Vec<Vec<Moments>> =
-            parallel::blocks(values.len().div_ceil(PARALLEL_CHUNK), |i| {
-                let part = values.chunks(PARALLEL_CHUNK).nth(i).unwrap_or(&[]);
-                part.chunks(BLOCK)
-                    .map(|b| block_moments(b, factor))
-                    .collect()
-            });
+        let partials: Vec<Vec<Moments>> = parallel::map_chunks(values, PARALLEL_CHUNK, |part| {
+            part.chunks(BLOCK)
+                .map(|b| block_moments(b, factor))
+                .collect()
+        });
         // One merge per BLOCK in row order, exactly as the sequential walker.
         return partials
             .into_iter()
@@ -220,9 +218,7 @@ pub fn column_extent<T: Element>(
     let mut max = f64::NEG_INFINITY;
     if let Some(values) = dense_large(segments) {
         // Min and max are exact, so any split gives the same answer.
-        let parts = parallel::blocks(values.len().div_ceil(PARALLEL_CHUNK), |i| {
-            block_extent(values.chunks(PARALLEL_CHUNK).nth(i).unwrap_or(&[]))
-        });
+        let parts = parallel::map_chunks(values, PARALLEL_CHUNK, block_extent);
         (min, max) = parts
             .into_iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |a, b| {

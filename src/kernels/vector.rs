@@ -74,12 +74,9 @@ pub fn dot<T: Element>(a: &[T], b: &[T]) -> f64 {
         let blocks = a.chunks(LONG_BLOCK).zip(b.chunks(LONG_BLOCK));
         return sum_in_order(blocks.map(|(x, y)| dot_block(x, y)));
     }
-    let partials = parallel::blocks(a.len().div_ceil(LONG_BLOCK), |i| {
-        let range = i * LONG_BLOCK..((i + 1) * LONG_BLOCK).min(a.len());
-        match (a.get(range.clone()), b.get(range)) {
-            (Some(x), Some(y)) => dot_block(x, y),
-            _ => 0.0,
-        }
+    let pairs: Vec<(&[T], &[T])> = a.chunks(LONG_BLOCK).zip(b.chunks(LONG_BLOCK)).collect();
+    let partials = parallel::blocks(pairs.len(), |i| {
+        pairs.get(i).map_or(0.0, |(x, y)| dot_block(x, y))
     });
     sum_in_order(partials.into_iter())
 }
