@@ -133,6 +133,14 @@ def test_unaligned_and_structured_views() -> None:
     assert pmk.dot(raw, raw) == float(np.arange(20.0) @ np.arange(20.0))
 
 
+def test_lists_of_ints_floats_and_numpy_scalars() -> None:
+    values = [3, 1.5, np.float32(2.5), np.int64(-4), 2**60, 7]
+    want = np.array([float(v) for v in values])
+    assert pmk.norm(values) == pytest.approx(float(np.linalg.norm(want)), rel=1e-15)
+    ints = list(range(-500, 500))
+    np.testing.assert_array_equal(pmk.normalize(ints), pmk.normalize(np.array(ints)))
+
+
 def test_float32_with_float64_other() -> None:
     x = _data((10, 4), "float32", 5)
     q64 = _data((4,), "float64", 6)

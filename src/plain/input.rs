@@ -219,12 +219,12 @@ impl<'a, 'py> Sequence<'a, 'py> {
         }
     }
 
-    /// Appends the values of the exact floats from item `start` on, stopping
-    /// at the first item that is not one; returns how many were read. The
-    /// fast path of every list read: items are fetched a batch at a time and
-    /// their objects prefetched, so the reads of the scattered float objects
-    /// overlap instead of waiting on memory one by one.
-    fn read_exact_floats(&self, start: usize, out: &mut Vec<f64>) -> usize {
+    /// Appends the values of the plain numbers (exact floats and ints) from
+    /// item `start` on, stopping at the first other item; returns how many
+    /// were read. The fast path of every list read: items are fetched a
+    /// batch at a time and their objects prefetched, so the reads of the
+    /// scattered number objects overlap instead of waiting on memory one by one.
+    fn read_plain_numbers(&self, start: usize, out: &mut Vec<f64>) -> usize {
         const BATCH: usize = 64;
         let mut items = [std::ptr::null_mut::<ffi::PyObject>(); BATCH];
         let mut read = 0;
@@ -235,12 +235,10 @@ impl<'a, 'py> Sequence<'a, 'py> {
                 prefetch(*slot);
             }
             for &item in &items[..batch] {
-                // SAFETY: a live borrowed reference (or null); an exact float
-                // converts without running Python code and cannot fail.
-                if item.is_null() || unsafe { ffi::PyFloat_CheckExact(item) } == 0 {
-                    return read;
+                match plain_number(item) {
+                    Some(value) => out.push(value),
+                    None => return read,
                 }
-                out.push(unsafe { ffi::PyFloat_AsDouble(item) });
                 read += 1;
             }
         }
@@ -258,6 +256,32 @@ impl<'a, 'py> Sequence<'a, 'py> {
         // SAFETY: a non-null borrowed reference from the container.
         Ok(unsafe { Bound::from_borrowed_ptr(self.obj.py(), ptr) })
     }
+}
+
+/// The value of an exact float or an int that fits a float; `None` for
+/// anything else (or null), which the slow path reads or refuses. Runs no
+/// Python code.
+#[inline(always)]
+fn plain_number(ptr: *mut ffi::PyObject) -> Option<f64> {
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: a live borrowed reference. Exact floats convert and cannot
+    // fail; an exact int too large for a float sets an OverflowError, which
+    // is cleared here so the slow path can report it with its position.
+    unsafe {
+        if ffi::PyFloat_CheckExact(ptr) != 0 {
+            return Some(ffi::PyFloat_AsDouble(ptr));
+        }
+        if ffi::PyLong_CheckExact(ptr) != 0 {
+            let value = ffi::PyLong_AsDouble(ptr);
+            if value != -1.0 || ffi::PyErr_Occurred().is_null() {
+                return Some(value);
+            }
+            ffi::PyErr_Clear();
+        }
+    }
+    None
 }
 
 /// Asks the CPU to start loading the object at `ptr` (a hint; never faults).
@@ -288,8 +312,8 @@ impl std::fmt::Display for Position {
     }
 }
 
-/// Reads one number; `Ok(None)` for an allowed `None`.
-#[inline(always)]
+/// Reads one item that is not a plain number (see `plain_number`):
+/// `Ok(None)` for an allowed `None`, an error for what is not a number.
 fn number(
     seq: &Sequence<'_, '_>,
     i: usize,
@@ -298,22 +322,13 @@ fn number(
     what: &str,
     allow_none: bool,
 ) -> PyResult<Option<f64>> {
-    let ptr = seq.item_ptr(i);
-    if !ptr.is_null() {
-        // SAFETY: a live borrowed reference; exact floats convert without
-        // running Python code and cannot fail.
-        unsafe {
-            if ffi::PyFloat_CheckExact(ptr) != 0 {
-                return Ok(Some(ffi::PyFloat_AsDouble(ptr)));
-            }
-        }
-    }
+    // Only reached where `read_plain_numbers` stopped: not a plain number.
     let item = seq.item(i)?;
     number_slow(&item, at, function, what, allow_none)
 }
 
-/// Everything but an exact float: ints, float subclasses and numpy
-/// scalars are numbers; `bool`, `None`, strings and containers are not.
+/// Everything but an exact float or int: float and int subclasses and
+/// numpy scalars are numbers; `bool`, `None`, strings and containers are not.
 fn number_slow(
     item: &Bound<'_, PyAny>,
     at: Position,
@@ -324,13 +339,12 @@ fn number_slow(
     if item.is_none() && allow_none {
         return Ok(None);
     }
+    let name = type_name(item);
     let not_a_number = || {
         PyTypeError::new_err(format!(
-            "{function}: {what} must hold numbers, but {at} holds {}",
-            type_name(item)
+            "{function}: {what} must hold numbers, but {at} holds {name}"
         ))
     };
-    let name = type_name(item);
     let ptr = item.as_ptr();
     // SAFETY: `ptr` is a live object.
     let (is_bool, is_container) = unsafe {
@@ -339,7 +353,9 @@ fn number_slow(
             ffi::PyList_Check(ptr) != 0 || ffi::PyTuple_Check(ptr) != 0,
         )
     };
-    if is_bool || is_container || item.is_none() || name == "bool" || name.starts_with("complex") {
+    // numpy's bool and complex scalars convert to float, but are not numbers here.
+    let refused_by_name = name == "bool" || name.starts_with("complex");
+    if is_bool || is_container || item.is_none() || refused_by_name {
         return Err(not_a_number());
     }
     if item.is_instance_of::<pyo3::types::PyString>()
@@ -403,7 +419,7 @@ fn read_flat(
     let mut valid: Option<Vec<bool>> = None;
     let mut i = 0;
     while i < seq.len {
-        i += seq.read_exact_floats(i, &mut values);
+        i += seq.read_plain_numbers(i, &mut values);
         if i == seq.len {
             break;
         }
@@ -448,7 +464,7 @@ fn read_rows(
         }
         let mut j = 0;
         while j < width {
-            j += row.read_exact_floats(j, &mut values);
+            j += row.read_plain_numbers(j, &mut values);
             if j == width {
                 break;
             }

@@ -18,14 +18,12 @@ use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyType};
-use rayon::prelude::*;
 
 use crate::kernels::element::Element;
 use crate::kernels::neighbors::Metric;
-use crate::kernels::rowwise::{self, RowError, VectorRows, PARALLEL_MIN_ELEMENTS};
+use crate::kernels::rowwise::{self, RowError};
 use crate::kernels::scaling::{Scaler, StatsError};
 use crate::kernels::segments::{Segment, Validity};
-use crate::kernels::vector;
 use crate::options::{self, PairOp, ScaleOptions};
 use input::{as_rows, Data, PlainFloat, Rows};
 
@@ -185,23 +183,8 @@ fn unit_normalize<'py>(
     with_float!(x.kind(), T => {
         let view = x.view::<T>();
         let rows = rows_of(&view, function)?;
-        let values: Vec<T> = py.detach(|| {
-            let mut out = vec![T::default(); shape.rows * shape.width];
-            let fill = |scratch: &mut Vec<T>, (i, target): (usize, &mut [T])| {
-                if let Some(row) = rows.row(i, scratch) {
-                    vector::unit_normalize(row, norm, target);
-                }
-            };
-            if shape.width == 0 {
-                // Nothing to scale.
-            } else if out.len() >= PARALLEL_MIN_ELEMENTS {
-                out.par_chunks_mut(shape.width).enumerate().for_each_init(Vec::new, fill);
-            } else {
-                let mut scratch = Vec::new();
-                out.chunks_mut(shape.width).enumerate().for_each(|item| fill(&mut scratch, item));
-            }
-            out
-        });
+        let values: Vec<T> =
+            py.detach(|| rowwise::unit_normalize_rows(&rows, shape.width, norm));
         if shape.one_vector {
             output::vector(py, x.origin, values, None)
         } else {
