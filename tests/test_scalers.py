@@ -19,7 +19,7 @@ import polars_mlkit as pmk
 import pytest
 from polars.exceptions import ColumnNotFoundError, ComputeError
 from polars.testing import assert_frame_equal
-from polars_mlkit.scalers import NotFittedError
+from polars_mlkit.scalers import IncrementalScaler, NotFittedError, Scaler, merge_fitted
 from sklearn import preprocessing as skp
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
@@ -375,6 +375,34 @@ def test_partial_fit_rejects_other_columns() -> None:
     sc = pmk.MinMaxScaler().partial_fit(pl.DataFrame({"x": [1.0]}))
     with pytest.raises(ValueError, match="partial_fit: the batch's columns"):
         sc.partial_fit(pl.DataFrame({"y": [1.0]}))
+
+
+@pytest.mark.parametrize("method", MERGEABLE)
+@pytest.mark.parametrize("by", [None, ["g"]])
+def test_merge_fitted_equals_partial_fit(method: str, by: list[str] | None) -> None:
+    df = grouped_data(4).drop("h")
+    batches = (df[:50], df[50:57], df[57:])
+    parts = [OURS[method](by=by).fit(batch) for batch in batches]
+    merged = merge_fitted(OURS[method](by=by), parts, "merge")
+    inc = OURS[method](by=by)
+    for batch in batches:
+        inc.partial_fit(batch)
+    assert merged.n_samples_seen_ == inc.n_samples_seen_ == df.height
+    assert_frame_equal(merged.params_, inc.params_, check_exact=True)
+
+
+def test_merge_fitted_refuses_what_does_not_merge() -> None:
+    df = pl.DataFrame({"x": [1.0, 2.0]})
+    assert isinstance(pmk.RobustScaler(), Scaler)
+    assert not isinstance(pmk.RobustScaler(), IncrementalScaler)
+    with pytest.raises(TypeError, match="merge: the statistics of a RobustScaler do not merge"):
+        merge_fitted(pmk.RobustScaler(), [pmk.RobustScaler().fit(df)], "merge")
+    with pytest.raises(TypeError, match="merge: cannot merge a StandardScaler into a MinMaxScaler"):
+        merge_fitted(pmk.MinMaxScaler(), [pmk.StandardScaler().fit(df)], "merge")
+    with pytest.raises(NotFittedError):
+        merge_fitted(pmk.MinMaxScaler(), [pmk.MinMaxScaler()], "merge")
+    with pytest.raises(ValueError, match="merge: no data to fit"):
+        merge_fitted(pmk.MinMaxScaler(), [], "merge")
 
 
 # --------------------------------------------------------------------------- #

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
-from polars_mlkit.scalers import _IncrementalScaler, _merge_scalers, _Scaler, load_scaler
+from polars_mlkit.scalers import IncrementalScaler, Scaler, load_scaler, merge_fitted
 
 if TYPE_CHECKING:
     from ray.data import Dataset
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["fit", "transform", "with_columns"]
 
 
-def _check_scaler(scaler: object, function: str) -> _Scaler:
-    if not isinstance(scaler, _Scaler):
+def _check_scaler(scaler: object, function: str) -> Scaler:
+    if not isinstance(scaler, Scaler):
         msg = f"{function}: expected a polars-mlkit scaler, got {type(scaler).__name__}"
         raise TypeError(msg)
     return scaler
@@ -51,7 +51,7 @@ def _check_dataset(dataset: object, function: str) -> Dataset:
     return dataset
 
 
-def fit(scaler: _Scaler, dataset: Dataset) -> _Scaler:
+def fit(scaler: Scaler, dataset: Dataset) -> Scaler:
     """Fit ``scaler`` on a Ray Dataset: partial statistics per block, merged exactly.
 
     Gives the same parameters as ``scaler.fit`` on all the data in memory
@@ -89,7 +89,7 @@ def fit(scaler: _Scaler, dataset: Dataset) -> _Scaler:
     function = "polars_mlkit.ray.fit"
     scaler = _check_scaler(scaler, function)
     dataset = _check_dataset(dataset, function)
-    if not isinstance(scaler, _IncrementalScaler):
+    if not isinstance(scaler, IncrementalScaler):
         msg = (
             f"{function}: RobustScaler cannot be fitted on Ray: exact quantiles (median and "
             "quantile range) do not merge from per-block statistics; collect the data (or "
@@ -109,7 +109,7 @@ def fit(scaler: _Scaler, dataset: Dataset) -> _Scaler:
 
     texts = dataset.map_batches(partial, batch_format="pyarrow", batch_size=None).take_all()
     parts = [load_scaler(row["state"]) for row in texts]
-    return _merge_scalers(scaler, parts, function)
+    return merge_fitted(scaler, parts, function)
 
 
 def with_columns(dataset: Dataset, *exprs: pl.Expr | list[pl.Expr]) -> Dataset:
@@ -151,7 +151,7 @@ def with_columns(dataset: Dataset, *exprs: pl.Expr | list[pl.Expr]) -> Dataset:
     return _map(dataset, lambda frame: frame.with_columns(flat))
 
 
-def transform(scaler: _Scaler, dataset: Dataset, *, inverse: bool = False) -> Dataset:
+def transform(scaler: Scaler, dataset: Dataset, *, inverse: bool = False) -> Dataset:
     """Apply a fitted scaler to a Ray Dataset, batch by batch.
 
     Parameters

@@ -6,125 +6,17 @@ or data (and returns the same kind of data, scaled now).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, Literal, TypeAlias, overload
 
-import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from polars_mlkit import _checks
 from polars_mlkit._data import apply_to_columns, is_expression_input, to_expr
 from polars_mlkit._plugin import call_plugin
 
 ScaleMethod: TypeAlias = Literal["minmax", "standard", "robust", "maxabs"]
-_METHODS = ("minmax", "standard", "robust", "maxabs")
-
-_DEFAULTS: dict[str, Any] = {
-    "feature_range": [0.0, 1.0],
-    "clip": False,
-    "with_mean": True,
-    "with_std": True,
-    "ddof": 0,
-    "with_centering": True,
-    "with_scaling": True,
-    "quantile_range": [25.0, 75.0],
-    "unit_variance": False,
-}
-
-
-def _pair(value: object, name: str, function: str) -> tuple[float, float]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
-        msg = f"{function}: {name} must be a pair of numbers, got {value!r}"
-        raise TypeError(msg)
-    items = list(value)
-    if len(items) != 2 or not all(
-        isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-        for v in items
-    ):
-        msg = f"{function}: {name} must be a pair of numbers, got {value!r}"
-        raise TypeError(msg)
-    low, high = float(items[0]), float(items[1])
-    if not (math.isfinite(low) and math.isfinite(high)):
-        msg = f"{function}: {name} must be finite, got {value!r}"
-        raise ValueError(msg)
-    return low, high
-
-
-def _flag(value: object, name: str, function: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        msg = f"{function}: {name} must be True or False, got {value!r}"
-        raise TypeError(msg)
-    return bool(value)
-
-
-def _scale_kwargs(function: str, method: str, options: dict[str, Any]) -> dict[str, Any]:
-    """Check every option in Python and return builtin-typed kwargs."""
-    if method not in _METHODS:
-        msg = f"{function}: unknown method {method!r}; expected one of {', '.join(_METHODS)}"
-        raise ValueError(msg)
-    allowed = {
-        "minmax": {"feature_range", "clip"},
-        "standard": {"with_mean", "with_std", "ddof"},
-        "robust": {"with_centering", "with_scaling", "quantile_range", "unit_variance"},
-        "maxabs": set(),
-    }[method]
-    unknown = set(options) - allowed
-    if unknown:
-        msg = (
-            f"{function}: method {method!r} takes no option(s) {', '.join(sorted(unknown))}; "
-            f"its options are {', '.join(sorted(allowed)) or 'none'}"
-        )
-        raise TypeError(msg)
-    kwargs: dict[str, Any] = {**_DEFAULTS, "function": function, "method": method}
-    if "feature_range" in options:
-        low, high = _pair(options["feature_range"], "feature_range", function)
-        if low >= high:
-            msg = (
-                f"{function}: feature_range minimum must be smaller than maximum, "
-                f"got {options['feature_range']!r}"
-            )
-            raise ValueError(msg)
-        kwargs["feature_range"] = [low, high]
-    if "quantile_range" in options:
-        q_low, q_high = _pair(options["quantile_range"], "quantile_range", function)
-        if not 0.0 <= q_low <= q_high <= 100.0:
-            msg = (
-                f"{function}: quantile_range must satisfy 0 <= low <= high <= 100, "
-                f"got {options['quantile_range']!r}"
-            )
-            raise ValueError(msg)
-        kwargs["quantile_range"] = [q_low, q_high]
-    for name in (
-        "clip",
-        "with_mean",
-        "with_std",
-        "with_centering",
-        "with_scaling",
-        "unit_variance",
-    ):
-        if name in options:
-            kwargs[name] = _flag(options[name], name, function)
-    if "ddof" in options:
-        ddof = options["ddof"]
-        if isinstance(ddof, bool) or not isinstance(ddof, (int, np.integer)):
-            msg = f"{function}: ddof must be an integer, got {ddof!r}"
-            raise TypeError(msg)
-        if ddof < 0:
-            msg = f"{function}: ddof must be >= 0, got {ddof}"
-            raise ValueError(msg)
-        # A ddof at or above the row count means scale 1; keep it within i64.
-        kwargs["ddof"] = min(int(ddof), 2**32)
-    if kwargs["unit_variance"]:
-        q_low, q_high = kwargs["quantile_range"]
-        if not 0.0 < q_low < q_high < 100.0:
-            msg = (
-                f"{function}: unit_variance needs 0 < low < high < 100 in quantile_range "
-                "(the normal quantiles of 0 and 100 are infinite), "
-                f"got {kwargs['quantile_range']!r}"
-            )
-            raise ValueError(msg)
-    return kwargs
 
 
 def _scale_expr(expr: pl.Expr, kwargs: dict[str, Any]) -> pl.Expr:
@@ -183,7 +75,7 @@ def normalize(x: Any, method: ScaleMethod = "minmax", **options: Any) -> Any:
     >>> df.with_columns(pl.col("x").ml.normalize(method="maxabs"))["x"].to_list()
     [0.2, 0.4, None, 1.0]
     """
-    return _dispatch(x, "normalize", _scale_kwargs("normalize", method, options))
+    return _dispatch(x, "normalize", _checks.scale_kwargs("normalize", method, options))
 
 
 @overload
@@ -232,7 +124,9 @@ def minmax_scale(
     return _dispatch(
         x,
         "minmax_scale",
-        _scale_kwargs("minmax_scale", "minmax", {"feature_range": feature_range, "clip": clip}),
+        _checks.scale_kwargs(
+            "minmax_scale", "minmax", {"feature_range": feature_range, "clip": clip}
+        ),
     )
 
 
@@ -280,7 +174,9 @@ def standard_scale(x: Any, with_mean: bool = True, with_std: bool = True, ddof: 
     [-1.224744871391589, 0.0, 1.224744871391589]
     """
     options = {"with_mean": with_mean, "with_std": with_std, "ddof": ddof}
-    return _dispatch(x, "standard_scale", _scale_kwargs("standard_scale", "standard", options))
+    return _dispatch(
+        x, "standard_scale", _checks.scale_kwargs("standard_scale", "standard", options)
+    )
 
 
 @overload
@@ -354,7 +250,7 @@ def robust_scale(
         "quantile_range": quantile_range,
         "unit_variance": unit_variance,
     }
-    return _dispatch(x, "robust_scale", _scale_kwargs("robust_scale", "robust", options))
+    return _dispatch(x, "robust_scale", _checks.scale_kwargs("robust_scale", "robust", options))
 
 
 @overload
@@ -376,4 +272,4 @@ def maxabs_scale(x: Any) -> Any:
     >>> pmk.maxabs_scale([-4.0, 2.0, 1.0])
     [-1.0, 0.5, 0.25]
     """
-    return _dispatch(x, "maxabs_scale", _scale_kwargs("maxabs_scale", "maxabs", {}))
+    return _dispatch(x, "maxabs_scale", _checks.scale_kwargs("maxabs_scale", "maxabs", {}))

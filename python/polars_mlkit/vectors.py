@@ -7,7 +7,6 @@ one vector per row, a Series is a vector column.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeAlias
 
@@ -15,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from polars_mlkit import _internal
+from polars_mlkit import _checks, _internal
 from polars_mlkit._data import is_expression_input, to_expr
 from polars_mlkit._plugin import call_plugin
 
@@ -26,49 +25,6 @@ UnitNorm: TypeAlias = Literal["l1", "l2", "max"]
 VectorLike: TypeAlias = "Sequence[float] | npt.NDArray[Any] | pl.Series"
 #: Another vector column (name or expression) or a constant vector.
 Other: TypeAlias = "str | pl.Expr | Sequence[float] | npt.NDArray[Any] | pl.Series"
-
-_METRICS = ("euclidean", "sqeuclidean", "manhattan", "chebyshev", "cosine")
-_SEARCH_METRICS = ("cosine", "dot", "euclidean")
-_NORMS = ("l1", "l2", "max")
-
-
-def _numeric_array(value: Any, function: str, what: str) -> npt.NDArray[Any]:
-    """``value`` as a numeric numpy array, or an error naming ``function``."""
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError) as err:
-        msg = f"{function}: {what} must be numbers of one shape (no ragged rows): {err}"
-        raise ValueError(msg) from err
-    if array.dtype.kind not in "biuf":
-        msg = f"{function}: {what} must hold numbers, got dtype {array.dtype}"
-        raise TypeError(msg)
-    return array
-
-
-def _constant_vector(value: Any, function: str, what: str = "other") -> npt.NDArray[np.float64]:
-    """A constant vector, checked, as a float64 array."""
-    if isinstance(value, pl.Series):
-        if not value.dtype.is_numeric():
-            msg = f"{function}: {what} must hold numbers, got a Series of {value.dtype}"
-            raise TypeError(msg)
-        if value.null_count():
-            msg = f"{function}: {what} must not contain nulls"
-            raise ValueError(msg)
-        array = value.cast(pl.Float64).to_numpy()
-    else:
-        array = _numeric_array(value, function, what)
-    if array.ndim != 1:
-        msg = f"{function}: {what} must be one vector (1-D), got an array of shape {array.shape}"
-        raise ValueError(msg)
-    return np.ascontiguousarray(array, dtype=np.float64)
-
-
-def _matrix(value: Any, function: str, what: str) -> npt.NDArray[np.float64]:
-    array = _numeric_array(value, function, what)
-    if array.ndim != 2:
-        msg = f"{function}: {what} must be 2-D, got an array of shape {array.shape}"
-        raise ValueError(msg)
-    return np.ascontiguousarray(array, dtype=np.float64)
 
 
 def _literal(values: npt.NDArray[np.float64], *, scalar: bool = True) -> pl.Expr:
@@ -124,10 +80,10 @@ def _on_series(
         if isinstance(other, pl.Series) and isinstance(other.dtype, (pl.Array, pl.List)):
             other_column = other
         elif not isinstance(other, pl.Series) and np.ndim(other) == 2:
-            other_column = pl.Series(_numeric_array(other, function, "other"))
+            other_column = pl.Series(_checks.numeric_array(other, function, "other"))
         else:
             other_column = None
-            q = _constant_vector(other, function)
+            q = _checks.constant_vector(other, function)
             other_arg, constant = _literal(q), len(q)
         if other_column is not None:
             if other_column.len() != x.len():
@@ -151,7 +107,7 @@ def _pairwise(x: Any, other: Any, op: str, function: str) -> Any:
     if is_expression_input(x):
         if is_expression_input(other):
             return build(to_expr(x), to_expr(other), None)
-        q = _constant_vector(other, function)
+        q = _checks.constant_vector(other, function)
         return build(to_expr(x), _literal(q), len(q))
     if isinstance(x, pl.Series):
         return _on_series(x, function, build, other)
@@ -227,9 +183,7 @@ def distance(x: Any, other: Other, metric: Metric = "euclidean") -> Any:
     >>> pmk.distance([0.0, 0.0], [3.0, 4.0], metric="manhattan")
     7.0
     """
-    if metric not in _METRICS:
-        msg = f"distance: unknown metric {metric!r}; expected one of {', '.join(_METRICS)}"
-        raise ValueError(msg)
+    _checks.metric(metric)
     op = "cosine_distance" if metric == "cosine" else metric
     return _pairwise(x, other, op, "distance")
 
@@ -249,10 +203,7 @@ def norm(x: Any, ord: float = 2) -> Any:
     >>> pmk.norm([3.0, -4.0], ord=float("inf"))
     4.0
     """
-    if isinstance(ord, bool) or ord not in (1, 2, math.inf):
-        msg = f"norm: ord must be 1, 2 or float('inf'), got {ord!r}"
-        raise ValueError(msg)
-    kwargs = {"function": "norm", "ord": "inf" if ord == math.inf else str(int(ord))}
+    kwargs = {"function": "norm", "ord": _checks.norm_ord(ord)}
 
     def build(col: pl.Expr, _other: pl.Expr | None = None, _constant: int | None = None) -> pl.Expr:
         return call_plugin("norm", [col], kwargs, is_elementwise=True)
@@ -278,9 +229,7 @@ def unit_normalize(x: Any, norm: UnitNorm = "l2") -> Any:
     >>> pmk.unit_normalize([1.0, 3.0], norm="l1")
     [0.25, 0.75]
     """
-    if norm not in _NORMS:
-        msg = f"unit_normalize: norm must be one of {', '.join(_NORMS)}, got {norm!r}"
-        raise ValueError(msg)
+    _checks.unit_norm(norm)
     kwargs = {"function": "unit_normalize", "norm": norm}
 
     def build(col: pl.Expr, _other: pl.Expr | None = None, _constant: int | None = None) -> pl.Expr:
@@ -306,8 +255,8 @@ def project(x: Any, matrix: Any, bias: VectorLike | None = None) -> Any:
     >>> pmk.project([1.0, 2.0], [[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]], bias=[0.0, 0.0, 10.0])
     [1.0, 2.0, 13.0]
     """
-    m = _matrix(matrix, "project", "matrix")
-    bias_array = None if bias is None else _constant_vector(bias, "project", "bias")
+    m = _checks.matrix(matrix, "project", "matrix")
+    bias_array = None if bias is None else _checks.constant_vector(bias, "project", "bias")
     if bias_array is not None and len(bias_array) != m.shape[1]:
         msg = f"project: bias has length {len(bias_array)} but the matrix has {m.shape[1]} columns"
         raise ValueError(msg)
@@ -331,17 +280,6 @@ def project(x: Any, matrix: Any, bias: VectorLike | None = None) -> Any:
     return _internal.project("project", _plain(x, "project", "x"), m, bias_array)
 
 
-def _check_k(k: object, function: str) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        msg = f"{function}: k must be an integer, got {k!r}"
-        raise TypeError(msg)
-    if k <= 0:
-        msg = f"{function}: k must be positive, got {k}"
-        raise ValueError(msg)
-    # More than the rows there can be means "all rows".
-    return min(int(k), 2**32 - 1)
-
-
 def top_k_similar(x: Any, query: VectorLike, k: int, metric: SearchMetric = "cosine") -> Any:
     """Positions (UInt32) of the ``k`` rows most similar to ``query``.
 
@@ -362,11 +300,9 @@ def top_k_similar(x: Any, query: VectorLike, k: int, metric: SearchMetric = "cos
     >>> pmk.top_k_similar([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]], [1.0, 0.1], k=2)
     [0, 2]
     """
-    if metric not in _SEARCH_METRICS:
-        msg = f"top_k_similar: metric must be one of {', '.join(_SEARCH_METRICS)}, got {metric!r}"
-        raise ValueError(msg)
-    q = _constant_vector(query, "top_k_similar", "query")
-    k = _check_k(k, "top_k_similar")
+    _checks.search_metric(metric, "top_k_similar")
+    q = _checks.constant_vector(query, "top_k_similar", "query")
+    k = _checks.top_k(k, "top_k_similar")
     kwargs = {"function": "top_k_similar", "width": len(q), "k": k, "metric": metric}
 
     def build(col: pl.Expr) -> pl.Expr:
@@ -414,11 +350,9 @@ def nearest(
     >>> pmk.nearest(df, "e", [[0.0, 1.0]], k=2)["index"].to_list()
     [1, 2]
     """
-    if metric not in _SEARCH_METRICS:
-        msg = f"nearest: metric must be one of {', '.join(_SEARCH_METRICS)}, got {metric!r}"
-        raise ValueError(msg)
-    q = _matrix(queries, "nearest", "queries")
-    k = _check_k(k, "nearest")
+    _checks.search_metric(metric, "nearest")
+    q = _checks.matrix(queries, "nearest", "queries")
+    k = _checks.top_k(k, "nearest")
     if not isinstance(frame, (pl.DataFrame, pl.LazyFrame)):
         if column is not None:
             msg = "nearest: column names a column of a frame; pass None when frame is an array"

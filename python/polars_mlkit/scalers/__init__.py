@@ -1,0 +1,72 @@
+"""Fitted scalers: learn parameters once, apply them anywhere.
+
+:class:`MinMaxScaler`, :class:`StandardScaler`, :class:`RobustScaler` and
+:class:`MaxAbsScaler` learn their parameters from training data with one
+Polars query and turn them into *elementwise* expressions with the fitted
+constants. So a fitted scaler runs lazily, under the streaming engine and out
+of core (``scan_parquet(...).with_columns(sc.expressions()).sink_parquet(...)``),
+saves to a documented, versioned JSON text (:meth:`~MinMaxScaler.to_json`,
+:func:`load_scaler`; see ``docs/scaler-json.md``) and gives the numbers of the
+scikit-learn scaler of the same name fitted on the same training data.
+
+The estimators follow scikit-learn's conventions without depending on it: the
+constructor only stores its arguments (checked by ``fit``), ``fit`` returns
+the scaler, fitted attributes end in ``_``, ``get_params``/``set_params``,
+``get_feature_names_out`` and ``set_output`` work, so they can sit in a
+``sklearn.pipeline.Pipeline`` or a ``ColumnTransformer`` and be ``clone``-d.
+
+Decisions (where scikit-learn or the design is silent):
+
+- Statistics skip nulls and NaN, as in the ``ml`` scaling expressions;
+  nulls stay null and NaN stays NaN. An infinite value is an error naming
+  the scaler and the column.
+- A column (or group) with no value to learn from gets NaN parameters, as
+  scikit-learn learns NaN from an all-NaN column: its transform gives NaN
+  (nulls stay null).
+- Output dtype: Float32 when the column was Float32 at fit time, Float64
+  otherwise (integers and Decimal included). Vector columns keep their
+  container (``Array`` stays ``Array``, ``List`` stays ``List``).
+- The options in force are those of the last ``fit``/``partial_fit``;
+  ``set_params`` takes effect at the next fit, as the parameters are fitted
+  values.
+- With ``by=``, parameters are looked up per row by a string key rendered
+  from the ``by`` columns (``cast(pl.String)``, nulls as their own group).
+- ``params_`` has one parameter column per parameter; if any fitted column is
+  a vector column, every parameter column is ``List(Float64)`` (scalar
+  columns get one-element lists) so that the frame has one schema.
+"""
+
+# Where things are:
+#   _base         the scikit-learn protocol: Scaler, IncrementalScaler, merge_fitted
+#   _estimators   the four scalers: their statistics, parameters and transform steps
+#   _state        the fitted state, the columns a fit takes, the exact merge
+#   _statistics   the one statistics query and reading its result
+#   _expressions  fitted parameters as elementwise expressions
+#   _inputs       numpy and pandas in and out
+#   _json         the JSON text (to_json, load_scaler)
+#   polars_mlkit._checks  the argument checks shared with the free functions
+
+from __future__ import annotations
+
+from polars_mlkit.scalers._base import IncrementalScaler, NotFittedError, Scaler, merge_fitted
+from polars_mlkit.scalers._estimators import (
+    MaxAbsScaler,
+    MinMaxScaler,
+    RobustScaler,
+    StandardScaler,
+)
+from polars_mlkit.scalers._json import FORMAT, FORMAT_VERSION, load_scaler
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "IncrementalScaler",
+    "MaxAbsScaler",
+    "MinMaxScaler",
+    "NotFittedError",
+    "RobustScaler",
+    "Scaler",
+    "StandardScaler",
+    "load_scaler",
+    "merge_fitted",
+]

@@ -1,0 +1,218 @@
+"""The JSON text of a fitted scaler (format ``polars-mlkit/scaler``, see
+``docs/scaler-json.md``): writing it (``to_json``) and reading it back
+(:func:`load_scaler`)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from polars_mlkit.scalers._state import FloatArray, _Column, _rebuild_groups, _State
+
+if TYPE_CHECKING:
+    from polars_mlkit.scalers._base import Scaler
+
+#: The ``format`` field of the JSON text written by ``to_json``.
+FORMAT = "polars-mlkit/scaler"
+#: The newest JSON format version this package reads and the one it writes.
+FORMAT_VERSION = 1
+
+
+def _kinds() -> dict[str, type[Scaler]]:
+    """The classes :func:`load_scaler` rebuilds, by their ``kind`` field.
+
+    Imported when called: the estimators import this module (through their
+    base class's ``to_json``).
+    """
+    from polars_mlkit.scalers._estimators import (
+        MaxAbsScaler,
+        MinMaxScaler,
+        RobustScaler,
+        StandardScaler,
+    )
+
+    return {cls.__name__: cls for cls in (MinMaxScaler, StandardScaler, RobustScaler, MaxAbsScaler)}
+
+
+# --------------------------------------------------------------------------- #
+# writing
+# --------------------------------------------------------------------------- #
+def _to_json(kind: str, state: _State) -> str:
+    """The JSON text of a fitted ``state`` of the scaler class named ``kind``."""
+    document = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "kind": kind,
+        "options": state.options,
+        "columns": [
+            {"name": c.name, "dtype": c.dtype, "container": c.container, "width": c.width}
+            for c in state.columns
+        ],
+        "by": [{"name": b, "dtype": d} for b, d in zip(state.by, state.by_dtypes, strict=True)],
+        "groups": _groups_to_json(state),
+        "statistics": {
+            name: {stat: _array_to_json(arr) for stat, arr in per.items()}
+            for name, per in state.stats.items()
+        },
+        "feature_names_in": state.feature_names_in,
+        "n_features_in": state.n_features_in,
+        "n_samples_seen": state.n_samples_seen,
+    }
+    return json.dumps(document, allow_nan=False)
+
+
+def _array_to_json(arr: FloatArray) -> list[list[float | None]]:
+    return [[float(v) if math.isfinite(v) else None for v in row] for row in arr.tolist()]
+
+
+def _groups_to_json(state: _State) -> list[dict[str, Any]]:
+    if not state.by:
+        return []
+    rendered = state.groups.select(pl.col(b).cast(pl.String).alias(b) for b in state.by).rows()
+    return [
+        {"key": key, "values": list(values)}
+        for key, values in zip(state.keys, rendered, strict=True)
+    ]
+
+
+# --------------------------------------------------------------------------- #
+# reading
+# --------------------------------------------------------------------------- #
+def _bad(problem: str) -> ValueError:
+    return ValueError(f"load_scaler: {problem}")
+
+
+def _expect(value: Any, kind: type, what: str) -> Any:
+    if not isinstance(value, kind):
+        raise _bad(f"{what} must be a JSON {kind.__name__}, got {value!r}")
+    return value
+
+
+def load_scaler(text: str | bytes) -> Scaler:
+    """Rebuild a fitted scaler from the JSON text of its ``to_json``.
+
+    Gives back the same class with identical transforms (bit for bit); a
+    :class:`MinMaxScaler`, :class:`StandardScaler` or :class:`MaxAbsScaler`
+    can go on with ``partial_fit``.
+
+    Parameters
+    ----------
+    text
+        The JSON text (format ``polars-mlkit/scaler``, see ``docs/scaler-json.md``).
+
+    Raises
+    ------
+    ValueError
+        Malformed text, another format, or a version this package does not read.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> import polars_mlkit as pmk
+    >>> sc = pmk.MinMaxScaler().fit(pl.DataFrame({"x": [0.0, 4.0]}))
+    >>> again = pmk.load_scaler(sc.to_json())
+    >>> type(again).__name__, again.transform(pl.DataFrame({"x": [1.0]}))["x"].to_list()
+    ('MinMaxScaler', [0.25])
+    """
+    if not isinstance(text, (str, bytes, bytearray)):
+        msg = f"load_scaler: expected the JSON text (str or bytes), got {type(text).__name__}"
+        raise TypeError(msg)
+    try:
+        document = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _bad(f"the text is not valid JSON ({exc})") from exc
+    _expect(document, dict, "the document")
+    if document.get("format") != FORMAT:
+        raise _bad(f"format must be {FORMAT!r}, got {document.get('format')!r}")
+    version = document.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise _bad(f"version must be an integer, got {version!r}")
+    if version > FORMAT_VERSION or version < 1:
+        raise _bad(
+            f"format version {version} is not supported; this polars-mlkit reads versions "
+            f"1 to {FORMAT_VERSION} (a newer polars-mlkit wrote it?)"
+        )
+    kind = document.get("kind")
+    kinds = _kinds()
+    if kind not in kinds:
+        raise _bad(f"unknown kind {kind!r}; expected one of {', '.join(kinds)}")
+    cls = kinds[kind]
+    try:
+        return _load_v1(cls, document)
+    except (KeyError, TypeError, IndexError) as exc:
+        raise _bad(f"malformed {kind} document ({type(exc).__name__}: {exc})") from exc
+
+
+def _load_v1(cls: type[Scaler], document: Mapping[str, Any]) -> Scaler:
+    options = dict(_expect(document["options"], dict, "options"))
+    constructor = {k: options[k] for k in cls._param_names}
+    for pair in ("feature_range", "quantile_range"):
+        if pair in constructor:
+            constructor[pair] = tuple(constructor[pair])
+    scaler = cls(**constructor)
+    checked = scaler._checked_options("load_scaler")
+    columns = []
+    for entry in _expect(document["columns"], list, "columns"):
+        container = entry["container"]
+        width = entry["width"]
+        if container not in ("scalar", "array", "list") or not isinstance(width, int):
+            raise _bad(f"bad column entry {entry!r}")
+        if (container == "scalar") != (width == 0) or width < 0:
+            raise _bad(f"bad column entry {entry!r}")
+        columns.append(_Column(str(entry["name"]), str(entry["dtype"]), container, width))
+    by_entries = _expect(document["by"], list, "by")
+    by = [str(e["name"]) for e in by_entries]
+    by_dtypes = [str(e["dtype"]) for e in by_entries]
+    group_entries = _expect(document["groups"], list, "groups")
+    if by:
+        parts = [list(g["values"]) for g in group_entries]
+        if any(len(p) != len(by) for p in parts):
+            raise _bad("every group needs one value per by column")
+        groups = _rebuild_groups(by, by_dtypes, parts)
+        keys = [str(g["key"]) for g in group_entries]
+        if groups["key"].to_list() != keys:
+            raise _bad("group keys do not match their values")
+    else:
+        groups = pl.DataFrame()
+    n_groups = len(group_entries) if by else 1
+    statistics = _expect(document["statistics"], dict, "statistics")
+    stats: dict[str, dict[str, FloatArray]] = {}
+    for column in columns:
+        per = statistics[column.name]
+        stats[column.name] = {}
+        for stat in cls._stat_names:
+            raw = per[stat]
+            arr = (
+                np.array(
+                    [[np.nan if v is None else float(v) for v in row] for row in raw],
+                    dtype=np.float64,
+                ).reshape(-1, column.lanes)
+                if raw
+                else np.empty((0, column.lanes))
+            )
+            if arr.shape != (n_groups, column.lanes):
+                raise _bad(
+                    f"statistic {stat!r} of column {column.name!r} has shape {arr.shape}, "
+                    f"expected {(n_groups, column.lanes)}"
+                )
+            stats[column.name][stat] = arr
+        if "count" in stats[column.name]:
+            stats[column.name]["count"] = np.nan_to_num(stats[column.name]["count"])
+    names = document.get("feature_names_in")
+    scaler._state = _State(
+        options=checked,
+        columns=columns,
+        by=by,
+        by_dtypes=by_dtypes,
+        groups=groups,
+        stats=stats,
+        feature_names_in=None if names is None else [str(n) for n in names],
+        n_features_in=int(document.get("n_features_in", len(columns))),
+        n_samples_seen=int(document.get("n_samples_seen", 0)),
+    )
+    return scaler
