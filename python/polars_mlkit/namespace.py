@@ -1,20 +1,45 @@
 """The ``ml`` namespace on ``pl.Expr`` and ``pl.Series``.
 
-Every method is written out (no ``__getattr__``) so that tab completion and
-``?`` in IPython show the real signature and a short example; each delegates
-to the free function of the same name, which holds the full reference and
-the argument checks.
+The Expr namespace is written out (no ``__getattr__``), so that tab
+completion and ``?`` in IPython show the real signature and a short example;
+each method builds the expression of the free function of the same name,
+which holds the full reference and the argument checks.
+
+The Series namespace repeats none of that. As Polars' own ``expr_dispatch``
+does for its namespaces, each Series method runs the Expr method of the same
+name on the Series (``s.to_frame().select(pl.col(...).ml.<method>(...))``)
+and returns a Series of the Series' name. The methods are generated when the
+class is created (:func:`_dispatch_to_expr`), not looked up by
+``__getattr__``, so they are real attributes: tab completion lists them and
+``?`` shows the Expr method's signature (returning ``pl.Series``) and a
+docstring made of the Expr method's summary and a pointer to it. Polars
+starts from a stub with an empty body for each method instead; generating
+the methods spares repeating every signature. The generated docstrings leave
+the Expr examples out, so doctest does not run them a second time; the class
+docstring shows the Series namespace at work. Type checkers do not see the
+generated methods, but they do not see ``pl.Series.ml`` at all: Polars
+registers namespaces at runtime.
+
+``dot``, ``cosine_similarity`` and ``distance`` stay written out, because
+``other`` means something else on a Series: a vector Series (``Array`` or
+``List``) or a 2-D array is a second column, compared row by row, where the
+Expr methods read any Series as one constant vector; and a column name or an
+expression, which names nothing next to a lone Series, is refused.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import polars as pl
 
 from polars_mlkit import scaling, vectors
 from polars_mlkit.scaling import ScaleMethod
 from polars_mlkit.vectors import Metric, Other, SearchMetric, UnitNorm, VectorLike
+
+_T = TypeVar("_T")
 
 
 @pl.api.register_expr_namespace("ml")
@@ -247,115 +272,88 @@ class MlExprNamespace:
         return expr
 
 
+def _dispatch_to_expr(expr_namespace: type) -> Callable[[type[_T]], type[_T]]:
+    """Class decorator: give the Series namespace each public method of
+    ``expr_namespace`` that it does not write out itself."""
+
+    def decorate(cls: type[_T]) -> type[_T]:
+        for name, expr_method in vars(expr_namespace).items():
+            if name.startswith("_") or not callable(expr_method) or name in vars(cls):
+                continue
+            setattr(cls, name, _series_method(cls, expr_namespace, name, expr_method))
+        return cls
+
+    return decorate
+
+
+def _series_method(
+    cls: type, expr_namespace: type, name: str, expr_method: Callable[..., pl.Expr]
+) -> Callable[..., pl.Series]:
+    """The Series method ``name``: the Expr method of that name, run on the Series now."""
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> pl.Series:
+        series: pl.Series = self._series
+        # A fixed column name: the Series' own may be "" or be read by pl.col
+        # as a pattern ("*", "^a.*$"). The result gets the Series' name back.
+        expr = expr_method(expr_namespace(pl.col("x")), *args, **kwargs)
+        return series.to_frame("x").select(expr).to_series().alias(series.name)
+
+    summary = inspect.cleandoc(expr_method.__doc__ or "").split("\nExamples\n", 1)[0]
+    method.__name__ = name
+    method.__qualname__ = f"{cls.__qualname__}.{name}"
+    method.__doc__ = (
+        f"{summary.rstrip()}\n\n"
+        f"On a Series: :meth:`{expr_namespace.__qualname__}.{name}` run on it now,\n"
+        f"returned as a Series of the same name. Examples: ``pl.Expr.ml.{name}``.\n"
+    )
+    method.__signature__ = inspect.signature(expr_method).replace(  # type: ignore[attr-defined]
+        return_annotation="pl.Series"
+    )
+    method.__annotations__ = {**expr_method.__annotations__, "return": "pl.Series"}
+    return method
+
+
 @pl.api.register_series_namespace("ml")
+@_dispatch_to_expr(MlExprNamespace)
 class MlSeriesNamespace:
     """ML preprocessing on a Series, computed now: ``s.ml.normalize()``.
 
-    Registered as ``pl.Series.ml`` when :mod:`polars_mlkit` is imported;
-    each method gives the Series the free function of the same name gives.
+    Registered as ``pl.Series.ml`` when :mod:`polars_mlkit` is imported. Each
+    method runs the :class:`MlExprNamespace` method of the same name on the
+    Series and returns a Series of the same name (the methods are generated
+    from the Expr namespace; see the module docstring). ``dot``,
+    ``cosine_similarity`` and ``distance`` are written out: their ``other``
+    may be a second vector Series, compared row by row.
 
     Examples
     --------
     >>> import polars as pl
     >>> import polars_mlkit as pmk
-    >>> pl.Series("x", [1.0, 2.0, 3.0]).ml.normalize().to_list()
-    [0.0, 0.5, 1.0]
-    >>> pl.Series("e", [[3.0, 4.0], [1.0, 0.0]]).ml.norm().to_list()
-    [5.0, 1.0]
+    >>> pl.Series("x", [1.0, 2.0, 4.0]).ml.normalize().to_list()
+    [0.0, 0.3333333333333333, 1.0]
+    >>> pl.Series("x", [1.0, 2.0, 3.0]).ml.standard_scale(ddof=1).to_list()
+    [-1.0, 0.0, 1.0]
+    >>> e = pl.Series("e", [[3.0, 4.0], [1.0, 0.0], [0.0, 2.0]])
+    >>> e.ml.norm().to_list()
+    [5.0, 1.0, 2.0]
+    >>> e.ml.top_k_similar([1.0, 0.1], k=2).to_list()
+    [1, 0]
+    >>> e.ml.dot(pl.Series([[1.0, 1.0], [2.0, 0.0], [0.0, 1.0]])).to_list()
+    [7.0, 2.0, 2.0]
     """
 
     def __init__(self, series: pl.Series) -> None:
         self._series = series
 
-    def normalize(self, method: ScaleMethod = "minmax", **options: Any) -> pl.Series:
-        """Scale the Series with one of scikit-learn's scalers (min-max by default).
-
-        See :func:`polars_mlkit.normalize` for ``method`` and ``options``.
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import polars_mlkit as pmk
-        >>> s = pl.Series("x", [1.0, 2.0, 4.0])
-        >>> s.ml.normalize().to_list()
-        [0.0, 0.3333333333333333, 1.0]
-        >>> s.ml.normalize("maxabs").to_list()
-        [0.25, 0.5, 1.0]
-        """
-        return scaling.normalize(self._series, method, **options)
-
-    def minmax_scale(
-        self, feature_range: tuple[float, float] = (0.0, 1.0), clip: bool = False
-    ) -> pl.Series:
-        """Min-max scaling to ``feature_range``.
-
-        See :func:`polars_mlkit.minmax_scale` for the parameters.
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import polars_mlkit as pmk
-        >>> pl.Series("x", [0.0, 5.0, 10.0]).ml.minmax_scale(feature_range=(-1.0, 1.0)).to_list()
-        [-1.0, 0.0, 1.0]
-        """
-        return scaling.minmax_scale(self._series, feature_range, clip)
-
-    def standard_scale(
-        self, with_mean: bool = True, with_std: bool = True, ddof: int = 0
-    ) -> pl.Series:
-        """Standard scaling: center and scale to unit variance.
-
-        See :func:`polars_mlkit.standard_scale` for the parameters.
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import polars_mlkit as pmk
-        >>> pl.Series("x", [1.0, 2.0, 3.0]).ml.standard_scale(ddof=1).to_list()
-        [-1.0, 0.0, 1.0]
-        """
-        return scaling.standard_scale(self._series, with_mean, with_std, ddof)
-
-    def robust_scale(
-        self,
-        with_centering: bool = True,
-        with_scaling: bool = True,
-        quantile_range: tuple[float, float] = (25.0, 75.0),
-        unit_variance: bool = False,
-    ) -> pl.Series:
-        """Robust scaling: center on the median, scale by a quantile range.
-
-        See :func:`polars_mlkit.robust_scale` for the parameters.
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import polars_mlkit as pmk
-        >>> pl.Series("x", [1.0, 2.0, 3.0, 4.0, 100.0]).ml.robust_scale().to_list()
-        [-1.0, -0.5, 0.0, 0.5, 48.5]
-        """
-        return scaling.robust_scale(
-            self._series, with_centering, with_scaling, quantile_range, unit_variance
-        )
-
-    def maxabs_scale(self) -> pl.Series:
-        """Max-abs scaling: divide by the largest absolute value.
-
-        See :func:`polars_mlkit.maxabs_scale`.
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import polars_mlkit as pmk
-        >>> pl.Series("x", [-4.0, 2.0, 1.0]).ml.maxabs_scale().to_list()
-        [-1.0, 0.5, 0.25]
-        """
-        return scaling.maxabs_scale(self._series)
+    # Written out: on a Series, `other` may be a second vector column (see the
+    # module docstring); the free functions read a Series `x` that way.
 
     def dot(self, other: Other) -> pl.Series:
         """Row-wise dot product with another vector Series or a constant vector.
 
-        See :func:`polars_mlkit.dot`.
+        ``other`` is a vector Series (``Array`` or ``List``) or a 2-D array of
+        the same length, taken row by row, or one constant vector (a list, a
+        1-D array or a numeric Series). See :func:`polars_mlkit.dot`.
 
         Examples
         --------
@@ -372,7 +370,7 @@ class MlSeriesNamespace:
     def cosine_similarity(self, other: Other) -> pl.Series:
         """Row-wise cosine similarity (a zero vector gives 0.0).
 
-        See :func:`polars_mlkit.cosine_similarity`.
+        ``other`` as in :meth:`dot`. See :func:`polars_mlkit.cosine_similarity`.
 
         Examples
         --------
@@ -383,27 +381,10 @@ class MlSeriesNamespace:
         """
         return vectors.cosine_similarity(self._series, other)  # type: ignore[no-any-return]
 
-    def norm(self, ord: float = 2) -> pl.Series:
-        """Row-wise vector norm (``ord`` 1, 2 or ``float("inf")``).
-
-        See :func:`polars_mlkit.norm`.
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import polars_mlkit as pmk
-        >>> s = pl.Series("a", [[3.0, -4.0], [1.0, 0.0]])
-        >>> s.ml.norm().to_list()
-        [5.0, 1.0]
-        >>> s.ml.norm(ord=float("inf")).to_list()
-        [4.0, 1.0]
-        """
-        return vectors.norm(self._series, ord)  # type: ignore[no-any-return]
-
     def distance(self, other: Other, metric: Metric = "euclidean") -> pl.Series:
         """Row-wise distance to another vector Series or a constant vector.
 
-        See :func:`polars_mlkit.distance` for the metrics.
+        ``other`` as in :meth:`dot`. See :func:`polars_mlkit.distance` for the metrics.
 
         Examples
         --------
@@ -412,54 +393,7 @@ class MlSeriesNamespace:
         >>> s = pl.Series("a", [[3.0, 4.0], [0.0, 0.0]])
         >>> s.ml.distance([0.0, 0.0]).to_list()
         [5.0, 0.0]
-        >>> s.ml.distance([0.0, 0.0], metric="chebyshev").to_list()
-        [4.0, 0.0]
+        >>> s.ml.distance(pl.Series([[0.0, 0.0], [1.0, 1.0]]), metric="chebyshev").to_list()
+        [4.0, 1.0]
         """
         return vectors.distance(self._series, other, metric)  # type: ignore[no-any-return]
-
-    def unit_normalize(self, norm: UnitNorm = "l2") -> pl.Series:
-        """Scale each vector to unit norm.
-
-        See :func:`polars_mlkit.unit_normalize`.
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import polars_mlkit as pmk
-        >>> pl.Series("a", [[3.0, 4.0], [0.0, 2.0]]).ml.unit_normalize().to_list()
-        [[0.6, 0.8], [0.0, 1.0]]
-        """
-        return vectors.unit_normalize(self._series, norm)  # type: ignore[no-any-return]
-
-    def project(self, matrix: Any, bias: VectorLike | None = None) -> pl.Series:
-        """Project each vector: ``row @ matrix + bias``.
-
-        See :func:`polars_mlkit.project`.
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import polars_mlkit as pmk
-        >>> s = pl.Series("a", [[1.0, 2.0], [3.0, 4.0]])
-        >>> s.ml.project([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]], bias=[0.0, 0.0, 10.0]).to_list()
-        [[1.0, 2.0, 13.0], [3.0, 4.0, 17.0]]
-        """
-        return vectors.project(self._series, matrix, bias)  # type: ignore[no-any-return]
-
-    def top_k_similar(
-        self, query: VectorLike, k: int, metric: SearchMetric = "cosine"
-    ) -> pl.Series:
-        """Positions of the ``k`` rows most similar to ``query``, computed now.
-
-        See :func:`polars_mlkit.top_k_similar`.
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import polars_mlkit as pmk
-        >>> s = pl.Series("e", [[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]])
-        >>> s.ml.top_k_similar([1.0, 0.1], k=2).to_list()
-        [0, 2]
-        """
-        result: pl.Series = vectors.top_k_similar(self._series, query, k, metric)
-        return result
