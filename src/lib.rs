@@ -14,6 +14,8 @@ pub mod kernels;
 #[cfg(feature = "python")]
 mod expressions;
 #[cfg(feature = "python")]
+mod fitted;
+#[cfg(feature = "python")]
 mod options;
 #[cfg(feature = "python")]
 mod plain;
@@ -32,5 +34,6 @@ static ALLOC: PolarsAllocator = PolarsAllocator::new();
 #[pymodule]
 fn _internal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    plain::register(m)
+    plain::register(m)?;
+    fitted::register(m)
 }

@@ -8,6 +8,7 @@ training data and applied to other data.
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from decimal import Decimal
 from pathlib import Path
@@ -437,7 +438,7 @@ def test_json_round_trip_is_bit_identical(
     doc = json.loads(text)
     assert (doc["format"], doc["version"], doc["kind"]) == (
         "polars-mlkit/scaler",
-        1,
+        2,
         type(sc).__name__,
     )
     again = pmk.load_scaler(text)
@@ -454,11 +455,67 @@ def test_json_round_trip_is_bit_identical(
         )
 
 
+def _v1_document(kind: str, options: dict[str, Any], statistics: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "format": "polars-mlkit/scaler",
+            "version": 1,
+            "kind": kind,
+            "options": {"columns": None, "by": None, "unknown_group": "error", **options},
+            "columns": [{"name": "x", "dtype": "Float64", "container": "scalar", "width": 0}],
+            "by": [],
+            "groups": [],
+            "statistics": {"x": statistics},
+            "feature_names_in": ["x"],
+            "n_features_in": 1,
+            "n_samples_seen": 4,
+        }
+    )
+
+
+def test_version_1_documents_still_load() -> None:
+    """Version 1 kept moments without their extent and unit, and robust
+    percentiles with ``absmax``; such a document scales as it did."""
+    x = pl.DataFrame({"x": [1.0, 2.0, 4.0, 9.0]})
+    standard = pmk.load_scaler(
+        _v1_document(
+            "StandardScaler",
+            {"with_mean": True, "with_std": True, "ddof": 0},
+            {"count": [[4.0]], "mean": [[4.0]], "m2": [[38.0]]},
+        )
+    )
+    want = (x["x"].to_numpy() - 4.0) / math.sqrt(38.0 / 4.0)
+    np.testing.assert_array_equal(standard.transform(x)["x"].to_numpy(), want)
+    assert json.loads(standard.to_json())["version"] == 2
+    robust = pmk.load_scaler(
+        _v1_document(
+            "RobustScaler",
+            {
+                "with_centering": True,
+                "with_scaling": True,
+                "quantile_range": [25.0, 75.0],
+                "unit_variance": False,
+            },
+            {
+                "count": [[4.0]],
+                "median": [[3.0]],
+                "q_low": [[1.75]],
+                "q_high": [[5.25]],
+                "absmax": [[9.0]],
+            },
+        )
+    )
+    np.testing.assert_array_equal(
+        robust.transform(x)["x"].to_numpy(), (x["x"].to_numpy() - 3.0) / 3.5
+    )
+    assert_frame_equal(robust.params_, pmk.RobustScaler().fit(x).params_)
+
+
 def test_load_scaler_errors() -> None:
     text = pmk.MaxAbsScaler().fit(pl.DataFrame({"x": [1.0, -2.0]})).to_json()
     doc = json.loads(text)
-    with pytest.raises(ValueError, match=r"load_scaler: format version 2 is not supported"):
-        pmk.load_scaler(json.dumps({**doc, "version": 2}))
+    with pytest.raises(ValueError, match=r"load_scaler: format version 3 is not supported"):
+        pmk.load_scaler(json.dumps({**doc, "version": 3}))
     with pytest.raises(ValueError, match="load_scaler: format must be"):
         pmk.load_scaler(json.dumps({**doc, "format": "sklearn"}))
     with pytest.raises(ValueError, match="load_scaler: unknown kind 'Foo'"):

@@ -30,3 +30,27 @@ def nearest(
     npt.NDArray[np.float64],
 ]: ...
 def scale(x: Any, options: dict[str, Any]) -> Any: ...
+
+# The fitted scalers' rules (see src/fitted.rs): statistics in, parameters,
+# transform coefficients, merged statistics and exact quantiles out.
+def fitted_scaler(
+    options: dict[str, Any], statistics: dict[str, npt.NDArray[np.float64]], float32: bool
+) -> dict[str, npt.NDArray[np.float64]]: ...
+def merge_statistics(
+    method: str,
+    a: dict[str, npt.NDArray[np.float64]],
+    b: dict[str, npt.NDArray[np.float64]],
+) -> dict[str, npt.NDArray[np.float64]]: ...
+def census_plan(
+    buckets: npt.NDArray[np.uint16],
+    counts: npt.NDArray[np.uint64],
+    quantile_range: tuple[float, float],
+) -> npt.NDArray[np.uint16]: ...
+def census_statistics(
+    buckets: npt.NDArray[np.uint16],
+    counts: npt.NDArray[np.uint64],
+    min: float,
+    max: float,
+    values: npt.NDArray[np.float64],
+    quantile_range: tuple[float, float],
+) -> dict[str, npt.NDArray[np.float64]]: ...

@@ -3,6 +3,6 @@
 
 mod columns;
 mod dtypes;
-mod groups;
+mod fitted;
 mod scaling;
 mod vector;

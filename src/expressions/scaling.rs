@@ -6,17 +6,16 @@
 
 use polars::prelude::*;
 use pyo3_polars::derive::polars_expr;
-use serde::Deserialize;
 
 use super::columns::{
     common_width, map_float_chunks, map_vector_chunks, segments, vector_chunks, ColumnFloat,
 };
 use super::dtypes::{numeric_shape, reject_zero_width, shaped_dtype, Shape};
-use crate::kernels::scaling::{column_moments, Scaler, StatsError, Transform};
+use crate::kernels::scaling::{Scaler, StatsError, Transform};
 use crate::kernels::segments::{Segment, Validity};
 use crate::options::ScaleOptions;
 
-fn unsupported(function: &str, dtype: &DataType) -> PolarsError {
+pub(super) fn unsupported(function: &str, dtype: &DataType) -> PolarsError {
     polars_err!(InvalidOperation:
         "{function}: expected a numeric column, or an Array/List of numbers, got {dtype}")
 }
@@ -121,70 +120,4 @@ fn scale_vectors<T: ColumnFloat>(
             out.extend(std::iter::repeat_n(T::default(), row.len()));
         }
     })
-}
-
-#[derive(Deserialize)]
-struct MomentsKwargs {
-    /// The name the user called, for errors.
-    function: String,
-}
-
-fn moments_dtype() -> DataType {
-    DataType::Struct(
-        ["count", "mean", "m2", "min", "max"]
-            .into_iter()
-            .map(|name| Field::new(name.into(), DataType::Float64))
-            .collect(),
-    )
-}
-
-fn moments_output(input_fields: &[Field], kwargs: MomentsKwargs) -> PolarsResult<Field> {
-    let field = input_fields
-        .first()
-        .ok_or_else(|| polars_err!(ComputeError: "{}: expected one input", kwargs.function))?;
-    match numeric_shape(field.dtype()) {
-        Some((Shape::Scalar, _)) => Ok(Field::new(field.name().clone(), moments_dtype())),
-        _ => Err(unsupported(&kwargs.function, field.dtype())),
-    }
-}
-
-/// The mergeable statistics of a numeric column in one pass, NaN and nulls
-/// skipped, overflow-safe: count, mean, M2 (sum of squared deviations), min
-/// and max, as a one-row struct (an aggregation, so it also runs per group).
-/// Fitted scalers build on it. An infinite value gives an infinite mean and
-/// M2, for the caller to report.
-#[polars_expr(output_type_func_with_kwargs=moments_output)]
-fn moments(inputs: &[Series], kwargs: MomentsKwargs) -> PolarsResult<Series> {
-    let function = kwargs.function.as_str();
-    let input = inputs
-        .first()
-        .ok_or_else(|| polars_err!(ComputeError: "{function}: expected one input"))?;
-    match numeric_shape(input.dtype()) {
-        Some((Shape::Scalar, _)) => {}
-        _ => return Err(unsupported(function, input.dtype())),
-    }
-    let series = input.cast(&DataType::Float64)?;
-    let ca = series.f64()?;
-    let stats = match column_moments(&segments::<f64>(ca)) {
-        Ok((m, unit)) => [
-            m.count,
-            m.mean * unit,
-            m.m2 * unit * unit,
-            m.min * unit,
-            m.max * unit,
-        ],
-        Err(StatsError::Infinite { .. }) => [
-            ca.len() as f64,
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::INFINITY,
-        ],
-    };
-    let fields: Vec<Series> = ["count", "mean", "m2", "min", "max"]
-        .into_iter()
-        .zip(stats)
-        .map(|(name, value)| Float64Chunked::from_vec(name.into(), vec![value]).into_series())
-        .collect();
-    Ok(StructChunked::from_series(input.name().clone(), 1, fields.iter())?.into_series())
 }

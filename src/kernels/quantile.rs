@@ -90,14 +90,7 @@ fn percentile_ranks(n: usize, percent: f64) -> (usize, f64) {
 pub fn percentile_linear<T: Element>(values: &mut [T], quantile_range: (f64, f64)) -> SortedStats {
     let n = values.len();
     if n == 0 {
-        return SortedStats {
-            count: 0,
-            min: f64::NAN,
-            max: f64::NAN,
-            lower: f64::NAN,
-            median: f64::NAN,
-            upper: f64::NAN,
-        };
+        return SortedStats::EMPTY;
     }
     let (lo_rank, lo_gamma) = percentile_ranks(n, quantile_range.0);
     let (hi_rank, hi_gamma) = percentile_ranks(n, quantile_range.1);
@@ -156,168 +149,83 @@ const BUCKET_SHIFT: u32 = 48;
 const BUCKETS: usize = 1 << 16;
 
 /// `SortedStats` of the valid, non-NaN values of a column without copying
-/// it: one pass counts values per bucket of the order key, a second pass
-/// gathers only the buckets that hold the wanted ranks, and selection runs
-/// on those. Exact (same values as selecting on a full copy). Errors with
-/// the logical row of the first infinite value.
+/// it: one pass counts values per bucket of the order key ([`Census`]), a
+/// second pass gathers only the buckets that hold the wanted ranks
+/// ([`RankPlan`]), and selection runs on those. Exact (same values as
+/// selecting on a full copy). Errors with the logical row of the first
+/// infinite value.
 pub fn percentile_linear_segments<T: Element>(
     segments: &[Segment<'_, T>],
     quantile_range: (f64, f64),
 ) -> Result<SortedStats, usize> {
-    let pieces = split_segments(segments);
-    // Pass 1 (parallel): bucket counts, extent and the first infinity.
-    let census = pieces
-        .par_iter()
-        .fold(Census::new, |mut census, (base, piece)| {
-            census.add(*base, piece);
-            census
-        })
-        .reduce(Census::new, Census::merge);
+    let census = Census::of_segments(segments);
     if let Some(row) = census.first_infinite {
         return Err(row);
     }
-    let Census {
-        counts, min, max, ..
-    } = census;
-    let n: u64 = counts.iter().map(|&c| u64::from(c)).sum();
-    if n == 0 {
-        return Ok(percentile_linear::<f64>(&mut [], quantile_range));
-    }
-    let n = n as usize;
-    let (lo_rank, lo_gamma) = percentile_ranks(n, quantile_range.0);
-    let (hi_rank, hi_gamma) = percentile_ranks(n, quantile_range.1);
-    let mid_rank = (n - 1) / 2;
-    let wanted = [
-        lo_rank,
-        lo_rank + 1,
-        mid_rank,
-        mid_rank + 1,
-        hi_rank,
-        hi_rank + 1,
-    ]
-    .map(|r| r.min(n - 1));
-
-    // Which bucket holds each wanted rank, and the rank within that bucket.
-    let mut starts = vec![0usize; BUCKETS];
-    let mut running = 0usize;
-    for (b, &c) in counts.iter().enumerate() {
-        starts[b] = running;
-        running += c as usize;
-    }
-    let bucket_of = |rank: usize| starts.partition_point(|&s| s <= rank).saturating_sub(1);
-    let mut slot_of_bucket = vec![u8::MAX; BUCKETS];
-    // How many values each wanted bucket holds (from the census).
-    let mut wanted_counts: Vec<usize> = Vec::new();
-    for &rank in &wanted {
-        let b = bucket_of(rank);
-        if slot_of_bucket[b] == u8::MAX {
-            slot_of_bucket[b] = wanted_counts.len() as u8;
-            wanted_counts.push(counts[b] as usize);
-        }
-    }
-    // Pass 2 (parallel): gather only the wanted buckets. Their order inside a
-    // bucket does not matter to selection.
-    let parts: Vec<Vec<Vec<T>>> = pieces
-        .par_iter()
-        .map(|(_, piece)| {
-            // Sized from the census (share of the piece), plus slack.
-            let share = piece.values.len() as f64 / n as f64;
-            let mut local: Vec<Vec<T>> = wanted_counts
-                .iter()
-                .map(|&count| Vec::with_capacity((count as f64 * share * 1.25) as usize + 64))
-                .collect();
-            let mut keep = |value: &T| {
-                let x = value.to_f64();
-                if x.is_nan() {
-                    return;
-                }
-                let slot = slot_of_bucket[(order_key(x) >> BUCKET_SHIFT) as usize];
-                if let Some(bucket) = local.get_mut(slot as usize) {
-                    bucket.push(*value);
-                }
-            };
-            match piece.validity {
-                None => piece.values.iter().for_each(&mut keep),
-                Some(_) => piece
-                    .values
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| piece.is_valid(*i))
-                    .for_each(|(_, v)| keep(v)),
-            }
-            local
-        })
-        .collect();
-    let mut gathered: Vec<Vec<T>> = wanted_counts
-        .iter()
-        .map(|&c| Vec::with_capacity(c))
-        .collect();
-    for part in parts {
-        for (bucket, local) in gathered.iter_mut().zip(part) {
-            bucket.extend(local);
-        }
-    }
-    // Each wanted pair (rank, rank + 1): one selection inside the bucket of
-    // `rank`; `rank + 1` is then the minimum right of it, or, when it lies
-    // in the next occupied bucket, that bucket's minimum (both linear scans).
-    let mut pair_at = |rank: usize| -> (f64, f64) {
-        let b = bucket_of(rank);
-        let within = rank - starts[b];
-        let next_rank = (rank + 1).min(n - 1);
-        let b_next = bucket_of(next_rank);
-        let Some(bucket) = gathered.get_mut(slot_of_bucket[b] as usize) else {
-            return (f64::NAN, f64::NAN);
-        };
-        if within >= bucket.len() {
-            return (f64::NAN, f64::NAN);
-        }
-        let (_, at, right) = bucket
-            .select_nth_unstable_by(within, |a, b| a.partial_cmp(b).unwrap_or(Ordering::Equal));
-        let at = at.to_f64();
-        let next = if next_rank == rank {
-            at
-        } else if b_next == b {
-            min_of(right)
-        } else {
-            gathered
-                .get(slot_of_bucket[b_next] as usize)
-                .map_or(f64::NAN, |bucket| min_of(bucket))
-        };
-        (at, next)
+    let Some(plan) = RankPlan::new(&census, quantile_range) else {
+        return Ok(SortedStats::EMPTY);
     };
-    let (lo_at, lo_next) = pair_at(lo_rank);
-    let (mid_at, mid_next) = pair_at(mid_rank);
-    let (hi_at, hi_next) = pair_at(hi_rank);
-    Ok(SortedStats {
-        count: n,
-        min,
-        max,
-        lower: lerp(lo_at, lo_next, lo_gamma),
-        median: if n % 2 == 1 {
-            mid_at
-        } else {
-            midpoint(mid_at, mid_next)
-        },
-        upper: lerp(hi_at, hi_next, hi_gamma),
-    })
+    let mut gathered = plan.gather(segments);
+    Ok(plan.finish(&mut gathered, census.min, census.max))
 }
 
-/// Per-bucket counts, extent and first infinity of (part of) a column.
-struct Census {
-    counts: Vec<u32>,
-    min: f64,
-    max: f64,
-    first_infinite: Option<usize>,
+impl SortedStats {
+    /// The statistics of a column with no value: NaN, count 0.
+    pub const EMPTY: SortedStats = SortedStats {
+        count: 0,
+        min: f64::NAN,
+        max: f64::NAN,
+        lower: f64::NAN,
+        median: f64::NAN,
+        upper: f64::NAN,
+    };
+}
+
+/// The bucket of a non-NaN value's order key.
+#[inline(always)]
+pub fn bucket_of_value(x: f64) -> u16 {
+    (order_key(x) >> BUCKET_SHIFT) as u16
+}
+
+/// How many valid, finite, non-NaN values of a column fall in each
+/// order-key bucket, with their extent and the first infinite row: the first
+/// pass of the exact quantiles. Censuses of separate batches or blocks merge
+/// exactly, so the quantiles of data larger than memory (or spread over a
+/// cluster) need only the merged census and a second pass.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Census {
+    /// `BUCKETS` counts, indexed by [`bucket_of_value`].
+    pub counts: Vec<u64>,
+    pub min: f64,
+    pub max: f64,
+    pub first_infinite: Option<usize>,
+}
+
+impl Default for Census {
+    fn default() -> Self {
+        Census::new()
+    }
 }
 
 impl Census {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Census {
             counts: vec![0; BUCKETS],
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
             first_infinite: None,
         }
+    }
+
+    /// The census of a column (pieces counted in parallel).
+    pub fn of_segments<T: Element>(segments: &[Segment<'_, T>]) -> Census {
+        split_segments(segments)
+            .par_iter()
+            .fold(Census::new, |mut census, (base, piece)| {
+                census.add(*base, piece);
+                census
+            })
+            .reduce(Census::new, Census::merge)
     }
 
     /// Counts the valid, non-NaN values of `piece`, whose first row is `base`.
@@ -332,13 +240,15 @@ impl Census {
                 self.first_infinite = Some(self.first_infinite.map_or(row, |r| r.min(row)));
                 continue;
             }
-            self.counts[(order_key(x) >> BUCKET_SHIFT) as usize] += 1;
+            self.counts[usize::from(bucket_of_value(x))] += 1;
             self.min = self.min.min(x);
             self.max = self.max.max(x);
         }
     }
 
-    fn merge(mut self, other: Census) -> Census {
+    /// The census of two parts together (the first infinity is the smaller
+    /// row, so parts must number their rows in one sequence).
+    pub fn merge(mut self, other: Census) -> Census {
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {
             *a += b;
         }
@@ -349,6 +259,222 @@ impl Census {
             (a, b) => a.or(b),
         };
         self
+    }
+
+    /// How many values were counted.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// The non-empty buckets and their counts (a compact form to ship).
+    pub fn sparse(&self) -> (Vec<u16>, Vec<u64>) {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c > 0)
+            .map(|(b, &c)| (b as u16, c))
+            .unzip()
+    }
+
+    /// Adds counts given in the [`sparse`](Census::sparse) form (a bucket may repeat).
+    pub fn add_sparse(&mut self, buckets: &[u16], counts: &[u64]) {
+        for (&b, &c) in buckets.iter().zip(counts) {
+            self.counts[usize::from(b)] += c;
+        }
+    }
+}
+
+/// Where the ranks a [`SortedStats`] needs fall in a census: which buckets
+/// the second pass must gather, and each rank's place inside its bucket.
+#[derive(Debug, Clone)]
+pub struct RankPlan {
+    n: usize,
+    quantile_range: (f64, f64),
+    /// The first rank of each bucket.
+    starts: Vec<usize>,
+    /// The buckets to gather, in slot order.
+    wanted: Vec<u16>,
+    /// Bucket -> slot in `wanted` (`u8::MAX`: not wanted).
+    slot_of_bucket: Vec<u8>,
+}
+
+impl RankPlan {
+    /// The plan for `census`, or `None` when it counted no value.
+    pub fn new(census: &Census, quantile_range: (f64, f64)) -> Option<RankPlan> {
+        let n = usize::try_from(census.count()).ok().filter(|&n| n > 0)?;
+        let mut starts = vec![0usize; BUCKETS];
+        let mut running = 0usize;
+        for (start, &c) in starts.iter_mut().zip(&census.counts) {
+            *start = running;
+            running += c as usize;
+        }
+        let mut plan = RankPlan {
+            n,
+            quantile_range,
+            starts,
+            wanted: Vec::new(),
+            slot_of_bucket: vec![u8::MAX; BUCKETS],
+        };
+        let (lo_rank, _) = percentile_ranks(n, quantile_range.0);
+        let (hi_rank, _) = percentile_ranks(n, quantile_range.1);
+        let mid_rank = (n - 1) / 2;
+        for rank in [lo_rank, mid_rank, hi_rank] {
+            for r in [rank, (rank + 1).min(n - 1)] {
+                let b = plan.bucket_of_rank(r);
+                if plan.slot_of_bucket[b] == u8::MAX {
+                    plan.slot_of_bucket[b] = plan.wanted.len() as u8;
+                    plan.wanted.push(b as u16);
+                }
+            }
+        }
+        Some(plan)
+    }
+
+    fn bucket_of_rank(&self, rank: usize) -> usize {
+        self.starts
+            .partition_point(|&s| s <= rank)
+            .saturating_sub(1)
+    }
+
+    /// The buckets the second pass must gather.
+    pub fn wanted_buckets(&self) -> &[u16] {
+        &self.wanted
+    }
+
+    /// The slot of `x`'s bucket, if it is wanted (`x` must not be NaN).
+    #[inline(always)]
+    fn slot_of(&self, x: f64) -> Option<usize> {
+        let slot = self.slot_of_bucket[usize::from(bucket_of_value(x))];
+        (slot != u8::MAX).then_some(usize::from(slot))
+    }
+
+    /// The second pass over the column the census counted: its values in the
+    /// wanted buckets, one vector per slot (their order does not matter).
+    pub fn gather<T: Element>(&self, segments: &[Segment<'_, T>]) -> Vec<Vec<T>> {
+        let pieces = split_segments(segments);
+        let parts: Vec<Vec<Vec<T>>> = pieces
+            .par_iter()
+            .map(|(_, piece)| {
+                // Sized from the census (the piece's share), plus slack.
+                let share = piece.values.len() as f64 / self.n as f64;
+                let mut local: Vec<Vec<T>> = self
+                    .wanted
+                    .iter()
+                    .map(|&b| {
+                        let count = self.bucket_len(usize::from(b));
+                        Vec::with_capacity((count as f64 * share * 1.25) as usize + 64)
+                    })
+                    .collect();
+                for (i, value) in piece.values.iter().enumerate() {
+                    let x = value.to_f64();
+                    if x.is_nan() || !piece.is_valid(i) {
+                        continue;
+                    }
+                    if let Some(bucket) = self.slot_of(x).and_then(|s| local.get_mut(s)) {
+                        bucket.push(*value);
+                    }
+                }
+                local
+            })
+            .collect();
+        let mut gathered: Vec<Vec<T>> = self
+            .wanted
+            .iter()
+            .map(|&b| Vec::with_capacity(self.bucket_len(usize::from(b))))
+            .collect();
+        for part in parts {
+            for (bucket, local) in gathered.iter_mut().zip(part) {
+                bucket.extend(local);
+            }
+        }
+        gathered
+    }
+
+    /// Values gathered elsewhere (batch by batch, block by block), sorted into
+    /// the slots [`finish`](RankPlan::finish) reads; values of other buckets
+    /// and NaN are dropped.
+    pub fn into_slots(&self, values: &[f64]) -> Vec<Vec<f64>> {
+        let mut slots: Vec<Vec<f64>> = vec![Vec::new(); self.wanted.len()];
+        for &x in values {
+            if x.is_nan() {
+                continue;
+            }
+            if let Some(slot) = self.slot_of(x).and_then(|s| slots.get_mut(s)) {
+                slot.push(x);
+            }
+        }
+        slots
+    }
+
+    fn bucket_len(&self, b: usize) -> usize {
+        let end = self.starts.get(b + 1).copied().unwrap_or(self.n);
+        end - self.starts[b]
+    }
+
+    /// The statistics from the gathered buckets (reordered in place) and the
+    /// census extent. A bucket whose gathered count differs from the census
+    /// (data changed between the passes) gives NaN, never a wrong number.
+    pub fn finish<T: Element>(&self, gathered: &mut [Vec<T>], min: f64, max: f64) -> SortedStats {
+        if gathered
+            .iter()
+            .zip(&self.wanted)
+            .any(|(values, &b)| values.len() != self.bucket_len(usize::from(b)))
+        {
+            return SortedStats {
+                count: self.n,
+                min,
+                max,
+                ..SortedStats::EMPTY
+            };
+        }
+        let n = self.n;
+        // Each wanted pair (rank, rank + 1): one selection inside the bucket
+        // of `rank`; `rank + 1` is then the minimum right of it, or, when it
+        // lies in the next occupied bucket, that bucket's minimum (both
+        // linear scans).
+        let mut pair_at = |rank: usize| -> (f64, f64) {
+            let b = self.bucket_of_rank(rank);
+            let within = rank - self.starts[b];
+            let next_rank = (rank + 1).min(n - 1);
+            let b_next = self.bucket_of_rank(next_rank);
+            let Some(bucket) = gathered.get_mut(usize::from(self.slot_of_bucket[b])) else {
+                return (f64::NAN, f64::NAN);
+            };
+            if within >= bucket.len() {
+                return (f64::NAN, f64::NAN);
+            }
+            let (_, at, right) = bucket
+                .select_nth_unstable_by(within, |a, b| a.partial_cmp(b).unwrap_or(Ordering::Equal));
+            let at = at.to_f64();
+            let next = if next_rank == rank {
+                at
+            } else if b_next == b {
+                min_of(right)
+            } else {
+                gathered
+                    .get(usize::from(self.slot_of_bucket[b_next]))
+                    .map_or(f64::NAN, |bucket| min_of(bucket))
+            };
+            (at, next)
+        };
+        let (lo_rank, lo_gamma) = percentile_ranks(n, self.quantile_range.0);
+        let (hi_rank, hi_gamma) = percentile_ranks(n, self.quantile_range.1);
+        let mid_rank = (n - 1) / 2;
+        let (lo_at, lo_next) = pair_at(lo_rank);
+        let (mid_at, mid_next) = pair_at(mid_rank);
+        let (hi_at, hi_next) = pair_at(hi_rank);
+        SortedStats {
+            count: n,
+            min,
+            max,
+            lower: lerp(lo_at, lo_next, lo_gamma),
+            median: if n % 2 == 1 {
+                mid_at
+            } else {
+                midpoint(mid_at, mid_next)
+            },
+            upper: lerp(hi_at, hi_next, hi_gamma),
+        }
     }
 }
 
@@ -536,5 +662,37 @@ mod tests {
         assert!((standard_normal_ppf(0.25) + 0.6744897501960817).abs() < 1e-15);
         assert!((standard_normal_ppf(1e-10) + 6.361340902404056).abs() < 1e-12);
         assert_eq!(standard_normal_ppf(0.5), 0.0);
+    }
+    /// Censuses of batches, merged, and a second pass batch by batch give
+    /// the same statistics as the column at once (the out-of-core fit).
+    #[test]
+    fn census_of_batches_equals_the_whole() {
+        let data: Vec<f64> = (0..20_000)
+            .map(|i| ((i * 7919) % 10_007) as f64 * 0.37 - 900.0)
+            .collect();
+        for range in [(25.0, 75.0), (0.0, 100.0), (10.0, 90.0)] {
+            let whole = percentile_linear_segments(&[Segment::new(&data, None)], range).unwrap();
+            let batches: Vec<&[f64]> = data.chunks(3000).collect();
+            let mut census = Census::new();
+            for batch in &batches {
+                let (buckets, counts) = Census::of_segments(&[Segment::new(batch, None)]).sparse();
+                let mut part = Census::new();
+                part.add_sparse(&buckets, &counts);
+                census = census.merge(Census {
+                    min: batch.iter().copied().fold(f64::INFINITY, f64::min),
+                    max: batch.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                    ..part
+                });
+            }
+            let plan = RankPlan::new(&census, range).unwrap();
+            let mut values = Vec::new();
+            for batch in &batches {
+                for slot in plan.gather(&[Segment::new(batch, None)]) {
+                    values.extend(slot);
+                }
+            }
+            let mut slots = plan.into_slots(&values);
+            assert_eq!(plan.finish(&mut slots, census.min, census.max), whole);
+        }
     }
 }

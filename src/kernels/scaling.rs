@@ -338,6 +338,82 @@ impl Transform {
         }
     }
 
+    /// The transform as `(x * mul - sub) / div + add`, then clipped to
+    /// [`clip`](Transform::clip): one formula for every variant. Each step,
+    /// in this order and in `f64`, gives the same bits as
+    /// [`apply`](Transform::apply); the steps a variant does not use are
+    /// identities (`* 1`, `- (+0)`, `/ 1`, `+ (-0)`), which IEEE arithmetic
+    /// keeps exact for every value, signed zeros and NaN included. The
+    /// fitted scalers build their Polars expressions from these numbers.
+    pub fn coefficients(&self) -> [f64; 4] {
+        match *self {
+            Transform::Affine { scale, offset, .. } => [scale, 0.0, 1.0, offset],
+            Transform::CenterScale { center, scale } => [1.0, center, scale, -0.0],
+            Transform::HalvedCenterScale {
+                half_center,
+                half_scale,
+                offset,
+                ..
+            } => [0.5, half_center, half_scale, offset],
+        }
+    }
+
+    /// The transform of [`coefficients`](Transform::coefficients) and
+    /// [`clip`](Transform::clip), as the fitted scalers hand it back.
+    pub fn from_coefficients([mul, sub, div, add]: [f64; 4], clip: Option<(f64, f64)>) -> Self {
+        let is = |value: f64, bits: f64| value.to_bits() == bits.to_bits();
+        if is(mul, 1.0) && is(add, -0.0) && clip.is_none() {
+            Transform::CenterScale {
+                center: sub,
+                scale: div,
+            }
+        } else if is(sub, 0.0) && is(div, 1.0) {
+            Transform::Affine {
+                scale: mul,
+                offset: add,
+                clip,
+            }
+        } else if is(mul, 0.5) {
+            Transform::HalvedCenterScale {
+                half_center: sub,
+                half_scale: div,
+                offset: add,
+                clip,
+            }
+        } else {
+            // Not a form `coefficients` gives; NaN rather than a guess.
+            Transform::CenterScale {
+                center: f64::NAN,
+                scale: f64::NAN,
+            }
+        }
+    }
+
+    /// The value `y` came from: scikit-learn's `inverse_transform`
+    /// (`(y - min_) / scale_` for min-max, `y * scale_ + center` otherwise),
+    /// in halves where the forward map was halved. Clipping is not undone.
+    #[inline(always)]
+    pub fn invert(&self, y: f64) -> f64 {
+        match *self {
+            Transform::Affine { scale, offset, .. } => (y - offset) / scale,
+            Transform::CenterScale { center, scale } => y * scale + center,
+            Transform::HalvedCenterScale {
+                half_center,
+                half_scale,
+                offset,
+                ..
+            } => ((y - offset) * half_scale + half_center) * 2.0,
+        }
+    }
+
+    /// The bounds the output is clipped to, if any.
+    pub fn clip(&self) -> Option<(f64, f64)> {
+        match *self {
+            Transform::Affine { clip, .. } | Transform::HalvedCenterScale { clip, .. } => clip,
+            Transform::CenterScale { .. } => None,
+        }
+    }
+
     /// The transformed `input`, as a new vector (written without a zeroing
     /// pass). Large columns are split over threads; every element is
     /// computed the same way either way.
@@ -468,6 +544,21 @@ pub fn minmax_transform<T: Element>(
     }
 }
 
+/// The variance (in the moments' units squared) and the scale (in the
+/// column's units) of standard scaling: scikit-learn's `_is_constant_feature`
+/// gives scale 1, as do fewer than `ddof + 1` values.
+fn standard_spread(moments: &Moments, unit: f64, ddof: u32) -> (f64, f64) {
+    let dof = moments.count - f64::from(ddof);
+    let var = if dof > 0.0 { moments.m2 / dof } else { 0.0 };
+    // Tested in the scaled units: `_is_constant_feature` is homogeneous of
+    // degree two, so the answer is the same as in the column's units.
+    let n = moments.count;
+    let eps = f64::EPSILON;
+    let bound = n * eps * var + (n * moments.mean * eps).powi(2);
+    let scale = if var <= bound { 1.0 } else { var.sqrt() * unit };
+    (var, scale)
+}
+
 /// StandardScaler's transform from the column's moments (`unit` = the power of
 /// two the moments were scaled by, see [`column_moments`]).
 pub fn standard_transform(moments: &Moments, unit: f64, options: &StandardOptions) -> Transform {
@@ -477,18 +568,7 @@ pub fn standard_transform(moments: &Moments, unit: f64, options: &StandardOption
     let mean = moments.mean * unit;
     let center = if options.with_mean { mean } else { 0.0 };
     let scale = if options.with_std {
-        let dof = moments.count - options.ddof as f64;
-        // Variance in the scaled units; `_is_constant_feature` is homogeneous
-        // of degree two, so testing in scaled units gives the same answer.
-        let var = if dof > 0.0 { moments.m2 / dof } else { 0.0 };
-        let n = moments.count;
-        let eps = f64::EPSILON;
-        let bound = n * eps * var + (n * moments.mean * eps).powi(2);
-        if var <= bound {
-            1.0
-        } else {
-            var.sqrt() * unit
-        }
+        standard_spread(moments, unit, options.ddof).1
     } else {
         1.0
     };
@@ -512,6 +592,27 @@ pub fn maxabs_transform<T: Element>(extent: Option<(f64, f64)>) -> Transform {
     }
 }
 
+/// RobustScaler's scale and its half (the spread may exceed `f64::MAX`; its
+/// half never does): the quantile range, 1 when it is below `10 * eps`,
+/// divided by the normal's range with `unit_variance`.
+fn robust_spread<T: Element>(stats: &SortedStats, options: &RobustOptions) -> (f64, f64) {
+    if !options.with_scaling {
+        return (1.0, 0.5);
+    }
+    let mut half_scale = stats.upper * 0.5 - stats.lower * 0.5;
+    let mut scale = handle_zeros_in_scale::<T>(stats.upper - stats.lower);
+    if scale == 1.0 {
+        half_scale = 0.5;
+    }
+    if options.unit_variance {
+        let (q_lo, q_hi) = options.quantile_range;
+        let adjust = standard_normal_ppf(q_hi / 100.0) - standard_normal_ppf(q_lo / 100.0);
+        scale /= adjust;
+        half_scale /= adjust;
+    }
+    (scale, half_scale)
+}
+
 /// RobustScaler's transform from the sorted-order statistics of the column.
 pub fn robust_transform<T: Element>(stats: &SortedStats, options: &RobustOptions) -> Transform {
     if stats.count == 0 {
@@ -522,23 +623,27 @@ pub fn robust_transform<T: Element>(stats: &SortedStats, options: &RobustOptions
     } else {
         0.0
     };
-    let (mut scale, mut half_scale) = (1.0, 0.5);
-    if options.with_scaling {
-        // The spread may exceed f64::MAX; its half never does.
-        half_scale = stats.upper * 0.5 - stats.lower * 0.5;
-        scale = handle_zeros_in_scale::<T>(stats.upper - stats.lower);
-        if scale == 1.0 {
-            half_scale = 0.5;
-        }
-        if options.unit_variance {
-            let (q_lo, q_hi) = options.quantile_range;
-            let adjust = standard_normal_ppf(q_hi / 100.0) - standard_normal_ppf(q_lo / 100.0);
-            scale /= adjust;
-            half_scale /= adjust;
-        }
-    }
+    let (scale, half_scale) = robust_spread::<T>(stats, options);
     Transform::center_scale(center, scale, half_scale, stats.min, stats.max)
 }
+
+/// What a scaler learns from one column (or one dimension of a vector
+/// column, or one group): the statistics its parameters come from. The
+/// fitted scalers keep them (they merge across batches) and derive their
+/// parameters and transforms here, as the expressions do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Statistics {
+    /// Minimum and maximum (MinMax and MaxAbs); `None` when no value.
+    Extent(Option<(f64, f64)>),
+    /// Moments in units of `unit` (see [`column_moments`]) (Standard).
+    Moments { moments: Moments, unit: f64 },
+    /// Order statistics (Robust).
+    Sorted(SortedStats),
+}
+
+/// scikit-learn's fitted attributes of one column, by name, in the order
+/// the fitted scalers report them.
+pub type Params = Vec<(&'static str, f64)>;
 
 /// A scikit-learn scaler with its options.
 #[derive(Debug, Clone, Copy)]
@@ -550,21 +655,136 @@ pub enum Scaler {
 }
 
 impl Scaler {
+    /// The statistics of one column that this scaler learns from.
+    pub fn statistics<T: Element>(
+        &self,
+        segments: &[Segment<'_, T>],
+    ) -> Result<Statistics, StatsError> {
+        Ok(match self {
+            Scaler::MinMax(_) | Scaler::MaxAbs => Statistics::Extent(column_extent(segments)?),
+            Scaler::Standard(_) => {
+                let (moments, unit) = column_moments(segments)?;
+                Statistics::Moments { moments, unit }
+            }
+            Scaler::Robust(options) => Statistics::Sorted(
+                percentile_linear_segments(segments, options.quantile_range)
+                    .map_err(|row| StatsError::Infinite { row })?,
+            ),
+        })
+    }
+
+    /// The transform these statistics give (the identity for statistics of
+    /// another scaler, which callers never pass).
+    pub fn transform<T: Element>(&self, statistics: &Statistics) -> Transform {
+        match (self, statistics) {
+            (Scaler::MinMax(options), Statistics::Extent(extent)) => {
+                minmax_transform::<T>(*extent, options)
+            }
+            (Scaler::MaxAbs, Statistics::Extent(extent)) => maxabs_transform::<T>(*extent),
+            (Scaler::Standard(options), Statistics::Moments { moments, unit }) => {
+                standard_transform(moments, *unit, options)
+            }
+            (Scaler::Robust(options), Statistics::Sorted(stats)) => {
+                robust_transform::<T>(stats, options)
+            }
+            _ => Transform::IDENTITY,
+        }
+    }
+
+    /// scikit-learn's fitted attributes for these statistics (`data_min_`,
+    /// `scale_`, ...; NaN for a column with no value), by the same rules as
+    /// [`transform`](Scaler::transform).
+    pub fn params<T: Element>(&self, statistics: &Statistics) -> Params {
+        const NAN: f64 = f64::NAN;
+        match (self, statistics) {
+            (Scaler::MinMax(options), Statistics::Extent(extent)) => {
+                let (min, max) = extent.unwrap_or((NAN, NAN));
+                let (lo, hi) = options.feature_range;
+                let scale = (hi - lo) / handle_zeros_in_scale::<T>(max - min);
+                let scale = if extent.is_some() { scale } else { NAN };
+                vec![
+                    ("data_min", min),
+                    ("data_max", max),
+                    ("scale", scale),
+                    ("min", lo - min * scale),
+                ]
+            }
+            (Scaler::MaxAbs, Statistics::Extent(extent)) => {
+                let max_abs = extent.map_or(NAN, |(min, max)| min.abs().max(max.abs()));
+                let scale = if extent.is_some() {
+                    handle_zeros_in_scale::<T>(max_abs)
+                } else {
+                    NAN
+                };
+                vec![("max_abs", max_abs), ("scale", scale)]
+            }
+            (Scaler::Standard(options), Statistics::Moments { moments, unit }) => {
+                if moments.count == 0.0 {
+                    return vec![
+                        ("n_samples", 0.0),
+                        ("mean", NAN),
+                        ("var", NAN),
+                        ("scale", NAN),
+                    ];
+                }
+                let (var, scale) = standard_spread(moments, *unit, options.ddof);
+                vec![
+                    ("n_samples", moments.count),
+                    ("mean", moments.mean * unit),
+                    ("var", var * unit * unit),
+                    ("scale", scale),
+                ]
+            }
+            (Scaler::Robust(options), Statistics::Sorted(stats)) => {
+                if stats.count == 0 {
+                    return vec![("center", NAN), ("scale", NAN)];
+                }
+                let center = if options.with_centering {
+                    stats.median
+                } else {
+                    0.0
+                };
+                vec![
+                    ("center", center),
+                    ("scale", robust_spread::<T>(stats, options).0),
+                ]
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// Learns the transform for one column.
     pub fn learn<T: Element>(&self, segments: &[Segment<'_, T>]) -> Result<Transform, StatsError> {
-        Ok(match self {
-            Scaler::MinMax(options) => minmax_transform::<T>(column_extent(segments)?, options),
-            Scaler::MaxAbs => maxabs_transform::<T>(column_extent(segments)?),
-            Scaler::Standard(options) => {
-                let (moments, unit) = column_moments(segments)?;
-                standard_transform(&moments, unit, options)
-            }
-            Scaler::Robust(options) => {
-                let stats = percentile_linear_segments(segments, options.quantile_range)
-                    .map_err(|row| StatsError::Infinite { row })?;
-                robust_transform::<T>(&stats, options)
-            }
-        })
+        Ok(self.transform::<T>(&self.statistics(segments)?))
+    }
+}
+
+/// Two partial moments in their own power-of-two units (see
+/// [`column_moments`]), merged exactly (Chan et al.) in a common unit; the
+/// unit grows when the merged M2 would overflow.
+pub fn merge_scaled_moments(a: (Moments, f64), b: (Moments, f64)) -> (Moments, f64) {
+    let mut unit = a.1.max(b.1);
+    loop {
+        let merged = rescale(a.0, a.1 / unit).merge(rescale(b.0, b.1 / unit));
+        if merged.m2.is_finite() && merged.mean.is_finite() || !unit.is_finite() {
+            return (merged, unit);
+        }
+        unit *= 2f64.powi(200);
+    }
+}
+
+/// Moments in units `factor` (a power of two) times larger: exact unless
+/// values fall below the normal range.
+fn rescale(m: Moments, factor: f64) -> Moments {
+    if factor == 1.0 || m.count == 0.0 {
+        return m;
+    }
+    Moments {
+        count: m.count,
+        mean: m.mean * factor,
+        m2: m.m2 * factor * factor,
+        min: m.min * factor,
+        max: m.max * factor,
     }
 }
 
@@ -757,5 +977,107 @@ mod tests {
         assert_eq!(handle_zeros_in_scale::<f64>(1e-14), 1e-14);
         assert_eq!(handle_zeros_in_scale::<f32>(1e-14), 1.0);
         assert_eq!(handle_zeros_in_scale::<f64>(1e-16), 1.0);
+    }
+    /// The one formula the fitted scalers use gives `apply`'s bits.
+    #[test]
+    fn coefficients_reproduce_every_variant_bit_for_bit() {
+        let transforms = [
+            Transform::Affine {
+                scale: 0.3,
+                offset: -0.7,
+                clip: Some((-1.0, 1.0)),
+            },
+            Transform::Affine {
+                scale: 1e-300,
+                offset: 5.0,
+                clip: None,
+            },
+            Transform::CenterScale {
+                center: -0.0,
+                scale: 3.0,
+            },
+            Transform::CenterScale {
+                center: 2.5,
+                scale: 0.1,
+            },
+            Transform::IDENTITY,
+            Transform::HalvedCenterScale {
+                half_center: -8.5e307,
+                half_scale: 1.7e308,
+                offset: 0.0,
+                clip: None,
+            },
+            Transform::HalvedCenterScale {
+                half_center: 1e307,
+                half_scale: 3.0,
+                offset: 5.0,
+                clip: Some((5.0, 6.0)),
+            },
+        ];
+        let inputs = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.1,
+            2.5,
+            1.7e308,
+            -1.7e308,
+            5e-324,
+            -5e-324,
+            f64::NAN,
+            123456.789,
+            -3.3e-10,
+        ];
+        for t in transforms {
+            assert_eq!(Transform::from_coefficients(t.coefficients(), t.clip()), t);
+            for x in [0.25, -3.0, 1e300] {
+                let back = t.invert(t.apply(x));
+                // (A map onto a range far below `x`'s ulp cannot round-trip.)
+                let lossy = t.coefficients()[0] < 1e-10;
+                if t.clip().is_none() && t.apply(x).is_finite() && !lossy {
+                    let [_, sub, div, _] = t.coefficients();
+                    let size = x.abs().max(sub.abs() * 2.0).max(div.abs()).max(1.0);
+                    assert!((back - x).abs() <= 1e-9 * size, "{t:?}: {x} -> {back}");
+                }
+            }
+            let [mul, sub, div, add] = t.coefficients();
+            for x in inputs {
+                let formula = clip_to((x * mul - sub) / div + add, t.clip());
+                let direct = t.apply(x);
+                assert!(
+                    formula.to_bits() == direct.to_bits() || (formula.is_nan() && direct.is_nan()),
+                    "{t:?} at {x}: {formula} vs {direct}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn merged_scaled_moments_equal_the_whole() {
+        let data: Vec<f64> = (0..5000)
+            .map(|i| ((i * 7919) % 1000) as f64 * 1.7e305 - 8e307)
+            .collect();
+        let (left, right) = data.split_at(1234);
+        let whole = column_moments(&[Segment::new(&data, None)]).unwrap();
+        let a = column_moments(&[Segment::new(left, None)]).unwrap();
+        let b = column_moments(&[Segment::new(right, None)]).unwrap();
+        let (merged, unit) = merge_scaled_moments(a, b);
+        let opts = StandardOptions {
+            with_mean: true,
+            with_std: true,
+            ddof: 0,
+        };
+        let (tw, tm) = (
+            standard_transform(&whole.0, whole.1, &opts),
+            standard_transform(&merged, unit, &opts),
+        );
+        for x in [-8e307, 0.0, 9e307] {
+            let (w, m) = (tw.apply(x), tm.apply(x));
+            assert!(
+                w.is_finite() && (w - m).abs() <= 1e-12 * w.abs().max(1.0),
+                "{w} vs {m}"
+            );
+        }
     }
 }

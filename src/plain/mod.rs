@@ -328,7 +328,7 @@ fn nearest<'py>(
 }
 
 /// The scaler options from the dict Python also pickles for the plugin.
-fn scale_options(options: &Bound<'_, PyDict>) -> PyResult<ScaleOptions> {
+pub(crate) fn scale_options(options: &Bound<'_, PyDict>) -> PyResult<ScaleOptions> {
     let get = |key: &str| {
         options
             .get_item(key)?

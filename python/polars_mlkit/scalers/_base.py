@@ -18,7 +18,7 @@ import numpy.typing as npt
 import polars as pl
 
 from polars_mlkit import _checks
-from polars_mlkit.scalers._expressions import _column_expr
+from polars_mlkit.scalers._expressions import COEFFICIENTS, column_expr, fitted_parameters
 from polars_mlkit.scalers._inputs import Frame, _from_polars, _require_pandas, _to_polars
 from polars_mlkit.scalers._json import _to_json
 from polars_mlkit.scalers._state import (
@@ -97,9 +97,6 @@ class Scaler:
     _param_names: ClassVar[tuple[str, ...]]
     _stat_names: ClassVar[tuple[str, ...]]
     _param_columns: ClassVar[tuple[str, ...]]
-    # Whether the statistics query must turn NaN into null (Polars' min and
-    # max already skip NaN).
-    _skip_nan: ClassVar[bool] = False
 
     columns: Sequence[str] | str | None
     by: Sequence[str] | str | None
@@ -301,29 +298,12 @@ class Scaler:
         function: str,
         streaming: bool,
     ) -> _State:
-        result = _stats_query(
-            lazy, columns, by, self._skip_nan, self._stat_exprs, options, streaming
-        )
+        result = _stats_query(lazy, columns, by, self._stat_exprs, options, streaming)
         groups = result.select(*by, _key_expr(by).alias("key")) if by else pl.DataFrame()
         stats = {
             column.name: _extract(result, i, column, self._stat_names)
             for i, column in enumerate(columns)
         }
-        # Standard scaling reads the column once without skipping NaN (NaN
-        # skipping costs as much as the statistics): a column whose moments
-        # come back non-finite holds NaN (or infinity) and is read again,
-        # NaN skipped. Data without NaN is read once.
-        again = [
-            (i, column)
-            for i, column in enumerate(columns)
-            if not self._skip_nan and self._needs_nan_pass(stats[column.name])
-        ]
-        if again:
-            redo = _stats_query(
-                lazy, [c for _, c in again], by, True, self._stat_exprs, options, streaming
-            )
-            for k, (_, column) in enumerate(again):
-                stats[column.name] = _extract(redo, k, column, self._stat_names)
         for column in columns:
             self._check_finite(stats[column.name], column, function)
         names = list(schema.names())
@@ -339,27 +319,25 @@ class Scaler:
             n_samples_seen=int(result["__pmk_rows"].sum()) if result.height else 0,
         )
 
-    def _needs_nan_pass(self, per: dict[str, FloatArray]) -> bool:
-        return False
-
     def _check_finite(self, per: dict[str, FloatArray], column: _Column, function: str) -> None:
         with np.errstate(invalid="ignore"):
-            bad = np.isinf(per["min"]).any() or np.isinf(per["max"]).any()
+            # (A part without values may hold an empty extent, +inf..-inf.)
+            present = per["count"] > 0
+            bad = (present & (np.isinf(per["min"]) | np.isinf(per["max"]))).any()
         if bad:
             msg = (
                 f"{function}: column {column.name!r} contains infinity; scikit-learn's "
                 f"{type(self).__name__} rejects infinite values too"
             )
+            # (Every scaler's statistics hold the extent; the extension's
+            # aggregations report infinity as an infinite extent.)
             raise ValueError(msg)
 
     # ------------------------------------------------------- fitted params
-    def _transform_ops(
-        self, state: _State, column: _Column, inverse: bool
-    ) -> list[tuple[str, FloatArray]]:
-        raise NotImplementedError
-
-    def _params(self, state: _State, column: _Column) -> dict[str, FloatArray]:
-        raise NotImplementedError
+    def _fitted_parameters(self, state: _State, column: _Column) -> dict[str, FloatArray]:
+        """scikit-learn's parameters and the transform coefficients of one
+        column, from the extension (the rules of the ``ml`` expressions)."""
+        return fitted_parameters(state, column, self._method, self._name("fit"))
 
     @property
     def params_(self) -> pl.DataFrame:
@@ -391,7 +369,8 @@ class Scaler:
         dtype: pl.DataType = pl.List(pl.Float64) if vector else pl.Float64()
         frames = []
         for column in state.columns:
-            params = self._params(state, column)
+            fitted = self._fitted_parameters(state, column)
+            params = {name: fitted[name] for name in self._param_columns}
             groups = max(len(state.keys), 0) if state.by else 1
             data: dict[str, Any] = {"column": pl.Series([column.name] * groups, dtype=pl.String)}
             frame = pl.DataFrame(data)
@@ -523,9 +502,10 @@ class Scaler:
         state = self._fitted(function)
         out = []
         for column in state.columns:
-            ops = self._transform_ops(state, column, inverse)
+            fitted = self._fitted_parameters(state, column)
+            coefficients = {name: fitted[name] for name in COEFFICIENTS}
             clip = None if inverse else self._clip(state)
-            out.append(_column_expr(state, column, ops, clip, function))
+            out.append(column_expr(state, column, coefficients, clip, inverse, function))
         return out
 
     def _clip(self, state: _State) -> tuple[float, float] | None:
@@ -781,7 +761,9 @@ class IncrementalScaler(Scaler):
         if previous is not None:
             self._check_n_features(frame, kind, previous, function)
         batch = self._compute_state(frame, "partial_fit")
-        self._state = batch if previous is None else _merge_states(previous, batch, function)
+        self._state = (
+            batch if previous is None else _merge_states(previous, batch, self._method, function)
+        )
         return self
 
 
@@ -853,7 +835,7 @@ def merge_fitted(scaler: Scaler, parts: Sequence[Scaler], function: str) -> Scal
     state: _State | None = None
     for part in parts:
         piece = part._fitted(function)
-        state = piece if state is None else _merge_states(state, piece, function)
+        state = piece if state is None else _merge_states(state, piece, scaler._method, function)
     if state is None:
         msg = f"{function}: no data to fit"
         raise ValueError(msg)

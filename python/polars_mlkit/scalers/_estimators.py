@@ -1,20 +1,17 @@
-"""The four estimators: what each learns (its statistics), what it makes of
-them (its fitted parameters) and how it applies them (its transform steps).
-Everything else is the base class's."""
+"""The four estimators: their options and what each learns (its statistics
+query). Their parameters and transforms come from the extension (see
+``_expressions``); everything else is the base class's."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from statistics import NormalDist
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from polars_mlkit._plugin import call_plugin
 from polars_mlkit.scalers._base import IncrementalScaler, Scaler, UnknownGroup
-from polars_mlkit.scalers._expressions import _EPS64, _center_scale_ops, _handle_zeros
-from polars_mlkit.scalers._state import FloatArray, _Column, _State
+from polars_mlkit.scalers._state import _State
 
 
 # --------------------------------------------------------------------------- #
@@ -87,23 +84,6 @@ class MinMaxScaler(IncrementalScaler):
     def _stat_exprs(self, x: pl.Expr, options: dict[str, Any]) -> dict[str, pl.Expr]:
         return {"count": x.count(), "min": x.min(), "max": x.max()}
 
-    def _params(self, state: _State, column: _Column) -> dict[str, FloatArray]:
-        low, high = state.options["feature_range"]
-        per = state.stats[column.name]
-        data_min, data_max = per["min"], per["max"]
-        with np.errstate(invalid="ignore"):
-            scale = (high - low) / _handle_zeros(data_max - data_min, column)
-            offset = low - data_min * scale
-        return {"data_min": data_min, "data_max": data_max, "scale": scale, "min": offset}
-
-    def _transform_ops(
-        self, state: _State, column: _Column, inverse: bool
-    ) -> list[tuple[str, FloatArray]]:
-        p = self._params(state, column)
-        if inverse:
-            return [("sub", p["min"]), ("div", p["scale"])]
-        return [("mul", p["scale"]), ("add", p["min"])]
-
     def _clip(self, state: _State) -> tuple[float, float] | None:
         if state.options["clip"]:
             low, high = state.options["feature_range"]
@@ -165,7 +145,7 @@ class StandardScaler(IncrementalScaler):
 
     _method = "standard"
     _param_names = ("columns", "by", "with_mean", "with_std", "ddof", "unknown_group")
-    _stat_names = ("count", "mean", "m2")
+    _stat_names = ("count", "mean", "m2", "min", "max", "unit")
     _param_columns = ("n_samples", "mean", "var", "scale")
 
     def __init__(
@@ -185,8 +165,9 @@ class StandardScaler(IncrementalScaler):
         self.unknown_group = unknown_group
 
     def _stat_exprs(self, x: pl.Expr, options: dict[str, Any]) -> dict[str, pl.Expr]:
-        # One pass of the extension's moments kernel: count, mean and M2 with
-        # NaN skipped, overflow-safe and deterministic; M2 merges exactly.
+        # One pass of the extension's moments kernel (the one `standard_scale`
+        # runs): count, mean, M2 and extent with NaN skipped, in a power-of-two
+        # unit that keeps values near 1e308 from overflowing; merges exactly.
         moments = call_plugin(
             "moments",
             [x],
@@ -195,42 +176,6 @@ class StandardScaler(IncrementalScaler):
             returns_scalar=True,
         )
         return {"moments": moments}
-
-    def _check_finite(self, per: dict[str, FloatArray], column: _Column, function: str) -> None:
-        # An infinity makes the mean or M2 infinite or NaN; so does an overflow
-        # of finite values near the float64 limit, which scikit-learn cannot
-        # scale either.
-        with np.errstate(invalid="ignore"):
-            present = per["count"] > 0
-            bad = present & ~(np.isfinite(per["mean"]) & np.isfinite(per["m2"]))
-        if bad.any():
-            msg = (
-                f"{function}: column {column.name!r} contains infinity, or values so large "
-                "that its variance overflows float64; scikit-learn's StandardScaler "
-                "rejects infinite values too"
-            )
-            raise ValueError(msg)
-
-    def _params(self, state: _State, column: _Column) -> dict[str, FloatArray]:
-        per = state.stats[column.name]
-        n, mean, m2 = per["count"], per["mean"], per["m2"]
-        ddof = state.options["ddof"]
-        with np.errstate(all="ignore"):
-            dof = n - ddof
-            var = np.where(dof > 0, m2 / np.where(dof > 0, dof, 1.0), 0.0)
-            var = np.where(n > 0, var, np.nan)
-            # scikit-learn's _is_constant_feature, on the variance in use.
-            bound = n * _EPS64 * var + (n * mean * _EPS64) ** 2
-            scale = np.where(var <= bound, 1.0, np.sqrt(var))
-        return {"n_samples": n, "mean": mean, "var": var, "scale": scale}
-
-    def _transform_ops(
-        self, state: _State, column: _Column, inverse: bool
-    ) -> list[tuple[str, FloatArray]]:
-        p = self._params(state, column)
-        center = p["mean"] if state.options["with_mean"] else None
-        scale = p["scale"] if state.options["with_std"] else None
-        return _center_scale_ops(center, scale, inverse)
 
 
 # --------------------------------------------------------------------------- #
@@ -287,9 +232,8 @@ class RobustScaler(Scaler):
         "unit_variance",
         "unknown_group",
     )
-    _stat_names = ("count", "median", "q_low", "q_high", "absmax")
+    _stat_names = ("count", "min", "max", "q_low", "median", "q_high")
     _param_columns = ("center", "scale")
-    _skip_nan = True  # Polars' quantiles would count NaN as the largest value
 
     def __init__(
         self,
@@ -310,46 +254,16 @@ class RobustScaler(Scaler):
         self.unknown_group = unknown_group
 
     def _stat_exprs(self, x: pl.Expr, options: dict[str, Any]) -> dict[str, pl.Expr]:
-        q_low, q_high = options["quantile_range"]
-        return {
-            "count": x.count(),
-            "median": x.median(),
-            "q_low": x.quantile(q_low / 100.0, "linear"),
-            "q_high": x.quantile(q_high / 100.0, "linear"),
-            "absmax": x.abs().max(),
-        }
-
-    def _check_finite(self, per: dict[str, FloatArray], column: _Column, function: str) -> None:
-        if np.isinf(per["absmax"]).any():
-            msg = (
-                f"{function}: column {column.name!r} contains infinity; scikit-learn's "
-                "RobustScaler rejects infinite values too"
-            )
-            raise ValueError(msg)
-
-    def _params(self, state: _State, column: _Column) -> dict[str, FloatArray]:
-        per = state.stats[column.name]
-        options = state.options
-        center = per["median"] if options["with_centering"] else np.zeros_like(per["median"])
-        if options["with_scaling"]:
-            with np.errstate(invalid="ignore"):
-                scale = _handle_zeros(per["q_high"] - per["q_low"], column)
-            if options["unit_variance"]:
-                q_low, q_high = options["quantile_range"]
-                normal = NormalDist()
-                adjust = normal.inv_cdf(q_high / 100.0) - normal.inv_cdf(q_low / 100.0)
-                scale = scale / adjust
-        else:
-            scale = np.ones_like(per["median"])
-        return {"center": center, "scale": scale}
-
-    def _transform_ops(
-        self, state: _State, column: _Column, inverse: bool
-    ) -> list[tuple[str, FloatArray]]:
-        p = self._params(state, column)
-        center = p["center"] if state.options["with_centering"] else None
-        scale = p["scale"] if state.options["with_scaling"] else None
-        return _center_scale_ops(center, scale, inverse)
+        # The selection `robust_scale` runs (numpy's linear percentiles, NaN
+        # skipped), on the whole column or group.
+        stats = call_plugin(
+            "robust_stats",
+            [x],
+            {"function": "RobustScaler.fit", "quantile_range": list(options["quantile_range"])},
+            is_elementwise=False,
+            returns_scalar=True,
+        )
+        return {"stats": stats}
 
 
 # --------------------------------------------------------------------------- #
@@ -402,13 +316,3 @@ class MaxAbsScaler(IncrementalScaler):
 
     def _stat_exprs(self, x: pl.Expr, options: dict[str, Any]) -> dict[str, pl.Expr]:
         return {"count": x.count(), "min": x.min(), "max": x.max()}
-
-    def _params(self, state: _State, column: _Column) -> dict[str, FloatArray]:
-        per = state.stats[column.name]
-        max_abs = np.fmax(np.abs(per["min"]), np.abs(per["max"]))
-        return {"max_abs": max_abs, "scale": _handle_zeros(max_abs, column)}
-
-    def _transform_ops(
-        self, state: _State, column: _Column, inverse: bool
-    ) -> list[tuple[str, FloatArray]]:
-        return [("mul" if inverse else "div", self._params(state, column)["scale"])]

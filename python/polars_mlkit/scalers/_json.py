@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 #: The ``format`` field of the JSON text written by ``to_json``.
 FORMAT = "polars-mlkit/scaler"
 #: The newest JSON format version this package reads and the one it writes.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Version 1 kept StandardScaler moments without their extent and unit, and
+# RobustScaler percentiles with `absmax` instead of the extent; it still loads.
 
 
 def _kinds() -> dict[str, type[Scaler]]:
@@ -143,12 +145,32 @@ def load_scaler(text: str | bytes) -> Scaler:
         raise _bad(f"unknown kind {kind!r}; expected one of {', '.join(kinds)}")
     cls = kinds[kind]
     try:
-        return _load_v1(cls, document)
+        return _load(cls, document, version)
     except (KeyError, TypeError, IndexError) as exc:
         raise _bad(f"malformed {kind} document ({type(exc).__name__}: {exc})") from exc
 
 
-def _load_v1(cls: type[Scaler], document: Mapping[str, Any]) -> Scaler:
+_V1_STATISTICS = {
+    "MinMaxScaler": ("count", "min", "max"),
+    "MaxAbsScaler": ("count", "min", "max"),
+    "StandardScaler": ("count", "mean", "m2"),
+    "RobustScaler": ("count", "median", "q_low", "q_high", "absmax"),
+}
+
+
+def _upgrade_v1(per: dict[str, FloatArray]) -> dict[str, FloatArray]:
+    """Version-1 statistics in today's form, giving the transforms version 1
+    gave: moments in unit 1, and an extent no wider than the center (version
+    1 always scaled as ``(x - center) / scale``)."""
+    if "m2" in per:
+        return {**per, "min": per["mean"], "max": per["mean"], "unit": np.ones_like(per["mean"])}
+    if "median" in per:
+        center = per["median"]
+        return {k: v for k, v in per.items() if k != "absmax"} | {"min": center, "max": center}
+    return per
+
+
+def _load(cls: type[Scaler], document: Mapping[str, Any], version: int) -> Scaler:
     options = dict(_expect(document["options"], dict, "options"))
     constructor = {k: options[k] for k in cls._param_names}
     for pair in ("feature_range", "quantile_range"):
@@ -185,7 +207,8 @@ def _load_v1(cls: type[Scaler], document: Mapping[str, Any]) -> Scaler:
     for column in columns:
         per = statistics[column.name]
         stats[column.name] = {}
-        for stat in cls._stat_names:
+        wanted = cls._stat_names if version > 1 else _V1_STATISTICS[cls.__name__]
+        for stat in wanted:
             raw = per[stat]
             arr = (
                 np.array(
@@ -203,6 +226,8 @@ def _load_v1(cls: type[Scaler], document: Mapping[str, Any]) -> Scaler:
             stats[column.name][stat] = arr
         if "count" in stats[column.name]:
             stats[column.name]["count"] = np.nan_to_num(stats[column.name]["count"])
+        if version == 1:
+            stats[column.name] = _upgrade_v1(stats[column.name])
     names = document.get("feature_names_in")
     scaler._state = _State(
         options=checked,

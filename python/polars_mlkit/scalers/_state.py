@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from polars_mlkit import _internal
 from polars_mlkit.scalers._inputs import Frame
 
 FloatArray: TypeAlias = "npt.NDArray[np.float64]"
@@ -154,7 +155,7 @@ def _resolve_list_widths(frame: Frame, columns: list[_Column], function: str) ->
 # --------------------------------------------------------------------------- #
 # exact merge of two states
 # --------------------------------------------------------------------------- #
-def _merge_states(old: _State, new: _State, function: str) -> _State:
+def _merge_states(old: _State, new: _State, method: str, function: str) -> _State:
     if [(c.name, c.container, c.width, c.dtype) for c in old.columns] != [
         (c.name, c.container, c.width, c.dtype) for c in new.columns
     ]:
@@ -166,7 +167,6 @@ def _merge_states(old: _State, new: _State, function: str) -> _State:
     if old.by != new.by:
         msg = f"{function}: the batch is grouped by {new.by}, the scaler by {old.by}"
         raise ValueError(msg)
-    standard = "m2" in next(iter(old.stats.values()), {})
     if old.by:
         groups = (
             pl.concat([old.groups, new.groups], how="vertical_relaxed")
@@ -186,13 +186,15 @@ def _merge_states(old: _State, new: _State, function: str) -> _State:
             per = state.stats[column.name]
             aligned = _empty_stats(list(per), len(keys), column.lanes)
             aligned["count"][:] = 0.0
+            if "unit" in aligned:
+                aligned["unit"][:] = 1.0
             rows = [index.get(k, -1) for k in keys]
             for r, source in enumerate(rows):
                 if source >= 0:
                     for stat, arr in per.items():
                         aligned[stat][r] = arr[source]
             parts.append(aligned)
-        stats[column.name] = _merge_stats(parts[0], parts[1], standard)
+        stats[column.name] = _merge_stats(parts[0], parts[1], method)
     return _State(
         options=new.options,
         columns=old.columns,
@@ -211,23 +213,16 @@ def _empty_stats(names: Sequence[str], groups: int, lanes: int) -> dict[str, Flo
 
 
 def _merge_stats(
-    a: dict[str, FloatArray], b: dict[str, FloatArray], standard: bool
+    a: dict[str, FloatArray], b: dict[str, FloatArray], method: str
 ) -> dict[str, FloatArray]:
-    """Exact merge of two partial statistics (count/mean/M2 by Chan et al.)."""
-    na, nb = a["count"], b["count"]
-    n = na + nb
-    out = {"count": n}
-    with np.errstate(all="ignore"):
-        for name, pick in (("min", np.fmin), ("max", np.fmax)):
-            if name in a:
-                out[name] = pick(a[name], b[name])
-        if standard:
-            delta = b["mean"] - a["mean"]
-            mean = a["mean"] + delta * (nb / n)
-            m2 = a["m2"] + b["m2"] + delta * delta * (na * nb / n)
-            out["mean"] = np.where(nb == 0, a["mean"], np.where(na == 0, b["mean"], mean))
-            out["m2"] = np.where(nb == 0, a["m2"], np.where(na == 0, b["m2"], m2))
-    return out
+    """Exact merge of two partial statistics, by the extension (counts add,
+    extents widen, moments merge as Chan et al.)."""
+    shape = a["count"].shape
+    flat = [
+        {k: np.ascontiguousarray(v, dtype=np.float64).ravel() for k, v in d.items()} for d in (a, b)
+    ]
+    merged: dict[str, Any] = _internal.merge_statistics(method, flat[0], flat[1])
+    return {k: np.asarray(v, dtype=np.float64).reshape(shape) for k, v in merged.items()}
 
 
 # --------------------------------------------------------------------------- #

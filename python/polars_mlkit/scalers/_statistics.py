@@ -16,21 +16,18 @@ def _stat_name(i: int, j: int, stat: str) -> str:
     return f"__pmk_{i}_{j}_{stat}"
 
 
-def _lane_expr(column: _Column, j: int, skip_nan: bool) -> pl.Expr:
-    """Lane ``j`` of a column, as Float64 (with NaN turned into null if ``skip_nan``)."""
+def _lane_expr(column: _Column, j: int) -> pl.Expr:
+    """Lane ``j`` of a column, as Float64 (every statistic skips NaN)."""
     x = pl.col(column.name)
     if column.container == "scalar":
-        x = x.cast(pl.Float64)
-    else:
-        x = x.cast(pl.Array(pl.Float64, column.width)).arr.get(j)
-    return x.fill_nan(None) if skip_nan else x
+        return x.cast(pl.Float64)
+    return x.cast(pl.Array(pl.Float64, column.width)).arr.get(j)
 
 
 def _stats_query(
     lazy: pl.LazyFrame,
     columns: Sequence[_Column],
     by: list[str],
-    skip_nan: bool,
     stat_exprs: Callable[[pl.Expr, dict[str, Any]], dict[str, pl.Expr]],
     options: dict[str, Any],
     streaming: bool,
@@ -40,7 +37,7 @@ def _stats_query(
     exprs: list[pl.Expr] = []
     for i, column in enumerate(columns):
         for j in range(column.lanes):
-            for stat, expr in stat_exprs(_lane_expr(column, j, skip_nan), options).items():
+            for stat, expr in stat_exprs(_lane_expr(column, j), options).items():
                 exprs.append(expr.alias(_stat_name(i, j, stat)))
     rows = pl.len().alias("__pmk_rows")
     if by:

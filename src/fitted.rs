@@ -1,0 +1,318 @@
+//! The fitted scalers' side of the extension: they keep mergeable
+//! statistics (from the `moments`, `robust_stats` and census aggregations,
+//! or Polars' own min/max) and come here for everything the rules decide:
+//! scikit-learn's parameters, the transform, the merge of partial moments,
+//! and the exact quantiles from a census and its gathered buckets. The
+//! expressions run the same kernel functions, so both agree bit for bit.
+//!
+//! Statistics travel as a dict of 1-D float64 arrays, one element per
+//! column part (a group, a dimension of a vector column): `count`, `min`,
+//! `max`, plus `mean`, `m2`, `unit` for moments and `q_low`, `median`,
+//! `q_high` for order statistics.
+
+use numpy::{PyArray1, PyReadonlyArray1};
+use pyo3::exceptions::{PyKeyError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::dispatch::FloatKind;
+use crate::kernels::quantile::{Census, RankPlan, SortedStats};
+use crate::kernels::scaling::{merge_scaled_moments, Moments, Scaler, Statistics};
+use crate::plain::scale_options;
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(fitted_scaler, m)?)?;
+    m.add_function(wrap_pyfunction!(merge_statistics, m)?)?;
+    m.add_function(wrap_pyfunction!(census_plan, m)?)?;
+    m.add_function(wrap_pyfunction!(census_statistics, m)?)?;
+    Ok(())
+}
+
+/// The statistics arrays of a dict, all of one length.
+struct Columns {
+    arrays: Vec<(&'static str, Vec<f64>)>,
+    len: usize,
+}
+
+impl Columns {
+    fn read(dict: &Bound<'_, PyDict>, names: &[&'static str]) -> PyResult<Columns> {
+        let mut arrays = Vec::with_capacity(names.len());
+        for &name in names {
+            let item = dict
+                .get_item(name)?
+                .ok_or_else(|| PyKeyError::new_err(format!("statistic {name:?} is missing")))?;
+            let array: PyReadonlyArray1<'_, f64> = item.extract()?;
+            arrays.push((name, array.as_array().to_vec()));
+        }
+        let len = arrays.first().map_or(0, |(_, a)| a.len());
+        if arrays.iter().any(|(_, a)| a.len() != len) {
+            return Err(PyValueError::new_err(
+                "statistics arrays must all have one length",
+            ));
+        }
+        Ok(Columns { arrays, len })
+    }
+
+    fn get(&self, name: &str, i: usize) -> f64 {
+        self.arrays
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, a)| a.get(i).copied())
+            .unwrap_or(f64::NAN)
+    }
+}
+
+/// Which statistics a scaler keeps.
+fn statistic_names(scaler: &Scaler) -> &'static [&'static str] {
+    match scaler {
+        Scaler::MinMax(_) | Scaler::MaxAbs => &["count", "min", "max"],
+        Scaler::Standard(_) => &["count", "mean", "m2", "min", "max", "unit"],
+        Scaler::Robust(_) => &["count", "min", "max", "q_low", "median", "q_high"],
+    }
+}
+
+fn statistics_at(scaler: &Scaler, columns: &Columns, i: usize) -> Statistics {
+    let count = columns.get("count", i);
+    let (min, max) = (columns.get("min", i), columns.get("max", i));
+    match scaler {
+        Scaler::MinMax(_) | Scaler::MaxAbs => {
+            Statistics::Extent((count > 0.0 && min <= max).then_some((min, max)))
+        }
+        Scaler::Standard(_) => {
+            let moments = if count > 0.0 {
+                Moments {
+                    count,
+                    mean: columns.get("mean", i),
+                    m2: columns.get("m2", i),
+                    min,
+                    max,
+                }
+            } else {
+                Moments::EMPTY
+            };
+            Statistics::Moments {
+                moments,
+                unit: columns.get("unit", i),
+            }
+        }
+        Scaler::Robust(_) => Statistics::Sorted(if count > 0.0 {
+            SortedStats {
+                count: count as usize,
+                min,
+                max,
+                lower: columns.get("q_low", i),
+                median: columns.get("median", i),
+                upper: columns.get("q_high", i),
+            }
+        } else {
+            SortedStats::EMPTY
+        }),
+    }
+}
+
+fn to_dict<'py>(
+    py: Python<'py>,
+    named: Vec<(&'static str, Vec<f64>)>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for (name, values) in named {
+        dict.set_item(name, PyArray1::from_vec(py, values))?;
+    }
+    Ok(dict)
+}
+
+/// Appends `value` to the array named `name`, creating it in order.
+fn push(named: &mut Vec<(&'static str, Vec<f64>)>, name: &'static str, value: f64) {
+    match named.iter_mut().find(|(n, _)| *n == name) {
+        Some((_, values)) => values.push(value),
+        None => named.push((name, vec![value])),
+    }
+}
+
+/// scikit-learn's parameters and the transform coefficients of a fitted
+/// scaler, one element per column part: the parameters by name (`data_min`,
+/// `scale`, ...) and `mul`, `sub`, `div`, `add` of
+/// `(x * mul - sub) / div + add` (see `Transform::coefficients`).
+/// `float32` picks the epsilon of the near-zero rules, as the column's dtype
+/// does in the expressions.
+#[pyfunction]
+fn fitted_scaler<'py>(
+    py: Python<'py>,
+    options: &Bound<'py, PyDict>,
+    statistics: &Bound<'py, PyDict>,
+    float32: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    let options = scale_options(options)?;
+    let scaler = options.scaler().map_err(PyValueError::new_err)?;
+    let columns = Columns::read(statistics, statistic_names(&scaler))?;
+    let kind = if float32 {
+        FloatKind::F32
+    } else {
+        FloatKind::F64
+    };
+    let mut named: Vec<(&'static str, Vec<f64>)> = Vec::new();
+    for i in 0..columns.len {
+        let stats = statistics_at(&scaler, &columns, i);
+        let (transform, params) =
+            with_float!(kind, T => (scaler.transform::<T>(&stats), scaler.params::<T>(&stats)));
+        for (name, value) in params {
+            push(&mut named, name, value);
+        }
+        // A part with no value to learn from scales to NaN (nulls stay
+        // null), as scikit-learn's NaN parameters of an all-NaN column do.
+        let learned = match stats {
+            Statistics::Extent(extent) => extent.is_some(),
+            Statistics::Moments { moments, .. } => moments.count > 0.0,
+            Statistics::Sorted(sorted) => sorted.count > 0,
+        };
+        let [mul, sub, div, add] = if learned {
+            transform.coefficients()
+        } else {
+            [f64::NAN; 4]
+        };
+        for (name, value) in [("mul", mul), ("sub", sub), ("div", div), ("add", add)] {
+            push(&mut named, name, value);
+        }
+    }
+    to_dict(py, named)
+}
+
+/// Two partial statistics of one scaler merged exactly, part by part:
+/// counts add, extents widen, moments merge as Chan et al. in a common
+/// power-of-two unit. Order statistics do not merge (see `census_plan`).
+#[pyfunction]
+fn merge_statistics<'py>(
+    py: Python<'py>,
+    method: &str,
+    a: &Bound<'py, PyDict>,
+    b: &Bound<'py, PyDict>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let standard = match method {
+        "minmax" | "maxabs" => false,
+        "standard" => true,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "statistics of {other:?} scalers do not merge"
+            )))
+        }
+    };
+    let names: &[&'static str] = if standard {
+        &["count", "mean", "m2", "min", "max", "unit"]
+    } else {
+        &["count", "min", "max"]
+    };
+    let (a, b) = (Columns::read(a, names)?, Columns::read(b, names)?);
+    if a.len != b.len {
+        return Err(PyValueError::new_err(
+            "statistics to merge differ in length",
+        ));
+    }
+    let moments = |c: &Columns, i: usize| {
+        let count = c.get("count", i);
+        let m = Moments {
+            count,
+            mean: c.get("mean", i),
+            m2: c.get("m2", i),
+            min: c.get("min", i),
+            max: c.get("max", i),
+        };
+        (
+            if count > 0.0 { m } else { Moments::EMPTY },
+            c.get("unit", i),
+        )
+    };
+    let mut named: Vec<(&'static str, Vec<f64>)> = Vec::new();
+    for i in 0..a.len {
+        if standard {
+            let (m, unit) = merge_scaled_moments(moments(&a, i), moments(&b, i));
+            for (name, value) in [
+                ("count", m.count),
+                ("mean", m.mean),
+                ("m2", m.m2),
+                ("min", m.min),
+                ("max", m.max),
+                ("unit", unit),
+            ] {
+                push(&mut named, name, value);
+            }
+        } else {
+            // NaN marks a part without values: `f64::min`/`max` skip it.
+            push(&mut named, "count", a.get("count", i) + b.get("count", i));
+            push(&mut named, "min", a.get("min", i).min(b.get("min", i)));
+            push(&mut named, "max", a.get("max", i).max(b.get("max", i)));
+        }
+    }
+    to_dict(py, named)
+}
+
+fn census_of(
+    buckets: &PyReadonlyArray1<'_, u16>,
+    counts: &PyReadonlyArray1<'_, u64>,
+) -> PyResult<Census> {
+    let (buckets, counts) = (buckets.as_array(), counts.as_array());
+    if buckets.len() != counts.len() {
+        return Err(PyValueError::new_err(
+            "census buckets and counts differ in length",
+        ));
+    }
+    let mut census = Census::new();
+    let (buckets, counts): (Vec<u16>, Vec<u64>) = (buckets.to_vec(), counts.to_vec());
+    census.add_sparse(&buckets, &counts);
+    Ok(census)
+}
+
+/// The buckets the second pass must gather, from the census of every batch
+/// (the concatenated sparse `buckets`/`counts` of the `order_census`
+/// aggregation; a bucket may repeat). Empty when nothing was counted.
+#[pyfunction]
+fn census_plan<'py>(
+    py: Python<'py>,
+    buckets: PyReadonlyArray1<'py, u16>,
+    counts: PyReadonlyArray1<'py, u64>,
+    quantile_range: (f64, f64),
+) -> PyResult<Bound<'py, PyArray1<u16>>> {
+    let census = census_of(&buckets, &counts)?;
+    let wanted = RankPlan::new(&census, quantile_range)
+        .map(|plan| plan.wanted_buckets().to_vec())
+        .unwrap_or_default();
+    Ok(PyArray1::from_vec(py, wanted))
+}
+
+/// The order statistics (`count`, `min`, `max`, `q_low`, `median`,
+/// `q_high`, as 1-element arrays) from the merged census, its extent and
+/// the values the second pass gathered from the planned buckets. The same
+/// numbers as the in-memory `robust_stats` aggregation.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn census_statistics<'py>(
+    py: Python<'py>,
+    buckets: PyReadonlyArray1<'py, u16>,
+    counts: PyReadonlyArray1<'py, u64>,
+    min: f64,
+    max: f64,
+    values: PyReadonlyArray1<'py, f64>,
+    quantile_range: (f64, f64),
+) -> PyResult<Bound<'py, PyDict>> {
+    let census = census_of(&buckets, &counts)?;
+    let values = values.as_array().to_vec();
+    let stats = match RankPlan::new(&census, quantile_range) {
+        None => SortedStats::EMPTY,
+        Some(plan) => {
+            let mut slots = plan.into_slots(&values);
+            plan.finish(&mut slots, min, max)
+        }
+    };
+    to_dict(py, sorted_stats_named(&stats))
+}
+
+/// The order statistics by the names the fitted RobustScaler keeps.
+pub fn sorted_stats_named(stats: &SortedStats) -> Vec<(&'static str, Vec<f64>)> {
+    vec![
+        ("count", vec![stats.count as f64]),
+        ("min", vec![stats.min]),
+        ("max", vec![stats.max]),
+        ("q_low", vec![stats.lower]),
+        ("median", vec![stats.median]),
+        ("q_high", vec![stats.upper]),
+    ]
+}
