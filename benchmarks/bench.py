@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/bench.py [--quick] [--only classic|scaling|vectors|memory]
+    python benchmarks/bench.py [--quick] [--only classic|scaling|vectors|memory|outofcore]
                                [--output benchmarks/results.md]
 
 Every comparison runs in one process on the same data: each implementation is
@@ -557,6 +557,16 @@ def section_scaling(cfg: Config) -> Section:
     fits = [
         ("StandardScaler", (x.mean().alias("m"), x.std(ddof=0).alias("s")), "select(mean, std)"),
         ("MinMaxScaler", (x.min().alias("lo"), x.max().alias("hi")), "select(min, max)"),
+        ("MaxAbsScaler", (x.abs().max().alias("m"),), "select(abs().max())"),
+        (
+            "RobustScaler",
+            (
+                x.median().alias("m"),
+                x.quantile(0.25, "linear").alias("lo"),
+                x.quantile(0.75, "linear").alias("hi"),
+            ),
+            "select(median, quantile(0.25), quantile(0.75))",
+        ),
     ]
     for cls_name, aggs, label in fits:
         cls = getattr(pmk, cls_name, None)
@@ -1093,6 +1103,186 @@ def section_memory(cfg: Config) -> Section:
 
 
 # --------------------------------------------------------------------------- #
+# e. RobustScaler.fit beyond memory
+# --------------------------------------------------------------------------- #
+
+
+def _write_parquet(path: Path, rows: int) -> None:
+    """N(50, 10) float64 in row groups of 2**20 rows, written chunk by chunk."""
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+    import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
+
+    rng = np.random.default_rng(SEED + 5)
+    schema = pa.schema([("x", pa.float64())])
+    with pq.ParquetWriter(path, schema, compression="none") as writer:
+        done = 0
+        while done < rows:
+            n = min(1 << 22, rows - done)
+            writer.write_table(pa.table({"x": rng.normal(50.0, 10.0, n)}), row_group_size=1 << 20)
+            done += n
+
+
+def fit_child(spec_json: str) -> None:
+    """Fit RobustScaler on a parquet file in a fresh process: time and peak
+    RSS growth (one JSON line)."""
+    spec = json.loads(spec_json)
+    path, how = spec["path"], spec["how"]
+    # Warm-up on a tiny frame: library pages and plan caches are not counted.
+    pmk.RobustScaler(columns=["x"]).fit(pl.LazyFrame({"x": [1.0, 2.0]}))
+    pmk.RobustScaler(columns=["x"]).fit(pl.DataFrame({"x": [1.0, 2.0]}))
+    gc.collect()
+    exact = _reset_peak_rss()
+    before = _peak_rss_bytes()
+    sampler = _AnonPeak()
+    started = time.perf_counter()
+    if how == "out-of-core":
+        text = pmk.RobustScaler(columns=["x"]).fit(pl.scan_parquet(path)).to_json()
+    elif how == "in-memory":
+        text = pmk.RobustScaler(columns=["x"]).fit(pl.read_parquet(path)).to_json()
+    else:  # native streaming quantiles, for scale
+        x = pl.col("x")
+        pl.scan_parquet(path).select(
+            x.median().alias("median"),
+            x.quantile(0.25, "linear").alias("lo"),
+            x.quantile(0.75, "linear").alias("hi"),
+        ).collect(engine="streaming")
+        text = ""
+    elapsed = time.perf_counter() - started
+    anon = sampler.stop()
+    after = _peak_rss_bytes()
+    print(
+        json.dumps(
+            {"s": elapsed, "growth": after - before, "anon": anon, "json": text, "exact": exact}
+        )
+    )
+
+
+def _rss_anon_bytes() -> int:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+class _AnonPeak:
+    """Samples the anonymous RSS (memory the process allocated, without the
+    pages of memory-mapped files, which the kernel can drop) every 2 ms on a
+    thread, from now until :meth:`stop`; the peak growth over the start."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._base = _rss_anon_bytes()
+        self._peak = self._base
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.wait(0.002):
+            self._peak = max(self._peak, _rss_anon_bytes())
+
+    def stop(self) -> int:
+        self._done.set()
+        self._thread.join()
+        self._peak = max(self._peak, _rss_anon_bytes())
+        return self._peak - self._base
+
+
+def _fit_in_subprocess(path: Path, how: str) -> dict[str, Any]:
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--fit-child",
+        json.dumps({"path": str(path), "how": how}),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=3600)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"exit {proc.returncode}: {tail[:160]}"}
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def section_out_of_core(cfg: Config) -> Section:
+    import tempfile
+
+    sec = Section("RobustScaler.fit beyond memory (parquet file, fresh subprocess each)")
+    sizes = (1 << 20, 1 << 22) if cfg.quick else (1 << 25, 1 << 28)
+    rows_out = []
+    with tempfile.TemporaryDirectory(prefix="pmk-bench-") as tmp:
+        for rows in sizes:
+            path = Path(tmp) / f"x{rows}.parquet"
+            progress(f"out of core: writing {fmt_size(rows)} rows")
+            _write_parquet(path, rows)
+            file_mib = path.stat().st_size / MIB
+            results = {}
+            for how in ("out-of-core", "in-memory", "native"):
+                progress(f"out of core: {how} fit of {fmt_size(rows)} rows")
+                results[how] = _fit_in_subprocess(path, how)
+            path.unlink()
+            ooc, mem, native = results["out-of-core"], results["in-memory"], results["native"]
+            if "error" in ooc:
+                sec.notes.append(f"{fmt_size(rows)}: out of core — {ooc['error']}")
+                continue
+            equal = "—" if "error" in mem else ("yes" if mem["json"] == ooc["json"] else "NO")
+            budget = file_mib / 4
+
+            def peak(r: dict[str, Any]) -> str:
+                if "error" in r:
+                    return "—"
+                return f"{r['anon'] / MIB:.0f} ({r['growth'] / MIB:.0f})"
+
+            def speed(r: dict[str, Any], rows: int = rows) -> str:
+                return "—" if "error" in r else f"{rows / r['s'] / 1e6:.1f}"
+
+            rows_out.append(
+                [
+                    fmt_size(rows),
+                    f"{file_mib:.0f}",
+                    peak(ooc),
+                    speed(ooc),
+                    peak(mem),
+                    speed(mem),
+                    peak(native),
+                    speed(native),
+                    equal,
+                    f"≤ {budget:.0f}",
+                    "yes" if ooc["anon"] <= budget * MIB and equal == "yes" else "NO",
+                ]
+            )
+    sec.table = markdown_table(
+        (
+            "rows",
+            "file MiB",
+            "out-of-core peak MiB",
+            "out-of-core M rows/s",
+            "in-memory fit peak MiB",
+            "in-memory M rows/s",
+            "native streaming quantiles peak MiB",
+            "native M rows/s",
+            "same params as in memory",
+            "target peak MiB (file / 4)",
+            "met?",
+        ),
+        rows_out,
+    )
+    sec.notes.append(
+        "Out of core = `pmk.RobustScaler(columns=['x']).fit(pl.scan_parquet(path))`: two passes "
+        "over the file's batches (a census of order-key buckets, then a gather of the buckets "
+        "holding the median and quartiles). In memory = the same fit on `pl.read_parquet(path)` "
+        "(reading included). Native = `scan_parquet(...).select(median, quantile(0.25), "
+        "quantile(0.75)).collect(engine='streaming')`. Data: N(50, 10) float64, uncompressed "
+        "parquet. Peak = growth of the anonymous RSS over the call, sampled every 2 ms (memory "
+        "the process allocated); in parentheses the growth of the whole peak RSS (VmHWM), which "
+        "also counts the pages of the memory-mapped file that the kernel can drop at will."
+    )
+    return sec
+
+
+# --------------------------------------------------------------------------- #
 # main
 # --------------------------------------------------------------------------- #
 
@@ -1101,6 +1291,7 @@ SECTIONS: dict[str, Callable[[Config], Section]] = {
     "scaling": section_scaling,
     "vectors": section_vectors,
     "memory": section_memory,
+    "outofcore": section_out_of_core,
 }
 
 
@@ -1114,10 +1305,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="markdown file to write (default: benchmarks/results.md)",
     )
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    parser.add_argument("--fit-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.memory_child:
         memory_child(args.memory_child)
+        return 0
+    if args.fit_child:
+        fit_child(args.fit_child)
         return 0
 
     cfg = QUICK if args.quick else FULL

@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::dispatch::FloatKind;
-use crate::kernels::quantile::{Census, RankPlan, SortedStats};
+use crate::kernels::quantile::{Census, RankPlan, SortedStats, OUT_OF_CORE_BITS};
 use crate::kernels::scaling::{merge_scaled_moments, Moments, Scaler, Statistics};
 use crate::plain::scale_options;
 
@@ -246,7 +246,7 @@ fn merge_statistics<'py>(
 }
 
 fn census_of(
-    buckets: &PyReadonlyArray1<'_, u16>,
+    buckets: &PyReadonlyArray1<'_, u32>,
     counts: &PyReadonlyArray1<'_, u64>,
 ) -> PyResult<Census> {
     let (buckets, counts) = (buckets.as_array(), counts.as_array());
@@ -255,8 +255,8 @@ fn census_of(
             "census buckets and counts differ in length",
         ));
     }
-    let mut census = Census::new();
-    let (buckets, counts): (Vec<u16>, Vec<u64>) = (buckets.to_vec(), counts.to_vec());
+    let mut census = Census::new(OUT_OF_CORE_BITS);
+    let (buckets, counts): (Vec<u32>, Vec<u64>) = (buckets.to_vec(), counts.to_vec());
     census.add_sparse(&buckets, &counts);
     Ok(census)
 }
@@ -267,10 +267,10 @@ fn census_of(
 #[pyfunction]
 fn census_plan<'py>(
     py: Python<'py>,
-    buckets: PyReadonlyArray1<'py, u16>,
+    buckets: PyReadonlyArray1<'py, u32>,
     counts: PyReadonlyArray1<'py, u64>,
     quantile_range: (f64, f64),
-) -> PyResult<Bound<'py, PyArray1<u16>>> {
+) -> PyResult<Bound<'py, PyArray1<u32>>> {
     let census = census_of(&buckets, &counts)?;
     let wanted = RankPlan::new(&census, quantile_range)
         .map(|plan| plan.wanted_buckets().to_vec())
@@ -286,7 +286,7 @@ fn census_plan<'py>(
 #[allow(clippy::too_many_arguments)]
 fn census_statistics<'py>(
     py: Python<'py>,
-    buckets: PyReadonlyArray1<'py, u16>,
+    buckets: PyReadonlyArray1<'py, u32>,
     counts: PyReadonlyArray1<'py, u64>,
     min: f64,
     max: f64,

@@ -83,9 +83,29 @@ def test_fit_on_blocks_equals_in_memory(make: Any, data: pl.DataFrame) -> None:
     assert_frame_equal(back, fitted.inverse_transform(fitted.transform(data)))
 
 
-def test_robust_scaler_on_ray_is_a_clear_error(data: pl.DataFrame) -> None:
-    with pytest.raises(NotImplementedError, match="exact quantiles"):
-        pmk_ray.fit(pmk.RobustScaler(), dataset(data))
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: pmk.RobustScaler(),
+        lambda: pmk.RobustScaler(by="g", quantile_range=(10.0, 90.0), unit_variance=True),
+        lambda: pmk.RobustScaler(columns=["e"], with_centering=False),
+    ],
+    ids=["robust", "robust-by", "robust-vector"],
+)
+def test_robust_fit_on_blocks_equals_in_memory_bit_for_bit(make: Any, data: pl.DataFrame) -> None:
+    """Two passes on the workers (census, then gather of the wanted buckets)."""
+    fitted = pmk_ray.fit(make(), dataset(data))
+    memory = make().fit(data)
+    assert fitted.to_json() == memory.to_json()
+    assert_frame_equal(fitted.params_, memory.params_, check_exact=True)
+    got = to_polars(pmk_ray.transform(fitted, dataset(data)))
+    assert_frame_equal(got, memory.transform(data), check_exact=True)
+
+
+def test_robust_fit_on_a_list_column(data: pl.DataFrame) -> None:
+    lists = data.with_columns(pl.col("e").cast(pl.List(pl.Float64)))
+    fitted = pmk_ray.fit(pmk.RobustScaler(columns=["e"]), dataset(lists))
+    assert fitted.to_json() == pmk.RobustScaler(columns=["e"]).fit(lists).to_json()
 
 
 def test_transform_with_a_scaler_fitted_in_memory(data: pl.DataFrame) -> None:

@@ -743,3 +743,68 @@ def test_ddof_and_small_groups() -> None:
     p = pmk.StandardScaler(by="g", ddof=1).fit(df).params_
     assert p["scale"].to_list() == [1.0, pytest.approx(2**0.5)]
     assert p["var"].to_list() == [0.0, 2.0]
+
+
+# --------------------------------------------------------------------------- #
+# RobustScaler beyond memory: two passes over the batches of a LazyFrame
+# --------------------------------------------------------------------------- #
+ROBUST_OPTIONS = [
+    {},
+    {"quantile_range": (10.0, 90.0), "unit_variance": True},
+    {"with_centering": False, "quantile_range": (0.0, 100.0)},
+]
+
+
+@pytest.mark.parametrize("opts", ROBUST_OPTIONS)
+@pytest.mark.parametrize("by", [None, ["g", "h"]])
+def test_robust_fit_on_lazy_batches_equals_in_memory(
+    opts: dict[str, Any], by: list[str] | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A LazyFrame is read in batches (here of 97 rows, so the censuses of
+    many batches merge); the parameters are those of the in-memory fit bit
+    for bit, for scalar, Float32, Array and List columns with nulls and NaN."""
+    monkeypatch.setattr("polars_mlkit.scalers._passes.BATCH_ROWS", 97)
+    df = grouped_data(7, n=1000).with_columns(
+        pl.col("y").cast(pl.Float32),
+        pl.col("e").cast(pl.List(pl.Float64)).alias("l"),
+        pl.when(pl.int_range(pl.len()) % 13 == 0).then(float("nan")).otherwise("x").alias("x"),
+    )
+    memory = pmk.RobustScaler(by=by, **opts).fit(df)
+    lazy = pmk.RobustScaler(by=by, **opts).fit(df.lazy())
+    assert lazy.to_json() == memory.to_json()
+    assert_frame_equal(lazy.params_, memory.params_, check_exact=True)
+    assert lazy.n_samples_seen_ == df.height
+
+
+def test_robust_fit_on_lazy_batches_edge_cases(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("polars_mlkit.scalers._passes.BATCH_ROWS", 3)
+    empty = pl.DataFrame({"x": pl.Series([], dtype=pl.Float64)})
+    assert pmk.RobustScaler().fit(empty.lazy()).to_json() == pmk.RobustScaler().fit(empty).to_json()
+    nan_only = pl.DataFrame({"x": [None, float("nan"), 1.0, float("nan")]})
+    assert (
+        pmk.RobustScaler().fit(nan_only.lazy()).to_json()
+        == pmk.RobustScaler().fit(nan_only).to_json()
+    )
+    with pytest.raises(ValueError, match=r"RobustScaler.fit: column 'x' contains infinity"):
+        pmk.RobustScaler().fit(pl.LazyFrame({"x": [1.0, 2.0, 3.0, float("inf")]}))
+
+
+def test_fit_in_passes_over_any_batches() -> None:
+    """The public driver: any ``map_batches`` (here a list of frames)."""
+    from polars_mlkit.scalers import fit_in_passes
+
+    frames = [grouped_data(s, n=50 + 30 * s) for s in range(4)]
+    whole = pl.concat(frames)
+
+    def map_batches(fn: Any) -> Any:
+        return (fn(f) for f in frames)
+
+    for cls, opts in (
+        (pmk.RobustScaler, {"by": "g"}),
+        (pmk.MinMaxScaler, {}),
+        (pmk.MaxAbsScaler, {"by": "g"}),
+    ):
+        fitted = fit_in_passes(cls(**opts), whole.schema, map_batches)
+        assert_frame_equal(fitted.params_, cls(**opts).fit(whole).params_, check_exact=True)
+    standard = fit_in_passes(pmk.StandardScaler(), whole.schema, map_batches)
+    assert_frame_equal(standard.params_, pmk.StandardScaler().fit(whole).params_, rel_tol=1e-12)

@@ -42,12 +42,12 @@ def merge_statistics(
     b: dict[str, npt.NDArray[np.float64]],
 ) -> dict[str, npt.NDArray[np.float64]]: ...
 def census_plan(
-    buckets: npt.NDArray[np.uint16],
+    buckets: npt.NDArray[np.uint32],
     counts: npt.NDArray[np.uint64],
     quantile_range: tuple[float, float],
-) -> npt.NDArray[np.uint16]: ...
+) -> npt.NDArray[np.uint32]: ...
 def census_statistics(
-    buckets: npt.NDArray[np.uint16],
+    buckets: npt.NDArray[np.uint32],
     counts: npt.NDArray[np.uint64],
     min: float,
     max: float,

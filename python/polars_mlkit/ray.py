@@ -1,7 +1,8 @@
 """Fitted scalers and ``ml`` expressions on Ray Datasets (optional extra ``polars-mlkit[ray]``).
 
-``fit`` computes partial statistics block by block on the cluster and merges
-them exactly (the merge of ``partial_fit``); ``transform`` and
+``fit`` computes statistics block by block on the cluster and merges them
+exactly (the merge of ``partial_fit``, or the two-pass census of exact
+quantiles for ``RobustScaler``); ``transform`` and
 ``with_columns`` apply a fitted scaler or any Polars expression batch by
 batch. Batches travel as Arrow and become Polars frames with
 ``pl.from_arrow`` (no copy for the usual numeric and list types).
@@ -19,12 +20,13 @@ installed at the same path (as on a local cluster or identical images).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
-from polars_mlkit.scalers import IncrementalScaler, Scaler, load_scaler, merge_fitted
+from polars_mlkit.scalers import MapBatches, Scaler, fit_in_passes, load_scaler
 
 if TYPE_CHECKING:
     from ray.data import Dataset
@@ -52,17 +54,19 @@ def _check_dataset(dataset: object, function: str) -> Dataset:
 
 
 def fit(scaler: Scaler, dataset: Dataset) -> Scaler:
-    """Fit ``scaler`` on a Ray Dataset: partial statistics per block, merged exactly.
+    """Fit ``scaler`` on a Ray Dataset, block by block on the workers.
 
-    Gives the same parameters as ``scaler.fit`` on all the data in memory
-    (min-max and max-abs bit for bit; standard to rounding of the merge).
+    Min-max, standard and max-abs scalers fit each block and the partial
+    statistics merge exactly (min-max and max-abs bit for bit with ``fit`` on
+    all the data in memory; standard to rounding of the merge).
+    ``RobustScaler`` takes two passes: a census of order-key buckets per
+    block, merged, then a gather of only the buckets that hold the median and
+    the quantiles; its parameters equal the in-memory fit bit for bit.
 
     Parameters
     ----------
     scaler
-        An unfitted (or to be refitted) ``MinMaxScaler``, ``StandardScaler``
-        or ``MaxAbsScaler``. ``RobustScaler`` is an error: exact quantiles do
-        not merge from partial statistics.
+        An unfitted (or to be refitted) scaler.
     dataset
         The training data.
 
@@ -85,31 +89,42 @@ def fit(scaler: Scaler, dataset: Dataset) -> Scaler:
     ([0.0], [4.0])
     >>> sc.params_.equals(pmk.MinMaxScaler().fit(df).params_)  # doctest: +SKIP
     True
+    >>> robust = pmk_ray.fit(pmk.RobustScaler(), ds)  # doctest: +SKIP
+    >>> robust.params_.equals(pmk.RobustScaler().fit(df).params_)  # doctest: +SKIP
+    True
     """
     function = "polars_mlkit.ray.fit"
     scaler = _check_scaler(scaler, function)
     dataset = _check_dataset(dataset, function)
-    if not isinstance(scaler, IncrementalScaler):
-        msg = (
-            f"{function}: RobustScaler cannot be fitted on Ray: exact quantiles (median and "
-            "quantile range) do not merge from per-block statistics; collect the data (or "
-            "scan it as a Polars LazyFrame) and call fit"
-        )
-        raise NotImplementedError(msg)
-    scaler._checked_options(function)
-    template = type(scaler)(**scaler.get_params())
+    return fit_in_passes(scaler, _schema(dataset), _block_batches(dataset), function)
 
-    def partial(batch: pa.Table) -> pa.Table:
-        frame = pl.from_arrow(batch)
-        assert isinstance(frame, pl.DataFrame)
-        if frame.height == 0:
-            return pa.table({"state": pa.array([], pa.string())})
-        part = type(template)(**template.get_params()).partial_fit(frame)
-        return pa.table({"state": [part.to_json()]})
 
-    texts = dataset.map_batches(partial, batch_format="pyarrow", batch_size=None).take_all()
-    parts = [load_scaler(row["state"]) for row in texts]
-    return merge_fitted(scaler, parts, function)
+def _schema(dataset: Dataset) -> pl.Schema:
+    """The Polars schema of a Dataset's blocks."""
+    schema = dataset.schema()
+    arrow = getattr(schema, "base_schema", schema)
+    frame = pl.from_arrow(arrow.empty_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame.schema
+
+
+def _block_batches(dataset: Dataset) -> MapBatches:
+    """``map_batches`` over a Dataset: the function runs on the workers, one
+    block at a time, and its results come back block by block."""
+
+    def run(fn: Callable[[pl.DataFrame], pl.DataFrame]) -> Iterator[pl.DataFrame]:
+        def on_block(table: pa.Table) -> pa.Table:
+            frame = pl.from_arrow(table)
+            assert isinstance(frame, pl.DataFrame)
+            return fn(frame).to_arrow()
+
+        mapped = dataset.map_batches(on_block, batch_format="pyarrow", batch_size=None)
+        for table in mapped.iter_batches(batch_format="pyarrow", batch_size=None):
+            result = pl.from_arrow(table)
+            assert isinstance(result, pl.DataFrame)
+            yield result
+
+    return run
 
 
 def with_columns(dataset: Dataset, *exprs: pl.Expr | list[pl.Expr]) -> Dataset:

@@ -13,7 +13,9 @@ use serde::Deserialize;
 use super::columns::{map_float_chunks, segments, ColumnFloat};
 use super::dtypes::{numeric_shape, FloatKind, Shape};
 use super::scaling::unsupported;
-use crate::kernels::quantile::{bucket_of_value, percentile_linear_segments, Census};
+use crate::kernels::quantile::{
+    bucket_of_value, percentile_linear_segments, SparseCensus, OUT_OF_CORE_BITS,
+};
 use crate::kernels::scaling::{column_moments, StatsError, Transform};
 
 #[derive(Deserialize)]
@@ -132,7 +134,7 @@ fn robust_stats(inputs: &[Series], kwargs: StatisticsKwargs) -> PolarsResult<Ser
 
 fn census_dtype() -> Vec<(&'static str, DataType)> {
     vec![
-        ("buckets", DataType::List(Box::new(DataType::UInt16))),
+        ("buckets", DataType::List(Box::new(DataType::UInt32))),
         ("counts", DataType::List(Box::new(DataType::UInt64))),
         ("min", DataType::Float64),
         ("max", DataType::Float64),
@@ -151,11 +153,11 @@ fn order_census_output(input_fields: &[Field], kwargs: StatisticsKwargs) -> Pola
 #[polars_expr(output_type_func_with_kwargs=order_census_output)]
 fn order_census(inputs: &[Series], kwargs: StatisticsKwargs) -> PolarsResult<Series> {
     let (input, series) = numeric_input(inputs, &kwargs.function)?;
-    let census = Census::of_segments(&segments::<f64>(series.f64()?));
-    let (buckets, counts) = census.sparse();
+    let census = SparseCensus::of_segments(&segments::<f64>(series.f64()?), OUT_OF_CORE_BITS);
+    let (buckets, counts) = (census.buckets, census.counts);
     let name = input.name().clone();
     let fields = [
-        list_of(UInt16Chunked::from_vec("buckets".into(), buckets).into_series())?,
+        list_of(UInt32Chunked::from_vec("buckets".into(), buckets).into_series())?,
         list_of(UInt64Chunked::from_vec("counts".into(), counts).into_series())?,
         Float64Chunked::from_vec("min".into(), vec![census.min]).into_series(),
         Float64Chunked::from_vec("max".into(), vec![census.max]).into_series(),
@@ -179,7 +181,7 @@ struct GatherKwargs {
     /// without groups.
     keys: Vec<String>,
     /// The buckets to gather: one list, or one per key.
-    buckets: Vec<Vec<u16>>,
+    buckets: Vec<Vec<u32>>,
 }
 
 fn order_gather_output(input_fields: &[Field], kwargs: GatherKwargs) -> PolarsResult<Field> {
@@ -202,7 +204,7 @@ fn order_gather_output(input_fields: &[Field], kwargs: GatherKwargs) -> PolarsRe
 fn order_gather(inputs: &[Series], kwargs: GatherKwargs) -> PolarsResult<Series> {
     let function = kwargs.function.as_str();
     let (input, series) = numeric_input(inputs, function)?;
-    let wanted: &[u16] = if kwargs.keys.is_empty() {
+    let wanted: &[u32] = if kwargs.keys.is_empty() {
         kwargs.buckets.first().map_or(&[], Vec::as_slice)
     } else {
         let key = inputs
@@ -214,9 +216,11 @@ fn order_gather(inputs: &[Series], kwargs: GatherKwargs) -> PolarsResult<Series>
         at.and_then(|i| kwargs.buckets.get(i))
             .map_or(&[], Vec::as_slice)
     };
-    let mut selected = vec![false; 1 << 16];
+    let mut selected = vec![false; 1 << OUT_OF_CORE_BITS];
     for &b in wanted {
-        selected[usize::from(b)] = true;
+        if let Some(flag) = selected.get_mut(b as usize) {
+            *flag = true;
+        }
     }
     let mut values = Vec::new();
     for x in series
@@ -224,7 +228,8 @@ fn order_gather(inputs: &[Series], kwargs: GatherKwargs) -> PolarsResult<Series>
         .downcast_iter()
         .flat_map(|chunk| chunk.iter().flatten().copied())
     {
-        if !x.is_nan() && selected[usize::from(bucket_of_value(x))] {
+        let wanted = selected.get(bucket_of_value(x, OUT_OF_CORE_BITS));
+        if !x.is_nan() && wanted == Some(&true) {
             values.push(x);
         }
     }

@@ -143,10 +143,14 @@ fn order_key(x: f64) -> u64 {
     }
 }
 
-/// Histogram buckets: the top 16 bits of the order key (sign, exponent and
-/// the first 4 mantissa bits).
-const BUCKET_SHIFT: u32 = 48;
-const BUCKETS: usize = 1 << 16;
+/// Census buckets of a column in memory: the top 16 bits of the order key
+/// (sign, exponent and the first 4 mantissa bits).
+pub const IN_MEMORY_BITS: u32 = 16;
+/// Census buckets of data read in batches (larger than memory): 4 more
+/// mantissa bits, so the buckets the second pass gathers hold 16 times fewer
+/// values. The statistics are exact at any resolution; only the size of the
+/// gathered buckets changes.
+pub const OUT_OF_CORE_BITS: u32 = 20;
 
 /// `SortedStats` of the valid, non-NaN values of a column without copying
 /// it: one pass counts values per bucket of the order key ([`Census`]), a
@@ -158,7 +162,7 @@ pub fn percentile_linear_segments<T: Element>(
     segments: &[Segment<'_, T>],
     quantile_range: (f64, f64),
 ) -> Result<SortedStats, usize> {
-    let census = Census::of_segments(segments);
+    let census = Census::of_segments(segments, IN_MEMORY_BITS);
     if let Some(row) = census.first_infinite {
         return Err(row);
     }
@@ -181,10 +185,10 @@ impl SortedStats {
     };
 }
 
-/// The bucket of a non-NaN value's order key.
+/// The bucket of a non-NaN value's order key at `bits` bits.
 #[inline(always)]
-pub fn bucket_of_value(x: f64) -> u16 {
-    (order_key(x) >> BUCKET_SHIFT) as u16
+pub fn bucket_of_value(x: f64, bits: u32) -> usize {
+    (order_key(x) >> (64 - bits)) as usize
 }
 
 /// How many valid, finite, non-NaN values of a column fall in each
@@ -194,38 +198,44 @@ pub fn bucket_of_value(x: f64) -> u16 {
 /// cluster) need only the merged census and a second pass.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Census {
-    /// `BUCKETS` counts, indexed by [`bucket_of_value`].
+    /// The resolution: buckets are the top `bits` bits of the order key.
+    pub bits: u32,
+    /// `1 << bits` counts, indexed by [`bucket_of_value`].
     pub counts: Vec<u64>,
     pub min: f64,
     pub max: f64,
     pub first_infinite: Option<usize>,
 }
 
-impl Default for Census {
-    fn default() -> Self {
-        Census::new()
-    }
-}
-
 impl Census {
-    pub fn new() -> Self {
+    /// An empty census at `bits` bits (clamped to 8..=24).
+    pub fn new(bits: u32) -> Self {
+        let bits = bits.clamp(8, 24);
         Census {
-            counts: vec![0; BUCKETS],
+            bits,
+            counts: vec![0; 1 << bits],
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
             first_infinite: None,
         }
     }
 
-    /// The census of a column (pieces counted in parallel).
-    pub fn of_segments<T: Element>(segments: &[Segment<'_, T>]) -> Census {
-        split_segments(segments)
+    /// The census of a column (pieces counted in parallel, about one
+    /// census per thread).
+    pub fn of_segments<T: Element>(segments: &[Segment<'_, T>], bits: u32) -> Census {
+        let pieces = split_segments(segments);
+        let per_thread = pieces.len().div_ceil(rayon::current_num_threads()).max(1);
+        pieces
             .par_iter()
-            .fold(Census::new, |mut census, (base, piece)| {
-                census.add(*base, piece);
-                census
-            })
-            .reduce(Census::new, Census::merge)
+            .with_min_len(per_thread)
+            .fold(
+                || Census::new(bits),
+                |mut census, (base, piece)| {
+                    census.add(*base, piece);
+                    census
+                },
+            )
+            .reduce(|| Census::new(bits), Census::merge)
     }
 
     /// Counts the valid, non-NaN values of `piece`, whose first row is `base`.
@@ -240,14 +250,17 @@ impl Census {
                 self.first_infinite = Some(self.first_infinite.map_or(row, |r| r.min(row)));
                 continue;
             }
-            self.counts[usize::from(bucket_of_value(x))] += 1;
+            if let Some(count) = self.counts.get_mut(bucket_of_value(x, self.bits)) {
+                *count += 1;
+            }
             self.min = self.min.min(x);
             self.max = self.max.max(x);
         }
     }
 
-    /// The census of two parts together (the first infinity is the smaller
-    /// row, so parts must number their rows in one sequence).
+    /// The census of two parts together, at the same resolution (the first
+    /// infinity is the smaller row, so parts must number their rows in one
+    /// sequence).
     pub fn merge(mut self, other: Census) -> Census {
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {
             *a += b;
@@ -267,19 +280,81 @@ impl Census {
     }
 
     /// The non-empty buckets and their counts (a compact form to ship).
-    pub fn sparse(&self) -> (Vec<u16>, Vec<u64>) {
+    pub fn sparse(&self) -> (Vec<u32>, Vec<u64>) {
         self.counts
             .iter()
             .enumerate()
             .filter(|(_, &c)| c > 0)
-            .map(|(b, &c)| (b as u16, c))
+            .map(|(b, &c)| (b as u32, c))
             .unzip()
     }
 
-    /// Adds counts given in the [`sparse`](Census::sparse) form (a bucket may repeat).
-    pub fn add_sparse(&mut self, buckets: &[u16], counts: &[u64]) {
+    /// Adds counts given in the [`sparse`](Census::sparse) form (a bucket may
+    /// repeat; buckets beyond the resolution are ignored).
+    pub fn add_sparse(&mut self, buckets: &[u32], counts: &[u64]) {
         for (&b, &c) in buckets.iter().zip(counts) {
-            self.counts[usize::from(b)] += c;
+            if let Some(count) = self.counts.get_mut(b as usize) {
+                *count += c;
+            }
+        }
+    }
+}
+
+/// The census of one batch in its compact form: the non-empty buckets (in
+/// order) and their counts, the extent and the first infinite row. Counted
+/// without a pass over all `1 << bits` buckets: only the touched ones are
+/// listed, so a fine resolution costs little per batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SparseCensus {
+    pub buckets: Vec<u32>,
+    pub counts: Vec<u64>,
+    pub min: f64,
+    pub max: f64,
+    pub first_infinite: Option<usize>,
+}
+
+impl SparseCensus {
+    pub fn of_segments<T: Element>(segments: &[Segment<'_, T>], bits: u32) -> SparseCensus {
+        let bits = bits.clamp(8, 24);
+        // Zeroed on demand by the allocator: only touched pages cost.
+        let mut counts = vec![0u32; 1 << bits];
+        let mut touched: Vec<u32> = Vec::new();
+        let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+        let mut first_infinite = None;
+        let mut base = 0usize;
+        for segment in segments {
+            for (i, value) in segment.values.iter().enumerate() {
+                let x = value.to_f64();
+                if x.is_nan() || !segment.is_valid(i) {
+                    continue;
+                }
+                if x.is_infinite() {
+                    first_infinite = first_infinite.or(Some(base + i));
+                    continue;
+                }
+                let bucket = bucket_of_value(x, bits);
+                if let Some(count) = counts.get_mut(bucket) {
+                    if *count == 0 {
+                        touched.push(bucket as u32);
+                    }
+                    *count += 1;
+                }
+                min = min.min(x);
+                max = max.max(x);
+            }
+            base += segment.values.len();
+        }
+        touched.sort_unstable();
+        let counts = touched
+            .iter()
+            .map(|&b| counts.get(b as usize).map_or(0, |&c| u64::from(c)))
+            .collect();
+        SparseCensus {
+            buckets: touched,
+            counts,
+            min,
+            max,
+            first_infinite,
         }
     }
 }
@@ -290,10 +365,11 @@ impl Census {
 pub struct RankPlan {
     n: usize,
     quantile_range: (f64, f64),
+    bits: u32,
     /// The first rank of each bucket.
     starts: Vec<usize>,
     /// The buckets to gather, in slot order.
-    wanted: Vec<u16>,
+    wanted: Vec<u32>,
     /// Bucket -> slot in `wanted` (`u8::MAX`: not wanted).
     slot_of_bucket: Vec<u8>,
 }
@@ -302,7 +378,7 @@ impl RankPlan {
     /// The plan for `census`, or `None` when it counted no value.
     pub fn new(census: &Census, quantile_range: (f64, f64)) -> Option<RankPlan> {
         let n = usize::try_from(census.count()).ok().filter(|&n| n > 0)?;
-        let mut starts = vec![0usize; BUCKETS];
+        let mut starts = vec![0usize; census.counts.len()];
         let mut running = 0usize;
         for (start, &c) in starts.iter_mut().zip(&census.counts) {
             *start = running;
@@ -311,9 +387,10 @@ impl RankPlan {
         let mut plan = RankPlan {
             n,
             quantile_range,
+            bits: census.bits,
+            slot_of_bucket: vec![u8::MAX; starts.len()],
             starts,
             wanted: Vec::new(),
-            slot_of_bucket: vec![u8::MAX; BUCKETS],
         };
         let (lo_rank, _) = percentile_ranks(n, quantile_range.0);
         let (hi_rank, _) = percentile_ranks(n, quantile_range.1);
@@ -323,7 +400,7 @@ impl RankPlan {
                 let b = plan.bucket_of_rank(r);
                 if plan.slot_of_bucket[b] == u8::MAX {
                     plan.slot_of_bucket[b] = plan.wanted.len() as u8;
-                    plan.wanted.push(b as u16);
+                    plan.wanted.push(b as u32);
                 }
             }
         }
@@ -337,14 +414,14 @@ impl RankPlan {
     }
 
     /// The buckets the second pass must gather.
-    pub fn wanted_buckets(&self) -> &[u16] {
+    pub fn wanted_buckets(&self) -> &[u32] {
         &self.wanted
     }
 
     /// The slot of `x`'s bucket, if it is wanted (`x` must not be NaN).
     #[inline(always)]
     fn slot_of(&self, x: f64) -> Option<usize> {
-        let slot = self.slot_of_bucket[usize::from(bucket_of_value(x))];
+        let slot = *self.slot_of_bucket.get(bucket_of_value(x, self.bits))?;
         (slot != u8::MAX).then_some(usize::from(slot))
     }
 
@@ -361,7 +438,7 @@ impl RankPlan {
                     .wanted
                     .iter()
                     .map(|&b| {
-                        let count = self.bucket_len(usize::from(b));
+                        let count = self.bucket_len(b as usize);
                         Vec::with_capacity((count as f64 * share * 1.25) as usize + 64)
                     })
                     .collect();
@@ -380,7 +457,7 @@ impl RankPlan {
         let mut gathered: Vec<Vec<T>> = self
             .wanted
             .iter()
-            .map(|&b| Vec::with_capacity(self.bucket_len(usize::from(b))))
+            .map(|&b| Vec::with_capacity(self.bucket_len(b as usize)))
             .collect();
         for part in parts {
             for (bucket, local) in gathered.iter_mut().zip(part) {
@@ -418,7 +495,7 @@ impl RankPlan {
         if gathered
             .iter()
             .zip(&self.wanted)
-            .any(|(values, &b)| values.len() != self.bucket_len(usize::from(b)))
+            .any(|(values, &b)| values.len() != self.bucket_len(b as usize))
         {
             return SortedStats {
                 count: self.n,
@@ -673,11 +750,17 @@ mod tests {
         for range in [(25.0, 75.0), (0.0, 100.0), (10.0, 90.0)] {
             let whole = percentile_linear_segments(&[Segment::new(&data, None)], range).unwrap();
             let batches: Vec<&[f64]> = data.chunks(3000).collect();
-            let mut census = Census::new();
+            let mut census = Census::new(OUT_OF_CORE_BITS);
             for batch in &batches {
-                let (buckets, counts) = Census::of_segments(&[Segment::new(batch, None)]).sparse();
-                let mut part = Census::new();
-                part.add_sparse(&buckets, &counts);
+                let sparse =
+                    SparseCensus::of_segments(&[Segment::new(batch, None)], OUT_OF_CORE_BITS);
+                let dense = Census::of_segments(&[Segment::new(batch, None)], OUT_OF_CORE_BITS);
+                assert_eq!(
+                    (sparse.buckets.clone(), sparse.counts.clone()),
+                    dense.sparse()
+                );
+                let mut part = Census::new(OUT_OF_CORE_BITS);
+                part.add_sparse(&sparse.buckets, &sparse.counts);
                 census = census.merge(Census {
                     min: batch.iter().copied().fold(f64::INFINITY, f64::min),
                     max: batch.iter().copied().fold(f64::NEG_INFINITY, f64::max),

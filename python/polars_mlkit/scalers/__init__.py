@@ -38,12 +38,14 @@ Decisions (where scikit-learn or the design is silent):
 
 # Where things are:
 #   _base         the scikit-learn protocol: Scaler, IncrementalScaler, merge_fitted
-#   _estimators   the four scalers: their statistics, parameters and transform steps
+#   _estimators   the four scalers: their options and statistics queries
 #   _state        the fitted state, the columns a fit takes, the exact merge
 #   _statistics   the one statistics query and reading its result
-#   _expressions  fitted parameters as elementwise expressions
+#   _expressions  parameters and transforms from the extension, as expressions
 #   _inputs       numpy and pandas in and out
 #   _json         the JSON text (to_json, load_scaler)
+#   _passes       fitting batch by batch (LazyFrame batches, Ray blocks), the
+#                 two-pass exact quantiles
 #   polars_mlkit._checks  the argument checks shared with the free functions
 
 from __future__ import annotations
@@ -56,17 +58,20 @@ from polars_mlkit.scalers._estimators import (
     StandardScaler,
 )
 from polars_mlkit.scalers._json import FORMAT, FORMAT_VERSION, load_scaler
+from polars_mlkit.scalers._passes import MapBatches, fit_in_passes
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "IncrementalScaler",
+    "MapBatches",
     "MaxAbsScaler",
     "MinMaxScaler",
     "NotFittedError",
     "RobustScaler",
     "Scaler",
     "StandardScaler",
+    "fit_in_passes",
     "load_scaler",
     "merge_fitted",
 ]

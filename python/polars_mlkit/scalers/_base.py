@@ -10,7 +10,7 @@ particular scaler: argument checks, ``fit`` (one statistics query),
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Literal, TypeAlias
 
 import numpy as np
@@ -25,6 +25,7 @@ from polars_mlkit.scalers._state import (
     FloatArray,
     _Column,
     _dtype_from_string,
+    _fitted_state,
     _key_expr,
     _merge_states,
     _resolve_list_widths,
@@ -306,18 +307,8 @@ class Scaler:
         }
         for column in columns:
             self._check_finite(stats[column.name], column, function)
-        names = list(schema.names())
-        return _State(
-            options=options,
-            columns=columns,
-            by=by,
-            by_dtypes=[str(schema[b]) for b in by],
-            groups=groups,
-            stats=stats,
-            feature_names_in=names,
-            n_features_in=len(names),
-            n_samples_seen=int(result["__pmk_rows"].sum()) if result.height else 0,
-        )
+        rows = int(result["__pmk_rows"].sum()) if result.height else 0
+        return _fitted_state(options, schema, columns, by, groups, stats, rows)
 
     def _check_finite(self, per: dict[str, FloatArray], column: _Column, function: str) -> None:
         with np.errstate(invalid="ignore"):
@@ -767,7 +758,7 @@ class IncrementalScaler(Scaler):
         return self
 
 
-def merge_fitted(scaler: Scaler, parts: Sequence[Scaler], function: str) -> Scaler:
+def merge_fitted(scaler: Scaler, parts: Iterable[Scaler], function: str) -> Scaler:
     """Merge scalers fitted on parts of the data into ``scaler``, exactly.
 
     The parts' statistics merge in order as ``partial_fit`` merges batches
@@ -776,7 +767,8 @@ def merge_fitted(scaler: Scaler, parts: Sequence[Scaler], function: str) -> Scal
     bit, means and variances to rounding). ``scaler`` takes the
     merged fitted state in place of any fit it had; the options in force are
     those of the last part, as after ``partial_fit``. ``polars_mlkit.ray.fit``
-    merges the scalers fitted on each block this way.
+    merges the scalers fitted on each block this way (through
+    :func:`fit_in_passes`).
 
     Parameters
     ----------
@@ -825,15 +817,14 @@ def merge_fitted(scaler: Scaler, parts: Sequence[Scaler], function: str) -> Scal
     if not isinstance(scaler, IncrementalScaler):
         msg = (
             f"{function}: the statistics of a {type(scaler).__name__} do not merge "
-            "(exact quantiles need all the data at once); fit it on all the data"
+            "(exact quantiles need two passes over the data: see fit_in_passes)"
         )
         raise TypeError(msg)
+    state: _State | None = None
     for part in parts:
         if type(part) is not type(scaler):
             msg = f"{function}: cannot merge a {type(part).__name__} into a {type(scaler).__name__}"
             raise TypeError(msg)
-    state: _State | None = None
-    for part in parts:
         piece = part._fitted(function)
         state = piece if state is None else _merge_states(state, piece, scaler._method, function)
     if state is None:

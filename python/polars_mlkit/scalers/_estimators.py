@@ -11,7 +11,8 @@ import polars as pl
 
 from polars_mlkit._plugin import call_plugin
 from polars_mlkit.scalers._base import IncrementalScaler, Scaler, UnknownGroup
-from polars_mlkit.scalers._state import _State
+from polars_mlkit.scalers._passes import lazy_batches, sorted_statistics
+from polars_mlkit.scalers._state import _Column, _fitted_state, _State
 
 
 # --------------------------------------------------------------------------- #
@@ -185,9 +186,12 @@ class RobustScaler(Scaler):
     """Center on the median and scale by a quantile range, as scikit-learn's.
 
     ``(x - median) / (q_high - q_low)`` with exact, linearly interpolated
-    quantiles (numpy's ``percentile`` rule). Exact quantiles do not merge, so
-    there is no ``partial_fit`` (and no fit on Ray): fit on all the data at
-    once, a LazyFrame is fine.
+    quantiles (numpy's ``percentile`` rule). Exact quantiles do not merge from
+    partial statistics, so there is no ``partial_fit``. A LazyFrame (which
+    may be larger than memory) is read in batches twice: a census of fixed
+    order-key buckets, then a gather of only the buckets holding the wanted
+    ranks; ``polars_mlkit.ray.fit`` does the same on a Dataset's blocks. The
+    parameters equal the in-memory fit's bit for bit.
 
     Parameters
     ----------
@@ -252,6 +256,25 @@ class RobustScaler(Scaler):
         self.quantile_range = quantile_range
         self.unit_variance = unit_variance
         self.unknown_group = unknown_group
+
+    def _statistics(
+        self,
+        lazy: pl.LazyFrame,
+        schema: pl.Schema,
+        columns: list[_Column],
+        by: list[str],
+        options: dict[str, Any],
+        function: str,
+        streaming: bool,
+    ) -> _State:
+        if not streaming:
+            return super()._statistics(lazy, schema, columns, by, options, function, streaming)
+        # A LazyFrame may not fit in memory: two passes over its batches
+        # (a census of order-key buckets, then a gather of the wanted ones).
+        stats, groups, rows = sorted_statistics(
+            lazy_batches(lazy), columns, by, tuple(options["quantile_range"]), function
+        )
+        return _fitted_state(options, schema, columns, by, groups, stats, rows)
 
     def _stat_exprs(self, x: pl.Expr, options: dict[str, Any]) -> dict[str, pl.Expr]:
         # The selection `robust_scale` runs (numpy's linear percentiles, NaN

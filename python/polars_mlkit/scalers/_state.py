@@ -69,6 +69,31 @@ class _State:
         return [str(k) for k in self.groups["key"].to_list()]
 
 
+def _fitted_state(
+    options: dict[str, Any],
+    schema: pl.Schema,
+    columns: list[_Column],
+    by: list[str],
+    groups: pl.DataFrame,
+    stats: dict[str, dict[str, FloatArray]],
+    rows: int,
+) -> _State:
+    """The state of a fit on a frame with ``schema`` (its names become
+    ``feature_names_in_``)."""
+    names = list(schema.names())
+    return _State(
+        options=options,
+        columns=columns,
+        by=by,
+        by_dtypes=[str(schema[b]) for b in by],
+        groups=groups,
+        stats=stats,
+        feature_names_in=names,
+        n_features_in=len(names),
+        n_samples_seen=rows,
+    )
+
+
 def _key_expr(by: Sequence[str]) -> pl.Expr:
     """The string key of each row's group (the same expression at fit and
     transform time, so rendered keys match)."""
@@ -134,22 +159,27 @@ def _resolve_list_widths(frame: Frame, columns: list[_Column], function: str) ->
     lengths = frame.lazy().select(exprs).collect()
     for c in lists:
         low, high = lengths[f"{c.name}\x00min"][0], lengths[f"{c.name}\x00max"][0]
-        if low is None:
-            msg = (
-                f"{function}: list column {c.name!r} has no non-null row, so its vector "
-                "length is unknown"
-            )
-            raise ValueError(msg)
-        if low != high:
-            msg = (
-                f"{function}: list column {c.name!r} holds vectors of different lengths "
-                f"({low} and {high}); a vector column needs one length"
-            )
-            raise ValueError(msg)
-        if low == 0:
-            msg = f"{function}: list column {c.name!r} holds empty lists"
-            raise ValueError(msg)
+        _width_error(c, low, high, function)
         c.width = int(low)
+
+
+def _width_error(column: _Column, low: int | None, high: int | None, function: str) -> None:
+    """Refuse a List column without one common, non-zero length."""
+    if low is None or high is None:
+        msg = (
+            f"{function}: list column {column.name!r} has no non-null row, so its vector "
+            "length is unknown"
+        )
+        raise ValueError(msg)
+    if low != high:
+        msg = (
+            f"{function}: list column {column.name!r} holds vectors of different lengths "
+            f"({low} and {high}); a vector column needs one length"
+        )
+        raise ValueError(msg)
+    if low == 0:
+        msg = f"{function}: list column {column.name!r} holds empty lists"
+        raise ValueError(msg)
 
 
 # --------------------------------------------------------------------------- #
