@@ -688,7 +688,7 @@ class Scaler:
         >>> sc = pmk.MinMaxScaler().fit(pl.DataFrame({"x": [0.0, 4.0]}))
         >>> document = json.loads(sc.to_json())
         >>> document["format"], document["version"], document["kind"]
-        ('polars-mlkit/scaler', 1, 'MinMaxScaler')
+        ('polars-mlkit/scaler', 2, 'MinMaxScaler')
         >>> document["statistics"]
         {'x': {'count': [[2.0]], 'min': [[0.0]], 'max': [[4.0]]}}
         >>> pmk.load_scaler(sc.to_json()).transform(pl.DataFrame({"x": [1.0]}))["x"].to_list()
