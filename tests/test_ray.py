@@ -130,3 +130,24 @@ def test_argument_errors(data: pl.DataFrame) -> None:
         pmk_ray.fit(pmk.StandardScaler(), data)
     with pytest.raises(TypeError, match="expected a polars-mlkit scaler"):
         pmk_ray.transform(object(), dataset(data))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dot", "euclidean"])
+def test_nearest_and_knn_join_on_blocks_equal_in_memory(metric: str, data: pl.DataFrame) -> None:
+    """A top-k per block on the workers, merged exactly; ``index`` counts
+    rows in the dataset's order across blocks."""
+    corpus = data.with_columns(
+        pl.when(pl.int_range(pl.len()) % 53 == 0).then(None).otherwise("e").alias("e")
+    )
+    rng = np.random.default_rng(3)
+    queries = rng.normal(size=(6, 8))
+    ds = ray.data.from_arrow(corpus.to_arrow()).repartition(7)
+    got = pmk_ray.nearest(ds, "e", queries, k=8, metric=metric)
+    assert_frame_equal(got, pmk.nearest(corpus, "e", queries, k=8, metric=metric), check_exact=True)
+    left = pl.DataFrame({"ask": list(range(6)), "e": queries.tolist()})
+    joined = pmk_ray.knn_join(left, ds, on="e", k=4, metric=metric)
+    assert_frame_equal(
+        joined, pmk.knn_join(left, corpus, on="e", k=4, metric=metric), check_exact=True
+    )
+    with pytest.raises(TypeError, match="polars_mlkit.ray.nearest: corpus column 'g'"):
+        pmk_ray.nearest(ds, "g", queries)

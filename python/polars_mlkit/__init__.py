@@ -28,6 +28,7 @@ from polars_mlkit.scaling import (  # noqa: E402
     robust_scale,
     standard_scale,
 )
+from polars_mlkit.search import knn_join  # noqa: E402
 from polars_mlkit.vectors import (  # noqa: E402
     cosine_similarity,
     distance,
@@ -50,6 +51,7 @@ __all__ = [
     "distance",
     "dot",
     "dot_product",
+    "knn_join",
     "load_scaler",
     "maxabs_scale",
     "minmax_scale",

@@ -26,12 +26,14 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
+from polars_mlkit import _checks, search
 from polars_mlkit.scalers import MapBatches, Scaler, fit_in_passes, load_scaler
+from polars_mlkit.vectors import SearchMetric
 
 if TYPE_CHECKING:
     from ray.data import Dataset
 
-__all__ = ["fit", "transform", "with_columns"]
+__all__ = ["fit", "knn_join", "nearest", "transform", "with_columns"]
 
 
 def _check_scaler(scaler: object, function: str) -> Scaler:
@@ -110,7 +112,7 @@ def _schema(dataset: Dataset) -> pl.Schema:
 
 def _block_batches(dataset: Dataset) -> MapBatches:
     """``map_batches`` over a Dataset: the function runs on the workers, one
-    block at a time, and its results come back block by block."""
+    block at a time, and its results come back block by block, in order."""
 
     def run(fn: Callable[[pl.DataFrame], pl.DataFrame]) -> Iterator[pl.DataFrame]:
         def on_block(table: pa.Table) -> pa.Table:
@@ -119,6 +121,9 @@ def _block_batches(dataset: Dataset) -> MapBatches:
             return fn(frame).to_arrow()
 
         mapped = dataset.map_batches(on_block, batch_format="pyarrow", batch_size=None)
+        # Blocks come back in the dataset's order: searches count row
+        # positions across blocks.
+        mapped.context.execution_options.preserve_order = True
         for table in mapped.iter_batches(batch_format="pyarrow", batch_size=None):
             result = pl.from_arrow(table)
             assert isinstance(result, pl.DataFrame)
@@ -220,3 +225,113 @@ def _map(dataset: Dataset, function: Any) -> Dataset:
         return function(frame).to_arrow()
 
     return dataset.map_batches(batch, batch_format="pyarrow")
+
+
+def nearest(
+    dataset: Dataset,
+    column: str,
+    queries: Any,
+    k: int = 10,
+    metric: SearchMetric = "cosine",
+) -> pl.DataFrame:
+    """:func:`polars_mlkit.nearest` over a Ray Dataset: a top-k per block on
+    the workers, merged exactly on the driver.
+
+    The same DataFrame as ``pmk.nearest`` on all the data in memory
+    (``query``, ``rank``, ``index``, ``score``); ``index`` is the row
+    position in the dataset's order.
+
+    Parameters
+    ----------
+    dataset
+        The corpus.
+    column
+        Its vector column.
+    queries
+        A 2-D array (or list of rows) of query vectors.
+    k
+        Matches per query.
+    metric
+        ``"cosine"``, ``"dot"`` or ``"euclidean"``.
+
+    Returns
+    -------
+    pl.DataFrame
+
+    Examples
+    --------
+    Ray is not started in doctests, so the lines that need it are skipped.
+
+    >>> import polars as pl
+    >>> import polars_mlkit as pmk
+    >>> from polars_mlkit import ray as pmk_ray  # doctest: +SKIP
+    >>> df = pl.DataFrame({"e": [[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]]})
+    >>> ds = ray.data.from_arrow(df.to_arrow()).repartition(2)  # doctest: +SKIP
+    >>> pmk_ray.nearest(ds, "e", [[0.0, 1.0]], k=2)["index"].to_list()  # doctest: +SKIP
+    [1, 2]
+    """
+    function = "polars_mlkit.ray.nearest"
+    dataset = _check_dataset(dataset, function)
+    _checks.search_metric(metric, function)
+    q = _checks.matrix(queries, function, "queries")
+    k = _checks.top_k(k, function)
+    search.check_corpus(_schema(dataset), column, function)
+    return search.search_batches(
+        _block_batches(dataset), column, q, k, metric, function, keep_rows=False
+    )
+
+
+def knn_join(
+    left: pl.DataFrame,
+    dataset: Dataset,
+    on: str,
+    k: int = 10,
+    metric: SearchMetric = "cosine",
+    right_on: str | None = None,
+    suffix: str = "_right",
+) -> pl.DataFrame:
+    """:func:`polars_mlkit.knn_join` with a Ray Dataset as the corpus: a
+    top-k per block on the workers (with the matched rows), merged exactly.
+
+    The same DataFrame as ``pmk.knn_join(left, corpus, ...)`` in memory.
+
+    Parameters
+    ----------
+    left
+        The queries (a DataFrame on the driver).
+    dataset
+        The corpus.
+    on, k, metric, right_on, suffix
+        As :func:`polars_mlkit.knn_join`.
+
+    Returns
+    -------
+    pl.DataFrame
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from polars_mlkit import ray as pmk_ray  # doctest: +SKIP
+    >>> docs = pl.DataFrame({"doc": ["a", "b"], "e": [[1.0, 0.0], [0.0, 1.0]]})
+    >>> ds = ray.data.from_arrow(docs.to_arrow())  # doctest: +SKIP
+    >>> asks = pl.DataFrame({"e": [[0.1, 1.0]]})
+    >>> pmk_ray.knn_join(asks, ds, on="e", k=1)["doc"].to_list()  # doctest: +SKIP
+    ['b']
+    """
+    function = "polars_mlkit.ray.knn_join"
+    dataset = _check_dataset(dataset, function)
+    _checks.search_metric(metric, function)
+    k = _checks.top_k(k, function)
+    right_on = on if right_on is None else right_on
+    if not isinstance(left, pl.DataFrame):
+        msg = f"{function}: left must be a polars DataFrame, got {type(left).__name__}"
+        raise TypeError(msg)
+    queries, query_rows = search.queries_of(left, on, function)
+    schema = _schema(dataset)
+    search.check_corpus(schema, right_on, function)
+    if len(query_rows) == 0:
+        return search.joined_or_empty(left, query_rows, search.EMPTY_FOUND, schema, suffix)
+    found = search.search_batches(
+        _block_batches(dataset), right_on, queries, k, metric, function, keep_rows=True
+    )
+    return search.joined_or_empty(left, query_rows, found, schema, suffix)

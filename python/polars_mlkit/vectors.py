@@ -341,6 +341,9 @@ def nearest(
 
     ``frame`` may also be a 2-D numpy array (or a list of rows), one vector
     per row, searched directly without a frame; ``column`` is then ``None``.
+    A LazyFrame (``pl.scan_parquet(...)``) is read in batches and never held
+    whole: each batch is searched and the top-k merged, with the in-memory
+    result (see :mod:`polars_mlkit.search`).
 
     Examples
     --------
@@ -362,18 +365,11 @@ def nearest(
     if not isinstance(column, str):
         msg = f"nearest: column must name a vector column of the frame, got {column!r}"
         raise TypeError(msg)
-    kwargs = {
-        "function": "nearest",
-        "n_queries": int(q.shape[0]),
-        "dim": int(q.shape[1]),
-        "k": k,
-        "metric": metric,
-    }
-    expr = call_plugin(
-        "nearest",
-        [pl.col(column), _literal(q, scalar=False)],
-        kwargs,
-        is_elementwise=False,
-        changes_length=True,
-    ).alias("_nearest")
-    return frame.lazy().select(expr).collect().unnest("_nearest")
+    from polars_mlkit import search
+
+    if isinstance(frame, pl.LazyFrame):
+        # Possibly larger than memory: searched batch by batch, top-k merged.
+        search.check_corpus(frame.collect_schema(), column, "nearest")
+        batches = search.lazy_batches(frame, column)
+        return search.search_batches(batches, column, q, k, metric, "nearest", keep_rows=False)
+    return frame.select(search.nearest_expr(column, q, k, metric, "nearest")).unnest("_nearest")

@@ -1,0 +1,349 @@
+"""Search at scale: :func:`knn_join`, and :func:`~polars_mlkit.nearest` over
+corpora larger than memory.
+
+A corpus given as a LazyFrame (``pl.scan_parquet(...)``) is read in batches
+and never held whole: each batch is searched with the extension's
+``nearest`` (one blocked matrix product for all the queries), its best ``k``
+rows per query are kept together with their row data, and the running top-k
+is merged with every new batch. Row scores do not depend on the batch (each
+row is scored on its own), so the result is the in-memory one; ties go to
+the lower corpus position, as in memory. Peak memory: one batch, the
+queries and the running top-k.
+
+Everything works on a ``map_batches(fn)`` that applies ``fn`` to every batch
+of the corpus *in order* and yields the results, so the LazyFrame and the
+Ray Dataset (``polars_mlkit.ray``) share one implementation.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from polars_mlkit import _checks
+from polars_mlkit._plugin import call_plugin
+from polars_mlkit.vectors import SearchMetric, _literal
+
+#: Applies a function to every batch of the corpus, in order, and yields its results.
+MapBatches: TypeAlias = Callable[[Callable[[pl.DataFrame], pl.DataFrame]], Iterable[pl.DataFrame]]
+
+#: Bytes of vector data per batch when a LazyFrame corpus is read in batches.
+BATCH_BYTES = 64 << 20
+
+# Columns of a batch's partial result (the matched corpus rows follow them).
+_QUERY, _INDEX, _SCORE, _HEIGHT = "__pmk_query", "__pmk_index", "__pmk_score", "__pmk_height"
+
+
+def nearest_expr(
+    column: str, queries: npt.NDArray[np.float64], k: int, metric: str, function: str
+) -> pl.Expr:
+    """The extension's ``nearest`` over ``column``: a struct per (query, rank)."""
+    kwargs = {
+        "function": function,
+        "n_queries": int(queries.shape[0]),
+        "dim": int(queries.shape[1]),
+        "k": k,
+        "metric": metric,
+    }
+    return call_plugin(
+        "nearest",
+        [pl.col(column), _literal(queries, scalar=False)],
+        kwargs,
+        is_elementwise=False,
+        changes_length=True,
+    ).alias("_nearest")
+
+
+def lazy_batches(lazy: pl.LazyFrame, column: str) -> MapBatches:
+    """``map_batches`` over a LazyFrame corpus, read with the streaming engine
+    in batches of about :data:`BATCH_BYTES` of vectors."""
+    dtype = lazy.collect_schema()[column]
+    width = dtype.size if isinstance(dtype, pl.Array) else 1024
+    inner = getattr(dtype, "inner", None)
+    itemsize = 4 if inner in (pl.Float32, pl.Int8, pl.UInt8) else 8
+    rows = max(1024, BATCH_BYTES // max(1, width * itemsize))
+
+    def run(fn: Callable[[pl.DataFrame], pl.DataFrame]) -> Iterator[pl.DataFrame]:
+        for batch in lazy.collect_batches(chunk_size=rows):
+            yield fn(batch)
+
+    return run
+
+
+def _with_progress(
+    results: Iterable[pl.DataFrame], show: bool, function: str
+) -> Iterable[pl.DataFrame]:
+    """``results`` with a progress bar over the batches (tqdm when installed;
+    nothing is printed otherwise)."""
+    if not show or importlib.util.find_spec("tqdm") is None:
+        return results
+    from tqdm.auto import tqdm  # type: ignore[import-untyped, unused-ignore]
+
+    return tqdm(results, desc=function, unit="batch")  # type: ignore[no-any-return]
+
+
+def search_batches(
+    map_batches: MapBatches,
+    column: str,
+    queries: npt.NDArray[np.float64],
+    k: int,
+    metric: str,
+    function: str,
+    *,
+    keep_rows: bool,
+    progress: bool = False,
+) -> pl.DataFrame:
+    """The top ``k`` corpus rows of every query over all batches: ``query``,
+    ``rank``, ``index`` (position in the whole corpus), ``score``, and with
+    ``keep_rows`` the matched corpus rows' columns after them."""
+    expr = nearest_expr(column, queries, k, metric, function)
+    best_first = metric != "euclidean"  # cosine and dot: higher is better
+
+    def partial(batch: pl.DataFrame) -> pl.DataFrame:
+        found = batch.select(expr).unnest("_nearest")
+        out = found.select(
+            pl.col("query").alias(_QUERY),
+            pl.col("index").alias(_INDEX),
+            pl.col("score").alias(_SCORE),
+        )
+        if keep_rows:
+            out = out.hstack(batch[found["index"]])
+        # The batch's height travels in an extra row (query null), so a
+        # batch without matches still moves the positions of the next.
+        height = pl.DataFrame({_HEIGHT: [batch.height]}, schema={_HEIGHT: pl.UInt64})
+        return pl.concat(
+            [out.with_columns(pl.lit(None, pl.UInt64).alias(_HEIGHT)), height],
+            how="diagonal_relaxed",
+        )
+
+    running: pl.DataFrame | None = None
+    offset = 0
+    for result in _with_progress(map_batches(partial), progress, function):
+        heights = result.filter(pl.col(_QUERY).is_null())[_HEIGHT]
+        rows = result.filter(pl.col(_QUERY).is_not_null()).drop(_HEIGHT)
+        rows = rows.with_columns((pl.col(_INDEX).cast(pl.UInt64) + offset).alias(_INDEX))
+        offset += int(heights.sum())
+        merged = rows if running is None else pl.concat([running, rows], how="vertical_relaxed")
+        # Best first, ties to the lower position (as the in-memory search).
+        running = (
+            merged.sort([_QUERY, _SCORE, _INDEX], descending=[False, best_first, False])
+            .group_by(_QUERY, maintain_order=True)
+            .head(k)
+        )
+    if offset >= 2**32:
+        msg = f"{function}: more than 2^32 corpus rows"
+        raise ValueError(msg)
+    if running is None or running.height == 0:
+        empty = {"query": pl.UInt32, "rank": pl.UInt32, "index": pl.UInt32, "score": pl.Float64}
+        return pl.DataFrame(schema=empty)
+    ranked = running.with_columns(
+        pl.col(_QUERY).cast(pl.UInt32).alias("query"),
+        (pl.int_range(pl.len()).over(_QUERY) + 1).cast(pl.UInt32).alias("rank"),
+        pl.col(_INDEX).cast(pl.UInt32).alias("index"),
+        pl.col(_SCORE).alias("score"),
+    )
+    return ranked.select(
+        "query",
+        "rank",
+        "index",
+        "score",
+        pl.exclude("query", "rank", "index", "score", _QUERY, _INDEX, _SCORE),
+    )
+
+
+def queries_of(
+    left: pl.DataFrame, on: str, function: str
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """The query matrix of ``left[on]`` and the left row of each query: null
+    rows (and rows holding a null element) are not queries."""
+    if on not in left.columns:
+        msg = f"{function}: column {on!r} is not in the left frame"
+        raise pl.exceptions.ColumnNotFoundError(msg)
+    dtype = left.schema[on]
+    inner = getattr(dtype, "inner", None)
+    if not isinstance(dtype, (pl.Array, pl.List)) or inner is None or not inner.is_numeric():
+        msg = (
+            f"{function}: column {on!r} of the left frame must be a vector column "
+            f"(Array or List of numbers), got {dtype}"
+        )
+        raise TypeError(msg)
+    keep = left.select(
+        pl.col(on).is_not_null()
+        & (
+            pl.col(on)
+            .cast(pl.List(pl.Float64))
+            .list.eval(pl.element().is_null().any())
+            .list.first()
+            .not_()
+            .fill_null(True)
+        )
+    ).to_series()
+    rows = np.flatnonzero(keep.to_numpy())
+    vectors = left[on].filter(keep).cast(pl.List(pl.Float64))
+    if len(vectors) == 0:
+        return np.empty((0, 0)), rows
+    lengths = vectors.list.len()
+    if lengths.min() != lengths.max():
+        msg = (
+            f"{function}: the query vectors in {on!r} have different lengths "
+            f"({lengths.min()} and {lengths.max()})"
+        )
+        raise ValueError(msg)
+    width = int(str(lengths[0]))
+    matrix = vectors.list.to_array(width).to_numpy()
+    return np.ascontiguousarray(matrix, dtype=np.float64).reshape(len(vectors), width), rows
+
+
+def check_corpus(schema: pl.Schema, column: str, function: str) -> None:
+    if column not in schema:
+        msg = f"{function}: column {column!r} is not in the corpus"
+        raise pl.exceptions.ColumnNotFoundError(msg)
+    dtype = schema[column]
+    inner = getattr(dtype, "inner", None)
+    if not isinstance(dtype, (pl.Array, pl.List)) or inner is None or not inner.is_numeric():
+        msg = (
+            f"{function}: corpus column {column!r} must be a vector column "
+            f"(Array or List of numbers), got {dtype}"
+        )
+        raise TypeError(msg)
+
+
+def joined(
+    left: pl.DataFrame,
+    query_rows: npt.NDArray[np.int64],
+    found: pl.DataFrame,
+    right_columns: list[str],
+    suffix: str,
+) -> pl.DataFrame:
+    """Left columns, the matched right columns (clashes get ``suffix``),
+    ``rank`` and ``score``, ordered by left row then rank."""
+    left_rows = (
+        left[pl.Series(query_rows[found["query"].to_numpy()], dtype=pl.UInt32)]
+        if found.height
+        else left.clear()
+    )
+    rename = {c: f"{c}{suffix}" if c in left.columns else c for c in right_columns}
+    right = found.select(right_columns).rename(rename)
+    return pl.concat([left_rows, right, found.select("rank", "score")], how="horizontal")
+
+
+def knn_join(
+    left: pl.DataFrame,
+    right: pl.DataFrame | pl.LazyFrame,
+    on: str,
+    k: int = 10,
+    metric: SearchMetric = "cosine",
+    right_on: str | None = None,
+    suffix: str = "_right",
+    progress: bool = False,
+) -> pl.DataFrame:
+    """For every row of ``left`` (the queries), its ``k`` nearest rows of ``right`` (the corpus).
+
+    A join: all columns of ``left``, all columns of the matched ``right``
+    row (a name both frames have gets ``suffix``), then ``rank`` (UInt32,
+    1 = best) and ``score`` (Float64, as :func:`~polars_mlkit.nearest`:
+    similarity for cosine and dot, distance for euclidean). Rows are ordered
+    by left row, then rank. A null query row (or one holding a null element)
+    gives no matches; null corpus rows are never matched; an empty corpus
+    gives no rows. Ties go to the lower corpus position.
+
+    ``right`` may be a LazyFrame (``pl.scan_parquet(...)``): it is read in
+    batches and never held whole (peak memory: one batch, the queries and
+    the running top-k with its rows), with the in-memory result.
+
+    Parameters
+    ----------
+    left
+        The queries (a DataFrame; a LazyFrame is collected).
+    right
+        The corpus: a DataFrame or a LazyFrame.
+    on
+        The vector column of ``left`` (and of ``right`` unless ``right_on``).
+    k
+        Matches per query (fewer when the corpus has fewer rows).
+    metric
+        ``"cosine"``, ``"dot"`` or ``"euclidean"``.
+    right_on
+        The vector column of ``right``, when it is named differently.
+    suffix
+        Appended to the names of ``right`` columns that ``left`` also has.
+    progress
+        Show a progress bar over the corpus batches (tqdm when installed;
+        nothing is printed otherwise).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> import polars_mlkit as pmk
+    >>> docs = pl.DataFrame({"doc": ["a", "b", "c"], "e": [[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]]})
+    >>> asks = pl.DataFrame({"ask": [1, 2], "e": [[0.0, 1.0], [1.0, 0.1]]})
+    >>> pmk.knn_join(asks, docs, on="e", k=2).select("ask", "doc", "rank")
+    shape: (4, 3)
+    ┌─────┬─────┬──────┐
+    │ ask ┆ doc ┆ rank │
+    │ --- ┆ --- ┆ ---  │
+    │ i64 ┆ str ┆ u32  │
+    ╞═════╪═════╪══════╡
+    │ 1   ┆ b   ┆ 1    │
+    │ 1   ┆ c   ┆ 2    │
+    │ 2   ┆ a   ┆ 1    │
+    │ 2   ┆ c   ┆ 2    │
+    └─────┴─────┴──────┘
+    """
+    function = "knn_join"
+    if isinstance(left, pl.LazyFrame):
+        left = left.collect()
+    if not isinstance(left, pl.DataFrame):
+        msg = f"{function}: left must be a polars DataFrame, got {type(left).__name__}"
+        raise TypeError(msg)
+    if not isinstance(right, (pl.DataFrame, pl.LazyFrame)):
+        msg = (
+            f"{function}: right must be a polars DataFrame or LazyFrame, got {type(right).__name__}"
+        )
+        raise TypeError(msg)
+    _checks.search_metric(metric, function)
+    k = _checks.top_k(k, function)
+    right_on = on if right_on is None else right_on
+    queries, query_rows = queries_of(left, on, function)
+    schema = right.collect_schema() if isinstance(right, pl.LazyFrame) else right.schema
+    check_corpus(schema, right_on, function)
+    if len(query_rows) == 0:
+        return joined_or_empty(left, query_rows, EMPTY_FOUND, schema, suffix)
+    if isinstance(right, pl.LazyFrame):
+        map_batches = lazy_batches(right, right_on)
+    else:
+        frame = right
+
+        def map_batches(fn: Callable[[pl.DataFrame], pl.DataFrame]) -> Iterator[pl.DataFrame]:
+            yield fn(frame)
+
+    found = search_batches(
+        map_batches, right_on, queries, k, metric, function, keep_rows=True, progress=progress
+    )
+    return joined_or_empty(left, query_rows, found, schema, suffix)
+
+
+EMPTY_FOUND = pl.DataFrame(
+    schema={"query": pl.UInt32, "rank": pl.UInt32, "index": pl.UInt32, "score": pl.Float64}
+)
+
+
+def joined_or_empty(
+    left: pl.DataFrame,
+    query_rows: npt.NDArray[np.int64],
+    found: pl.DataFrame,
+    schema: pl.Schema,
+    suffix: str,
+) -> pl.DataFrame:
+    """:func:`joined`, also when nothing matched (the corpus columns are
+    then added empty, with their dtypes)."""
+    right_columns = list(schema.names())
+    if found.height == 0:
+        empty = pl.DataFrame(schema={c: schema[c] for c in right_columns})
+        found = pl.concat([found.select(EMPTY_FOUND.columns), empty], how="horizontal")
+    return joined(left, query_rows, found, right_columns, suffix)
