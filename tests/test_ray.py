@@ -149,5 +149,5 @@ def test_nearest_and_knn_join_on_blocks_equal_in_memory(metric: str, data: pl.Da
     assert_frame_equal(
         joined, pmk.knn_join(left, corpus, on="e", k=4, metric=metric), check_exact=True
     )
-    with pytest.raises(TypeError, match="polars_mlkit.ray.nearest: corpus column 'g'"):
+    with pytest.raises(TypeError, match=r"polars_mlkit\.ray\.nearest: corpus column 'g'"):
         pmk_ray.nearest(ds, "g", queries)

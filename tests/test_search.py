@@ -103,7 +103,8 @@ def test_knn_join_nulls_suffix_and_small_corpora() -> None:
     assert empty.height == 0
     assert empty.columns == ["x", "v", "e", "x_right", "rank", "score"]
     none = pmk.knn_join(left.filter(pl.col("v").is_null()), right, on="v", right_on="e")
-    assert none.height == 0 and none.columns == empty.columns
+    assert none.height == 0
+    assert none.columns == empty.columns
 
 
 def test_knn_join_bad_input() -> None:
