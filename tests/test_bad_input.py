@@ -556,6 +556,37 @@ def empty_and_null_cases() -> list[Case]:
         ok("zero-width-list-nearest",
            'f = pl.DataFrame({"e": pl.Series([[], []], dtype=pl.List(pl.Float64))})\n'
            'assert pmk.nearest(f, "e", np.zeros((1, 0)), k=1)["index"].to_list() == [0]'),
+        # knn_join: the queries are the left frame's vector column.
+        *(
+            err(f"knn-join-{name}-{lazy}", code.replace("RIGHT", right), *needles, types=types)
+            for lazy, right in (("eager", "df"), ("lazy", "df.lazy()"))
+            for name, code, needles, types in (
+                ("width", 'pmk.knn_join(pl.DataFrame({"vec": [[1.0, 2.0, 3.0]]}), RIGHT, on="vec")',
+                 ("knn_join", ("3", "width", "length")), ()),
+                ("left-scalar", 'pmk.knn_join(pl.DataFrame({"vec": [1.0]}), RIGHT, on="vec")',
+                 ("knn_join", "vector"), ("TypeError",)),
+                ("right-scalar", 'pmk.knn_join(pl.DataFrame({"v": [[1.0, 2.0]]}), RIGHT, on="v", right_on="txt")',
+                 ("knn_join", "txt", "vector"), ("TypeError",)),
+                ("missing-on", 'pmk.knn_join(pl.DataFrame({"v": [[1.0, 2.0]]}), RIGHT, on="nope")',
+                 ("knn_join", "nope"), ("ColumnNotFoundError",)),
+                ("missing-right-on", 'pmk.knn_join(pl.DataFrame({"v": [[1.0, 2.0]]}), RIGHT, on="v", right_on="nope")',
+                 ("knn_join", "nope"), ("ColumnNotFoundError",)),
+                ("k-zero", 'pmk.knn_join(pl.DataFrame({"vec": [[1.0, 2.0]]}), RIGHT, on="vec", k=0)',
+                 ("knn_join", "k"), ("ValueError",)),
+                ("k-float", 'pmk.knn_join(pl.DataFrame({"vec": [[1.0, 2.0]]}), RIGHT, on="vec", k=1.5)',
+                 ("knn_join", "k"), ("TypeError",)),
+                ("metric", 'pmk.knn_join(pl.DataFrame({"vec": [[1.0, 2.0]]}), RIGHT, on="vec", metric="l7")',
+                 ("knn_join", "metric"), ("ValueError",)),
+                ("right-type", 'pmk.knn_join(pl.DataFrame({"vec": [[1.0, 2.0]]}), [1.0, 2.0], on="vec")',
+                 ("knn_join", "right"), ("TypeError",)),
+            )
+        ),
+        ok("knn-join-empty-corpus-and-null-queries",
+           'left = pl.DataFrame({"id": [1, 2], "vec": [[1.0, 2.0], None]})\n'
+           'r = pmk.knn_join(left, df.clear(), on="vec")\n'
+           'assert r.height == 0 and "rank" in r.columns\n'
+           'r = pmk.knn_join(left, df.lazy(), on="vec", k=1)\n'
+           'assert r["id"].to_list() == [1] and r["rank"].to_list() == [1]'),
     ]  # fmt: skip
     return cases
 
@@ -799,7 +830,7 @@ def test_matrix_covers_every_public_function() -> None:
         if name[0].isupper() or name == "load_scaler":
             continue  # fitted scalers: covered when present (scaler_cases)
         assert f"pmk.{name}(" in covered, name
-        if name not in ("nearest", "dot_product"):
+        if name not in ("nearest", "dot_product", "knn_join"):
             assert f".ml.{name}(" in covered, name
     for cls in SCALER_CLASSES:
         if hasattr(pmk, cls):
