@@ -558,29 +558,26 @@ def empty_and_null_cases() -> list[Case]:
            'assert pmk.nearest(f, "e", np.zeros((1, 0)), k=1)["index"].to_list() == [0]'),
         # knn_join: the queries are the left frame's vector column.
         *(
-            err(f"knn-join-{name}-{lazy}", code.replace("RIGHT", right), *needles, types=types)
+            err(f"knn-join-{name}-{lazy}",
+                f"pmk.knn_join(pl.DataFrame({{{left}}}), {right}, {args})", *needles, types=types)
             for lazy, right in (("eager", "df"), ("lazy", "df.lazy()"))
-            for name, code, needles, types in (
-                ("width", 'pmk.knn_join(pl.DataFrame({"vec": [[1.0, 2.0, 3.0]]}), RIGHT, on="vec")',
-                 ("knn_join", ("3", "width", "length")), ()),
-                ("left-scalar", 'pmk.knn_join(pl.DataFrame({"vec": [1.0]}), RIGHT, on="vec")',
-                 ("knn_join", "vector"), ("TypeError",)),
-                ("right-scalar", 'pmk.knn_join(pl.DataFrame({"v": [[1.0, 2.0]]}), RIGHT, on="v", right_on="txt")',
+            for name, left, args, needles, types in (
+                ("width", '"vec": [[1.0, 2.0, 3.0]]', 'on="vec"', ("knn_join", ("3", "width")), ()),
+                ("left-scalar", '"vec": [1.0]', 'on="vec"', ("knn_join", "vector"), ("TypeError",)),
+                ("right-scalar", '"v": [Q]', 'on="v", right_on="txt"',
                  ("knn_join", "txt", "vector"), ("TypeError",)),
-                ("missing-on", 'pmk.knn_join(pl.DataFrame({"v": [[1.0, 2.0]]}), RIGHT, on="nope")',
-                 ("knn_join", "nope"), ("ColumnNotFoundError",)),
-                ("missing-right-on", 'pmk.knn_join(pl.DataFrame({"v": [[1.0, 2.0]]}), RIGHT, on="v", right_on="nope")',
-                 ("knn_join", "nope"), ("ColumnNotFoundError",)),
-                ("k-zero", 'pmk.knn_join(pl.DataFrame({"vec": [[1.0, 2.0]]}), RIGHT, on="vec", k=0)',
-                 ("knn_join", "k"), ("ValueError",)),
-                ("k-float", 'pmk.knn_join(pl.DataFrame({"vec": [[1.0, 2.0]]}), RIGHT, on="vec", k=1.5)',
-                 ("knn_join", "k"), ("TypeError",)),
-                ("metric", 'pmk.knn_join(pl.DataFrame({"vec": [[1.0, 2.0]]}), RIGHT, on="vec", metric="l7")',
-                 ("knn_join", "metric"), ("ValueError",)),
-                ("right-type", 'pmk.knn_join(pl.DataFrame({"vec": [[1.0, 2.0]]}), [1.0, 2.0], on="vec")',
-                 ("knn_join", "right"), ("TypeError",)),
+                ("missing-on", '"v": [Q]', 'on="nope"', ("knn_join", "nope"),
+                 ("ColumnNotFoundError",)),
+                ("missing-right-on", '"v": [Q]', 'on="v", right_on="nope"', ("knn_join", "nope"),
+                 ("ColumnNotFoundError",)),
+                ("k-zero", '"vec": [Q]', 'on="vec", k=0', ("knn_join", "k"), ("ValueError",)),
+                ("k-float", '"vec": [Q]', 'on="vec", k=1.5', ("knn_join", "k"), ("TypeError",)),
+                ("metric", '"vec": [Q]', 'on="vec", metric="l7"', ("knn_join", "metric"),
+                 ("ValueError",)),
             )
         ),
+        err("knn-join-right-type", 'pmk.knn_join(pl.DataFrame({"vec": [Q]}), [Q], on="vec")',
+            "knn_join", "right", types=("TypeError",)),
         ok("knn-join-empty-corpus-and-null-queries",
            'left = pl.DataFrame({"id": [1, 2], "vec": [[1.0, 2.0], None]})\n'
            'r = pmk.knn_join(left, df.clear(), on="vec")\n'
