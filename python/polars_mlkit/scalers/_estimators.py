@@ -147,6 +147,7 @@ class StandardScaler(IncrementalScaler):
     _method = "standard"
     _param_names = ("columns", "by", "with_mean", "with_std", "ddof", "unknown_group")
     _stat_names = ("count", "mean", "m2", "min", "max", "unit")
+    _streams = False
     _param_columns = ("n_samples", "mean", "var", "scale")
 
     def __init__(
