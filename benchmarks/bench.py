@@ -1104,6 +1104,60 @@ def section_memory(cfg: Config) -> Section:
 
 
 # --------------------------------------------------------------------------- #
+# g. vector aggregations per group
+# --------------------------------------------------------------------------- #
+
+
+def section_aggregations(cfg: Config) -> Section:
+    """``ml.vector_mean`` per group against the fastest native ways."""
+    sec = Section("Vector aggregations: the centroid of each group")
+    rng = np.random.default_rng(SEED + 13)
+    n, d, groups = (100_000, 384, 1_000) if cfg.quick else (1_000_000, 384, 1_000)
+    df = pl.DataFrame(
+        {"g": rng.integers(0, groups, n), "e": rng.standard_normal((n, d), dtype=np.float32)}
+    )
+    progress(f"aggregations: vector_mean over {fmt_size(n)} x {d}, {groups} groups")
+
+    def as_matrix(out: pl.DataFrame) -> np.ndarray:
+        out = out.sort("g")
+        if "e" in out.columns and isinstance(out.schema["e"], pl.Array):
+            return np.asarray(out["e"].to_list())
+        return out.drop("g").to_numpy()
+
+    compare(
+        sec,
+        "pl.col('e').ml.vector_mean() in group_by('g').agg",
+        f"{fmt_size(n)} x Array(Float32, {d}), {groups:,} groups",
+        lambda: as_matrix(df.group_by("g").agg(pl.col("e").ml.vector_mean())),
+        [
+            Baseline(
+                "native arr.get(i).mean() per dimension",
+                lambda: as_matrix(
+                    df.group_by("g").agg(
+                        [pl.col("e").arr.get(i).mean().alias(f"e{i}") for i in range(d)]
+                    )
+                ),
+                5.0,
+                "≥ 5x",
+            ),
+            Baseline(
+                "native arr.to_struct + unnest + mean",
+                lambda: as_matrix(
+                    df.select("g", pl.col("e").arr.to_struct())
+                    .unnest("e")
+                    .group_by("g")
+                    .agg(pl.all().mean())
+                ),
+                5.0,
+                "≥ 5x",
+            ),
+        ],
+        3 if not cfg.quick else cfg.repeat,
+    )
+    return sec
+
+
+# --------------------------------------------------------------------------- #
 # f. search at scale: nearest against faiss and numpy
 # --------------------------------------------------------------------------- #
 
@@ -1440,6 +1494,7 @@ SECTIONS: dict[str, Callable[[Config], Section]] = {
     "vectors": section_vectors,
     "memory": section_memory,
     "outofcore": section_out_of_core,
+    "aggregations": section_aggregations,
     "search": section_search,
     "searchoutofcore": section_search_out_of_core,
 }

@@ -576,6 +576,19 @@ def empty_and_null_cases() -> list[Case]:
                  ("ValueError",)),
             )
         ),
+        # Vector aggregations: a scalar or ragged column names the function.
+        *(
+            err(f"{op}-{what}-{face}", code.format(op=op, col=col), op, *needles)
+            for op in ("vector_mean", "vector_sum", "vector_min", "vector_max")
+            for what, col, needles in (
+                ("scalar", "num", ("vector",)),
+                ("ragged", "rag", ("length",)),
+            )
+            for face, code in (
+                ("expr", 'df.select(pl.col("{col}").ml.{op}())'),
+                ("free", 'df.select(pmk.{op}("{col}"))'),
+            )
+        ),
         err("knn-join-right-type", 'pmk.knn_join(pl.DataFrame({"vec": [Q]}), [Q], on="vec")',
             "knn_join", "right", types=("TypeError",)),
         ok("knn-join-empty-corpus-and-null-queries",

@@ -50,6 +50,10 @@ CALLS: dict[str, list[tuple[str, tuple[Any, ...], dict[str, Any]]]] = {
         ("e", ([1.0, 0.1],), {"k": 2}),
         ("e", ([0.0, 1.0], 10, "euclidean"), {}),
     ],
+    "vector_mean": [("e", (), {})],
+    "vector_sum": [("e", (), {})],
+    "vector_min": [("e", (), {})],
+    "vector_max": [("e", (), {})],
 }
 CASES = [
     pytest.param(name, column, args, kwargs, id=f"{name}-{i}")

@@ -39,6 +39,10 @@ from polars_mlkit.vectors import (  # noqa: E402
     project,
     top_k_similar,
     unit_normalize,
+    vector_max,
+    vector_mean,
+    vector_min,
+    vector_sum,
 )
 
 __all__ = [
@@ -63,5 +67,9 @@ __all__ = [
     "standard_scale",
     "top_k_similar",
     "unit_normalize",
+    "vector_max",
+    "vector_mean",
+    "vector_min",
+    "vector_sum",
 ]
 del _namespace

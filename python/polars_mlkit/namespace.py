@@ -185,6 +185,66 @@ class MlExprNamespace:
         """
         return vectors.cosine_similarity(self._expr, other)  # type: ignore[no-any-return]
 
+    def vector_mean(self) -> pl.Expr:
+        """Mean of every dimension over the rows (the centroid): an aggregation.
+
+        See :func:`polars_mlkit.vector_mean`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"g": [1, 1, 2], "e": [[1.0, 0.0], [3.0, 2.0], [5.0, 5.0]]})
+        >>> df.group_by("g", maintain_order=True).agg(pl.col("e").ml.vector_mean())["e"].to_list()
+        [[2.0, 1.0], [5.0, 5.0]]
+        """
+        return vectors.vector_aggregate_expr(self._expr, "mean")
+
+    def vector_sum(self) -> pl.Expr:
+        """Sum of every dimension over the rows: an aggregation.
+
+        See :func:`polars_mlkit.vector_sum`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"e": [[1.0, 0.0], [3.0, 2.0]]})
+        >>> df.select(pl.col("e").ml.vector_sum())["e"].to_list()
+        [[4.0, 2.0]]
+        """
+        return vectors.vector_aggregate_expr(self._expr, "sum")
+
+    def vector_min(self) -> pl.Expr:
+        """Minimum of every dimension over the rows: an aggregation.
+
+        See :func:`polars_mlkit.vector_min`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"e": [[1.0, 0.0], [3.0, 2.0]]})
+        >>> df.select(pl.col("e").ml.vector_min())["e"].to_list()
+        [[1.0, 0.0]]
+        """
+        return vectors.vector_aggregate_expr(self._expr, "min")
+
+    def vector_max(self) -> pl.Expr:
+        """Maximum of every dimension over the rows: an aggregation.
+
+        See :func:`polars_mlkit.vector_max`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"e": [[1.0, 0.0], [3.0, 2.0]]})
+        >>> df.select(pl.col("e").ml.vector_max())["e"].to_list()
+        [[3.0, 2.0]]
+        """
+        return vectors.vector_aggregate_expr(self._expr, "max")
+
     def norm(self, ord: float = 2) -> pl.Expr:
         """Row-wise vector norm (``ord`` 1, 2 or ``float("inf")``).
 

@@ -373,3 +373,112 @@ def nearest(
         batches = search.lazy_batches(frame, column)
         return search.search_batches(batches, column, q, k, metric, "nearest", keep_rows=False)
     return frame.select(search.nearest_expr(column, q, k, metric, "nearest")).unnest("_nearest")
+
+
+# --------------------------------------------------------------------------- #
+# aggregations over the rows of a vector column
+# --------------------------------------------------------------------------- #
+def vector_aggregate_expr(col: pl.Expr, op: str) -> pl.Expr:
+    """The aggregation expression of ``vector_<op>`` over ``col``."""
+    return call_plugin(
+        "vector_aggregate",
+        [col],
+        {"function": f"vector_{op}", "op": op},
+        is_elementwise=False,
+        returns_scalar=True,
+    )
+
+
+def _vector_aggregate(x: Any, op: str, function: str) -> Any:
+    """``op`` of every dimension over the rows: an aggregation expression for
+    a column name or expression; a vector for data (a vector Series gives a
+    one-row Series, a 2-D array or list of rows gives a 1-D array or list)."""
+
+    def build(col: pl.Expr) -> pl.Expr:
+        return vector_aggregate_expr(col, op)
+
+    if is_expression_input(x):
+        return build(to_expr(x))
+    if isinstance(x, pl.Series):
+        return x.to_frame("x").select(build(pl.col("x"))).to_series().alias(x.name)
+    array = _checks.numeric_array(x, function, "x")
+    if array.ndim != 2:
+        msg = f"{function}: x must be 2-D (one vector per row), got an array of shape {array.shape}"
+        raise ValueError(msg)
+    kind = np.float32 if array.dtype == np.float32 else np.float64
+    series = pl.Series("x", np.ascontiguousarray(array, dtype=kind))
+    found = pl.DataFrame([series]).select(build(pl.col("x"))).to_series()
+    values = np.asarray(found.to_list()[0], dtype=kind) if found[0] is not None else None
+    if isinstance(x, np.ndarray):
+        return values
+    return None if values is None else values.tolist()
+
+
+def vector_mean(x: Any) -> Any:
+    """Mean of every dimension over the rows of a vector column (the centroid).
+
+    An aggregation: one vector per column, or per group in
+    ``group_by().agg``, broadcast to every row by ``.over``. Nulls are
+    skipped (a null row, or a null element in its dimension; a dimension
+    with no value is null, and no valid row gives a null vector); NaN
+    propagates, as in numpy. Accumulated in float64 in row order, so the
+    result does not depend on the thread count; Float32 stays Float32.
+    ``Array`` stays ``Array``, ``List`` stays ``List`` (its rows must share
+    one length).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> import polars_mlkit as pmk
+    >>> df = pl.DataFrame({"g": ["a", "a", "b"], "e": [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]})
+    >>> df.group_by("g", maintain_order=True).agg(pl.col("e").ml.vector_mean())["e"].to_list()
+    [[2.0, 3.0], [5.0, 6.0]]
+    >>> pmk.vector_mean([[1.0, 2.0], [3.0, 6.0]])
+    [2.0, 4.0]
+    """
+    return _vector_aggregate(x, "mean", "vector_mean")
+
+
+def vector_sum(x: Any) -> Any:
+    """Sum of every dimension over the rows (a dimension with no value sums to 0).
+
+    See :func:`vector_mean` for nulls, NaN, groups and dtypes.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> df = pl.DataFrame({"e": [[1.0, 2.0], None, [3.0, 4.0]]})
+    >>> df.select(pl.col("e").ml.vector_sum())["e"].to_list()
+    [[4.0, 6.0]]
+    """
+    return _vector_aggregate(x, "sum", "vector_sum")
+
+
+def vector_min(x: Any) -> Any:
+    """Minimum of every dimension over the rows.
+
+    See :func:`vector_mean` for nulls, NaN, groups and dtypes.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> df = pl.DataFrame({"e": [[1.0, 5.0], [3.0, 4.0]]})
+    >>> df.select(pl.col("e").ml.vector_min())["e"].to_list()
+    [[1.0, 4.0]]
+    """
+    return _vector_aggregate(x, "min", "vector_min")
+
+
+def vector_max(x: Any) -> Any:
+    """Maximum of every dimension over the rows.
+
+    See :func:`vector_mean` for nulls, NaN, groups and dtypes.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> df = pl.DataFrame({"e": [[1.0, 5.0], [3.0, 4.0]]})
+    >>> df.with_columns(pl.col("e").ml.vector_max().alias("m"))["m"].to_list()
+    [[3.0, 5.0], [3.0, 5.0]]
+    """
+    return _vector_aggregate(x, "max", "vector_max")

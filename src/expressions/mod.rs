@@ -1,6 +1,7 @@
 //! The Polars side: `#[polars_expr]` wrappers, their kwargs and output-type
 //! functions, and the conversion of Series into the slices the kernels take.
 
+mod aggregate;
 mod columns;
 mod dtypes;
 mod fitted;

@@ -20,7 +20,7 @@ use crate::kernels::vector::{self, UnitNorm};
 use crate::options::{self, PairOp};
 
 /// Shape and float type of a vector input, or the error a user should see.
-fn vector_shape(field: &Field, function: &str) -> PolarsResult<(Shape, FloatKind)> {
+pub(super) fn vector_shape(field: &Field, function: &str) -> PolarsResult<(Shape, FloatKind)> {
     reject_zero_width(field.dtype(), function)?;
     match numeric_shape(field.dtype()) {
         Some((Shape::Scalar, _)) => polars_bail!(InvalidOperation:

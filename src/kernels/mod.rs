@@ -1,6 +1,7 @@
 //! Pure numeric kernels over slices. Nothing in here knows about Polars or
 //! Python, so every kernel can be unit-tested and benchmarked on its own.
 
+pub mod aggregate;
 pub mod element;
 pub mod neighbors;
 pub mod parallel;
