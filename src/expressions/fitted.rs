@@ -216,20 +216,15 @@ fn order_gather(inputs: &[Series], kwargs: GatherKwargs) -> PolarsResult<Series>
         at.and_then(|i| kwargs.buckets.get(i))
             .map_or(&[], Vec::as_slice)
     };
-    let mut selected = vec![false; 1 << OUT_OF_CORE_BITS];
-    for &b in wanted {
-        if let Some(flag) = selected.get_mut(b as usize) {
-            *flag = true;
-        }
-    }
+    // At most six buckets are wanted: a scan of them beats a table of all
+    // `1 << OUT_OF_CORE_BITS` buckets, which every call would have to zero.
     let mut values = Vec::new();
     for x in series
         .f64()?
         .downcast_iter()
         .flat_map(|chunk| chunk.iter().flatten().copied())
     {
-        let wanted = selected.get(bucket_of_value(x, OUT_OF_CORE_BITS));
-        if !x.is_nan() && wanted == Some(&true) {
+        if !x.is_nan() && wanted.contains(&(bucket_of_value(x, OUT_OF_CORE_BITS) as u32)) {
             values.push(x);
         }
     }

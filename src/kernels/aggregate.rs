@@ -46,29 +46,15 @@ impl Accumulator {
         }
     }
 
-    /// Adds a row whose every element is valid (the common, fast case).
+    /// Adds a row whose every element is valid (the common case; the
+    /// always-true test compiles away).
     #[inline]
     pub fn add_row<T: Element>(&mut self, row: &[T]) {
-        self.rows += 1;
-        for (j, &v) in row.iter().enumerate().take(self.sums.len()) {
-            let x = v.to_f64();
-            self.counts[j] += 1;
-            self.sums[j] += x;
-            // NaN propagates, as in numpy's min and max.
-            self.mins[j] = if x < self.mins[j] || x.is_nan() {
-                x
-            } else {
-                self.mins[j]
-            };
-            self.maxs[j] = if x > self.maxs[j] || x.is_nan() {
-                x
-            } else {
-                self.maxs[j]
-            };
-        }
+        self.add_partial_row(row, |_| true);
     }
 
     /// Adds a row, skipping the elements `valid(j)` says are null.
+    #[inline]
     pub fn add_partial_row<T: Element>(&mut self, row: &[T], valid: impl Fn(usize) -> bool) {
         self.rows += 1;
         for (j, &v) in row.iter().enumerate().take(self.sums.len()) {
@@ -78,6 +64,7 @@ impl Accumulator {
             let x = v.to_f64();
             self.counts[j] += 1;
             self.sums[j] += x;
+            // NaN propagates, as in numpy's min and max.
             self.mins[j] = if x < self.mins[j] || x.is_nan() {
                 x
             } else {
