@@ -142,6 +142,23 @@ pub fn metric(metric: &str, function: &str) -> Result<Metric, String> {
     })
 }
 
+/// How a search ranks rows: a float metric, or Hamming distance on binary codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchMetric {
+    Float(Metric),
+    Hamming,
+}
+
+pub fn search_metric(name: &str, function: &str) -> Result<SearchMetric, String> {
+    match name {
+        "hamming" => Ok(SearchMetric::Hamming),
+        "cosine" | "dot" | "euclidean" => metric(name, function).map(SearchMetric::Float),
+        other => Err(format!(
+            "{function}: metric must be \"cosine\", \"dot\", \"euclidean\" or \"hamming\", got {other:?}"
+        )),
+    }
+}
+
 pub fn positive_k(k: i64, function: &str) -> Result<usize, String> {
     usize::try_from(k)
         .ok()

@@ -167,7 +167,9 @@ def output(value: object, function: str) -> None:
 # vectors
 # --------------------------------------------------------------------------- #
 METRICS = ("euclidean", "sqeuclidean", "manhattan", "chebyshev", "cosine")
-SEARCH_METRICS = ("cosine", "dot", "euclidean")
+SEARCH_METRICS = ("cosine", "dot", "euclidean", "hamming")
+RESCORE_METRICS = ("cosine", "dot", "euclidean")
+PRECISIONS = ("int8", "binary")
 NORMS = ("l1", "l2", "max")
 
 
@@ -182,6 +184,45 @@ def search_metric(value: object, function: str) -> None:
     """The ``metric`` of ``top_k_similar`` and ``nearest``."""
     if value not in SEARCH_METRICS:
         msg = f"{function}: metric must be one of {', '.join(SEARCH_METRICS)}, got {value!r}"
+        raise ValueError(msg)
+
+
+def precision(value: object) -> None:
+    """``quantize``'s ``precision``."""
+    if value not in PRECISIONS:
+        msg = f"quantize: precision must be one of {', '.join(PRECISIONS)}, got {value!r}"
+        raise ValueError(msg)
+
+
+def ranges(value: Any) -> npt.NDArray[np.float64]:
+    """``quantize``'s ``ranges``: a ``(2, d)`` array of per-dimension (min, max)
+    with min < max, finite."""
+    array = matrix(value, "quantize", "ranges")
+    if array.shape[0] != 2:
+        msg = f"quantize: ranges must have shape (2, d) (mins, then maxs), got {array.shape}"
+        raise ValueError(msg)
+    bad = ~(np.isfinite(array).all(axis=0) & (array[0] < array[1]))
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        msg = (
+            "quantize: ranges must be finite with min < max in every dimension, "
+            f"got ({array[0, j]}, {array[1, j]}) in dimension {j}"
+        )
+        raise ValueError(msg)
+    return array
+
+
+def oversample(value: object) -> int:
+    """``nearest``'s ``oversample``: a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        msg = f"nearest: oversample must be a positive integer, got {value!r}"
+        raise ValueError(msg)
+    return int(value)
+
+
+def rescore_metric(value: object) -> None:
+    if value not in RESCORE_METRICS:
+        msg = f"nearest: rescore_metric must be one of {', '.join(RESCORE_METRICS)}, got {value!r}"
         raise ValueError(msg)
 
 

@@ -20,7 +20,7 @@ docstring shows the Series namespace at work. Type checkers do not see the
 generated methods, but they do not see ``pl.Series.ml`` at all: Polars
 registers namespaces at runtime.
 
-``dot``, ``cosine_similarity`` and ``distance`` stay written out, because
+``dot``, ``cosine_similarity``, ``distance`` and ``hamming`` stay written out, because
 ``other`` means something else on a Series: a vector Series (``Array`` or
 ``List``) or a 2-D array is a second column, compared row by row, where the
 Expr methods read any Series as one constant vector; and a column name or an
@@ -37,7 +37,7 @@ import polars as pl
 
 from polars_mlkit import scaling, vectors
 from polars_mlkit.scaling import ScaleMethod
-from polars_mlkit.vectors import Metric, Other, SearchMetric, UnitNorm, VectorLike
+from polars_mlkit.vectors import Metric, Other, Precision, SearchMetric, UnitNorm, VectorLike
 
 _T = TypeVar("_T")
 
@@ -331,6 +331,40 @@ class MlExprNamespace:
         expr: pl.Expr = vectors.top_k_similar(self._expr, query, k, metric)
         return expr
 
+    def quantize(self, precision: Precision = "int8", ranges: Any = None) -> pl.Expr:
+        """Quantize vectors to Int8 codes or packed sign bits (``"binary"``).
+
+        See :func:`polars_mlkit.quantize`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"e": [[0.5, -1.0], [-1.5, 1.0]]}, schema={"e": pl.Array(pl.Float32, 2)})
+        >>> df.select(pl.col("e").ml.quantize("binary"))["e"].to_list()
+        [[128], [64]]
+        >>> df.select(pl.col("e").ml.quantize("int8", ranges=[[-2.0, -2.0], [2.0, 2.0]]))["e"].to_list()
+        [[31], [-96]]
+        """
+        expr: pl.Expr = vectors.quantize(self._expr, precision, ranges)
+        return expr
+
+    def hamming(self, other: Other) -> pl.Expr:
+        """Row-wise number of differing bits between packed binary codes (UInt32).
+
+        See :func:`polars_mlkit.hamming`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"e": [[0.5, -1.0], [-1.5, 1.0]]})
+        >>> codes = df.select(pl.col("e").ml.quantize("binary"))
+        >>> codes.select(pl.col("e").ml.hamming([0b1100_0000]))["e"].to_list()
+        [1, 1]
+        """
+        return vectors.hamming(self._expr, other)  # type: ignore[no-any-return]
+
 
 def _dispatch_to_expr(expr_namespace: type) -> Callable[[type[_T]], type[_T]]:
     """Class decorator: give the Series namespace each public method of
@@ -382,7 +416,7 @@ class MlSeriesNamespace:
     method runs the :class:`MlExprNamespace` method of the same name on the
     Series and returns a Series of the same name (the methods are generated
     from the Expr namespace; see the module docstring). ``dot``,
-    ``cosine_similarity`` and ``distance`` are written out: their ``other``
+    ``cosine_similarity``, ``distance`` and ``hamming`` are written out: their ``other``
     may be a second vector Series, compared row by row.
 
     Examples
@@ -457,3 +491,20 @@ class MlSeriesNamespace:
         [4.0, 1.0]
         """
         return vectors.distance(self._series, other, metric)  # type: ignore[no-any-return]
+
+    def hamming(self, other: Other) -> pl.Series:
+        """Row-wise number of differing bits to another code Series or one constant code.
+
+        ``other`` as in :meth:`dot`. See :func:`polars_mlkit.hamming`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> b = pl.Series("b", [[3], [255]], dtype=pl.Array(pl.UInt8, 1))
+        >>> b.ml.hamming([1]).to_list()
+        [1, 7]
+        >>> b.ml.hamming(pl.Series([[3], [0]], dtype=pl.Array(pl.UInt8, 1))).to_list()
+        [0, 8]
+        """
+        return vectors.hamming(self._series, other)  # type: ignore[no-any-return]

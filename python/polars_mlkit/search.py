@@ -65,7 +65,7 @@ def lazy_batches(lazy: pl.LazyFrame, column: str) -> MapBatches:
     dtype = lazy.collect_schema()[column]
     width = dtype.size if isinstance(dtype, pl.Array) else 1024
     inner = getattr(dtype, "inner", None)
-    itemsize = 4 if inner in (pl.Float32, pl.Int8, pl.UInt8) else 8
+    itemsize = {pl.Float32: 4, pl.Float16: 2, pl.Int8: 1, pl.UInt8: 1}.get(inner, 8)
     rows = max(1024, BATCH_BYTES // max(1, width * itemsize))
 
     def run(fn: Callable[[pl.DataFrame], pl.DataFrame]) -> Iterator[pl.DataFrame]:
@@ -102,7 +102,7 @@ def search_batches(
     ``rank``, ``index`` (position in the whole corpus), ``score``, and with
     ``keep_rows`` the matched corpus rows' columns after them."""
     expr = nearest_expr(column, queries, k, metric, function)
-    best_first = metric != "euclidean"  # cosine and dot: higher is better
+    best_first = metric in ("cosine", "dot")  # higher is better; distances: lower
 
     def partial(batch: pl.DataFrame) -> pl.DataFrame:
         found = batch.select(expr).unnest("_nearest")
@@ -154,6 +154,89 @@ def search_batches(
         "score",
         pl.exclude("query", "rank", "index", "score", _QUERY, _INDEX, _SCORE),
     )
+
+
+def rescored(
+    frame: pl.DataFrame | pl.LazyFrame,
+    column: str,
+    queries: npt.NDArray[np.float64],
+    k: int,
+    rescore: str | pl.Series,
+    oversample: int,
+    metric: str,
+) -> pl.DataFrame:
+    """``nearest`` screened on binary codes and rescored at full precision:
+    the sign bits of ``queries`` find ``k * oversample`` candidates per query
+    by Hamming distance on ``column``; only the candidate rows of
+    ``rescore`` are then gathered (from a LazyFrame, in one more streaming
+    pass that reads that column alone) and scored exactly."""
+    from polars_mlkit.vectors import nearest
+
+    function = "nearest"
+    if isinstance(rescore, pl.Series):
+        if isinstance(frame, pl.LazyFrame):
+            msg = f"{function}: rescore as a Series needs a DataFrame; name a column of the LazyFrame"
+            raise TypeError(msg)
+        if rescore.len() != frame.height:
+            msg = (
+                f"{function}: rescore has {rescore.len()} rows but the frame has "
+                f"{frame.height}; its rows must line up with the frame's"
+            )
+            raise ValueError(msg)
+        check_corpus(pl.Schema({"rescore": rescore.dtype}), "rescore", function)
+    else:
+        schema = frame.collect_schema()
+        if rescore not in schema:
+            msg = f"{function}: rescore column {rescore!r} is not in the frame"
+            raise pl.exceptions.ColumnNotFoundError(msg)
+        check_corpus(schema, rescore, function)
+    per_query = min(k * oversample, 2**32 - 1)
+    codes = np.packbits(queries > 0, axis=1).astype(np.float64)
+    screened = nearest(frame, column, codes, per_query, "hamming")
+    wanted = np.unique(screened["index"].to_numpy())
+    positions = pl.Series("index", wanted, dtype=pl.UInt32)
+    if isinstance(rescore, pl.Series):
+        vectors = rescore.gather(positions).alias("x")
+    elif isinstance(frame, pl.LazyFrame):
+        vectors = (
+            frame.select(pl.col(rescore).alias("x"))
+            .with_row_index("__pmk_row")
+            .filter(pl.col("__pmk_row").is_in(positions.implode()))
+            .collect()["x"]
+        )
+    else:
+        vectors = frame[rescore].gather(positions).alias("x")
+    # Candidates as positions into the gathered rows (u32::MAX: none).
+    candidates = np.full((queries.shape[0], per_query), 2**32 - 1, dtype="<u4")
+    local = np.searchsorted(wanted, screened["index"].to_numpy())
+    candidates[screened["query"].to_numpy(), screened["rank"].to_numpy() - 1] = local
+    kwargs = {
+        "function": function,
+        "n_queries": int(queries.shape[0]),
+        "dim": int(queries.shape[1]),
+        "k": k,
+        "metric": metric,
+        "candidates": per_query,
+    }
+    found = (
+        pl.DataFrame([vectors])
+        .select(
+            call_plugin(
+                "nearest",
+                [
+                    pl.col("x"),
+                    _literal(queries, scalar=False),
+                    pl.lit(pl.Series("", [candidates.tobytes()], dtype=pl.Binary)),
+                ],
+                kwargs,
+                is_elementwise=False,
+                changes_length=True,
+            ).alias("_nearest")
+        )
+        .unnest("_nearest")
+    )
+    original = pl.Series(wanted, dtype=pl.UInt32)
+    return found.with_columns(original.gather(found["index"]).alias("index"))
 
 
 def queries_of(

@@ -19,7 +19,9 @@ from polars_mlkit._data import is_expression_input, to_expr
 from polars_mlkit._plugin import call_plugin
 
 Metric: TypeAlias = Literal["euclidean", "sqeuclidean", "manhattan", "chebyshev", "cosine"]
-SearchMetric: TypeAlias = Literal["cosine", "dot", "euclidean"]
+SearchMetric: TypeAlias = Literal["cosine", "dot", "euclidean", "hamming"]
+RescoreMetric: TypeAlias = Literal["cosine", "dot", "euclidean"]
+Precision: TypeAlias = Literal["int8", "binary"]
 UnitNorm: TypeAlias = Literal["l1", "l2", "max"]
 #: A constant vector: list, tuple, 1-D numpy array or numeric Series.
 VectorLike: TypeAlias = "Sequence[float] | npt.NDArray[Any] | pl.Series"
@@ -285,8 +287,14 @@ def top_k_similar(x: Any, query: VectorLike, k: int, metric: SearchMetric = "cos
 
     An aggregation: best first, ties to the lower position, null rows (and
     rows whose score is NaN) never chosen, fewer than ``k`` rows gives all of
-    them. ``metric="euclidean"`` ranks by smallest distance. In
-    ``group_by().agg`` it gives a list per group, positions within the group.
+    them. ``metric="euclidean"`` ranks by smallest distance, and
+    ``metric="hamming"`` by fewest differing bits between packed binary codes
+    (``Array(UInt8)``, see :func:`quantize`; the query is then a code too).
+    In ``group_by().agg`` it gives a list per group, positions within the group.
+
+    Float16, Int8 and UInt8 columns are read in place (computed as
+    Float32); an Int8/UInt8 column with an integer query of the same range
+    is scored by exact integer kernels.
     ``x`` may also be data: a 2-D numpy array (one vector per row) gives a
     numpy array of positions, a list of rows a list, a Series a Series.
 
@@ -315,7 +323,24 @@ def top_k_similar(x: Any, query: VectorLike, k: int, metric: SearchMetric = "cos
         return build(to_expr(x))
     if isinstance(x, pl.Series):
         return x.to_frame("x").select(build(pl.col("x"))).to_series().alias(x.name)
+    if metric == "hamming":
+        codes = _code_rows(x, "top_k_similar", "x")
+        found = pl.DataFrame([codes]).select(build(pl.col("x"))).to_series().to_numpy()
+        return found if isinstance(x, np.ndarray) else found.tolist()
     return _internal.top_k_similar("top_k_similar", _plain(x, "top_k_similar", "x"), q, k, metric)
+
+
+def _code_rows(x: Any, function: str, what: str) -> pl.Series:
+    """Binary codes given as data (a 2-D array or a list of rows of bytes)
+    as an ``Array(UInt8)`` Series."""
+    array = _checks.numeric_array(x, function, what)
+    if array.ndim != 2:
+        msg = f"{function}: {what} must be 2-D (one code per row), got an array of shape {array.shape}"
+        raise ValueError(msg)
+    if array.size and (array.min() < 0 or array.max() > 255 or (array != np.round(array)).any()):
+        msg = f"{function}: {what} must hold byte codes (integers 0..=255)"
+        raise ValueError(msg)
+    return pl.Series("x", np.ascontiguousarray(array, dtype=np.uint8))
 
 
 def nearest(
@@ -324,6 +349,10 @@ def nearest(
     queries: Any,
     k: int = 10,
     metric: SearchMetric = "cosine",
+    *,
+    rescore: str | pl.Series | None = None,
+    oversample: int = 4,
+    rescore_metric: RescoreMetric = "cosine",
 ) -> pl.DataFrame:
     """The ``k`` nearest rows of ``frame[column]`` for each of many queries.
 
@@ -345,6 +374,18 @@ def nearest(
     whole: each batch is searched and the top-k merged, with the in-memory
     result (see :mod:`polars_mlkit.search`).
 
+    Quantized corpora: a Float16, Int8 or UInt8 column is read in place
+    (computed as Float32). ``metric="hamming"`` searches packed binary codes
+    (``Array(UInt8)`` from ``ml.quantize("binary")``; the queries are codes
+    too, and ``score`` is the number of differing bits). With ``rescore``
+    (a full-precision vector column of ``frame``, or a Series of the same
+    height) the queries are full-precision vectors: their sign bits screen
+    ``k * oversample`` candidates on the codes in ``column`` (Hamming
+    distance), then the candidates are scored exactly on ``rescore`` with
+    ``rescore_metric`` (``"cosine"``, ``"dot"`` or ``"euclidean"``). The
+    result is what an exact search on the candidates gives, ties to the
+    lower position; ``rescore`` needs ``metric="hamming"``.
+
     Examples
     --------
     >>> import polars as pl
@@ -352,14 +393,32 @@ def nearest(
     >>> df = pl.DataFrame({"e": [[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]]})
     >>> pmk.nearest(df, "e", [[0.0, 1.0]], k=2)["index"].to_list()
     [1, 2]
+    >>> codes = df.with_columns(pl.col("e").ml.quantize("binary").alias("b"))
+    >>> pmk.nearest(codes, "b", [[0.1, 0.9]], k=1, metric="hamming", rescore="e")["index"].to_list()
+    [1]
     """
     _checks.search_metric(metric, "nearest")
     q = _checks.matrix(queries, "nearest", "queries")
     k = _checks.top_k(k, "nearest")
+    if rescore is not None:
+        from polars_mlkit import search
+
+        _checks.rescore_metric(rescore_metric)
+        if metric != "hamming":
+            msg = f"nearest: rescore= screens on binary codes and needs metric='hamming', got {metric!r}"
+            raise ValueError(msg)
+        if not isinstance(frame, (pl.DataFrame, pl.LazyFrame)) or not isinstance(column, str):
+            msg = "nearest: rescore= needs a frame and the name of its code column"
+            raise TypeError(msg)
+        factor = _checks.oversample(oversample)
+        return search.rescored(frame, column, q, k, rescore, factor, rescore_metric)
     if not isinstance(frame, (pl.DataFrame, pl.LazyFrame)):
         if column is not None:
             msg = "nearest: column names a column of a frame; pass None when frame is an array"
             raise TypeError(msg)
+        if metric == "hamming":
+            codes = pl.DataFrame([_code_rows(frame, "nearest", "frame")])
+            return nearest(codes, "x", q, k, metric)
         found = _internal.nearest("nearest", _plain(frame, "nearest", "frame"), q, k, metric)
         return pl.DataFrame(dict(zip(("query", "rank", "index", "score"), found, strict=True)))
     if not isinstance(column, str):
@@ -373,6 +432,133 @@ def nearest(
         batches = search.lazy_batches(frame, column)
         return search.search_batches(batches, column, q, k, metric, "nearest", keep_rows=False)
     return frame.select(search.nearest_expr(column, q, k, metric, "nearest")).unnest("_nearest")
+
+
+# --------------------------------------------------------------------------- #
+# quantized embeddings
+# --------------------------------------------------------------------------- #
+def _on_data(x: Any, function: str, build: Callable[[pl.Expr], pl.Expr]) -> Any:
+    """Data in, the same kind out, through the plugin: a 2-D array is one
+    vector per row (a numpy array comes back), a list of rows a list, one
+    1-D vector a 1-D result."""
+    array = _checks.numeric_array(x, function, "x")
+    if array.ndim not in (1, 2):
+        msg = f"{function}: x must be one vector or one vector per row, got shape {array.shape}"
+        raise ValueError(msg)
+    rows = array.reshape(1, -1) if array.ndim == 1 else array
+    if rows.dtype.kind == "b":
+        rows = rows.astype(np.uint8)
+    series = pl.Series("x", np.ascontiguousarray(rows))
+    found = pl.DataFrame([series]).select(build(pl.col("x"))).to_series().to_numpy()
+    found = found[0] if array.ndim == 1 else found
+    return found if isinstance(x, np.ndarray) else found.tolist()
+
+
+def quantize(x: Any, precision: Precision = "int8", ranges: Any = None) -> Any:
+    """Quantize embeddings to Int8 codes or packed sign bits.
+
+    ``"int8"``: per dimension, ``ranges`` (a ``(2, d)`` array of min and
+    max, e.g. from calibration data; ``None`` takes them from the column,
+    skipping nulls and NaN) maps ``[min, max]`` linearly to -128..127 as
+    sentence-transformers' ``quantize_embeddings(precision="int8")``:
+    ``trunc((x - min) / ((max - min) / 255) - 128)``, computed in the
+    column's float type and clipped to the Int8 range. Without ``ranges`` it
+    needs the whole column (an aggregation-like expression that respects
+    ``.over``); with them it is elementwise. A dimension whose column range
+    is empty maps to -128; a row holding NaN becomes null; an infinite value
+    with ``ranges=None`` is an error.
+
+    ``"binary"``: bit = value > 0, packed big-endian per byte like
+    ``numpy.packbits`` (sentence-transformers' ``"ubinary"``): ``d`` numbers
+    give ``ceil(d / 8)`` bytes. Elementwise.
+
+    ``Array`` input gives ``Array(Int8, d)`` / ``Array(UInt8, ceil(d / 8))``;
+    ``List`` stays ``List``. A null row, or a row holding a null, is null.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> import polars_mlkit as pmk
+    >>> df = pl.DataFrame({"e": [[0.5, -1.0, 2.0], [1.5, 1.0, -2.0]]})
+    >>> df.select(pl.col("e").ml.quantize("binary"))["e"].to_list()
+    [[160], [192]]
+    >>> df.select(pl.col("e").ml.quantize("int8"))["e"].to_list()
+    [[-128, -128, 127], [127, 127, -128]]
+    >>> pmk.quantize([0.25, 0.5], ranges=[[0.0, 0.0], [1.0, 1.0]])
+    [-64, 0]
+    """
+    _checks.precision(precision)
+    bounds = None
+    if ranges is not None:
+        if precision != "int8":
+            msg = "quantize: ranges apply to precision='int8' only"
+            raise ValueError(msg)
+        bounds = _checks.ranges(ranges)
+    kwargs = {
+        "function": "quantize",
+        "precision": precision,
+        "ranges": None if bounds is None else int(bounds.shape[1]),
+    }
+
+    def build(col: pl.Expr) -> pl.Expr:
+        args = [col] if bounds is None else [col, _literal(bounds)]
+        # Elementwise unless the ranges come from the column itself.
+        elementwise = precision == "binary" or bounds is not None
+        return call_plugin("quantize", args, kwargs, is_elementwise=elementwise)
+
+    if is_expression_input(x):
+        return build(to_expr(x))
+    if isinstance(x, pl.Series):
+        return x.to_frame("x").select(build(pl.col("x"))).to_series().alias(x.name)
+    return _on_data(x, "quantize", build)
+
+
+def hamming(x: Any, other: Other) -> Any:
+    """Row-wise Hamming distance between packed binary codes: the number of
+    bits that differ (UInt32).
+
+    Both sides are codes (``Array``/``List`` of UInt8, e.g. from
+    ``ml.quantize("binary")``) of one width; ``other`` is another code
+    column or one constant code (a sequence of byte values) broadcast to
+    every row. A null row on either side gives null.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> import polars_mlkit as pmk
+    >>> df = pl.DataFrame({"b": [[0b1010_0000], [0b1111_1111]]}, schema={"b": pl.Array(pl.UInt8, 1)})
+    >>> df.select(pl.col("b").ml.hamming([0b1000_0000]))["b"].to_list()
+    [1, 7]
+    >>> pmk.hamming([3, 0], [1, 255])
+    9
+    """
+
+    def build(col: pl.Expr, other_arg: pl.Expr | None, constant: int | None) -> pl.Expr:
+        kwargs = {"function": "hamming", "constant": constant}
+        args = [col] if other_arg is None else [col, other_arg]
+        return call_plugin("hamming", args, kwargs, is_elementwise=True)
+
+    def constant_code(value: Any) -> npt.NDArray[np.float64]:
+        code = _checks.constant_vector(value, "hamming")
+        if code.size and (code.min() < 0 or code.max() > 255 or (code != np.round(code)).any()):
+            msg = "hamming: other must hold byte codes (integers 0..=255)"
+            raise ValueError(msg)
+        return code
+
+    if is_expression_input(x):
+        if is_expression_input(other):
+            return build(to_expr(x), to_expr(other), None)
+        code = constant_code(other)
+        return build(to_expr(x), _literal(code), len(code))
+    if isinstance(x, pl.Series):
+        return _on_series(x, "hamming", build, other)
+    a = _code_rows(np.atleast_2d(np.asarray(x)), "hamming", "x")
+    code = constant_code(other)
+    found = pl.DataFrame([a]).select(build(pl.col("x"), _literal(code), len(code))).to_series()
+    values = found.to_numpy()
+    if np.ndim(x) == 1:
+        return int(values[0])
+    return values if isinstance(x, np.ndarray) else values.tolist()
 
 
 # --------------------------------------------------------------------------- #

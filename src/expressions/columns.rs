@@ -9,6 +9,7 @@ use polars_arrow::bitmap::Bitmap;
 use polars_arrow::types::NativeType;
 
 use super::dtypes::FloatKind;
+use crate::kernels::codes::F16;
 use crate::kernels::element::Element;
 use crate::kernels::segments::{Segment, Validity};
 
@@ -81,7 +82,7 @@ pub struct VectorChunk<'a, T> {
     pub inner: Option<Validity<'a>>,
 }
 
-impl<'a, T: Element> VectorChunk<'a, T> {
+impl<'a, T: Copy> VectorChunk<'a, T> {
     /// The value range of row `i` in `values`.
     #[inline(always)]
     pub fn row_range(&self, i: usize) -> std::ops::Range<usize> {
@@ -124,7 +125,7 @@ impl<'a, T: Element> VectorChunk<'a, T> {
     }
 }
 
-fn child_values<'a, T: ColumnFloat>(
+fn child_values<'a, T: NativeType>(
     child: &'a dyn ArrowArray,
     function: &str,
 ) -> PolarsResult<(&'a [T], Option<Validity<'a>>)> {
@@ -136,7 +137,7 @@ fn child_values<'a, T: ColumnFloat>(
 }
 
 /// The chunks of a vector column whose inner dtype is already `T`.
-pub fn vector_chunks<'a, T: ColumnFloat>(
+pub fn vector_chunks<'a, T: NativeType>(
     series: &'a Series,
     function: &str,
 ) -> PolarsResult<Vec<VectorChunk<'a, T>>> {
@@ -178,9 +179,32 @@ pub fn vector_chunks<'a, T: ColumnFloat>(
     }
 }
 
+/// The chunks of a `Float16` vector column, read in place as half-precision bits.
+pub fn f16_vector_chunks<'a>(
+    series: &'a Series,
+    function: &str,
+) -> PolarsResult<Vec<VectorChunk<'a, F16>>> {
+    let chunks = vector_chunks::<pf16>(series, function)?;
+    Ok(chunks
+        .into_iter()
+        .map(|c| VectorChunk {
+            // SAFETY: `pf16` is `repr(transparent)` over `half::f16`, itself
+            // `repr(transparent)` over `u16`, as is `F16`: same size,
+            // alignment and bit validity, so the slice is reinterpreted as is.
+            values: unsafe {
+                std::slice::from_raw_parts(c.values.as_ptr().cast::<F16>(), c.values.len())
+            },
+            starts: c.starts,
+            rows: c.rows,
+            outer: c.outer,
+            inner: c.inner,
+        })
+        .collect())
+}
+
 /// The one length shared by every non-null row of a vector column, or an
 /// error naming two rows whose lengths differ. `None` when no row is valid.
-pub fn common_width<T: Element>(
+pub fn common_width<T: Copy>(
     chunks: &[VectorChunk<'_, T>],
     function: &str,
 ) -> PolarsResult<Option<usize>> {

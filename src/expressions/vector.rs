@@ -9,15 +9,19 @@
 use polars::prelude::*;
 use polars_arrow::array::PrimitiveArray;
 use polars_arrow::bitmap::Bitmap;
+use polars_arrow::types::NativeType;
 use pyo3_polars::derive::polars_expr;
 use serde::Deserialize;
 
-use super::columns::{map_vector_chunks, vector_chunks, ColumnFloat, VectorChunk};
+use super::columns::{
+    f16_vector_chunks, map_vector_chunks, vector_chunks, ColumnFloat, VectorChunk,
+};
 use super::dtypes::{numeric_shape, reject_zero_width, shaped_dtype, FloatKind, Shape};
+use crate::kernels::codes::{self, IntCode, Widened, F16};
 use crate::kernels::element::Element;
-use crate::kernels::rowwise::{self, RowError, RowValues};
+use crate::kernels::rowwise::{self, RowError, RowValues, VectorRows};
 use crate::kernels::vector::{self, UnitNorm};
-use crate::options::{self, PairOp};
+use crate::options::{self, PairOp, SearchMetric};
 
 /// Shape and float type of a vector input, or the error a user should see.
 pub(super) fn vector_shape(field: &Field, function: &str) -> PolarsResult<(Shape, FloatKind)> {
@@ -26,6 +30,8 @@ pub(super) fn vector_shape(field: &Field, function: &str) -> PolarsResult<(Shape
         Some((Shape::Scalar, _)) => polars_bail!(InvalidOperation:
             "{function}: column {:?} is a scalar column ({}); expected vectors (an Array or List of numbers)",
             field.name().as_str(), field.dtype()),
+        // Float16, Int8 and UInt8 vectors are computed as Float32.
+        Some((shape, _)) if is_narrow(field.dtype()) => Ok((shape, FloatKind::F32)),
         Some(shape) => Ok(shape),
         None => polars_bail!(InvalidOperation:
             "{function}: expected an Array or List column of numbers, got {} for column {:?}",
@@ -33,19 +39,19 @@ pub(super) fn vector_shape(field: &Field, function: &str) -> PolarsResult<(Shape
     }
 }
 
-fn first_input<'a>(inputs: &'a [Series], function: &str) -> PolarsResult<&'a Series> {
+pub(super) fn first_input<'a>(inputs: &'a [Series], function: &str) -> PolarsResult<&'a Series> {
     inputs
         .first()
         .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))
 }
 
-fn first_field<'a>(fields: &'a [Field], function: &str) -> PolarsResult<&'a Field> {
+pub(super) fn first_field<'a>(fields: &'a [Field], function: &str) -> PolarsResult<&'a Field> {
     fields
         .first()
         .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))
 }
 
-fn check_constant_width(shape: &Shape, len: usize, function: &str, what: &str) -> PolarsResult<()> {
+pub(super) fn check_constant_width(shape: &Shape, len: usize, function: &str, what: &str) -> PolarsResult<()> {
     if let Shape::Array(width) = shape {
         polars_ensure!(*width == len, ComputeError:
             "{function}: the column holds vectors of length {width} but the {what} has length {len}");
@@ -53,19 +59,93 @@ fn check_constant_width(shape: &Shape, len: usize, function: &str, what: &str) -
     Ok(())
 }
 
-/// Every row of a vector column in order: `None` for a null row or a row
-/// with a null element.
-fn rows<'a, T: Element>(
-    chunks: &'a [VectorChunk<'a, T>],
-) -> impl Iterator<Item = Option<&'a [T]>> + 'a {
+/// Every row of a vector column in order (`None` for a null row or a row
+/// with a null element), collected for the row-wise drivers.
+pub(super) fn row_slices<'a, T: Copy>(chunks: &[VectorChunk<'a, T>]) -> Vec<Option<&'a [T]>> {
     chunks
         .iter()
         .flat_map(|c| (0..c.rows).map(move |i| c.row(i)))
+        .collect()
 }
 
-/// Every row of a vector column, collected for the row-wise drivers.
-fn row_slices<'a, T: Element>(chunks: &'a [VectorChunk<'a, T>]) -> Vec<Option<&'a [T]>> {
-    rows(chunks).collect()
+/// The rows of a vector input as the kernels of float type `T` read them.
+/// Float32 and Float64 numbers are read in place; Float16, Int8 and UInt8
+/// ones (computed as Float32) are widened a row at a time as the kernels
+/// reach them, so the column is never copied; other numbers were cast by
+/// [`prepared`].
+pub(super) enum InputRows<'a, T> {
+    Native(Vec<Option<&'a [T]>>),
+    F16(Widened<'a, F16>),
+    I8(Widened<'a, i8>),
+    U8(Widened<'a, u8>),
+}
+
+impl<T: Element> VectorRows<T> for InputRows<'_, T> {
+    fn row_count(&self) -> usize {
+        match self {
+            InputRows::Native(rows) => rows.len(),
+            InputRows::F16(rows) => VectorRows::<T>::row_count(rows),
+            InputRows::I8(rows) => VectorRows::<T>::row_count(rows),
+            InputRows::U8(rows) => VectorRows::<T>::row_count(rows),
+        }
+    }
+    fn row_len(&self, i: usize) -> Option<usize> {
+        match self {
+            InputRows::Native(rows) => rows.as_slice().row_len(i),
+            InputRows::F16(rows) => VectorRows::<T>::row_len(rows, i),
+            InputRows::I8(rows) => VectorRows::<T>::row_len(rows, i),
+            InputRows::U8(rows) => VectorRows::<T>::row_len(rows, i),
+        }
+    }
+    fn row<'s>(&'s self, i: usize, scratch: &'s mut Vec<T>) -> Option<&'s [T]> {
+        match self {
+            InputRows::Native(rows) => rows.get(i).copied().flatten(),
+            InputRows::F16(rows) => rows.row(i, scratch),
+            InputRows::I8(rows) => rows.row(i, scratch),
+            InputRows::U8(rows) => rows.row(i, scratch),
+        }
+    }
+}
+
+/// Whether a vector column's numbers are widened as they are read
+/// (Float16, Int8, UInt8) rather than read in place or cast.
+fn is_narrow(dtype: &DataType) -> bool {
+    matches!(
+        dtype.inner_dtype(),
+        Some(DataType::Float16 | DataType::Int8 | DataType::UInt8)
+    )
+}
+
+/// A vector input ready to be read as float type `kind`: as it is when its
+/// numbers are of that type or narrow, else cast (integers other than Int8
+/// and UInt8, Decimal, or a Float32 side paired with a Float64 one).
+fn prepared(series: &Series, kind: FloatKind, function: &str) -> PolarsResult<Series> {
+    let (shape, _) = vector_shape(&series.field(), function)?;
+    let dtype = shaped_dtype(&shape, kind);
+    if is_narrow(series.dtype()) || series.dtype() == &dtype {
+        Ok(series.clone())
+    } else {
+        series.cast(&dtype)
+    }
+}
+
+/// The rows of a [`prepared`] vector input, read as float type `T`.
+pub(super) fn input_rows<'a, T: ColumnFloat>(
+    series: &'a Series,
+    function: &str,
+) -> PolarsResult<InputRows<'a, T>> {
+    Ok(match series.dtype().inner_dtype() {
+        Some(DataType::Float16) => InputRows::F16(Widened {
+            rows: row_slices(&f16_vector_chunks(series, function)?),
+        }),
+        Some(DataType::Int8) => InputRows::I8(Widened {
+            rows: row_slices(&vector_chunks::<i8>(series, function)?),
+        }),
+        Some(DataType::UInt8) => InputRows::U8(Widened {
+            rows: row_slices(&vector_chunks::<u8>(series, function)?),
+        }),
+        _ => InputRows::Native(row_slices(&vector_chunks::<T>(series, function)?)),
+    })
 }
 
 /// Builds a float column of `T` from the drivers' per-row results.
@@ -76,7 +156,7 @@ fn float_series<T: ColumnFloat>(name: PlSmallStr, results: RowValues<T>) -> Seri
 }
 
 /// An option that did not parse, as the error a user sees.
-fn option_error(message: String) -> PolarsError {
+pub(super) fn option_error(message: String) -> PolarsError {
     polars_err!(ComputeError: "{message}")
 }
 
@@ -87,7 +167,7 @@ fn option_error(message: String) -> PolarsError {
 /// streaming engine repeats a literal to the length of a morsel (cheap for
 /// Binary: the rows share one buffer), so any number of equal rows is
 /// accepted; `None` for an empty morsel, which carries no row.
-fn constant_values(
+pub(super) fn constant_values(
     inputs: &[Series],
     index: usize,
     expected: usize,
@@ -117,7 +197,7 @@ fn constant_values(
 
 /// A driver error as the message of the plugin face; `what` names the other
 /// side (`"query"`, `"matrix (rows)"`, ...; empty for a second column).
-fn row_error(error: RowError, function: &str, what: &str) -> PolarsError {
+pub(super) fn row_error(error: RowError, function: &str, what: &str) -> PolarsError {
     match error {
         RowError::RowCounts { left, right } => polars_err!(ShapeMismatch:
             "{function}: the columns have {left} and {right} rows; expected equal lengths or one of length 1"),
@@ -139,20 +219,12 @@ fn row_error(error: RowError, function: &str, what: &str) -> PolarsError {
     }
 }
 
-fn cast_vectors(series: &Series, kind: FloatKind, function: &str) -> PolarsResult<Series> {
-    let (shape, _) = vector_shape(
-        &Field::new(series.name().clone(), series.dtype().clone()),
-        function,
-    )?;
-    series.cast(&shaped_dtype(&shape, kind))
-}
-
-/// The first input as a vector column cast to the float type it is computed
-/// in, with its shape and that type.
-fn vector_input(inputs: &[Series], function: &str) -> PolarsResult<(Series, Shape, FloatKind)> {
+/// The first input [`prepared`] for the float type it is computed in, with
+/// its shape and that type.
+pub(super) fn vector_input(inputs: &[Series], function: &str) -> PolarsResult<(Series, Shape, FloatKind)> {
     let input = first_input(inputs, function)?;
     let (shape, kind) = vector_shape(&input.field(), function)?;
-    Ok((input.cast(&shaped_dtype(&shape, kind))?, shape, kind))
+    Ok((prepared(input, kind, function)?, shape, kind))
 }
 
 // ---------------------------------------------------------------- pairwise
@@ -211,23 +283,21 @@ fn pairwise_typed<T: ColumnFloat>(
 ) -> PolarsResult<Series> {
     let function = kwargs.function.as_str();
     let op = PairOp::parse(&kwargs.op, function).map_err(option_error)?;
-    let a = cast_vectors(first_input(inputs, function)?, T::KIND, function)?;
-    let a_chunks = vector_chunks::<T>(&a, function)?;
-    let a_rows = row_slices(&a_chunks);
+    let a = prepared(first_input(inputs, function)?, T::KIND, function)?;
+    let a_rows = input_rows::<T>(&a, function)?;
     let results = if let Some(width) = kwargs.constant {
         let constant: Option<Vec<T>> = constant_values(inputs, 1, width, function, "other vector")?
             .map(|values| values.into_iter().map(T::from_f64).collect());
         let b_rows: Vec<Option<&[T]>> = constant.iter().map(|c| Some(c.as_slice())).collect();
-        rowwise::pair_values(a_rows.as_slice(), b_rows.as_slice(), op.kernel::<T>())
+        rowwise::pair_values(&a_rows, b_rows.as_slice(), op.kernel::<T>())
             .map_err(|e| row_error(e, function, "other vector"))?
     } else {
         let b_series = inputs.get(1).ok_or_else(
             || polars_err!(ComputeError: "{function}: expected a second vector column"),
         )?;
-        let b = cast_vectors(b_series, T::KIND, function)?;
-        let b_chunks = vector_chunks::<T>(&b, function)?;
-        let b_rows = row_slices(&b_chunks);
-        rowwise::pair_values(a_rows.as_slice(), b_rows.as_slice(), op.kernel::<T>())
+        let b = prepared(b_series, T::KIND, function)?;
+        let b_rows = input_rows::<T>(&b, function)?;
+        rowwise::pair_values(&a_rows, &b_rows, op.kernel::<T>())
             .map_err(|e| row_error(e, function, ""))?
     };
     Ok(float_series::<T>(a.name().clone(), results))
@@ -260,8 +330,7 @@ fn norm(inputs: &[Series], kwargs: NormKwargs) -> PolarsResult<Series> {
     let (a, _, kind) = vector_input(inputs, function)?;
     with_float!(kind, T => {
         let kernel = options::norm_kernel::<T>(&kwargs.ord, function).map_err(option_error)?;
-        let chunks = vector_chunks::<T>(&a, function)?;
-        let results = rowwise::row_values(row_slices(&chunks).as_slice(), kernel);
+        let results = rowwise::row_values(&input_rows::<T>(&a, function)?, kernel);
         Ok(float_series::<T>(a.name().clone(), results))
     })
 }
@@ -287,7 +356,10 @@ fn unit_normalize_output(fields: &[Field], kwargs: UnitNormalizeKwargs) -> Polar
 fn unit_normalize(inputs: &[Series], kwargs: UnitNormalizeKwargs) -> PolarsResult<Series> {
     let function = kwargs.function.as_str();
     let norm = options::unit_norm(&kwargs.norm, function).map_err(option_error)?;
-    let (a, _, kind) = vector_input(inputs, function)?;
+    let (a, shape, kind) = vector_input(inputs, function)?;
+    // The output is a float column of the input's layout: narrow numbers
+    // are cast to it first, which is the output's own size.
+    let a = a.cast(&shaped_dtype(&shape, kind))?;
     with_float!(kind, T => unit_normalize_typed::<T>(&a, norm, function))
 }
 
@@ -360,9 +432,8 @@ fn project(inputs: &[Series], kwargs: ProjectKwargs) -> PolarsResult<Series> {
     let (matrix, bias) = kwargs.constants(inputs)?;
     let (a, shape, kind) = vector_input(inputs, function)?;
     with_float!(kind, T => {
-        let chunks = vector_chunks::<T>(&a, function)?;
         let (values, valid) = rowwise::project_rows::<T, _>(
-            row_slices(&chunks).as_slice(),
+            &input_rows::<T>(&a, function)?,
             &matrix,
             kwargs.inputs,
             kwargs.outputs,
@@ -382,8 +453,23 @@ fn vector_series<T: ColumnFloat>(
     values: Vec<T>,
     valid: Vec<bool>,
 ) -> PolarsResult<Series> {
+    let dtype = match shape {
+        Shape::Array(_) => DataType::Array(Box::new(T::KIND.dtype()), width),
+        _ => DataType::List(Box::new(T::KIND.dtype())),
+    };
+    vector_series_of(name, dtype, width, values, valid)
+}
+
+/// A column of `dtype` (`Array(_, width)` or `List(_)` of `N`) from
+/// `n × width` row-major values and row validity.
+pub(super) fn vector_series_of<N: NativeType>(
+    name: PlSmallStr,
+    dtype: DataType,
+    width: usize,
+    values: Vec<N>,
+    valid: Vec<bool>,
+) -> PolarsResult<Series> {
     let n = valid.len();
-    let dtype = shaped_dtype(shape, T::KIND);
     let validity = if valid.iter().all(|&v| v) {
         None
     } else {
@@ -391,8 +477,8 @@ fn vector_series<T: ColumnFloat>(
     };
     let values = Box::new(PrimitiveArray::from_vec(values));
     let arrow_dtype = dtype.to_arrow(CompatLevel::newest());
-    let array: ArrayRef = match shape {
-        Shape::Array(_) => Box::new(polars_arrow::array::FixedSizeListArray::try_new(
+    let array: ArrayRef = match &dtype {
+        DataType::Array(_, _) => Box::new(polars_arrow::array::FixedSizeListArray::try_new(
             arrow_dtype,
             n,
             values,
@@ -436,18 +522,71 @@ fn top_k_output(fields: &[Field], kwargs: TopKKwargs) -> PolarsResult<Field> {
 #[polars_expr(output_type_func_with_kwargs=top_k_output)]
 fn top_k_similar(inputs: &[Series], kwargs: TopKKwargs) -> PolarsResult<Series> {
     let function = kwargs.function.as_str();
-    let metric = options::metric(&kwargs.metric, function).map_err(option_error)?;
+    let metric = options::search_metric(&kwargs.metric, function).map_err(option_error)?;
     let k = options::positive_k(kwargs.k, function).map_err(option_error)?;
     let query = constant_values(inputs, 1, kwargs.width, function, "query")?.unwrap_or_default();
     let (a, _, kind) = vector_input(inputs, function)?;
     polars_ensure!(a.len() <= u32::MAX as usize, ComputeError: "{function}: more than 2^32 rows");
-    let positions = with_float!(kind, T => {
-        let query: Vec<T> = query.iter().map(|&v| T::from_f64(v)).collect();
-        let chunks = vector_chunks::<T>(&a, function)?;
-        rowwise::top_k_rows(row_slices(&chunks).as_slice(), &query, k, metric)
-            .map_err(|e| row_error(e, function, "query"))?
-    });
+    let width_error = |(row, found): (usize, usize)| {
+        let expected = query.len();
+        row_error(RowError::Width { row, found, expected }, function, "query")
+    };
+    let metric = match metric {
+        SearchMetric::Hamming => {
+            let codes = binary_codes(&a, function)?;
+            let query = exact_codes::<u8>(&query, function, "query")?;
+            let positions = codes::top_k_hamming(&row_slices(&codes), &query, k).map_err(width_error)?;
+            return Ok(UInt32Chunked::from_vec(a.name().clone(), positions).into_series());
+        }
+        SearchMetric::Float(metric) => metric,
+    };
+    // Integer codes with an integer query take the exact integer kernels
+    // (the same bits as widening both, only faster).
+    let inner = a.dtype().inner_dtype().cloned();
+    let positions = match inner {
+        Some(DataType::Int8) if exact_query::<i8>(&query).is_some() => {
+            let query = exact_query::<i8>(&query).unwrap_or_default();
+            let rows = row_slices(&vector_chunks::<i8>(&a, function)?);
+            codes::top_k_codes(&rows, &query, k, metric).map_err(width_error)?
+        }
+        Some(DataType::UInt8) if exact_query::<u8>(&query).is_some() => {
+            let query = exact_query::<u8>(&query).unwrap_or_default();
+            let rows = row_slices(&vector_chunks::<u8>(&a, function)?);
+            codes::top_k_codes(&rows, &query, k, metric).map_err(width_error)?
+        }
+        _ => with_float!(kind, T => {
+            let query: Vec<T> = query.iter().map(|&v| T::from_f64(v)).collect();
+            rowwise::top_k_rows(&input_rows::<T>(&a, function)?, &query, k, metric)
+                .map_err(|e| row_error(e, function, "query"))?
+        }),
+    };
     Ok(UInt32Chunked::from_vec(a.name().clone(), positions).into_series())
+}
+
+/// `values` as integers of type `C` when every one is an integer in range.
+fn exact_query<C: IntCode>(values: &[f64]) -> Option<Vec<C>> {
+    values.iter().map(|&v| C::exact(v)).collect()
+}
+
+/// `values` as codes of type `C`, or an error naming the first that is not one.
+pub(super) fn exact_codes<C: IntCode>(values: &[f64], function: &str, what: &str) -> PolarsResult<Vec<C>> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            C::exact(v).ok_or_else(|| polars_err!(ComputeError:
+                "{function}: the {what} must hold byte codes (integers 0..=255), got {v} at position {i}"))
+        })
+        .collect()
+}
+
+/// The chunks of a binary-code column (`Array`/`List` of UInt8), or an error
+/// naming the dtype found.
+pub(super) fn binary_codes<'a>(series: &'a Series, function: &str) -> PolarsResult<Vec<VectorChunk<'a, u8>>> {
+    polars_ensure!(series.dtype().inner_dtype() == Some(&DataType::UInt8), InvalidOperation:
+        "{function}: Hamming distance needs packed binary codes (an Array or List of UInt8, e.g. from ml.quantize(\"binary\")), got {}",
+        series.dtype());
+    vector_chunks::<u8>(series, function)
 }
 
 #[derive(Deserialize)]
@@ -458,6 +597,11 @@ struct NearestKwargs {
     dim: usize,
     k: i64,
     metric: String,
+    /// When set, only these candidates are scored: the third input holds
+    /// `n_queries` × `candidates` row positions (`u32`, little-endian;
+    /// `u32::MAX` for none), as a Binary constant.
+    #[serde(default)]
+    candidates: Option<usize>,
 }
 
 fn nearest_dtype() -> DataType {
@@ -481,21 +625,70 @@ fn nearest_output(fields: &[Field], kwargs: NearestKwargs) -> PolarsResult<Field
 #[polars_expr(output_type_func_with_kwargs=nearest_output)]
 fn nearest(inputs: &[Series], kwargs: NearestKwargs) -> PolarsResult<Series> {
     let function = kwargs.function.as_str();
-    let metric = options::metric(&kwargs.metric, function).map_err(option_error)?;
+    let metric = options::search_metric(&kwargs.metric, function).map_err(option_error)?;
     let k = options::positive_k(kwargs.k, function).map_err(option_error)?;
     let (a, _, kind) = vector_input(inputs, function)?;
-    let size = kwargs.n_queries * kwargs.dim;
-    let Some(queries) = constant_values(inputs, 1, size, function, "queries")? else {
+    let (m, d) = (kwargs.n_queries, kwargs.dim);
+    let Some(queries) = constant_values(inputs, 1, m * d, function, "queries")? else {
         return nearest_struct(a.name().clone(), &[]); // an empty frame: no matches
     };
     polars_ensure!(a.len() <= u32::MAX as usize, ComputeError: "{function}: more than 2^32 rows");
-    let found = with_float!(kind, T => {
-        let chunks = vector_chunks::<T>(&a, function)?;
-        let rows = row_slices(&chunks);
-        rowwise::nearest_rows(&queries, kwargs.n_queries, kwargs.dim, k, metric, &rows)
-            .map_err(|e| row_error(e, function, "queries (columns)"))?
-    });
+    let width_error = |e| row_error(e, function, "queries (columns)");
+    if let Some(per_query) = kwargs.candidates {
+        let metric = match metric {
+            SearchMetric::Float(metric) => metric,
+            SearchMetric::Hamming => polars_bail!(InvalidOperation:
+                "{function}: candidates are rescored with \"cosine\", \"dot\" or \"euclidean\""),
+        };
+        let candidates = candidate_positions(inputs, m * per_query, function)?;
+        let found = with_float!(kind, T => rowwise::nearest_among(
+            &queries, m, d, k, metric, &input_rows::<T>(&a, function)?, &candidates, per_query,
+        ).map_err(width_error)?);
+        return nearest_struct(a.name().clone(), &found);
+    }
+    let found = match (metric, a.dtype().inner_dtype()) {
+        (SearchMetric::Hamming, _) => {
+            let codes = row_slices(&binary_codes(&a, function)?);
+            let queries = exact_codes::<u8>(&queries, function, "queries")?;
+            let rows = rowwise::checked_rows(&codes, d).map_err(width_error)?;
+            codes::nearest_hamming(&queries, m, d, k, &rows)
+        }
+        (SearchMetric::Float(metric), Some(DataType::Int8)) => {
+            let rows = row_slices(&vector_chunks::<i8>(&a, function)?);
+            rowwise::nearest_rows(&queries, m, d, k, metric, &rows).map_err(width_error)?
+        }
+        (SearchMetric::Float(metric), Some(DataType::UInt8)) => {
+            let rows = row_slices(&vector_chunks::<u8>(&a, function)?);
+            rowwise::nearest_rows(&queries, m, d, k, metric, &rows).map_err(width_error)?
+        }
+        (SearchMetric::Float(metric), Some(DataType::Float16)) => {
+            let rows = row_slices(&f16_vector_chunks(&a, function)?);
+            rowwise::nearest_rows(&queries, m, d, k, metric, &rows).map_err(width_error)?
+        }
+        (SearchMetric::Float(metric), _) => with_float!(kind, T => {
+            let rows = row_slices(&vector_chunks::<T>(&a, function)?);
+            rowwise::nearest_rows(&queries, m, d, k, metric, &rows).map_err(width_error)?
+        }),
+    };
     nearest_struct(a.name().clone(), &found)
+}
+
+/// The candidate row positions of a rescoring `nearest` (the third input).
+fn candidate_positions(inputs: &[Series], expected: usize, function: &str) -> PolarsResult<Vec<u32>> {
+    let series = inputs
+        .get(2)
+        .ok_or_else(|| polars_err!(ComputeError: "{function}: the candidates are missing"))?;
+    let bytes = series
+        .binary()
+        .map_err(|_| polars_err!(ComputeError: "{function}: the candidates must be a Binary constant, got {}", series.dtype()))?
+        .get(0)
+        .ok_or_else(|| polars_err!(ComputeError: "{function}: the candidates are null"))?;
+    polars_ensure!(bytes.len() == expected * 4, ComputeError:
+        "{function}: the candidates hold {} bytes, expected {expected} positions", bytes.len());
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
 }
 
 /// The struct column `nearest` returns: one row per (query, rank).

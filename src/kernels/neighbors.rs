@@ -7,6 +7,7 @@ use std::collections::BinaryHeap;
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
+use super::codes::{widen_into, F16};
 use super::element::Element;
 use super::vector;
 
@@ -208,31 +209,98 @@ pub fn rank_row<T: Element>(metric: Metric, row: &[T], query: &[T]) -> (f64, f64
     }
 }
 
+/// A row type `nearest` can search, with the strategy that suits it:
+/// Float64 rows are scored by a Float64 matrix product; Float32 rows and
+/// the narrower Float16, Int8 and UInt8 ones are screened by a Float32
+/// product and their candidates scored exactly.
+pub trait SearchRow: Copy + Send + Sync + 'static {
+    #[doc(hidden)]
+    fn search_part(
+        queries: &[f64],
+        m: usize,
+        d: usize,
+        k: usize,
+        metric: Metric,
+        rows: &[(u32, &[Self])],
+    ) -> Vec<TopK>;
+}
+
+impl SearchRow for f64 {
+    fn search_part(
+        queries: &[f64],
+        m: usize,
+        d: usize,
+        k: usize,
+        metric: Metric,
+        rows: &[(u32, &[f64])],
+    ) -> Vec<TopK> {
+        nearest_serial(queries, m, d, k, metric, rows.iter().copied())
+    }
+}
+
+/// Rows whose values are exactly `f32` numbers (read in place or widened).
+pub trait F32Row: Copy + Send + Sync + 'static {
+    /// `row` as `f32` values, widened into `scratch` when it is narrower.
+    fn widened<'s>(row: &'s [Self], scratch: &'s mut Vec<f32>) -> &'s [f32];
+}
+
+impl F32Row for f32 {
+    #[inline(always)]
+    fn widened<'s>(row: &'s [f32], _scratch: &'s mut Vec<f32>) -> &'s [f32] {
+        row
+    }
+}
+
+macro_rules! screened_rows {
+    ($($t:ty),*) => {$(
+        impl SearchRow for $t {
+            fn search_part(
+                queries: &[f64],
+                m: usize,
+                d: usize,
+                k: usize,
+                metric: Metric,
+                rows: &[(u32, &[$t])],
+            ) -> Vec<TopK> {
+                nearest_screened(queries, m, d, k, metric, rows)
+            }
+        }
+    )*};
+}
+screened_rows!(f32, F16, i8, u8);
+
+macro_rules! narrow_rows {
+    ($($t:ty),*) => {$(
+        impl F32Row for $t {
+            #[inline(always)]
+            fn widened<'s>(row: &'s [$t], scratch: &'s mut Vec<f32>) -> &'s [f32] {
+                widen_into(row, scratch);
+                scratch.as_slice()
+            }
+        }
+    )*};
+}
+narrow_rows!(F16, i8, u8);
+
 /// The `k` best rows for each of `m` queries (`queries`: m × d row-major).
 /// `rows` yields `(position, row)` for every candidate row (null rows left
 /// out). Scores come from one matrix product per block of `ROW_BLOCK` rows:
 /// cosine and dot directly, Euclidean as `sqrt(|q|² + |x|² - 2 q·x)` (the
 /// formula of scikit-learn's `euclidean_distances`).
-pub fn nearest<'a, T: Element + 'a>(
+pub fn nearest<'a, R: SearchRow + 'a>(
     queries: &[f64],
     m: usize,
     d: usize,
     k: usize,
     metric: Metric,
-    rows: impl Iterator<Item = (u32, &'a [T])>,
+    rows: impl Iterator<Item = (u32, &'a [R])>,
 ) -> Vec<Vec<(u32, f64)>> {
-    let rows: Vec<(u32, &[T])> = rows.collect();
+    let rows: Vec<(u32, &[R])> = rows.collect();
     // Row ranges are searched on several threads and their top-k merged;
     // the result is the same as a serial search (see `TopK::merge`).
     let tops = rows
         .par_chunks(ROW_BLOCK * 16)
-        .map(|part| {
-            if std::mem::size_of::<T>() == 4 {
-                nearest_screened(queries, m, d, k, metric, part)
-            } else {
-                nearest_serial(queries, m, d, k, metric, part.iter().copied())
-            }
-        })
+        .map(|part| R::search_part(queries, m, d, k, metric, part))
         .reduce_with(|mut left, right| {
             for (l, r) in left.iter_mut().zip(right) {
                 l.merge(r);
@@ -318,18 +386,18 @@ fn nearest_serial<'a, T: Element + 'a>(
 /// candidates are scored exactly (f64 accumulation, the same kernel as
 /// `top_k_similar`). The result is therefore exactly the top k of the exact
 /// scores, ties to the lower position.
-fn nearest_screened<T: Element>(
+fn nearest_screened<R: F32Row>(
     queries: &[f64],
     m: usize,
     d: usize,
     k: usize,
     metric: Metric,
-    rows: &[(u32, &[T])],
+    rows: &[(u32, &[R])],
 ) -> Vec<TopK> {
-    // The queries follow the column's dtype, as in `top_k_similar`.
-    let queries_t: Vec<T> = queries.iter().map(|&v| T::from_f64(v)).collect();
-    let queries_32: Vec<f32> = queries_t.iter().map(|v| v.to_f64() as f32).collect();
-    let query = |q: usize| queries_t.get(q * d..(q + 1) * d).unwrap_or(&[]);
+    // The queries follow the column's dtype (Float32 for the narrower
+    // types), as in `top_k_similar`.
+    let queries_32: Vec<f32> = queries.iter().map(|&v| v as f32).collect();
+    let query = |q: usize| queries_32.get(q * d..(q + 1) * d).unwrap_or(&[]);
     let query_sq: Vec<f64> = (0..m).map(|q| vector::sum_sq(query(q))).collect();
     let query_norm: Vec<f64> = (0..m).map(|q| vector::norm_l2(query(q))).collect();
     // |fl32(q·x) - q·x| <= gamma_d * |q| |x| for any summation order (with
@@ -343,12 +411,14 @@ fn nearest_screened<T: Element>(
     let mut scores = vec![0.0f32; m * ROW_BLOCK];
     let mut row_sq = vec![0.0f64; ROW_BLOCK];
     let mut row_norm = vec![0.0f64; ROW_BLOCK];
+    let mut scratch = Vec::new();
 
     for (block_index, block_rows) in rows.chunks(ROW_BLOCK).enumerate() {
         let b = block_rows.len();
         for (slot, (_, row)) in block_rows.iter().enumerate() {
-            for (dst, src) in block[slot * d..(slot + 1) * d].iter_mut().zip(row.iter()) {
-                *dst = src.to_f64() as f32;
+            let row = R::widened(row, &mut scratch);
+            for (dst, src) in block[slot * d..(slot + 1) * d].iter_mut().zip(row) {
+                *dst = *src;
             }
             row_sq[slot] = vector::sum_sq(row);
             row_norm[slot] = vector::norm_l2(row);
@@ -407,7 +477,7 @@ fn nearest_screened<T: Element>(
                     continue;
                 }
                 if let Some(&(position, row)) = rows.get(row_index) {
-                    let (key, score) = rank_row(metric, row, query);
+                    let (key, score) = rank_row(metric, R::widened(row, &mut scratch), query);
                     top.push(key, position, score);
                 }
             }

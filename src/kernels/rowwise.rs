@@ -9,7 +9,7 @@
 use rayon::prelude::*;
 
 use super::element::Element;
-use super::neighbors::{self, rank_row, Metric, TopK};
+use super::neighbors::{self, rank_row, Metric, SearchRow, TopK};
 use super::vector::{self, UnitNorm};
 
 /// Inputs with at least this many numbers are processed on several threads.
@@ -307,13 +307,13 @@ where
 /// The `k` best rows of `rows` for each of `m` queries (`queries`: `m × d`
 /// row-major f64), through the blocked matrix-product search of
 /// [`neighbors::nearest`]. Errors on the first row of another length.
-pub fn nearest_rows<T: Element>(
+pub fn nearest_rows<R: SearchRow>(
     queries: &[f64],
     m: usize,
     d: usize,
     k: usize,
     metric: Metric,
-    rows: &[Option<&[T]>],
+    rows: &[Option<&[R]>],
 ) -> Result<Vec<Vec<(u32, f64)>>, RowError> {
     for (row, x) in rows.iter().enumerate() {
         match x {
@@ -332,6 +332,80 @@ pub fn nearest_rows<T: Element>(
         .enumerate()
         .filter_map(|(row, x)| x.map(|x| (row as u32, x)));
     Ok(neighbors::nearest(queries, m, d, k, metric, candidates))
+}
+
+/// The valid rows with their positions, checked to have `d` numbers.
+pub fn checked_rows<'a, R>(rows: &[Option<&'a [R]>], d: usize) -> Result<Vec<(u32, &'a [R])>, RowError> {
+    let mut present = Vec::with_capacity(rows.len());
+    for (row, x) in rows.iter().enumerate() {
+        if let Some(x) = *x {
+            if x.len() != d {
+                return Err(RowError::Width {
+                    row,
+                    found: x.len(),
+                    expected: d,
+                });
+            }
+            present.push((row as u32, x));
+        }
+    }
+    Ok(present)
+}
+
+/// The `k` best of given candidate rows for each of `m` queries: query `q`
+/// considers `candidates[q * per_query..(q + 1) * per_query]` (positions
+/// into `a`; out-of-range or null rows are skipped), scored exactly as
+/// `top_k_similar` scores them, ties to the lower position. This is the
+/// rescoring step of a search screened on quantized codes.
+#[allow(clippy::too_many_arguments)]
+pub fn nearest_among<T, A>(
+    queries: &[f64],
+    m: usize,
+    d: usize,
+    k: usize,
+    metric: Metric,
+    a: &A,
+    candidates: &[u32],
+    per_query: usize,
+) -> Result<Vec<Vec<(u32, f64)>>, RowError>
+where
+    T: Element,
+    A: VectorRows<T> + ?Sized,
+{
+    let mut scratch = Vec::new();
+    let mut found = Vec::with_capacity(m);
+    for q in 0..m {
+        let query: Vec<T> = queries
+            .get(q * d..(q + 1) * d)
+            .unwrap_or(&[])
+            .iter()
+            .map(|&v| T::from_f64(v))
+            .collect();
+        let mut top = TopK::new(k);
+        let mine = candidates
+            .get(q * per_query..(q + 1) * per_query)
+            .unwrap_or(&[]);
+        for &position in mine {
+            let row = position as usize;
+            if row >= a.row_count() {
+                continue;
+            }
+            let Some(x) = a.row(row, &mut scratch) else {
+                continue;
+            };
+            if x.len() != d {
+                return Err(RowError::Width {
+                    row,
+                    found: x.len(),
+                    expected: d,
+                });
+            }
+            let (key, score) = rank_row(metric, x, &query);
+            top.push(key, position, score);
+        }
+        found.push(top.into_sorted());
+    }
+    Ok(found)
 }
 
 /// The columns of a search result, one row per (query, rank): query
