@@ -736,6 +736,121 @@ def scaler_cases() -> list[Case]:
     return cases
 
 
+def quantized_cases() -> list[Case]:
+    """Quantize, Hamming distance and the rescored search (issue 12)."""
+    codes = (
+        'codes = pl.DataFrame({"b": pl.Series([[1], [2], [255]], dtype=pl.Array(pl.UInt8, 1)),'
+        ' "b2": pl.Series([[1, 2]] * 3, dtype=pl.Array(pl.UInt8, 2)),'
+        ' "e": [[0.5] * 8, [-1.0] * 8, [1.0] * 8], "id": [1, 2, 3]})\n'
+    )
+    cases = [
+        *(
+            err(f"quantize-{what}-{face}", code.format(col=col), "quantize", *needles)
+            for what, col, needles in (
+                ("scalar", "num", (("vector", "array"),)),
+                ("text", "txt", (("str", "string"),)),
+                ("words", "words", (("list[str", "list(str"),)),
+                ("ragged", "rag", ("length",)),
+                ("infinite", "infv", ("infinite",)),
+            )
+            for face, code in (
+                ("expr", 'df.select(pl.col("{col}").ml.quantize())'),
+                ("series", 'df["{col}"].ml.quantize()'),
+                ("free", 'df.select(pmk.quantize("{col}"))'),
+            )
+        ),
+        err("quantize-data-text", 'pmk.quantize([["a", "b"]])', "quantize", "numbers",
+            types=("TypeError",)),
+        err("quantize-precision", 'pl.col("vec").ml.quantize("int4")', "quantize", "precision",
+            types=("ValueError",)),
+        err("quantize-ranges-shape", 'pl.col("arr2").ml.quantize(ranges=[[0.0, 0.0, 0.0]])',
+            "quantize", "(2, d)", types=("ValueError",)),
+        err("quantize-ranges-width",
+            'df.select(pl.col("arr2").ml.quantize(ranges=[[0.0] * 3, [1.0] * 3]))',
+            "quantize", "3", "2"),
+        err("quantize-ranges-width-list",
+            'df.select(pl.col("vec").ml.quantize(ranges=[[0.0] * 3, [1.0] * 3]))',
+            "quantize", "3", "2"),
+        err("quantize-ranges-order", 'pl.col("vec").ml.quantize(ranges=[[1.0, 0.0], [0.0, 1.0]])',
+            "quantize", "min < max", types=("ValueError",)),
+        err("quantize-ranges-nan",
+            'pl.col("vec").ml.quantize(ranges=[[0.0, float("nan")], [1.0, 1.0]])',
+            "quantize", "finite", types=("ValueError",)),
+        err("quantize-ranges-binary", 'pl.col("vec").ml.quantize("binary", ranges=[[0.0], [1.0]])',
+            "quantize", "int8", types=("ValueError",)),
+        ok("quantize-empty-and-null",
+           'e = pl.Series("e", [None, None], dtype=pl.Array(pl.Float32, 3))\n'
+           'assert e.ml.quantize().to_list() == [None, None]\n'
+           'assert e.ml.quantize("binary").dtype == pl.Array(pl.UInt8, 1)\n'
+           'assert e.clear().ml.quantize().len() == 0'),
+        *(
+            err(f"hamming-floats-{face}", code, "hamming", "uint8")
+            for face, code in (
+                ("expr", 'df.select(pl.col("vec").ml.hamming([1]))'),
+                ("schema", 'df.lazy().select(pl.col("arr2").ml.hamming([1, 2])).collect_schema()'),
+                ("series", 'df["vec"].ml.hamming([1])'),
+                ("free", 'df.select(pmk.hamming("vec", [1]))'),
+            )
+        ),
+        err("hamming-widths", codes + 'codes.select(pl.col("b").ml.hamming("b2"))',
+            "hamming", "widths", "1", "2"),
+        err("hamming-constant-width", codes + 'codes.select(pl.col("b2").ml.hamming([1]))',
+            "hamming", "length", "2", "1"),
+        err("hamming-code-values", codes + 'codes.select(pl.col("b").ml.hamming([300]))',
+            "hamming", "byte", types=("ValueError",)),
+        err("hamming-data-values", "pmk.hamming([[1, -2]], [1, 2])", "hamming", "byte",
+            types=("ValueError",)),
+        err("hamming-list-rows",
+            'pl.Series("c", [[1], [1, 2]], dtype=pl.List(pl.UInt8)).ml.hamming([1])',
+            "hamming", "row 1", "2", "1"),
+        err("hamming-scalar", 'df.select(pl.col("num").ml.hamming([1]))', "hamming",
+            ("vector", "array")),
+        err("top-k-hamming-floats",
+            'df.select(pl.col("vec").ml.top_k_similar(Q, k=1, metric="hamming"))',
+            "top_k_similar", "uint8"),
+        err("top-k-hamming-query", codes + 'codes.select(pl.col("b").ml.top_k_similar([0.5], k=1,'
+            ' metric="hamming"))', "top_k_similar", "byte"),
+        err("nearest-hamming-query", codes + 'pmk.nearest(codes, "b", [[0.5]], metric="hamming")',
+            "nearest", "byte"),
+        err("nearest-hamming-floats", 'pmk.nearest(df, "vec", [Q], metric="hamming")',
+            "nearest", "uint8"),
+        err("rescore-missing", codes + 'pmk.nearest(codes, "b", [[1.0] * 8], metric="hamming",'
+            ' rescore="nope")', "nearest", "nope"),
+        err("rescore-missing-lazy", codes + 'pmk.nearest(codes.lazy(), "b", [[1.0] * 8],'
+            ' metric="hamming", rescore="nope")', "nearest", "nope"),
+        err("rescore-rows-line-up", codes + 'pmk.nearest(codes, "b", [[1.0] * 8], metric="hamming",'
+            ' rescore=pl.Series([[1.0] * 8] * 2))', "nearest", "line up", types=("ValueError",)),
+        err("rescore-not-vectors", codes + 'pmk.nearest(codes, "b", [[1.0] * 8], metric="hamming",'
+            ' rescore="id")', "nearest", "vector", types=("TypeError",)),
+        err("rescore-width", codes + 'pmk.nearest(codes, "b", [[1.0] * 8], metric="hamming",'
+            ' rescore="b2")', "nearest", ("length", "width")),
+        err("rescore-needs-hamming", codes + 'pmk.nearest(codes, "e", [[1.0] * 8],'
+            ' rescore="e")', "nearest", "hamming", types=("ValueError",)),
+        err("rescore-metric", codes + 'pmk.nearest(codes, "b", [[1.0] * 8], metric="hamming",'
+            ' rescore="e", rescore_metric="l7")', "nearest", "rescore_metric",
+            types=("ValueError",)),
+        err("rescore-oversample", codes + 'pmk.nearest(codes, "b", [[1.0] * 8], metric="hamming",'
+            ' rescore="e", oversample=0)', "nearest", "oversample", types=("ValueError",)),
+        ok("rescore-empty-corpus",
+           codes + 'r = pmk.nearest(codes.clear(), "b", [[1.0] * 8], metric="hamming",'
+           ' rescore="e")\n'
+           'assert r.height == 0 and r.columns == ["query", "rank", "index", "score"]'),
+        ok("narrow-vectors-every-face",
+           'x = np.array([[1, -2, 3], [0, 0, 0], [127, -128, 5]], dtype=np.int8)\n'
+           'for dtype in (pl.Int8, pl.Float16, pl.UInt8):\n'
+           '    v = np.abs(x.astype(np.int16)) if dtype == pl.UInt8 else x\n'
+           '    s = pl.Series("e", v.astype(np.float64)).cast(pl.Array(dtype, 3))\n'
+           '    q = [1.0, 2.0, 3.0]\n'
+           '    w = v.astype(np.float64)\n'
+           '    close(s.ml.dot(q).to_numpy(), w @ q, rtol=1e-6)\n'
+           '    close(pl.DataFrame([s]).select(pmk.norm("e"))["e"].to_numpy(),'
+           ' np.linalg.norm(w, axis=1), rtol=1e-6)\n'
+           '    assert s.ml.cosine_similarity(q)[1] == 0.0  # a zero vector\n'
+           '    assert s.ml.unit_normalize().dtype == pl.Array(pl.Float32, 3)'),
+    ]  # fmt: skip
+    return cases
+
+
 def all_cases() -> list[Case]:
     cases = (
         dtype_cases()
@@ -750,6 +865,7 @@ def all_cases() -> list[Case]:
         + extreme_value_cases()
         + missing_column_cases()
         + scaler_cases()
+        + quantized_cases()
     )
     ids = [c.id for c in cases]
     assert len(ids) == len(set(ids)), "duplicate case ids"

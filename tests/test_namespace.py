@@ -21,7 +21,7 @@ from polars.testing import assert_series_equal
 from polars_mlkit import namespace
 from polars_mlkit.namespace import MlExprNamespace, MlSeriesNamespace
 
-WRITTEN_OUT = {"dot", "cosine_similarity", "distance"}
+WRITTEN_OUT = {"dot", "cosine_similarity", "distance", "hamming"}
 PUBLIC = sorted(
     n for n, v in vars(MlExprNamespace).items() if not n.startswith("_") and callable(v)
 )
@@ -50,6 +50,8 @@ CALLS: dict[str, list[tuple[str, tuple[Any, ...], dict[str, Any]]]] = {
         ("e", ([1.0, 0.1],), {"k": 2}),
         ("e", ([0.0, 1.0], 10, "euclidean"), {}),
     ],
+    "quantize": [("e", (), {}), ("e", ("binary",), {})],
+    "hamming": [("c", ([3],), {})],
     "vector_mean": [("e", (), {})],
     "vector_sum": [("e", (), {})],
     "vector_min": [("e", (), {})],
@@ -64,15 +66,17 @@ CASES = [
 
 @pytest.fixture(params=["list", "array"])
 def frame(request: pytest.FixtureRequest) -> pl.DataFrame:
-    """A float column and two vector columns, each with a null row."""
+    """A float column, two vector columns and a binary-code column, each with a null row."""
     vector = pl.List(pl.Float64) if request.param == "list" else pl.Array(pl.Float64, 2)
+    codes = pl.List(pl.UInt8) if request.param == "list" else pl.Array(pl.UInt8, 1)
     return pl.DataFrame(
         {
             "x": [1.0, None, 4.0, -2.0, 3.0],
             "e": [[3.0, 4.0], None, [1.0, 0.0], [0.0, 2.0], [-1.0, 1.0]],
             "b": [[1.0, 1.0], [2.0, 0.0], [0.0, 1.0], None, [1.0, -1.0]],
+            "c": [[1], [2], None, [255], [0]],
         },
-        schema={"x": pl.Float64, "e": vector, "b": vector},
+        schema={"x": pl.Float64, "e": vector, "b": vector, "c": codes},
     )
 
 

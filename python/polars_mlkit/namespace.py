@@ -340,11 +340,13 @@ class MlExprNamespace:
         --------
         >>> import polars as pl
         >>> import polars_mlkit as pmk
-        >>> df = pl.DataFrame({"e": [[0.5, -1.0], [-1.5, 1.0]]}, schema={"e": pl.Array(pl.Float32, 2)})
+        >>> schema = {"e": pl.Array(pl.Float32, 2)}
+        >>> df = pl.DataFrame({"e": [[0.5, -1.0], [-1.5, 1.0]]}, schema=schema)
         >>> df.select(pl.col("e").ml.quantize("binary"))["e"].to_list()
         [[128], [64]]
-        >>> df.select(pl.col("e").ml.quantize("int8", ranges=[[-2.0, -2.0], [2.0, 2.0]]))["e"].to_list()
-        [[31], [-96]]
+        >>> ranges = [[-2.0, -2.0], [2.0, 2.0]]
+        >>> df.select(pl.col("e").ml.quantize("int8", ranges=ranges))["e"].to_list()
+        [[31, -64], [-96, 63]]
         """
         expr: pl.Expr = vectors.quantize(self._expr, precision, ranges)
         return expr

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -65,7 +65,8 @@ def lazy_batches(lazy: pl.LazyFrame, column: str) -> MapBatches:
     dtype = lazy.collect_schema()[column]
     width = dtype.size if isinstance(dtype, pl.Array) else 1024
     inner = getattr(dtype, "inner", None)
-    itemsize = {pl.Float32: 4, pl.Float16: 2, pl.Int8: 1, pl.UInt8: 1}.get(inner, 8)
+    itemsizes: dict[Any, int] = {pl.Float32: 4, pl.Float16: 2, pl.Int8: 1, pl.UInt8: 1}
+    itemsize = itemsizes.get(inner, 8)
     rows = max(1024, BATCH_BYTES // max(1, width * itemsize))
 
     def run(fn: Callable[[pl.DataFrame], pl.DataFrame]) -> Iterator[pl.DataFrame]:
@@ -175,7 +176,9 @@ def rescored(
     function = "nearest"
     if isinstance(rescore, pl.Series):
         if isinstance(frame, pl.LazyFrame):
-            msg = f"{function}: rescore as a Series needs a DataFrame; name a column of the LazyFrame"
+            msg = (
+                f"{function}: rescore as a Series needs a DataFrame; name a column of the LazyFrame"
+            )
             raise TypeError(msg)
         if rescore.len() != frame.height:
             msg = (

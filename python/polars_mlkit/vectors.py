@@ -335,7 +335,7 @@ def _code_rows(x: Any, function: str, what: str) -> pl.Series:
     as an ``Array(UInt8)`` Series."""
     array = _checks.numeric_array(x, function, what)
     if array.ndim != 2:
-        msg = f"{function}: {what} must be 2-D (one code per row), got an array of shape {array.shape}"
+        msg = f"{function}: {what} must be 2-D (one code per row), got shape {array.shape}"
         raise ValueError(msg)
     if array.size and (array.min() < 0 or array.max() > 255 or (array != np.round(array)).any()):
         msg = f"{function}: {what} must hold byte codes (integers 0..=255)"
@@ -405,7 +405,10 @@ def nearest(
 
         _checks.rescore_metric(rescore_metric)
         if metric != "hamming":
-            msg = f"nearest: rescore= screens on binary codes and needs metric='hamming', got {metric!r}"
+            msg = (
+                "nearest: rescore= screens on binary codes and needs metric='hamming', "
+                f"got {metric!r}"
+            )
             raise ValueError(msg)
         if not isinstance(frame, (pl.DataFrame, pl.LazyFrame)) or not isinstance(column, str):
             msg = "nearest: rescore= needs a frame and the name of its code column"
@@ -526,8 +529,8 @@ def hamming(x: Any, other: Other) -> Any:
     --------
     >>> import polars as pl
     >>> import polars_mlkit as pmk
-    >>> df = pl.DataFrame({"b": [[0b1010_0000], [0b1111_1111]]}, schema={"b": pl.Array(pl.UInt8, 1)})
-    >>> df.select(pl.col("b").ml.hamming([0b1000_0000]))["b"].to_list()
+    >>> codes = pl.Series("b", [[0b1010_0000], [0b1111_1111]], dtype=pl.Array(pl.UInt8, 1))
+    >>> codes.to_frame().select(pl.col("b").ml.hamming([0b1000_0000]))["b"].to_list()
     [1, 7]
     >>> pmk.hamming([3, 0], [1, 255])
     9
@@ -545,13 +548,14 @@ def hamming(x: Any, other: Other) -> Any:
             raise ValueError(msg)
         return code
 
+    other_value: Any = other
     if is_expression_input(x):
-        if is_expression_input(other):
-            return build(to_expr(x), to_expr(other), None)
-        code = constant_code(other)
+        if is_expression_input(other_value):
+            return build(to_expr(x), to_expr(other_value), None)
+        code = constant_code(other_value)
         return build(to_expr(x), _literal(code), len(code))
     if isinstance(x, pl.Series):
-        return _on_series(x, "hamming", build, other)
+        return _on_series(x, "hamming", build, other_value)
     a = _code_rows(np.atleast_2d(np.asarray(x)), "hamming", "x")
     code = constant_code(other)
     found = pl.DataFrame([a]).select(build(pl.col("x"), _literal(code), len(code))).to_series()

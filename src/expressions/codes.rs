@@ -76,7 +76,10 @@ fn quantize(inputs: &[Series], kwargs: QuantizeKwargs) -> PolarsResult<Series> {
 
 /// The width shared by the valid rows (`None` if there is none), or an
 /// error naming a row of another length.
-fn rows_width<T: Element>(rows: &impl VectorRows<T>, function: &str) -> PolarsResult<Option<usize>> {
+fn rows_width<T: Element>(
+    rows: &impl VectorRows<T>,
+    function: &str,
+) -> PolarsResult<Option<usize>> {
     let mut width = None;
     for i in 0..rows.row_count() {
         if let Some(len) = rows.row_len(i) {
@@ -131,10 +134,7 @@ fn quantize_int8<T: ColumnFloat + QuantizeFloat>(
     rows: &impl VectorRows<T>,
     ranges: Option<Vec<f64>>,
     function: &str,
-) -> PolarsResult<Series>
-where
-    T: std::ops::Sub<Output = T> + std::ops::Div<Output = T>,
-{
+) -> PolarsResult<Series> {
     let n = rows.row_count();
     let d = match ranges.as_ref() {
         Some(r) => r.len() / 2,
@@ -184,7 +184,13 @@ where
         }
         valid.push(ok);
     }
-    vector_series_of(a.name().clone(), code_dtype(shape, DataType::Int8, d), d, values, valid)
+    vector_series_of(
+        a.name().clone(),
+        code_dtype(shape, DataType::Int8, d),
+        d,
+        values,
+        valid,
+    )
 }
 
 fn quantize_binary<T: ColumnFloat>(
@@ -213,7 +219,13 @@ fn quantize_binary<T: ColumnFloat>(
             }
         }
     }
-    vector_series_of(a.name().clone(), code_dtype(shape, DataType::UInt8, bytes), bytes, values, valid)
+    vector_series_of(
+        a.name().clone(),
+        code_dtype(shape, DataType::UInt8, bytes),
+        bytes,
+        values,
+        valid,
+    )
 }
 
 // ---------------------------------------------------------------- hamming

@@ -51,7 +51,12 @@ pub(super) fn first_field<'a>(fields: &'a [Field], function: &str) -> PolarsResu
         .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))
 }
 
-pub(super) fn check_constant_width(shape: &Shape, len: usize, function: &str, what: &str) -> PolarsResult<()> {
+pub(super) fn check_constant_width(
+    shape: &Shape,
+    len: usize,
+    function: &str,
+    what: &str,
+) -> PolarsResult<()> {
     if let Shape::Array(width) = shape {
         polars_ensure!(*width == len, ComputeError:
             "{function}: the column holds vectors of length {width} but the {what} has length {len}");
@@ -221,7 +226,10 @@ pub(super) fn row_error(error: RowError, function: &str, what: &str) -> PolarsEr
 
 /// The first input [`prepared`] for the float type it is computed in, with
 /// its shape and that type.
-pub(super) fn vector_input(inputs: &[Series], function: &str) -> PolarsResult<(Series, Shape, FloatKind)> {
+pub(super) fn vector_input(
+    inputs: &[Series],
+    function: &str,
+) -> PolarsResult<(Series, Shape, FloatKind)> {
     let input = first_input(inputs, function)?;
     let (shape, kind) = vector_shape(&input.field(), function)?;
     Ok((prepared(input, kind, function)?, shape, kind))
@@ -529,13 +537,22 @@ fn top_k_similar(inputs: &[Series], kwargs: TopKKwargs) -> PolarsResult<Series> 
     polars_ensure!(a.len() <= u32::MAX as usize, ComputeError: "{function}: more than 2^32 rows");
     let width_error = |(row, found): (usize, usize)| {
         let expected = query.len();
-        row_error(RowError::Width { row, found, expected }, function, "query")
+        row_error(
+            RowError::Width {
+                row,
+                found,
+                expected,
+            },
+            function,
+            "query",
+        )
     };
     let metric = match metric {
         SearchMetric::Hamming => {
             let codes = binary_codes(&a, function)?;
             let query = exact_codes::<u8>(&query, function, "query")?;
-            let positions = codes::top_k_hamming(&row_slices(&codes), &query, k).map_err(width_error)?;
+            let positions =
+                codes::top_k_hamming(&row_slices(&codes), &query, k).map_err(width_error)?;
             return Ok(UInt32Chunked::from_vec(a.name().clone(), positions).into_series());
         }
         SearchMetric::Float(metric) => metric,
@@ -569,7 +586,11 @@ fn exact_query<C: IntCode>(values: &[f64]) -> Option<Vec<C>> {
 }
 
 /// `values` as codes of type `C`, or an error naming the first that is not one.
-pub(super) fn exact_codes<C: IntCode>(values: &[f64], function: &str, what: &str) -> PolarsResult<Vec<C>> {
+pub(super) fn exact_codes<C: IntCode>(
+    values: &[f64],
+    function: &str,
+    what: &str,
+) -> PolarsResult<Vec<C>> {
     values
         .iter()
         .enumerate()
@@ -582,7 +603,10 @@ pub(super) fn exact_codes<C: IntCode>(values: &[f64], function: &str, what: &str
 
 /// The chunks of a binary-code column (`Array`/`List` of UInt8), or an error
 /// naming the dtype found.
-pub(super) fn binary_codes<'a>(series: &'a Series, function: &str) -> PolarsResult<Vec<VectorChunk<'a, u8>>> {
+pub(super) fn binary_codes<'a>(
+    series: &'a Series,
+    function: &str,
+) -> PolarsResult<Vec<VectorChunk<'a, u8>>> {
     polars_ensure!(series.dtype().inner_dtype() == Some(&DataType::UInt8), InvalidOperation:
         "{function}: Hamming distance needs packed binary codes (an Array or List of UInt8, e.g. from ml.quantize(\"binary\")), got {}",
         series.dtype());
@@ -674,7 +698,11 @@ fn nearest(inputs: &[Series], kwargs: NearestKwargs) -> PolarsResult<Series> {
 }
 
 /// The candidate row positions of a rescoring `nearest` (the third input).
-fn candidate_positions(inputs: &[Series], expected: usize, function: &str) -> PolarsResult<Vec<u32>> {
+fn candidate_positions(
+    inputs: &[Series],
+    expected: usize,
+    function: &str,
+) -> PolarsResult<Vec<u32>> {
     let series = inputs
         .get(2)
         .ok_or_else(|| polars_err!(ComputeError: "{function}: the candidates are missing"))?;

@@ -370,7 +370,9 @@ pub fn pack_signs<T: Element>(values: &[T], out: &mut Vec<u8>) {
 
 /// The float type an `int8` quantization computes in: the column's own, so
 /// the codes are those of numpy on an array of that dtype.
-pub trait QuantizeFloat: Copy {
+pub trait QuantizeFloat:
+    Copy + std::ops::Sub<Output = Self> + std::ops::Div<Output = Self>
+{
     fn from_f64(value: f64) -> Self;
     /// `trunc((x - start) / step - 128)` clipped to the Int8 range, in this
     /// type's arithmetic; `None` for NaN. A zero step (an empty range)
@@ -404,10 +406,7 @@ quantize_float!(f64);
 
 /// The per-dimension `(start, step)` of an `int8` quantization of the range
 /// `(min, max)`: `step = (max - min) / 255`, in the column's float type.
-pub fn int8_steps<T: QuantizeFloat + std::ops::Sub<Output = T> + std::ops::Div<Output = T>>(
-    mins: &[f64],
-    maxs: &[f64],
-) -> Vec<(T, T)> {
+pub fn int8_steps<T: QuantizeFloat>(mins: &[f64], maxs: &[f64]) -> Vec<(T, T)> {
     mins.iter()
         .zip(maxs)
         .map(|(&lo, &hi)| {
@@ -508,7 +507,10 @@ mod tests {
     #[test]
     fn signs_pack_like_numpy() {
         let mut out = Vec::new();
-        pack_signs(&[1.0f64, -1.0, 0.0, 2.0, 0.5, -0.0, 3.0, 1.0, 9.0], &mut out);
+        pack_signs(
+            &[1.0f64, -1.0, 0.0, 2.0, 0.5, -0.0, 3.0, 1.0, 9.0],
+            &mut out,
+        );
         assert_eq!(out, vec![0b1001_1011, 0b1000_0000]);
     }
 

@@ -335,7 +335,10 @@ pub fn nearest_rows<R: SearchRow>(
 }
 
 /// The valid rows with their positions, checked to have `d` numbers.
-pub fn checked_rows<'a, R>(rows: &[Option<&'a [R]>], d: usize) -> Result<Vec<(u32, &'a [R])>, RowError> {
+pub fn checked_rows<'a, R>(
+    rows: &[Option<&'a [R]>],
+    d: usize,
+) -> Result<Vec<(u32, &'a [R])>, RowError> {
     let mut present = Vec::with_capacity(rows.len());
     for (row, x) in rows.iter().enumerate() {
         if let Some(x) = *x {
