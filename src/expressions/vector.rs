@@ -19,6 +19,7 @@ use super::columns::{
 use super::dtypes::{numeric_shape, reject_zero_width, shaped_dtype, FloatKind, Shape};
 use crate::kernels::codes::{self, IntCode, Widened, F16};
 use crate::kernels::element::Element;
+use crate::kernels::neighbors::{Metric, SearchRow};
 use crate::kernels::rowwise::{self, RowError, RowValues, VectorRows};
 use crate::kernels::vector::{self, UnitNorm};
 use crate::options::{self, PairOp, SearchMetric};
@@ -571,6 +572,11 @@ fn top_k_similar(inputs: &[Series], kwargs: TopKKwargs) -> PolarsResult<Series> 
             let rows = row_slices(&vector_chunks::<u8>(&a, function)?);
             codes::top_k_codes(&rows, &query, k, metric).map_err(width_error)?
         }
+        Some(DataType::Float16) => {
+            let query: Vec<f32> = query.iter().map(|&v| v as f32).collect();
+            let rows = row_slices(&f16_vector_chunks(&a, function)?);
+            codes::top_k_half(&rows, &query, k, metric).map_err(width_error)?
+        }
         _ => with_float!(kind, T => {
             let query: Vec<T> = query.iter().map(|&v| T::from_f64(v)).collect();
             rowwise::top_k_rows(&input_rows::<T>(&a, function)?, &query, k, metric)
@@ -679,15 +685,21 @@ fn nearest(inputs: &[Series], kwargs: NearestKwargs) -> PolarsResult<Series> {
         }
         (SearchMetric::Float(metric), Some(DataType::Int8)) => {
             let rows = row_slices(&vector_chunks::<i8>(&a, function)?);
-            rowwise::nearest_rows(&queries, m, d, k, metric, &rows).map_err(width_error)?
+            nearest_integer_rows(&queries, m, d, k, metric, &rows).map_err(width_error)?
         }
         (SearchMetric::Float(metric), Some(DataType::UInt8)) => {
             let rows = row_slices(&vector_chunks::<u8>(&a, function)?);
-            rowwise::nearest_rows(&queries, m, d, k, metric, &rows).map_err(width_error)?
+            nearest_integer_rows(&queries, m, d, k, metric, &rows).map_err(width_error)?
         }
         (SearchMetric::Float(metric), Some(DataType::Float16)) => {
             let rows = row_slices(&f16_vector_chunks(&a, function)?);
-            rowwise::nearest_rows(&queries, m, d, k, metric, &rows).map_err(width_error)?
+            if m <= SCAN_MAX_QUERIES {
+                let present = rowwise::checked_rows(&rows, d).map_err(width_error)?;
+                let queries: Vec<f32> = queries.iter().map(|&v| v as f32).collect();
+                codes::nearest_half(&queries, m, d, k, metric, &present)
+            } else {
+                rowwise::nearest_rows(&queries, m, d, k, metric, &rows).map_err(width_error)?
+            }
         }
         (SearchMetric::Float(metric), _) => with_float!(kind, T => {
             let rows = row_slices(&vector_chunks::<T>(&a, function)?);
@@ -695,6 +707,31 @@ fn nearest(inputs: &[Series], kwargs: NearestKwargs) -> PolarsResult<Series> {
         }),
     };
     nearest_struct(a.name().clone(), &found)
+}
+
+/// Queries up to which Int8, UInt8 and Float16 rows are scanned (each row
+/// read once and ranked by its own kernels) rather than screened by a
+/// Float32 matrix product, which wins once it serves many queries.
+const SCAN_MAX_QUERIES: usize = 4;
+
+/// `nearest` over Int8/UInt8 rows: integer queries, when few, are scanned
+/// exactly with integer kernels; otherwise the Float32 screen. Both give
+/// the exact scores, so the same result.
+fn nearest_integer_rows<C: IntCode + SearchRow>(
+    queries: &[f64],
+    m: usize,
+    d: usize,
+    k: usize,
+    metric: Metric,
+    rows: &[Option<&[C]>],
+) -> Result<Vec<Vec<(u32, f64)>>, RowError> {
+    match exact_query::<C>(queries) {
+        Some(integer) if m <= SCAN_MAX_QUERIES => {
+            let present = rowwise::checked_rows(rows, d)?;
+            Ok(codes::nearest_codes(&integer, m, d, k, metric, &present))
+        }
+        _ => rowwise::nearest_rows(queries, m, d, k, metric, rows),
+    }
 }
 
 /// The candidate row positions of a rescoring `nearest` (the third input).

@@ -93,6 +93,255 @@ impl<S: Narrow, T: Element> VectorRows<T> for Widened<'_, S> {
     }
 }
 
+// ---------------------------------------------------------------- Float16
+
+/// Float16 rows are searched in `f32` lanes (DESIGN: "Float16 is
+/// accumulated in f32 or wider"), so a scan does half the work of the `f64`
+/// accumulation that Float32 rows get. The lanes are added in `f64` in a
+/// fixed order: the same bits on every CPU path.
+const HALF_LANES: usize = 16;
+
+/// Widens a Float16 row onto `out` (cleared first) with the CPU's
+/// conversion instructions where present (AVX-512F, F16C), else bit by bit:
+/// the same exact values either way.
+pub fn widen_f16(row: &[F16], out: &mut Vec<f32>) {
+    out.clear();
+    out.resize(row.len(), 0.0);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, and `out` holds `row.len()` floats.
+            unsafe { widen_f16_avx512(row, out) };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("f16c") && std::arch::is_x86_feature_detected!("avx")
+        {
+            // SAFETY: the CPU has F16C and AVX, and `out` holds `row.len()` floats.
+            unsafe { widen_f16_f16c(row, out) };
+            return;
+        }
+    }
+    for (o, x) in out.iter_mut().zip(row) {
+        *o = x.to_f32();
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn widen_f16_avx512(row: &[F16], out: &mut [f32]) {
+    use std::arch::x86_64::{__m256i, _mm256_loadu_si256, _mm512_cvtph_ps, _mm512_storeu_ps};
+    let whole = row.len().min(out.len()) / 16 * 16;
+    for i in (0..whole).step_by(16) {
+        // SAFETY: `i + 16 <= whole` elements of both slices; unaligned loads and stores.
+        unsafe {
+            let half = _mm256_loadu_si256(row.as_ptr().add(i).cast::<__m256i>());
+            _mm512_storeu_ps(out.as_mut_ptr().add(i), _mm512_cvtph_ps(half));
+        }
+    }
+    for (o, x) in out.iter_mut().zip(row).skip(whole) {
+        *o = x.to_f32();
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,f16c")]
+unsafe fn widen_f16_f16c(row: &[F16], out: &mut [f32]) {
+    use std::arch::x86_64::{__m128i, _mm256_cvtph_ps, _mm256_storeu_ps, _mm_loadu_si128};
+    let whole = row.len().min(out.len()) / 8 * 8;
+    for i in (0..whole).step_by(8) {
+        // SAFETY: `i + 8 <= whole` elements of both slices; unaligned loads and stores.
+        unsafe {
+            let half = _mm_loadu_si128(row.as_ptr().add(i).cast::<__m128i>());
+            _mm256_storeu_ps(out.as_mut_ptr().add(i), _mm256_cvtph_ps(half));
+        }
+    }
+    for (o, x) in out.iter_mut().zip(row).skip(whole) {
+        *o = x.to_f32();
+    }
+}
+
+/// `(Σ x·q, Σ x², Σ q²)` of a Float16 row and a Float32 query in 16 `f32`
+/// lanes (element `i` goes to lane `i % 16`; each step a multiply, then an
+/// add), the lanes added in `f64`: the same bits on every path.
+fn half_lane_sums(row: &[F16], query: &[f32]) -> (f64, f64, f64) {
+    let mut lanes = [[0.0f32; HALF_LANES]; 3];
+    let n = row.len().min(query.len());
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F; the kernel reads `n / 16 * 16` elements of each slice.
+        done = unsafe { half_lane_sums_avx512(row, query, n, &mut lanes) };
+    }
+    for i in done..n {
+        let (x, q) = (row[i].to_f32(), query[i]);
+        let lane = i % HALF_LANES;
+        lanes[0][lane] += x * q;
+        lanes[1][lane] += x * x;
+        lanes[2][lane] += q * q;
+    }
+    (
+        lane_total(lanes[0]),
+        lane_total(lanes[1]),
+        lane_total(lanes[2]),
+    )
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn half_lane_sums_avx512(
+    row: &[F16],
+    query: &[f32],
+    n: usize,
+    lanes: &mut [[f32; HALF_LANES]; 3],
+) -> usize {
+    use std::arch::x86_64::*;
+    let whole = n / HALF_LANES * HALF_LANES;
+    let (mut xq, mut xx, mut qq) = (
+        _mm512_setzero_ps(),
+        _mm512_setzero_ps(),
+        _mm512_setzero_ps(),
+    );
+    for i in (0..whole).step_by(HALF_LANES) {
+        // SAFETY: `i + 16 <= whole <= n` elements of both slices; unaligned loads.
+        let (x, q) = unsafe {
+            (
+                _mm512_cvtph_ps(_mm256_loadu_si256(row.as_ptr().add(i).cast::<__m256i>())),
+                _mm512_loadu_ps(query.as_ptr().add(i)),
+            )
+        };
+        xq = _mm512_add_ps(xq, _mm512_mul_ps(x, q));
+        xx = _mm512_add_ps(xx, _mm512_mul_ps(x, x));
+        qq = _mm512_add_ps(qq, _mm512_mul_ps(q, q));
+    }
+    for (lane, v) in lanes.iter_mut().zip([xq, xx, qq]) {
+        // SAFETY: a lane array holds exactly 16 floats.
+        unsafe { _mm512_storeu_ps(lane.as_mut_ptr(), v) };
+    }
+    whole
+}
+
+/// `Σ (x - q)²` of a Float16 row and a Float32 query, in the lanes of
+/// [`half_lane_sums`].
+fn half_lane_sq_diff(row: &[F16], query: &[f32]) -> f64 {
+    let mut lanes = [0.0f32; HALF_LANES];
+    let n = row.len().min(query.len());
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F; the kernel reads `n / 16 * 16` elements of each slice.
+        done = unsafe { half_lane_sq_diff_avx512(row, query, n, &mut lanes) };
+    }
+    for i in done..n {
+        let v = row[i].to_f32() - query[i];
+        lanes[i % HALF_LANES] += v * v;
+    }
+    lane_total(lanes)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn half_lane_sq_diff_avx512(
+    row: &[F16],
+    query: &[f32],
+    n: usize,
+    lanes: &mut [f32; HALF_LANES],
+) -> usize {
+    use std::arch::x86_64::*;
+    let whole = n / HALF_LANES * HALF_LANES;
+    let mut acc = _mm512_setzero_ps();
+    for i in (0..whole).step_by(HALF_LANES) {
+        // SAFETY: `i + 16 <= whole <= n` elements of both slices; unaligned loads.
+        let (x, q) = unsafe {
+            (
+                _mm512_cvtph_ps(_mm256_loadu_si256(row.as_ptr().add(i).cast::<__m256i>())),
+                _mm512_loadu_ps(query.as_ptr().add(i)),
+            )
+        };
+        let v = _mm512_sub_ps(x, q);
+        acc = _mm512_add_ps(acc, _mm512_mul_ps(v, v));
+    }
+    // SAFETY: the lane array holds exactly 16 floats.
+    unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), acc) };
+    whole
+}
+
+#[inline(always)]
+fn lane_total(lanes: [f32; HALF_LANES]) -> f64 {
+    lanes.iter().fold(0.0f64, |total, &v| total + f64::from(v))
+}
+
+/// The bound, per unit of `|q|·|x|`, on how far a Float16 score computed in
+/// `f32` lanes is from the exact one (dot: `γ_d`; cosine, whose norms carry
+/// the same relative error: under `3 γ_d`), with room to spare.
+pub fn half_rank_error(d: usize) -> f64 {
+    let unit = f64::from(f32::EPSILON) / 2.0;
+    let gamma = (d as f64 * unit) / (1.0 - d as f64 * unit).max(0.5);
+    4.0 * gamma
+}
+
+/// Ranks Float16 rows against a Float32 query (see [`half_sums`]). Sums that
+/// overflow or underflow `f32` (a query of huge or tiny numbers) fall back
+/// to the exact `f64` kernels on the widened row.
+pub fn rank_half(metric: Metric, row: &[F16], query: &[f32], scratch: &mut Vec<f32>) -> (f64, f64) {
+    let mut exact = || {
+        widen_f16(row, scratch);
+        super::neighbors::rank_row(metric, scratch.as_slice(), query)
+    };
+    let fine = |s: f64| s.is_finite() && s >= f64::from(f32::MIN_POSITIVE) * 1e6;
+    match metric {
+        Metric::Dot => {
+            let (d, xx, qq) = half_lane_sums(row, query);
+            if d.is_finite() && xx.is_finite() && qq.is_finite() {
+                (d, d)
+            } else {
+                exact()
+            }
+        }
+        Metric::Cosine => {
+            let (d, xx, qq) = half_lane_sums(row, query);
+            if xx == 0.0 || qq == 0.0 {
+                (0.0, 0.0) // a zero vector, as scikit-learn
+            } else if fine(xx) && fine(qq) && d.is_finite() {
+                let s = d / (xx.sqrt() * qq.sqrt());
+                (s, s)
+            } else {
+                exact()
+            }
+        }
+        Metric::Euclidean => {
+            let ss = half_lane_sq_diff(row, query);
+            if ss.is_finite() && (ss == 0.0 || fine(ss)) {
+                let d = ss.sqrt();
+                (-d, d)
+            } else {
+                exact()
+            }
+        }
+    }
+}
+
+/// Positions of the `k` Float16 rows best for `query` (see [`rank_half`]),
+/// best first, ties to the lower position; `Err((row, length))` names the
+/// first row of another length.
+pub fn top_k_half(
+    rows: &[Option<&[F16]>],
+    query: &[f32],
+    k: usize,
+    metric: Metric,
+) -> Result<Vec<u32>, (usize, usize)> {
+    let mut top = TopK::new(k);
+    let mut scratch = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let Some(row) = row else { continue };
+        if row.len() != query.len() {
+            return Err((i, row.len()));
+        }
+        let (key, score) = rank_half(metric, row, query, &mut scratch);
+        top.push(key, i as u32, score);
+    }
+    Ok(top.into_sorted().into_iter().map(|(i, _)| i).collect())
+}
+
 // ---------------------------------------------------------------- integers
 
 /// An integer code type with exact integer kernels (Int8, UInt8).
@@ -130,19 +379,14 @@ impl IntCode for u8 {
 const INT_BLOCK: usize = 1 << 15;
 const INT_LANES: usize = 32;
 
-/// `(Σ a·b, Σ a², Σ b², Σ (a - b)²)` of one block, in `i32` lanes.
+/// `(Σ a·b, Σ a²)` of one block, in `i32` lanes.
 #[multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512vl+avx512vnni",
     "x86_64+avx512f+avx512bw+avx512vl",
     "x86_64+avx2+fma"
 ))]
-fn sums_block<C: IntCode>(a: &[C], b: &[C]) -> [i64; 4] {
-    let (mut ab, mut aa, mut bb, mut dd) = (
-        [0i32; INT_LANES],
-        [0i32; INT_LANES],
-        [0i32; INT_LANES],
-        [0i32; INT_LANES],
-    );
+fn dot_sq_block<C: IntCode>(a: &[C], b: &[C]) -> (i64, i64) {
+    let (mut ab, mut aa) = ([0i32; INT_LANES], [0i32; INT_LANES]);
     let a_chunks = a.chunks_exact(INT_LANES);
     let b_chunks = b.chunks_exact(INT_LANES);
     let (a_tail, b_tail) = (a_chunks.remainder(), b_chunks.remainder());
@@ -151,19 +395,15 @@ fn sums_block<C: IntCode>(a: &[C], b: &[C]) -> [i64; 4] {
             let (x, y) = (ca[lane].to_i32(), cb[lane].to_i32());
             ab[lane] += x * y;
             aa[lane] += x * x;
-            bb[lane] += y * y;
-            dd[lane] += (x - y) * (x - y);
         }
     }
     for (lane, (x, y)) in a_tail.iter().zip(b_tail).enumerate() {
         let (x, y) = (x.to_i32(), y.to_i32());
         ab[lane] += x * y;
         aa[lane] += x * x;
-        bb[lane] += y * y;
-        dd[lane] += (x - y) * (x - y);
     }
     let total = |v: [i32; INT_LANES]| v.iter().map(|&x| i64::from(x)).sum::<i64>();
-    [total(ab), total(aa), total(bb), total(dd)]
+    (total(ab), total(aa))
 }
 
 /// `Σ a·b` of one block, in `i32` lanes (the dot-only scan).
@@ -188,13 +428,12 @@ fn dot_block<C: IntCode>(a: &[C], b: &[C]) -> i64 {
     acc.iter().map(|&x| i64::from(x)).sum()
 }
 
-/// Exact `(Σ a·b, Σ a², Σ b², Σ (a - b)²)` (the slices have one length).
-pub fn int_sums<C: IntCode>(a: &[C], b: &[C]) -> [i64; 4] {
-    let mut total = [0i64; 4];
+/// Exact `(Σ a·b, Σ a²)` (the slices have one length).
+pub fn int_dot_sq<C: IntCode>(a: &[C], b: &[C]) -> (i64, i64) {
+    let mut total = (0i64, 0i64);
     for (x, y) in a.chunks(INT_BLOCK).zip(b.chunks(INT_BLOCK)) {
-        for (t, s) in total.iter_mut().zip(sums_block(x, y)) {
-            *t += s;
-        }
+        let (ab, aa) = dot_sq_block(x, y);
+        total = (total.0 + ab, total.1 + aa);
     }
     total
 }
@@ -207,30 +446,48 @@ pub fn int_dot<C: IntCode>(a: &[C], b: &[C]) -> i64 {
         .sum()
 }
 
-/// The ranking key (higher is better) and the reported score of an integer
-/// row for an integer query: the same bits as
-/// [`super::neighbors::rank_row`] on the widened vectors.
-#[inline]
-pub fn rank_code_row<C: IntCode>(metric: Metric, row: &[C], query: &[C]) -> (f64, f64) {
-    match metric {
-        Metric::Dot => {
-            let s = int_dot(row, query) as f64;
-            (s, s)
+/// Ranks integer rows against an integer query with exact integer sums:
+/// the same keys and scores, bit for bit, as [`super::neighbors::Ranker`]
+/// on the widened vectors (whose `f64` partial sums are exact integers too).
+#[derive(Debug, Clone, Copy)]
+pub struct CodeRanker<'q, C> {
+    metric: Metric,
+    query: &'q [C],
+    query_sq: i64,
+}
+
+impl<'q, C: IntCode> CodeRanker<'q, C> {
+    pub fn new(metric: Metric, query: &'q [C]) -> Self {
+        CodeRanker {
+            metric,
+            query,
+            query_sq: int_dot(query, query),
         }
-        Metric::Cosine => {
-            let [ab, aa, bb, _] = int_sums(row, query);
-            // A zero vector has cosine 0, as scikit-learn (and `vector::cosine`).
-            let s = if aa == 0 || bb == 0 {
-                0.0
-            } else {
-                ab as f64 / ((aa as f64).sqrt() * (bb as f64).sqrt())
-            };
-            (s, s)
-        }
-        Metric::Euclidean => {
-            let [_, _, _, dd] = int_sums(row, query);
-            let d = (dd as f64).sqrt();
-            (-d, d)
+    }
+
+    #[inline]
+    pub fn rank(&self, row: &[C]) -> (f64, f64) {
+        match self.metric {
+            Metric::Dot => {
+                let s = int_dot(row, self.query) as f64;
+                (s, s)
+            }
+            Metric::Cosine => {
+                let (ab, aa) = int_dot_sq(row, self.query);
+                let bb = self.query_sq;
+                // A zero vector has cosine 0, as scikit-learn (and `vector::cosine`).
+                let s = if aa == 0 || bb == 0 {
+                    0.0
+                } else {
+                    ab as f64 / ((aa as f64).sqrt() * (bb as f64).sqrt())
+                };
+                (s, s)
+            }
+            Metric::Euclidean => {
+                let (ab, aa) = int_dot_sq(row, self.query);
+                let d = ((aa - 2 * ab + self.query_sq) as f64).sqrt();
+                (-d, d)
+            }
         }
     }
 }
@@ -245,15 +502,85 @@ pub fn top_k_codes<C: IntCode>(
     metric: Metric,
 ) -> Result<Vec<u32>, (usize, usize)> {
     let mut top = TopK::new(k);
+    let ranker = CodeRanker::new(metric, query);
     for (i, row) in rows.iter().enumerate() {
         let Some(row) = row else { continue };
         if row.len() != query.len() {
             return Err((i, row.len()));
         }
-        let (key, score) = rank_code_row(metric, row, query);
+        let (key, score) = ranker.rank(row);
         top.push(key, i as u32, score);
     }
     Ok(top.into_sorted().into_iter().map(|(i, _)| i).collect())
+}
+
+/// The `k` best rows for each of `m` queries by `rank(q, row, scratch)`,
+/// reading each row once (rows outer, queries inner): for few queries this
+/// beats a matrix product. Row ranges are searched on several threads and
+/// merged exactly (see `TopK::merge`), so the result does not depend on the
+/// thread count.
+pub fn scan_nearest<R: Sync>(
+    m: usize,
+    k: usize,
+    rows: &[(u32, &[R])],
+    rank: impl Fn(usize, &[R], &mut Vec<f32>) -> (f64, f64) + Sync,
+) -> Vec<Vec<(u32, f64)>> {
+    let tops = rows
+        .par_chunks(1 << 14)
+        .map(|part| {
+            let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
+            let mut scratch = Vec::new();
+            for &(position, row) in part {
+                for (q, top) in tops.iter_mut().enumerate() {
+                    let (key, score) = rank(q, row, &mut scratch);
+                    top.push(key, position, score);
+                }
+            }
+            tops
+        })
+        .reduce_with(merge_tops)
+        .unwrap_or_else(|| (0..m).map(|_| TopK::new(k)).collect());
+    tops.into_iter().map(TopK::into_sorted).collect()
+}
+
+/// [`scan_nearest`] for integer queries on integer rows, scored exactly by
+/// the integer kernels (`queries`: `m × d`).
+pub fn nearest_codes<C: IntCode>(
+    queries: &[C],
+    m: usize,
+    d: usize,
+    k: usize,
+    metric: Metric,
+    rows: &[(u32, &[C])],
+) -> Vec<Vec<(u32, f64)>> {
+    let rankers: Vec<CodeRanker<'_, C>> = (0..m)
+        .map(|q| CodeRanker::new(metric, queries.get(q * d..(q + 1) * d).unwrap_or(&[])))
+        .collect();
+    scan_nearest(m, k, rows, |q, row, _| rankers[q].rank(row))
+}
+
+/// [`scan_nearest`] for Float16 rows, ranked by [`rank_half`] (`queries`:
+/// `m × d`, as Float32).
+pub fn nearest_half(
+    queries: &[f32],
+    m: usize,
+    d: usize,
+    k: usize,
+    metric: Metric,
+    rows: &[(u32, &[F16])],
+) -> Vec<Vec<(u32, f64)>> {
+    let query = |q: usize| queries.get(q * d..(q + 1) * d).unwrap_or(&[]);
+    scan_nearest(m, k, rows, |q, row, scratch| {
+        rank_half(metric, row, query(q), scratch)
+    })
+}
+
+/// Merges two sets of per-query partial results.
+fn merge_tops(mut left: Vec<TopK>, right: Vec<TopK>) -> Vec<TopK> {
+    for (l, r) in left.iter_mut().zip(right) {
+        l.merge(r);
+    }
+    left
 }
 
 // ---------------------------------------------------------------- binary codes
@@ -320,9 +647,31 @@ pub fn top_k_hamming(
     Ok(top.into_sorted().into_iter().map(|(i, _)| i).collect())
 }
 
+/// The distances from one code to each of `m` query codes (`queries`:
+/// `m × width` bytes) into `out`: one dispatch per row, not per pair.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx512vpopcntdq+avx512bitalg",
+    "x86_64+avx2+popcnt"
+))]
+fn hamming_many(row: &[u8], queries: &[u8], width: usize, out: &mut [u32]) {
+    for (d, query) in out.iter_mut().zip(queries.chunks_exact(width.max(1))) {
+        let words = row.chunks_exact(8).zip(query.chunks_exact(8));
+        let mut total: u32 = words
+            .map(|(a, b)| (u64::from_le_bytes(word(a)) ^ u64::from_le_bytes(word(b))).count_ones())
+            .sum();
+        let tail = row.len() / 8 * 8;
+        for (a, b) in row[tail..].iter().zip(&query[tail.min(query.len())..]) {
+            total += (a ^ b).count_ones();
+        }
+        *d = total;
+    }
+}
+
 /// The `k` codes nearest each of `m` query codes (`queries`: `m × width`
-/// bytes, row-major), as `(position, distance)` best first. Row ranges are
-/// searched on several threads and merged exactly (see `TopK::merge`).
+/// bytes, row-major), as `(position, distance)` best first, ties to the
+/// lower position. Distances are integers, so a row enters a query's top-k
+/// only if it is strictly closer than the worst kept (rows come in order
+/// within a range); ranges run on several threads and merge exactly.
 pub fn nearest_hamming(
     queries: &[u8],
     m: usize,
@@ -330,26 +679,29 @@ pub fn nearest_hamming(
     k: usize,
     rows: &[(u32, &[u8])],
 ) -> Vec<Vec<(u32, f64)>> {
-    let query = |q: usize| queries.get(q * width..(q + 1) * width).unwrap_or(&[]);
     let tops = rows
         .par_chunks(1 << 14)
         .map(|part| {
             let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
-            // Rows outer, queries inner: each row is read from memory once.
+            let mut worst = vec![u32::MAX; m]; // accept anything until k are kept
+            let mut distances = vec![0u32; m];
             for &(position, row) in part {
-                for (q, top) in tops.iter_mut().enumerate() {
-                    let (key, score) = rank_hamming(row, query(q));
-                    top.push(key, position, score);
+                hamming_many(row, queries, width, &mut distances);
+                for q in 0..m {
+                    let d = distances[q];
+                    if d < worst[q] {
+                        let top = &mut tops[q];
+                        top.push(-f64::from(d), position, f64::from(d));
+                        let kept = top.worst_key();
+                        if kept.is_finite() {
+                            worst[q] = (-kept) as u32;
+                        }
+                    }
                 }
             }
             tops
         })
-        .reduce_with(|mut left, right| {
-            for (l, r) in left.iter_mut().zip(right) {
-                l.merge(r);
-            }
-            left
-        })
+        .reduce_with(merge_tops)
         .unwrap_or_else(|| (0..m).map(|_| TopK::new(k)).collect());
     tops.into_iter().map(TopK::into_sorted).collect()
 }
@@ -457,14 +809,21 @@ mod tests {
                 reference(|_, y| y * y),
                 reference(|x, y| (x - y) * (x - y)),
             ];
-            assert_eq!(int_sums(&a, &b), expected, "n = {n}");
+            assert_eq!(int_dot_sq(&a, &b), (expected[0], expected[1]), "n = {n}");
             assert_eq!(int_dot(&a, &b), expected[0]);
+            assert_eq!(int_dot(&b, &b), expected[2]);
             // The extreme case: every product at its largest.
             let (lo, hi) = (vec![-128i8; n], vec![127i8; n]);
             assert_eq!(int_dot(&lo, &lo), 16_384 * n as i64);
-            assert_eq!(int_sums(&lo, &hi)[3], 65_025 * n as i64);
+            assert_eq!(
+                int_dot_sq(&hi, &lo),
+                (-16_256 * n as i64, 16_129 * n as i64)
+            );
             let top = vec![255u8; n];
-            assert_eq!(int_sums(&top, &top)[0], 65_025 * n as i64);
+            assert_eq!(
+                int_dot_sq(&top, &top),
+                (65_025 * n as i64, 65_025 * n as i64)
+            );
         }
     }
 
@@ -479,7 +838,7 @@ mod tests {
             }
             let wide: Vec<f32> = row.iter().map(|&v| f32::from(v)).collect();
             for metric in [Metric::Cosine, Metric::Dot, Metric::Euclidean] {
-                let (k1, s1) = rank_code_row(metric, &row, &query);
+                let (k1, s1) = CodeRanker::new(metric, &query).rank(&row);
                 let (k2, s2) = rank_row(metric, &wide, &wide_query);
                 assert_eq!(
                     (k1.to_bits(), s1.to_bits()),
@@ -487,6 +846,38 @@ mod tests {
                     "{metric:?}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn half_lane_sums_equal_the_portable_lanes() {
+        for n in [0, 5, 16, 17, 384, 1000] {
+            let row: Vec<F16> = (0..n)
+                .map(|i| F16(half::f16::from_f32(((i * 37 % 101) as f32 - 50.0) * 0.3).to_bits()))
+                .collect();
+            let query: Vec<f32> = (0..n).map(|i| (i as f32 * 0.7).sin()).collect();
+            let mut lanes = [[0.0f32; HALF_LANES]; 3];
+            let mut sq = [0.0f32; HALF_LANES];
+            for i in 0..n {
+                let (x, q) = (row[i].to_f32(), query[i]);
+                lanes[0][i % 16] += x * q;
+                lanes[1][i % 16] += x * x;
+                lanes[2][i % 16] += q * q;
+                sq[i % 16] += (x - q) * (x - q);
+            }
+            let expected = (
+                lane_total(lanes[0]),
+                lane_total(lanes[1]),
+                lane_total(lanes[2]),
+            );
+            assert_eq!(half_lane_sums(&row, &query), expected, "n = {n}");
+            assert_eq!(half_lane_sq_diff(&row, &query), lane_total(sq), "n = {n}");
+            let exact: f64 = row
+                .iter()
+                .zip(&query)
+                .map(|(x, &q)| f64::from(x.to_f32()) * f64::from(q))
+                .sum();
+            assert!((expected.0 - exact).abs() <= half_rank_error(n) * 100.0 * n as f64);
         }
     }
 

@@ -7,7 +7,7 @@ use std::collections::BinaryHeap;
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
-use super::codes::{widen_into, F16};
+use super::codes::{self, widen_into, F16};
 use super::element::Element;
 use super::vector;
 
@@ -193,18 +193,37 @@ impl TopK {
 /// The ranking key and reported score of a row for a query.
 #[inline]
 pub fn rank_row<T: Element>(metric: Metric, row: &[T], query: &[T]) -> (f64, f64) {
-    match metric {
-        Metric::Cosine => {
-            let s = vector::cosine(row, query);
-            (s, s)
-        }
-        Metric::Dot => {
-            let s = vector::dot(row, query);
-            (s, s)
-        }
-        Metric::Euclidean => {
-            let d = vector::euclidean(row, query);
-            (-d, d)
+    Ranker::new(metric, query).rank(row)
+}
+
+/// Ranks many rows against one query: the key (higher is better) and the
+/// reported score of each row.
+#[derive(Debug, Clone, Copy)]
+pub struct Ranker<'q, T> {
+    pub metric: Metric,
+    pub query: &'q [T],
+}
+
+impl<'q, T: Element> Ranker<'q, T> {
+    pub fn new(metric: Metric, query: &'q [T]) -> Self {
+        Ranker { metric, query }
+    }
+
+    #[inline]
+    pub fn rank(&self, row: &[T]) -> (f64, f64) {
+        match self.metric {
+            Metric::Cosine => {
+                let s = vector::cosine(row, self.query);
+                (s, s)
+            }
+            Metric::Dot => {
+                let s = vector::dot(row, self.query);
+                (s, s)
+            }
+            Metric::Euclidean => {
+                let d = vector::euclidean(row, self.query);
+                (-d, d)
+            }
         }
     }
 }
@@ -242,6 +261,19 @@ impl SearchRow for f64 {
 pub trait F32Row: Copy + Send + Sync + 'static {
     /// `row` as `f32` values, widened into `scratch` when it is narrower.
     fn widened<'s>(row: &'s [Self], scratch: &'s mut Vec<f32>) -> &'s [f32];
+
+    /// The ranking key and score of a row: by default the exact `f64`
+    /// accumulation of [`rank_row`] on the widened row.
+    #[inline]
+    fn rank(metric: Metric, row: &[Self], query: &[f32], scratch: &mut Vec<f32>) -> (f64, f64) {
+        rank_row(metric, Self::widened(row, scratch), query)
+    }
+
+    /// How far [`F32Row::rank`]'s scores may be from the exact ones, per
+    /// unit of `|q|·|x|` (cosine: in its own units), for vectors of length `d`.
+    fn rank_error(_d: usize) -> f64 {
+        0.0
+    }
 }
 
 impl F32Row for f32 {
@@ -269,7 +301,7 @@ macro_rules! screened_rows {
 }
 screened_rows!(f32, F16, i8, u8);
 
-macro_rules! narrow_rows {
+macro_rules! integer_rows {
     ($($t:ty),*) => {$(
         impl F32Row for $t {
             #[inline(always)]
@@ -280,7 +312,25 @@ macro_rules! narrow_rows {
         }
     )*};
 }
-narrow_rows!(F16, i8, u8);
+integer_rows!(i8, u8);
+
+/// Float16 rows are ranked in `f32` lanes (see [`codes::rank_half`]).
+impl F32Row for F16 {
+    #[inline(always)]
+    fn widened<'s>(row: &'s [F16], scratch: &'s mut Vec<f32>) -> &'s [f32] {
+        codes::widen_f16(row, scratch);
+        scratch.as_slice()
+    }
+
+    #[inline]
+    fn rank(metric: Metric, row: &[F16], query: &[f32], scratch: &mut Vec<f32>) -> (f64, f64) {
+        codes::rank_half(metric, row, query, scratch)
+    }
+
+    fn rank_error(d: usize) -> f64 {
+        codes::half_rank_error(d)
+    }
+}
 
 /// The `k` best rows for each of `m` queries (`queries`: m × d row-major).
 /// `rows` yields `(position, row)` for every candidate row (null rows left
@@ -337,7 +387,7 @@ fn nearest_serial<'a, T: Element + 'a>(
         let xb = &block[..b * d];
         for (r, x) in xb.chunks_exact(d.max(1)).enumerate().take(b) {
             row_sq[r] = vector::sum_sq(x);
-            row_norm[r] = vector::norm_l2(x);
+            row_norm[r] = vector::norm_l2_from_sum_sq(x, row_sq[r]);
         }
         let s = &mut scores[..m * b];
         // scores (m × b) = queries (m × d) · blockᵀ (d × b)
@@ -404,6 +454,9 @@ fn nearest_screened<R: F32Row>(
     // FMA or not); doubled for the f64 rounding of everything else.
     let unit = f64::from(f32::EPSILON) / 2.0;
     let gamma = 2.0 * (d as f64 * unit) / (1.0 - d as f64 * unit).max(0.5);
+    // Rows ranked other than exactly (Float16) widen every bound by the
+    // ranking's own error, so no row that ranking would keep is dropped.
+    let rank_error = R::rank_error(d);
 
     let mut lower: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
     let mut candidates: Vec<Vec<(f64, usize)>> = vec![Vec::new(); m];
@@ -421,7 +474,7 @@ fn nearest_screened<R: F32Row>(
                 *dst = *src;
             }
             row_sq[slot] = vector::sum_sq(row);
-            row_norm[slot] = vector::norm_l2(row);
+            row_norm[slot] = vector::norm_l2_from_sum_sq(row, row_sq[slot]);
         }
         let s = &mut scores[..m * b];
         if !product(&queries_32, m, d, &block[..b * d], b, true, s) {
@@ -432,21 +485,27 @@ fn nearest_screened<R: F32Row>(
             let (qn, qs) = (query_norm[q], query_sq[q]);
             for slot in 0..b {
                 let approx = f64::from(s[q * b + slot]);
-                let err = gamma * qn * row_norm[slot];
+                let scale = qn * row_norm[slot];
+                let err = gamma * scale;
                 let (lo, hi) = match metric {
-                    Metric::Dot => (approx - err, approx + err),
+                    Metric::Dot => (
+                        approx - err - rank_error * scale,
+                        approx + err + rank_error * scale,
+                    ),
                     Metric::Cosine => {
-                        let denom = qn * row_norm[slot];
-                        if denom == 0.0 {
+                        if scale == 0.0 {
                             (0.0, 0.0)
                         } else {
-                            ((approx - err) / denom, (approx + err) / denom)
+                            (
+                                (approx - err) / scale - rank_error,
+                                (approx + err) / scale + rank_error,
+                            )
                         }
                     }
                     Metric::Euclidean => {
                         // key = -|q - x|² = 2 q·x - |q|² - |x|²
                         let rest = qs + row_sq[slot];
-                        let slack = 4.0 * f64::EPSILON * rest;
+                        let slack = 4.0 * f64::EPSILON * rest + rank_error * (rest + 2.0 * scale);
                         (
                             2.0 * (approx - err) - rest - slack,
                             2.0 * (approx + err) - rest + slack,
@@ -477,7 +536,7 @@ fn nearest_screened<R: F32Row>(
                     continue;
                 }
                 if let Some(&(position, row)) = rows.get(row_index) {
-                    let (key, score) = rank_row(metric, R::widened(row, &mut scratch), query);
+                    let (key, score) = R::rank(metric, row, query, &mut scratch);
                     top.push(key, position, score);
                 }
             }

@@ -9,7 +9,7 @@
 use rayon::prelude::*;
 
 use super::element::Element;
-use super::neighbors::{self, rank_row, Metric, SearchRow, TopK};
+use super::neighbors::{self, Metric, Ranker, SearchRow, TopK};
 use super::vector::{self, UnitNorm};
 
 /// Inputs with at least this many numbers are processed on several threads.
@@ -283,6 +283,7 @@ where
 {
     let mut top = TopK::new(k);
     let mut scratch = Vec::new();
+    let ranker = Ranker::new(metric, query);
     for row in 0..a.row_count() {
         let Some(x) = a.row(row, &mut scratch) else {
             continue;
@@ -294,7 +295,7 @@ where
                 expected: query.len(),
             });
         }
-        let (key, score) = rank_row(metric, x, query);
+        let (key, score) = ranker.rank(x);
         top.push(key, row as u32, score);
     }
     Ok(top
@@ -385,6 +386,7 @@ where
             .map(|&v| T::from_f64(v))
             .collect();
         let mut top = TopK::new(k);
+        let ranker = Ranker::new(metric, &query);
         let mine = candidates
             .get(q * per_query..(q + 1) * per_query)
             .unwrap_or(&[]);
@@ -403,7 +405,7 @@ where
                     expected: d,
                 });
             }
-            let (key, score) = rank_row(metric, x, &query);
+            let (key, score) = ranker.rank(x);
             top.push(key, position, score);
         }
         found.push(top.into_sorted());

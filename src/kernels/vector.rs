@@ -114,12 +114,14 @@ fn dot_and_sums_sq<T: Element>(a: &[T], b: &[T]) -> (f64, f64, f64) {
         aa[lane] += x * x;
         bb[lane] += y * y;
     }
-    let total = |v: [f64; W]| {
-        let mut wide = [0.0f64; LANES];
-        wide[..W].copy_from_slice(&v);
-        reduce(wide)
-    };
-    (total(ab), total(aa), total(bb))
+    (total_16(ab), total_16(aa), total_16(bb))
+}
+
+#[inline(always)]
+fn total_16(v: [f64; 16]) -> f64 {
+    let mut wide = [0.0f64; LANES];
+    wide[..16].copy_from_slice(&v);
+    reduce(wide)
 }
 
 /// `Σ a_i²`.
@@ -185,7 +187,12 @@ fn rescale_factor(max_abs: f64) -> f64 {
 /// The Euclidean norm, without overflow or underflow wherever the true norm
 /// is representable (e.g. vectors of 1e200 or 1e-200).
 pub fn norm_l2<T: Element>(a: &[T]) -> f64 {
-    let ss = sum_sq(a);
+    norm_l2_from_sum_sq(a, sum_sq(a))
+}
+
+/// [`norm_l2`] of `a` given its [`sum_sq`] `ss` (saves a pass when the
+/// caller needs both).
+pub fn norm_l2_from_sum_sq<T: Element>(a: &[T], ss: f64) -> f64 {
     if ss.is_finite() && ss >= SAFE_SUM_SQ_MIN || ss.is_nan() {
         return ss.sqrt();
     }
