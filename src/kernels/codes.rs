@@ -99,7 +99,7 @@ impl<S: Narrow, T: Element> VectorRows<T> for Widened<'_, S> {
 /// accumulated in f32 or wider"), so a scan does half the work of the `f64`
 /// accumulation that Float32 rows get. The lanes are added in `f64` in a
 /// fixed order: the same bits on every CPU path.
-const HALF_LANES: usize = 16;
+const HALF_LANES: usize = 64;
 
 /// Widens a Float16 row onto `out` (cleared first) with the CPU's
 /// conversion instructions where present (AVX-512F, F16C), else bit by bit:
@@ -160,114 +160,129 @@ unsafe fn widen_f16_f16c(row: &[F16], out: &mut [f32]) {
     }
 }
 
-/// `(Σ x·q, Σ x², Σ q²)` of a Float16 row and a Float32 query in 16 `f32`
-/// lanes (element `i` goes to lane `i % 16`; each step a multiply, then an
-/// add), the lanes added in `f64`: the same bits on every path.
-fn half_lane_sums(row: &[F16], query: &[f32]) -> (f64, f64, f64) {
-    let mut lanes = [[0.0f32; HALF_LANES]; 3];
-    let n = row.len().min(query.len());
-    let mut done = 0;
+/// `Σ a·b` in 64 `f32` lanes (element `i` goes to lane `i % 64`; each step
+/// a multiply, then an add), the lanes added in `f64` in order: the same
+/// bits on every path. `b = a` gives `Σ a²`.
+pub fn f32_lanes_dot(a: &[f32], b: &[f32]) -> f64 {
+    lanes_sum(a, b, false)
+}
+
+/// `Σ (a - b)²` in the lanes of [`f32_lanes_dot`].
+pub fn f32_lanes_sq_diff(a: &[f32], b: &[f32]) -> f64 {
+    lanes_sum(a, b, true)
+}
+
+/// [`f32_lanes_dot`] or (with `difference`) [`f32_lanes_sq_diff`].
+#[inline]
+fn lanes_sum(a: &[f32], b: &[f32], difference: bool) -> f64 {
+    let n = a.len().min(b.len());
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU has AVX-512F; the kernel reads `n / 16 * 16` elements of each slice.
-        done = unsafe { half_lane_sums_avx512(row, query, n, &mut lanes) };
+        // SAFETY: the CPU has AVX-512F; the kernel reads the first `n` elements of each slice.
+        return unsafe { lanes_sum_avx512(a, b, n, difference) };
     }
-    for i in done..n {
-        let (x, q) = (row[i].to_f32(), query[i]);
-        let lane = i % HALF_LANES;
-        lanes[0][lane] += x * q;
-        lanes[1][lane] += x * x;
-        lanes[2][lane] += q * q;
-    }
-    (
-        lane_total(lanes[0]),
-        lane_total(lanes[1]),
-        lane_total(lanes[2]),
-    )
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn half_lane_sums_avx512(
-    row: &[F16],
-    query: &[f32],
-    n: usize,
-    lanes: &mut [[f32; HALF_LANES]; 3],
-) -> usize {
-    use std::arch::x86_64::*;
-    let whole = n / HALF_LANES * HALF_LANES;
-    let (mut xq, mut xx, mut qq) = (
-        _mm512_setzero_ps(),
-        _mm512_setzero_ps(),
-        _mm512_setzero_ps(),
-    );
-    for i in (0..whole).step_by(HALF_LANES) {
-        // SAFETY: `i + 16 <= whole <= n` elements of both slices; unaligned loads.
-        let (x, q) = unsafe {
-            (
-                _mm512_cvtph_ps(_mm256_loadu_si256(row.as_ptr().add(i).cast::<__m256i>())),
-                _mm512_loadu_ps(query.as_ptr().add(i)),
-            )
-        };
-        xq = _mm512_add_ps(xq, _mm512_mul_ps(x, q));
-        xx = _mm512_add_ps(xx, _mm512_mul_ps(x, x));
-        qq = _mm512_add_ps(qq, _mm512_mul_ps(q, q));
-    }
-    for (lane, v) in lanes.iter_mut().zip([xq, xx, qq]) {
-        // SAFETY: a lane array holds exactly 16 floats.
-        unsafe { _mm512_storeu_ps(lane.as_mut_ptr(), v) };
-    }
-    whole
-}
-
-/// `Σ (x - q)²` of a Float16 row and a Float32 query, in the lanes of
-/// [`half_lane_sums`].
-fn half_lane_sq_diff(row: &[F16], query: &[f32]) -> f64 {
     let mut lanes = [0.0f32; HALF_LANES];
-    let n = row.len().min(query.len());
-    let mut done = 0;
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU has AVX-512F; the kernel reads `n / 16 * 16` elements of each slice.
-        done = unsafe { half_lane_sq_diff_avx512(row, query, n, &mut lanes) };
-    }
-    for i in done..n {
-        let v = row[i].to_f32() - query[i];
-        lanes[i % HALF_LANES] += v * v;
+    for i in 0..n {
+        let term = if difference {
+            let v = a[i] - b[i];
+            v * v
+        } else {
+            a[i] * b[i]
+        };
+        lanes[i % HALF_LANES] += term;
     }
     lane_total(lanes)
 }
 
+/// [`lanes_sum`] on AVX-512: the 64 lanes in four independent registers,
+/// then the tail element by element and the lanes added by the same pairwise
+/// tree as [`lane_total`], in registers.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn half_lane_sq_diff_avx512(
-    row: &[F16],
-    query: &[f32],
-    n: usize,
-    lanes: &mut [f32; HALF_LANES],
-) -> usize {
+unsafe fn lanes_sum_avx512(a: &[f32], b: &[f32], n: usize, difference: bool) -> f64 {
     use std::arch::x86_64::*;
     let whole = n / HALF_LANES * HALF_LANES;
-    let mut acc = _mm512_setzero_ps();
+    let mut acc = [_mm512_setzero_ps(); HALF_LANES / 16];
     for i in (0..whole).step_by(HALF_LANES) {
-        // SAFETY: `i + 16 <= whole <= n` elements of both slices; unaligned loads.
-        let (x, q) = unsafe {
-            (
-                _mm512_cvtph_ps(_mm256_loadu_si256(row.as_ptr().add(i).cast::<__m256i>())),
-                _mm512_loadu_ps(query.as_ptr().add(i)),
-            )
-        };
-        let v = _mm512_sub_ps(x, q);
-        acc = _mm512_add_ps(acc, _mm512_mul_ps(v, v));
+        for (j, acc) in acc.iter_mut().enumerate() {
+            let at = i + 16 * j;
+            // SAFETY: `at + 16 <= whole <= n` elements of both slices; unaligned loads.
+            let (x, y) = unsafe {
+                (
+                    _mm512_loadu_ps(a.as_ptr().add(at)),
+                    _mm512_loadu_ps(b.as_ptr().add(at)),
+                )
+            };
+            let term = if difference {
+                let v = _mm512_sub_ps(x, y);
+                _mm512_mul_ps(v, v)
+            } else {
+                _mm512_mul_ps(x, y)
+            };
+            *acc = _mm512_add_ps(*acc, term);
+        }
     }
-    // SAFETY: the lane array holds exactly 16 floats.
-    unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), acc) };
-    whole
+    if whole < n {
+        // A tail: finish lane by lane, as the portable loop does.
+        let mut lanes = [0.0f32; HALF_LANES];
+        for (j, acc) in acc.iter().enumerate() {
+            // SAFETY: lanes `16 j .. 16 j + 16` are inside the 64-lane array.
+            unsafe { _mm512_storeu_ps(lanes.as_mut_ptr().add(16 * j), *acc) };
+        }
+        for i in whole..n {
+            let term = if difference {
+                let v = a[i] - b[i];
+                v * v
+            } else {
+                a[i] * b[i]
+            };
+            lanes[i % HALF_LANES] += term;
+        }
+        return lane_total(lanes);
+    }
+    // The tree of `lane_total` in f64 registers of 8 lanes: `wide[p]` holds lanes 8p..8p+8.
+    let low = |x: __m512| _mm512_cvtps_pd(_mm512_castps512_ps256(x));
+    let high = |x: __m512| {
+        _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(
+            _mm512_castps_pd(x),
+            1,
+        )))
+    };
+    let mut wide = [
+        low(acc[0]),
+        high(acc[0]),
+        low(acc[1]),
+        high(acc[1]),
+        low(acc[2]),
+        high(acc[2]),
+        low(acc[3]),
+        high(acc[3]),
+    ];
+    for width in [4, 2, 1] {
+        for p in 0..width {
+            wide[p] = _mm512_add_pd(wide[p], wide[p + width]); // lanes i += i + 8 * width
+        }
+    }
+    let four = _mm256_add_pd(
+        _mm512_castpd512_pd256(wide[0]),
+        _mm512_extractf64x4_pd(wide[0], 1),
+    );
+    let two = _mm_add_pd(_mm256_castpd256_pd128(four), _mm256_extractf128_pd(four, 1));
+    _mm_cvtsd_f64(two) + _mm_cvtsd_f64(_mm_unpackhi_pd(two, two))
 }
 
 #[inline(always)]
 fn lane_total(lanes: [f32; HALF_LANES]) -> f64 {
-    lanes.iter().fold(0.0f64, |total, &v| total + f64::from(v))
+    // A fixed pairwise tree (six dependent adds, not sixty-four).
+    let mut acc: [f64; HALF_LANES] = lanes.map(f64::from);
+    let mut width = HALF_LANES / 2;
+    while width > 0 {
+        for i in 0..width {
+            acc[i] += acc[i + width];
+        }
+        width /= 2;
+    }
+    acc[0]
 }
 
 /// The bound, per unit of `|q|·|x|`, on how far a Float16 score computed in
@@ -279,45 +294,86 @@ pub fn half_rank_error(d: usize) -> f64 {
     4.0 * gamma
 }
 
-/// Ranks Float16 rows against a Float32 query (see [`half_sums`]). Sums that
-/// overflow or underflow `f32` (a query of huge or tiny numbers) fall back
-/// to the exact `f64` kernels on the widened row.
-pub fn rank_half(metric: Metric, row: &[F16], query: &[f32], scratch: &mut Vec<f32>) -> (f64, f64) {
-    let mut exact = || {
-        widen_f16(row, scratch);
-        super::neighbors::rank_row(metric, scratch.as_slice(), query)
-    };
-    let fine = |s: f64| s.is_finite() && s >= f64::from(f32::MIN_POSITIVE) * 1e6;
-    match metric {
-        Metric::Dot => {
-            let (d, xx, qq) = half_lane_sums(row, query);
-            if d.is_finite() && xx.is_finite() && qq.is_finite() {
-                (d, d)
-            } else {
-                exact()
-            }
+/// Ranks Float16 rows (widened to `f32`) against a Float32 query in `f32`
+/// lanes, the query's own sum computed once. Sums that overflow or
+/// underflow `f32` (a query of huge or tiny numbers) fall back to the exact
+/// `f64` kernels.
+#[derive(Debug, Clone, Copy)]
+pub struct HalfRanker<'q> {
+    metric: Metric,
+    query: &'q [f32],
+    query_sq: f64,
+}
+
+impl<'q> HalfRanker<'q> {
+    pub fn new(metric: Metric, query: &'q [f32]) -> Self {
+        HalfRanker {
+            metric,
+            query,
+            query_sq: f32_lanes_dot(query, query),
         }
-        Metric::Cosine => {
-            let (d, xx, qq) = half_lane_sums(row, query);
-            if xx == 0.0 || qq == 0.0 {
-                (0.0, 0.0) // a zero vector, as scikit-learn
-            } else if fine(xx) && fine(qq) && d.is_finite() {
-                let s = d / (xx.sqrt() * qq.sqrt());
-                (s, s)
-            } else {
-                exact()
+    }
+
+    /// Whether [`HalfRanker::rank`] needs the row's own sum of squares.
+    pub fn needs_row_sq(&self) -> bool {
+        self.metric == Metric::Cosine
+    }
+
+    /// The key and score of a widened row; `row_sq` is its
+    /// `f32_lanes_dot(row, row)` when [`HalfRanker::needs_row_sq`].
+    #[inline]
+    pub fn rank(&self, row: &[f32], row_sq: f64) -> (f64, f64) {
+        let fine = |s: f64| s.is_finite() && s >= f64::from(f32::MIN_POSITIVE) * 1e6;
+        let exact = || super::neighbors::rank_row(self.metric, row, self.query);
+        match self.metric {
+            Metric::Dot => {
+                let d = f32_lanes_dot(row, self.query);
+                if d.is_finite() {
+                    (d, d)
+                } else {
+                    exact()
+                }
             }
-        }
-        Metric::Euclidean => {
-            let ss = half_lane_sq_diff(row, query);
-            if ss.is_finite() && (ss == 0.0 || fine(ss)) {
-                let d = ss.sqrt();
-                (-d, d)
-            } else {
-                exact()
+            Metric::Cosine => {
+                let d = f32_lanes_dot(row, self.query);
+                if row_sq == 0.0 || self.query_sq == 0.0 {
+                    (0.0, 0.0) // a zero vector, as scikit-learn
+                } else if fine(row_sq) && fine(self.query_sq) && d.is_finite() {
+                    let s = d / (row_sq.sqrt() * self.query_sq.sqrt());
+                    (s, s)
+                } else {
+                    exact()
+                }
+            }
+            Metric::Euclidean => {
+                let ss = f32_lanes_sq_diff(row, self.query);
+                if ss.is_finite() && (ss == 0.0 || fine(ss)) {
+                    let d = ss.sqrt();
+                    (-d, d)
+                } else {
+                    exact()
+                }
             }
         }
     }
+
+    /// Widens a Float16 row into `scratch` and ranks it.
+    #[inline]
+    pub fn rank_half(&self, row: &[F16], scratch: &mut Vec<f32>) -> (f64, f64) {
+        widen_f16(row, scratch);
+        let wide = scratch.as_slice();
+        let row_sq = if self.needs_row_sq() {
+            f32_lanes_dot(wide, wide)
+        } else {
+            0.0
+        };
+        self.rank(wide, row_sq)
+    }
+}
+
+/// The key and score of one Float16 row for a query (see [`HalfRanker`]).
+pub fn rank_half(metric: Metric, row: &[F16], query: &[f32], scratch: &mut Vec<f32>) -> (f64, f64) {
+    HalfRanker::new(metric, query).rank_half(row, scratch)
 }
 
 /// Positions of the `k` Float16 rows best for `query` (see [`rank_half`]),
@@ -331,12 +387,13 @@ pub fn top_k_half(
 ) -> Result<Vec<u32>, (usize, usize)> {
     let mut top = TopK::new(k);
     let mut scratch = Vec::new();
+    let ranker = HalfRanker::new(metric, query);
     for (i, row) in rows.iter().enumerate() {
         let Some(row) = row else { continue };
         if row.len() != query.len() {
             return Err((i, row.len()));
         }
-        let (key, score) = rank_half(metric, row, query, &mut scratch);
+        let (key, score) = ranker.rank_half(row, &mut scratch);
         top.push(key, i as u32, score);
     }
     Ok(top.into_sorted().into_iter().map(|(i, _)| i).collect())
@@ -349,27 +406,121 @@ pub trait IntCode: Narrow + PartialEq {
     fn to_i32(self) -> i32;
     /// `value` as this type when it is an integer in range.
     fn exact(value: f64) -> Option<Self>;
-}
-
-impl IntCode for i8 {
-    #[inline(always)]
-    fn to_i32(self) -> i32 {
-        i32::from(self)
+    /// Exact `(Σ a·b, Σ a²)` of one block by the CPU's 512-bit integer
+    /// instructions, when it has them.
+    fn fast_dot_sq(_a: &[Self], _b: &[Self]) -> Option<(i64, i64)> {
+        None
     }
-    fn exact(value: f64) -> Option<i8> {
-        let v = value as i8;
-        (f64::from(v) == value).then_some(v)
+    /// Exact `Σ a·b` of one block, likewise.
+    fn fast_dot(_a: &[Self], _b: &[Self]) -> Option<i64> {
+        None
     }
 }
 
-impl IntCode for u8 {
-    #[inline(always)]
-    fn to_i32(self) -> i32 {
-        i32::from(self)
+macro_rules! int_code {
+    ($t:ty, $dot_sq:ident, $dot:ident) => {
+        impl IntCode for $t {
+            #[inline(always)]
+            fn to_i32(self) -> i32 {
+                i32::from(self)
+            }
+            fn exact(value: f64) -> Option<$t> {
+                let v = value as $t;
+                (f64::from(v) == value).then_some(v)
+            }
+            #[inline]
+            fn fast_dot_sq(a: &[$t], b: &[$t]) -> Option<(i64, i64)> {
+                #[cfg(target_arch = "x86_64")]
+                if std::arch::is_x86_feature_detected!("avx512bw") {
+                    // SAFETY: the CPU has AVX-512F and AVX-512BW.
+                    return Some(unsafe { wide::$dot_sq(a, b) });
+                }
+                None
+            }
+            #[inline]
+            fn fast_dot(a: &[$t], b: &[$t]) -> Option<i64> {
+                #[cfg(target_arch = "x86_64")]
+                if std::arch::is_x86_feature_detected!("avx512bw") {
+                    // SAFETY: the CPU has AVX-512F and AVX-512BW.
+                    return Some(unsafe { wide::$dot(a, b) });
+                }
+                None
+            }
+        }
+    };
+}
+int_code!(i8, dot_sq_i8, dot_i8);
+int_code!(u8, dot_sq_u8, dot_u8);
+
+/// The 512-bit integer kernels: 32 codes widened to `i16` per step,
+/// multiplied and added in pairs into 16 `i32` lanes (`vpmaddwd`). A block
+/// holds at most `INT_BLOCK` codes, so no lane can overflow; the lanes are
+/// summed in `i64`. Integer sums are exact in any order, so these give the
+/// portable kernels' numbers exactly.
+#[cfg(target_arch = "x86_64")]
+mod wide {
+    use std::arch::x86_64::*;
+
+    macro_rules! kernels {
+        ($t:ty, $widen:ident, $dot_sq:ident, $dot:ident) => {
+            #[target_feature(enable = "avx512f,avx512bw")]
+            pub(super) unsafe fn $dot_sq(a: &[$t], b: &[$t]) -> (i64, i64) {
+                let n = a.len().min(b.len());
+                let whole = n / 32 * 32;
+                let (mut ab, mut aa) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+                for i in (0..whole).step_by(32) {
+                    // SAFETY: `i + 32 <= whole <= n` codes of both slices; unaligned loads.
+                    let (x, y) = unsafe {
+                        (
+                            $widen(_mm256_loadu_si256(a.as_ptr().add(i).cast::<__m256i>())),
+                            $widen(_mm256_loadu_si256(b.as_ptr().add(i).cast::<__m256i>())),
+                        )
+                    };
+                    ab = _mm512_add_epi32(ab, _mm512_madd_epi16(x, y));
+                    aa = _mm512_add_epi32(aa, _mm512_madd_epi16(x, x));
+                }
+                let mut sums = (lanes_total(ab), lanes_total(aa));
+                for (x, y) in a[whole..n].iter().zip(&b[whole..n]) {
+                    let (x, y) = (i64::from(*x), i64::from(*y));
+                    sums.0 += x * y;
+                    sums.1 += x * x;
+                }
+                sums
+            }
+
+            #[target_feature(enable = "avx512f,avx512bw")]
+            pub(super) unsafe fn $dot(a: &[$t], b: &[$t]) -> i64 {
+                let n = a.len().min(b.len());
+                let whole = n / 32 * 32;
+                let mut ab = _mm512_setzero_si512();
+                for i in (0..whole).step_by(32) {
+                    // SAFETY: `i + 32 <= whole <= n` codes of both slices; unaligned loads.
+                    let (x, y) = unsafe {
+                        (
+                            $widen(_mm256_loadu_si256(a.as_ptr().add(i).cast::<__m256i>())),
+                            $widen(_mm256_loadu_si256(b.as_ptr().add(i).cast::<__m256i>())),
+                        )
+                    };
+                    ab = _mm512_add_epi32(ab, _mm512_madd_epi16(x, y));
+                }
+                let tail: i64 = a[whole..n]
+                    .iter()
+                    .zip(&b[whole..n])
+                    .map(|(x, y)| i64::from(*x) * i64::from(*y))
+                    .sum();
+                lanes_total(ab) + tail
+            }
+        };
     }
-    fn exact(value: f64) -> Option<u8> {
-        let v = value as u8;
-        (f64::from(v) == value).then_some(v)
+    kernels!(i8, _mm512_cvtepi8_epi16, dot_sq_i8, dot_i8);
+    kernels!(u8, _mm512_cvtepu8_epi16, dot_sq_u8, dot_u8);
+
+    #[target_feature(enable = "avx512f")]
+    fn lanes_total(v: __m512i) -> i64 {
+        let mut lanes = [0i32; 16];
+        // SAFETY: the array holds exactly 16 `i32`.
+        unsafe { _mm512_storeu_si512(lanes.as_mut_ptr().cast::<__m512i>(), v) };
+        lanes.iter().map(|&x| i64::from(x)).sum()
     }
 }
 
@@ -432,7 +583,7 @@ fn dot_block<C: IntCode>(a: &[C], b: &[C]) -> i64 {
 pub fn int_dot_sq<C: IntCode>(a: &[C], b: &[C]) -> (i64, i64) {
     let mut total = (0i64, 0i64);
     for (x, y) in a.chunks(INT_BLOCK).zip(b.chunks(INT_BLOCK)) {
-        let (ab, aa) = dot_sq_block(x, y);
+        let (ab, aa) = C::fast_dot_sq(x, y).unwrap_or_else(|| dot_sq_block(x, y));
         total = (total.0 + ab, total.1 + aa);
     }
     total
@@ -442,7 +593,7 @@ pub fn int_dot_sq<C: IntCode>(a: &[C], b: &[C]) -> (i64, i64) {
 pub fn int_dot<C: IntCode>(a: &[C], b: &[C]) -> i64 {
     a.chunks(INT_BLOCK)
         .zip(b.chunks(INT_BLOCK))
-        .map(|(x, y)| dot_block(x, y))
+        .map(|(x, y)| C::fast_dot(x, y).unwrap_or_else(|| dot_block(x, y)))
         .sum()
 }
 
@@ -468,12 +619,28 @@ impl<'q, C: IntCode> CodeRanker<'q, C> {
     #[inline]
     pub fn rank(&self, row: &[C]) -> (f64, f64) {
         match self.metric {
+            Metric::Dot => self.rank_with(row, 0),
+            _ => {
+                let (ab, aa) = int_dot_sq(row, self.query);
+                self.finish(ab, aa)
+            }
+        }
+    }
+
+    /// [`CodeRanker::rank`] given the row's own `Σ a²` (unused by `Dot`).
+    #[inline]
+    pub fn rank_with(&self, row: &[C], row_sq: i64) -> (f64, f64) {
+        self.finish(int_dot(row, self.query), row_sq)
+    }
+
+    #[inline]
+    fn finish(&self, ab: i64, aa: i64) -> (f64, f64) {
+        match self.metric {
             Metric::Dot => {
-                let s = int_dot(row, self.query) as f64;
+                let s = ab as f64;
                 (s, s)
             }
             Metric::Cosine => {
-                let (ab, aa) = int_dot_sq(row, self.query);
                 let bb = self.query_sq;
                 // A zero vector has cosine 0, as scikit-learn (and `vector::cosine`).
                 let s = if aa == 0 || bb == 0 {
@@ -484,7 +651,6 @@ impl<'q, C: IntCode> CodeRanker<'q, C> {
                 (s, s)
             }
             Metric::Euclidean => {
-                let (ab, aa) = int_dot_sq(row, self.query);
                 let d = ((aa - 2 * ab + self.query_sq) as f64).sqrt();
                 (-d, d)
             }
@@ -514,37 +680,10 @@ pub fn top_k_codes<C: IntCode>(
     Ok(top.into_sorted().into_iter().map(|(i, _)| i).collect())
 }
 
-/// The `k` best rows for each of `m` queries by `rank(q, row, scratch)`,
-/// reading each row once (rows outer, queries inner): for few queries this
-/// beats a matrix product. Row ranges are searched on several threads and
-/// merged exactly (see `TopK::merge`), so the result does not depend on the
-/// thread count.
-pub fn scan_nearest<R: Sync>(
-    m: usize,
-    k: usize,
-    rows: &[(u32, &[R])],
-    rank: impl Fn(usize, &[R], &mut Vec<f32>) -> (f64, f64) + Sync,
-) -> Vec<Vec<(u32, f64)>> {
-    let tops = rows
-        .par_chunks(1 << 14)
-        .map(|part| {
-            let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
-            let mut scratch = Vec::new();
-            for &(position, row) in part {
-                for (q, top) in tops.iter_mut().enumerate() {
-                    let (key, score) = rank(q, row, &mut scratch);
-                    top.push(key, position, score);
-                }
-            }
-            tops
-        })
-        .reduce_with(merge_tops)
-        .unwrap_or_else(|| (0..m).map(|_| TopK::new(k)).collect());
-    tops.into_iter().map(TopK::into_sorted).collect()
-}
-
-/// [`scan_nearest`] for integer queries on integer rows, scored exactly by
-/// the integer kernels (`queries`: `m × d`).
+/// The `k` best rows for each of `m` integer queries on integer rows (a
+/// scan: each row read once, for all queries),, scored exactly by
+/// the integer kernels (`queries`: `m × d`); a row's own sum of squares is
+/// computed once for all queries.
 pub fn nearest_codes<C: IntCode>(
     queries: &[C],
     m: usize,
@@ -556,11 +695,23 @@ pub fn nearest_codes<C: IntCode>(
     let rankers: Vec<CodeRanker<'_, C>> = (0..m)
         .map(|q| CodeRanker::new(metric, queries.get(q * d..(q + 1) * d).unwrap_or(&[])))
         .collect();
-    scan_nearest(m, k, rows, |q, row, _| rankers[q].rank(row))
+    scan_nearest_with(
+        m,
+        k,
+        rows,
+        |row, _| {
+            if metric != Metric::Dot {
+                int_dot(row, row)
+            } else {
+                0
+            }
+        },
+        |q, row, row_sq, _| rankers[q].rank_with(row, *row_sq),
+    )
 }
 
-/// [`scan_nearest`] for Float16 rows, ranked by [`rank_half`] (`queries`:
-/// `m × d`, as Float32).
+/// The `k` best Float16 rows for each of `m` queries (a scan), ranked by [`HalfRanker`] (`queries`:
+/// `m × d`, as Float32); each row is widened once for all queries.
 pub fn nearest_half(
     queries: &[f32],
     m: usize,
@@ -569,10 +720,56 @@ pub fn nearest_half(
     metric: Metric,
     rows: &[(u32, &[F16])],
 ) -> Vec<Vec<(u32, f64)>> {
-    let query = |q: usize| queries.get(q * d..(q + 1) * d).unwrap_or(&[]);
-    scan_nearest(m, k, rows, |q, row, scratch| {
-        rank_half(metric, row, query(q), scratch)
-    })
+    let rankers: Vec<HalfRanker<'_>> = (0..m)
+        .map(|q| HalfRanker::new(metric, queries.get(q * d..(q + 1) * d).unwrap_or(&[])))
+        .collect();
+    let needs_row_sq = metric == Metric::Cosine;
+    scan_nearest_with(
+        m,
+        k,
+        rows,
+        |row, scratch| {
+            widen_f16(row, scratch);
+            if needs_row_sq {
+                f32_lanes_dot(scratch, scratch)
+            } else {
+                0.0
+            }
+        },
+        |q, _, row_sq, scratch| rankers[q].rank(scratch, *row_sq),
+    )
+}
+
+/// The `k` best rows for each of `m` queries by `rank(q, row, prepared,
+/// scratch)`, reading each row once (rows outer, queries inner), with the
+/// work all queries share done once per row by `prepare(row, scratch)`. For
+/// few queries this beats a matrix product. Row ranges are searched on
+/// several threads and merged exactly (see `TopK::merge`), so the result
+/// does not depend on the thread count.
+fn scan_nearest_with<R: Sync, P>(
+    m: usize,
+    k: usize,
+    rows: &[(u32, &[R])],
+    prepare: impl Fn(&[R], &mut Vec<f32>) -> P + Sync,
+    rank: impl Fn(usize, &[R], &P, &mut Vec<f32>) -> (f64, f64) + Sync,
+) -> Vec<Vec<(u32, f64)>> {
+    let tops = rows
+        .par_chunks(1 << 14)
+        .map(|part| {
+            let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
+            let mut scratch = Vec::new();
+            for &(position, row) in part {
+                let prepared = prepare(row, &mut scratch);
+                for (q, top) in tops.iter_mut().enumerate() {
+                    let (key, score) = rank(q, row, &prepared, &mut scratch);
+                    top.push(key, position, score);
+                }
+            }
+            tops
+        })
+        .reduce_with(merge_tops)
+        .unwrap_or_else(|| (0..m).map(|_| TopK::new(k)).collect());
+    tops.into_iter().map(TopK::into_sorted).collect()
 }
 
 /// Merges two sets of per-query partial results.
@@ -828,6 +1025,33 @@ mod tests {
     }
 
     #[test]
+    fn portable_integer_kernels_agree_with_the_wide_ones() {
+        for n in [0, 5, 31, 32, 33, 384, 1000, INT_BLOCK] {
+            let (a, b) = (codes_i8(n, 3), codes_i8(n, 4));
+            let (ua, ub): (Vec<u8>, Vec<u8>) = (
+                a.iter().map(|&x| x as u8).collect(),
+                b.iter().map(|&x| x as u8).collect(),
+            );
+            assert_eq!(
+                i8::fast_dot_sq(&a, &b).unwrap_or_else(|| dot_sq_block(&a, &b)),
+                dot_sq_block(&a, &b)
+            );
+            assert_eq!(
+                i8::fast_dot(&a, &b).unwrap_or_else(|| dot_block(&a, &b)),
+                dot_block(&a, &b)
+            );
+            assert_eq!(
+                u8::fast_dot_sq(&ua, &ub).unwrap_or_else(|| dot_sq_block(&ua, &ub)),
+                dot_sq_block(&ua, &ub)
+            );
+            assert_eq!(
+                u8::fast_dot(&ua, &ub).unwrap_or_else(|| dot_block(&ua, &ub)),
+                dot_block(&ua, &ub)
+            );
+        }
+    }
+
+    #[test]
     fn code_ranking_equals_the_float_kernels_bit_for_bit() {
         let query = codes_i8(384, 9);
         let wide_query: Vec<f32> = query.iter().map(|&v| f32::from(v)).collect();
@@ -850,34 +1074,37 @@ mod tests {
     }
 
     #[test]
-    fn half_lane_sums_equal_the_portable_lanes() {
-        for n in [0, 5, 16, 17, 384, 1000] {
-            let row: Vec<F16> = (0..n)
-                .map(|i| F16(half::f16::from_f32(((i * 37 % 101) as f32 - 50.0) * 0.3).to_bits()))
+    fn f32_lanes_equal_the_portable_lanes() {
+        for n in [0, 5, 16, 17, 63, 64, 65, 384, 1000] {
+            let a: Vec<f32> = (0..n)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.3)
                 .collect();
-            let query: Vec<f32> = (0..n).map(|i| (i as f32 * 0.7).sin()).collect();
-            let mut lanes = [[0.0f32; HALF_LANES]; 3];
-            let mut sq = [0.0f32; HALF_LANES];
+            let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.7).sin()).collect();
+            let (mut dot, mut sq) = ([0.0f32; HALF_LANES], [0.0f32; HALF_LANES]);
             for i in 0..n {
-                let (x, q) = (row[i].to_f32(), query[i]);
-                lanes[0][i % 16] += x * q;
-                lanes[1][i % 16] += x * x;
-                lanes[2][i % 16] += q * q;
-                sq[i % 16] += (x - q) * (x - q);
+                dot[i % HALF_LANES] += a[i] * b[i];
+                sq[i % HALF_LANES] += (a[i] - b[i]) * (a[i] - b[i]);
             }
-            let expected = (
-                lane_total(lanes[0]),
-                lane_total(lanes[1]),
-                lane_total(lanes[2]),
+            assert_eq!(
+                f32_lanes_dot(&a, &b).to_bits(),
+                lane_total(dot).to_bits(),
+                "n = {n}"
             );
-            assert_eq!(half_lane_sums(&row, &query), expected, "n = {n}");
-            assert_eq!(half_lane_sq_diff(&row, &query), lane_total(sq), "n = {n}");
-            let exact: f64 = row
+            assert_eq!(
+                f32_lanes_sq_diff(&a, &b).to_bits(),
+                lane_total(sq).to_bits()
+            );
+            let exact: f64 = a
                 .iter()
-                .zip(&query)
-                .map(|(x, &q)| f64::from(x.to_f32()) * f64::from(q))
+                .zip(&b)
+                .map(|(&x, &y)| f64::from(x) * f64::from(y))
                 .sum();
-            assert!((expected.0 - exact).abs() <= half_rank_error(n) * 100.0 * n as f64);
+            let scale: f64 = a
+                .iter()
+                .zip(&b)
+                .map(|(&x, &y)| f64::from((x * y).abs()))
+                .sum();
+            assert!((lane_total(dot) - exact).abs() <= half_rank_error(n.max(1)) * scale + 1e-30);
         }
     }
 
