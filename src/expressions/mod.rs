@@ -5,5 +5,6 @@ mod aggregate;
 mod columns;
 mod dtypes;
 mod fitted;
+mod gaussian;
 mod scaling;
 mod vector;

@@ -3,6 +3,7 @@
 
 pub mod aggregate;
 pub mod element;
+pub mod gaussian;
 pub mod neighbors;
 pub mod parallel;
 pub mod quantile;

@@ -1,0 +1,1459 @@
+//! Gaussianizing transforms: scikit-learn's `QuantileTransformer` and
+//! `PowerTransformer` (Yeo-Johnson and Box-Cox), fitted on one column (or
+//! one dimension of a vector column, or one group) and applied to values.
+//!
+//! The rules are scikit-learn 1.9's and SciPy 1.17's, step by step:
+//!
+//! - quantiles: `np.linspace(0, 1, n_quantiles_)` references, `n_quantiles_`
+//!   capped at the rows, `np.nanpercentile` (linear interpolation) found by
+//!   selection of the needed ranks, not a full sort; the transform averages
+//!   `np.interp` forwards and backwards (so tied quantiles map to the middle
+//!   of their references), pins the values at the ends to 0 and 1, and for
+//!   `"normal"` output clips the normal quantile to
+//!   `ppf(BOUNDS_THRESHOLD - eps)`..`ppf(1 - (BOUNDS_THRESHOLD - eps))`;
+//! - Yeo-Johnson: lambda maximises SciPy's `yeojohnson_llf` with
+//!   `optimize.fminbound` (bounded Brent) between SciPy's overflow-safe
+//!   bounds, `xtol=1.48e-8`; a constant column keeps lambda 1 (scikit-learn's
+//!   `_is_constant_feature` test);
+//! - Box-Cox: lambda maximises `boxcox_llf` (computed in log space) with
+//!   `optimize.brent(brack=(-2, 2))`, then SciPy's overflow constraint
+//!   (`ymax = max / 10000`); non-positive or constant data is an error;
+//! - the transforms use SciPy's numerically careful forms (`expm1`/`log1p`);
+//!   standardization afterwards is StandardScaler's, from the kernels in
+//!   [`super::scaling`].
+//!
+//! The likelihood is evaluated some thirty times over the whole column, so it
+//! runs on precomputed logarithms with a vectorisable `expm1`/`exp` (runtime
+//! CPU dispatch), block by block, in parallel for long columns; partial
+//! moments merge in block order, so results do not depend on the threads.
+
+use multiversion::multiversion;
+
+use super::element::Element;
+use super::parallel;
+use super::quantile::{lerp, percentile_ranks};
+use super::scaling::{
+    block_moments, column_moments, standard_transform, Moments, StandardOptions, Transform,
+};
+use super::segments::{Segment, BLOCK};
+
+/// scikit-learn's `BOUNDS_THRESHOLD` of `QuantileTransformer`.
+pub const BOUNDS_THRESHOLD: f64 = 1e-7;
+
+/// Columns at least this long evaluate the likelihood on several threads.
+const PARALLEL_MIN_LEN: usize = 1 << 18;
+/// Values per parallel task (a multiple of the block).
+const PARALLEL_CHUNK: usize = BLOCK * 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowerMethod {
+    YeoJohnson,
+    BoxCox,
+}
+
+/// A gaussianizing transform with its options.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Gaussianizer {
+    Quantile {
+        n_quantiles: usize,
+        normal: bool,
+    },
+    Power {
+        method: PowerMethod,
+        standardize: bool,
+    },
+}
+
+/// Why a column could not be fitted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GaussError {
+    /// An infinite value at this logical row (scikit-learn rejects infinity).
+    Infinite { row: usize },
+    /// Box-Cox on a value <= 0 at this logical row.
+    NotPositive { row: usize, value: f64 },
+    /// Box-Cox on a constant column (SciPy: "Data must not be constant").
+    Constant,
+}
+
+impl GaussError {
+    /// The message a user sees; `place` names the column (or dimension).
+    pub fn message(&self, function: &str, place: Option<(&str, String)>) -> String {
+        let at = |row: &usize| match &place {
+            Some((what, name)) => format!("row {row} of {what} {name}"),
+            None => format!("row {row}"),
+        };
+        let of = match &place {
+            Some((what, name)) => format!(" {what} {name}"),
+            None => String::new(),
+        };
+        match self {
+            GaussError::Infinite { row } => format!(
+                "{function}: input contains infinity at {}; the transform needs finite values \
+                 (as in scikit-learn), so replace or drop it first",
+                at(row)
+            ),
+            GaussError::NotPositive { row, value } => format!(
+                "{function}: the Box-Cox transformation can only be applied to strictly positive \
+                 data, but{of} holds {value} at {} (use method=\"yeo-johnson\" instead)",
+                at(row)
+            ),
+            GaussError::Constant => format!(
+                "{function}: the Box-Cox transformation needs data that is not constant, \
+                 but{of} is constant"
+            ),
+        }
+    }
+}
+
+/// The valid, non-NaN values of a column as `f64`, with their logical rows
+/// only as needed for errors: infinity is an error naming the first row.
+fn valid_values<T: Element>(segments: &[Segment<'_, T>]) -> Result<Vec<f64>, GaussError> {
+    let mut values = Vec::with_capacity(segments.iter().map(|s| s.values.len()).sum());
+    for segment in segments {
+        match segment.validity {
+            None => values.extend(segment.values.iter().map(|v| v.to_f64())),
+            Some(_) => values.extend(
+                segment
+                    .values
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| segment.is_valid(*i))
+                    .map(|(_, v)| v.to_f64()),
+            ),
+        }
+    }
+    if values.iter().any(|x| x.is_infinite()) {
+        let row = logical_row(segments, |x| x.is_infinite()).unwrap_or(0);
+        return Err(GaussError::Infinite { row });
+    }
+    values.retain(|x| !x.is_nan());
+    Ok(values)
+}
+
+/// The logical row of the first valid value matching `wanted`.
+fn logical_row<T: Element>(
+    segments: &[Segment<'_, T>],
+    wanted: impl Fn(f64) -> bool,
+) -> Option<usize> {
+    let mut base = 0usize;
+    for segment in segments {
+        for (i, value) in segment.values.iter().enumerate() {
+            if segment.is_valid(i) && wanted(value.to_f64()) {
+                return Some(base + i);
+            }
+        }
+        base += segment.values.len();
+    }
+    None
+}
+
+/// What was fitted on one column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fitted {
+    Quantile(QuantileMap),
+    Power(PowerMap),
+}
+
+impl Gaussianizer {
+    /// Fits one column (its valid values; `segments` span every row, as the
+    /// rows count towards `n_quantiles_`, as `n_samples` in scikit-learn).
+    pub fn fit<T: Element>(&self, segments: &[Segment<'_, T>]) -> Result<Fitted, GaussError> {
+        let rows: usize = segments.iter().map(|s| s.values.len()).sum();
+        let mut values = valid_values(segments)?;
+        Ok(match *self {
+            Gaussianizer::Quantile {
+                n_quantiles,
+                normal,
+            } => Fitted::Quantile(QuantileMap::new(
+                fit_quantiles(&mut values, rows, n_quantiles),
+                normal,
+            )),
+            Gaussianizer::Power {
+                method,
+                standardize,
+            } => {
+                if method == PowerMethod::BoxCox {
+                    if let Some(row) = logical_row(segments, |x| x <= 0.0) {
+                        let value = values.iter().copied().find(|&x| x <= 0.0).unwrap_or(0.0);
+                        return Err(GaussError::NotPositive { row, value });
+                    }
+                }
+                Fitted::Power(PowerMap::fit::<T>(&values, method, standardize)?)
+            }
+        })
+    }
+}
+
+impl Fitted {
+    /// The transform of `x` (a value of dtype `T`), as scikit-learn computes
+    /// it for that dtype (intermediate results stored in `T` where it does).
+    #[inline]
+    pub fn apply<T: Element>(&self, x: f64) -> f64 {
+        match self {
+            Fitted::Quantile(map) => map.apply::<T>(x),
+            Fitted::Power(map) => map.apply::<T>(x),
+        }
+    }
+
+    /// The value `y` came from (scikit-learn's `inverse_transform`).
+    #[inline]
+    pub fn invert<T: Element>(&self, y: f64) -> f64 {
+        match self {
+            Fitted::Quantile(map) => map.invert::<T>(y),
+            Fitted::Power(map) => map.invert::<T>(y),
+        }
+    }
+
+    /// The transformed `input` (NaN stays NaN).
+    pub fn apply_slice<T: Element>(&self, input: &[T]) -> Vec<T> {
+        let work = |part: &[T]| -> Vec<T> {
+            part.iter()
+                .map(|x| T::from_f64(self.apply::<T>(x.to_f64())))
+                .collect()
+        };
+        if input.len() < PARALLEL_MIN_LEN {
+            return work(input);
+        }
+        parallel::map_chunks(input, PARALLEL_CHUNK, work)
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+}
+
+// --------------------------------------------------------------------------
+// QuantileTransformer
+// --------------------------------------------------------------------------
+
+/// `np.linspace(0, 1, n)`: `i * (1 / (n - 1))`, the last exactly 1.
+pub fn references(n: usize) -> Vec<f64> {
+    if n <= 1 {
+        return vec![0.0; n];
+    }
+    let step = 1.0 / (n - 1) as f64;
+    let mut out: Vec<f64> = (0..n).map(|i| i as f64 * step).collect();
+    if let Some(last) = out.last_mut() {
+        *last = 1.0;
+    }
+    out
+}
+
+/// scikit-learn's `quantiles_` of one column: `np.nanpercentile(values,
+/// references * 100)` over `max(1, min(n_quantiles, rows))` references.
+/// `values` (no NaN, no infinity) is reordered. All NaN without values.
+pub fn fit_quantiles(values: &mut [f64], rows: usize, n_quantiles: usize) -> Vec<f64> {
+    let count = n_quantiles.min(rows).max(1);
+    let refs = references(count);
+    let n = values.len();
+    if n == 0 {
+        return vec![f64::NAN; count];
+    }
+    let plan: Vec<(usize, f64)> = refs
+        .iter()
+        .map(|&r| percentile_ranks(n, r * 100.0))
+        .collect();
+    let mut ranks: Vec<usize> = plan
+        .iter()
+        .flat_map(|&(lo, _)| [lo, (lo + 1).min(n - 1)])
+        .collect();
+    ranks.sort_unstable();
+    ranks.dedup();
+    let found = select_ranks(values, &ranks);
+    let at = |rank: usize| {
+        ranks
+            .binary_search(&rank)
+            .ok()
+            .and_then(|i| found.get(i).copied())
+            .unwrap_or(f64::NAN)
+    };
+    plan.iter()
+        .map(|&(lo, gamma)| lerp(at(lo), at((lo + 1).min(n - 1)), gamma))
+        .collect()
+}
+
+/// The order statistics at `ranks` (sorted, distinct, `< values.len()`) by
+/// recursive selection: O(n log k) for k ranks; a sort when ranks are dense.
+pub fn select_ranks(values: &mut [f64], ranks: &[usize]) -> Vec<f64> {
+    let mut out = vec![f64::NAN; ranks.len()];
+    if ranks.len() * 8 >= values.len() {
+        values.sort_unstable_by(|a, b| a.total_cmp(b));
+        for (slot, &rank) in out.iter_mut().zip(ranks) {
+            *slot = values.get(rank).copied().unwrap_or(f64::NAN);
+        }
+        return out;
+    }
+    select_into(values, 0, ranks, &mut out);
+    out
+}
+
+fn select_into(values: &mut [f64], base: usize, ranks: &[usize], out: &mut [f64]) {
+    if ranks.is_empty() || values.is_empty() {
+        return;
+    }
+    let mid = ranks.len() / 2;
+    let Some(rank) = ranks.get(mid).map(|r| r - base) else {
+        return;
+    };
+    if rank >= values.len() {
+        return;
+    }
+    let (left, at, right) = values.select_nth_unstable_by(rank, |a, b| a.total_cmp(b));
+    if let Some(slot) = out.get_mut(mid) {
+        *slot = *at;
+    }
+    let (out_left, out_right) = out.split_at_mut(mid);
+    select_into(left, base, &ranks[..mid], out_left);
+    select_into(
+        right,
+        base + rank + 1,
+        &ranks[mid + 1..],
+        out_right.get_mut(1..).unwrap_or_default(),
+    );
+}
+
+/// `np.interp(x, xp, fp)` (`xp` increasing, ties allowed), NumPy's steps.
+fn interp(x: f64, xp: &[f64], fp: &[f64]) -> f64 {
+    let m = xp.len();
+    if x.is_nan() || m == 0 {
+        return x;
+    }
+    if m == 1 {
+        return fp[0];
+    }
+    // The largest j with xp[j] <= x (-1 below, m above).
+    if x > xp[m - 1] {
+        return fp[m - 1];
+    }
+    if x < xp[0] {
+        return fp[0];
+    }
+    let j = xp.partition_point(|&q| q <= x).saturating_sub(1);
+    if j == m - 1 || xp[j] == x {
+        return fp[j];
+    }
+    let slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j]);
+    let y = slope * (x - xp[j]) + fp[j];
+    if !y.is_nan() {
+        return y;
+    }
+    let y = slope * (x - xp[j + 1]) + fp[j + 1];
+    if y.is_nan() && fp[j] == fp[j + 1] {
+        fp[j]
+    } else {
+        y
+    }
+}
+
+/// A fitted `QuantileTransformer` column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuantileMap {
+    pub quantiles: Vec<f64>,
+    pub normal: bool,
+    references: Vec<f64>,
+    /// `-quantiles[::-1]` and `-references[::-1]`: the backward interpolation.
+    negated_quantiles: Vec<f64>,
+    negated_references: Vec<f64>,
+}
+
+/// The normal output's clip: `norm.ppf(BOUNDS_THRESHOLD - eps)`.
+fn normal_clip() -> (f64, f64) {
+    let p = BOUNDS_THRESHOLD - f64::EPSILON;
+    (normal_ppf(p), normal_ppf(1.0 - p))
+}
+
+impl QuantileMap {
+    pub fn new(quantiles: Vec<f64>, normal: bool) -> Self {
+        let references = references(quantiles.len());
+        let negated_quantiles = quantiles.iter().rev().map(|q| -q).collect();
+        let negated_references = references.iter().rev().map(|r| -r).collect();
+        QuantileMap {
+            quantiles,
+            normal,
+            references,
+            negated_quantiles,
+            negated_references,
+        }
+    }
+
+    fn ends(&self) -> (f64, f64) {
+        (
+            self.quantiles.first().copied().unwrap_or(f64::NAN),
+            self.quantiles.last().copied().unwrap_or(f64::NAN),
+        )
+    }
+
+    /// scikit-learn's `_transform_col` for one value of dtype `T`.
+    #[inline]
+    pub fn apply<T: Element>(&self, x: f64) -> f64 {
+        if x.is_nan() {
+            return x;
+        }
+        let (low, high) = self.ends();
+        let (at_low, at_high) = if self.normal {
+            // `X_col -/+ BOUNDS_THRESHOLD` in the column's dtype.
+            let threshold = round::<T>(BOUNDS_THRESHOLD);
+            (
+                round::<T>(x - threshold) < low,
+                round::<T>(x + threshold) > high,
+            )
+        } else {
+            (x == low, x == high)
+        };
+        let forward = interp(x, &self.quantiles, &self.references);
+        let backward = interp(-x, &self.negated_quantiles, &self.negated_references);
+        let mut u = round::<T>(0.5 * (forward - backward));
+        if at_high {
+            u = 1.0;
+        }
+        if at_low {
+            u = 0.0;
+        }
+        if !self.normal {
+            return u;
+        }
+        let (lo, hi) = normal_clip();
+        let z = normal_ppf(u);
+        if z < lo {
+            lo
+        } else if z > hi {
+            hi
+        } else {
+            z
+        }
+    }
+
+    /// scikit-learn's inverse `_transform_col` for one value of dtype `T`.
+    #[inline]
+    pub fn invert<T: Element>(&self, y: f64) -> f64 {
+        if y.is_nan() {
+            return y;
+        }
+        let u = if self.normal { normal_cdf(y) } else { y };
+        let (at_low, at_high) = if self.normal {
+            (u - BOUNDS_THRESHOLD < 0.0, u + BOUNDS_THRESHOLD > 1.0)
+        } else {
+            (u == 0.0, u == 1.0)
+        };
+        let (low, high) = self.ends();
+        let mut x = interp(u, &self.references, &self.quantiles);
+        if at_high {
+            x = high;
+        }
+        if at_low {
+            x = low;
+        }
+        x
+    }
+}
+
+/// `x` rounded to `T` and back (identity for `f64`).
+#[inline(always)]
+fn round<T: Element>(x: f64) -> f64 {
+    T::from_f64(x).to_f64()
+}
+
+/// Standard normal CDF (`scipy.stats.norm.cdf`, through `erfc`).
+pub fn normal_cdf(x: f64) -> f64 {
+    0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)
+}
+
+/// Standard normal quantile function (Wichura's AS241, PPND16: relative
+/// error about 1e-16), `-inf`/`inf` at 0 and 1, NaN outside.
+pub fn normal_ppf(p: f64) -> f64 {
+    if p.is_nan() || !(0.0..=1.0).contains(&p) {
+        return f64::NAN;
+    }
+    if p == 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if p == 1.0 {
+        return f64::INFINITY;
+    }
+    let q = p - 0.5;
+    if q.abs() <= 0.425 {
+        let r = 0.180625 - q * q;
+        let num = (((((((2.5090809287301226727e+3 * r + 3.3430575583588128105e+4) * r
+            + 6.7265770927008700853e+4)
+            * r
+            + 4.5921953931549871457e+4)
+            * r
+            + 1.3731693765509461125e+4)
+            * r
+            + 1.9715909503065514427e+3)
+            * r
+            + 1.3314166789178437745e+2)
+            * r
+            + 3.3871328727963666080e+0)
+            * q;
+        let den = ((((((5.2264952788528545610e+3 * r + 2.8729085735721942674e+4) * r
+            + 3.9307895800092710610e+4)
+            * r
+            + 2.1213794301586595867e+4)
+            * r
+            + 5.3941960214247511077e+3)
+            * r
+            + 6.8718700749205790830e+2)
+            * r
+            + 4.2313330701600911252e+1)
+            * r
+            + 1.0;
+        return num / den;
+    }
+    let r = if q <= 0.0 { p } else { 1.0 - p };
+    let r = (-r.ln()).sqrt();
+    let (num, den) = if r <= 5.0 {
+        let r = r - 1.6;
+        (
+            ((((((7.74545014278341407640e-4 * r + 2.27238449892691845833e-2) * r
+                + 2.41780725177450611770e-1)
+                * r
+                + 1.27045825245236838258e+0)
+                * r
+                + 3.64784832476320460504e+0)
+                * r
+                + 5.76949722146069140550e+0)
+                * r
+                + 4.63033784615654529590e+0)
+                * r
+                + 1.42343711074968357734e+0,
+            ((((((1.05075007164441684324e-9 * r + 5.47593808499534494600e-4) * r
+                + 1.51986665636164571966e-2)
+                * r
+                + 1.48103976427480074590e-1)
+                * r
+                + 6.89767334985100004550e-1)
+                * r
+                + 1.67638483018380384940e+0)
+                * r
+                + 2.05319162663775882187e+0)
+                * r
+                + 1.0,
+        )
+    } else {
+        let r = r - 5.0;
+        (
+            ((((((2.01033439929228813265e-7 * r + 2.71155556874348757815e-5) * r
+                + 1.24266094738807843860e-3)
+                * r
+                + 2.65321895265761230930e-2)
+                * r
+                + 2.96560571828504891230e-1)
+                * r
+                + 1.78482653991729133580e+0)
+                * r
+                + 5.46378491116411436990e+0)
+                * r
+                + 6.65790464350110377720e+0,
+            ((((((2.04426310338993978564e-15 * r + 1.42151175831644588870e-7) * r
+                + 1.84631831751005468180e-5)
+                * r
+                + 7.86869131145613259100e-4)
+                * r
+                + 1.48753612908506148525e-2)
+                * r
+                + 1.36929880922735805310e-1)
+                * r
+                + 5.99832206555887937690e-1)
+                * r
+                + 1.0,
+        )
+    };
+    let x = num / den;
+    if q < 0.0 {
+        -x
+    } else {
+        x
+    }
+}
+
+// --------------------------------------------------------------------------
+// PowerTransformer
+// --------------------------------------------------------------------------
+
+/// A fitted `PowerTransformer` column: lambda, then standardization.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PowerMap {
+    pub method: PowerMethod,
+    pub lambda: f64,
+    /// StandardScaler's transform of the transformed values (the identity
+    /// without `standardize`).
+    pub standard: Transform,
+    /// StandardScaler's `mean_`, `var_` and `scale_` (NaN without `standardize`).
+    pub moments: (f64, f64, f64),
+}
+
+impl PowerMap {
+    /// A map from its parts (the fitted transformers hand them back).
+    pub fn from_parts(method: PowerMethod, lambda: f64, standard: Transform) -> Self {
+        PowerMap {
+            method,
+            lambda,
+            standard,
+            moments: (f64::NAN, f64::NAN, f64::NAN),
+        }
+    }
+
+    fn fit<T: Element>(
+        values: &[f64],
+        method: PowerMethod,
+        standardize: bool,
+    ) -> Result<PowerMap, GaussError> {
+        let nan = (f64::NAN, f64::NAN, f64::NAN);
+        if values.is_empty() {
+            return Ok(PowerMap {
+                method,
+                lambda: f64::NAN,
+                standard: Transform::IDENTITY,
+                moments: nan,
+            });
+        }
+        let constant = is_constant(values);
+        let lambda = match method {
+            PowerMethod::YeoJohnson if constant => 1.0,
+            PowerMethod::YeoJohnson => yeo_johnson_lambda::<T>(values),
+            PowerMethod::BoxCox if constant => return Err(GaussError::Constant),
+            PowerMethod::BoxCox => box_cox_lambda::<T>(values),
+        };
+        let mut map = PowerMap {
+            method,
+            lambda,
+            standard: Transform::IDENTITY,
+            moments: nan,
+        };
+        if standardize {
+            // scikit-learn stores the transformed values in the column's
+            // dtype, then fits a StandardScaler on them.
+            let transformed: Vec<T> = values.iter().map(|&x| T::from_f64(map.power(x))).collect();
+            let (moments, unit) = column_moments(&[Segment::new(&transformed, None)])
+                .unwrap_or((Moments::EMPTY, 1.0));
+            let options = StandardOptions {
+                with_mean: true,
+                with_std: true,
+                ddof: 0,
+            };
+            map.standard = standard_transform(&moments, unit, &options);
+            // StandardScaler's `mean_`, `var_`, `scale_` (a halved
+            // transform, for spreads beyond f64::MAX, holds their halves).
+            let [mul, center, scale, _] = map.standard.coefficients();
+            let (center, scale) = if mul == 0.5 {
+                (center * 2.0, scale * 2.0)
+            } else {
+                (center, scale)
+            };
+            map.moments = (center, moments.m2 / moments.count * unit * unit, scale);
+        }
+        Ok(map)
+    }
+
+    /// The power transform of `x` alone (no standardization).
+    #[inline(always)]
+    fn power(&self, x: f64) -> f64 {
+        match self.method {
+            PowerMethod::YeoJohnson => yeo_johnson(x, self.lambda),
+            PowerMethod::BoxCox => box_cox(x, self.lambda),
+        }
+    }
+
+    #[inline]
+    pub fn apply<T: Element>(&self, x: f64) -> f64 {
+        if x.is_nan() {
+            return x;
+        }
+        self.standard.apply(round::<T>(self.power(x)))
+    }
+
+    #[inline]
+    pub fn invert<T: Element>(&self, y: f64) -> f64 {
+        if y.is_nan() {
+            return y;
+        }
+        let y = round::<T>(self.standard.invert(y));
+        match self.method {
+            PowerMethod::YeoJohnson => yeo_johnson_inverse(y, self.lambda),
+            PowerMethod::BoxCox => box_cox_inverse(y, self.lambda),
+        }
+    }
+}
+
+/// scikit-learn's `_is_constant_feature` on the column's values.
+fn is_constant(values: &[f64]) -> bool {
+    let Ok((m, _unit)) = column_moments(&[Segment::new(values, None)]) else {
+        return false;
+    };
+    if m.count == 0.0 {
+        return true;
+    }
+    if m.min == m.max {
+        return true;
+    }
+    let var = m.m2 / m.count;
+    let eps = f64::EPSILON;
+    var <= m.count * eps * var + (m.count * m.mean * eps).powi(2)
+}
+
+/// SciPy's `_yeojohnson_transform` of one value.
+#[inline(always)]
+pub fn yeo_johnson(x: f64, lambda: f64) -> f64 {
+    let eps = f64::EPSILON;
+    if x >= 0.0 {
+        if lambda.abs() < eps {
+            x.ln_1p()
+        } else {
+            (lambda * x.ln_1p()).exp_m1() / lambda
+        }
+    } else if (lambda - 2.0).abs() > eps {
+        -((2.0 - lambda) * (-x).ln_1p()).exp_m1() / (2.0 - lambda)
+    } else {
+        -(-x).ln_1p()
+    }
+}
+
+/// scikit-learn's `_yeo_johnson_inverse_transform` of one value.
+#[inline(always)]
+pub fn yeo_johnson_inverse(y: f64, lambda: f64) -> f64 {
+    let eps = f64::EPSILON;
+    if y >= 0.0 {
+        if lambda.abs() < eps {
+            y.exp() - 1.0
+        } else {
+            (y * lambda + 1.0).powf(1.0 / lambda) - 1.0
+        }
+    } else if (lambda - 2.0).abs() > eps {
+        1.0 - (-(2.0 - lambda) * y + 1.0).powf(1.0 / (2.0 - lambda))
+    } else {
+        1.0 - (-y).exp()
+    }
+}
+
+/// `scipy.special.boxcox` of one value.
+#[inline(always)]
+pub fn box_cox(x: f64, lambda: f64) -> f64 {
+    let log = x.ln();
+    if lambda.abs() < 1e-19 {
+        log
+    } else if lambda * log < 709.78 {
+        (lambda * log).exp_m1() / lambda
+    } else {
+        lambda.signum() * (lambda * log - lambda.abs().ln()).exp() - 1.0 / lambda
+    }
+}
+
+/// `scipy.special.inv_boxcox` of one value.
+#[inline(always)]
+pub fn box_cox_inverse(y: f64, lambda: f64) -> f64 {
+    if lambda == 0.0 {
+        y.exp()
+    } else {
+        ((lambda * y).ln_1p() / lambda).exp()
+    }
+}
+
+/// `(epsilon, smallest normal, largest)` of the column's dtype (`np.finfo`).
+fn finfo<T: Element>() -> (f64, f64, f64) {
+    if T::EPSILON == f64::from(f32::EPSILON) {
+        (
+            f64::from(f32::EPSILON),
+            f64::from(f32::MIN_POSITIVE),
+            f64::from(f32::MAX),
+        )
+    } else {
+        (f64::EPSILON, f64::MIN_POSITIVE, f64::MAX)
+    }
+}
+
+// ---- the likelihoods -----------------------------------------------------
+
+/// `expm1(x)` for `x <= 700`, vectorisable: `2^k * expm1(r) + (2^k - 1)`
+/// with `x = k ln 2 + r`, `|r| <= ln 2 / 2`, and a degree-13 polynomial
+/// for `expm1(r)` (a couple of ulp). Below -60 it is -1 (as in f64).
+#[inline(always)]
+fn expm1_fast(x: f64) -> f64 {
+    const SHIFT: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52: rounds to integers
+    const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    let x = if x < -60.0 { -60.0 } else { x };
+    let t = x * std::f64::consts::LOG2_E + SHIFT;
+    let k = t - SHIFT;
+    let r = (x - k * LN2_HI) - k * LN2_LO;
+    // 1/n! for n = 2..=13
+    let mut p = 1.0 / 6_227_020_800.0;
+    p = p * r + 1.0 / 479_001_600.0;
+    p = p * r + 1.0 / 39_916_800.0;
+    p = p * r + 1.0 / 3_628_800.0;
+    p = p * r + 1.0 / 362_880.0;
+    p = p * r + 1.0 / 40_320.0;
+    p = p * r + 1.0 / 5_040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    let em1 = r + r * r * p;
+    let scale = f64::from_bits(t.to_bits().wrapping_add(1023) << 52);
+    scale * em1 + (scale - 1.0)
+}
+
+/// Moments of `map(l)` over `logs`, block by block (merged in order, in
+/// parallel for long inputs: the same bits whatever the threads).
+fn mapped_moments(logs: &[f64], factor: f64, kind: Mapped) -> Moments {
+    let work = |part: &[f64]| {
+        let mut buffer = [0.0f64; BLOCK];
+        let mut total = Moments::EMPTY;
+        for block in part.chunks(BLOCK) {
+            let out = &mut buffer[..block.len()];
+            map_block(block, factor, kind, out);
+            total = total.merge(block_moments(out, 1.0));
+        }
+        total
+    };
+    if logs.len() < PARALLEL_MIN_LEN {
+        return work(logs);
+    }
+    parallel::map_chunks(logs, PARALLEL_CHUNK, work)
+        .into_iter()
+        .fold(Moments::EMPTY, Moments::merge)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Mapped {
+    /// `expm1(factor * l) / factor` (Yeo-Johnson, `x >= 0`).
+    Expm1,
+    /// `-expm1(factor * l) / factor` (Yeo-Johnson, `x < 0`, factor `2 - lambda`).
+    NegExpm1,
+    /// `exp(factor * l - shift)` (Box-Cox in log space); `factor` packs
+    /// nothing else, the shift comes through `map_block`'s caller.
+    Exp(f64),
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+fn map_block(block: &[f64], factor: f64, kind: Mapped, out: &mut [f64]) {
+    match kind {
+        Mapped::Expm1 => {
+            for (o, &l) in out.iter_mut().zip(block) {
+                *o = expm1_fast(factor * l) / factor;
+            }
+        }
+        Mapped::NegExpm1 => {
+            for (o, &l) in out.iter_mut().zip(block) {
+                *o = -expm1_fast(factor * l) / factor;
+            }
+        }
+        Mapped::Exp(shift) => {
+            for (o, &l) in out.iter_mut().zip(block) {
+                // exp(u) = expm1(u) + 1 for u <= 0 (u >= -60 matters only).
+                *o = expm1_fast(factor * l - shift) + 1.0;
+            }
+        }
+    }
+}
+
+/// The same moments with the exact (`libm`) functions, for the arguments
+/// the fast ones do not cover (beyond 700).
+fn mapped_moments_exact(logs: &[f64], factor: f64, kind: Mapped) -> Moments {
+    let mut total = Moments::EMPTY;
+    let mut buffer = [0.0f64; BLOCK];
+    for block in logs.chunks(BLOCK) {
+        let out = &mut buffer[..block.len()];
+        for (o, &l) in out.iter_mut().zip(block) {
+            *o = match kind {
+                Mapped::Expm1 => (factor * l).exp_m1() / factor,
+                Mapped::NegExpm1 => -(factor * l).exp_m1() / factor,
+                Mapped::Exp(shift) => (factor * l - shift).exp(),
+            };
+        }
+        total = total.merge(block_moments(out, 1.0));
+    }
+    total
+}
+
+/// What Yeo-Johnson's likelihood needs of the data, computed once.
+struct YeoJohnsonData {
+    /// `log1p(x)` of the values `>= 0` and `log1p(-x)` of those `< 0`.
+    positive: Vec<f64>,
+    negative: Vec<f64>,
+    max_positive: f64,
+    max_negative: f64,
+    /// `sum(sign(x) * log1p(|x|))`.
+    signed_sum: f64,
+    n: f64,
+}
+
+impl YeoJohnsonData {
+    fn new(values: &[f64]) -> Self {
+        let positive: Vec<f64> = values
+            .iter()
+            .filter(|&&x| x >= 0.0)
+            .map(|x| x.ln_1p())
+            .collect();
+        let negative: Vec<f64> = values
+            .iter()
+            .filter(|&&x| x < 0.0)
+            .map(|x| (-x).ln_1p())
+            .collect();
+        let signed_sum = positive.iter().sum::<f64>() - negative.iter().sum::<f64>();
+        let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+        YeoJohnsonData {
+            max_positive: max(&positive),
+            max_negative: max(&negative),
+            positive,
+            negative,
+            signed_sum,
+            n: values.len() as f64,
+        }
+    }
+
+    /// The variance of the transformed values.
+    fn variance(&self, lambda: f64) -> f64 {
+        let eps = f64::EPSILON;
+        let part = |logs: &[f64], factor: f64, kind: Mapped, max: f64| {
+            if logs.is_empty() {
+                return Moments::EMPTY;
+            }
+            if factor.abs() < eps {
+                // log1p itself (or its negative).
+                let sign = if matches!(kind, Mapped::NegExpm1) {
+                    -1.0
+                } else {
+                    1.0
+                };
+                let y: Vec<f64> = logs.iter().map(|l| sign * l).collect();
+                return column_moments(&[Segment::new(&y, None)])
+                    .map(|m| m.0)
+                    .unwrap_or(Moments::EMPTY);
+            }
+            if factor * max <= 700.0 {
+                mapped_moments(logs, factor, kind)
+            } else {
+                mapped_moments_exact(logs, factor, kind)
+            }
+        };
+        let m = part(&self.positive, lambda, Mapped::Expm1, self.max_positive).merge(part(
+            &self.negative,
+            2.0 - lambda,
+            Mapped::NegExpm1,
+            self.max_negative,
+        ));
+        m.m2 / m.count
+    }
+
+    /// SciPy's `yeojohnson_llf`.
+    fn llf(&self, lambda: f64) -> f64 {
+        let sigma = self.variance(lambda);
+        let log_sigma = if sigma >= f64::MIN_POSITIVE {
+            sigma.ln()
+        } else {
+            f64::NEG_INFINITY
+        };
+        -self.n / 2.0 * log_sigma + (lambda - 1.0) * self.signed_sum
+    }
+}
+
+/// SciPy's `yeojohnson_normmax`: `fminbound` of the negative likelihood
+/// between bounds that keep the transform from overflowing.
+fn yeo_johnson_lambda<T: Element>(values: &[f64]) -> f64 {
+    if values.iter().all(|&x| x == 0.0) {
+        return 1.0;
+    }
+    let data = YeoJohnsonData::new(values);
+    let neg_llf = |lambda: f64| {
+        let llf = data.llf(lambda);
+        if llf.is_infinite() {
+            f64::INFINITY
+        } else {
+            -llf
+        }
+    };
+    let (eps, tiny, max) = finfo::<T>();
+    let largest = values.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let log1p_max_x = (20.0 * largest).ln_1p();
+    let log_eps = eps.ln();
+    let log_tiny_float = (tiny.ln() - log_eps) / 2.0;
+    let log_max_float = (max.ln() + log_eps) / 2.0;
+    let (mut lb, mut ub) = (log_tiny_float / log1p_max_x, log_max_float / log1p_max_x);
+    if values.iter().all(|&x| x < 0.0) {
+        (lb, ub) = (2.0 - ub, 2.0 - lb);
+    } else if values.iter().any(|&x| x < 0.0) {
+        (lb, ub) = (lb.max(2.0 - ub), ub.min(2.0 - lb));
+    }
+    fminbound(neg_llf, lb, ub, 1.48e-8, 500)
+}
+
+/// What Box-Cox's likelihood needs of the data, computed once.
+struct BoxCoxData {
+    logs: Vec<f64>,
+    min_log: f64,
+    max_log: f64,
+    sum_log: f64,
+    n: f64,
+}
+
+impl BoxCoxData {
+    fn new(values: &[f64]) -> Self {
+        let logs: Vec<f64> = values.iter().map(|x| x.ln()).collect();
+        BoxCoxData {
+            min_log: logs.iter().copied().fold(f64::INFINITY, f64::min),
+            max_log: logs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            sum_log: logs.iter().sum(),
+            n: logs.len() as f64,
+            logs,
+        }
+    }
+
+    /// SciPy's `boxcox_llf`: the variance of the transformed data in log
+    /// space (`x^lambda` shifted by its largest value), so that no power
+    /// overflows.
+    fn llf(&self, lambda: f64) -> f64 {
+        let logvar = if lambda == 0.0 {
+            let m = column_moments(&[Segment::new(&self.logs, None)])
+                .map(|m| m.0)
+                .unwrap_or(Moments::EMPTY);
+            (m.m2 / m.count).ln()
+        } else {
+            let shift = if lambda > 0.0 {
+                lambda * self.max_log
+            } else {
+                lambda * self.min_log
+            };
+            // Every argument is <= 0, where the fast exp is accurate.
+            let m = mapped_moments(&self.logs, lambda, Mapped::Exp(shift));
+            2.0 * shift + (m.m2 / m.count).ln() - 2.0 * lambda.abs().ln()
+        };
+        (lambda - 1.0) * self.sum_log - self.n / 2.0 * logvar
+    }
+}
+
+/// SciPy's `boxcox_normmax(method="mle")`: Brent's method from the bracket
+/// (-2, 2), then the constraint that keeps the transformed extreme below
+/// `ymax = finfo.max / 10000`.
+fn box_cox_lambda<T: Element>(values: &[f64]) -> f64 {
+    let data = BoxCoxData::new(values);
+    let lambda = brent(|l| -data.llf(l), -2.0, 2.0, 1.48e-8, 500);
+    let ymax = finfo::<T>().2 / 10000.0;
+    let (xmin, xmax) = (data.min_log.exp(), data.max_log.exp());
+    let extreme = if xmin >= 1.0 {
+        xmax
+    } else if xmax <= 1.0 {
+        xmin
+    } else if box_cox(xmax, lambda) > box_cox(xmin, lambda).abs() {
+        xmax
+    } else {
+        xmin
+    };
+    if box_cox(extreme, lambda).abs() > ymax {
+        let y = ymax * (extreme - 1.0).signum();
+        // SciPy's `_boxcox_inv_lmbda`: W_{-1}(-(x^(-1/y)) ln(x) / y).
+        let z = -(extreme.powf(-1.0 / y)) * extreme.ln() / y;
+        let w = lambert_w_minus1(z);
+        return -w / extreme.ln() - 1.0 / y;
+    }
+    lambda
+}
+
+/// The lower branch `W_{-1}(z)` of the Lambert W function, `-1/e <= z < 0`,
+/// by Newton's method on `w + ln(-w) = ln(-z)`.
+fn lambert_w_minus1(z: f64) -> f64 {
+    if !(z < 0.0 && z >= -(-1.0f64).exp()) {
+        return f64::NAN;
+    }
+    let target = (-z).ln();
+    let mut w = if target < -2.0 {
+        target - (-target).ln()
+    } else {
+        -2.0
+    };
+    for _ in 0..100 {
+        let step = (w + (-w).ln() - target) / (1.0 + 1.0 / w);
+        let next = (w - step).min(-1.0);
+        if (next - w).abs() <= 4.0 * f64::EPSILON * w.abs() {
+            return next;
+        }
+        w = next;
+    }
+    w
+}
+
+// ---- SciPy's scalar minimizers -------------------------------------------
+
+/// `scipy.optimize.fminbound` (`_minimize_scalar_bounded`), step by step.
+pub fn fminbound(
+    mut f: impl FnMut(f64) -> f64,
+    x1: f64,
+    x2: f64,
+    xatol: f64,
+    maxfun: usize,
+) -> f64 {
+    let sqrt_eps = 2.2e-16f64.sqrt();
+    let golden_mean = 0.5 * (3.0 - 5.0f64.sqrt());
+    let (mut a, mut b) = (x1, x2);
+    let mut fulc = a + golden_mean * (b - a);
+    let (mut nfc, mut xf) = (fulc, fulc);
+    let (mut rat, mut e) = (0.0f64, 0.0f64);
+    let mut x;
+    let mut fx = f(xf);
+    let mut num = 1usize;
+    let (mut ffulc, mut fnfc) = (fx, fx);
+    let mut xm = 0.5 * (a + b);
+    let mut tol1 = sqrt_eps * xf.abs() + xatol / 3.0;
+    let mut tol2 = 2.0 * tol1;
+    let sign = |v: f64| {
+        if v > 0.0 {
+            1.0
+        } else if v < 0.0 {
+            -1.0
+        } else {
+            0.0
+        }
+    };
+    while (xf - xm).abs() > (tol2 - 0.5 * (b - a)) {
+        let mut golden = true;
+        if e.abs() > tol1 {
+            golden = false;
+            let mut r = (xf - nfc) * (fx - ffulc);
+            let mut q = (xf - fulc) * (fx - fnfc);
+            let mut p = (xf - fulc) * q - (xf - nfc) * r;
+            q = 2.0 * (q - r);
+            if q > 0.0 {
+                p = -p;
+            }
+            q = q.abs();
+            r = e;
+            e = rat;
+            if p.abs() < (0.5 * q * r).abs() && p > q * (a - xf) && p < q * (b - xf) {
+                rat = (p + 0.0) / q;
+                x = xf + rat;
+                if (x - a) < tol2 || (b - x) < tol2 {
+                    let d = xm - xf;
+                    let si = sign(d) + if d == 0.0 { 1.0 } else { 0.0 };
+                    rat = tol1 * si;
+                }
+            } else {
+                golden = true;
+            }
+        }
+        if golden {
+            e = if xf >= xm { a - xf } else { b - xf };
+            rat = golden_mean * e;
+        }
+        let si = sign(rat) + if rat == 0.0 { 1.0 } else { 0.0 };
+        x = xf + si * rat.abs().max(tol1);
+        let fu = f(x);
+        num += 1;
+        if fu <= fx {
+            if x >= xf {
+                a = xf;
+            } else {
+                b = xf;
+            }
+            (fulc, ffulc) = (nfc, fnfc);
+            (nfc, fnfc) = (xf, fx);
+            (xf, fx) = (x, fu);
+        } else {
+            if x < xf {
+                a = x;
+            } else {
+                b = x;
+            }
+            if fu <= fnfc || nfc == xf {
+                (fulc, ffulc) = (nfc, fnfc);
+                (nfc, fnfc) = (x, fu);
+            } else if fu <= ffulc || fulc == xf || fulc == nfc {
+                (fulc, ffulc) = (x, fu);
+            }
+        }
+        xm = 0.5 * (a + b);
+        tol1 = sqrt_eps * xf.abs() + xatol / 3.0;
+        tol2 = 2.0 * tol1;
+        if num >= maxfun {
+            break;
+        }
+    }
+    xf
+}
+
+/// `scipy.optimize.bracket` from `(xa, xb)`: `(xa, xb, xc, fa, fb, fc)`,
+/// or `None` when no valid bracket is found.
+#[allow(clippy::type_complexity)]
+fn bracket(
+    f: &mut impl FnMut(f64) -> f64,
+    xa: f64,
+    xb: f64,
+) -> Option<(f64, f64, f64, f64, f64, f64)> {
+    const GOLD: f64 = 1.618034;
+    const VERY_SMALL: f64 = 1e-21;
+    const GROW_LIMIT: f64 = 110.0;
+    let (mut xa, mut xb) = (xa, xb);
+    let (mut fa, mut fb) = (f(xa), f(xb));
+    if fa < fb {
+        std::mem::swap(&mut xa, &mut xb);
+        std::mem::swap(&mut fa, &mut fb);
+    }
+    let mut xc = xb + GOLD * (xb - xa);
+    let mut fc = f(xc);
+    let mut iter = 0;
+    while fc < fb {
+        let tmp1 = (xb - xa) * (fb - fc);
+        let tmp2 = (xb - xc) * (fb - fa);
+        let val = tmp2 - tmp1;
+        let denom = if val.abs() < VERY_SMALL {
+            2.0 * VERY_SMALL
+        } else {
+            2.0 * val
+        };
+        let mut w = xb - ((xb - xc) * tmp2 - (xb - xa) * tmp1) / denom;
+        let wlim = xb + GROW_LIMIT * (xc - xb);
+        if iter > 1000 {
+            return None;
+        }
+        iter += 1;
+        let mut fw;
+        if (w - xc) * (xb - w) > 0.0 {
+            fw = f(w);
+            if fw < fc {
+                xa = xb;
+                xb = w;
+                fa = fb;
+                fb = fw;
+                break;
+            } else if fw > fb {
+                xc = w;
+                fc = fw;
+                break;
+            }
+            w = xc + GOLD * (xc - xb);
+            fw = f(w);
+        } else if (w - wlim) * (wlim - xc) >= 0.0 {
+            w = wlim;
+            fw = f(w);
+        } else if (w - wlim) * (xc - w) > 0.0 {
+            fw = f(w);
+            if fw < fc {
+                xb = xc;
+                xc = w;
+                w = xc + GOLD * (xc - xb);
+                fb = fc;
+                fc = fw;
+                fw = f(w);
+            }
+        } else {
+            w = xc + GOLD * (xc - xb);
+            fw = f(w);
+        }
+        xa = xb;
+        xb = xc;
+        xc = w;
+        fa = fb;
+        fb = fc;
+        fc = fw;
+    }
+    let cond1 = (fb < fc && fb <= fa) || (fb < fa && fb <= fc);
+    let cond2 = (xa < xb && xb < xc) || (xc < xb && xb < xa);
+    let cond3 = xa.is_finite() && xb.is_finite() && xc.is_finite();
+    (cond1 && cond2 && cond3).then_some((xa, xb, xc, fa, fb, fc))
+}
+
+/// `scipy.optimize.brent(f, brack=(xa, xb), tol, maxiter)`, step by step.
+/// Without a valid bracket, the best point seen is returned.
+pub fn brent(mut f: impl FnMut(f64) -> f64, xa: f64, xb: f64, tol: f64, maxiter: usize) -> f64 {
+    const MINTOL: f64 = 1.0e-11;
+    const CG: f64 = 0.3819660;
+    let Some((xa, xb, xc, _fa, fb, _fc)) = bracket(&mut f, xa, xb) else {
+        let (fa, fb) = (f(xa), f(xb));
+        return if fa <= fb { xa } else { xb };
+    };
+    let (mut x, mut w, mut v) = (xb, xb, xb);
+    let (mut fw, mut fv, mut fx) = (fb, fb, fb);
+    let (mut a, mut b) = if xa < xc { (xa, xc) } else { (xc, xa) };
+    let mut deltax = 0.0f64;
+    let mut rat = 0.0f64;
+    let mut iter = 0;
+    while iter < maxiter {
+        let tol1 = tol * x.abs() + MINTOL;
+        let tol2 = 2.0 * tol1;
+        let xmid = 0.5 * (a + b);
+        if (x - xmid).abs() < (tol2 - 0.5 * (b - a)) {
+            break;
+        }
+        if deltax.abs() <= tol1 {
+            deltax = if x >= xmid { a - x } else { b - x };
+            rat = CG * deltax;
+        } else {
+            let tmp1 = (x - w) * (fx - fv);
+            let mut tmp2 = (x - v) * (fx - fw);
+            let mut p = (x - v) * tmp2 - (x - w) * tmp1;
+            tmp2 = 2.0 * (tmp2 - tmp1);
+            if tmp2 > 0.0 {
+                p = -p;
+            }
+            tmp2 = tmp2.abs();
+            let dx_temp = deltax;
+            deltax = rat;
+            if p > tmp2 * (a - x) && p < tmp2 * (b - x) && p.abs() < (0.5 * tmp2 * dx_temp).abs() {
+                rat = p * 1.0 / tmp2;
+                let u = x + rat;
+                if (u - a) < tol2 || (b - u) < tol2 {
+                    rat = if xmid - x >= 0.0 { tol1 } else { -tol1 };
+                }
+            } else {
+                deltax = if x >= xmid { a - x } else { b - x };
+                rat = CG * deltax;
+            }
+        }
+        let u = if rat.abs() < tol1 {
+            if rat >= 0.0 {
+                x + tol1
+            } else {
+                x - tol1
+            }
+        } else {
+            x + rat
+        };
+        let fu = f(u);
+        if fu > fx {
+            if u < x {
+                a = u;
+            } else {
+                b = u;
+            }
+            if fu <= fw || w == x {
+                v = w;
+                w = u;
+                fv = fw;
+                fw = fu;
+            } else if fu <= fv || v == x || v == w {
+                v = u;
+                fv = fu;
+            }
+        } else {
+            if u >= x {
+                a = x;
+            } else {
+                b = x;
+            }
+            v = w;
+            w = x;
+            x = u;
+            fv = fw;
+            fw = fx;
+            fx = fu;
+        }
+        iter += 1;
+    }
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_expm1_is_within_a_few_ulp() {
+        let mut x = -59.0;
+        while x < 700.0 {
+            let (fast, exact) = (expm1_fast(x), x.exp_m1());
+            let ulp = exact.abs() * f64::EPSILON;
+            assert!((fast - exact).abs() <= 4.0 * ulp, "{x}: {fast} vs {exact}");
+            x += 0.0137;
+        }
+        for x in [0.0, 1e-300, -1e-300, 1e-10, -1e-10, 0.3, -0.3, 0.35, -0.35] {
+            let (fast, exact) = (expm1_fast(x), x.exp_m1());
+            assert!(
+                (fast - exact).abs() <= 4.0 * exact.abs() * f64::EPSILON,
+                "{x}"
+            );
+        }
+        assert_eq!(expm1_fast(-100.0), -1.0);
+    }
+
+    #[test]
+    fn references_match_numpy_linspace() {
+        assert_eq!(references(1), vec![0.0]);
+        assert_eq!(references(3), vec![0.0, 0.5, 1.0]);
+        let r = references(1000);
+        assert_eq!(r[1], 1.0 / 999.0);
+        assert_eq!(r[999], 1.0);
+    }
+
+    #[test]
+    fn selected_ranks_equal_sorting() {
+        let data: Vec<f64> = (0..5000)
+            .map(|i| ((i * 7919) % 4999) as f64 * 0.3)
+            .collect();
+        let mut sorted = data.clone();
+        sorted.sort_by(f64::total_cmp);
+        let ranks = [0, 3, 17, 2500, 2501, 4998, 4999];
+        let mut copy = data.clone();
+        let found = select_ranks(&mut copy, &ranks);
+        let expected: Vec<f64> = ranks.iter().map(|&r| sorted[r]).collect();
+        assert_eq!(found, expected);
+    }
+
+    #[test]
+    fn interp_follows_numpy_on_ties() {
+        let xp = [0.0, 1.0, 1.0, 1.0, 2.0];
+        let fp = [0.0, 0.25, 0.5, 0.75, 1.0];
+        assert_eq!(interp(1.0, &xp, &fp), 0.75);
+        assert_eq!(interp(-1.0, &xp, &fp), 0.0);
+        assert_eq!(interp(3.0, &xp, &fp), 1.0);
+        assert_eq!(interp(1.5, &xp, &fp), 0.875);
+        let map = QuantileMap::new(xp.to_vec(), false);
+        // The average of the first and last tied reference.
+        assert_eq!(map.apply::<f64>(1.0), 0.5);
+    }
+
+    #[test]
+    fn ppf_inverts_the_cdf() {
+        for p in [1e-12, 1e-7, 0.01, 0.2, 0.5, 0.7, 0.99, 1.0 - 1e-9] {
+            let x = normal_ppf(p);
+            assert!((normal_cdf(x) - p).abs() <= 1e-14 * p.max(1e-3), "{p}");
+        }
+        assert!((normal_ppf(0.975) - 1.959963984540054).abs() < 1e-15);
+    }
+
+    #[test]
+    fn minimizers_find_a_parabola_minimum() {
+        let f = |x: f64| (x - 0.7) * (x - 0.7) + 1.0;
+        assert!((fminbound(f, -5.0, 5.0, 1e-10, 500) - 0.7).abs() < 1e-6);
+        assert!((brent(f, -2.0, 2.0, 1.48e-8, 500) - 0.7).abs() < 1e-6);
+    }
+
+    #[test]
+    fn yeo_johnson_round_trips_and_constant_keeps_lambda_one() {
+        for lambda in [-1.5, 0.0, 0.5, 1.0, 2.0, 3.0] {
+            for x in [-3.0, -0.5, 0.0, 0.25, 4.0] {
+                let y = yeo_johnson(x, lambda);
+                assert!(
+                    (yeo_johnson_inverse(y, lambda) - x).abs() < 1e-12,
+                    "{lambda} {x}"
+                );
+            }
+        }
+        let values = [3.0; 10];
+        let segments = [Segment::new(&values[..], None)];
+        let fitted = Gaussianizer::Power {
+            method: PowerMethod::YeoJohnson,
+            standardize: true,
+        }
+        .fit(&segments)
+        .unwrap();
+        let Fitted::Power(map) = fitted else {
+            panic!("power")
+        };
+        assert_eq!(map.lambda, 1.0);
+        let boxcox = Gaussianizer::Power {
+            method: PowerMethod::BoxCox,
+            standardize: true,
+        };
+        assert_eq!(boxcox.fit(&segments), Err(GaussError::Constant));
+    }
+
+    #[test]
+    fn lognormal_box_cox_lambda_is_near_zero() {
+        let values: Vec<f64> = (1..2000)
+            .map(|i| (normal_ppf(i as f64 / 2000.0) * 0.8).exp())
+            .collect();
+        let lambda = box_cox_lambda::<f64>(&values);
+        assert!(lambda.abs() < 0.01, "{lambda}");
+        let lambda = yeo_johnson_lambda::<f64>(&values);
+        assert!(lambda.is_finite());
+    }
+}
