@@ -607,11 +607,14 @@ impl PowerMap {
                 moments: nan,
             });
         }
-        let constant = is_constant(values);
         let lambda = match method {
-            PowerMethod::YeoJohnson if constant => 1.0,
+            // scikit-learn's near-constant test; SciPy's Box-Cox refuses
+            // only data that is exactly constant.
+            PowerMethod::YeoJohnson if is_constant(values) => 1.0,
             PowerMethod::YeoJohnson => yeo_johnson_lambda::<T>(values),
-            PowerMethod::BoxCox if constant => return Err(GaussError::Constant),
+            PowerMethod::BoxCox if values.iter().all(|&x| x == values[0]) => {
+                return Err(GaussError::Constant)
+            }
             PowerMethod::BoxCox => box_cox_lambda::<T>(values),
         };
         let mut map = PowerMap {
@@ -675,20 +678,20 @@ impl PowerMap {
     }
 }
 
-/// scikit-learn's `_is_constant_feature` on the column's values.
+/// scikit-learn's `_is_constant_feature` on the column's values, with the
+/// mean and variance in the column's units as NumPy computes them (so a
+/// variance that overflows, as for values near 1e200, counts as constant,
+/// as it does in scikit-learn).
 fn is_constant(values: &[f64]) -> bool {
-    let Ok((m, _unit)) = column_moments(&[Segment::new(values, None)]) else {
+    let Ok((m, unit)) = column_moments(&[Segment::new(values, None)]) else {
         return false;
     };
-    if m.count == 0.0 {
+    if m.count == 0.0 || m.min == m.max {
         return true;
     }
-    if m.min == m.max {
-        return true;
-    }
-    let var = m.m2 / m.count;
+    let (mean, var) = (m.mean * unit, m.m2 / m.count * unit * unit);
     let eps = f64::EPSILON;
-    var <= m.count * eps * var + (m.count * m.mean * eps).powi(2)
+    var <= m.count * eps * var + (m.count * mean * eps).powi(2)
 }
 
 /// SciPy's `_yeojohnson_transform` of one value.
@@ -820,9 +823,8 @@ enum Mapped {
     Expm1,
     /// `-expm1(factor * l) / factor` (Yeo-Johnson, `x < 0`, factor `2 - lambda`).
     NegExpm1,
-    /// `exp(factor * l - shift)` (Box-Cox in log space); `factor` packs
-    /// nothing else, the shift comes through `map_block`'s caller.
-    Exp(f64),
+    /// `expm1(factor * (l - c)) / factor` (Box-Cox around `l = c`).
+    Expm1At(f64),
 }
 
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
@@ -838,10 +840,9 @@ fn map_block(block: &[f64], factor: f64, kind: Mapped, out: &mut [f64]) {
                 *o = -expm1_fast(factor * l) / factor;
             }
         }
-        Mapped::Exp(shift) => {
+        Mapped::Expm1At(c) => {
             for (o, &l) in out.iter_mut().zip(block) {
-                // exp(u) = expm1(u) + 1 for u <= 0 (u >= -60 matters only).
-                *o = expm1_fast(factor * l - shift) + 1.0;
+                *o = expm1_fast(factor * (l - c)) / factor;
             }
         }
     }
@@ -858,7 +859,7 @@ fn mapped_moments_exact(logs: &[f64], factor: f64, kind: Mapped) -> Moments {
             *o = match kind {
                 Mapped::Expm1 => (factor * l).exp_m1() / factor,
                 Mapped::NegExpm1 => -(factor * l).exp_m1() / factor,
-                Mapped::Exp(shift) => (factor * l - shift).exp(),
+                Mapped::Expm1At(c) => (factor * (l - c)).exp_m1() / factor,
             };
         }
         total = total.merge(block_moments(out, 1.0));
@@ -999,9 +1000,10 @@ impl BoxCoxData {
         }
     }
 
-    /// SciPy's `boxcox_llf`: the variance of the transformed data in log
-    /// space (`x^lambda` shifted by its largest value), so that no power
-    /// overflows.
+    /// SciPy's `boxcox_llf`. The variance of `(x^lambda - 1) / lambda` is
+    /// `e^(2 lambda c)` times that of `expm1(lambda (ln x - c)) / lambda`;
+    /// with `c` the extreme log on the side that makes every argument <= 0,
+    /// no power overflows and, for small `lambda`, nothing cancels.
     fn llf(&self, lambda: f64) -> f64 {
         let logvar = if lambda == 0.0 {
             let m = column_moments(&[Segment::new(&self.logs, None)])
@@ -1009,14 +1011,13 @@ impl BoxCoxData {
                 .unwrap_or(Moments::EMPTY);
             (m.m2 / m.count).ln()
         } else {
-            let shift = if lambda > 0.0 {
-                lambda * self.max_log
+            let c = if lambda > 0.0 {
+                self.max_log
             } else {
-                lambda * self.min_log
+                self.min_log
             };
-            // Every argument is <= 0, where the fast exp is accurate.
-            let m = mapped_moments(&self.logs, lambda, Mapped::Exp(shift));
-            2.0 * shift + (m.m2 / m.count).ln() - 2.0 * lambda.abs().ln()
+            let m = mapped_moments(&self.logs, lambda, Mapped::Expm1At(c));
+            2.0 * lambda * c + (m.m2 / m.count).ln()
         };
         (lambda - 1.0) * self.sum_log - self.n / 2.0 * logvar
     }
