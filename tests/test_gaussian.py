@@ -259,8 +259,10 @@ def test_nulls_and_nan_are_skipped_and_kept() -> None:
     s = pl.Series("x", [4.0, None, 1.0, float("nan"), 2.0, 8.0])
     for op in (pmk.quantile_transform, pmk.power_transform):
         out = op(s)
-        assert out.name == "x" and out.len() == 6
-        assert out[1] is None and math.isnan(out[3])
+        assert out.name == "x"
+        assert out.len() == 6
+        assert out[1] is None
+        assert math.isnan(out[3])
         # the same numbers as without them (quantile: the rows still count)
         clean = op(pl.Series("x", [4.0, 1.0, 2.0, 8.0]))
         if op is pmk.power_transform:
@@ -457,6 +459,7 @@ def test_sklearn_pipeline_with_polars_output() -> None:
         ]
     ).set_output(transform="polars")
     out = pipe.fit_transform(frame)
-    assert isinstance(out, pl.DataFrame) and out.columns == ["a", "b"]
+    assert isinstance(out, pl.DataFrame)
+    assert out.columns == ["a", "b"]
     ct = ColumnTransformer([("p", pmk.PowerTransformer(), ["a"])]).set_output(transform="polars")
     assert ct.fit_transform(frame).columns == ["p__a"]
