@@ -216,17 +216,21 @@ def _load(cls: type[Scaler], document: Mapping[str, Any], version: int) -> Scale
         wanted = cls._stat_names if version > 1 else _V1_STATISTICS[cls.__name__]
         for stat in wanted:
             raw = per[stat]
-            arr = (
-                np.array(
-                    [[np.nan if v is None else float(v) for v in row] for row in raw],
-                    dtype=np.float64,
-                ).reshape(-1, column.lanes)
-                if raw
-                else np.empty((0, column.lanes))
-            )
+            try:
+                arr = (
+                    np.array(
+                        [[np.nan if v is None else float(v) for v in row] for row in raw],
+                        dtype=np.float64,
+                    ).reshape(-1, column.lanes)
+                    if raw
+                    else np.empty((0, column.lanes))
+                )
+                if stat in _WIDE_STATISTICS and arr.size:
+                    # Several numbers per lane (QuantileTransformer's quantiles).
+                    arr = arr.reshape(n_groups, -1) if n_groups else arr
+            except ValueError as exc:  # ragged or mis-sized rows
+                raise _bad(f"statistic {stat!r} of column {column.name!r}: {exc}") from exc
             if stat in _WIDE_STATISTICS and arr.size:
-                # Several numbers per lane (QuantileTransformer's quantiles).
-                arr = arr.reshape(n_groups, -1) if n_groups else arr
                 if arr.shape[1] % column.lanes:
                     raise _bad(f"statistic {stat!r} of column {column.name!r} is malformed")
             elif arr.shape != (n_groups, column.lanes):
