@@ -311,27 +311,26 @@ fn select_into(values: &mut [f64], base: usize, ranks: &[usize], out: &mut [f64]
     );
 }
 
-/// `np.interp(x, xp, fp)` (`xp` increasing, ties allowed), NumPy's steps.
-fn interp(x: f64, xp: &[f64], fp: &[f64]) -> f64 {
+/// `np.interp(x, xp, fp)` (`xp` increasing, ties allowed), NumPy's steps,
+/// with `count` the number of `xp` at or below `x` (NumPy's binary search)
+/// and NumPy's precomputed `slopes`.
+#[inline(always)]
+fn interp_counted(x: f64, count: usize, xp: &[f64], fp: &[f64], slopes: &[f64]) -> f64 {
     let m = xp.len();
-    if x.is_nan() || m == 0 {
-        return x;
+    if m == 0 {
+        return f64::NAN;
     }
-    if m == 1 {
+    if m == 1 || count == 0 {
         return fp[0];
     }
-    // The largest j with xp[j] <= x (-1 below, m above).
     if x > xp[m - 1] {
         return fp[m - 1];
     }
-    if x < xp[0] {
-        return fp[0];
-    }
-    let j = xp.partition_point(|&q| q <= x).saturating_sub(1);
+    let j = count - 1;
     if j == m - 1 || xp[j] == x {
         return fp[j];
     }
-    let slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j]);
+    let slope = slopes[j];
     let y = slope * (x - xp[j]) + fp[j];
     if !y.is_nan() {
         return y;
@@ -344,6 +343,23 @@ fn interp(x: f64, xp: &[f64], fp: &[f64]) -> f64 {
     }
 }
 
+/// NumPy's `slopes[j] = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])`.
+fn slopes(xp: &[f64], fp: &[f64]) -> Vec<f64> {
+    xp.windows(2)
+        .zip(fp.windows(2))
+        .map(|(x, f)| (f[1] - f[0]) / (x[1] - x[0]))
+        .collect()
+}
+
+/// `np.interp(x, xp, fp)`.
+#[cfg(test)]
+fn interp(x: f64, xp: &[f64], fp: &[f64]) -> f64 {
+    if x.is_nan() {
+        return x;
+    }
+    interp_counted(x, xp.partition_point(|&q| q <= x), xp, fp, &slopes(xp, fp))
+}
+
 /// A fitted `QuantileTransformer` column.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuantileMap {
@@ -353,6 +369,9 @@ pub struct QuantileMap {
     /// `-quantiles[::-1]` and `-references[::-1]`: the backward interpolation.
     negated_quantiles: Vec<f64>,
     negated_references: Vec<f64>,
+    slopes: Vec<f64>,
+    negated_slopes: Vec<f64>,
+    inverse_slopes: Vec<f64>,
 }
 
 /// The normal output's clip: `norm.ppf(BOUNDS_THRESHOLD - eps)`.
@@ -364,9 +383,12 @@ fn normal_clip() -> (f64, f64) {
 impl QuantileMap {
     pub fn new(quantiles: Vec<f64>, normal: bool) -> Self {
         let references = references(quantiles.len());
-        let negated_quantiles = quantiles.iter().rev().map(|q| -q).collect();
-        let negated_references = references.iter().rev().map(|r| -r).collect();
+        let negated_quantiles: Vec<f64> = quantiles.iter().rev().map(|q| -q).collect();
+        let negated_references: Vec<f64> = references.iter().rev().map(|r| -r).collect();
         QuantileMap {
+            slopes: slopes(&quantiles, &references),
+            negated_slopes: slopes(&negated_quantiles, &negated_references),
+            inverse_slopes: slopes(&references, &quantiles),
             quantiles,
             normal,
             references,
@@ -399,8 +421,23 @@ impl QuantileMap {
         } else {
             (x == low, x == high)
         };
-        let forward = interp(x, &self.quantiles, &self.references);
-        let backward = interp(-x, &self.negated_quantiles, &self.negated_references);
+        // One binary search serves both directions: the backward one counts
+        // the quantiles at or above `x` (they differ only on ties).
+        let q = &self.quantiles;
+        let upper = q.partition_point(|&v| v <= x);
+        let lower = if upper > 0 && q[upper - 1] == x {
+            q[..upper].partition_point(|&v| v < x)
+        } else {
+            upper
+        };
+        let forward = interp_counted(x, upper, q, &self.references, &self.slopes);
+        let backward = interp_counted(
+            -x,
+            q.len() - lower,
+            &self.negated_quantiles,
+            &self.negated_references,
+            &self.negated_slopes,
+        );
         let mut u = round::<T>(0.5 * (forward - backward));
         if at_high {
             u = 1.0;
@@ -435,7 +472,9 @@ impl QuantileMap {
             (u == 0.0, u == 1.0)
         };
         let (low, high) = self.ends();
-        let mut x = interp(u, &self.references, &self.quantiles);
+        let refs = &self.references;
+        let count = refs.partition_point(|&r| r <= u);
+        let mut x = interp_counted(u, count, refs, &self.quantiles, &self.inverse_slopes);
         if at_high {
             x = high;
         }
@@ -797,24 +836,88 @@ fn expm1_fast(x: f64) -> f64 {
 }
 
 /// Moments of `map(l)` over `logs`, block by block (merged in order, in
-/// parallel for long inputs: the same bits whatever the threads).
+/// parallel for long inputs: the same bits whatever the threads). The
+/// kernel computes `u = expm1(factor * (l - shift))` and the moments of
+/// `u`; the division by `factor` (and the sign) scales the moments instead
+/// of every value.
 fn mapped_moments(logs: &[f64], factor: f64, kind: Mapped) -> Moments {
+    let (shift, divisor) = match kind {
+        Mapped::Expm1 => (0.0, factor),
+        Mapped::NegExpm1 => (0.0, -factor),
+        Mapped::Expm1At(c) => (c, factor),
+    };
     let work = |part: &[f64]| {
         let mut buffer = [0.0f64; BLOCK];
         let mut total = Moments::EMPTY;
         for block in part.chunks(BLOCK) {
             let out = &mut buffer[..block.len()];
-            map_block(block, factor, kind, out);
-            total = total.merge(block_moments(out, 1.0));
+            let (mean, m2) = expm1_block_moments(block, factor, shift, out);
+            total = total.merge(Moments {
+                count: block.len() as f64,
+                mean,
+                m2,
+                min: f64::NAN,
+                max: f64::NAN,
+            });
         }
         total
     };
-    if logs.len() < PARALLEL_MIN_LEN {
-        return work(logs);
+    let total = if logs.len() < PARALLEL_MIN_LEN {
+        work(logs)
+    } else {
+        parallel::map_chunks(logs, PARALLEL_CHUNK, work)
+            .into_iter()
+            .fold(Moments::EMPTY, Moments::merge)
+    };
+    Moments {
+        mean: total.mean / divisor,
+        m2: total.m2 / (divisor * divisor),
+        ..total
     }
-    parallel::map_chunks(logs, PARALLEL_CHUNK, work)
-        .into_iter()
-        .fold(Moments::EMPTY, Moments::merge)
+}
+
+const LANES: usize = 8;
+
+/// Mean and sum of squared deviations of `expm1(factor * (l - shift))`
+/// over one block (two passes over `out`, which stays in L1), several
+/// accumulators per pass so the loops vectorise.
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+fn expm1_block_moments(block: &[f64], factor: f64, shift: f64, out: &mut [f64]) -> (f64, f64) {
+    let mut sums = [0.0f64; LANES];
+    for (input, output) in block.chunks_exact(LANES).zip(out.chunks_exact_mut(LANES)) {
+        for lane in 0..LANES {
+            let u = expm1_fast(factor * (input[lane] - shift));
+            output[lane] = u;
+            sums[lane] += u;
+        }
+    }
+    let done = block.len() - block.len() % LANES;
+    for (lane, (&l, o)) in block[done..].iter().zip(&mut out[done..]).enumerate() {
+        let u = expm1_fast(factor * (l - shift));
+        *o = u;
+        sums[lane] += u;
+    }
+    let n = block.len() as f64;
+    let mean = sums.iter().sum::<f64>() / n;
+    let mut squares = [0.0f64; LANES];
+    let mut corrections = [0.0f64; LANES];
+    for values in out.chunks_exact(LANES) {
+        for lane in 0..LANES {
+            let d = values[lane] - mean;
+            corrections[lane] += d;
+            squares[lane] += d * d;
+        }
+    }
+    for (lane, &u) in out[done..].iter().enumerate() {
+        let d = u - mean;
+        corrections[lane] += d;
+        squares[lane] += d * d;
+    }
+    let correction: f64 = corrections.iter().sum();
+    (
+        mean,
+        squares.iter().sum::<f64>() - correction * correction / n,
+    )
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -825,27 +928,6 @@ enum Mapped {
     NegExpm1,
     /// `expm1(factor * (l - c)) / factor` (Box-Cox around `l = c`).
     Expm1At(f64),
-}
-
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
-fn map_block(block: &[f64], factor: f64, kind: Mapped, out: &mut [f64]) {
-    match kind {
-        Mapped::Expm1 => {
-            for (o, &l) in out.iter_mut().zip(block) {
-                *o = expm1_fast(factor * l) / factor;
-            }
-        }
-        Mapped::NegExpm1 => {
-            for (o, &l) in out.iter_mut().zip(block) {
-                *o = -expm1_fast(factor * l) / factor;
-            }
-        }
-        Mapped::Expm1At(c) => {
-            for (o, &l) in out.iter_mut().zip(block) {
-                *o = expm1_fast(factor * (l - c)) / factor;
-            }
-        }
-    }
 }
 
 /// The same moments with the exact (`libm`) functions, for the arguments
