@@ -207,9 +207,20 @@ impl Fitted {
     /// The transformed `input` (NaN stays NaN).
     pub fn apply_slice<T: Element>(&self, input: &[T]) -> Vec<T> {
         let work = |part: &[T]| -> Vec<T> {
-            part.iter()
-                .map(|x| T::from_f64(self.apply::<T>(x.to_f64())))
-                .collect()
+            match self {
+                // The power transform vectorised, then standardization.
+                Fitted::Power(map) => {
+                    let values: Vec<f64> = part.iter().map(|x| x.to_f64()).collect();
+                    power_all(&values, map.method, map.lambda)
+                        .into_iter()
+                        .map(|y| T::from_f64(map.standard.apply(round::<T>(y))))
+                        .collect()
+                }
+                Fitted::Quantile(_) => part
+                    .iter()
+                    .map(|x| T::from_f64(self.apply::<T>(x.to_f64())))
+                    .collect(),
+            }
         };
         if input.len() < PARALLEL_MIN_LEN {
             return work(input);
@@ -665,7 +676,10 @@ impl PowerMap {
         if standardize {
             // scikit-learn stores the transformed values in the column's
             // dtype, then fits a StandardScaler on them.
-            let transformed: Vec<T> = values.iter().map(|&x| T::from_f64(map.power(x))).collect();
+            let transformed: Vec<T> = power_all(values, method, lambda)
+                .into_iter()
+                .map(T::from_f64)
+                .collect();
             let (moments, unit) = column_moments(&[Segment::new(&transformed, None)])
                 .unwrap_or((Moments::EMPTY, 1.0));
             let options = StandardOptions {
@@ -690,10 +704,7 @@ impl PowerMap {
     /// The power transform of `x` alone (no standardization).
     #[inline(always)]
     fn power(&self, x: f64) -> f64 {
-        match self.method {
-            PowerMethod::YeoJohnson => yeo_johnson(x, self.lambda),
-            PowerMethod::BoxCox => box_cox(x, self.lambda),
-        }
+        power_one(x, self.method, self.lambda)
     }
 
     #[inline]
@@ -835,6 +846,154 @@ fn expm1_fast(x: f64) -> f64 {
     scale * em1 + (scale - 1.0)
 }
 
+/// `ln(u)` for normal, positive, finite `u`, vectorisable: `u = 2^e m`
+/// with `m` in `[sqrt(1/2), sqrt(2))`, `ln m = 2 atanh(s)`, `s = (m-1)/(m+1)`
+/// by its series to `s^23` (about an ulp).
+#[inline(always)]
+fn ln_fast(u: f64) -> f64 {
+    const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    let bits = u.to_bits();
+    // The exponent as a float without an integer conversion.
+    let e = f64::from_bits(0x4330_0000_0000_0000 | (bits >> 52)) - 4_503_599_627_371_519.0;
+    let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
+    let big = m > std::f64::consts::SQRT_2;
+    let m = if big { m * 0.5 } else { m };
+    let e = if big { e + 1.0 } else { e };
+    let s = (m - 1.0) / (m + 1.0);
+    let z = s * s;
+    let mut p = 1.0 / 23.0;
+    p = p * z + 1.0 / 21.0;
+    p = p * z + 1.0 / 19.0;
+    p = p * z + 1.0 / 17.0;
+    p = p * z + 1.0 / 15.0;
+    p = p * z + 1.0 / 13.0;
+    p = p * z + 1.0 / 11.0;
+    p = p * z + 1.0 / 9.0;
+    p = p * z + 1.0 / 7.0;
+    p = p * z + 1.0 / 5.0;
+    p = p * z + 1.0 / 3.0;
+    let log_m = 2.0 * s + 2.0 * s * z * p;
+    e * LN2_HI + (log_m + e * LN2_LO)
+}
+
+/// `log1p(x)` for `x >= 0` (finite), vectorisable: `ln(1 + x)` corrected
+/// by the rounding of `1 + x`.
+#[inline(always)]
+fn log1p_fast(x: f64) -> f64 {
+    let u = 1.0 + x;
+    ln_fast(u) + (x - (u - 1.0)) / u
+}
+
+/// `log1p(|x|)` of every value (`x` finite, not NaN).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+fn log1p_abs_all(values: &[f64], out: &mut Vec<f64>) {
+    let start = out.len();
+    out.resize(start + values.len(), 0.0);
+    for (o, &x) in out[start..].iter_mut().zip(values) {
+        *o = log1p_fast(x.abs());
+    }
+}
+
+/// `ln(x)` of every value (`x` positive and normal).
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+fn ln_all(values: &[f64], out: &mut Vec<f64>) {
+    let start = out.len();
+    out.resize(start + values.len(), 0.0);
+    for (o, &x) in out[start..].iter_mut().zip(values) {
+        *o = ln_fast(x);
+    }
+}
+
+/// The values beyond which the fast power transform's arguments may leave
+/// its range (and, for Box-Cox, below which `ln` is not the fast one's):
+/// those take the exact scalar path.
+fn power_limits(method: PowerMethod, lambda: f64) -> (f64, f64) {
+    let limit = |c: f64| {
+        if c > 0.0 {
+            (700.0 / c).exp_m1()
+        } else {
+            f64::INFINITY
+        }
+    };
+    match method {
+        PowerMethod::YeoJohnson => (-limit(2.0 - lambda), limit(lambda)),
+        PowerMethod::BoxCox => (f64::MIN_POSITIVE, (700.0 / lambda.abs()).exp()),
+    }
+}
+
+/// The fast power transform of one value inside the limits: `expm1(c l) / c`
+/// with `l` the signed `log1p(|x|)` (Yeo-Johnson; `c` is `lambda - 2` for
+/// negative `x`) or `ln x` (Box-Cox), or `l` itself where SciPy takes the log.
+#[inline(always)]
+fn power_one_fast(x: f64, method: PowerMethod, lambda: f64) -> f64 {
+    let eps = f64::EPSILON;
+    match method {
+        PowerMethod::YeoJohnson => {
+            let negative = x < 0.0;
+            let l = log1p_fast(x.abs());
+            let l = if negative { -l } else { l };
+            let c = if negative { lambda - 2.0 } else { lambda };
+            let log = if negative {
+                (lambda - 2.0).abs() <= eps
+            } else {
+                lambda.abs() < eps
+            };
+            let y = expm1_fast(c * l) / c;
+            if log {
+                l
+            } else {
+                y
+            }
+        }
+        PowerMethod::BoxCox => {
+            let l = ln_fast(x);
+            let y = expm1_fast(lambda * l) / lambda;
+            if lambda.abs() < 1e-19 {
+                l
+            } else {
+                y
+            }
+        }
+    }
+}
+
+/// The power transform of one value: the fast path inside the limits, the
+/// exact (SciPy's) formulas outside them and for NaN. [`power_all`] gives
+/// the same bits.
+#[inline]
+fn power_one(x: f64, method: PowerMethod, lambda: f64) -> f64 {
+    let (low, high) = power_limits(method, lambda);
+    if x <= high && x >= low {
+        power_one_fast(x, method, lambda)
+    } else {
+        match method {
+            PowerMethod::YeoJohnson => yeo_johnson(x, lambda),
+            PowerMethod::BoxCox => box_cox(x, lambda),
+        }
+    }
+}
+
+/// [`power_one`] of every value, the fast path vectorised.
+fn power_all(values: &[f64], method: PowerMethod, lambda: f64) -> Vec<f64> {
+    let mut out = vec![0.0; values.len()];
+    power_fast(values, method, lambda, &mut out);
+    let (low, high) = power_limits(method, lambda);
+    for (o, &x) in out.iter_mut().zip(values) {
+        if !(x <= high && x >= low) {
+            *o = power_one(x, method, lambda);
+        }
+    }
+    out
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
+fn power_fast(values: &[f64], method: PowerMethod, lambda: f64, out: &mut [f64]) {
+    for (o, &x) in out.iter_mut().zip(values) {
+        *o = power_one_fast(x, method, lambda);
+    }
+}
+
 /// Moments of `map(l)` over `logs`, block by block (merged in order, in
 /// parallel for long inputs: the same bits whatever the threads). The
 /// kernel computes `u = expm1(factor * (l - shift))` and the moments of
@@ -963,16 +1122,14 @@ struct YeoJohnsonData {
 
 impl YeoJohnsonData {
     fn new(values: &[f64]) -> Self {
-        let positive: Vec<f64> = values
-            .iter()
-            .filter(|&&x| x >= 0.0)
-            .map(|x| x.ln_1p())
-            .collect();
-        let negative: Vec<f64> = values
-            .iter()
-            .filter(|&&x| x < 0.0)
-            .map(|x| (-x).ln_1p())
-            .collect();
+        let (mut positive, mut negative) = (Vec::new(), Vec::new());
+        if values.iter().all(|&x| x >= 0.0) {
+            log1p_abs_all(values, &mut positive);
+        } else {
+            let (pos, neg): (Vec<f64>, Vec<f64>) = values.iter().partition(|&&x| x >= 0.0);
+            log1p_abs_all(&pos, &mut positive);
+            log1p_abs_all(&neg, &mut negative);
+        }
         let signed_sum = positive.iter().sum::<f64>() - negative.iter().sum::<f64>();
         let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
         YeoJohnsonData {
@@ -1072,7 +1229,15 @@ struct BoxCoxData {
 
 impl BoxCoxData {
     fn new(values: &[f64]) -> Self {
-        let logs: Vec<f64> = values.iter().map(|x| x.ln()).collect();
+        let mut logs = Vec::with_capacity(values.len());
+        if values
+            .iter()
+            .all(|&x| x >= f64::MIN_POSITIVE && x.is_finite())
+        {
+            ln_all(values, &mut logs);
+        } else {
+            logs.extend(values.iter().map(|x| x.ln()));
+        }
         BoxCoxData {
             min_log: logs.iter().copied().fold(f64::INFINITY, f64::min),
             max_log: logs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
@@ -1448,6 +1613,37 @@ mod tests {
     }
 
     #[test]
+    fn fast_logs_are_within_a_few_ulp() {
+        let mut x = 1e-300;
+        while x < 1e300 {
+            let (fast, exact) = (ln_fast(x), x.ln());
+            assert!(
+                (fast - exact).abs() <= 4.0 * exact.abs().max(1e-300) * f64::EPSILON,
+                "{x}"
+            );
+            let (fast, exact) = (log1p_fast(x), x.ln_1p());
+            assert!(
+                (fast - exact).abs() <= 4.0 * exact.abs() * f64::EPSILON,
+                "{x}"
+            );
+            x *= 1.37;
+        }
+        for x in [0.0, 5e-324, 1e-310, 1e-17, 0.5, 1.0, 0.999_999_999_999] {
+            assert!((log1p_fast(x) - x.ln_1p()).abs() <= 4.0 * x.ln_1p() * f64::EPSILON);
+        }
+        let values = [-3.0, -1e-9, 0.0, 2.5, 1e6, f64::NAN, -1e300, 1e300];
+        for lambda in [-1.5, 0.0, 0.7, 2.0, 3.0] {
+            let fast = power_all(&values, PowerMethod::YeoJohnson, lambda);
+            for (f, &x) in fast.iter().zip(&values) {
+                let exact = yeo_johnson(x, lambda);
+                let close =
+                    (f - exact).abs() <= 1e-14 * exact.abs() || (f.is_nan() && exact.is_nan());
+                assert!(close || f == &exact, "{lambda} {x}: {f} vs {exact}");
+            }
+        }
+    }
+
+    #[test]
     fn references_match_numpy_linspace() {
         assert_eq!(references(1), vec![0.0]);
         assert_eq!(references(3), vec![0.0, 0.5, 1.0]);
@@ -1538,5 +1734,58 @@ mod tests {
         assert!(lambda.abs() < 0.01, "{lambda}");
         let lambda = yeo_johnson_lambda::<f64>(&values);
         assert!(lambda.is_finite());
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+
+    #[test]
+    #[ignore]
+    fn time_lambda_search() {
+        let n = 1_000_000;
+        let values: Vec<f64> = (1..=n)
+            .map(|i| (normal_ppf(i as f64 / (n + 1) as f64)).exp())
+            .collect();
+        let data = YeoJohnsonData::new(&values);
+        let mut calls = 0;
+        let start = std::time::Instant::now();
+        let _ = fminbound(
+            |l| {
+                calls += 1;
+                -data.llf(l)
+            },
+            -20.0,
+            20.0,
+            1.48e-8,
+            500,
+        );
+        println!("yj: {calls} calls, {:?}", start.elapsed());
+        let start = std::time::Instant::now();
+        let _ = YeoJohnsonData::new(&values);
+        println!("yj setup {:?}", start.elapsed());
+        let start = std::time::Instant::now();
+        let lambda = yeo_johnson_lambda::<f64>(&values);
+        println!("yj lambda {lambda} {:?}", start.elapsed());
+        let start = std::time::Instant::now();
+        let lambda = box_cox_lambda::<f64>(&values);
+        println!("bc lambda {lambda} {:?}", start.elapsed());
+        let mut copy = values.clone();
+        let start = std::time::Instant::now();
+        let q = fit_quantiles(&mut copy, n, 1000);
+        println!("quantiles {:?}", start.elapsed());
+        let map = QuantileMap::new(q, false);
+        let start = std::time::Instant::now();
+        let out: Vec<f64> = values.iter().map(|&x| map.apply::<f64>(x)).collect();
+        println!("quantile apply {:?} {}", start.elapsed(), out[7]);
+        let map = QuantileMap::new(map.quantiles.clone(), true);
+        let start = std::time::Instant::now();
+        let out: Vec<f64> = values.iter().map(|&x| map.apply::<f64>(x)).collect();
+        println!("quantile normal apply {:?} {}", start.elapsed(), out[7]);
+        let pm = PowerMap::from_parts(PowerMethod::YeoJohnson, 0.3, Transform::IDENTITY);
+        let start = std::time::Instant::now();
+        let out: Vec<f64> = values.iter().map(|&x| pm.apply::<f64>(x)).collect();
+        println!("power apply {:?} {}", start.elapsed(), out[7]);
     }
 }
