@@ -22,6 +22,7 @@ from polars_mlkit import _checks
 from polars_mlkit._plugin import call_plugin
 from polars_mlkit.gaussian import OutputDistribution, PowerMethod
 from polars_mlkit.scalers._base import _COMMON_PARAMS, Scaler, UnknownGroup
+from polars_mlkit.scalers._passes import MapBatches
 from polars_mlkit.scalers._state import FloatArray, _Column, _fitted_state, _key_expr, _State
 
 #: The statistics a fitted PowerTransformer keeps per column, group and lane.
@@ -136,6 +137,28 @@ class _Gaussianizer(Scaler):
 
     def _extract(self, result: pl.DataFrame, i: int, column: _Column) -> dict[str, FloatArray]:
         raise NotImplementedError
+
+    def _fit_batches(
+        self,
+        schema: pl.Schema,
+        columns: list[_Column],
+        by: list[str],
+        options: dict[str, Any],
+        map_batches: MapBatches,
+        function: str,
+    ) -> _State:
+        """The fit from data reached batch by batch (``polars_mlkit.ray.fit``):
+        the fitted columns (and ``by`` columns) of every batch are gathered
+        and fitted as in memory, so the parameters are the in-memory fit's,
+        bit for bit. Memory: the fitted columns, not the other columns."""
+        keep = [*by, *(c.name for c in columns)]
+        parts = list(map_batches(lambda batch: batch.select(keep)))
+        if parts:
+            frame = pl.concat(parts, how="vertical_relaxed")
+        else:
+            frame = pl.DataFrame(schema={k: schema[k] for k in keep})
+        state = self._statistics(frame.lazy(), schema, columns, by, options, function, False)
+        return state
 
     # ------------------------------------------------------------ transform
     def _maps(self, state: _State, column: _Column) -> tuple[list[float], list[int]]:
