@@ -282,6 +282,12 @@ def test_all_null_and_empty() -> None:
         assert op(pl.Series("x", [], dtype=pl.Float64)).len() == 0
         out = op(pl.Series("x", [float("nan")] * 3))
         assert out.is_nan().all()
+    # fitted on a column with no value: NaN for new values (nulls stay null)
+    empty = pl.DataFrame({"x": pl.Series([None, None], dtype=pl.Float64)})
+    for cls in (pmk.QuantileTransformer, pmk.PowerTransformer):
+        out = cls().fit(empty).transform(pl.DataFrame({"x": [1.0, None]}))["x"]
+        assert math.isnan(out[0])
+        assert out[1] is None
 
 
 @pytest.mark.parametrize("op", ["quantile_transform", "power_transform"])

@@ -204,31 +204,32 @@ impl Fitted {
         }
     }
 
-    /// The transformed `input` (NaN stays NaN).
+    /// The transformed `input` (NaN stays NaN), written in place of a new
+    /// vector; long inputs in parallel chunks (each value computed the same
+    /// way either way).
     pub fn apply_slice<T: Element>(&self, input: &[T]) -> Vec<T> {
-        let work = |part: &[T]| -> Vec<T> {
-            match self {
-                // The power transform vectorised, then standardization.
-                Fitted::Power(map) => {
-                    let values: Vec<f64> = part.iter().map(|x| x.to_f64()).collect();
-                    power_all(&values, map.method, map.lambda)
-                        .into_iter()
-                        .map(|y| T::from_f64(map.standard.apply(round::<T>(y))))
-                        .collect()
+        let mut out = vec![T::default(); input.len()];
+        let work = |part: &[T], out: &mut [T]| match self {
+            // The power transform vectorised, then standardization.
+            Fitted::Power(map) => {
+                let values: Vec<f64> = part.iter().map(|x| x.to_f64()).collect();
+                let powered = power_all(&values, map.method, map.lambda);
+                for (o, y) in out.iter_mut().zip(powered) {
+                    *o = T::from_f64(map.standard.apply(round::<T>(y)));
                 }
-                Fitted::Quantile(_) => part
-                    .iter()
-                    .map(|x| T::from_f64(self.apply::<T>(x.to_f64())))
-                    .collect(),
+            }
+            Fitted::Quantile(map) => {
+                for (o, x) in out.iter_mut().zip(part) {
+                    *o = T::from_f64(map.apply::<T>(x.to_f64()));
+                }
             }
         };
         if input.len() < PARALLEL_MIN_LEN {
-            return work(input);
+            work(input, &mut out);
+        } else {
+            parallel::zip_chunks_mut(input, &mut out, PARALLEL_CHUNK, work);
         }
-        parallel::map_chunks(input, PARALLEL_CHUNK, work)
-            .into_iter()
-            .flatten()
-            .collect()
+        out
     }
 }
 
@@ -383,6 +384,87 @@ pub struct QuantileMap {
     slopes: Vec<f64>,
     negated_slopes: Vec<f64>,
     inverse_slopes: Vec<f64>,
+    /// The normal output's clip bounds.
+    clip: (f64, f64),
+    /// Where to look for `x` among the quantiles (see [`KeyIndex`]).
+    index: KeyIndex,
+}
+
+/// A table over the order keys of `[q_0, q_last]` cut into equal key ranges:
+/// the quantiles at or below any `x` number between the counts at the ends
+/// of `x`'s range, so the binary search runs over a few quantiles instead
+/// of all of them. (Order keys grow roughly as the logarithm, where the
+/// quantiles of skewed data spread evenly.)
+#[derive(Debug, Clone, PartialEq)]
+struct KeyIndex {
+    low: u64,
+    shift: u32,
+    /// `counts[b]`: the quantiles whose key is below `low + (b << shift)`.
+    counts: Vec<u32>,
+}
+
+/// A key whose unsigned order is the numeric order of non-NaN floats
+/// (`-0.0` is folded onto `0.0`, which compares equal).
+#[inline(always)]
+fn key_of(x: f64) -> u64 {
+    let bits = (x + 0.0).to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    }
+}
+
+const INDEX_BITS: u32 = 12;
+
+impl KeyIndex {
+    fn new(quantiles: &[f64]) -> KeyIndex {
+        let (Some(&first), Some(&last)) = (quantiles.first(), quantiles.last()) else {
+            return KeyIndex {
+                low: 0,
+                shift: 0,
+                counts: Vec::new(),
+            };
+        };
+        if first.is_nan() || last.is_nan() {
+            return KeyIndex {
+                low: 0,
+                shift: 0,
+                counts: Vec::new(),
+            };
+        }
+        let (low, high) = (key_of(first), key_of(last));
+        let span = high - low;
+        let shift = (64 - span.leading_zeros()).saturating_sub(INDEX_BITS);
+        let buckets = (span >> shift) as usize + 2;
+        let keys: Vec<u64> = quantiles.iter().map(|&q| key_of(q)).collect();
+        let counts = (0..=buckets)
+            .map(|b| {
+                let start = low.saturating_add((b as u64) << shift);
+                keys.partition_point(|&k| k < start) as u32
+            })
+            .collect();
+        KeyIndex { low, shift, counts }
+    }
+
+    /// How many of `quantiles` are `<= x` (`x` not NaN).
+    #[inline(always)]
+    fn count_at_most(&self, quantiles: &[f64], x: f64) -> usize {
+        let key = key_of(x);
+        if self.counts.is_empty() || key < self.low {
+            return quantiles.partition_point(|&v| v <= x);
+        }
+        let b = ((key - self.low) >> self.shift) as usize;
+        match (self.counts.get(b), self.counts.get(b + 1)) {
+            (Some(&from), Some(&to)) => {
+                let (from, to) = (from as usize, to as usize);
+                from + quantiles
+                    .get(from..to)
+                    .map_or(0, |window| window.partition_point(|&v| v <= x))
+            }
+            _ => quantiles.partition_point(|&v| v <= x),
+        }
+    }
 }
 
 /// The normal output's clip: `norm.ppf(BOUNDS_THRESHOLD - eps)`.
@@ -397,6 +479,7 @@ impl QuantileMap {
         let negated_quantiles: Vec<f64> = quantiles.iter().rev().map(|q| -q).collect();
         let negated_references: Vec<f64> = references.iter().rev().map(|r| -r).collect();
         QuantileMap {
+            index: KeyIndex::new(&quantiles),
             slopes: slopes(&quantiles, &references),
             negated_slopes: slopes(&negated_quantiles, &negated_references),
             inverse_slopes: slopes(&references, &quantiles),
@@ -405,6 +488,7 @@ impl QuantileMap {
             references,
             negated_quantiles,
             negated_references,
+            clip: normal_clip(),
         }
     }
 
@@ -422,6 +506,10 @@ impl QuantileMap {
             return x;
         }
         let (low, high) = self.ends();
+        if low.is_nan() {
+            // Fitted on no value: NaN out, as the scalers do.
+            return f64::NAN;
+        }
         let (at_low, at_high) = if self.normal {
             // `X_col -/+ BOUNDS_THRESHOLD` in the column's dtype.
             let threshold = round::<T>(BOUNDS_THRESHOLD);
@@ -435,7 +523,7 @@ impl QuantileMap {
         // One binary search serves both directions: the backward one counts
         // the quantiles at or above `x` (they differ only on ties).
         let q = &self.quantiles;
-        let upper = q.partition_point(|&v| v <= x);
+        let upper = self.index.count_at_most(q, x);
         let lower = if upper > 0 && q[upper - 1] == x {
             q[..upper].partition_point(|&v| v < x)
         } else {
@@ -459,7 +547,7 @@ impl QuantileMap {
         if !self.normal {
             return u;
         }
-        let (lo, hi) = normal_clip();
+        let (lo, hi) = self.clip;
         let z = normal_ppf(u);
         if z < lo {
             lo
@@ -475,6 +563,9 @@ impl QuantileMap {
     pub fn invert<T: Element>(&self, y: f64) -> f64 {
         if y.is_nan() {
             return y;
+        }
+        if self.ends().0.is_nan() {
+            return f64::NAN;
         }
         let u = if self.normal { normal_cdf(y) } else { y };
         let (at_low, at_high) = if self.normal {
