@@ -416,14 +416,14 @@ class PowerTransformer(_Gaussianizer):
     --------
     >>> import polars as pl
     >>> import polars_mlkit as pmk
-    >>> train = pl.DataFrame({"x": [1.0, 2.0, 4.0, 8.0, 16.0]})
+    >>> train = pl.DataFrame({"x": [1.0, 2.0, 4.0, 8.0]})
     >>> pt = pmk.PowerTransformer(method="box-cox").fit(train)
     >>> abs(pt.params_["lambda"][0]) < 1e-5  # log-normal data: lambda about 0
     True
     >>> pt.transform(train)["x"].round(3).to_list()
-    [-1.414, -0.707, 0.0, 0.707, 1.414]
+    [-1.342, -0.447, 0.447, 1.342]
     >>> pt.inverse_transform(pt.transform(train))["x"].round(9).to_list()
-    [1.0, 2.0, 4.0, 8.0, 16.0]
+    [1.0, 2.0, 4.0, 8.0]
     """
 
     _transform = "power"
