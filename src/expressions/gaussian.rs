@@ -406,6 +406,11 @@ fn map_rows<T: ColumnFloat>(
             let map = maps
                 .first()
                 .ok_or_else(|| polars_err!(ComputeError: "no fitted map"))?;
+            if !kwargs.inverse {
+                // The vectorised (and, for long chunks, parallel) transform:
+                // the same bits as value by value.
+                return Ok(map_float_chunks::<T>(ca, |input| map.apply_slice(input)));
+            }
             return Ok(map_float_chunks::<T>(ca, |input| {
                 input.iter().map(|&x| map_value(map, x)).collect()
             }));

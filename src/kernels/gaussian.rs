@@ -725,6 +725,8 @@ pub struct PowerMap {
     pub standard: Transform,
     /// StandardScaler's `mean_`, `var_` and `scale_` (NaN without `standardize`).
     pub moments: (f64, f64, f64),
+    /// [`power_limits`] of `method` and `lambda`, computed once.
+    limits: (f64, f64),
 }
 
 impl PowerMap {
@@ -735,6 +737,7 @@ impl PowerMap {
             lambda,
             standard,
             moments: (f64::NAN, f64::NAN, f64::NAN),
+            limits: power_limits(method, lambda),
         }
     }
 
@@ -743,14 +746,8 @@ impl PowerMap {
         method: PowerMethod,
         standardize: bool,
     ) -> Result<PowerMap, GaussError> {
-        let nan = (f64::NAN, f64::NAN, f64::NAN);
         if values.is_empty() {
-            return Ok(PowerMap {
-                method,
-                lambda: f64::NAN,
-                standard: Transform::IDENTITY,
-                moments: nan,
-            });
+            return Ok(PowerMap::from_parts(method, f64::NAN, Transform::IDENTITY));
         }
         let lambda = match method {
             // scikit-learn's near-constant test; SciPy's Box-Cox refuses
@@ -762,12 +759,7 @@ impl PowerMap {
             }
             PowerMethod::BoxCox => box_cox_lambda::<T>(values),
         };
-        let mut map = PowerMap {
-            method,
-            lambda,
-            standard: Transform::IDENTITY,
-            moments: nan,
-        };
+        let mut map = PowerMap::from_parts(method, lambda, Transform::IDENTITY);
         if standardize {
             // scikit-learn stores the transformed values in the column's
             // dtype, then fits a StandardScaler on them.
@@ -799,7 +791,12 @@ impl PowerMap {
     /// The power transform of `x` alone (no standardization).
     #[inline(always)]
     fn power(&self, x: f64) -> f64 {
-        power_one(x, self.method, self.lambda)
+        let (low, high) = self.limits;
+        if x <= high && x >= low {
+            power_one_fast(x, self.method, self.lambda)
+        } else {
+            power_one(x, self.method, self.lambda)
+        }
     }
 
     #[inline]
