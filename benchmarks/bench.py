@@ -1646,6 +1646,106 @@ def section_out_of_core(cfg: Config) -> Section:
 
 
 # --------------------------------------------------------------------------- #
+# gaussianizing transforms against scikit-learn
+# --------------------------------------------------------------------------- #
+
+
+def section_gaussianize(cfg: Config) -> Section:
+    """``ml.quantile_transform`` / ``ml.power_transform`` on 20 lognormal
+    columns against scikit-learn's ``fit_transform``, and the fitted
+    transforms under the streaming engine against the expressions in memory."""
+    from sklearn.preprocessing import PowerTransformer, QuantileTransformer
+
+    sec = Section("Gaussianizing transforms (QuantileTransformer, PowerTransformer)")
+    rng = np.random.default_rng(SEED + 17)
+    n, k = (100_000, 20) if cfg.quick else (1_000_000, 20)
+    X = rng.lognormal(0.0, 1.0, (n, k))
+    df = pl.DataFrame({f"x{j}": X[:, j] for j in range(k)})
+    size = f"{fmt_size(n)} x {k} lognormal Float64"
+    cases = [
+        ("power_transform() (Yeo-Johnson)", lambda e: e.ml.power_transform(),
+         lambda: PowerTransformer(), pmk.PowerTransformer),
+        ('power_transform("box-cox")', lambda e: e.ml.power_transform("box-cox"),
+         lambda: PowerTransformer(method="box-cox"),
+         lambda: pmk.PowerTransformer(method="box-cox")),
+        ("quantile_transform() (uniform)", lambda e: e.ml.quantile_transform(),
+         lambda: QuantileTransformer(n_quantiles=1000, subsample=None),
+         pmk.QuantileTransformer),
+        ('quantile_transform(output_distribution="normal")',
+         lambda e: e.ml.quantile_transform(output_distribution="normal"),
+         lambda: QuantileTransformer(
+             n_quantiles=1000, output_distribution="normal", subsample=None),
+         lambda: pmk.QuantileTransformer(output_distribution="normal")),
+    ]  # fmt: skip
+
+    def frame_diff(a: Any, b: Any) -> str:
+        a = a.collect() if isinstance(a, pl.LazyFrame) else a
+        b = b.collect() if isinstance(b, pl.LazyFrame) else b
+        return max_abs_diff(
+            a.to_numpy() if isinstance(a, pl.DataFrame) else a,
+            b.to_numpy() if isinstance(b, pl.DataFrame) else b,
+        )
+
+    for name, build, sklearn, fitted_cls in cases:
+        # scikit-learn once (a Box-Cox fit of 1M x 20 takes about a minute).
+        progress(f"gaussianize: scikit-learn {name} [{size}]")
+        start = time.perf_counter()
+        try:
+            ref = Outcome(None, sklearn().fit_transform(X), None)
+            ref.seconds = time.perf_counter() - start
+        except Exception as exc:
+            ref = Outcome(None, None, _short_error(exc))
+        compare(
+            sec,
+            f"pl.all().ml.{name}",
+            size,
+            lambda build=build: df.select(build(pl.all())),  # type: ignore[misc]
+            [
+                Baseline(
+                    "scikit-learn fit_transform (one run)",
+                    None,
+                    20.0,
+                    "≥ 20x (issue 13: ≥ 10x)",
+                    measured=ref,
+                )
+            ],
+            cfg.repeat if cfg.quick else 5,
+            check=frame_diff,
+        )
+        fitted = fitted_cls().fit(df)
+        compare(
+            sec,
+            f"fitted {type(fitted).__name__}.expressions(), streaming engine",
+            size,
+            lambda fitted=fitted: (
+                df.lazy()  # type: ignore[misc]
+                .with_columns(fitted.expressions())
+                .collect(engine="streaming")
+            ),
+            [
+                Baseline(
+                    f"the expression pl.all().ml.{name.split('(')[0]}(...) in memory",
+                    lambda build=build: (
+                        df.lazy()  # type: ignore[misc]
+                        .select(build(pl.all()))
+                        .collect(engine="in-memory")
+                    ),
+                    1.0,
+                    "≥ 1.0x",
+                )
+            ],
+            cfg.repeat if cfg.quick else 5,
+            check=frame_diff,
+        )
+    sec.notes.append(
+        "scikit-learn 1.9 with SciPy's optimizers, run once per transform (its Box-Cox fit of "
+        "1M x 20 takes about a minute); polars-mlkit: median of the timed repeats. "
+        "QuantileTransformer with subsample=None (exact quantiles, as polars-mlkit computes)."
+    )
+    return sec
+
+
+# --------------------------------------------------------------------------- #
 # main
 # --------------------------------------------------------------------------- #
 
@@ -1659,6 +1759,7 @@ SECTIONS: dict[str, Callable[[Config], Section]] = {
     "quantized": section_quantized,
     "search": section_search,
     "searchoutofcore": section_search_out_of_core,
+    "gaussianize": section_gaussianize,
 }
 
 

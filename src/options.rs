@@ -6,6 +6,7 @@
 use serde::Deserialize;
 
 use crate::kernels::element::Element;
+use crate::kernels::gaussian::{Gaussianizer, PowerMethod};
 use crate::kernels::neighbors::Metric;
 use crate::kernels::scaling::{MinMaxOptions, RobustOptions, Scaler, StandardOptions};
 use crate::kernels::vector::{self, UnitNorm};
@@ -164,4 +165,62 @@ pub fn positive_k(k: i64, function: &str) -> Result<usize, String> {
         .ok()
         .filter(|&k| k > 0)
         .ok_or_else(|| format!("{function}: k must be a positive integer, got {k}"))
+}
+
+/// Options of the gaussianizing transforms (`quantile_transform`,
+/// `power_transform`); Python fills in all of them.
+#[derive(Deserialize, Debug, Clone)]
+pub struct GaussianOptions {
+    /// The name the user called, for errors.
+    pub function: String,
+    /// `"quantile"` or `"power"`.
+    pub transform: String,
+    pub n_quantiles: i64,
+    pub output_distribution: String,
+    pub method: String,
+    pub standardize: bool,
+}
+
+impl GaussianOptions {
+    pub fn gaussianizer(&self) -> Result<Gaussianizer, String> {
+        let function = &self.function;
+        Ok(match self.transform.as_str() {
+            "quantile" => Gaussianizer::Quantile {
+                n_quantiles: usize::try_from(self.n_quantiles)
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| {
+                        format!(
+                            "{function}: n_quantiles must be a positive integer, got {}",
+                            self.n_quantiles
+                        )
+                    })?,
+                normal: match self.output_distribution.as_str() {
+                    "uniform" => false,
+                    "normal" => true,
+                    other => {
+                        return Err(format!(
+                            "{function}: output_distribution must be \"uniform\" or \"normal\", \
+                             got {other:?}"
+                        ))
+                    }
+                },
+            },
+            "power" => Gaussianizer::Power {
+                method: power_method(&self.method, function)?,
+                standardize: self.standardize,
+            },
+            other => return Err(format!("{function}: unknown transform {other:?}")),
+        })
+    }
+}
+
+pub fn power_method(method: &str, function: &str) -> Result<PowerMethod, String> {
+    match method {
+        "yeo-johnson" => Ok(PowerMethod::YeoJohnson),
+        "box-cox" => Ok(PowerMethod::BoxCox),
+        other => Err(format!(
+            "{function}: method must be \"yeo-johnson\" or \"box-cox\", got {other:?}"
+        )),
+    }
 }

@@ -676,6 +676,7 @@ def missing_column_cases() -> list[Case]:
 
 
 SCALER_CLASSES = ("StandardScaler", "MinMaxScaler", "RobustScaler", "MaxAbsScaler")
+SCALER_CLASSES += ("QuantileTransformer", "PowerTransformer")
 
 
 def scaler_cases() -> list[Case]:
@@ -851,6 +852,95 @@ def quantized_cases() -> list[Case]:
     return cases
 
 
+GAUSSIAN_OPS = ("quantile_transform", "power_transform")
+
+
+def gaussian_cases() -> list[Case]:
+    """quantile_transform / power_transform and their fitted transformers."""
+    cases = []
+    for op in GAUSSIAN_OPS:
+        for col, dtype_names in NON_NUMERIC.items():
+            for face, code in faces(op, col).items():
+                cases.append(err(f"gauss-dtype-{col}-{op}-{face}", code, op, dtype_names))
+        for face, code in faces(op, "rag").items():
+            if face != "schema":
+                cases.append(err(f"gauss-ragged-{op}-{face}", code, op, "length", "2", "1"))
+        for face, code in faces(op, "no_such_col").items():
+            if face not in ("series", "free_data"):
+                cases.append(err(f"gauss-missing-{op}-{face}", code, "no_such_col"))
+        inf = 'pl.DataFrame({"a": [1.0, float("inf")]})'
+        cases += [
+            err(f"gauss-inf-expr-{op}", f'{inf}.select(pl.col("a").ml.{op}())', op, "inf", '"a"'),
+            err(f"gauss-inf-data-{op}", f'pmk.{op}([1.0, float("inf"), 2.0])', op, "inf"),
+            err(f"gauss-inf-vector-{op}", f'df.select(pl.col("infv").ml.{op}())', op, "inf",
+                "dimension 1"),
+            err(f"gauss-bad-x-{op}", f"pmk.{op}(5)", op, types=ARG_ERRORS),
+            ok(f"gauss-all-null-{op}",
+               f'r = pl.Series("a", [None, None], dtype=pl.Float64).ml.{op}()\n'
+               "assert r.to_list() == [None, None]"),
+            ok(f"gauss-empty-{op}",
+               f'assert pmk.{op}(pl.Series("a", [], dtype=pl.Float64)).len() == 0\n'
+               f"assert pmk.{op}([]) == []"),
+            ok(f"gauss-null-list-{op}",
+               f"r = pmk.{op}([1.0, None, 3.0, 2.0])\nassert r[1] is None"),
+            ok(f"gauss-huge-{op}",
+               f"r = pmk.{op}(np.array([[-1e308], [0.0], [1e308], [5e307]]))\n"
+               "assert np.isfinite(r).all()"),
+            ok(f"gauss-subnormal-{op}",
+               f"r = pmk.{op}([5e-324, 1e-310, 0.0, -1e-310])\nassert all(map(math.isfinite, r))"),
+            ok(f"gauss-int-{op}",
+               f'assert df.select(pl.col("int").ml.{op}()).schema["int"] == pl.Float64'),
+            ok(f"gauss-f32-{op}",
+               f'assert df.select(pl.col("single").ml.{op}()).schema["single"] == pl.Float32'),
+        ]  # fmt: skip
+    bad_options = [
+        ("quantile_transform", "n_quantiles=0", ("n_quantiles",)),
+        ("quantile_transform", "n_quantiles=2.5", ("n_quantiles",)),
+        ("quantile_transform", "n_quantiles=True", ("n_quantiles",)),
+        ("quantile_transform", 'output_distribution="gaussian"', ("output_distribution",)),
+        ("power_transform", 'method="log"', ("method",)),
+        ("power_transform", 'standardize="yes"', ("standardize",)),
+    ]
+    for op, options, needles in bad_options:
+        for face, code in {
+            "expr": f'pl.col("num").ml.{op}({options})',
+            "free": f"pmk.{op}([1.0, 2.0], {options})",
+            "fitted": f"pmk.{'Quantile' if op[0] == 'q' else 'Power'}Transformer({options})"
+            ".fit(df.select('num'))",
+        }.items():
+            name = f"gauss-option-{op}-{options.split('=')[0]}-{options.split('=')[1][:4]}-{face}"
+            cases.append(err(name, code, op if face != "fitted" else "Transformer", *needles,
+                             types=ARG_ERRORS))  # fmt: skip
+    nonpositive = 'pl.DataFrame({"price": [1.0, 0.0, 2.0]})'
+    cases += [
+        err("gauss-box-cox-zero", f'{nonpositive}.select(pl.col("price").ml.power_transform('
+            'method="box-cox"))', "power_transform", "positive", '"price"'),
+        err("gauss-box-cox-negative-data", 'pmk.power_transform([1.0, -1.0], method="box-cox")',
+            "power_transform", "positive"),
+        err("gauss-box-cox-constant",
+            'pmk.power_transform(pl.Series("c", [2.0, 2.0]), method="box-cox")', "constant"),
+        err("gauss-box-cox-fit", f'pmk.PowerTransformer(method="box-cox").fit({nonpositive})',
+            "positive", "price", types=("ValueError",)),
+        err("gauss-box-cox-transform",
+            'pmk.PowerTransformer(method="box-cox").fit(pl.DataFrame({"price": [1.0, 3.0]}))'
+            f".transform({nonpositive})", "positive", "price"),
+        err("gauss-subsample-small",
+            'pmk.QuantileTransformer(n_quantiles=2, subsample=2).fit(df.select("num"))',
+            "subsample", types=("ValueError",)),
+        err("gauss-subsample-type", 'pmk.QuantileTransformer(subsample="all").fit(df)',
+            "subsample", types=ARG_ERRORS),
+        err("gauss-load-wrong-quantiles",
+            't = pmk.QuantileTransformer().fit(df.select("num")).to_json()\n'
+            "d = json.loads(t)\n"
+            'd["statistics"]["num"]["quantiles"] = [[1.0, 2.0], [3.0]]\n'
+            "pmk.load_scaler(json.dumps(d))", "load_scaler"),
+        ok("gauss-vector-per-dimension",
+           'r = df.select(pl.col("arr2").ml.quantile_transform())["arr2"].to_list()\n'
+           "assert [v[0] for v in r] == [0.5, 1.0, 0.0]"),
+    ]  # fmt: skip
+    return cases
+
+
 def all_cases() -> list[Case]:
     cases = (
         dtype_cases()
@@ -866,6 +956,7 @@ def all_cases() -> list[Case]:
         + missing_column_cases()
         + scaler_cases()
         + quantized_cases()
+        + gaussian_cases()
     )
     ids = [c.id for c in cases]
     assert len(ids) == len(set(ids)), "duplicate case ids"

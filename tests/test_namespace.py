@@ -56,6 +56,8 @@ CALLS: dict[str, list[tuple[str, tuple[Any, ...], dict[str, Any]]]] = {
     "vector_sum": [("e", (), {})],
     "vector_min": [("e", (), {})],
     "vector_max": [("e", (), {})],
+    "quantile_transform": [("x", (), {}), ("x", (3, "normal"), {}), ("e", (), {})],
+    "power_transform": [("x", (), {}), ("x", ("yeo-johnson", False), {}), ("e", (), {})],
 }
 CASES = [
     pytest.param(name, column, args, kwargs, id=f"{name}-{i}")

@@ -102,6 +102,26 @@ def test_robust_fit_on_blocks_equals_in_memory_bit_for_bit(make: Any, data: pl.D
     assert_frame_equal(got, memory.transform(data), check_exact=True)
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: pmk.QuantileTransformer(n_quantiles=100, output_distribution="normal"),
+        lambda: pmk.QuantileTransformer(by="g", columns=["x", "e"]),
+        lambda: pmk.PowerTransformer(by="g"),
+        lambda: pmk.PowerTransformer(method="box-cox", columns=["y"]),
+    ],
+    ids=["quantile", "quantile-by", "power-by", "box-cox"],
+)
+def test_gaussianizing_fit_on_blocks_equals_in_memory_bit_for_bit(
+    make: Any, data: pl.DataFrame
+) -> None:
+    fitted = pmk_ray.fit(make(), dataset(data))
+    memory = make().fit(data)
+    assert fitted.to_json() == memory.to_json()
+    got = to_polars(pmk_ray.transform(fitted, dataset(data)))
+    assert_frame_equal(got, memory.transform(data), check_exact=True)
+
+
 def test_robust_fit_on_a_list_column(data: pl.DataFrame) -> None:
     lists = data.with_columns(pl.col("e").cast(pl.List(pl.Float64)))
     fitted = pmk_ray.fit(pmk.RobustScaler(columns=["e"]), dataset(lists))

@@ -14,9 +14,12 @@ _check_polars_version(_pl.__version__)
 
 from polars_mlkit import namespace as _namespace  # noqa: E402  (registers `ml`)
 from polars_mlkit._internal import __version__  # noqa: E402
+from polars_mlkit.gaussian import power_transform, quantile_transform  # noqa: E402
 from polars_mlkit.scalers import (  # noqa: E402
     MaxAbsScaler,
     MinMaxScaler,
+    PowerTransformer,
+    QuantileTransformer,
     RobustScaler,
     StandardScaler,
     load_scaler,
@@ -50,6 +53,8 @@ from polars_mlkit.vectors import (  # noqa: E402
 __all__ = [
     "MaxAbsScaler",
     "MinMaxScaler",
+    "PowerTransformer",
+    "QuantileTransformer",
     "RobustScaler",
     "StandardScaler",
     "__version__",
@@ -65,7 +70,9 @@ __all__ = [
     "nearest",
     "norm",
     "normalize",
+    "power_transform",
     "project",
+    "quantile_transform",
     "quantize",
     "robust_scale",
     "standard_scale",

@@ -291,3 +291,51 @@ def matrix(value: Any, function: str, what: str) -> npt.NDArray[np.float64]:
         msg = f"{function}: {what} must be 2-D, got an array of shape {array.shape}"
         raise ValueError(msg)
     return np.ascontiguousarray(array, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- #
+# gaussianizing transforms (quantile_transform, power_transform and the
+# fitted QuantileTransformer / PowerTransformer)
+# --------------------------------------------------------------------------- #
+OUTPUT_DISTRIBUTIONS = ("uniform", "normal")
+POWER_METHODS = ("yeo-johnson", "box-cox")
+
+
+def gaussian_kwargs(function: str, transform: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Checked, builtin-typed kwargs of ``quantile_transform`` (``transform``
+    ``"quantile"``: ``n_quantiles``, ``output_distribution``) or
+    ``power_transform`` (``"power"``: ``method``, ``standardize``)."""
+    kwargs: dict[str, Any] = {
+        "function": function,
+        "transform": transform,
+        "n_quantiles": 1000,
+        "output_distribution": "uniform",
+        "method": "yeo-johnson",
+        "standardize": True,
+    }
+    if transform == "quantile":
+        n = options.get("n_quantiles", 1000)
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            msg = f"{function}: n_quantiles must be an integer, got {n!r}"
+            raise TypeError(msg)
+        if n < 1:
+            msg = f"{function}: n_quantiles must be >= 1, got {n}"
+            raise ValueError(msg)
+        # More quantiles than rows there can be means "one per row".
+        kwargs["n_quantiles"] = min(int(n), 2**62)
+        distribution = options.get("output_distribution", "uniform")
+        if distribution not in OUTPUT_DISTRIBUTIONS:
+            msg = (
+                f"{function}: output_distribution must be 'uniform' or 'normal', "
+                f"got {distribution!r}"
+            )
+            raise ValueError(msg)
+        kwargs["output_distribution"] = str(distribution)
+    else:
+        method = options.get("method", "yeo-johnson")
+        if method not in POWER_METHODS:
+            msg = f"{function}: method must be 'yeo-johnson' or 'box-cox', got {method!r}"
+            raise ValueError(msg)
+        kwargs["method"] = str(method)
+        kwargs["standardize"] = flag(options.get("standardize", True), "standardize", function)
+    return kwargs

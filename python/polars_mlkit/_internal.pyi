@@ -31,6 +31,9 @@ def nearest(
 ]: ...
 def scale(x: Any, options: dict[str, Any]) -> Any: ...
 
+# quantile_transform / power_transform on plain data (see src/plain/mod.rs).
+def gaussianize(x: Any, options: dict[str, Any]) -> Any: ...
+
 # The fitted scalers' rules (see src/fitted.rs): statistics in, parameters,
 # transform coefficients, merged statistics and exact quantiles out.
 def fitted_scaler(

@@ -35,7 +35,8 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from polars_mlkit import scaling, vectors
+from polars_mlkit import gaussian, scaling, vectors
+from polars_mlkit.gaussian import OutputDistribution, PowerMethod
 from polars_mlkit.scaling import ScaleMethod
 from polars_mlkit.vectors import Metric, Other, Precision, SearchMetric, UnitNorm, VectorLike
 
@@ -152,6 +153,44 @@ class MlExprNamespace:
         [-1.0, 0.5, 0.25]
         """
         return scaling.maxabs_scale(self._expr)
+
+    # -- gaussianizing transforms ------------------------------------------
+    def quantile_transform(
+        self, n_quantiles: int = 1000, output_distribution: OutputDistribution = "uniform"
+    ) -> pl.Expr:
+        """Map the column through its quantiles to a uniform or normal distribution.
+
+        See :func:`polars_mlkit.quantile_transform` for the parameters.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"x": [1.0, 10.0, 100.0, 1000.0, 10000.0]})
+        >>> df.select(pl.col("x").ml.quantile_transform())["x"].to_list()
+        [0.0, 0.25, 0.5, 0.75, 1.0]
+        >>> normal = pl.col("x").ml.quantile_transform(output_distribution="normal")
+        >>> df.select(normal)["x"].round(4).to_list()
+        [-5.1993, -0.6745, 0.0, 0.6745, 5.1993]
+        """
+        return gaussian.quantile_transform(self._expr, n_quantiles, output_distribution)
+
+    def power_transform(
+        self, method: PowerMethod = "yeo-johnson", standardize: bool = True
+    ) -> pl.Expr:
+        """Make the column more normal with a Yeo-Johnson or Box-Cox power transform.
+
+        See :func:`polars_mlkit.power_transform` for the parameters.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"x": [1.0, 2.0, 4.0, 8.0]})
+        >>> df.select(pl.col("x").ml.power_transform("box-cox"))["x"].round(3).to_list()
+        [-1.342, -0.447, 0.447, 1.342]
+        """
+        return gaussian.power_transform(self._expr, method, standardize)
 
     def dot(self, other: Other) -> pl.Expr:
         """Row-wise dot product with another vector column or a constant vector.

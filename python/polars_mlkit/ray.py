@@ -64,6 +64,10 @@ def fit(scaler: Scaler, dataset: Dataset) -> Scaler:
     ``RobustScaler`` takes two passes: a census of order-key buckets per
     block, merged, then a gather of only the buckets that hold the median and
     the quantiles; its parameters equal the in-memory fit bit for bit.
+    ``QuantileTransformer`` and ``PowerTransformer`` gather the fitted
+    columns of every block on the driver and fit them as in memory (their
+    parameters equal the in-memory fit bit for bit; the memory is that of
+    the fitted columns).
 
     Parameters
     ----------

@@ -6,5 +6,6 @@ mod codes;
 mod columns;
 mod dtypes;
 mod fitted;
+mod gaussian;
 mod scaling;
 mod vector;

@@ -4,6 +4,7 @@
 pub mod aggregate;
 pub mod codes;
 pub mod element;
+pub mod gaussian;
 pub mod neighbors;
 pub mod parallel;
 pub mod quantile;

@@ -24,7 +24,7 @@ pub struct SortedStats {
 
 /// numpy's `_lerp`: `a + (b - a) * t`, computed from the nearer end so that
 /// the result is monotone and exact at `t = 1`.
-fn lerp(a: f64, b: f64, t: f64) -> f64 {
+pub(crate) fn lerp(a: f64, b: f64, t: f64) -> f64 {
     let diff = b - a;
     if !diff.is_finite() {
         // `b - a` overflows: interpolate the halves (exact scaling by 2).
@@ -78,7 +78,7 @@ fn select_pair<T: Element>(values: &mut [T], end: usize, rank: usize) -> (f64, f
 
 /// The lower position numpy's linear percentile reads (it also reads the
 /// next one) and the interpolation weight.
-fn percentile_ranks(n: usize, percent: f64) -> (usize, f64) {
+pub(crate) fn percentile_ranks(n: usize, percent: f64) -> (usize, f64) {
     let virtual_index = (n - 1) as f64 * (percent / 100.0);
     let below = virtual_index.floor();
     let gamma = virtual_index - below;

@@ -20,11 +20,12 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyType};
 
 use crate::kernels::element::Element;
+use crate::kernels::gaussian::{GaussError, Gaussianizer};
 use crate::kernels::neighbors::Metric;
 use crate::kernels::rowwise::{self, RowError};
 use crate::kernels::scaling::{Scaler, StatsError};
 use crate::kernels::segments::{Segment, Validity};
-use crate::options::{self, PairOp, ScaleOptions};
+use crate::options::{self, GaussianOptions, PairOp, ScaleOptions};
 use input::{as_rows, Data, PlainFloat, Rows};
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -35,6 +36,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(top_k_similar, m)?)?;
     m.add_function(wrap_pyfunction!(nearest, m)?)?;
     m.add_function(wrap_pyfunction!(scale, m)?)?;
+    m.add_function(wrap_pyfunction!(gaussianize, m)?)?;
     Ok(())
 }
 
@@ -475,6 +477,110 @@ fn scale_columns<T: PlainFloat>(
             return Ok(scaled);
         }
         for (i, v) in scaled.into_iter().enumerate() {
+            out[i * cols + j] = v;
+        }
+    }
+    Ok(out)
+}
+
+/// The gaussianizing options from the dict Python also pickles for the plugin.
+fn gaussian_options(options: &Bound<'_, PyDict>) -> PyResult<GaussianOptions> {
+    let get = |key: &str| {
+        options
+            .get_item(key)?
+            .ok_or_else(|| PyKeyError::new_err(format!("option {key:?} is missing")))
+    };
+    Ok(GaussianOptions {
+        function: get("function")?.extract()?,
+        transform: get("transform")?.extract()?,
+        n_quantiles: get("n_quantiles")?.extract()?,
+        output_distribution: get("output_distribution")?.extract()?,
+        method: get("method")?.extract()?,
+        standardize: get("standardize")?.extract()?,
+    })
+}
+
+/// Gaussianizes a 1-D column, or each column of a 2-D array (rows are
+/// samples), with the kernels the `gaussianize` plugin runs. A 1-D list may
+/// hold `None`: skipped by the fit, `None` out.
+#[pyfunction]
+fn gaussianize<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    options: &Bound<'py, PyDict>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let options = gaussian_options(options)?;
+    let function = options.function.as_str();
+    let gaussianizer = options.gaussianizer().map_err(value_error)?;
+    let x = Data::read(x, function, "x", true)?;
+    let shape = x.shape();
+    if !(1..=2).contains(&shape.len()) {
+        return Err(value_error(format!(
+            "{function}: expected a 1-D or 2-D array, got {} dimensions",
+            shape.len()
+        )));
+    }
+    with_float!(x.kind(), T => {
+        let view = x.view::<T>();
+        let valid = x.valid.as_deref();
+        let columns = match view.ndim() {
+            1 => view.view().insert_axis(Axis(1)),
+            _ => view.view(),
+        };
+        let columns: ArrayView2<'_, T> = columns
+            .into_dimensionality()
+            .map_err(|e| value_error(format!("{function}: {e}")))?;
+        let (rows, cols) = columns.dim();
+        let values = py
+            .detach(|| gaussianize_columns(&columns, valid, &gaussianizer))
+            .map_err(|(error, column)| {
+                let place = (shape.len() == 2).then(|| ("column", column.to_string()));
+                compute_error(py, error.message(function, place))
+            })?;
+        if shape.len() == 1 {
+            output::vector(py, x.origin, values, valid)
+        } else {
+            output::matrix(py, x.origin, values, rows, cols)
+        }
+    })
+}
+
+/// Each column fitted and transformed on its own, as the plugin does a
+/// column: the `rows × cols` row-major result, or the error and its column.
+fn gaussianize_columns<T: PlainFloat>(
+    columns: &ArrayView2<'_, T>,
+    valid: Option<&[bool]>,
+    gaussianizer: &Gaussianizer,
+) -> Result<Vec<T>, (GaussError, usize)> {
+    let (rows, cols) = columns.dim();
+    let bits: Option<Vec<u8>> = valid.map(|flags| {
+        let mut bytes = vec![0u8; flags.len().div_ceil(8)];
+        for (i, _) in flags.iter().enumerate().filter(|(_, &v)| v) {
+            bytes[i / 8] |= 1 << (i % 8);
+        }
+        bytes
+    });
+    let validity = bits.as_deref().map(|bytes| Validity { bytes, offset: 0 });
+    let mut out = vec![T::default(); rows * cols];
+    let mut gathered: Vec<T> = Vec::new();
+    for j in 0..cols {
+        let column = columns.column(j);
+        let values: &[T] = match column.to_slice() {
+            Some(slice) => slice,
+            None => {
+                gathered.clear();
+                gathered.extend(column.iter().copied());
+                &gathered
+            }
+        };
+        let fitted = gaussianizer
+            .fit(&[Segment::new(values, validity)])
+            .map_err(|e| (e, j))?;
+        let transformed = fitted.apply_slice(values);
+        if cols == 1 {
+            return Ok(transformed);
+        }
+        for (i, v) in transformed.into_iter().enumerate() {
             out[i * cols + j] = v;
         }
     }

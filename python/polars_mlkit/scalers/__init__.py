@@ -44,6 +44,7 @@ Decisions (where scikit-learn or the design is silent):
 #   _expressions  parameters and transforms from the extension, as expressions
 #   _inputs       numpy and pandas in and out
 #   _json         the JSON text (to_json, load_scaler)
+#   _gaussian     QuantileTransformer and PowerTransformer (fit by the extension)
 #   _passes       fitting batch by batch (LazyFrame batches, Ray blocks), the
 #                 two-pass exact quantiles
 #   polars_mlkit._checks  the argument checks shared with the free functions
@@ -57,6 +58,7 @@ from polars_mlkit.scalers._estimators import (
     RobustScaler,
     StandardScaler,
 )
+from polars_mlkit.scalers._gaussian import PowerTransformer, QuantileTransformer
 from polars_mlkit.scalers._json import FORMAT, FORMAT_VERSION, load_scaler
 from polars_mlkit.scalers._passes import MapBatches, fit_in_passes
 
@@ -68,6 +70,8 @@ __all__ = [
     "MaxAbsScaler",
     "MinMaxScaler",
     "NotFittedError",
+    "PowerTransformer",
+    "QuantileTransformer",
     "RobustScaler",
     "Scaler",
     "StandardScaler",

@@ -37,8 +37,11 @@ def _kinds() -> dict[str, type[Scaler]]:
         RobustScaler,
         StandardScaler,
     )
+    from polars_mlkit.scalers._gaussian import PowerTransformer, QuantileTransformer
 
-    return {cls.__name__: cls for cls in (MinMaxScaler, StandardScaler, RobustScaler, MaxAbsScaler)}
+    classes = (MinMaxScaler, StandardScaler, RobustScaler, MaxAbsScaler)
+    classes += (QuantileTransformer, PowerTransformer)  # type: ignore[assignment]
+    return {cls.__name__: cls for cls in classes}
 
 
 # --------------------------------------------------------------------------- #
@@ -150,6 +153,9 @@ def load_scaler(text: str | bytes) -> Scaler:
         raise _bad(f"malformed {kind} document ({type(exc).__name__}: {exc})") from exc
 
 
+#: Statistics holding several numbers per lane (their rows are wider).
+_WIDE_STATISTICS = ("quantiles",)
+
 _V1_STATISTICS = {
     "MinMaxScaler": ("count", "min", "max"),
     "MaxAbsScaler": ("count", "min", "max"),
@@ -210,15 +216,24 @@ def _load(cls: type[Scaler], document: Mapping[str, Any], version: int) -> Scale
         wanted = cls._stat_names if version > 1 else _V1_STATISTICS[cls.__name__]
         for stat in wanted:
             raw = per[stat]
-            arr = (
-                np.array(
-                    [[np.nan if v is None else float(v) for v in row] for row in raw],
-                    dtype=np.float64,
-                ).reshape(-1, column.lanes)
-                if raw
-                else np.empty((0, column.lanes))
-            )
-            if arr.shape != (n_groups, column.lanes):
+            try:
+                arr = (
+                    np.array(
+                        [[np.nan if v is None else float(v) for v in row] for row in raw],
+                        dtype=np.float64,
+                    ).reshape(-1, column.lanes)
+                    if raw
+                    else np.empty((0, column.lanes))
+                )
+                if stat in _WIDE_STATISTICS and arr.size:
+                    # Several numbers per lane (QuantileTransformer's quantiles).
+                    arr = arr.reshape(n_groups, -1) if n_groups else arr
+            except ValueError as exc:  # ragged or mis-sized rows
+                raise _bad(f"statistic {stat!r} of column {column.name!r}: {exc}") from exc
+            if stat in _WIDE_STATISTICS and arr.size:
+                if arr.shape[1] % column.lanes:
+                    raise _bad(f"statistic {stat!r} of column {column.name!r} is malformed")
+            elif arr.shape != (n_groups, column.lanes):
                 raise _bad(
                     f"statistic {stat!r} of column {column.name!r} has shape {arr.shape}, "
                     f"expected {(n_groups, column.lanes)}"

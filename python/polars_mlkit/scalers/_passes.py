@@ -128,6 +128,10 @@ def fit_in_passes(
     if isinstance(scaler, IncrementalScaler):
         scaler._state = _incremental_state(scaler, map_batches, function)
         return scaler
+    if hasattr(scaler, "_fit_batches"):  # QuantileTransformer, PowerTransformer
+        list_widths(columns, map_batches, function)
+        scaler._state = scaler._fit_batches(schema, columns, by, options, map_batches, function)
+        return scaler
     list_widths(columns, map_batches, function)
     stats, groups, rows = sorted_statistics(
         map_batches, columns, by, tuple(options["quantile_range"]), function
