@@ -1310,7 +1310,8 @@ def section_quantized(cfg: Config) -> Section:
     sec.notes.append(
         "Int8 queries are quantized with the corpus's ranges, so they are integers and the Int8 "
         "column is ranked by exact integer kernels; binary queries are the queries' sign bits. "
-        "Up to 4 queries are scanned row by row with each type's own kernel; more go through "
+        "Up to 64 queries (Int8) or 16 (Float16) are scanned row by row with each type's own "
+        "kernel; more go through "
         "the Float32 matrix-product screen that the Float32 column uses, so the codes gain only "
         "their smaller reads there. The binary rows are a screen (Hamming distance), not the "
         "same ranking: their overlap with the Float32 answer is shown, not required."

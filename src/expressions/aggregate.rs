@@ -80,7 +80,7 @@ fn aggregate<T: ColumnFloat>(
     let Some(width) = common_width(&chunks, function)? else {
         return Ok(None);
     };
-    let mut acc = Accumulator::new(width);
+    let mut acc = Accumulator::new(width, op);
     for chunk in &chunks {
         for i in 0..chunk.rows {
             if !chunk.row_is_valid(i) {
@@ -97,5 +97,5 @@ fn aggregate<T: ColumnFloat>(
             }
         }
     }
-    Ok(acc.finish(op).map(|(values, valid)| (width, values, valid)))
+    Ok(acc.finish().map(|(values, valid)| (width, values, valid)))
 }

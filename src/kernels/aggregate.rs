@@ -25,32 +25,60 @@ impl VectorAggregate {
     }
 }
 
-/// Running per-dimension state: value counts, sums, minima and maxima.
+/// Running per-dimension state of one aggregation: value counts, sums,
+/// minima and maxima.
 #[derive(Debug, Clone)]
 pub struct Accumulator {
+    op: VectorAggregate,
+    /// Values per dimension from rows with a null element (complete rows
+    /// are counted once, in `complete_rows`).
     counts: Vec<u64>,
     sums: Vec<f64>,
     mins: Vec<f64>,
     maxs: Vec<f64>,
     rows: u64,
+    complete_rows: u64,
 }
 
 impl Accumulator {
-    pub fn new(width: usize) -> Self {
+    pub fn new(width: usize, op: VectorAggregate) -> Self {
         Accumulator {
+            op,
             counts: vec![0; width],
             sums: vec![0.0; width],
             mins: vec![f64::INFINITY; width],
             maxs: vec![f64::NEG_INFINITY; width],
             rows: 0,
+            complete_rows: 0,
         }
     }
 
-    /// Adds a row whose every element is valid (the common case; the
-    /// always-true test compiles away).
+    /// Adds a row whose every element is valid (the common case): only the
+    /// state its aggregation reads, in a loop that vectorises.
     #[inline]
     pub fn add_row<T: Element>(&mut self, row: &[T]) {
-        self.add_partial_row(row, |_| true);
+        self.rows += 1;
+        self.complete_rows += 1;
+        match self.op {
+            VectorAggregate::Sum | VectorAggregate::Mean => {
+                for (s, &v) in self.sums.iter_mut().zip(row) {
+                    *s += v.to_f64();
+                }
+            }
+            VectorAggregate::Min => {
+                for (m, &v) in self.mins.iter_mut().zip(row) {
+                    let x = v.to_f64();
+                    // NaN propagates, as in numpy's min and max.
+                    *m = if x < *m || x.is_nan() { x } else { *m };
+                }
+            }
+            VectorAggregate::Max => {
+                for (m, &v) in self.maxs.iter_mut().zip(row) {
+                    let x = v.to_f64();
+                    *m = if x > *m || x.is_nan() { x } else { *m };
+                }
+            }
+        }
     }
 
     /// Adds a row, skipping the elements `valid(j)` says are null.
@@ -81,15 +109,15 @@ impl Accumulator {
     /// The aggregate per dimension and whether it is valid: `None` when no
     /// row was added (a null vector); a dimension without a value is null,
     /// except for the sum, which is 0.
-    pub fn finish(&self, op: VectorAggregate) -> Option<(Vec<f64>, Vec<bool>)> {
+    pub fn finish(&self) -> Option<(Vec<f64>, Vec<bool>)> {
         if self.rows == 0 {
             return None;
         }
         let mut values = Vec::with_capacity(self.sums.len());
         let mut valid = Vec::with_capacity(self.sums.len());
         for j in 0..self.sums.len() {
-            let n = self.counts[j];
-            let (value, ok) = match op {
+            let n = self.counts[j] + self.complete_rows;
+            let (value, ok) = match self.op {
                 VectorAggregate::Sum => (self.sums[j], true),
                 VectorAggregate::Mean => (self.sums[j] / n as f64, n > 0),
                 VectorAggregate::Min => (self.mins[j], n > 0),
@@ -108,39 +136,32 @@ mod tests {
 
     #[test]
     fn aggregates_per_dimension_skipping_nulls() {
-        let mut acc = Accumulator::new(3);
-        acc.add_row(&[1.0f64, 2.0, 3.0]);
-        acc.add_partial_row(&[5.0f64, 99.0, -1.0], |j| j != 1);
-        let (mean, valid) = acc.finish(VectorAggregate::Mean).unwrap();
-        assert_eq!(mean, vec![3.0, 2.0, 1.0]);
-        assert_eq!(valid, vec![true; 3]);
+        let run = |op| {
+            let mut acc = Accumulator::new(3, op);
+            acc.add_row(&[1.0f64, 2.0, 3.0]);
+            acc.add_partial_row(&[5.0f64, 99.0, -1.0], |j| j != 1);
+            acc.finish().unwrap()
+        };
+        assert_eq!(run(VectorAggregate::Mean), (vec![3.0, 2.0, 1.0], vec![true; 3]));
+        assert_eq!(run(VectorAggregate::Min).0, vec![1.0, 2.0, -1.0]);
+        assert_eq!(run(VectorAggregate::Max).0, vec![5.0, 2.0, 3.0]);
+        assert_eq!(run(VectorAggregate::Sum).0, vec![6.0, 2.0, 2.0]);
+        let only_null = |op| {
+            let mut acc = Accumulator::new(2, op);
+            acc.add_partial_row(&[1.0f32, 2.0], |j| j == 0);
+            acc.finish().unwrap()
+        };
+        assert_eq!(only_null(VectorAggregate::Mean).1, vec![true, false]);
         assert_eq!(
-            acc.finish(VectorAggregate::Min).unwrap().0,
-            vec![1.0, 2.0, -1.0]
-        );
-        assert_eq!(
-            acc.finish(VectorAggregate::Max).unwrap().0,
-            vec![5.0, 2.0, 3.0]
-        );
-        assert_eq!(
-            acc.finish(VectorAggregate::Sum).unwrap().0,
-            vec![6.0, 2.0, 2.0]
-        );
-        let mut only_null = Accumulator::new(2);
-        only_null.add_partial_row(&[1.0f32, 2.0], |j| j == 0);
-        assert_eq!(
-            only_null.finish(VectorAggregate::Mean).unwrap().1,
-            vec![true, false]
-        );
-        assert_eq!(
-            only_null.finish(VectorAggregate::Sum).unwrap(),
+            only_null(VectorAggregate::Sum),
             (vec![1.0, 0.0], vec![true, true])
         );
-        assert!(Accumulator::new(2).finish(VectorAggregate::Sum).is_none());
-        let mut nan = Accumulator::new(1);
-        nan.add_row(&[f64::NAN]);
-        nan.add_row(&[1.0f64]);
-        assert!(nan.finish(VectorAggregate::Min).unwrap().0[0].is_nan());
-        assert!(nan.finish(VectorAggregate::Mean).unwrap().0[0].is_nan());
+        assert!(Accumulator::new(2, VectorAggregate::Sum).finish().is_none());
+        for op in [VectorAggregate::Min, VectorAggregate::Max, VectorAggregate::Mean] {
+            let mut nan = Accumulator::new(1, op);
+            nan.add_row(&[f64::NAN]);
+            nan.add_row(&[1.0f64]);
+            assert!(nan.finish().unwrap().0[0].is_nan(), "{op:?}");
+        }
     }
 }
