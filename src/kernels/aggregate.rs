@@ -142,7 +142,10 @@ mod tests {
             acc.add_partial_row(&[5.0f64, 99.0, -1.0], |j| j != 1);
             acc.finish().unwrap()
         };
-        assert_eq!(run(VectorAggregate::Mean), (vec![3.0, 2.0, 1.0], vec![true; 3]));
+        assert_eq!(
+            run(VectorAggregate::Mean),
+            (vec![3.0, 2.0, 1.0], vec![true; 3])
+        );
         assert_eq!(run(VectorAggregate::Min).0, vec![1.0, 2.0, -1.0]);
         assert_eq!(run(VectorAggregate::Max).0, vec![5.0, 2.0, 3.0]);
         assert_eq!(run(VectorAggregate::Sum).0, vec![6.0, 2.0, 2.0]);
@@ -157,7 +160,11 @@ mod tests {
             (vec![1.0, 0.0], vec![true, true])
         );
         assert!(Accumulator::new(2, VectorAggregate::Sum).finish().is_none());
-        for op in [VectorAggregate::Min, VectorAggregate::Max, VectorAggregate::Mean] {
+        for op in [
+            VectorAggregate::Min,
+            VectorAggregate::Max,
+            VectorAggregate::Mean,
+        ] {
             let mut nan = Accumulator::new(1, op);
             nan.add_row(&[f64::NAN]);
             nan.add_row(&[1.0f64]);
