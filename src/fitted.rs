@@ -2,7 +2,7 @@
 //! statistics (from the `moments`, `robust_stats` and census aggregations,
 //! or Polars' own min/max) and come here for everything the rules decide:
 //! scikit-learn's parameters, the transform, the merge of partial moments,
-//! and the exact quantiles from a census and its gathered buckets. The
+//! and the exact order statistics of data read in passes. The
 //! expressions run the same kernel functions, so both agree bit for bit.
 //!
 //! Statistics travel as a dict of 1-D float64 arrays, one element per
@@ -16,15 +16,17 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::dispatch::FloatKind;
-use crate::kernels::quantile::{Census, RankPlan, SortedStats, OUT_OF_CORE_BITS};
+use crate::kernels::passes::{
+    merge_counted, Counted, OrderTarget, RankSearch, Stage, GATHER_BUDGET,
+};
+use crate::kernels::quantile::{SortedStats, OUT_OF_CORE_BITS};
 use crate::kernels::scaling::{merge_scaled_moments, Moments, Scaler, Statistics};
 use crate::plain::scale_options;
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fitted_scaler, m)?)?;
     m.add_function(wrap_pyfunction!(merge_statistics, m)?)?;
-    m.add_function(wrap_pyfunction!(census_plan, m)?)?;
-    m.add_function(wrap_pyfunction!(census_statistics, m)?)?;
+    m.add_class::<OrderSearch>()?;
     Ok(())
 }
 
@@ -245,64 +247,198 @@ fn merge_statistics<'py>(
     to_dict(py, named)
 }
 
-fn census_of(
-    buckets: &PyReadonlyArray1<'_, u32>,
-    counts: &PyReadonlyArray1<'_, u64>,
-) -> PyResult<Census> {
-    let (buckets, counts) = (buckets.as_array(), counts.as_array());
-    if buckets.len() != counts.len() {
-        return Err(PyValueError::new_err(
-            "census buckets and counts differ in length",
-        ));
-    }
-    let mut census = Census::new(OUT_OF_CORE_BITS);
-    let (buckets, counts): (Vec<u32>, Vec<u64>) = (buckets.to_vec(), counts.to_vec());
-    census.add_sparse(&buckets, &counts);
-    Ok(census)
-}
-
-/// The buckets the second pass must gather, from the census of every batch
-/// (the concatenated sparse `buckets`/`counts` of the `order_census`
-/// aggregation; a bucket may repeat). Empty when nothing was counted.
-#[pyfunction]
-fn census_plan<'py>(
-    py: Python<'py>,
-    buckets: PyReadonlyArray1<'py, u32>,
-    counts: PyReadonlyArray1<'py, u64>,
-    quantile_range: (f64, f64),
-) -> PyResult<Bound<'py, PyArray1<u32>>> {
-    let census = census_of(&buckets, &counts)?;
-    let wanted = RankPlan::new(&census, quantile_range)
-        .map(|plan| plan.wanted_buckets().to_vec())
-        .unwrap_or_default();
-    Ok(PyArray1::from_vec(py, wanted))
-}
-
-/// The order statistics (`count`, `min`, `max`, `q_low`, `median`,
-/// `q_high`, as 1-element arrays) from the merged census, its extent and
-/// the values the second pass gathered from the planned buckets. The same
-/// numbers as the in-memory `robust_stats` aggregation.
-#[pyfunction]
-#[allow(clippy::too_many_arguments)]
-fn census_statistics<'py>(
-    py: Python<'py>,
-    buckets: PyReadonlyArray1<'py, u32>,
-    counts: PyReadonlyArray1<'py, u64>,
+/// The exact order statistics of one column (and group, dimension) of data
+/// read in passes (`kernels::passes`): built from the merged first census
+/// (the `order_census` aggregation of every batch), it says what each
+/// further pass must do (`stage`, `wanted`), takes the refining censuses
+/// (`add_census`, then `refine`) and gives the statistics from the gathered
+/// values (`finish`).
+#[pyclass(module = "polars_mlkit._internal")]
+struct OrderSearch {
+    target: OrderTarget,
+    n: usize,
     min: f64,
     max: f64,
-    values: PyReadonlyArray1<'py, f64>,
-    quantile_range: (f64, f64),
-) -> PyResult<Bound<'py, PyDict>> {
-    let census = census_of(&buckets, &counts)?;
-    let values = values.as_array().to_vec();
-    let stats = match RankPlan::new(&census, quantile_range) {
-        None => SortedStats::EMPTY,
-        Some(plan) => {
-            let mut slots = plan.into_slots(&values);
-            plan.finish(&mut slots, min, max)
+    search: RankSearch,
+    /// The most values a gather pass may collect.
+    budget: u64,
+    /// The refining census of the current pass, batch by batch, and its
+    /// length when last merged.
+    pending: Vec<Counted>,
+    merged_len: usize,
+}
+
+fn changed(what: &str) -> PyErr {
+    PyValueError::new_err(format!(
+        "{what}: the data changed between the passes over it (the counts of one pass \
+         disagree with the previous one); fit again on data that does not change"
+    ))
+}
+
+#[pymethods]
+impl OrderSearch {
+    /// `target` is `"robust"` (with `quantile_range`) or `"quantiles"` (with
+    /// `n_quantiles`; `rows` counts the column's rows, nulls included);
+    /// `budget` bounds the values a gather pass collects.
+    #[new]
+    #[pyo3(signature = (
+        target, rows, buckets, counts, min, max, quantile_range=None, n_quantiles=None,
+        budget=GATHER_BUDGET
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        target: &str,
+        rows: usize,
+        buckets: PyReadonlyArray1<'_, u32>,
+        counts: PyReadonlyArray1<'_, u64>,
+        min: f64,
+        max: f64,
+        quantile_range: Option<(f64, f64)>,
+        n_quantiles: Option<usize>,
+        budget: u64,
+    ) -> PyResult<Self> {
+        let target = match (target, quantile_range, n_quantiles) {
+            ("robust", Some(quantile_range), _) => OrderTarget::Robust { quantile_range },
+            ("quantiles", _, Some(n_quantiles)) => OrderTarget::Quantiles { n_quantiles, rows },
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "OrderSearch: unknown target {target:?} or its option missing"
+                )))
+            }
+        };
+        let (buckets, counts) = (buckets.as_array(), counts.as_array());
+        if buckets.len() != counts.len() {
+            return Err(PyValueError::new_err(
+                "census buckets and counts differ in length",
+            ));
         }
-    };
-    to_dict(py, sorted_stats_named(&stats))
+        let n: u64 = counts.iter().sum();
+        // The first census has no extent per bucket: NaN never marks one known.
+        let census = buckets
+            .iter()
+            .zip(counts.iter())
+            .map(|(&b, &c)| Counted {
+                prefix: u64::from(b),
+                count: c,
+                min: f64::NAN,
+                max: f64::NAN,
+            })
+            .collect();
+        let search = target
+            .search(n)
+            .refine(OUT_OF_CORE_BITS, census)
+            .map_err(|_| changed("OrderSearch"))?;
+        Ok(OrderSearch {
+            target,
+            n: n as usize,
+            min,
+            max,
+            search,
+            budget,
+            pending: Vec::new(),
+            merged_len: 0,
+        })
+    }
+
+    /// What the next pass must do: `("refine", bits)`, `("gather", bits)`
+    /// or `("done", bits)`, with the resolution of the wanted buckets.
+    fn stage(&self) -> (&'static str, u32) {
+        match self.search.stage(self.budget) {
+            Stage::Refine { .. } => ("refine", self.search.bits()),
+            Stage::Gather => ("gather", self.search.bits()),
+            Stage::Done => ("done", self.search.bits()),
+        }
+    }
+
+    /// The resolution a refining pass counts at (0 when none is due).
+    fn refine_bits(&self) -> u32 {
+        match self.search.stage(self.budget) {
+            Stage::Refine { bits } => bits,
+            _ => 0,
+        }
+    }
+
+    /// The buckets the next pass looks into (ascending).
+    fn wanted<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u64>> {
+        PyArray1::from_vec(py, self.search.wanted())
+    }
+
+    /// Adds one batch's refining census (the `order_refine` aggregation).
+    fn add_census(
+        &mut self,
+        buckets: PyReadonlyArray1<'_, u64>,
+        counts: PyReadonlyArray1<'_, u64>,
+        mins: PyReadonlyArray1<'_, f64>,
+        maxs: PyReadonlyArray1<'_, f64>,
+    ) -> PyResult<()> {
+        let (b, c, lo, hi) = (
+            buckets.as_array(),
+            counts.as_array(),
+            mins.as_array(),
+            maxs.as_array(),
+        );
+        if c.len() != b.len() || lo.len() != b.len() || hi.len() != b.len() {
+            return Err(PyValueError::new_err(
+                "census buckets, counts and extents differ in length",
+            ));
+        }
+        for i in 0..b.len() {
+            self.pending.push(Counted {
+                prefix: b[i],
+                count: c[i],
+                min: lo[i],
+                max: hi[i],
+            });
+        }
+        // Batches mostly count the same buckets: merged as they come, the
+        // census stays the size of one batch's, whatever the batches.
+        if self.pending.len() > 2 * self.merged_len + (1 << 16) {
+            self.pending = merge_counted(std::mem::take(&mut self.pending));
+            self.merged_len = self.pending.len();
+        }
+        Ok(())
+    }
+
+    /// Applies the refining census added since the last pass.
+    fn refine(&mut self, function: &str) -> PyResult<()> {
+        let Stage::Refine { bits } = self.search.stage(self.budget) else {
+            return Ok(());
+        };
+        let census = std::mem::take(&mut self.pending);
+        self.merged_len = 0;
+        self.search = self
+            .search
+            .refine(bits, census)
+            .map_err(|_| changed(function))?;
+        Ok(())
+    }
+
+    /// The statistics from the values the gather pass collected (empty
+    /// when none was due): RobustScaler's `count`, `min`, `max`, `q_low`,
+    /// `median`, `q_high` (1-element arrays), or `quantiles`.
+    fn finish<'py>(
+        &self,
+        py: Python<'py>,
+        values: PyReadonlyArray1<'py, f64>,
+        function: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let mut values = values.as_array().to_vec();
+        let at = self
+            .search
+            .values(&mut values)
+            .map_err(|_| changed(function))?;
+        let ranked: Vec<(u64, f64)> = self.search.ranks().iter().copied().zip(at).collect();
+        match self.target {
+            OrderTarget::Robust { .. } => {
+                let stats = self.target.robust(self.n, self.min, self.max, &ranked);
+                to_dict(py, sorted_stats_named(&stats))
+            }
+            OrderTarget::Quantiles { .. } => to_dict(
+                py,
+                vec![("quantiles", self.target.quantiles(self.n, &ranked))],
+            ),
+        }
+    }
 }
 
 /// The order statistics by the names the fitted RobustScaler keeps.

@@ -445,6 +445,98 @@ def test_fit_on_lazyframe_equals_dataframe() -> None:
         assert_frame_equal(cls().fit(frame.lazy()).params_, cls().fit(frame).params_)
 
 
+# --------------------------------------------------------------------------- #
+# QuantileTransformer beyond memory: exact quantiles in passes over batches
+# --------------------------------------------------------------------------- #
+def batch_data(seed: int, n: int) -> pl.DataFrame:
+    """Skewed, tied, Float32, vector and List columns with nulls and NaN."""
+    rng = np.random.default_rng(seed)
+    x = rng.lognormal(size=n)
+    x[::13] = np.nan
+    vectors = rng.pareto(2.0, size=(n, 2))
+    return pl.DataFrame(
+        {
+            "g": rng.integers(0, 3, n),
+            "x": x,
+            "y": pl.Series(rng.standard_t(2, n), dtype=pl.Float32),
+            "t": rng.integers(0, 4, n).astype(float),
+            "e": pl.Series(vectors.tolist(), dtype=pl.Array(pl.Float64, 2)),
+            "l": pl.Series(vectors.tolist(), dtype=pl.List(pl.Float64)),
+        }
+    ).with_columns(pl.when(pl.int_range(pl.len()) % 17 == 0).then(None).otherwise("x").alias("x"))
+
+
+@pytest.mark.parametrize("budget", [1 << 20, 40, 0])
+@pytest.mark.parametrize("by", [None, ["g"]])
+def test_quantile_fit_on_lazy_batches_equals_in_memory(
+    budget: int, by: list[str] | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A LazyFrame is read in batches of 97 rows; the gather budget forces
+    the refining passes (40 values), down to full keys (0). The fitted
+    state is the in-memory fit's, bit for bit."""
+    monkeypatch.setattr("polars_mlkit.scalers._passes.BATCH_ROWS", 97)
+    monkeypatch.setattr("polars_mlkit.scalers._passes.GATHER_VALUES", budget)
+    frame = batch_data(11, 1500)
+    for opts in (
+        {"n_quantiles": 100},
+        {"n_quantiles": 1000, "output_distribution": "normal"},
+        {"n_quantiles": 7},
+    ):
+        memory = pmk.QuantileTransformer(by=by, **opts).fit(frame)
+        lazy = pmk.QuantileTransformer(by=by, **opts).fit(frame.lazy())
+        assert lazy.to_json() == memory.to_json()
+        assert_frame_equal(lazy.params_, memory.params_, check_exact=True)
+
+
+def test_quantile_fit_in_passes_on_ties_and_counts_its_passes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A binary feature: its two buckets are known from their extents after
+    one refining pass, so the fit reads the data twice even with no gather
+    budget; under the default budget the fit reads it twice (census,
+    gather)."""
+    from polars_mlkit.scalers import fit_in_passes
+
+    rng = np.random.default_rng(12)
+    frames = [
+        pl.DataFrame({"b": (rng.random(200) < 0.3).astype(float), "c": rng.normal(size=200)})
+        for _ in range(5)
+    ]
+    whole = pl.concat(frames)
+    passes = []
+
+    def map_batches(fn: Any) -> Any:
+        passes.append(1)
+        return (fn(f) for f in frames)
+
+    # (Without a budget, distinct values are known once their buckets hold
+    # one value each: 32 key bits separate nearly all of 1,000 normals.)
+    for budget, columns, expected in ((0, ["b"], 2), (1 << 20, ["b", "c"], 2), (0, ["c"], 3)):
+        monkeypatch.setattr("polars_mlkit.scalers._passes.GATHER_VALUES", budget)
+        passes.clear()
+        fitted = fit_in_passes(
+            pmk.QuantileTransformer(n_quantiles=50, columns=columns), whole.schema, map_batches
+        )
+        memory = pmk.QuantileTransformer(n_quantiles=50, columns=columns).fit(whole)
+        assert fitted.to_json() == memory.to_json()
+        assert 2 <= len(passes) <= expected, (budget, columns)
+
+
+def test_quantile_fit_in_passes_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("polars_mlkit.scalers._passes.BATCH_ROWS", 2)
+    with pytest.raises(ValueError, match=r"QuantileTransformer.fit: column 'x' contains infinity"):
+        pmk.QuantileTransformer().fit(pl.LazyFrame({"x": [1.0, 2.0, 3.0, float("inf")]}))
+    with pytest.raises(ValueError, match="subsample"):
+        pmk.QuantileTransformer(n_quantiles=2, subsample=2).fit(
+            pl.LazyFrame({"x": [1.0, 2.0, 3.0]})
+        )
+    nan_only = pl.DataFrame({"x": [None, float("nan"), float("nan")]})
+    assert (
+        pmk.QuantileTransformer().fit(nan_only.lazy()).to_json()
+        == pmk.QuantileTransformer().fit(nan_only).to_json()
+    )
+
+
 def test_subsample_smaller_than_the_rows_is_refused() -> None:
     frame = pl.DataFrame({"x": [1.0, 2.0, 3.0]})
     with pytest.raises(ValueError, match="subsample"):

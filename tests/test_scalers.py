@@ -789,6 +789,29 @@ def test_robust_fit_on_lazy_batches_edge_cases(monkeypatch: pytest.MonkeyPatch) 
         pmk.RobustScaler().fit(pl.LazyFrame({"x": [1.0, 2.0, 3.0, float("inf")]}))
 
 
+@pytest.mark.parametrize("budget", [1 << 20, 10, 0])
+def test_robust_fit_on_crowded_and_tied_values(
+    budget: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Values that share their first order-key bits (all in [1000, 1004))
+    and heavy ties: the refining passes (forced by a small gather budget)
+    still give the in-memory parameters bit for bit."""
+    monkeypatch.setattr("polars_mlkit.scalers._passes.BATCH_ROWS", 101)
+    monkeypatch.setattr("polars_mlkit.scalers._passes.GATHER_VALUES", budget)
+    rng = np.random.default_rng(21)
+    df = pl.DataFrame(
+        {
+            "crowded": 1000.0 + 4.0 * rng.random(2000),
+            "tied": rng.integers(0, 3, 2000).astype(float),
+            "g": rng.integers(0, 2, 2000),
+        }
+    )
+    for opts in ({}, {"by": "g", "quantile_range": (5.0, 95.0)}):
+        memory = pmk.RobustScaler(**opts).fit(df)
+        lazy = pmk.RobustScaler(**opts).fit(df.lazy())
+        assert lazy.to_json() == memory.to_json()
+
+
 def test_fit_in_passes_over_any_batches() -> None:
     """The public driver: any ``map_batches`` (here a list of frames)."""
     from polars_mlkit.scalers import fit_in_passes

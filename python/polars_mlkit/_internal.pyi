@@ -44,16 +44,33 @@ def merge_statistics(
     a: dict[str, npt.NDArray[np.float64]],
     b: dict[str, npt.NDArray[np.float64]],
 ) -> dict[str, npt.NDArray[np.float64]]: ...
-def census_plan(
-    buckets: npt.NDArray[np.uint32],
-    counts: npt.NDArray[np.uint64],
-    quantile_range: tuple[float, float],
-) -> npt.NDArray[np.uint32]: ...
-def census_statistics(
-    buckets: npt.NDArray[np.uint32],
-    counts: npt.NDArray[np.uint64],
-    min: float,
-    max: float,
-    values: npt.NDArray[np.float64],
-    quantile_range: tuple[float, float],
-) -> dict[str, npt.NDArray[np.float64]]: ...
+
+class OrderSearch:
+    """Exact order statistics of data read in passes (see scalers/_passes.py)."""
+
+    def __init__(
+        self,
+        target: str,
+        rows: int,
+        buckets: npt.NDArray[np.uint32],
+        counts: npt.NDArray[np.uint64],
+        min: float,
+        max: float,
+        quantile_range: tuple[float, float] | None = None,
+        n_quantiles: int | None = None,
+        budget: int = ...,
+    ) -> None: ...
+    def stage(self) -> tuple[str, int]: ...
+    def refine_bits(self) -> int: ...
+    def wanted(self) -> npt.NDArray[np.uint64]: ...
+    def add_census(
+        self,
+        buckets: npt.NDArray[np.uint64],
+        counts: npt.NDArray[np.uint64],
+        mins: npt.NDArray[np.float64],
+        maxs: npt.NDArray[np.float64],
+    ) -> None: ...
+    def refine(self, function: str) -> None: ...
+    def finish(
+        self, values: npt.NDArray[np.float64], function: str
+    ) -> dict[str, npt.NDArray[np.float64]]: ...

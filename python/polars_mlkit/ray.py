@@ -61,13 +61,13 @@ def fit(scaler: Scaler, dataset: Dataset) -> Scaler:
     Min-max, standard and max-abs scalers fit each block and the partial
     statistics merge exactly (min-max and max-abs bit for bit with ``fit`` on
     all the data in memory; standard to rounding of the merge).
-    ``RobustScaler`` takes two passes: a census of order-key buckets per
-    block, merged, then a gather of only the buckets that hold the median and
-    the quantiles; its parameters equal the in-memory fit bit for bit.
-    ``QuantileTransformer`` and ``PowerTransformer`` gather the fitted
-    columns of every block on the driver and fit them as in memory (their
-    parameters equal the in-memory fit bit for bit; the memory is that of
-    the fitted columns).
+    ``RobustScaler`` and ``QuantileTransformer`` take two passes or more: a
+    census of order-key buckets per block, merged, refined while the buckets
+    that hold the wanted ranks are large, then a gather of only those
+    buckets; their parameters equal the in-memory fit bit for bit, and the
+    driver never holds a column whole. ``PowerTransformer`` gathers the
+    fitted columns of every block on the driver and fits them as in memory
+    (bit for bit; its likelihood search reads every value at each step).
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 //! The fitted scalers' expressions: the aggregations their fit reads
-//! (moments, order statistics, and the census and gather passes of exact
-//! quantiles beyond memory) and `fitted_scale`, the elementwise transform
+//! (moments, order statistics, and the census, refining and gather passes
+//! of exact quantiles beyond memory) and `fitted_scale`, the elementwise transform
 //! with the fitted parameters. Both run the kernels the `ml` scaling
 //! expressions run, so a fitted scaler and the expression agree bit for bit.
 
@@ -13,9 +13,8 @@ use serde::Deserialize;
 use super::columns::{map_float_chunks, segments, ColumnFloat};
 use super::dtypes::{numeric_shape, FloatKind, Shape};
 use super::scaling::unsupported;
-use crate::kernels::quantile::{
-    bucket_of_value, percentile_linear_segments, SparseCensus, OUT_OF_CORE_BITS,
-};
+use crate::kernels::passes::{prefix_of, sub_census, Counted};
+use crate::kernels::quantile::{percentile_linear_segments, SparseCensus, OUT_OF_CORE_BITS};
 use crate::kernels::scaling::{column_moments, StatsError, Transform};
 
 #[derive(Deserialize)]
@@ -174,61 +173,142 @@ fn list_of(values: Series) -> PolarsResult<Series> {
 }
 
 #[derive(Deserialize)]
-struct GatherKwargs {
+struct PassKwargs {
     /// The name the user called, for errors.
     function: String,
     /// The group keys, when the second input holds each row's key; empty
     /// without groups.
     keys: Vec<String>,
-    /// The buckets to gather: one list, or one per key.
-    buckets: Vec<Vec<u32>>,
+    /// Per key (one entry without groups): the resolution of the wanted
+    /// order-key buckets, in bits, and the buckets (ascending).
+    bits: Vec<u32>,
+    buckets: Vec<Vec<u64>>,
+    /// `order_refine`: per key, the finer resolution to count at.
+    #[serde(default)]
+    into_bits: Vec<u32>,
 }
 
-fn order_gather_output(input_fields: &[Field], kwargs: GatherKwargs) -> PolarsResult<Field> {
-    let field = input_fields
-        .first()
-        .ok_or_else(|| polars_err!(ComputeError: "{}: expected one input", kwargs.function))?;
-    match numeric_shape(field.dtype()) {
-        Some((Shape::Scalar, _)) => Ok(Field::new(
-            field.name().clone(),
-            DataType::List(Box::new(DataType::Float64)),
-        )),
-        _ => Err(unsupported(&kwargs.function, field.dtype())),
-    }
-}
-
-/// The second pass of exact quantiles: the values of this batch (or group)
-/// that fall in the planned buckets, as one list. With groups, the second
-/// input is the group key (constant within the group) that picks the buckets.
-#[polars_expr(output_type_func_with_kwargs=order_gather_output)]
-fn order_gather(inputs: &[Series], kwargs: GatherKwargs) -> PolarsResult<Series> {
-    let function = kwargs.function.as_str();
-    let (input, series) = numeric_input(inputs, function)?;
-    let wanted: &[u32] = if kwargs.keys.is_empty() {
-        kwargs.buckets.first().map_or(&[], Vec::as_slice)
-    } else {
+impl PassKwargs {
+    /// The entry of the per-key lists these rows use: the group key is the
+    /// second input (constant within the group). `None`: nothing wanted.
+    fn entry(&self, inputs: &[Series]) -> PolarsResult<Option<usize>> {
+        if self.keys.is_empty() {
+            return Ok(Some(0));
+        }
+        let function = self.function.as_str();
         let key = inputs
             .get(1)
             .ok_or_else(|| polars_err!(ComputeError: "{function}: expected a group key input"))?
             .str()?
             .get(0);
-        let at = key.and_then(|k| kwargs.keys.iter().position(|known| known == k));
-        at.and_then(|i| kwargs.buckets.get(i))
-            .map_or(&[], Vec::as_slice)
-    };
-    // At most six buckets are wanted: a scan of them beats a table of all
-    // `1 << OUT_OF_CORE_BITS` buckets, which every call would have to zero.
-    let mut values = Vec::new();
-    for x in series
-        .f64()?
-        .downcast_iter()
-        .flat_map(|chunk| chunk.iter().flatten().copied())
-    {
-        if !x.is_nan() && wanted.contains(&(bucket_of_value(x, OUT_OF_CORE_BITS) as u32)) {
-            values.push(x);
-        }
+        Ok(key.and_then(|k| self.keys.iter().position(|known| known == k)))
     }
-    list_of(Float64Chunked::from_vec(input.name().clone(), values).into_series())
+
+    /// The valid, non-NaN values of the input that lie in this entry's
+    /// wanted buckets (the first input, a Float64 column).
+    fn wanted_values(&self, inputs: &[Series]) -> PolarsResult<(PlSmallStr, Vec<f64>)> {
+        let (input, series) = numeric_input(inputs, &self.function)?;
+        let name = input.name().clone();
+        let entry = self.entry(inputs)?;
+        let (Some(bits), Some(wanted)) = (
+            entry.and_then(|e| self.bits.get(e)),
+            entry.and_then(|e| self.buckets.get(e)),
+        ) else {
+            return Ok((name, Vec::new()));
+        };
+        let mut values = Vec::new();
+        if !wanted.is_empty() {
+            for x in series
+                .f64()?
+                .downcast_iter()
+                .flat_map(|chunk| chunk.iter().flatten().copied())
+            {
+                if !x.is_nan() && wanted.binary_search(&prefix_of(x, *bits)).is_ok() {
+                    values.push(x);
+                }
+            }
+        }
+        Ok((name, values))
+    }
+}
+
+fn pass_output(input_fields: &[Field], function: &str, dtype: DataType) -> PolarsResult<Field> {
+    let field = input_fields
+        .first()
+        .ok_or_else(|| polars_err!(ComputeError: "{function}: expected one input"))?;
+    match numeric_shape(field.dtype()) {
+        Some((Shape::Scalar, _)) => Ok(Field::new(field.name().clone(), dtype)),
+        _ => Err(unsupported(function, field.dtype())),
+    }
+}
+
+fn order_gather_output(input_fields: &[Field], kwargs: PassKwargs) -> PolarsResult<Field> {
+    let dtype = DataType::List(Box::new(DataType::Float64));
+    pass_output(input_fields, &kwargs.function, dtype)
+}
+
+/// The last pass of exact quantiles beyond memory: the values of this batch
+/// (or group) that lie in the wanted buckets, as one list.
+#[polars_expr(output_type_func_with_kwargs=order_gather_output)]
+fn order_gather(inputs: &[Series], kwargs: PassKwargs) -> PolarsResult<Series> {
+    let (name, values) = kwargs.wanted_values(inputs)?;
+    list_of(Float64Chunked::from_vec(name, values).into_series())
+}
+
+fn refine_dtype() -> Vec<(&'static str, DataType)> {
+    vec![
+        ("buckets", DataType::List(Box::new(DataType::UInt64))),
+        ("counts", DataType::List(Box::new(DataType::UInt64))),
+        ("min", DataType::List(Box::new(DataType::Float64))),
+        ("max", DataType::List(Box::new(DataType::Float64))),
+    ]
+}
+
+fn order_refine_output(input_fields: &[Field], kwargs: PassKwargs) -> PolarsResult<Field> {
+    pass_output(
+        input_fields,
+        &kwargs.function,
+        struct_dtype(&refine_dtype()),
+    )
+}
+
+/// A refining pass of exact quantiles beyond memory: the values of this
+/// batch (or group) inside the wanted buckets, counted per finer bucket
+/// (`into_bits` key bits), with each bucket's extent.
+#[polars_expr(output_type_func_with_kwargs=order_refine_output)]
+fn order_refine(inputs: &[Series], kwargs: PassKwargs) -> PolarsResult<Series> {
+    let (input, series) = numeric_input(inputs, &kwargs.function)?;
+    let entry = kwargs.entry(inputs)?;
+    let pick = |list: &[u32]| entry.and_then(|e| list.get(e)).copied().unwrap_or(0);
+    let (bits, into_bits) = (pick(&kwargs.bits), pick(&kwargs.into_bits));
+    let wanted = entry
+        .and_then(|e| kwargs.buckets.get(e))
+        .map_or(&[][..], Vec::as_slice);
+    let ca = series.f64()?;
+    let values = ca
+        .downcast_iter()
+        .flat_map(|chunk| chunk.iter().flatten().copied());
+    let census = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        sub_census(values, wanted, bits, into_bits)
+    };
+    let column = |name: &str, f: fn(&Counted) -> f64| {
+        list_of(Float64Chunked::from_vec(name.into(), census.iter().map(f).collect()).into_series())
+    };
+    let fields = [
+        list_of(
+            UInt64Chunked::from_vec("buckets".into(), census.iter().map(|c| c.prefix).collect())
+                .into_series(),
+        )?,
+        list_of(
+            UInt64Chunked::from_vec("counts".into(), census.iter().map(|c| c.count).collect())
+                .into_series(),
+        )?,
+        column("min", |c| c.min)?,
+        column("max", |c| c.max)?,
+    ];
+    Ok(StructChunked::from_series(input.name().clone(), 1, fields.iter())?.into_series())
 }
 
 #[derive(Deserialize)]

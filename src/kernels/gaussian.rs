@@ -258,33 +258,69 @@ pub fn references(n: usize) -> Vec<f64> {
 /// references * 100)` over `max(1, min(n_quantiles, rows))` references.
 /// `values` (no NaN, no infinity) is reordered. All NaN without values.
 pub fn fit_quantiles(values: &mut [f64], rows: usize, n_quantiles: usize) -> Vec<f64> {
-    let count = n_quantiles.min(rows).max(1);
-    let refs = references(count);
-    let n = values.len();
-    if n == 0 {
-        return vec![f64::NAN; count];
-    }
-    let plan: Vec<(usize, f64)> = refs
-        .iter()
-        .map(|&r| percentile_ranks(n, r * 100.0))
-        .collect();
-    let mut ranks: Vec<usize> = plan
-        .iter()
-        .flat_map(|&(lo, _)| [lo, (lo + 1).min(n - 1)])
-        .collect();
-    ranks.sort_unstable();
-    ranks.dedup();
+    let grid = QuantileGrid::new(values.len(), rows, n_quantiles);
+    let ranks = grid.ranks();
     let found = select_ranks(values, &ranks);
-    let at = |rank: usize| {
+    grid.quantiles(|rank| {
         ranks
             .binary_search(&rank)
             .ok()
             .and_then(|i| found.get(i).copied())
             .unwrap_or(f64::NAN)
-    };
-    plan.iter()
-        .map(|&(lo, gamma)| lerp(at(lo), at((lo + 1).min(n - 1)), gamma))
-        .collect()
+    })
+}
+
+/// Which order statistics the quantiles of `n` values read, and how they are
+/// interpolated: shared by the fit in memory and the fit in passes
+/// (`kernels::passes`), so both give the same numbers.
+#[derive(Debug, Clone)]
+pub struct QuantileGrid {
+    n: usize,
+    /// Per reference: the lower rank numpy's linear percentile reads and
+    /// the interpolation weight (empty when there is no value).
+    plan: Vec<(usize, f64)>,
+    /// How many quantiles (NaN each when there is no value).
+    count: usize,
+}
+
+impl QuantileGrid {
+    /// The grid of `n` valid values in a column of `rows` rows (the rows,
+    /// nulls included, cap `n_quantiles` as `n_samples` does in scikit-learn).
+    pub fn new(n: usize, rows: usize, n_quantiles: usize) -> Self {
+        let count = n_quantiles.min(rows).max(1);
+        let plan = if n == 0 {
+            Vec::new()
+        } else {
+            references(count)
+                .iter()
+                .map(|&r| percentile_ranks(n, r * 100.0))
+                .collect()
+        };
+        QuantileGrid { n, plan, count }
+    }
+
+    /// The ranks the quantiles read, ascending and distinct.
+    pub fn ranks(&self) -> Vec<usize> {
+        let mut ranks: Vec<usize> = self
+            .plan
+            .iter()
+            .flat_map(|&(lo, _)| [lo, (lo + 1).min(self.n - 1)])
+            .collect();
+        ranks.sort_unstable();
+        ranks.dedup();
+        ranks
+    }
+
+    /// The quantiles, given the value at each of [`ranks`](Self::ranks).
+    pub fn quantiles(&self, at: impl Fn(usize) -> f64) -> Vec<f64> {
+        if self.plan.is_empty() {
+            return vec![f64::NAN; self.count];
+        }
+        self.plan
+            .iter()
+            .map(|&(lo, gamma)| lerp(at(lo), at((lo + 1).min(self.n - 1)), gamma))
+            .collect()
+    }
 }
 
 /// The order statistics at `ranks` (sorted, distinct, `< values.len()`) by

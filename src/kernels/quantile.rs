@@ -92,8 +92,8 @@ pub fn percentile_linear<T: Element>(values: &mut [T], quantile_range: (f64, f64
     if n == 0 {
         return SortedStats::EMPTY;
     }
-    let (lo_rank, lo_gamma) = percentile_ranks(n, quantile_range.0);
-    let (hi_rank, hi_gamma) = percentile_ranks(n, quantile_range.1);
+    let (lo_rank, _) = percentile_ranks(n, quantile_range.0);
+    let (hi_rank, _) = percentile_ranks(n, quantile_range.1);
     let mid_rank = (n - 1) / 2;
     // Largest rank first; each later selection searches a shorter prefix.
     let mut ranks = [hi_rank, mid_rank, lo_rank];
@@ -109,32 +109,23 @@ pub fn percentile_linear<T: Element>(values: &mut [T], quantile_range: (f64, f64
         end = rank + 1;
     }
     let min = min_of(&values[..=ranks[2]]);
-    let pair = |rank: usize| {
+    // Each selected pair is the value at its rank and at the next one.
+    let at = |rank: usize| {
         pairs
             .iter()
-            .find(|(r, _)| *r == rank)
-            .map_or((f64::NAN, f64::NAN), |p| p.1)
+            .find_map(|&(r, (at, next))| {
+                (r == rank)
+                    .then_some(at)
+                    .or_else(|| (r + 1 == rank).then_some(next))
+            })
+            .unwrap_or(f64::NAN)
     };
-    let ((lo_at, lo_next), (mid_at, mid_next), (hi_at, hi_next)) =
-        (pair(lo_rank), pair(mid_rank), pair(hi_rank));
-    let median = if n % 2 == 1 {
-        mid_at
-    } else {
-        midpoint(mid_at, mid_next)
-    };
-    SortedStats {
-        count: n,
-        min,
-        max,
-        lower: lerp(lo_at, lo_next, lo_gamma),
-        median,
-        upper: lerp(hi_at, hi_next, hi_gamma),
-    }
+    SortedStats::from_ranks(n, min, max, quantile_range, at)
 }
 
 /// A key whose unsigned order is the numeric order of non-NaN floats.
 #[inline(always)]
-fn order_key(x: f64) -> u64 {
+pub(crate) fn order_key(x: f64) -> u64 {
     let bits = x.to_bits();
     if bits >> 63 == 1 {
         !bits
@@ -174,6 +165,49 @@ pub fn percentile_linear_segments<T: Element>(
 }
 
 impl SortedStats {
+    /// The ranks the statistics of `n > 0` values read: each percentile's
+    /// lower rank and the next (clamped), ascending and distinct.
+    pub fn ranks(n: usize, quantile_range: (f64, f64)) -> Vec<usize> {
+        let (lo_rank, _) = percentile_ranks(n, quantile_range.0);
+        let (hi_rank, _) = percentile_ranks(n, quantile_range.1);
+        let mid_rank = (n - 1) / 2;
+        let mut ranks: Vec<usize> = [lo_rank, mid_rank, hi_rank]
+            .iter()
+            .flat_map(|&r| [r, (r + 1).min(n - 1)])
+            .collect();
+        ranks.sort_unstable();
+        ranks.dedup();
+        ranks
+    }
+
+    /// The statistics of `n > 0` values from the value at each of
+    /// [`ranks`](Self::ranks) (numpy's `median` and linear
+    /// `percentile`), whichever way those were found.
+    pub fn from_ranks(
+        n: usize,
+        min: f64,
+        max: f64,
+        quantile_range: (f64, f64),
+        at: impl Fn(usize) -> f64,
+    ) -> SortedStats {
+        let next = |rank: usize| at((rank + 1).min(n - 1));
+        let (lo_rank, lo_gamma) = percentile_ranks(n, quantile_range.0);
+        let (hi_rank, hi_gamma) = percentile_ranks(n, quantile_range.1);
+        let mid_rank = (n - 1) / 2;
+        SortedStats {
+            count: n,
+            min,
+            max,
+            lower: lerp(at(lo_rank), next(lo_rank), lo_gamma),
+            median: if n % 2 == 1 {
+                at(mid_rank)
+            } else {
+                midpoint(at(mid_rank), next(mid_rank))
+            },
+            upper: lerp(at(hi_rank), next(hi_rank), hi_gamma),
+        }
+    }
+
     /// The statistics of a column with no value: NaN, count 0.
     pub const EMPTY: SortedStats = SortedStats {
         count: 0,
@@ -288,16 +322,6 @@ impl Census {
             .map(|(b, &c)| (b as u32, c))
             .unzip()
     }
-
-    /// Adds counts given in the [`sparse`](Census::sparse) form (a bucket may
-    /// repeat; buckets beyond the resolution are ignored).
-    pub fn add_sparse(&mut self, buckets: &[u32], counts: &[u64]) {
-        for (&b, &c) in buckets.iter().zip(counts) {
-            if let Some(count) = self.counts.get_mut(b as usize) {
-                *count += c;
-            }
-        }
-    }
 }
 
 /// The census of one batch in its compact form: the non-empty buckets (in
@@ -392,16 +416,11 @@ impl RankPlan {
             starts,
             wanted: Vec::new(),
         };
-        let (lo_rank, _) = percentile_ranks(n, quantile_range.0);
-        let (hi_rank, _) = percentile_ranks(n, quantile_range.1);
-        let mid_rank = (n - 1) / 2;
-        for rank in [lo_rank, mid_rank, hi_rank] {
-            for r in [rank, (rank + 1).min(n - 1)] {
-                let b = plan.bucket_of_rank(r);
-                if plan.slot_of_bucket[b] == u8::MAX {
-                    plan.slot_of_bucket[b] = plan.wanted.len() as u8;
-                    plan.wanted.push(b as u32);
-                }
+        for r in SortedStats::ranks(n, quantile_range) {
+            let b = plan.bucket_of_rank(r);
+            if plan.slot_of_bucket[b] == u8::MAX {
+                plan.slot_of_bucket[b] = plan.wanted.len() as u8;
+                plan.wanted.push(b as u32);
             }
         }
         Some(plan)
@@ -467,22 +486,6 @@ impl RankPlan {
         gathered
     }
 
-    /// Values gathered elsewhere (batch by batch, block by block), sorted into
-    /// the slots [`finish`](RankPlan::finish) reads; values of other buckets
-    /// and NaN are dropped.
-    pub fn into_slots(&self, values: &[f64]) -> Vec<Vec<f64>> {
-        let mut slots: Vec<Vec<f64>> = vec![Vec::new(); self.wanted.len()];
-        for &x in values {
-            if x.is_nan() {
-                continue;
-            }
-            if let Some(slot) = self.slot_of(x).and_then(|s| slots.get_mut(s)) {
-                slot.push(x);
-            }
-        }
-        slots
-    }
-
     fn bucket_len(&self, b: usize) -> usize {
         let end = self.starts.get(b + 1).copied().unwrap_or(self.n);
         end - self.starts[b]
@@ -534,24 +537,21 @@ impl RankPlan {
             };
             (at, next)
         };
-        let (lo_rank, lo_gamma) = percentile_ranks(n, self.quantile_range.0);
-        let (hi_rank, hi_gamma) = percentile_ranks(n, self.quantile_range.1);
-        let mid_rank = (n - 1) / 2;
-        let (lo_at, lo_next) = pair_at(lo_rank);
-        let (mid_at, mid_next) = pair_at(mid_rank);
-        let (hi_at, hi_next) = pair_at(hi_rank);
-        SortedStats {
-            count: n,
-            min,
-            max,
-            lower: lerp(lo_at, lo_next, lo_gamma),
-            median: if n % 2 == 1 {
-                mid_at
-            } else {
-                midpoint(mid_at, mid_next)
-            },
-            upper: lerp(hi_at, hi_next, hi_gamma),
+        let mut found: Vec<(usize, f64)> = Vec::with_capacity(6);
+        for rank in SortedStats::ranks(n, self.quantile_range) {
+            if !found.iter().any(|&(r, _)| r == rank) {
+                let (at, next) = pair_at(rank);
+                found.push((rank, at));
+                found.push(((rank + 1).min(n - 1), next));
+            }
         }
+        let at = |rank: usize| {
+            found
+                .iter()
+                .find(|&&(r, _)| r == rank)
+                .map_or(f64::NAN, |&(_, v)| v)
+        };
+        SortedStats::from_ranks(n, min, max, self.quantile_range, at)
     }
 }
 
@@ -642,6 +642,7 @@ fn standard_normal_ppf_lower(p: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::passes::{Counted, OrderTarget};
 
     fn sorted_percentile(sorted: &[f64], percent: f64) -> f64 {
         let (b, g) = percentile_ranks(sorted.len(), percent);
@@ -750,7 +751,8 @@ mod tests {
         for range in [(25.0, 75.0), (0.0, 100.0), (10.0, 90.0)] {
             let whole = percentile_linear_segments(&[Segment::new(&data, None)], range).unwrap();
             let batches: Vec<&[f64]> = data.chunks(3000).collect();
-            let mut census = Census::new(OUT_OF_CORE_BITS);
+            // The production path: sparse censuses merged, then the passes.
+            let mut first = Vec::new();
             for batch in &batches {
                 let sparse =
                     SparseCensus::of_segments(&[Segment::new(batch, None)], OUT_OF_CORE_BITS);
@@ -759,23 +761,31 @@ mod tests {
                     (sparse.buckets.clone(), sparse.counts.clone()),
                     dense.sparse()
                 );
-                let mut part = Census::new(OUT_OF_CORE_BITS);
-                part.add_sparse(&sparse.buckets, &sparse.counts);
-                census = census.merge(Census {
-                    min: batch.iter().copied().fold(f64::INFINITY, f64::min),
-                    max: batch.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-                    ..part
-                });
+                first.extend(
+                    sparse
+                        .buckets
+                        .iter()
+                        .zip(&sparse.counts)
+                        .map(|(&b, &c)| Counted {
+                            prefix: u64::from(b),
+                            count: c,
+                            min: f64::NAN,
+                            max: f64::NAN,
+                        }),
+                );
             }
-            let plan = RankPlan::new(&census, range).unwrap();
-            let mut values = Vec::new();
-            for batch in &batches {
-                for slot in plan.gather(&[Segment::new(batch, None)]) {
-                    values.extend(slot);
-                }
-            }
-            let mut slots = plan.into_slots(&values);
-            assert_eq!(plan.finish(&mut slots, census.min, census.max), whole);
+            let target = OrderTarget::Robust {
+                quantile_range: range,
+            };
+            let search = target
+                .search(data.len() as u64)
+                .refine(OUT_OF_CORE_BITS, first)
+                .unwrap();
+            let mut values: Vec<f64> = data.iter().copied().filter(|&x| search.wants(x)).collect();
+            let found = search.values(&mut values).unwrap();
+            let ranked: Vec<(u64, f64)> = search.ranks().iter().copied().zip(found).collect();
+            let (min, max) = (-900.0, data.iter().copied().fold(f64::MIN, f64::max));
+            assert_eq!(target.robust(data.len(), min, max, &ranked), whole);
         }
     }
 }

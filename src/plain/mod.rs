@@ -20,7 +20,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyType};
 
 use crate::kernels::element::Element;
-use crate::kernels::gaussian::{GaussError, Gaussianizer};
+use crate::kernels::gaussian::GaussError;
 use crate::kernels::neighbors::Metric;
 use crate::kernels::rowwise::{self, RowError};
 use crate::kernels::scaling::{Scaler, StatsError};
@@ -371,27 +371,19 @@ fn scale<'py>(
     let scaler = options.scaler().map_err(value_error)?;
     let x = Data::read(x, function, "x", true)?;
     let shape = x.shape();
-    if !(1..=2).contains(&shape.len()) {
-        return Err(value_error(format!(
-            "{function}: expected a 1-D or 2-D array, got {} dimensions",
-            shape.len()
-        )));
-    }
     with_float!(x.kind(), T => {
         let view = x.view::<T>();
         let valid = x.valid.as_deref();
         if x.origin == input::Origin::Numpy && view.ndim() == 1 {
             return scale_numpy_column(py, &view, &scaler, function);
         }
-        let columns = match view.ndim() {
-            1 => view.view().insert_axis(Axis(1)),
-            _ => view.view(),
-        };
-        let columns: ArrayView2<'_, T> = columns
-            .into_dimensionality()
-            .map_err(|e| value_error(format!("{function}: {e}")))?;
+        let columns = columns_of(&view, function)?;
         let (rows, cols) = columns.dim();
-        let values = py.detach(|| scale_columns(&columns, valid, &scaler)).map_err(
+        let scale = |values: &[T], validity: Option<Validity<'_>>| {
+            let transform = scaler.learn(&[Segment::new(values, validity)])?;
+            Ok::<_, StatsError>(transform.apply_slice(values))
+        };
+        let values = py.detach(|| map_columns(&columns, valid, scale)).map_err(
             |(error, column)| {
                 let axis = (cols > 1 || shape.len() == 2).then_some(("column", column));
                 compute_error(py, error.message(function, axis))
@@ -440,14 +432,15 @@ fn scale_numpy_column<'py, T: PlainFloat>(
     Ok(out.into_any())
 }
 
-/// Each column scaled on its own, as the expression face scales a column:
-/// the same `learn` and `apply_slice`, so the same bits. Returns the
-/// `rows × cols` row-major result, or the error and the column it came from.
-fn scale_columns<T: PlainFloat>(
+/// Each column of a `rows × cols` array transformed on its own by
+/// `transform` (its values and validity), as the plugins transform a
+/// column: the `rows × cols` row-major result, or the error and the column
+/// it came from. Scaling and the gaussianizing transforms share it.
+fn map_columns<T: PlainFloat, E>(
     columns: &ArrayView2<'_, T>,
     valid: Option<&[bool]>,
-    scaler: &Scaler,
-) -> Result<Vec<T>, (StatsError, usize)> {
+    transform: impl Fn(&[T], Option<Validity<'_>>) -> Result<Vec<T>, E>,
+) -> Result<Vec<T>, (E, usize)> {
     let (rows, cols) = columns.dim();
     let bits: Option<Vec<u8>> = valid.map(|flags| {
         let mut bytes = vec![0u8; flags.len().div_ceil(8)];
@@ -469,18 +462,35 @@ fn scale_columns<T: PlainFloat>(
                 &gathered
             }
         };
-        let transform = scaler
-            .learn(&[Segment::new(values, validity)])
-            .map_err(|e| (e, j))?;
-        let scaled = transform.apply_slice(values);
+        let transformed = transform(values, validity).map_err(|e| (e, j))?;
         if cols == 1 {
-            return Ok(scaled);
+            return Ok(transformed);
         }
-        for (i, v) in scaled.into_iter().enumerate() {
+        for (i, v) in transformed.into_iter().enumerate() {
             out[i * cols + j] = v;
         }
     }
     Ok(out)
+}
+
+/// A 1-D column or 2-D array of data (rows are samples) as a 2-D view of
+/// columns; more dimensions are an error.
+fn columns_of<'v, T: PlainFloat>(
+    view: &'v CowArray<'_, T, IxDyn>,
+    function: &str,
+) -> PyResult<ArrayView2<'v, T>> {
+    let columns = match view.ndim() {
+        1 => view.view().insert_axis(Axis(1)),
+        2 => view.view(),
+        n => {
+            return Err(value_error(format!(
+                "{function}: expected a 1-D or 2-D array, got {n} dimensions"
+            )))
+        }
+    };
+    columns
+        .into_dimensionality()
+        .map_err(|e| value_error(format!("{function}: {e}")))
 }
 
 /// The gaussianizing options from the dict Python also pickles for the plugin.
@@ -514,25 +524,17 @@ fn gaussianize<'py>(
     let gaussianizer = options.gaussianizer().map_err(value_error)?;
     let x = Data::read(x, function, "x", true)?;
     let shape = x.shape();
-    if !(1..=2).contains(&shape.len()) {
-        return Err(value_error(format!(
-            "{function}: expected a 1-D or 2-D array, got {} dimensions",
-            shape.len()
-        )));
-    }
     with_float!(x.kind(), T => {
         let view = x.view::<T>();
         let valid = x.valid.as_deref();
-        let columns = match view.ndim() {
-            1 => view.view().insert_axis(Axis(1)),
-            _ => view.view(),
-        };
-        let columns: ArrayView2<'_, T> = columns
-            .into_dimensionality()
-            .map_err(|e| value_error(format!("{function}: {e}")))?;
+        let columns = columns_of(&view, function)?;
         let (rows, cols) = columns.dim();
+        let gaussianize = |values: &[T], validity: Option<Validity<'_>>| {
+            let fitted = gaussianizer.fit(&[Segment::new(values, validity)])?;
+            Ok::<_, GaussError>(fitted.apply_slice(values))
+        };
         let values = py
-            .detach(|| gaussianize_columns(&columns, valid, &gaussianizer))
+            .detach(|| map_columns(&columns, valid, gaussianize))
             .map_err(|(error, column)| {
                 let place = (shape.len() == 2).then(|| ("column", column.to_string()));
                 compute_error(py, error.message(function, place))
@@ -543,46 +545,4 @@ fn gaussianize<'py>(
             output::matrix(py, x.origin, values, rows, cols)
         }
     })
-}
-
-/// Each column fitted and transformed on its own, as the plugin does a
-/// column: the `rows × cols` row-major result, or the error and its column.
-fn gaussianize_columns<T: PlainFloat>(
-    columns: &ArrayView2<'_, T>,
-    valid: Option<&[bool]>,
-    gaussianizer: &Gaussianizer,
-) -> Result<Vec<T>, (GaussError, usize)> {
-    let (rows, cols) = columns.dim();
-    let bits: Option<Vec<u8>> = valid.map(|flags| {
-        let mut bytes = vec![0u8; flags.len().div_ceil(8)];
-        for (i, _) in flags.iter().enumerate().filter(|(_, &v)| v) {
-            bytes[i / 8] |= 1 << (i % 8);
-        }
-        bytes
-    });
-    let validity = bits.as_deref().map(|bytes| Validity { bytes, offset: 0 });
-    let mut out = vec![T::default(); rows * cols];
-    let mut gathered: Vec<T> = Vec::new();
-    for j in 0..cols {
-        let column = columns.column(j);
-        let values: &[T] = match column.to_slice() {
-            Some(slice) => slice,
-            None => {
-                gathered.clear();
-                gathered.extend(column.iter().copied());
-                &gathered
-            }
-        };
-        let fitted = gaussianizer
-            .fit(&[Segment::new(values, validity)])
-            .map_err(|e| (e, j))?;
-        let transformed = fitted.apply_slice(values);
-        if cols == 1 {
-            return Ok(transformed);
-        }
-        for (i, v) in transformed.into_iter().enumerate() {
-            out[i * cols + j] = v;
-        }
-    }
-    Ok(out)
 }

@@ -22,7 +22,13 @@ from polars_mlkit import _checks
 from polars_mlkit._plugin import call_plugin
 from polars_mlkit.gaussian import OutputDistribution, PowerMethod
 from polars_mlkit.scalers._base import _COMMON_PARAMS, Scaler, UnknownGroup
-from polars_mlkit.scalers._passes import MapBatches
+from polars_mlkit.scalers._passes import (
+    MapBatches,
+    census_groups,
+    first_census,
+    lazy_batches,
+    order_statistics,
+)
 from polars_mlkit.scalers._state import FloatArray, _Column, _fitted_state, _key_expr, _State
 
 #: The statistics a fitted PowerTransformer keeps per column, group and lane.
@@ -40,6 +46,17 @@ def _lane(column: _Column, j: int) -> pl.Expr:
 
 def _fit_name(i: int, j: int) -> str:
     return f"__pmk_{i}_{j}_fit"
+
+
+def _check_subsample(options: dict[str, Any], seen: int, function: str) -> None:
+    subsample = options.get("subsample")
+    if subsample is not None and seen > subsample:
+        msg = (
+            f"{function}: subsample={subsample} is smaller than the {seen} rows; "
+            "polars-mlkit computes exact quantiles of all rows (scikit-learn's "
+            "subsample=None), so pass subsample=None"
+        )
+        raise ValueError(msg)
 
 
 class _Gaussianizer(Scaler):
@@ -125,14 +142,7 @@ class _Gaussianizer(Scaler):
         groups = result.select(*by, _key_expr(by).alias("key")) if by else pl.DataFrame()
         stats = {column.name: self._extract(result, i, column) for i, column in enumerate(columns)}
         seen = int(result["__pmk_rows"].sum()) if result.height else 0
-        subsample = options.get("subsample")
-        if subsample is not None and seen > subsample:
-            msg = (
-                f"{function}: subsample={subsample} is smaller than the {seen} rows; "
-                "polars-mlkit computes exact quantiles of all rows (scikit-learn's "
-                "subsample=None), so pass subsample=None"
-            )
-            raise ValueError(msg)
+        _check_subsample(options, seen, function)
         return _fitted_state(options, schema, columns, by, groups, stats, seen)
 
     def _extract(self, result: pl.DataFrame, i: int, column: _Column) -> dict[str, FloatArray]:
@@ -150,7 +160,10 @@ class _Gaussianizer(Scaler):
         """The fit from data reached batch by batch (``polars_mlkit.ray.fit``):
         the fitted columns (and ``by`` columns) of every batch are gathered
         and fitted as in memory, so the parameters are the in-memory fit's,
-        bit for bit. Memory: the fitted columns, not the other columns."""
+        bit for bit. Memory: the fitted columns, not the other columns.
+        (PowerTransformer's maximum-likelihood lambda reads every value at
+        each step of its search; QuantileTransformer overrides this with
+        exact quantiles in passes.)"""
         keep = [*by, *(c.name for c in columns)]
         parts = list(map_batches(lambda batch: batch.select(keep)))
         if parts:
@@ -205,6 +218,21 @@ class _Gaussianizer(Scaler):
 # --------------------------------------------------------------------------- #
 # QuantileTransformer
 # --------------------------------------------------------------------------- #
+def _quantile_stats(rows: FloatArray, found: list[list[list[float]]]) -> dict[str, FloatArray]:
+    """A fitted column's state: ``rows`` (groups x lanes) and the quantiles
+    ``found[lane][group]`` (their own lengths), packed lane-major."""
+    groups, lanes = rows.shape
+    counts = np.zeros((groups, lanes))
+    for j in range(lanes):
+        counts[:, j] = [len(q) for q in found[j]]
+    width = int(counts.max()) if counts.size else 0
+    quantiles = np.full((groups, lanes * width), np.nan)
+    for j in range(lanes):
+        for g, q in enumerate(found[j]):
+            quantiles[g, j * width : j * width + len(q)] = q
+    return {"rows": rows, "n_quantiles": counts, "quantiles": quantiles}
+
+
 class QuantileTransformer(_Gaussianizer):
     """Map columns through their fitted quantiles, as scikit-learn's ``QuantileTransformer``.
 
@@ -288,22 +316,64 @@ class QuantileTransformer(_Gaussianizer):
         self.unknown_group = unknown_group
 
     def _extract(self, result: pl.DataFrame, i: int, column: _Column) -> dict[str, FloatArray]:
-        groups, lanes = result.height, column.lanes
-        rows = np.zeros((groups, lanes))
-        counts = np.zeros((groups, lanes))
+        rows = np.zeros((result.height, column.lanes))
         found: list[list[list[float]]] = []
-        for j in range(lanes):
+        for j in range(column.lanes):
             fit = result[_fit_name(i, j)]
             rows[:, j] = fit.struct.field("rows").to_numpy()
             lists = fit.struct.field("quantiles").to_list()
             found.append([[np.nan if v is None else float(v) for v in q] for q in lists])
-            counts[:, j] = [len(q) for q in lists]
-        width = int(counts.max()) if counts.size else 0
-        quantiles = np.full((groups, lanes * width), np.nan)
-        for j in range(lanes):
-            for g, q in enumerate(found[j]):
-                quantiles[g, j * width : j * width + len(q)] = q
-        return {"rows": rows, "n_quantiles": counts, "quantiles": quantiles}
+        return _quantile_stats(rows, found)
+
+    def _statistics(
+        self,
+        lazy: pl.LazyFrame,
+        schema: pl.Schema,
+        columns: list[_Column],
+        by: list[str],
+        options: dict[str, Any],
+        function: str,
+        streaming: bool,
+    ) -> _State:
+        if not streaming:
+            return super()._statistics(lazy, schema, columns, by, options, function, streaming)
+        # A LazyFrame may not fit in memory: exact quantiles in passes.
+        return self._fit_batches(schema, columns, by, options, lazy_batches(lazy), function)
+
+    def _fit_batches(
+        self,
+        schema: pl.Schema,
+        columns: list[_Column],
+        by: list[str],
+        options: dict[str, Any],
+        map_batches: MapBatches,
+        function: str,
+    ) -> _State:
+        """The fit from data reached batch by batch (a LazyFrame,
+        ``polars_mlkit.ray.fit``): the exact quantiles in passes over the
+        batches (a census of order-key buckets, refined while needed, then a
+        gather of the wanted buckets; see ``fit_in_passes``), never holding
+        the columns whole. The quantiles equal the in-memory fit's, bit for
+        bit."""
+        census = first_census(map_batches, columns, by, "QuantileTransformer", function)
+        groups, keys, seen = census_groups(census, by)
+        _check_subsample(options, seen, function)
+        target = {
+            "target": "quantiles",
+            "n_quantiles": self._kwargs(options, function)["n_quantiles"],
+        }
+        found = order_statistics(map_batches, columns, by, census, keys, target, function)
+        group_rows = [float(r) for r in groups["rows"]]
+        stats = {}
+        for i, column in enumerate(columns):
+            lanes = [
+                [found[(key, f"{i}_{j}")]["quantiles"].tolist() for key in keys]
+                for j in range(column.lanes)
+            ]
+            rows = np.repeat(np.asarray(group_rows).reshape(-1, 1), column.lanes, axis=1)
+            stats[column.name] = _quantile_stats(rows, lanes)
+        groups = groups.select(*by, "key") if by else pl.DataFrame()
+        return _fitted_state(options, schema, columns, by, groups, stats, seen)
 
     def _split(self, state: _State, column: _Column) -> list[list[np.ndarray[Any, Any]]]:
         """The quantiles of each group and lane (their own lengths)."""

@@ -2,23 +2,25 @@
 than memory (its ``collect_batches``) or the blocks of a Ray Dataset.
 
 Min-max, standard and max-abs statistics merge exactly, so each batch is
-fitted on its own and the partial states merged. RobustScaler's exact
-quantiles take two passes (the extension's ``Census`` and ``RankPlan``):
+fitted on its own and the partial states merged. The exact
+quantiles of RobustScaler (six ranks) and QuantileTransformer (two per
+reference) take two passes or more (the extension's ``OrderSearch``, see
+``kernels/passes.rs``):
 
 1. a census per batch (and group, column, dimension): how many values fall
    in each of 2**20 fixed order-key buckets (sign, exponent, 8 mantissa
-   bits), plus the extent; the censuses
-   merge by adding counts;
-2. from the merged census, the buckets that hold the wanted ranks (the
-   median and the two percentiles, and their neighbours); a second pass
-   gathers only the values in those buckets, and selection on them gives the
-   numbers the in-memory fit gives, bit for bit.
+   bits), plus the extent; the censuses merge by adding counts;
+2. from the merged census, the buckets that hold the wanted ranks. While
+   they hold more than a batch's worth of values (say all values in
+   [1000, 1004), or 1,000 quantiles of a large column), a refining pass
+   counts the values inside them by 12 more key bits, with each
+   sub-bucket's extent (a bucket of equal values is then known);
+3. a last pass gathers only the values in the wanted buckets, and sorting
+   them gives the numbers the in-memory fit gives, bit for bit.
 
-Memory: one batch, the census (sparse: the non-empty buckets) and the
-gathered buckets. The gathered buckets are what the wanted ranks' buckets
-hold: for N(50, 10) data about 0.5% of the values each; but a column whose
-values nearly all share their sign, exponent and first eight mantissa bits
-(say all in [1000, 1004)) puts most of its values in one bucket.
+Memory: one batch, the census (sparse: the non-empty buckets), the refining
+censuses (at most 4,096 sub-buckets per wanted bucket) and at most a
+batch's worth of gathered values per column part.
 
 Everything here works on a ``map_batches(fn)`` that applies ``fn`` to every
 batch (a DataFrame) and yields the results, so the LazyFrame and the Ray
@@ -54,6 +56,10 @@ MapBatches: TypeAlias = Callable[[Callable[[pl.DataFrame], pl.DataFrame]], Itera
 
 #: Rows per batch when a LazyFrame is read in batches.
 BATCH_ROWS = 1 << 20
+
+#: The most values the gather pass collects per column part: a batch's
+#: worth. Beyond it the wanted buckets are refined by another pass first.
+GATHER_VALUES = 1 << 20
 
 _SORTED = ("count", "min", "max", "q_low", "median", "q_high")
 
@@ -246,21 +252,17 @@ def merge_census(a: pl.DataFrame | None, b: pl.DataFrame) -> pl.DataFrame:
     return merged.select(b.columns)
 
 
-def _sparse(row: dict[str, Any]) -> tuple[Any, Any]:
-    buckets = np.asarray(row["buckets"] or [], dtype=np.uint32)
-    counts = np.asarray(row["counts"] or [], dtype=np.uint64)
-    return buckets, counts
+def _array(lists: pl.Series, i: int, dtype: Any) -> Any:
+    """Row ``i`` of a List column as a numpy array (no Python objects)."""
+    values = lists.slice(i, 1).explode().drop_nulls()
+    return values.to_numpy().astype(dtype, copy=False)
 
 
-def sorted_statistics(
-    map_batches: MapBatches,
-    columns: list[_Column],
-    by: list[str],
-    quantile_range: tuple[float, float],
-    function: str,
-) -> tuple[dict[str, dict[str, FloatArray]], pl.DataFrame, int]:
-    """RobustScaler's statistics of every group, column and lane in two
-    passes: (stats, groups frame, rows seen)."""
+def first_census(
+    map_batches: MapBatches, columns: list[_Column], by: list[str], estimator: str, function: str
+) -> pl.DataFrame:
+    """Pass 1 over every batch, merged: one row per group and part, with the
+    census, extent and rows; infinity is an error naming the column."""
     census: pl.DataFrame | None = None
     for part in map_batches(lambda batch: census_frame(batch, columns, by)):
         census = merge_census(census, part)
@@ -272,70 +274,147 @@ def sorted_statistics(
         i = int(str(bad["part"][0]).split("_")[0])
         msg = (
             f"{function}: column {columns[i].name!r} contains infinity; scikit-learn's "
-            "RobustScaler rejects infinite values too"
+            f"{estimator} rejects infinite values too"
         )
         raise ValueError(msg)
+    return census
 
-    # The groups, sorted as the in-memory statistics query sorts them.
+
+def census_groups(census: pl.DataFrame, by: list[str]) -> tuple[pl.DataFrame, list[str], int]:
+    """The groups, sorted as the in-memory statistics query sorts them:
+    (groups frame with ``key``, the keys in that order, all rows)."""
     groups = census.select(*by, "key", "rows").unique("key", keep="first")
     if by:
         groups = groups.sort(by, nulls_last=True)
-    keys = [str(k) for k in groups["key"]]
-    rows = int(groups["rows"].sum())
+    return groups, [str(k) for k in groups["key"]], int(groups["rows"].sum())
 
-    plans: dict[tuple[str, str], Any] = {}
-    for row in census.iter_rows(named=True):
-        buckets, counts = _sparse(row)
-        plans[(row["key"], row["part"])] = _internal.census_plan(buckets, counts, quantile_range)
 
-    def gather(batch: pl.DataFrame) -> pl.DataFrame:
-        exprs = []
-        for i, column in enumerate(columns):
-            for j in range(column.lanes):
-                part = _part(i, j)
-                args = [_lane_expr(column, j)] + ([_key_expr(by)] if by else [])
-                exprs.append(
-                    call_plugin(
-                        "order_gather",
-                        args,
-                        {
-                            "function": function,
-                            "keys": keys if by else [],
-                            "buckets": [
-                                [int(b) for b in plans.get((k, part), [])]
-                                for k in (keys if by else [""])
-                            ],
-                        },
-                        is_elementwise=False,
-                        returns_scalar=True,
-                    ).alias(part)
-                )
-        if by:
-            return batch.group_by(by).agg(*exprs).with_columns(_key_expr(by).alias("key"))
-        return batch.select(*exprs).with_columns(key=pl.lit(""))
+def order_statistics(
+    map_batches: MapBatches,
+    columns: list[_Column],
+    by: list[str],
+    census: pl.DataFrame,
+    keys: list[str],
+    target: dict[str, Any],
+    function: str,
+) -> dict[tuple[str, str], dict[str, FloatArray]]:
+    """The exact order statistics of every group and part (``target``:
+    ``{"target": "robust", "quantile_range": ...}`` or ``{"target":
+    "quantiles", "n_quantiles": ...}``), from the merged first census and
+    as many further passes as the extension's ``OrderSearch`` asks for:
+    refining censuses while the wanted buckets hold more than a batch's worth
+    of values, then one gather."""
+    searches: dict[tuple[str, str], Any] = {}
+    for i, (key, part, rows, low, high) in enumerate(
+        census.select("key", "part", "rows", "min", "max").iter_rows()
+    ):
+        searches[(key, part)] = _internal.OrderSearch(
+            rows=int(rows),
+            buckets=_array(census["buckets"], i, np.uint32),
+            counts=_array(census["counts"], i, np.uint64),
+            min=np.nan if low is None else float(low),
+            max=np.nan if high is None else float(high),
+            budget=GATHER_VALUES,
+            **target,
+        )
+
+    def run_pass(stage: str) -> Iterator[tuple[str, str, pl.Series, int]]:
+        """One pass over the batches for the searches at ``stage``: per
+        result row and part, (key, part, the part's column, row)."""
+        plugin = "order_refine" if stage == "refine" else "order_gather"
+
+        def kwargs(part: str) -> dict[str, Any]:
+            chosen = [searches.get((k, part)) for k in (keys if by else [""])]
+            active = [s if s is not None and s.stage()[0] == stage else None for s in chosen]
+            return {
+                "function": function,
+                "keys": keys if by else [],
+                "bits": [0 if s is None else s.stage()[1] for s in active],
+                "buckets": [[] if s is None else [int(b) for b in s.wanted()] for s in active],
+                "into_bits": [0 if s is None else s.refine_bits() for s in active],
+            }
+
+        parts = {
+            _part(i, j): kwargs(_part(i, j))
+            for i, column in enumerate(columns)
+            for j in range(column.lanes)
+        }
+
+        def one_batch(batch: pl.DataFrame) -> pl.DataFrame:
+            exprs = []
+            for i, column in enumerate(columns):
+                for j in range(column.lanes):
+                    args = [_lane_expr(column, j)] + ([_key_expr(by)] if by else [])
+                    exprs.append(
+                        call_plugin(
+                            plugin,
+                            args,
+                            parts[_part(i, j)],
+                            is_elementwise=False,
+                            returns_scalar=True,
+                        ).alias(_part(i, j))
+                    )
+            if by:
+                return batch.group_by(by).agg(*exprs).with_columns(_key_expr(by).alias("key"))
+            return batch.select(*exprs).with_columns(key=pl.lit(""))
+
+        for result in map_batches(one_batch):
+            for i, key in enumerate(result["key"]):
+                for part in parts:
+                    if (key, part) in searches:
+                        yield key, part, result[part], i
+
+    def due(stage: str) -> bool:
+        return any(s.stage()[0] == stage for s in searches.values())
+
+    while due("refine"):
+        for key, part, found, i in run_pass("refine"):
+            search = searches[(key, part)]
+            if search.stage()[0] != "refine" or found[i] is None:
+                continue
+            search.add_census(
+                _array(found.struct.field("buckets"), i, np.uint64),
+                _array(found.struct.field("counts"), i, np.uint64),
+                _array(found.struct.field("min"), i, np.float64),
+                _array(found.struct.field("max"), i, np.float64),
+            )
+        for search in searches.values():
+            search.refine(function)
 
     gathered: dict[tuple[str, str], list[Any]] = {}
-    for result in map_batches(gather):
-        for row in result.iter_rows(named=True):
-            for name, values in row.items():
-                if name in by or name == "key" or values is None:
-                    continue
-                gathered.setdefault((row["key"], name), []).append(
-                    np.asarray(values, dtype=np.float64)
-                )
+    if due("gather"):
+        for key, part, values, i in run_pass("gather"):
+            found = _array(values, i, np.float64)
+            if found.size:
+                gathered.setdefault((key, part), []).append(found)
+    return {
+        place: search.finish(
+            np.concatenate(gathered[place]) if place in gathered else np.empty(0), function
+        )
+        for place, search in searches.items()
+    }
+
+
+def sorted_statistics(
+    map_batches: MapBatches,
+    columns: list[_Column],
+    by: list[str],
+    quantile_range: tuple[float, float],
+    function: str,
+) -> tuple[dict[str, dict[str, FloatArray]], pl.DataFrame, int]:
+    """RobustScaler's statistics of every group, column and lane from passes
+    over the batches: (stats, groups frame, rows seen)."""
+    census = first_census(map_batches, columns, by, "RobustScaler", function)
+    groups, keys, rows = census_groups(census, by)
+    target = {"target": "robust", "quantile_range": quantile_range}
+    found = order_statistics(map_batches, columns, by, census, keys, target, function)
 
     index = {k: g for g, k in enumerate(keys)}
     stats = {c.name: {s: np.full((len(keys), c.lanes), np.nan) for s in _SORTED} for c in columns}
     for c in columns:
         stats[c.name]["count"][:] = 0.0
-    for row in census.iter_rows(named=True):
-        i, j = (int(v) for v in str(row["part"]).split("_"))
-        buckets, counts = _sparse(row)
-        values = gathered.get((row["key"], row["part"]), [])
-        flat = np.concatenate(values) if values else np.empty(0)
-        low = np.nan if row["min"] is None else float(row["min"])
-        high = np.nan if row["max"] is None else float(row["max"])
-        found = _internal.census_statistics(buckets, counts, low, high, flat, quantile_range)
+    for (key, part), named in found.items():
+        i, j = (int(v) for v in part.split("_"))
         for name in _SORTED:
-            stats[columns[i].name][name][index[row["key"]], j] = float(found[name][0])
+            stats[columns[i].name][name][index[key], j] = float(named[name][0])
     return stats, groups.select(*by, "key") if by else pl.DataFrame(), rows
