@@ -35,7 +35,8 @@ use multiversion::multiversion;
 
 use super::element::Element;
 use super::parallel;
-use super::quantile::{lerp, percentile_ranks};
+use super::passes::value_of_key;
+use super::quantile::{lerp, order_key, percentile_ranks};
 use super::scaling::{
     block_moments, column_moments, standard_transform, Moments, StandardOptions, Transform,
 };
@@ -323,22 +324,32 @@ impl QuantileGrid {
     }
 }
 
-/// The order statistics at `ranks` (sorted, distinct, `< values.len()`) by
-/// recursive selection: O(n log k) for k ranks; a sort when ranks are dense.
+/// The order statistics at `ranks` (sorted, distinct, `< values.len()`) of
+/// `values` (no NaN) by recursive selection: O(n log k) for k ranks; a sort
+/// when ranks are dense. The values are selected as their order keys
+/// (integers compare faster than `total_cmp`, in the same order), and
+/// `values` is left holding keys, reordered.
 pub fn select_ranks(values: &mut [f64], ranks: &[usize]) -> Vec<f64> {
-    let mut out = vec![f64::NAN; ranks.len()];
-    if ranks.len() * 8 >= values.len() {
-        values.sort_unstable_by(|a, b| a.total_cmp(b));
-        for (slot, &rank) in out.iter_mut().zip(ranks) {
-            *slot = values.get(rank).copied().unwrap_or(f64::NAN);
-        }
-        return out;
+    for v in values.iter_mut() {
+        *v = f64::from_bits(order_key(*v));
     }
-    select_into(values, 0, ranks, &mut out);
-    out
+    // SAFETY: `f64` and `u64` have the same size and alignment and every
+    // bit pattern is a valid `u64`; the slice is borrowed mutably here only.
+    let keys: &mut [u64] =
+        unsafe { std::slice::from_raw_parts_mut(values.as_mut_ptr().cast::<u64>(), values.len()) };
+    let mut out = vec![0u64; ranks.len()];
+    if ranks.len() * 8 >= keys.len() {
+        keys.sort_unstable();
+        for (slot, &rank) in out.iter_mut().zip(ranks) {
+            *slot = keys.get(rank).copied().unwrap_or(0);
+        }
+    } else {
+        select_into(keys, 0, ranks, &mut out);
+    }
+    out.into_iter().map(value_of_key).collect()
 }
 
-fn select_into(values: &mut [f64], base: usize, ranks: &[usize], out: &mut [f64]) {
+fn select_into(values: &mut [u64], base: usize, ranks: &[usize], out: &mut [u64]) {
     if ranks.is_empty() || values.is_empty() {
         return;
     }
@@ -349,7 +360,7 @@ fn select_into(values: &mut [f64], base: usize, ranks: &[usize], out: &mut [f64]
     if rank >= values.len() {
         return;
     }
-    let (left, at, right) = values.select_nth_unstable_by(rank, |a, b| a.total_cmp(b));
+    let (left, at, right) = values.select_nth_unstable(rank);
     if let Some(slot) = out.get_mut(mid) {
         *slot = *at;
     }

@@ -46,7 +46,7 @@ pub fn prefix_of(x: f64, bits: u32) -> u64 {
 }
 
 /// The float whose order key is `key` (the inverse of `order_key`).
-fn value_of_key(key: u64) -> f64 {
+pub fn value_of_key(key: u64) -> f64 {
     if key >> 63 == 1 {
         f64::from_bits(key & !(1 << 63))
     } else {
