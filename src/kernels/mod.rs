@@ -7,6 +7,7 @@ pub mod element;
 pub mod gaussian;
 pub mod neighbors;
 pub mod parallel;
+pub mod product;
 pub mod quantile;
 pub mod rowwise;
 pub mod scaling;
