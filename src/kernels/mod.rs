@@ -8,6 +8,7 @@ pub mod gaussian;
 pub mod neighbors;
 pub mod parallel;
 pub mod passes;
+pub mod product;
 pub mod quantile;
 pub mod rowwise;
 pub mod scaling;

@@ -1,94 +1,27 @@
-//! Matrix products (through the `gemm` crate) for `project` and `nearest`,
-//! and bounded top-k selection.
+//! Brute-force nearest neighbours (scores from the matrix products of
+//! [`super::product`]), `project`'s product, and bounded top-k selection.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
 use super::codes::{self, widen_into, F16};
 use super::element::Element;
+use super::product::{gemm_product, ProductFloat, Queries};
 use super::vector;
 
 /// Rows gathered per matrix product: the block (and its scores) stay in cache.
 pub const ROW_BLOCK: usize = 256;
 
+/// At most this many queries are scored per product, so a block's scores
+/// (`ROW_BLOCK × QUERY_CHUNK`) are still in cache when they are screened.
+pub const QUERY_CHUNK: usize = 512;
+
 /// `out (rows × k) = x (rows × d) · m (d × k)`, all row-major `f64`.
 /// Returns `false` (and leaves `out` alone) if the lengths disagree.
 pub fn matmul(x: &[f64], rows: usize, d: usize, m: &[f64], k: usize, out: &mut [f64]) -> bool {
-    product(x, rows, d, m, k, false, out)
-}
-
-/// `out (rows × cols) = lhs (rows × inner) · rhs`, where `rhs` is stored
-/// row-major as `inner × cols`, or as `cols × inner` when `rhs_transposed`
-/// (so `nearest` can multiply by a block of rows without copying it).
-fn product<S: GemmFloat>(
-    lhs: &[S],
-    rows: usize,
-    inner: usize,
-    rhs: &[S],
-    cols: usize,
-    rhs_transposed: bool,
-    out: &mut [S],
-) -> bool {
-    if lhs.len() != rows * inner || rhs.len() != inner * cols || out.len() != rows * cols {
-        return false;
-    }
-    if rows == 0 || cols == 0 {
-        return true;
-    }
-    if inner == 0 {
-        out.fill(S::ZERO);
-        return true;
-    }
-    let (rhs_cs, rhs_rs) = if rhs_transposed {
-        (inner as isize, 1)
-    } else {
-        (1, cols as isize)
-    };
-    // SAFETY: the lengths were checked above, so every index gemm derives
-    // from (rows, cols, inner) and the strides stays inside the three slices.
-    unsafe {
-        gemm(
-            rows,
-            cols,
-            inner,
-            out.as_mut_ptr(),
-            1,
-            cols as isize,
-            false,
-            lhs.as_ptr(),
-            1,
-            inner as isize,
-            rhs.as_ptr(),
-            rhs_cs,
-            rhs_rs,
-            S::ZERO,
-            S::ONE,
-            false,
-            false,
-            false,
-            Parallelism::None,
-        );
-    }
-    true
-}
-
-/// The float types the matrix products run in.
-trait GemmFloat: Copy + 'static {
-    const ZERO: Self;
-    const ONE: Self;
-}
-
-impl GemmFloat for f32 {
-    const ZERO: f32 = 0.0;
-    const ONE: f32 = 1.0;
-}
-
-impl GemmFloat for f64 {
-    const ZERO: f64 = 0.0;
-    const ONE: f64 = 1.0;
+    gemm_product(x, rows, d, m, k, false, out)
 }
 
 /// How neighbours are ranked.
@@ -233,11 +166,13 @@ impl<'q, T: Element> Ranker<'q, T> {
 /// the narrower Float16, Int8 and UInt8 ones are screened by a Float32
 /// product and their candidates scored exactly.
 pub trait SearchRow: Copy + Send + Sync + 'static {
+    /// The type the rows are scored in (and the queries converted to).
+    #[doc(hidden)]
+    type Scalar: ProductFloat + Element;
+
     #[doc(hidden)]
     fn search_part(
-        queries: &[f64],
-        m: usize,
-        d: usize,
+        queries: &SearchQueries<Self::Scalar>,
         k: usize,
         metric: Metric,
         rows: &[(u32, &[Self])],
@@ -245,15 +180,66 @@ pub trait SearchRow: Copy + Send + Sync + 'static {
 }
 
 impl SearchRow for f64 {
+    type Scalar = f64;
+
     fn search_part(
-        queries: &[f64],
-        m: usize,
-        d: usize,
+        queries: &SearchQueries<f64>,
         k: usize,
         metric: Metric,
         rows: &[(u32, &[f64])],
     ) -> Vec<TopK> {
-        nearest_serial(queries, m, d, k, metric, rows.iter().copied())
+        nearest_serial(queries, k, metric, rows)
+    }
+}
+
+/// The queries of a search, prepared once for all its parts: their values
+/// in the type the rows are scored in, their norms, and the chunks the
+/// matrix products take.
+#[doc(hidden)]
+pub struct SearchQueries<S> {
+    values: Vec<S>,
+    m: usize,
+    d: usize,
+    sq: Vec<f64>,
+    norm: Vec<f64>,
+    /// `(first query, the chunk's queries)`, at most `QUERY_CHUNK` each.
+    chunks: Vec<(usize, Queries<S>)>,
+}
+
+impl<S: ProductFloat + Element> SearchQueries<S> {
+    fn new(queries: &[f64], m: usize, d: usize) -> Self {
+        let values: Vec<S> = queries.iter().map(|&v| S::from_f64(v)).collect();
+        let mut prepared = SearchQueries {
+            m,
+            d,
+            sq: Vec::with_capacity(m),
+            norm: Vec::with_capacity(m),
+            chunks: Vec::new(),
+            values,
+        };
+        for q in 0..m {
+            let query = prepared.query(q);
+            let (sq, norm) = (vector::sum_sq(query), vector::norm_l2(query));
+            prepared.sq.push(sq);
+            prepared.norm.push(norm);
+        }
+        // Chunks of equal size (a multiple of 32 queries, a panel of the
+        // product) but the last.
+        let count = m.div_ceil(QUERY_CHUNK);
+        let size = m.div_ceil(count.max(1)).next_multiple_of(32).max(1);
+        prepared.chunks = (0..m)
+            .step_by(size)
+            .filter_map(|q0| {
+                let q1 = (q0 + size).min(m);
+                let chunk = prepared.values.get(q0 * d..q1 * d)?;
+                Some((q0, Queries::new(chunk, q1 - q0, d)?))
+            })
+            .collect();
+        prepared
+    }
+
+    fn query(&self, q: usize) -> &[S] {
+        self.values.get(q * self.d..(q + 1) * self.d).unwrap_or(&[])
     }
 }
 
@@ -286,15 +272,15 @@ impl F32Row for f32 {
 macro_rules! screened_rows {
     ($($t:ty),*) => {$(
         impl SearchRow for $t {
+            type Scalar = f32;
+
             fn search_part(
-                queries: &[f64],
-                m: usize,
-                d: usize,
+                queries: &SearchQueries<f32>,
                 k: usize,
                 metric: Metric,
                 rows: &[(u32, &[$t])],
             ) -> Vec<TopK> {
-                nearest_screened(queries, m, d, k, metric, rows)
+                nearest_screened(queries, k, metric, rows)
             }
         }
     )*};
@@ -346,11 +332,17 @@ pub fn nearest<'a, R: SearchRow + 'a>(
     rows: impl Iterator<Item = (u32, &'a [R])>,
 ) -> Vec<Vec<(u32, f64)>> {
     let rows: Vec<(u32, &[R])> = rows.collect();
+    let queries = SearchQueries::<R::Scalar>::new(queries, m, d);
     // Row ranges are searched on several threads and their top-k merged;
-    // the result is the same as a serial search (see `TopK::merge`).
+    // the result is the same as a serial search (see `TopK::merge`). A few
+    // parts per thread: each part starts with an empty top k, which lets
+    // more candidates through its first blocks.
+    let part = (rows.len() / (4 * rayon::current_num_threads()))
+        .next_multiple_of(ROW_BLOCK)
+        .max(ROW_BLOCK * 16);
     let tops = rows
-        .par_chunks(ROW_BLOCK * 16)
-        .map(|part| R::search_part(queries, m, d, k, metric, part))
+        .par_chunks(part)
+        .map(|part| R::search_part(&queries, k, metric, part))
         .reduce_with(|mut left, right| {
             for (l, r) in left.iter_mut().zip(right) {
                 l.merge(r);
@@ -361,21 +353,19 @@ pub fn nearest<'a, R: SearchRow + 'a>(
     tops.into_iter().map(TopK::into_sorted).collect()
 }
 
-fn nearest_serial<'a, T: Element + 'a>(
-    queries: &[f64],
-    m: usize,
-    d: usize,
+fn nearest_serial(
+    queries: &SearchQueries<f64>,
     k: usize,
     metric: Metric,
-    rows: impl Iterator<Item = (u32, &'a [T])>,
+    rows: &[(u32, &[f64])],
 ) -> Vec<TopK> {
+    let (m, d) = (queries.m, queries.d);
     let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
-    let query = |q: usize| queries.get(q * d..(q + 1) * d).unwrap_or(&[]);
-    let query_sq: Vec<f64> = (0..m).map(|q| vector::sum_sq(query(q))).collect();
-    let query_norm: Vec<f64> = (0..m).map(|q| vector::norm_l2(query(q))).collect();
+    let (query_sq, query_norm) = (&queries.sq, &queries.norm);
     let mut block = vec![0.0f64; ROW_BLOCK * d];
     let mut positions: Vec<u32> = Vec::with_capacity(ROW_BLOCK);
-    let mut scores = vec![0.0f64; m * ROW_BLOCK];
+    let mut scores = vec![0.0f64; m.min(QUERY_CHUNK) * ROW_BLOCK];
+    let mut thresholds = vec![0.0f64; m.min(QUERY_CHUNK)];
     let mut row_sq = vec![0.0f64; ROW_BLOCK];
     let mut row_norm = vec![0.0f64; ROW_BLOCK];
 
@@ -389,37 +379,48 @@ fn nearest_serial<'a, T: Element + 'a>(
             row_sq[r] = vector::sum_sq(x);
             row_norm[r] = vector::norm_l2_from_sum_sq(x, row_sq[r]);
         }
-        let s = &mut scores[..m * b];
-        // scores (m × b) = queries (m × d) · blockᵀ (d × b)
-        if !product(queries, m, d, xb, b, true, s) {
-            s.fill(0.0);
-        }
-        for q in 0..m {
-            let top = &mut tops[q];
+        for (q0, chunk) in &queries.chunks {
+            let mc = chunk.count();
+            // scores (b × mc) = block (b × d) · chunkᵀ (d × mc)
+            let s = &mut scores[..b * mc];
+            if !chunk.scores(xb, b, s) {
+                s.fill(0.0);
+            }
+            let tops = &mut tops[*q0..*q0 + mc];
+            // A key below the worst kept one when the block starts would
+            // be refused by `TopK::push` anyway (the worst only improves).
+            for (t, top) in thresholds.iter_mut().zip(tops.iter()) {
+                *t = top.worst_key();
+            }
             for (r, &position) in positions.iter().enumerate() {
-                let dot = s[q * b + r];
-                let (key, score) = match metric {
-                    Metric::Dot => (dot, dot),
-                    Metric::Cosine => {
-                        let denom = query_norm[q] * row_norm[r];
-                        let c = if denom == 0.0 { 0.0 } else { dot / denom };
-                        (c, c)
+                let row_scores = &s[r * mc..(r + 1) * mc];
+                for (j, &dot) in row_scores.iter().enumerate() {
+                    let q = q0 + j;
+                    let (key, score) = match metric {
+                        Metric::Dot => (dot, dot),
+                        Metric::Cosine => {
+                            let denom = query_norm[q] * row_norm[r];
+                            let c = if denom == 0.0 { 0.0 } else { dot / denom };
+                            (c, c)
+                        }
+                        Metric::Euclidean => {
+                            let sq = (query_sq[q] + row_sq[r] - 2.0 * dot).max(0.0);
+                            (-sq, sq.sqrt())
+                        }
+                    };
+                    if key >= thresholds[j] {
+                        tops[j].push(key, position, score);
                     }
-                    Metric::Euclidean => {
-                        let sq = (query_sq[q] + row_sq[r] - 2.0 * dot).max(0.0);
-                        (-sq, sq.sqrt())
-                    }
-                };
-                top.push(key, position, score);
+                }
             }
         }
         positions.clear();
     };
 
-    for (position, row) in rows {
+    for &(position, row) in rows {
         let slot = positions.len();
         for (dst, src) in block[slot * d..(slot + 1) * d].iter_mut().zip(row) {
-            *dst = src.to_f64();
+            *dst = *src;
         }
         positions.push(position);
         if positions.len() == ROW_BLOCK {
@@ -437,19 +438,15 @@ fn nearest_serial<'a, T: Element + 'a>(
 /// `top_k_similar`). The result is therefore exactly the top k of the exact
 /// scores, ties to the lower position.
 fn nearest_screened<R: F32Row>(
-    queries: &[f64],
-    m: usize,
-    d: usize,
+    queries: &SearchQueries<f32>,
     k: usize,
     metric: Metric,
     rows: &[(u32, &[R])],
 ) -> Vec<TopK> {
+    let (m, d) = (queries.m, queries.d);
     // The queries follow the column's dtype (Float32 for the narrower
     // types), as in `top_k_similar`.
-    let queries_32: Vec<f32> = queries.iter().map(|&v| v as f32).collect();
-    let query = |q: usize| queries_32.get(q * d..(q + 1) * d).unwrap_or(&[]);
-    let query_sq: Vec<f64> = (0..m).map(|q| vector::sum_sq(query(q))).collect();
-    let query_norm: Vec<f64> = (0..m).map(|q| vector::norm_l2(query(q))).collect();
+    let (query_sq, query_norm) = (&queries.sq, &queries.norm);
     // |fl32(q·x) - q·x| <= gamma_d * |q| |x| for any summation order (with
     // FMA or not); doubled for the f64 rounding of everything else.
     let unit = f64::from(f32::EPSILON) / 2.0;
@@ -461,7 +458,9 @@ fn nearest_screened<R: F32Row>(
     let mut lower: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
     let mut candidates: Vec<Vec<(f64, usize)>> = vec![Vec::new(); m];
     let mut block = vec![0.0f32; ROW_BLOCK * d];
-    let mut scores = vec![0.0f32; m * ROW_BLOCK];
+    let mut scores = vec![0.0f32; m.min(QUERY_CHUNK) * ROW_BLOCK];
+    let mut screen = Screen::new(metric, gamma, rank_error);
+    let mut passed: Vec<u32> = Vec::with_capacity(m.min(QUERY_CHUNK));
     let mut row_sq = vec![0.0f64; ROW_BLOCK];
     let mut row_norm = vec![0.0f64; ROW_BLOCK];
     let mut scratch = Vec::new();
@@ -476,52 +475,73 @@ fn nearest_screened<R: F32Row>(
             row_sq[slot] = vector::sum_sq(row);
             row_norm[slot] = vector::norm_l2_from_sum_sq(row, row_sq[slot]);
         }
-        let s = &mut scores[..m * b];
-        if !product(&queries_32, m, d, &block[..b * d], b, true, s) {
-            s.fill(f32::NAN);
-        }
-        for q in 0..m {
-            let threshold = lower[q].worst_key();
-            let (qn, qs) = (query_norm[q], query_sq[q]);
+        for (q0, chunk) in &queries.chunks {
+            let (q0, mc) = (*q0, chunk.count());
+            // scores (b × mc) = block (b × d) · chunkᵀ (d × mc)
+            let s = &mut scores[..b * mc];
+            if !chunk.scores(&block[..b * d], b, s) {
+                s.fill(f32::NAN);
+            }
+            let in_chunk = q0..q0 + mc;
+            screen.prepare(
+                &lower[in_chunk.clone()],
+                &query_norm[in_chunk.clone()],
+                &query_sq[in_chunk.clone()],
+            );
             for slot in 0..b {
-                let approx = f64::from(s[q * b + slot]);
-                let scale = qn * row_norm[slot];
-                let err = gamma * scale;
-                let (lo, hi) = match metric {
-                    Metric::Dot => (
-                        approx - err - rank_error * scale,
-                        approx + err + rank_error * scale,
-                    ),
-                    Metric::Cosine => {
-                        if scale == 0.0 {
-                            (0.0, 0.0)
-                        } else {
+                let row_scores = &s[slot * mc..(slot + 1) * mc];
+                screen.pass(row_scores, row_norm[slot], row_sq[slot], &mut passed);
+                for &j in &passed {
+                    let (j, q) = (j as usize, q0 + j as usize);
+                    let approx = f64::from(row_scores[j]);
+                    let (qn, qs) = (query_norm[q], query_sq[q]);
+                    let scale = qn * row_norm[slot];
+                    let err = gamma * scale;
+                    let (lo, hi) = match metric {
+                        Metric::Dot => (
+                            approx - err - rank_error * scale,
+                            approx + err + rank_error * scale,
+                        ),
+                        Metric::Cosine => {
+                            if scale == 0.0 {
+                                (0.0, 0.0)
+                            } else {
+                                (
+                                    (approx - err) / scale - rank_error,
+                                    (approx + err) / scale + rank_error,
+                                )
+                            }
+                        }
+                        Metric::Euclidean => {
+                            // key = -|q - x|² = 2 q·x - |q|² - |x|²
+                            let rest = qs + row_sq[slot];
+                            let slack =
+                                4.0 * f64::EPSILON * rest + rank_error * (rest + 2.0 * scale);
                             (
-                                (approx - err) / scale - rank_error,
-                                (approx + err) / scale + rank_error,
+                                2.0 * (approx - err) - rest - slack,
+                                2.0 * (approx + err) - rest + slack,
                             )
                         }
+                    };
+                    if hi.is_nan() || hi < screen.threshold[j] {
+                        continue; // cannot reach the top k (or NaN)
                     }
-                    Metric::Euclidean => {
-                        // key = -|q - x|² = 2 q·x - |q|² - |x|²
-                        let rest = qs + row_sq[slot];
-                        let slack = 4.0 * f64::EPSILON * rest + rank_error * (rest + 2.0 * scale);
-                        (
-                            2.0 * (approx - err) - rest - slack,
-                            2.0 * (approx + err) - rest + slack,
-                        )
+                    let row_index = block_index * ROW_BLOCK + slot;
+                    lower[q].push(lo, row_index as u32, lo);
+                    candidates[q].push((hi, row_index));
+                    // The threshold only rises, and any worst kept lower
+                    // bound is a safe cut: raise it at once.
+                    let t = lower[q].worst_key();
+                    if t > screen.threshold[j] {
+                        screen.set(j, t, qn, qs);
                     }
-                };
-                if hi.is_nan() || hi < threshold {
-                    continue; // cannot reach the top k (or NaN)
                 }
-                let row_index = block_index * ROW_BLOCK + slot;
-                lower[q].push(lo, row_index as u32, lo);
-                candidates[q].push((hi, row_index));
             }
-            let threshold = lower[q].worst_key();
-            if candidates[q].len() > 8 * k + 256 {
-                candidates[q].retain(|&(hi, _)| hi >= threshold);
+            for q in in_chunk {
+                let threshold = lower[q].worst_key();
+                if candidates[q].len() > 8 * k + 256 {
+                    candidates[q].retain(|&(hi, _)| hi >= threshold);
+                }
             }
         }
     }
@@ -529,7 +549,7 @@ fn nearest_screened<R: F32Row>(
     (0..m)
         .map(|q| {
             let threshold = lower[q].worst_key();
-            let query = query(q);
+            let query = queries.query(q);
             let mut top = TopK::new(k);
             for &(hi, row_index) in &candidates[q] {
                 if hi < threshold {
@@ -543,6 +563,138 @@ fn nearest_screened<R: F32Row>(
             top
         })
         .collect()
+}
+
+/// A cheap first test of the Float32 screen, query by query for one row:
+/// it lets through every query whose bound `hi` (computed exactly as in
+/// `nearest_screened`) could reach the query's threshold, and most others
+/// not. It compares `approx` with `a + c · |x| + e·|x|²`, a rearrangement
+/// of `hi >= threshold` with twice the rounding allowance `gamma` (and
+/// three times the `f64` allowance of the Euclidean bound), so the `f64`
+/// roundings of the two forms cannot make it drop a row the exact test
+/// keeps; NaN anywhere lets the query through to the exact test.
+struct Screen {
+    metric: Metric,
+    gamma: f64,
+    rank_error: f64,
+    /// Each query's threshold: the worst lower bound its top k keeps.
+    threshold: Vec<f64>,
+    a: Vec<f64>,
+    c: Vec<f64>,
+    /// The factor of `|x|²` (Euclidean only).
+    e: f64,
+}
+
+impl Screen {
+    fn new(metric: Metric, gamma: f64, rank_error: f64) -> Self {
+        let e = match metric {
+            Metric::Euclidean => (1.0 - 12.0 * f64::EPSILON - rank_error) / 2.0,
+            Metric::Cosine | Metric::Dot => 0.0,
+        };
+        Screen {
+            metric,
+            gamma,
+            rank_error,
+            threshold: Vec::new(),
+            a: Vec::new(),
+            c: Vec::new(),
+            e,
+        }
+    }
+
+    /// The thresholds of a chunk of queries.
+    fn prepare(&mut self, lower: &[TopK], query_norm: &[f64], query_sq: &[f64]) {
+        let count = lower.len();
+        self.threshold.resize(count, f64::NEG_INFINITY);
+        self.a.resize(count, 0.0);
+        self.c.resize(count, 0.0);
+        for (j, ((top, &qn), &qs)) in lower.iter().zip(query_norm).zip(query_sq).enumerate() {
+            self.set(j, top.worst_key(), qn, qs);
+        }
+    }
+
+    /// Query `j`'s threshold is now `t` (its norm `qn`, squared norm `qs`).
+    fn set(&mut self, j: usize, t: f64, qn: f64, qs: f64) {
+        let (margin, re) = (2.0 * self.gamma, self.rank_error);
+        let (a, c) = match self.metric {
+            // hi = (approx + γ qn xn) / (qn xn) + re  >=  t
+            Metric::Cosine => (0.0, (t - re - margin) * qn),
+            // hi = approx + (γ + re) qn xn  >=  t
+            Metric::Dot => (t, -(margin + re) * qn),
+            // hi = 2 (approx + γ qn xn) - rest + slack  >=  t, with
+            // rest = qs + xs and slack = 4ε rest + re (rest + 2 qn xn)
+            Metric::Euclidean => ((t + qs * 2.0 * self.e) / 2.0, -(margin + re) * qn),
+        };
+        if let (Some(threshold), Some(a_j), Some(c_j)) = (
+            self.threshold.get_mut(j),
+            self.a.get_mut(j),
+            self.c.get_mut(j),
+        ) {
+            (*threshold, *a_j, *c_j) = (t, a, c);
+        }
+    }
+
+    /// The queries (indices into this chunk) whose scores against a row of
+    /// norm `xn` and squared norm `xs` pass the cheap test.
+    fn pass(&self, scores: &[f32], xn: f64, xs: f64, passed: &mut Vec<u32>) {
+        passed.clear();
+        let extra = self.e * xs;
+        let n = scores.len().min(self.a.len()).min(self.c.len());
+        let (scores, a, c) = (&scores[..n], &self.a[..n], &self.c[..n]);
+        #[cfg(target_arch = "x86_64")]
+        let done = if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F; the three slices have length n.
+            unsafe { screen_pass_avx512(scores, a, c, xn, extra, passed) }
+        } else {
+            0
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let done = 0;
+        for j in done..n {
+            let below = f64::from(scores[j]) < a[j] + c[j] * xn + extra;
+            // NaN compares false: not below, so it passes.
+            if !below {
+                passed.push(j as u32);
+            }
+        }
+    }
+}
+
+/// [`Screen::pass`] eight queries at a time, with the same operations in
+/// the same order (so the same bits); returns how many queries it did.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn screen_pass_avx512(
+    scores: &[f32],
+    a: &[f64],
+    c: &[f64],
+    xn: f64,
+    extra: f64,
+    passed: &mut Vec<u32>,
+) -> usize {
+    use std::arch::x86_64::*;
+    let n = scores.len().min(a.len()).min(c.len());
+    let whole = n / 8 * 8;
+    let (xn, extra) = (_mm512_set1_pd(xn), _mm512_set1_pd(extra));
+    for j in (0..whole).step_by(8) {
+        // SAFETY: j + 8 <= whole <= n numbers of each slice; unaligned loads.
+        let below = unsafe {
+            let score = _mm512_cvtps_pd(_mm256_loadu_ps(scores.as_ptr().add(j)));
+            let scaled = _mm512_mul_pd(_mm512_loadu_pd(c.as_ptr().add(j)), xn);
+            let bar = _mm512_add_pd(
+                _mm512_add_pd(_mm512_loadu_pd(a.as_ptr().add(j)), scaled),
+                extra,
+            );
+            _mm512_cmp_pd_mask::<_CMP_LT_OQ>(score, bar)
+        };
+        // NaN compares false: not below, so it passes.
+        let mut pass = !below;
+        while pass != 0 {
+            passed.push((j + pass.trailing_zeros() as usize) as u32);
+            pass &= pass - 1;
+        }
+    }
+    whole
 }
 
 #[cfg(test)]
@@ -651,6 +803,53 @@ mod tests {
                 for (a, b) in found.iter().zip(&expected) {
                     assert!((a.1 - b.1).abs() < 1e-9 * b.1.abs().max(1.0));
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn many_queries_in_chunks_match_brute_force() {
+        // 600 queries take two chunks; near-ties and repeated rows test the
+        // screen's bounds, a zero row and a zero query the degenerate cases.
+        let (d, n, m, k) = (19, 3000, 600, 6);
+        let value = |i: usize, j: usize| (((i * 37 + j * 11) % 23) as f64 - 11.0) * 0.25;
+        let mut data64: Vec<Vec<f64>> = (0..n)
+            .map(|i| (0..d).map(|j| value(i, j)).collect())
+            .collect();
+        data64[5] = vec![0.0; d];
+        data64[900] = data64[17].clone();
+        let data32: Vec<Vec<f32>> = data64
+            .iter()
+            .map(|r| r.iter().map(|&v| v as f32).collect())
+            .collect();
+        let mut queries: Vec<f64> = (0..m * d).map(|i| value(i / d + 7, i % d) * 1.5).collect();
+        queries[3 * d..4 * d].fill(0.0);
+        for metric in [Metric::Cosine, Metric::Dot, Metric::Euclidean] {
+            let rows32 = data32
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (i as u32, r.as_slice()));
+            let got32 = nearest(&queries, m, d, k, metric, rows32);
+            let rows64 = data64
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (i as u32, r.as_slice()));
+            let got64 = nearest(&queries, m, d, k, metric, rows64);
+            for q in 0..m {
+                let query64 = &queries[q * d..(q + 1) * d];
+                let query32: Vec<f32> = query64.iter().map(|&v| v as f32).collect();
+                let (mut top32, mut top64) = (TopK::new(k), TopK::new(k));
+                for i in 0..n {
+                    let (key, score) = rank_row(metric, &data32[i], &query32);
+                    top32.push(key, i as u32, score);
+                    let (key, score) = rank_row(metric, &data64[i], query64);
+                    top64.push(key, i as u32, score);
+                }
+                assert_eq!(got32[q], top32.into_sorted(), "f32 {metric:?} query {q}");
+                let expected = top64.into_sorted();
+                let ids: Vec<u32> = got64[q].iter().map(|x| x.0).collect();
+                let expected_ids: Vec<u32> = expected.iter().map(|x| x.0).collect();
+                assert_eq!(ids, expected_ids, "f64 {metric:?} query {q}");
             }
         }
     }

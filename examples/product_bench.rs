@@ -1,0 +1,226 @@
+//! Timings of the score products of `nearest`: the `gemm` crate (the
+//! product before `kernels::product`) against the kernel `nearest` now
+//! picks, then `nearest` itself.
+//!
+//! `cargo run --release --example product_bench [quick]`
+//!
+//! Every figure is the median of several runs. The corpus has 100,000 rows
+//! in blocks of 256; with many queries only the first blocks are timed (the
+//! rate is per block, so it does not change), to keep a run to minutes.
+
+use std::time::Instant;
+
+use polars_mlkit::kernels::neighbors::{self, Metric, QUERY_CHUNK, ROW_BLOCK};
+use polars_mlkit::kernels::product::{gemm_product, Kernel, ProductFloat, Queries};
+use rayon::prelude::*;
+
+const ROWS: usize = 100_000;
+/// Floating-point operations per timed run, at most (about a second).
+const WORK: f64 = 1e11;
+
+/// Reproducible numbers in [-1, 1).
+fn numbers(count: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..count)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+/// Seconds the process's threads have run on a CPU (Linux), so that
+/// timings on a shared machine leave out the time other processes took.
+fn cpu_seconds() -> Option<f64> {
+    let mut nanos = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        nanos += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(nanos as f64 * 1e-9)
+}
+
+/// Median wall-clock and CPU seconds of `runs` runs (after a warm-up).
+fn median_seconds(runs: usize, mut run: impl FnMut()) -> (f64, f64) {
+    run();
+    let mut wall = Vec::new();
+    let mut cpu = Vec::new();
+    for _ in 0..runs {
+        let (start, cpu_start) = (Instant::now(), cpu_seconds());
+        run();
+        let elapsed = start.elapsed().as_secs_f64();
+        wall.push(elapsed);
+        cpu.push(match (cpu_start, cpu_seconds()) {
+            (Some(a), Some(b)) => b - a,
+            _ => elapsed,
+        });
+    }
+    wall.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
+    (wall[runs / 2], cpu[runs / 2])
+}
+
+/// How the blocks of `corpus` are multiplied.
+#[derive(Clone, Copy, PartialEq)]
+enum Method {
+    /// `gemm_product(queries, blockᵀ)` into `m × b`, as before.
+    Gemm,
+    /// `Queries::scores` into `b × m` in chunks of queries, with the
+    /// kernel `nearest` picks.
+    New,
+}
+
+/// One pass of every block of `corpus` (row-major, `d` wide) against the
+/// queries, on one thread or split into rayon parts of `PART` rows.
+fn pass<S: ProductFloat>(
+    method: Method,
+    queries: &[S],
+    m: usize,
+    d: usize,
+    corpus: &[S],
+    parallel: bool,
+) {
+    let part = |rows: &[S]| {
+        let mut out = vec![S::ZERO; m * ROW_BLOCK];
+        // As `nearest`: chunks of at most QUERY_CHUNK queries.
+        let chunks: Vec<Queries<S>> = match method {
+            Method::Gemm => Vec::new(),
+            Method::New => queries
+                .chunks(QUERY_CHUNK * d.max(1))
+                .filter_map(|chunk| Queries::new(chunk, chunk.len() / d.max(1), d))
+                .collect(),
+        };
+        for block in rows.chunks(ROW_BLOCK * d) {
+            let b = block.len() / d;
+            match method {
+                Method::Gemm => assert!(gemm_product(
+                    queries,
+                    m,
+                    d,
+                    block,
+                    b,
+                    true,
+                    &mut out[..m * b]
+                )),
+                Method::New => {
+                    for chunk in &chunks {
+                        assert!(chunk.scores(block, b, &mut out[..chunk.count() * b]));
+                    }
+                }
+            }
+        }
+    };
+    if parallel {
+        // Rows per rayon part, as in `nearest`.
+        let rows = corpus.len() / d.max(1);
+        let part_rows = (rows / (4 * rayon::current_num_threads()))
+            .next_multiple_of(ROW_BLOCK)
+            .max(ROW_BLOCK * 16);
+        corpus.par_chunks(part_rows * d).for_each(part);
+    } else {
+        part(corpus);
+    }
+}
+
+fn product_table<S: ProductFloat + From<f32>>(
+    label: &str,
+    ms: &[usize],
+    ds: &[usize],
+    runs: usize,
+) {
+    let threads = rayon::current_num_threads();
+    println!("\n{label} scores, GFLOPS (gemm crate -> new; speed-up)");
+    println!(
+        "| m | d | kernel | blocks | 1 thread | 1 thread, CPU time | {threads} threads | {threads} threads, CPU time |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for &d in ds {
+        let corpus: Vec<S> = numbers(ROWS * d, d as u64)
+            .into_iter()
+            .map(S::from)
+            .collect();
+        for &m in ms {
+            let queries: Vec<S> = numbers(m * d, 7).into_iter().map(S::from).collect();
+            let per_block = 2.0 * (m * ROW_BLOCK * d) as f64;
+            let all_blocks = ROWS.div_ceil(ROW_BLOCK);
+            let blocks = ((WORK / per_block).ceil() as usize).clamp(threads * 16, all_blocks);
+            let runs = if m >= 2000 { 3 } else { runs };
+            let rows = (blocks * ROW_BLOCK).min(ROWS);
+            let corpus = &corpus[..rows * d];
+            let flops = 2.0 * (m * rows * d) as f64;
+            let mut cells = Vec::new();
+            for parallel in [false, true] {
+                let used = if parallel { threads } else { 1 };
+                let old = median_seconds(runs, || {
+                    pass(Method::Gemm, &queries, m, d, corpus, parallel)
+                });
+                let new =
+                    median_seconds(runs, || pass(Method::New, &queries, m, d, corpus, parallel));
+                // Wall clock, and CPU time per thread used.
+                for (old, new) in [(old.0, new.0), (old.1 / used as f64, new.1 / used as f64)] {
+                    cells.push(format!(
+                        "{:.0} -> {:.0} ({:.2}x)",
+                        flops / old / 1e9,
+                        flops / new / 1e9,
+                        old / new
+                    ));
+                }
+            }
+            println!(
+                "| {m} | {d} | {:?} | {} | {} |",
+                Kernel::fastest(m),
+                rows.div_ceil(ROW_BLOCK),
+                cells.join(" | ")
+            );
+        }
+    }
+}
+
+/// The whole `nearest` (cosine, k = 10) over Float32 rows.
+fn nearest_table(ms: &[usize], ds: &[usize], runs: usize) {
+    println!(
+        "\nnearest, Float32 rows, cosine, k = 10, {} rows, all threads: seconds",
+        ROWS
+    );
+    println!("| m | d | seconds | CPU seconds | GFLOPS of its product |");
+    println!("|---|---|---|---|---|");
+    for &d in ds {
+        let corpus = numbers(ROWS * d, d as u64);
+        for &m in ms {
+            let queries: Vec<f64> = numbers(m * d, 7).into_iter().map(f64::from).collect();
+            let runs = if m >= 2000 { 1 } else { runs };
+            let (seconds, cpu) = median_seconds(runs, || {
+                let rows = corpus
+                    .chunks_exact(d)
+                    .enumerate()
+                    .map(|(i, r)| (i as u32, r));
+                let found = neighbors::nearest(&queries, m, d, 10, Metric::Cosine, rows);
+                assert_eq!(found.len(), m);
+            });
+            let flops = 2.0 * (m * ROWS * d) as f64;
+            println!(
+                "| {m} | {d} | {seconds:.3} | {cpu:.3} | {:.0} |",
+                flops / seconds / 1e9
+            );
+        }
+    }
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "quick");
+    let (ms, ds, runs): (&[usize], &[usize], usize) = if quick {
+        (&[1, 10, 200, 2000], &[384], 3)
+    } else {
+        (&[1, 10, 200, 2000, 20000], &[384, 768], 5)
+    };
+    let only = std::env::args().nth(1).unwrap_or_default();
+    if only != "nearest" {
+        product_table::<f32>("f32", ms, ds, runs);
+        product_table::<f64>("f64", ms, ds, runs);
+    }
+    if only != "products" {
+        nearest_table(ms, ds, runs);
+    }
+}
