@@ -1502,23 +1502,31 @@ def _write_parquet(path: Path, rows: int) -> None:
             done += n
 
 
+#: The scalers whose fit reads exact quantiles (in passes beyond memory).
+QUANTILE_SCALERS = {
+    "RobustScaler": lambda: pmk.RobustScaler(columns=["x"]),
+    "QuantileTransformer": lambda: pmk.QuantileTransformer(columns=["x"]),
+}
+
+
 def fit_child(spec_json: str) -> None:
-    """Fit RobustScaler on a parquet file in a fresh process: time and peak
-    RSS growth (one JSON line)."""
+    """Fit RobustScaler or QuantileTransformer on a parquet file in a fresh
+    process: time and peak RSS growth (one JSON line)."""
     spec = json.loads(spec_json)
     path, how = spec["path"], spec["how"]
+    make = QUANTILE_SCALERS[spec.get("scaler", "RobustScaler")]
     # Warm-up on a tiny frame: library pages and plan caches are not counted.
-    pmk.RobustScaler(columns=["x"]).fit(pl.LazyFrame({"x": [1.0, 2.0]}))
-    pmk.RobustScaler(columns=["x"]).fit(pl.DataFrame({"x": [1.0, 2.0]}))
+    make().fit(pl.LazyFrame({"x": [1.0, 2.0]}))
+    make().fit(pl.DataFrame({"x": [1.0, 2.0]}))
     gc.collect()
     exact = _reset_peak_rss()
     before = _peak_rss_bytes()
     sampler = _AnonPeak()
     started = time.perf_counter()
     if how == "out-of-core":
-        text = pmk.RobustScaler(columns=["x"]).fit(pl.scan_parquet(path)).to_json()
+        text = make().fit(pl.scan_parquet(path)).to_json()
     elif how == "in-memory":
-        text = pmk.RobustScaler(columns=["x"]).fit(pl.read_parquet(path)).to_json()
+        text = make().fit(pl.read_parquet(path)).to_json()
     else:  # native streaming quantiles, for scale
         x = pl.col("x")
         pl.scan_parquet(path).select(
@@ -1570,10 +1578,56 @@ class _AnonPeak:
         return self._peak - self._base
 
 
+def _out_of_core_row(
+    sec: Section,
+    rows_out: list[list[str]],
+    scaler: str,
+    rows: int,
+    file_mib: float,
+    results: dict[str, dict[str, Any]],
+) -> None:
+    """One row of the out-of-core table from the children's results."""
+    ooc, mem = results["out-of-core"], results["in-memory"]
+    native = results.get("native", {"error": "none"})
+    if "error" in ooc:
+        sec.notes.append(f"{scaler} {fmt_size(rows)}: out of core — {ooc['error']}")
+        return
+    equal = "—" if "error" in mem else ("yes" if mem["json"] == ooc["json"] else "NO")
+    budget = file_mib / 4
+
+    def peak(r: dict[str, Any]) -> str:
+        if "error" in r:
+            return "—"
+        return f"{r['anon'] / MIB:.0f} ({r['growth'] / MIB:.0f})"
+
+    def speed(r: dict[str, Any]) -> str:
+        return "—" if "error" in r else f"{rows / r['s'] / 1e6:.1f}"
+
+    rows_out.append(
+        [
+            scaler,
+            fmt_size(rows),
+            f"{file_mib:.0f}",
+            peak(ooc),
+            speed(ooc),
+            peak(mem),
+            speed(mem),
+            peak(native),
+            speed(native),
+            equal,
+            f"≤ {budget:.0f}",
+            "yes" if ooc["anon"] <= budget * MIB and equal == "yes" else "NO",
+        ]
+    )
+
+
 def section_out_of_core(cfg: Config) -> Section:
     import tempfile
 
-    sec = Section("RobustScaler.fit beyond memory (parquet file, fresh subprocess each)")
+    sec = Section(
+        "RobustScaler.fit and QuantileTransformer.fit beyond memory "
+        "(parquet file, fresh subprocess each)"
+    )
     sizes = (1 << 20, 1 << 22) if cfg.quick else (1 << 25, 1 << 28)
     rows_out = []
     with tempfile.TemporaryDirectory(prefix="pmk-bench-") as tmp:
@@ -1582,43 +1636,19 @@ def section_out_of_core(cfg: Config) -> Section:
             progress(f"out of core: writing {fmt_size(rows)} rows")
             _write_parquet(path, rows)
             file_mib = path.stat().st_size / MIB
-            results = {}
-            for how in ("out-of-core", "in-memory", "native"):
-                progress(f"out of core: {how} fit of {fmt_size(rows)} rows")
-                results[how] = _child("--fit-child", {"path": str(path), "how": how})
+            for scaler in QUANTILE_SCALERS:
+                results = {}
+                hows = ("out-of-core", "in-memory", "native")
+                for how in hows if scaler == "RobustScaler" else hows[:2]:
+                    progress(f"out of core: {scaler} {how} fit of {fmt_size(rows)} rows")
+                    spec = {"path": str(path), "how": how, "scaler": scaler}
+                    results[how] = _child("--fit-child", spec)
+                _out_of_core_row(sec, rows_out, scaler, rows, file_mib, results)
             path.unlink()
-            ooc, mem, native = results["out-of-core"], results["in-memory"], results["native"]
-            if "error" in ooc:
-                sec.notes.append(f"{fmt_size(rows)}: out of core — {ooc['error']}")
-                continue
-            equal = "—" if "error" in mem else ("yes" if mem["json"] == ooc["json"] else "NO")
-            budget = file_mib / 4
 
-            def peak(r: dict[str, Any]) -> str:
-                if "error" in r:
-                    return "—"
-                return f"{r['anon'] / MIB:.0f} ({r['growth'] / MIB:.0f})"
-
-            def speed(r: dict[str, Any], rows: int = rows) -> str:
-                return "—" if "error" in r else f"{rows / r['s'] / 1e6:.1f}"
-
-            rows_out.append(
-                [
-                    fmt_size(rows),
-                    f"{file_mib:.0f}",
-                    peak(ooc),
-                    speed(ooc),
-                    peak(mem),
-                    speed(mem),
-                    peak(native),
-                    speed(native),
-                    equal,
-                    f"≤ {budget:.0f}",
-                    "yes" if ooc["anon"] <= budget * MIB and equal == "yes" else "NO",
-                ]
-            )
     sec.table = markdown_table(
         (
+            "fit",
             "rows",
             "file MiB",
             "out-of-core peak MiB",
@@ -1634,9 +1664,11 @@ def section_out_of_core(cfg: Config) -> Section:
         rows_out,
     )
     sec.notes.append(
-        "Out of core = `pmk.RobustScaler(columns=['x']).fit(pl.scan_parquet(path))`: two passes "
-        "over the file's batches (a census of order-key buckets, then a gather of the buckets "
-        "holding the median and quartiles). In memory = the same fit on `pl.read_parquet(path)` "
+        "Out of core = `pmk.RobustScaler(columns=['x']).fit(pl.scan_parquet(path))` (and "
+        "QuantileTransformer's, n_quantiles=1000): passes over the file's batches (a census of "
+        "order-key buckets, refining censuses while the buckets holding the wanted ranks hold "
+        "more than a batch's worth of values, then a gather of those buckets). In memory = "
+        "the same fit on `pl.read_parquet(path)` "
         "(reading included). Native = `scan_parquet(...).select(median, quantile(0.25), "
         "quantile(0.75)).collect(engine='streaming')`. Data: N(50, 10) float64, uncompressed "
         "parquet. Peak = growth of the anonymous RSS over the call, sampled every 2 ms (memory "

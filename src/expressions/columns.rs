@@ -325,3 +325,54 @@ fn template_inner_validity(template: &Series, index: usize) -> Option<Bitmap> {
     }
     None
 }
+
+/// A vector column transformed per dimension, as scikit-learn treats the
+/// columns of a 2-D matrix: each dimension gathered into one contiguous
+/// column (1/width of the input; null rows and null elements as validity)
+/// and fitted by `fit(column, dimension)`, then every row mapped by
+/// `apply(fitted, value)`. Rows of another width (null rows) stay null.
+pub fn map_per_dimension<T: ColumnFloat, M>(
+    series: &Series,
+    function: &str,
+    mut fit: impl FnMut(&[Segment<'_, T>], usize) -> PolarsResult<M>,
+    apply: impl Fn(&M, T) -> T,
+) -> PolarsResult<Series> {
+    let chunks = vector_chunks::<T>(series, function)?;
+    let Some(width) = common_width(&chunks, function)? else {
+        return Ok(series.clone()); // no valid row: all null already
+    };
+    let rows: usize = chunks.iter().map(|c| c.rows).sum();
+    let mut column = vec![T::default(); rows];
+    let mut valid = vec![0u8; rows.div_ceil(8)];
+    let mut fitted: Vec<M> = Vec::with_capacity(width);
+    for dimension in 0..width {
+        valid.fill(0);
+        let mut row = 0usize;
+        for chunk in &chunks {
+            for i in 0..chunk.rows {
+                let at = chunk.row_range(i).start + dimension;
+                let present = chunk.row_is_valid(i) && chunk.inner.is_none_or(|v| v.is_valid(at));
+                if let (true, Some(&value)) = (present, chunk.values.get(at)) {
+                    column[row] = value;
+                    valid[row / 8] |= 1 << (row % 8);
+                }
+                row += 1;
+            }
+        }
+        let segment = [Segment::new(
+            &column[..],
+            Some(Validity {
+                bytes: &valid,
+                offset: 0,
+            }),
+        )];
+        fitted.push(fit(&segment, dimension)?);
+    }
+    map_vector_chunks::<T>(series, &chunks, false, |row, _, out| {
+        if row.len() == width {
+            out.extend(row.iter().zip(&fitted).map(|(&x, f)| apply(f, x)));
+        } else {
+            out.extend(std::iter::repeat_n(T::default(), row.len()));
+        }
+    })
+}

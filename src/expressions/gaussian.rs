@@ -14,14 +14,11 @@ use polars_arrow::bitmap::Bitmap;
 use pyo3_polars::derive::polars_expr;
 use serde::Deserialize;
 
-use super::columns::{
-    common_width, map_float_chunks, map_vector_chunks, segments, vector_chunks, ColumnFloat,
-};
+use super::columns::{map_float_chunks, map_per_dimension, segments, ColumnFloat};
 use super::dtypes::{numeric_shape, reject_zero_width, shaped_dtype, FloatKind, Shape};
 use super::scaling::unsupported;
 use crate::kernels::gaussian::{Fitted, GaussError, Gaussianizer, PowerMap, QuantileMap};
 use crate::kernels::scaling::Transform;
-use crate::kernels::segments::{Segment, Validity};
 use crate::options::{power_method, GaussianOptions};
 
 fn gauss_error(
@@ -82,58 +79,22 @@ fn gaussianize_scalar<T: ColumnFloat>(
     Ok(map_float_chunks::<T>(ca, |input| fitted.apply_slice(input)))
 }
 
-/// Each dimension of a vector column gathered into one column (1/width of
-/// the input), fitted, and applied row by row.
+/// Each dimension of a vector column fitted on its own and applied row by row.
 fn gaussianize_vectors<T: ColumnFloat>(
     series: &Series,
     gaussianizer: &Gaussianizer,
     function: &str,
 ) -> PolarsResult<Series> {
-    let chunks = vector_chunks::<T>(series, function)?;
-    let Some(width) = common_width(&chunks, function)? else {
-        return Ok(series.clone());
-    };
-    let rows: usize = chunks.iter().map(|c| c.rows).sum();
-    let mut column = vec![T::default(); rows];
-    let mut valid = vec![0u8; rows.div_ceil(8)];
-    let mut fitted: Vec<Fitted> = Vec::with_capacity(width);
-    for dimension in 0..width {
-        valid.fill(0);
-        let mut row = 0usize;
-        for chunk in &chunks {
-            for i in 0..chunk.rows {
-                let at = chunk.row_range(i).start + dimension;
-                let present = chunk.row_is_valid(i) && chunk.inner.is_none_or(|v| v.is_valid(at));
-                if let (true, Some(&value)) = (present, chunk.values.get(at)) {
-                    column[row] = value;
-                    valid[row / 8] |= 1 << (row % 8);
-                }
-                row += 1;
-            }
-        }
-        let segment = [Segment::new(
-            &column[..],
-            Some(Validity {
-                bytes: &valid,
-                offset: 0,
-            }),
-        )];
-        let map = gaussianizer
-            .fit(&segment)
-            .map_err(|e| gauss_error(function, e, series.name(), Some(dimension)))?;
-        fitted.push(map);
-    }
-    map_vector_chunks::<T>(series, &chunks, false, |row, _, out| {
-        if row.len() == width {
-            out.extend(
-                row.iter()
-                    .zip(&fitted)
-                    .map(|(&x, f)| T::from_f64(f.apply::<T>(x.to_f64()))),
-            );
-        } else {
-            out.extend(std::iter::repeat_n(T::default(), row.len()));
-        }
-    })
+    map_per_dimension::<T, Fitted>(
+        series,
+        function,
+        |column, dimension| {
+            gaussianizer
+                .fit(column)
+                .map_err(|e| gauss_error(function, e, series.name(), Some(dimension)))
+        },
+        |fitted, x| T::from_f64(fitted.apply::<T>(x.to_f64())),
+    )
 }
 
 // --------------------------------------------------------------------------

@@ -7,12 +7,9 @@
 use polars::prelude::*;
 use pyo3_polars::derive::polars_expr;
 
-use super::columns::{
-    common_width, map_float_chunks, map_vector_chunks, segments, vector_chunks, ColumnFloat,
-};
+use super::columns::{map_float_chunks, map_per_dimension, segments, ColumnFloat};
 use super::dtypes::{numeric_shape, reject_zero_width, shaped_dtype, Shape};
 use crate::kernels::scaling::{Scaler, StatsError, Transform};
-use crate::kernels::segments::{Segment, Validity};
 use crate::options::ScaleOptions;
 
 pub(super) fn unsupported(function: &str, dtype: &DataType) -> PolarsError {
@@ -68,56 +65,20 @@ fn scale_scalar<T: ColumnFloat>(
 }
 
 /// Scales each dimension of a vector column across rows, like scikit-learn on
-/// the 2-D matrix. Each dimension is gathered into one contiguous column
-/// (1/width of the input), so the scalar kernels apply unchanged.
+/// the 2-D matrix.
 fn scale_vectors<T: ColumnFloat>(
     series: &Series,
     scaler: &Scaler,
     function: &str,
 ) -> PolarsResult<Series> {
-    let chunks = vector_chunks::<T>(series, function)?;
-    let Some(width) = common_width(&chunks, function)? else {
-        return Ok(series.clone()); // no valid row: all null already
-    };
-    let rows: usize = chunks.iter().map(|c| c.rows).sum();
-    let mut column = vec![T::default(); rows];
-    let mut valid = vec![0u8; rows.div_ceil(8)];
-    let mut transforms: Vec<Transform> = Vec::with_capacity(width);
-    for dimension in 0..width {
-        valid.fill(0);
-        let mut row = 0usize;
-        for chunk in &chunks {
-            for i in 0..chunk.rows {
-                let at = chunk.row_range(i).start + dimension;
-                let present = chunk.row_is_valid(i) && chunk.inner.is_none_or(|v| v.is_valid(at));
-                if let (true, Some(&value)) = (present, chunk.values.get(at)) {
-                    column[row] = value;
-                    valid[row / 8] |= 1 << (row % 8);
-                }
-                row += 1;
-            }
-        }
-        let segment = [Segment::new(
-            &column[..],
-            Some(Validity {
-                bytes: &valid,
-                offset: 0,
-            }),
-        )];
-        let transform = scaler
-            .learn(&segment)
-            .map_err(|e| stats_error(function, e, Some(dimension)))?;
-        transforms.push(transform);
-    }
-    map_vector_chunks::<T>(series, &chunks, false, |row, _, out| {
-        if row.len() == width {
-            out.extend(
-                row.iter()
-                    .zip(&transforms)
-                    .map(|(&x, t)| T::from_f64(t.apply(x.to_f64()))),
-            );
-        } else {
-            out.extend(std::iter::repeat_n(T::default(), row.len()));
-        }
-    })
+    map_per_dimension::<T, Transform>(
+        series,
+        function,
+        |column, dimension| {
+            scaler
+                .learn(column)
+                .map_err(|e| stats_error(function, e, Some(dimension)))
+        },
+        |transform, x| T::from_f64(transform.apply(x.to_f64())),
+    )
 }
