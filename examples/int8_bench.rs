@@ -2,8 +2,9 @@
 //! against the blocked AVX-512 VNNI kernel, with the Float32-screened
 //! `neighbors::nearest` on the same Int8 rows and on the rows as Float32.
 //!
-//! `cargo run --release --example int8_bench [rows] [d]` (default
-//! 1,000,000 × 384, cosine, k = 10).
+//! `cargo run --release --example int8_bench [rows] [d] [queries] [blocked]`
+//! (default 1,000,000 × 384, cosine, k = 10, queries 1 … 1,000; `blocked`:
+//! time only the blocked kernel).
 //!
 //! Slow configurations are timed on the first rows only (so that each run
 //! does at most about `WORK` multiply-adds) and scaled linearly to the
@@ -62,6 +63,7 @@ fn main() {
         .collect();
     let n = args.first().copied().unwrap_or(1_000_000);
     let d = args.get(1).copied().unwrap_or(384);
+    let only_blocked = std::env::args().any(|a| a == "blocked");
     let metric = Metric::Cosine;
     let corpus = codes(n * d, 1);
     let wide: Vec<f32> = corpus.iter().map(|&x| f32::from(x)).collect();
@@ -99,6 +101,13 @@ fn main() {
                 cpu * scale
             );
         };
+        if only_blocked {
+            let t = time(|| {
+                code_blocks::nearest_blocked(&queries, m, d, K, metric, &rows[..sample]);
+            });
+            report("blocked (VNNI)", sample, t);
+            continue;
+        }
         // The scan costs about 5x more per pair: fewer rows for it.
         let scan_rows = (sample / 5).max(1);
         let mut scan = Vec::new();

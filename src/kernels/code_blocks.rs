@@ -42,7 +42,7 @@ pub const MAX_WIDTH: usize = (i32::MAX as u64 / (255 * 128)) as usize;
 
 /// From this many queries on, [`nearest_blocked`] beats the per-row scan
 /// (measured with `cargo run --release --example int8_bench`).
-pub const MIN_QUERIES: usize = 8;
+pub const MIN_QUERIES: usize = 6;
 
 /// Whether this CPU runs the blocked kernel.
 pub fn available() -> bool {
