@@ -716,10 +716,10 @@ fn nearest(inputs: &[Series], kwargs: NearestKwargs) -> PolarsResult<Series> {
 const SCAN_MAX_QUERIES: usize = 64;
 const HALF_SCAN_MAX_QUERIES: usize = 16;
 
-/// `nearest` over Int8/UInt8 rows: integer queries, when few (or, for Int8
-/// on a CPU with AVX-512 VNNI, any number from
-/// `code_blocks::MIN_QUERIES` on: the blocked integer kernel), are searched
-/// exactly with integer kernels; otherwise the Float32 screen. All give the
+/// `nearest` over Int8/UInt8 rows: integer queries, when few (or, on a CPU
+/// with AVX-512 VNNI, any number from `code_blocks::MIN_QUERIES` on: the
+/// blocked integer kernel), are searched exactly with integer kernels;
+/// otherwise the Float32 screen. All give the
 /// exact scores, so the same result.
 fn nearest_integer_rows<C: IntCode + SearchRow>(
     queries: &[f64],

@@ -1,25 +1,32 @@
-//! Exact Int8 search for many queries: blocks of rows against panels of
-//! queries by the AVX-512 VNNI instruction `vpdpbusd` (four `u8 × i8`
-//! products added into each `i32` lane).
+//! Exact Int8 and UInt8 search for many queries: blocks of rows against
+//! panels of queries by the AVX-512 VNNI instruction `vpdpbusd` (four
+//! `u8 × i8` products added into each `i32` lane).
 //!
-//! Both operands are signed, so the rows are packed as `u8` codes
-//! `x + 128` (`x XOR 0x80`) and every sum corrected by `128 · Σq`:
-//! `Σ (x + 128)·q = Σ x·q + 128 · Σ q`. A lane adds at most
-//! `d · 255 · 128` in magnitude, exact in `i32` while `d <=`
-//! [`MAX_WIDTH`]; the dot products are therefore exact integers, and the
-//! keys and scores come from [`CodeRanker`], bit for bit those of the
-//! per-row scan of [`super::codes::nearest_codes`].
+//! The instruction takes one unsigned and one signed operand. Int8 rows are
+//! packed as `u8` codes `x + 128` (`x XOR 0x80`) and every sum corrected
+//! by `128 · Σq` per query: `Σ (x + 128)·q = Σ x·q + 128 · Σ q`. UInt8
+//! rows are packed as they are and the queries as `i8` codes `q - 128`,
+//! corrected by `128 · Σx` per row: `Σ x·(q - 128) = Σ x·q - 128 · Σ x`.
+//! A lane adds at most `d · 255 · 128` in magnitude, exact in `i32` while
+//! `d <=` [`MAX_WIDTH`]; the dot products are therefore exact integers,
+//! and the keys and scores come from [`CodeRanker`], bit for bit those of
+//! the per-row scan ([`super::codes::nearest_codes_scan`]).
 //!
 //! Layout: the queries are packed once into panels of 32, `d` padded with
 //! zeros to a multiple of 4, one group of 4 numbers of 32 queries per 128
-//! bytes. A block of [`BLOCK_ROWS`] rows is packed (shifted) with the same
-//! padding, and a tile of 14 rows × 2 vectors of 16 queries stays in
-//! registers while each step broadcasts 4 numbers of each row (28
-//! `vpdpbusd` for 2 vector loads). The scores of a block are ranked a few
-//! panels at a time, so they stay in cache: a key computed exactly as
-//! [`CodeRanker`] computes it screens each pair against the query's worst
-//! kept key, and only the pairs that pass are ranked and offered to
-//! [`TopK`].
+//! bytes. A block of [`BLOCK_ROWS`] rows is packed with the same padding,
+//! and a tile of 14 rows × 2 vectors of 16 queries stays in registers
+//! while each step broadcasts 4 numbers of each row (28 `vpdpbusd` for 2
+//! vector loads). The sums of a block are ranked 8 panels at a time, so
+//! they stay in cache: a screen without division or square root (its
+//! thresholds loosened well beyond rounding) drops the pairs that cannot
+//! reach their query's worst kept key, and the pairs that pass are ranked
+//! by [`CodeRanker::finish_with`] and offered to [`TopK`] as the scan
+//! offers them, rows split over threads and merged as in the scan.
+//!
+//! Measured with `cargo run --release --example int8_bench` (1M × 384,
+//! cosine, k = 10; CPU seconds, the machine shared): see the table in the
+//! example's output; the crossing with the scan is near 4 queries.
 
 use rayon::prelude::*;
 
@@ -58,10 +65,10 @@ pub fn available() -> bool {
     }
 }
 
-/// Whether [`nearest_blocked`] serves `m` queries of width `d` of code type
-/// `C` on this CPU (and is the faster path).
+/// Whether [`nearest_blocked`] serves `m` queries of width `d` on this CPU
+/// (and is the faster path).
 pub fn applies<C: IntCode>(m: usize, d: usize) -> bool {
-    C::SIGNED_BYTE && m >= MIN_QUERIES && (1..=MAX_WIDTH).contains(&d) && available()
+    m >= MIN_QUERIES && (1..=MAX_WIDTH).contains(&d) && available()
 }
 
 /// The queries packed in panels, with their sums.
@@ -71,7 +78,8 @@ struct Panels {
     panel_count: usize,
     /// `d` rounded up to a multiple of 4.
     d4: usize,
-    /// `128 · Σ q` per query.
+    /// What the packed sums exceed the dot products by, per query:
+    /// `128 · Σ q` (Int8), 0 (UInt8).
     shift: Vec<i64>,
 }
 
@@ -87,9 +95,11 @@ impl Panels {
             for (i, &x) in query.iter().enumerate() {
                 // Group i / 4 holds numbers 4g .. 4g + 4 of the 32 queries,
                 // 4 consecutive bytes per query.
-                panel[(i / 4) * 4 * PANEL + lane * 4 + i % 4] = x.to_i32() as i8;
+                panel[(i / 4) * 4 * PANEL + lane * 4 + i % 4] = query_code(x);
             }
-            shift[q] = 128 * query.iter().map(|x| i64::from(x.to_i32())).sum::<i64>();
+            if C::SIGNED_BYTE {
+                shift[q] = 128 * query.iter().map(|x| i64::from(x.to_i32())).sum::<i64>();
+            }
         }
         Panels {
             codes,
@@ -100,10 +110,29 @@ impl Panels {
     }
 }
 
-/// The `k` best rows for each of `m` Int8 queries (`queries`: `m × d`),
+/// A query code as the signed operand: Int8 as it is, UInt8 less 128.
+#[inline]
+fn query_code<C: IntCode>(x: C) -> i8 {
+    if C::SIGNED_BYTE {
+        x.to_i32() as i8
+    } else {
+        (x.to_i32() - 128) as i8
+    }
+}
+
+/// A row code as the unsigned operand: Int8 plus 128, UInt8 as it is.
+#[inline]
+fn row_code<C: IntCode>(x: C) -> u8 {
+    if C::SIGNED_BYTE {
+        (x.to_i32() + 128) as u8
+    } else {
+        x.to_i32() as u8
+    }
+}
+
+/// The `k` best rows for each of `m` Int8 or UInt8 queries (`queries`: `m × d`),
 /// exactly as the scan of [`super::codes::nearest_codes`] finds them, or
-/// `None` when the blocked kernel does not apply: not Int8 codes, no
-/// AVX-512 VNNI, `d` beyond [`MAX_WIDTH`], too few queries, or a row of
+/// `None` when the blocked kernel does not apply: no AVX-512 VNNI, `d` beyond [`MAX_WIDTH`], too few queries, or a row of
 /// another width.
 pub fn nearest_blocked<C: IntCode>(
     queries: &[C],
@@ -113,8 +142,7 @@ pub fn nearest_blocked<C: IntCode>(
     metric: Metric,
     rows: &[(u32, &[C])],
 ) -> Option<Vec<Vec<(u32, f64)>>> {
-    if !C::SIGNED_BYTE
-        || m == 0
+    if m == 0
         || d == 0
         || d > MAX_WIDTH
         || queries.len() < m * d
@@ -159,7 +187,7 @@ struct Context<'a, 'q, C> {
     m: usize,
     panels: &'a Panels,
     rankers: &'a [CodeRanker<'q, C>],
-    /// `128 · Σ q`, `Σ q²` and its square root per query, as `f64`.
+    /// The packed sums' excess, `Σ q²` and its square root per query, as `f64`.
     shift: &'a [f64],
     query_sq: &'a [f64],
     query_norm: &'a [f64],
@@ -171,18 +199,25 @@ impl<C: IntCode> Context<'_, '_, C> {
         let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
         let mut worst = vec![f64::NEG_INFINITY; m];
         let pass_width = PANELS_PER_PASS * PANEL;
-        let mut packed = vec![0x80u8; BLOCK_ROWS * d4];
+        // The padding past d meets zero query codes.
+        let mut packed = vec![0u8; BLOCK_ROWS * d4];
         let mut scores = vec![0i32; BLOCK_ROWS * pass_width];
         let mut hits: Vec<u32> = Vec::with_capacity(pass_width);
         let mut row_sq = vec![0i64; BLOCK_ROWS];
+        let mut row_offset = vec![0i64; BLOCK_ROWS];
         for block in part.chunks(BLOCK_ROWS) {
-            // Shifted codes; the padding (numbers past d, rows past the
-            // block) meets zero query codes or is never read back.
+            // Rows past the block (left from the last one) are never read back.
             for (i, (_, row)) in block.iter().enumerate() {
                 let dst = &mut packed[i * d4..i * d4 + row.len()];
                 for (p, &x) in dst.iter_mut().zip(row.iter()) {
-                    *p = (x.to_i32() + 128) as u8;
+                    *p = row_code(x);
                 }
+                // UInt8: the packed sums fall short by 128 · Σ x.
+                row_offset[i] = if C::SIGNED_BYTE {
+                    0
+                } else {
+                    128 * row.iter().map(|x| i64::from(x.to_i32())).sum::<i64>()
+                };
                 row_sq[i] = if self.metric == Metric::Dot {
                     0
                 } else {
@@ -206,10 +241,11 @@ impl<C: IntCode> Context<'_, '_, C> {
                         sq: &self.query_sq[run.clone()],
                         worst: &worst[run],
                     };
-                    screen.pass(row_scores, row_sq[i], &mut hits);
+                    screen.pass(row_scores, row_sq[i], row_offset[i], &mut hits);
                     for &j in &hits {
                         let q = q0 + j as usize;
-                        let ab = i64::from(row_scores[j as usize]) - self.panels.shift[q];
+                        let ab = i64::from(row_scores[j as usize]) - self.panels.shift[q]
+                            + row_offset[i];
                         let (key, score) = self.rankers[q].finish_with(ab, row_sq[i]);
                         tops[q].push(key, position, score);
                         worst[q] = tops[q].worst_key();
@@ -227,7 +263,8 @@ impl<C: IntCode> Context<'_, '_, C> {
 /// key; pairs it lets through are ranked exactly before they are offered.
 struct Screen<'a> {
     metric: Metric,
-    /// `128 · Σ q`, `√Σ q²`, `Σ q²` and the worst kept key per query.
+    /// The packed sums' excess, `√Σ q²`, `Σ q²` and the worst kept key
+    /// per query.
     shift: &'a [f64],
     norms: &'a [f64],
     sq: &'a [f64],
@@ -235,9 +272,10 @@ struct Screen<'a> {
 }
 
 impl Screen<'_> {
-    /// Positions (in the run) of the pairs of `scores` (the shifted sums of
-    /// one row) that pass, into `hits`; `row_sq`: the row's `Σ x²`.
-    fn pass(&self, scores: &[i32], row_sq: i64, hits: &mut Vec<u32>) {
+    /// Positions (in the run) of the pairs of `scores` (the packed sums of
+    /// one row) that pass, into `hits`; `row_sq`: the row's `Σ x²`;
+    /// `offset`: what its packed sums fall short by.
+    fn pass(&self, scores: &[i32], row_sq: i64, offset: i64, hits: &mut Vec<u32>) {
         hits.clear();
         let n = scores.len();
         if self.shift.len() < n || self.norms.len() < n || self.sq.len() < n || self.worst.len() < n
@@ -249,14 +287,14 @@ impl Screen<'_> {
         #[cfg(target_arch = "x86_64")]
         if available() {
             // SAFETY: the CPU has AVX-512F; every slice holds at least n numbers.
-            unsafe { vnni::screen(self, scores, row_sq as f64, hits) };
+            unsafe { vnni::screen(self, scores, row_sq as f64, offset as f64, hits) };
             return;
         }
         // Portable: the exact keys, by the operations of `CodeRanker`
         // (every integer involved is below 2^53, so exact in `f64`).
         let aa = row_sq as f64;
         for (j, &s) in scores.iter().enumerate() {
-            let ab = f64::from(s) - self.shift[j];
+            let ab = f64::from(s) - self.shift[j] + offset as f64;
             let key = match self.metric {
                 Metric::Dot => ab,
                 Metric::Cosine => {
@@ -284,7 +322,7 @@ fn merge_tops(mut left: Vec<TopK>, right: Vec<TopK>) -> Vec<TopK> {
     left
 }
 
-/// `out[r · width + j]` = the shifted sum `Σ (x + 128)·q` of packed row `r`
+/// `out[r · width + j]` = the packed sum `Σ x'·q'` of packed row `r`
 /// (of `tiles · 14`) and query `p0 · 32 + j`, for panels `p0 .. p1`
 /// (`width = (p1 - p0) · 32`). Does nothing if a slice is too short.
 fn score_block(
@@ -375,10 +413,17 @@ mod vnni {
     /// The CPU has AVX-512F; the screen's slices hold at least
     /// `scores.len()` numbers.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn screen(screen: &Screen<'_>, scores: &[i32], aa: f64, hits: &mut Vec<u32>) {
+    pub(super) unsafe fn screen(
+        screen: &Screen<'_>,
+        scores: &[i32],
+        aa: f64,
+        offset: f64,
+        hits: &mut Vec<u32>,
+    ) {
         let n = scores.len();
         let norm_x = _mm512_set1_pd(aa.sqrt());
         let aa = _mm512_set1_pd(aa);
+        let offset = _mm512_set1_pd(offset);
         let slack = _mm512_set1_pd(SLACK);
         let widen = _mm512_set1_pd(1.0 + SLACK);
         let two = _mm512_set1_pd(2.0);
@@ -393,10 +438,9 @@ mod vnni {
             // loads touch nothing else.
             let passed = unsafe {
                 let s = _mm512_cvtepi32_pd(_mm256_maskz_loadu_epi32(lanes, scores.as_ptr().add(j)));
-                let ab = _mm512_sub_pd(
-                    s,
-                    _mm512_maskz_loadu_pd(lanes, screen.shift.as_ptr().add(j)),
-                );
+                let shift = _mm512_maskz_loadu_pd(lanes, screen.shift.as_ptr().add(j));
+                // Exact: integers below 2^53.
+                let ab = _mm512_add_pd(_mm512_sub_pd(s, shift), offset);
                 let w = _mm512_maskz_loadu_pd(lanes, screen.worst.as_ptr().add(j));
                 match screen.metric {
                     Metric::Dot => _mm512_mask_cmp_pd_mask::<_CMP_GE_OQ>(lanes, ab, w),
@@ -488,6 +532,8 @@ mod tests {
                 0 => row.fill(-128),
                 1 => row.fill(127),
                 2 => row.fill(0),
+                // UInt8: 255.
+                4 => row.fill(-1),
                 3 => row.iter_mut().enumerate().for_each(|(j, x)| {
                     *x = if j % 2 == 0 { -128 } else { 127 };
                 }),
@@ -509,25 +555,41 @@ mod tests {
                 0 => query.fill(-128),
                 1 => query.fill(127),
                 2 => query.fill(0),
+                3 => query.fill(-1),
                 _ => {}
             }
         }
         codes
     }
 
+    /// The blocked search equals the scan, bit for bit, on Int8 codes and
+    /// on the same bytes as UInt8 codes.
     fn check(n: usize, d: usize, m: usize, k: usize) {
         let codes = corpus(n, d, (n * 31 + d) as u64);
+        let queries = queries(m, d, (m * 17 + d) as u64);
+        check_codes(&codes, &queries, n, d, m, k);
+        let unsigned = |v: &[i8]| v.iter().map(|&x| x as u8).collect::<Vec<u8>>();
+        check_codes(&unsigned(&codes), &unsigned(&queries), n, d, m, k);
+    }
+
+    fn check_codes<C: IntCode + std::fmt::Debug>(
+        codes: &[C],
+        queries: &[C],
+        n: usize,
+        d: usize,
+        m: usize,
+        k: usize,
+    ) {
         // Positions with gaps: every fifth row is null (absent).
-        let rows: Vec<(u32, &[i8])> = codes
+        let rows: Vec<(u32, &[C])> = codes
             .chunks_exact(d)
             .enumerate()
             .filter(|(i, _)| i % 5 != 4)
             .map(|(i, row)| (i as u32, row))
             .collect();
-        let queries = queries(m, d, (m * 17 + d) as u64);
         for metric in [Metric::Cosine, Metric::Dot, Metric::Euclidean] {
-            let expected = nearest_codes_scan(&queries, m, d, k, metric, &rows);
-            let Some(got) = nearest_blocked(&queries, m, d, k, metric, &rows) else {
+            let expected = nearest_codes_scan(queries, m, d, k, metric, &rows);
+            let Some(got) = nearest_blocked(queries, m, d, k, metric, &rows) else {
                 panic!("the blocked kernel declined n={n} d={d} m={m}");
             };
             assert_eq!(got.len(), expected.len());
@@ -585,7 +647,9 @@ mod tests {
             .collect();
         let queries = queries(m, d, 9);
         assert!(applies::<i8>(m, d));
-        assert!(!applies::<u8>(m, d));
+        assert!(applies::<u8>(m, d));
+        assert!(!applies::<i8>(MIN_QUERIES - 1, d));
+        assert!(!applies::<i8>(m, MAX_WIDTH + 1));
         let got = crate::kernels::codes::nearest_codes(&queries, m, d, 7, Metric::Cosine, &rows);
         let expected = nearest_codes_scan(&queries, m, d, 7, Metric::Cosine, &rows);
         assert_eq!(got, expected);

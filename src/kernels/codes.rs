@@ -404,8 +404,8 @@ pub fn top_k_half(
 
 /// An integer code type with exact integer kernels (Int8, UInt8).
 pub trait IntCode: Narrow + PartialEq {
-    /// Whether the type is `i8` (served by the blocked VNNI kernel of
-    /// [`super::code_blocks`]).
+    /// Whether the type is `i8` (how the blocked kernel of
+    /// [`super::code_blocks`] packs it).
     const SIGNED_BYTE: bool = false;
     fn to_i32(self) -> i32;
     /// `value` as this type when it is an integer in range.
@@ -688,9 +688,9 @@ pub fn top_k_codes<C: IntCode>(
 }
 
 /// The `k` best rows for each of `m` integer queries on integer rows,
-/// scored exactly by the integer kernels (`queries`: `m × d`). Int8 codes
-/// with enough queries, on a CPU with AVX-512 VNNI, go through the blocked
-/// kernel of [`super::code_blocks`]; everything else through
+/// scored exactly by the integer kernels (`queries`: `m × d`). Enough
+/// queries, on a CPU with AVX-512 VNNI, go through the blocked kernel of
+/// [`super::code_blocks`]; everything else through
 /// [`nearest_codes_scan`]. Both give the same result, bit for bit.
 pub fn nearest_codes<C: IntCode>(
     queries: &[C],
