@@ -57,6 +57,7 @@ pub fn available() -> bool {
     {
         std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vl")
             && std::arch::is_x86_feature_detected!("avx512vnni")
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -150,6 +151,9 @@ pub fn nearest_blocked<C: IntCode>(
         || rows.iter().any(|(_, row)| row.len() != d)
     {
         return None;
+    }
+    if k == 0 {
+        return Some(vec![Vec::new(); m]);
     }
     let rankers: Vec<CodeRanker<'_, C>> = queries
         .chunks_exact(d)
@@ -286,7 +290,8 @@ impl Screen<'_> {
         }
         #[cfg(target_arch = "x86_64")]
         if available() {
-            // SAFETY: the CPU has AVX-512F; every slice holds at least n numbers.
+            // SAFETY: the CPU has AVX-512F and VL (`available`); every
+            // slice holds at least n numbers.
             unsafe { vnni::screen(self, scores, row_sq as f64, offset as f64, hits) };
             return;
         }
@@ -410,9 +415,9 @@ mod vnni {
     /// * Euclidean, `key = -√v`, `w <= 0`: not `v > w²·(1 + SLACK)`.
     ///
     /// # Safety
-    /// The CPU has AVX-512F; the screen's slices hold at least
+    /// The CPU has AVX-512F and VL; the screen's slices hold at least
     /// `scores.len()` numbers.
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512vl")]
     pub(super) unsafe fn screen(
         screen: &Screen<'_>,
         scores: &[i32],
@@ -623,6 +628,8 @@ mod tests {
             check(n, 65, 33, n + 5);
         }
         check(40, 384, 100, 1000);
+        check(100, 65, 17, 0);
+        check(100, 65, 17, 1);
     }
 
     #[test]
