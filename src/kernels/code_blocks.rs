@@ -35,6 +35,9 @@ use super::neighbors::{Metric, TopK};
 
 /// Rows per packed block (a multiple of the tile height).
 pub const BLOCK_ROWS: usize = 252;
+/// Relative slack of the screen's thresholds: far above the few roundings
+/// between them and the exact keys (each at most 2^-53).
+const SLACK: f64 = 1e-12;
 /// Rows per tile.
 const TILE_ROWS: usize = 14;
 /// Queries per panel.
@@ -198,10 +201,22 @@ struct Context<'a, 'q, C> {
 }
 
 impl<C: IntCode> Context<'_, '_, C> {
+    /// The screen's bound for query `q` given its worst kept key `w` (see
+    /// `vnni::screen`): `w` (dot), `w·|q|` (cosine), `w²·(1 + SLACK)`
+    /// (Euclidean, `w <= 0`).
+    fn limit(&self, q: usize, w: f64) -> f64 {
+        match self.metric {
+            Metric::Dot => w,
+            Metric::Cosine => w * self.query_norm[q],
+            Metric::Euclidean => w * w * (1.0 + SLACK),
+        }
+    }
+
     fn search_part(&self, k: usize, part: &[(u32, &[C])]) -> Vec<TopK> {
         let (m, d4) = (self.m, self.panels.d4);
         let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
         let mut worst = vec![f64::NEG_INFINITY; m];
+        let mut limit: Vec<f64> = (0..m).map(|q| self.limit(q, f64::NEG_INFINITY)).collect();
         let pass_width = PANELS_PER_PASS * PANEL;
         // The padding past d meets zero query codes.
         let mut packed = vec![0u8; BLOCK_ROWS * d4];
@@ -243,7 +258,8 @@ impl<C: IntCode> Context<'_, '_, C> {
                         shift: &self.shift[run.clone()],
                         norms: &self.query_norm[run.clone()],
                         sq: &self.query_sq[run.clone()],
-                        worst: &worst[run],
+                        worst: &worst[run.clone()],
+                        limit: &limit[run],
                     };
                     screen.pass(row_scores, row_sq[i], row_offset[i], &mut hits);
                     for &j in &hits {
@@ -253,6 +269,7 @@ impl<C: IntCode> Context<'_, '_, C> {
                         let (key, score) = self.rankers[q].finish_with(ab, row_sq[i]);
                         tops[q].push(key, position, score);
                         worst[q] = tops[q].worst_key();
+                        limit[q] = self.limit(q, worst[q]);
                     }
                 }
             }
@@ -273,6 +290,8 @@ struct Screen<'a> {
     norms: &'a [f64],
     sq: &'a [f64],
     worst: &'a [f64],
+    /// The worst kept key in the form the vectorized screen compares.
+    limit: &'a [f64],
 }
 
 impl Screen<'_> {
@@ -282,7 +301,11 @@ impl Screen<'_> {
     fn pass(&self, scores: &[i32], row_sq: i64, offset: i64, hits: &mut Vec<u32>) {
         hits.clear();
         let n = scores.len();
-        if self.shift.len() < n || self.norms.len() < n || self.sq.len() < n || self.worst.len() < n
+        if self.shift.len() < n
+            || self.norms.len() < n
+            || self.sq.len() < n
+            || self.worst.len() < n
+            || self.limit.len() < n
         {
             // Never expected: let every pair through (ranked exactly).
             hits.extend(0..n as u32);
@@ -399,20 +422,18 @@ fn score_block(
 mod vnni {
     use std::arch::x86_64::*;
 
-    use super::{Metric, Screen, PANEL, TILE_ROWS};
-
-    /// Relative slack of the screen's thresholds: far above the few
-    /// roundings between them and the exact keys (each at most 2^-53).
-    const SLACK: f64 = 1e-12;
+    use super::{Metric, Screen, PANEL, SLACK, TILE_ROWS};
 
     /// [`Screen::pass`] eight queries at a time. The thresholds avoid
     /// division and square root and are loosened by [`SLACK`], so they
     /// let through every pair whose exact key reaches the worst kept one:
     ///
     /// * dot: `ab >= w` (exact: `ab` is an integer below 2^53);
-    /// * cosine, `key = ab / (|x|·|q|)`: not `ab < w·|x|·|q| - SLACK·|w·|x|·|q||`
-    ///   (a NaN threshold, from `-inf · 0`, passes);
+    /// * cosine, `key = ab / (|x|·|q|)`: not `ab < t - SLACK·|t|`, `t =
+    ///   (w·|q|)·|x|` (a NaN threshold, from `-inf · 0`, passes);
     /// * Euclidean, `key = -√v`, `w <= 0`: not `v > w²·(1 + SLACK)`.
+    ///
+    /// The screen's `limit` holds `w`, `w·|q|` and `w²·(1 + SLACK)`.
     ///
     /// # Safety
     /// The CPU has AVX-512F and VL; the screen's slices hold at least
@@ -430,7 +451,6 @@ mod vnni {
         let aa = _mm512_set1_pd(aa);
         let offset = _mm512_set1_pd(offset);
         let slack = _mm512_set1_pd(SLACK);
-        let widen = _mm512_set1_pd(1.0 + SLACK);
         let two = _mm512_set1_pd(2.0);
         let mut j = 0;
         while j < n {
@@ -446,20 +466,18 @@ mod vnni {
                 let shift = _mm512_maskz_loadu_pd(lanes, screen.shift.as_ptr().add(j));
                 // Exact: integers below 2^53.
                 let ab = _mm512_add_pd(_mm512_sub_pd(s, shift), offset);
-                let w = _mm512_maskz_loadu_pd(lanes, screen.worst.as_ptr().add(j));
+                let limit = _mm512_maskz_loadu_pd(lanes, screen.limit.as_ptr().add(j));
                 match screen.metric {
-                    Metric::Dot => _mm512_mask_cmp_pd_mask::<_CMP_GE_OQ>(lanes, ab, w),
+                    Metric::Dot => _mm512_mask_cmp_pd_mask::<_CMP_GE_OQ>(lanes, ab, limit),
                     Metric::Cosine => {
-                        let nb = _mm512_maskz_loadu_pd(lanes, screen.norms.as_ptr().add(j));
-                        let t = _mm512_mul_pd(w, _mm512_mul_pd(norm_x, nb));
+                        let t = _mm512_mul_pd(limit, norm_x);
                         let threshold = _mm512_fnmadd_pd(slack, _mm512_abs_pd(t), t);
                         _mm512_mask_cmp_pd_mask::<_CMP_NLT_UQ>(lanes, ab, threshold)
                     }
                     Metric::Euclidean => {
                         let bb = _mm512_maskz_loadu_pd(lanes, screen.sq.as_ptr().add(j));
                         let v = _mm512_add_pd(_mm512_fnmadd_pd(two, ab, aa), bb);
-                        let bound = _mm512_mul_pd(_mm512_mul_pd(w, w), widen);
-                        _mm512_mask_cmp_pd_mask::<_CMP_NGT_UQ>(lanes, v, bound)
+                        _mm512_mask_cmp_pd_mask::<_CMP_NGT_UQ>(lanes, v, limit)
                     }
                 }
             };
