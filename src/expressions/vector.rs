@@ -716,9 +716,11 @@ fn nearest(inputs: &[Series], kwargs: NearestKwargs) -> PolarsResult<Series> {
 const SCAN_MAX_QUERIES: usize = 64;
 const HALF_SCAN_MAX_QUERIES: usize = 16;
 
-/// `nearest` over Int8/UInt8 rows: integer queries, when few, are scanned
-/// exactly with integer kernels; otherwise the Float32 screen. Both give
-/// the exact scores, so the same result.
+/// `nearest` over Int8/UInt8 rows: integer queries, when few (or, on a CPU
+/// with AVX-512 VNNI, any number from `code_blocks::MIN_QUERIES` on: the
+/// blocked integer kernel), are searched exactly with integer kernels;
+/// otherwise the Float32 screen. All give the
+/// exact scores, so the same result.
 fn nearest_integer_rows<C: IntCode + SearchRow>(
     queries: &[f64],
     m: usize,
@@ -728,7 +730,9 @@ fn nearest_integer_rows<C: IntCode + SearchRow>(
     rows: &[Option<&[C]>],
 ) -> Result<Vec<Vec<(u32, f64)>>, RowError> {
     match exact_query::<C>(queries) {
-        Some(integer) if m <= SCAN_MAX_QUERIES => {
+        Some(integer)
+            if m <= SCAN_MAX_QUERIES || crate::kernels::code_blocks::applies::<C>(m, d) =>
+        {
             let present = rowwise::checked_rows(rows, d)?;
             Ok(codes::nearest_codes(&integer, m, d, k, metric, &present))
         }

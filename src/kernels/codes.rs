@@ -12,6 +12,7 @@
 use multiversion::multiversion;
 use rayon::prelude::*;
 
+use super::code_blocks;
 use super::element::Element;
 use super::neighbors::{Metric, TopK};
 use super::rowwise::VectorRows;
@@ -403,6 +404,9 @@ pub fn top_k_half(
 
 /// An integer code type with exact integer kernels (Int8, UInt8).
 pub trait IntCode: Narrow + PartialEq {
+    /// Whether the type is `i8` (how the blocked kernel of
+    /// [`super::code_blocks`] packs it).
+    const SIGNED_BYTE: bool = false;
     fn to_i32(self) -> i32;
     /// `value` as this type when it is an integer in range.
     fn exact(value: f64) -> Option<Self>;
@@ -418,8 +422,9 @@ pub trait IntCode: Narrow + PartialEq {
 }
 
 macro_rules! int_code {
-    ($t:ty, $dot_sq:ident, $dot:ident) => {
+    ($t:ty, $signed:expr, $dot_sq:ident, $dot:ident) => {
         impl IntCode for $t {
+            const SIGNED_BYTE: bool = $signed;
             #[inline(always)]
             fn to_i32(self) -> i32 {
                 i32::from(self)
@@ -449,8 +454,8 @@ macro_rules! int_code {
         }
     };
 }
-int_code!(i8, dot_sq_i8, dot_i8);
-int_code!(u8, dot_sq_u8, dot_u8);
+int_code!(i8, true, dot_sq_i8, dot_i8);
+int_code!(u8, false, dot_sq_u8, dot_u8);
 
 /// The 512-bit integer kernels: 32 codes widened to `i16` per step,
 /// multiplied and added in pairs into 16 `i32` lanes (`vpmaddwd`). A block
@@ -622,7 +627,7 @@ impl<'q, C: IntCode> CodeRanker<'q, C> {
             Metric::Dot => self.rank_with(row, 0),
             _ => {
                 let (ab, aa) = int_dot_sq(row, self.query);
-                self.finish(ab, aa)
+                self.finish_with(ab, aa)
             }
         }
     }
@@ -630,11 +635,13 @@ impl<'q, C: IntCode> CodeRanker<'q, C> {
     /// [`CodeRanker::rank`] given the row's own `Σ a²` (unused by `Dot`).
     #[inline]
     pub fn rank_with(&self, row: &[C], row_sq: i64) -> (f64, f64) {
-        self.finish(int_dot(row, self.query), row_sq)
+        self.finish_with(int_dot(row, self.query), row_sq)
     }
 
+    /// The key and score of a row given its exact dot product with the
+    /// query and its own `Σ a²` (unused by `Dot`).
     #[inline]
-    fn finish(&self, ab: i64, aa: i64) -> (f64, f64) {
+    pub fn finish_with(&self, ab: i64, aa: i64) -> (f64, f64) {
         match self.metric {
             Metric::Dot => {
                 let s = ab as f64;
@@ -680,11 +687,31 @@ pub fn top_k_codes<C: IntCode>(
     Ok(top.into_sorted().into_iter().map(|(i, _)| i).collect())
 }
 
-/// The `k` best rows for each of `m` integer queries on integer rows (a
-/// scan: each row read once, for all queries),, scored exactly by
-/// the integer kernels (`queries`: `m × d`); a row's own sum of squares is
-/// computed once for all queries.
+/// The `k` best rows for each of `m` integer queries on integer rows,
+/// scored exactly by the integer kernels (`queries`: `m × d`). Enough
+/// queries, on a CPU with AVX-512 VNNI, go through the blocked kernel of
+/// [`super::code_blocks`]; everything else through
+/// [`nearest_codes_scan`]. Both give the same result, bit for bit.
 pub fn nearest_codes<C: IntCode>(
+    queries: &[C],
+    m: usize,
+    d: usize,
+    k: usize,
+    metric: Metric,
+    rows: &[(u32, &[C])],
+) -> Vec<Vec<(u32, f64)>> {
+    if code_blocks::applies::<C>(m, d) {
+        if let Some(found) = code_blocks::nearest_blocked(queries, m, d, k, metric, rows) {
+            return found;
+        }
+    }
+    nearest_codes_scan(queries, m, d, k, metric, rows)
+}
+
+/// [`nearest_codes`] by a scan: each row read once, for all queries, one
+/// integer dot product per pair; a row's own sum of squares is computed
+/// once for all queries.
+pub fn nearest_codes_scan<C: IntCode>(
     queries: &[C],
     m: usize,
     d: usize,

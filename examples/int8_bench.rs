@@ -1,0 +1,152 @@
+//! Timings of exact Int8 search (`codes::nearest_codes`): the per-row scan
+//! against the blocked AVX-512 VNNI kernel, with the Float32-screened
+//! `neighbors::nearest` on the same Int8 rows and on the rows as Float32.
+//!
+//! `cargo run --release --example int8_bench [rows] [d] [queries] [blocked]`
+//! (default 1,000,000 × 384, cosine, k = 10, queries 1 … 1,000; `blocked`:
+//! time only the blocked kernel).
+//!
+//! Slow configurations are timed on the first rows only (so that each run
+//! does at most about `WORK` multiply-adds) and scaled linearly to the
+//! whole corpus; those rows are marked "scaled". Wall and CPU seconds (all
+//! threads, from /proc/self/task/*/schedstat) are reported, since the
+//! machine may be shared.
+
+use std::time::Instant;
+
+use polars_mlkit::kernels::code_blocks;
+use polars_mlkit::kernels::codes::nearest_codes_scan;
+use polars_mlkit::kernels::neighbors::{self, Metric};
+
+/// Multiply-adds per timed run, at most (each path's whole corpus otherwise).
+const WORK: f64 = 2e11;
+const K: usize = 10;
+
+fn codes(count: usize, seed: u64) -> Vec<i8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..count)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 56) as u8 as i8
+        })
+        .collect()
+}
+
+/// Seconds the process's threads have run on a CPU (Linux).
+fn cpu_seconds() -> Option<f64> {
+    let mut nanos = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        nanos += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(nanos as f64 * 1e-9)
+}
+
+/// Wall and CPU seconds of one run.
+fn time(run: impl FnOnce()) -> (f64, f64) {
+    let (start, cpu_start) = (Instant::now(), cpu_seconds());
+    run();
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = match (cpu_start, cpu_seconds()) {
+        (Some(a), Some(b)) => b - a,
+        _ => wall,
+    };
+    (wall, cpu)
+}
+
+fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let n = args.first().copied().unwrap_or(1_000_000);
+    let d = args.get(1).copied().unwrap_or(384);
+    let only_blocked = std::env::args().any(|a| a == "blocked");
+    let metric = Metric::Cosine;
+    let corpus = codes(n * d, 1);
+    let wide: Vec<f32> = corpus.iter().map(|&x| f32::from(x)).collect();
+    let rows: Vec<(u32, &[i8])> = corpus
+        .chunks_exact(d)
+        .enumerate()
+        .map(|(i, r)| (i as u32, r))
+        .collect();
+    let wide_rows: Vec<(u32, &[f32])> = wide
+        .chunks_exact(d)
+        .enumerate()
+        .map(|(i, r)| (i as u32, r))
+        .collect();
+    println!(
+        "{n} x {d} Int8 rows, cosine, k = {K}, {} threads, VNNI: {}",
+        rayon::current_num_threads(),
+        code_blocks::available()
+    );
+    println!("| queries | path | rows timed | wall s | CPU s | wall s per {n} rows | CPU s per {n} rows |");
+    println!("|---|---|---|---|---|---|---|");
+    let ms: Vec<usize> = match args.get(2) {
+        Some(&m) => vec![m],
+        None => vec![1, 4, 8, 10, 16, 32, 100, 1000],
+    };
+    for m in ms {
+        let queries = codes(m * d, 1000 + m as u64);
+        let queries_f64: Vec<f64> = queries.iter().map(|&x| f64::from(x)).collect();
+        let sample = ((WORK / (m * d) as f64) as usize).clamp(1, n);
+        let report = |path: &str, timed: usize, (wall, cpu): (f64, f64)| {
+            let scale = n as f64 / timed as f64;
+            let mark = if timed < n { " (scaled)" } else { "" };
+            println!(
+                "| {m} | {path} | {timed}{mark} | {wall:.3} | {cpu:.3} | {:.3} | {:.3} |",
+                wall * scale,
+                cpu * scale
+            );
+        };
+        if only_blocked {
+            let t = time(|| {
+                code_blocks::nearest_blocked(&queries, m, d, K, metric, &rows[..sample]);
+            });
+            report("blocked (VNNI)", sample, t);
+            continue;
+        }
+        // The scan costs about 5x more per pair: fewer rows for it.
+        let scan_rows = (sample / 5).max(1);
+        let mut scan = Vec::new();
+        let t = time(|| scan = nearest_codes_scan(&queries, m, d, K, metric, &rows[..scan_rows]));
+        report("scan", scan_rows, t);
+        let mut blocked = None;
+        let t = time(|| {
+            blocked = code_blocks::nearest_blocked(&queries, m, d, K, metric, &rows[..sample])
+        });
+        if blocked.is_some() {
+            report("blocked (VNNI)", sample, t);
+        }
+        // Same answer on the scan's rows.
+        if let Some(check) =
+            code_blocks::nearest_blocked(&queries, m, d, K, metric, &rows[..scan_rows])
+        {
+            assert_eq!(check, scan, "blocked and scan differ at m = {m}");
+        }
+        let t = time(|| {
+            neighbors::nearest::<i8>(
+                &queries_f64,
+                m,
+                d,
+                K,
+                metric,
+                rows[..sample].iter().copied(),
+            );
+        });
+        report("nearest::<i8> (f32 screen)", sample, t);
+        let t = time(|| {
+            neighbors::nearest::<f32>(
+                &queries_f64,
+                m,
+                d,
+                K,
+                metric,
+                wide_rows[..sample].iter().copied(),
+            );
+        });
+        report("nearest::<f32>", sample, t);
+    }
+}
