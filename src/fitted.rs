@@ -181,7 +181,7 @@ fn fitted_scaler<'py>(
 
 /// Two partial statistics of one scaler merged exactly, part by part:
 /// counts add, extents widen, moments merge as Chan et al. in a common
-/// power-of-two unit. Order statistics do not merge (see `census_plan`).
+/// power-of-two unit. Order statistics do not merge (see `OrderSearch`).
 #[pyfunction]
 fn merge_statistics<'py>(
     py: Python<'py>,

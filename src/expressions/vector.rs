@@ -712,9 +712,10 @@ fn nearest(inputs: &[Series], kwargs: NearestKwargs) -> PolarsResult<Series> {
 /// Queries up to which Int8/UInt8 rows (and Float16 rows) are scanned, each
 /// row read once and ranked by its own kernels, rather than screened by a
 /// Float32 matrix product, which wins once it serves many queries (measured
-/// on 1M x 384: the crossing is near 75 queries for Int8, 20 for Float16).
+/// on 1M x 384: the crossing is near 75 queries for Int8 without VNNI, near
+/// 6 for Float16 against the AVX-512 product kernels).
 const SCAN_MAX_QUERIES: usize = 64;
-const HALF_SCAN_MAX_QUERIES: usize = 16;
+const HALF_SCAN_MAX_QUERIES: usize = 4;
 
 /// `nearest` over Int8/UInt8 rows: integer queries, when few (or, on a CPU
 /// with AVX-512 VNNI, any number from `code_blocks::MIN_QUERIES` on: the

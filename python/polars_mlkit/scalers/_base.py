@@ -824,7 +824,7 @@ def merge_fitted(scaler: Scaler, parts: Iterable[Scaler], function: str) -> Scal
     if not isinstance(scaler, IncrementalScaler):
         msg = (
             f"{function}: the statistics of a {type(scaler).__name__} do not merge "
-            "(exact quantiles need two passes over the data: see fit_in_passes)"
+            "(exact quantiles need two passes or more over the data: see fit_in_passes)"
         )
         raise TypeError(msg)
     state: _State | None = None

@@ -270,7 +270,7 @@ class RobustScaler(Scaler):
     ) -> _State:
         if not streaming:
             return super()._statistics(lazy, schema, columns, by, options, function, streaming)
-        # A LazyFrame may not fit in memory: two passes over its batches
+        # A LazyFrame may not fit in memory: passes over its batches
         # (a census of order-key buckets, then a gather of the wanted ones).
         stats, groups, rows = sorted_statistics(
             lazy_batches(lazy), columns, by, tuple(options["quantile_range"]), function

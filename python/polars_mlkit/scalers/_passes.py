@@ -187,7 +187,7 @@ def _length(value: object) -> int | None:
 
 
 # --------------------------------------------------------------------------- #
-# exact order statistics in two passes
+# exact order statistics in passes
 # --------------------------------------------------------------------------- #
 def _part(i: int, j: int) -> str:
     return f"{i}_{j}"
