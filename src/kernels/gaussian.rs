@@ -454,16 +454,11 @@ struct KeyIndex {
     counts: Vec<u32>,
 }
 
-/// A key whose unsigned order is the numeric order of non-NaN floats
-/// (`-0.0` is folded onto `0.0`, which compares equal).
+/// The order key of `x` with `-0.0` folded onto `0.0`, which compares
+/// equal to it (the quantile lookups compare as `<=` does).
 #[inline(always)]
 fn key_of(x: f64) -> u64 {
-    let bits = (x + 0.0).to_bits();
-    if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | (1 << 63)
-    }
+    order_key(x + 0.0)
 }
 
 const INDEX_BITS: u32 = 12;
