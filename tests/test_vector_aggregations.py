@@ -95,6 +95,26 @@ def test_chunked_sliced_and_deterministic() -> None:
     assert df.select(expr)["e"].to_list() == one  # the same bits again
 
 
+@pytest.mark.parametrize("dtype", [pl.Float32, pl.Float64])
+@pytest.mark.parametrize("container", ["array", "list"])
+def test_sum_is_the_row_order_sum(dtype: Any, container: str) -> None:
+    """The documented order: per dimension, rows in order, in f64, so the sum
+    equals numpy's sequential ``cumsum`` bit for bit, with complete rows,
+    rows holding a null element and null rows interleaved, and chunks."""
+    x, null_rows, null_elements = data(3, n=333, d=7)
+    x = x * np.exp(np.random.default_rng(4).normal(size=x.shape) * 8)  # wide magnitudes
+    df = frame(x, null_rows, null_elements, dtype, container)
+    values = x.astype(np.float32).astype(np.float64) if dtype == pl.Float32 else x
+    kept = np.where(null_rows[:, None] | null_elements, 0.0, values)
+    want = np.cumsum(kept, axis=0)[-1]
+    if dtype == pl.Float32:
+        want = want.astype(np.float32)
+    chunked = pl.concat([df[:50], df[50:51], df[51:200], df[200:]], rechunk=False)
+    for source in (df, chunked):
+        got = np.array(source.select(pl.col("e").ml.vector_sum())["e"].to_list()[0])
+        np.testing.assert_array_equal(got, want)
+
+
 def test_empty_all_null_nan_and_the_data_face() -> None:
     empty = pl.DataFrame({"e": pl.Series([], dtype=pl.Array(pl.Float64, 2))})
     assert empty.select(pl.col("e").ml.vector_mean())["e"].to_list() == [None]

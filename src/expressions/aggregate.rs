@@ -82,20 +82,34 @@ fn aggregate<T: ColumnFloat>(
     };
     let mut acc = Accumulator::new(width, op);
     for chunk in &chunks {
+        // Complete rows that lie back to back go to the kernel as one run.
+        let mut run = 0..0;
         for i in 0..chunk.rows {
             if !chunk.row_is_valid(i) {
                 continue;
             }
             let range = chunk.row_range(i);
+            let complete = width > 0 && range.len() == width;
+            if complete && chunk.elements_valid(range.clone()) {
+                if range.start != run.end {
+                    acc.add_rows(chunk.values.get(run.clone()).unwrap_or(&[]));
+                    run = range.start..range.start;
+                }
+                run.end = range.end;
+                continue;
+            }
+            // Rows are added in order: the run before this row goes first.
+            acc.add_rows(chunk.values.get(run.clone()).unwrap_or(&[]));
+            run = range.end..range.end;
             let Some(row) = chunk.values.get(range.clone()) else {
                 continue;
             };
-            if chunk.elements_valid(range.clone()) {
-                acc.add_row(row);
-            } else if let Some(inner) = chunk.inner {
-                acc.add_partial_row(row, |j| inner.is_valid(range.start + j));
+            match chunk.inner {
+                Some(inner) => acc.add_partial_row(row, |j| inner.is_valid(range.start + j)),
+                None => acc.add_partial_row(row, |_| true),
             }
         }
+        acc.add_rows(chunk.values.get(run).unwrap_or(&[]));
     }
     Ok(acc.finish().map(|(values, valid)| (width, values, valid)))
 }
