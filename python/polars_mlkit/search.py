@@ -8,7 +8,10 @@ rows per query are kept together with their row data, and the running top-k
 is merged with every new batch. Row scores do not depend on the batch (each
 row is scored on its own), so the result is the in-memory one; ties go to
 the lower corpus position, as in memory. Peak memory: one batch, the
-queries and the running top-k.
+queries and the running top-k, plus what Polars' reader holds while it
+decodes the source: for parquet, a few whole row groups at a time (files
+written in row groups of a few tens of MiB keep the peak low). None of it
+grows with the corpus.
 
 Everything works on a ``map_batches(fn)`` that applies ``fn`` to every batch
 of the corpus *in order* and yields the results, so the LazyFrame and the
@@ -340,7 +343,8 @@ def knn_join(
 
     ``right`` may be a LazyFrame (``pl.scan_parquet(...)``): it is read in
     batches and never held whole (peak memory: one batch, the queries and
-    the running top-k with its rows), with the in-memory result.
+    the running top-k with its rows, plus the few row groups Polars' parquet
+    reader decodes at a time), with the in-memory result.
 
     Parameters
     ----------
