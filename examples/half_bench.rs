@@ -5,9 +5,10 @@
 //! Float16 rows and on the rows as Float32 (the baseline a Float16 column
 //! is measured against).
 //!
-//! `cargo run --release --example half_bench [rows] [d] [queries] [runs]`
-//! (default 1,000,000 × 384, cosine, k = 10, queries 1, 2, 4, 8, 12, 16,
-//! 32, five runs each).
+//! `cargo run --release --example half_bench [rows] [d] [queries] [runs]
+//! [tiled]` (default 1,000,000 × 384, cosine, k = 10, queries 1, 2, 4, 8,
+//! 12, 16, 32, five runs each; `tiled`: time only the tiled kernel;
+//! `noscan`: leave out the scan).
 //!
 //! Every figure is the median of the runs, wall and CPU seconds (all
 //! threads, from /proc/self/task/*/schedstat), since the machine may be
@@ -74,6 +75,8 @@ fn main() {
     let n = args.first().copied().unwrap_or(1_000_000);
     let d = args.get(1).copied().unwrap_or(384);
     let runs = args.get(3).copied().unwrap_or(5);
+    let only_tiled = std::env::args().any(|a| a == "tiled");
+    let no_scan = std::env::args().any(|a| a == "noscan");
     let metric = Metric::Cosine;
     let wide = numbers(n * d, 1);
     let corpus: Vec<F16> = wide
@@ -106,6 +109,13 @@ fn main() {
     for m in ms {
         let queries = numbers(m * d, 1000 + m as u64);
         let queries_f64: Vec<f64> = queries.iter().map(|&v| f64::from(v)).collect();
+        if only_tiled {
+            let t = median_time(runs, || {
+                nearest_half_tiled(&queries, m, d, K, metric, &rows);
+            });
+            println!("| {m} | tiled | {:.3} | {:.3} | | |", t.0, t.1);
+            continue;
+        }
         let baseline = median_time(runs, || {
             neighbors::nearest::<f32>(&queries_f64, m, d, K, metric, wide_rows.iter().copied());
         });
@@ -116,23 +126,30 @@ fn main() {
                 baseline.1 / cpu
             );
         };
-        let mut scan = Vec::new();
-        let t = median_time(runs, || {
-            scan = nearest_half_scan(&queries, m, d, K, metric, &rows)
-        });
-        report("scan (old nearest_half)", t);
+        // The scan first, then the tiled kernel (which must agree with it).
+        let mut scan = None;
+        if !no_scan {
+            let mut found = Vec::new();
+            let t = median_time(runs, || {
+                found = nearest_half_scan(&queries, m, d, K, metric, &rows)
+            });
+            report("scan (old nearest_half)", t);
+            scan = Some(found);
+        }
         let mut tiled = Vec::new();
         let t = median_time(runs, || {
             tiled = nearest_half_tiled(&queries, m, d, K, metric, &rows)
         });
         report("tiled", t);
-        assert_eq!(tiled, scan, "tiled and scan differ at m = {m}");
+        if let Some(scan) = scan {
+            assert_eq!(tiled, scan, "tiled and scan differ at m = {m}");
+        }
         let mut product = Vec::new();
         let t = median_time(runs, || {
             product = neighbors::nearest::<F16>(&queries_f64, m, d, K, metric, rows.iter().copied())
         });
         report("nearest::<F16> (product)", t);
-        assert_eq!(product, scan, "product and scan differ at m = {m}");
+        assert_eq!(product, tiled, "product and tiled differ at m = {m}");
         report("nearest::<f32> (Float32 rows)", baseline);
     }
 }

@@ -126,6 +126,58 @@ impl Kernel {
     }
 }
 
+impl Kernel {
+    /// The lanes of a tile's `sums` (row `r`, query `j` at `4 r + j`) that
+    /// may reach their query's top k: those not below the bar `alpha_j +
+    /// beta_j · u_r + v_r`, NaN and infinite sums always (see [`Bounds`]).
+    fn screen(
+        self,
+        sums: &[f32; 16],
+        (alpha, beta): (&[f64], &[f64]),
+        u: &[f64; 4],
+        v: &[f64; 4],
+    ) -> u16 {
+        #[cfg(target_arch = "x86_64")]
+        if self == Kernel::Avx512 && alpha.len() >= TILE_QUERIES && beta.len() >= TILE_QUERIES {
+            // SAFETY: AVX-512F (see `widen`); `alpha` and `beta` hold at
+            // least 4 numbers, as the kernel reads.
+            return unsafe { avx512::screen(sums, alpha, beta, u, v) };
+        }
+        let mut pass = 0u16;
+        for (lane, &sum) in sums.iter().enumerate() {
+            let (r, j) = (lane / TILE_QUERIES, lane % TILE_QUERIES);
+            let (Some(&a), Some(&b)) = (alpha.get(j), beta.get(j)) else {
+                pass |= 1 << lane;
+                continue;
+            };
+            let fast = f64::from(sum);
+            let bar = a + b * u[r] + v[r];
+            // NaN and infinities are never dropped.
+            if !(fast < bar && fast > f64::NEG_INFINITY) {
+                pass |= 1 << lane;
+            }
+        }
+        pass
+    }
+}
+
+/// Asks for a row's cache lines ahead of its use.
+#[inline(always)]
+fn prefetch(row: &[F16]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let bytes = std::mem::size_of_val(row);
+        let start = row.as_ptr().cast::<i8>();
+        for offset in (0..bytes).step_by(64) {
+            // SAFETY: a prefetch never faults; the address is inside `row`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.add(offset)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = row;
+}
+
 /// The error bounds of the screen, for vectors of length `d`.
 ///
 /// Notation: `x` the widened row, `q` the query (both exact `f32`
@@ -134,8 +186,8 @@ impl Kernel {
 ///
 /// * The fast sums. Each lane of the AVX-512 kernel adds `d16 / 16`
 ///   products by FMA (one rounding each), and the lanes are added by a
-///   tree of depth 4; `Σ x²` likewise with a final `reduce_add` of 16
-///   lanes (at most 15 roundings). The portable kernel rounds each product
+///   tree of depth 4; `Σ x²` likewise in four registers added in pairs,
+///   then a `reduce_add` of 16 lanes (at most 2 + 15 roundings). The portable kernel rounds each product
 ///   once, then adds it along 16 lanes and a tree of depth 4. Either way a
 ///   product meets at most `d + 48` roundings, so `|s̃ - s| <= G Σ|x_i
 ///   q_i| + η_f <= G |x| |q| + η_f` with `G = γ(d + 48)`, and `|r̃ - |x|²|
@@ -328,8 +380,8 @@ fn merge_tops(mut left: Vec<TopK>, right: Vec<TopK>) -> Vec<TopK> {
 /// How a row of a tile is ranked.
 #[derive(Debug, Clone, Copy)]
 enum RowKind {
-    /// Screened, with its `(u, v)` (see [`Bounds::row`]).
-    Screened(f64, f64),
+    /// Screened.
+    Screened,
     /// Ranked for every query: NaN or infinity in the row.
     Always,
     /// A zero row under cosine: key and score 0 for every query, as
@@ -363,18 +415,29 @@ struct PartState {
 impl Search<'_, '_> {
     fn part(&self, part: &[(u32, &[F16])]) -> Vec<TopK> {
         let (m, d, d16) = (self.m, self.d, self.d16);
+        // The bars of padding queries (past `m`) are never read: their
+        // lanes are masked out.
+        let m4 = m.next_multiple_of(TILE_QUERIES);
         let mut state = PartState {
             tops: (0..m).map(|_| TopK::new(self.k)).collect(),
-            alpha: vec![f64::NEG_INFINITY; m],
-            beta: vec![0.0; m],
+            alpha: vec![f64::NEG_INFINITY; m4],
+            beta: vec![0.0; m4],
         };
         let mut buffer = vec![0.0f32; TILE_ROWS * d16];
         let mut scratch = Vec::new();
         let mut sums = [0.0f32; 16];
-        for tile in part.chunks(TILE_ROWS) {
+        for (t, tile) in part.chunks(TILE_ROWS).enumerate() {
+            // Rows two tiles ahead are fetched while this one is scored.
+            for &(_, row) in part.iter().skip((t + 2) * TILE_ROWS).take(TILE_ROWS) {
+                prefetch(row);
+            }
             let mut kinds = [RowKind::Absent; TILE_ROWS];
             // The rows' own `Σ x²` in HalfRanker's lanes, when needed.
             let mut lanes_sq: [Option<f64>; TILE_ROWS] = [None; TILE_ROWS];
+            // Each screened row's `(u, v)` (see `Bounds::row`), and the
+            // lanes of the tile's sums that belong to screened rows.
+            let (mut u, mut v) = ([0.0f64; TILE_ROWS], [0.0f64; TILE_ROWS]);
+            let mut screened: u16 = 0;
             for (r, kind) in kinds.iter_mut().enumerate() {
                 let (Some(&(_, row)), Some(out)) =
                     (tile.get(r), buffer.get_mut(r * d16..(r + 1) * d16))
@@ -391,33 +454,31 @@ impl Search<'_, '_> {
                 } else if sq == 0.0 && self.metric == Metric::Cosine {
                     RowKind::Zero
                 } else {
-                    let (u, v) = self.bounds.row(sq);
-                    RowKind::Screened(u, v)
+                    (u[r], v[r]) = self.bounds.row(sq);
+                    screened |= 0xf << (TILE_QUERIES * r);
+                    RowKind::Screened
                 };
             }
             for q0 in (0..m).step_by(TILE_QUERIES) {
                 let count = (m - q0).min(TILE_QUERIES);
                 let group = &self.padded[q0 * d16..(q0 + count) * d16];
                 self.kernel.tile(&buffer, group, count, d16, &mut sums);
-                for (r, kind) in kinds.iter().enumerate() {
-                    let RowKind::Screened(u, v) = *kind else {
-                        continue;
-                    };
-                    for j in 0..count {
-                        let q = q0 + j;
-                        let fast = f64::from(sums[r * TILE_QUERIES + j]);
-                        let bar = state.alpha[q] + state.beta[q] * u + v;
-                        // NaN and infinities are never dropped.
-                        if fast < bar && fast > f64::NEG_INFINITY {
-                            continue;
-                        }
-                        self.rank(&mut state, q, tile[r], &buffer, r, &mut lanes_sq[r]);
-                    }
+                let in_group = 0x1111u16 * ((1u16 << count) - 1);
+                let bars = (
+                    &state.alpha[q0..q0 + TILE_QUERIES],
+                    &state.beta[q0..q0 + TILE_QUERIES],
+                );
+                let mut pass = self.kernel.screen(&sums, bars, &u, &v) & screened & in_group;
+                while pass != 0 {
+                    let lane = pass.trailing_zeros() as usize;
+                    pass &= pass - 1;
+                    let (r, q) = (lane / TILE_QUERIES, q0 + lane % TILE_QUERIES);
+                    self.rank(&mut state, q, tile[r], &buffer, r, &mut lanes_sq[r]);
                 }
             }
             for (r, kind) in kinds.iter().enumerate() {
                 match kind {
-                    RowKind::Screened(..) | RowKind::Absent => {}
+                    RowKind::Screened | RowKind::Absent => {}
                     RowKind::Zero => {
                         for q in 0..m {
                             self.push(&mut state, q, 0.0, tile[r].0, 0.0);
@@ -514,13 +575,13 @@ mod avx512 {
     use super::{F16, LANES, TILE_QUERIES, TILE_ROWS};
 
     /// Widens `row` onto `out` (`out.len()` a multiple of 16, at least
-    /// `row.len()`; the rest zeros) and returns `Σ x²` (FMA in two
-    /// registers, then a 16-lane reduction).
+    /// `row.len()`; the rest zeros) and returns `Σ x²` (FMA in four
+    /// registers, added in pairs, then a 16-lane reduction).
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn widen_row(row: &[F16], out: &mut [f32]) -> f32 {
         let d = row.len().min(out.len());
         let whole = d / LANES * LANES;
-        let (mut even, mut odd) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+        let mut acc = [_mm512_setzero_ps(); 4];
         let mut i = 0;
         while i < whole {
             // SAFETY: `i + 16 <= whole <= d` elements of both slices; unaligned.
@@ -529,11 +590,8 @@ mod avx512 {
                 _mm512_storeu_ps(out.as_mut_ptr().add(i), x);
                 x
             };
-            if (i / LANES).is_multiple_of(2) {
-                even = _mm512_fmadd_ps(x, x, even);
-            } else {
-                odd = _mm512_fmadd_ps(x, x, odd);
-            }
+            let a = &mut acc[(i / LANES) % 4];
+            *a = _mm512_fmadd_ps(x, x, *a);
             i += LANES;
         }
         for (o, x) in out[whole..].iter_mut().zip(&row[whole..d]) {
@@ -543,9 +601,10 @@ mod avx512 {
         if whole + LANES <= out.len() && whole < d {
             // SAFETY: `whole + 16 <= out.len()`; unaligned load.
             let x = unsafe { _mm512_loadu_ps(out.as_ptr().add(whole)) };
-            even = _mm512_fmadd_ps(x, x, even);
+            acc[0] = _mm512_fmadd_ps(x, x, acc[0]);
         }
-        _mm512_reduce_add_ps(_mm512_add_ps(even, odd))
+        let pairs = [_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3])];
+        _mm512_reduce_add_ps(_mm512_add_ps(pairs[0], pairs[1]))
     }
 
     /// The sums of a tile (see `Kernel::tile`): `rows` holds `TILE_ROWS ×
@@ -589,6 +648,42 @@ mod avx512 {
         let sums = transpose_sum(v);
         // SAFETY: `out` holds 16 floats.
         unsafe { _mm512_storeu_ps(out.as_mut_ptr(), sums) };
+    }
+
+    /// `Kernel::screen` on AVX-512: the sums widened to `f64` in two
+    /// registers (rows 0–1, rows 2–3), the bars by FMA. `alpha` and `beta`
+    /// hold at least 4 numbers.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn screen(
+        sums: &[f32; 16],
+        alpha: &[f64],
+        beta: &[f64],
+        u: &[f64; 4],
+        v: &[f64; 4],
+    ) -> u16 {
+        // SAFETY: `sums` holds 16 floats, `alpha` and `beta` at least 4.
+        let (s, a, b) = unsafe {
+            (
+                _mm512_loadu_ps(sums.as_ptr()),
+                _mm512_broadcast_f64x4(_mm256_loadu_pd(alpha.as_ptr())),
+                _mm512_broadcast_f64x4(_mm256_loadu_pd(beta.as_ptr())),
+            )
+        };
+        let low = _mm512_cvtps_pd(_mm512_castps512_ps256(s));
+        let high = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(
+            _mm512_castps_pd(s),
+            1,
+        )));
+        let pair = |x: f64, y: f64| _mm512_setr_pd(x, x, x, x, y, y, y, y);
+        let below = |sum: __m512d, u: __m512d, v: __m512d| {
+            let bar = _mm512_add_pd(_mm512_fmadd_pd(b, u, a), v);
+            let finite = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(sum, _mm512_set1_pd(f64::NEG_INFINITY));
+            _mm512_mask_cmp_pd_mask::<_CMP_LT_OQ>(finite, sum, bar)
+        };
+        let low_below = below(low, pair(u[0], u[1]), pair(v[0], v[1]));
+        let high_below = below(high, pair(u[2], u[3]), pair(v[2], v[3]));
+        // NaN compares false: not below, so it passes.
+        !(u16::from(low_below) | (u16::from(high_below) << 8))
     }
 
     /// Lane `i` of the result is the sum of the lanes of `v[i]`: four
