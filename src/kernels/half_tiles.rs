@@ -91,7 +91,18 @@ impl Kernel {
     /// `rows` (`TILE_ROWS × d16`) times query `j` of `queries`
     /// (`count × d16`), for `j < count <= TILE_QUERIES`. Lengths that do
     /// not fit give NaN sums (which every screen lets through).
-    fn tile(self, rows: &[f32], queries: &[f32], count: usize, d16: usize, out: &mut [f32; 16]) {
+    ///
+    /// The cache lines of `fetch` (rows needed soon) are asked for along
+    /// the way.
+    fn tile(
+        self,
+        rows: &[f32],
+        queries: &[f32],
+        count: usize,
+        d16: usize,
+        fetch: [&[F16]; TILE_ROWS],
+        out: &mut [f32; 16],
+    ) {
         if rows.len() < TILE_ROWS * d16 || queries.len() < count * d16 || !d16.is_multiple_of(LANES)
         {
             out.fill(f32::NAN);
@@ -103,14 +114,15 @@ impl Kernel {
                 // SAFETY: AVX-512F (see `widen`); the lengths were checked above.
                 unsafe {
                     match count {
-                        1 => avx512::tile::<1>(rows, queries, d16, out),
-                        2 => avx512::tile::<2>(rows, queries, d16, out),
-                        3 => avx512::tile::<3>(rows, queries, d16, out),
-                        _ => avx512::tile::<4>(rows, queries, d16, out),
+                        1 => avx512::tile::<1>(rows, queries, d16, fetch, out),
+                        2 => avx512::tile::<2>(rows, queries, d16, fetch, out),
+                        3 => avx512::tile::<3>(rows, queries, d16, fetch, out),
+                        _ => avx512::tile::<4>(rows, queries, d16, fetch, out),
                     }
                 }
             }
             Kernel::Portable => {
+                fetch.iter().for_each(|row| prefetch(row));
                 for r in 0..TILE_ROWS {
                     let row = &rows[r * d16..(r + 1) * d16];
                     for j in 0..TILE_QUERIES {
@@ -427,10 +439,11 @@ impl Search<'_, '_> {
         let mut scratch = Vec::new();
         let mut sums = [0.0f32; 16];
         for (t, tile) in part.chunks(TILE_ROWS).enumerate() {
-            // Rows two tiles ahead are fetched while this one is scored.
-            for &(_, row) in part.iter().skip((t + 2) * TILE_ROWS).take(TILE_ROWS) {
-                prefetch(row);
-            }
+            // Rows two tiles ahead are fetched while this one is scored,
+            // spread over the groups of queries (row `r` by group `r mod
+            // groups`) and their lines over each tile's FMA loop.
+            let ahead = part.get((t + 2) * TILE_ROWS..).unwrap_or(&[]);
+            let groups = m.div_ceil(TILE_QUERIES).max(1);
             let mut kinds = [RowKind::Absent; TILE_ROWS];
             // The rows' own `Σ x²` in HalfRanker's lanes, when needed.
             let mut lanes_sq: [Option<f64>; TILE_ROWS] = [None; TILE_ROWS];
@@ -462,7 +475,16 @@ impl Search<'_, '_> {
             for q0 in (0..m).step_by(TILE_QUERIES) {
                 let count = (m - q0).min(TILE_QUERIES);
                 let group = &self.padded[q0 * d16..(q0 + count) * d16];
-                self.kernel.tile(&buffer, group, count, d16, &mut sums);
+                let g = q0 / TILE_QUERIES;
+                let fetch: [&[F16]; TILE_ROWS] = std::array::from_fn(|i| {
+                    let r = g + i * groups;
+                    ahead
+                        .get(r)
+                        .filter(|_| r < TILE_ROWS)
+                        .map_or(&[][..], |&(_, row)| row)
+                });
+                self.kernel
+                    .tile(&buffer, group, count, d16, fetch, &mut sums);
                 let in_group = 0x1111u16 * ((1u16 << count) - 1);
                 let bars = (
                     &state.alpha[q0..q0 + TILE_QUERIES],
@@ -615,12 +637,22 @@ mod avx512 {
         rows: &[f32],
         queries: &[f32],
         d16: usize,
+        fetch: [&[F16]; TILE_ROWS],
         out: &mut [f32; 16],
     ) {
         let mut acc = [[_mm512_setzero_ps(); Q]; TILE_ROWS];
         let (rp, qp) = (rows.as_ptr(), queries.as_ptr());
+        // 16 Float16 numbers a step: a new cache line of each row of
+        // `fetch` every other step.
+        let fetch = fetch.map(|row| (row.as_ptr().cast::<i8>(), std::mem::size_of_val(row)));
         let mut c = 0;
         while c < d16 {
+            for &(at, len) in &fetch {
+                if 2 * c < len {
+                    // SAFETY: a prefetch never faults; the address is inside the row.
+                    unsafe { _mm_prefetch::<_MM_HINT_T0>(at.add(2 * c)) };
+                }
+            }
             // SAFETY: the caller checked `rows.len() >= TILE_ROWS * d16` and
             // `queries.len() >= Q * d16`; `c + 16 <= d16`. Unaligned loads.
             unsafe {
