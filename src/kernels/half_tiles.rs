@@ -16,7 +16,7 @@
 //!    and reduced together by a transposing tree of `vpermt2ps` and adds.
 //! 3. Each pair's fast score `s̃` is compared with a bar computed from its
 //!    query's worst kept key; a pair below the bar cannot reach that top k
-//!    (see [`Bounds`] for the derivation) and is dropped. The others are
+//!    (see `Bounds` for the derivation) and is dropped. The others are
 //!    ranked by [`HalfRanker`] on the widened row (still in the buffer) and
 //!    offered to [`TopK`], whose worst key then raises the bar.
 //!
@@ -28,9 +28,39 @@
 //! kernel with the same tiles (multiply then add, compiled for AVX2 where
 //! present), whose error bound the screen also covers.
 //!
-//! Measured on the 2-core Xeon (Sapphire Rapids class) with `cargo run
-//! --release --example half_bench`: see the table below (filled in from
-//! that example's output).
+//! Measured on the 2-core Xeon (Sapphire Rapids class, shared with other
+//! builds) with `cargo run --release --example half_bench`: 1M × 384
+//! random Float16 rows, cosine, k = 10, two threads, wall / CPU seconds,
+//! medians of 5 runs; the last column is the Float32 search's CPU time
+//! over the tiled kernel's (the scan's in brackets):
+//!
+//! | queries | scan (before) | tiled | `nearest::<F16>` (product) | `nearest::<f32>` | Float32 / tiled |
+//! |---|---|---|---|---|---|
+//! | 1 | 0.067 / 0.132 | 0.041 / 0.081 | 0.094 / 0.185 | 0.123 / 0.241 | 2.97 (1.82) |
+//! | 2 | 0.076 / 0.150 | 0.044 / 0.085 | 0.102 / 0.191 | 0.131 / 0.252 | 2.96 (1.68) |
+//! | 4 | 0.105 / 0.199 | 0.050 / 0.096 | 0.110 / 0.204 | 0.137 / 0.264 | 2.76 (1.33) |
+//! | 8 | 0.163 / 0.314 | 0.058 / 0.109 | 0.129 / 0.240 | 0.155 / 0.296 | 2.73 (0.94) |
+//! | 12 | 0.235 / 0.444 | 0.103 / 0.134 | 0.254 / 0.272 | 0.176 / 0.326 | 2.44 (0.73) |
+//! | 16 | 0.577 / 0.574 | 0.173 / 0.166 | 0.326 / 0.327 | 0.393 / 0.389 | 2.34 (0.68) |
+//! | 32 | 1.275 / 1.312 | 0.188 / 0.355 | 0.168 / 0.326 | 0.409 / 0.401 | 1.13 (0.31) |
+//!
+//! (Where wall and CPU seconds are equal, one of the two cores was taken by
+//! another process.) Repeated runs at 12 and 16 queries, with both cores
+//! free or not, put the tiled kernel at 2.3–2.6× and 2.1–2.4× the Float32
+//! search (CPU time; wall time 2.7× and 2.5× with both cores free). Before
+//! its prefetches were spread over the FMA loop (all of a tile's lines at
+//! once), 1.6–1.7×. Against the product path on the
+//! same Float16 rows (`--example half_bench 1000000 384 M 5 noscan`, CPU
+//! seconds): the tiled kernel is well ahead up to 24 queries (0.26 against
+//! 0.34–0.38 at 20–24), the two are level within the machine's noise from
+//! 28 to 48 (the product path best at 32, its panel width; the tiled
+//! kernel slower from 28 on, when the padded queries, `m × d × 4` bytes,
+//! no longer fit in the 48 KiB L1 cache beside the tile), and the product
+//! path is ahead at 64 (0.50–0.61 against 0.72–0.89). With 768 and 1,024
+//! numbers a row (400k rows) the tiled kernel is still ahead of the product
+//! path at 16 queries (0.15 against 0.27, and 0.28 against 0.37) and level
+//! at 24. The expression layer therefore scans Float16 rows up to 24
+//! queries.
 
 use rayon::prelude::*;
 
@@ -67,14 +97,23 @@ impl Kernel {
         Kernel::Portable
     }
 
+    /// This kernel if the CPU runs it, else the portable one.
+    fn checked(self) -> Kernel {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 if !std::arch::is_x86_feature_detected!("avx512f") => Kernel::Portable,
+            kernel => kernel,
+        }
+    }
+
     /// Widens `row` (`d` numbers) onto `out` (`d16` numbers, the rest
     /// zeros) and returns its `Σ x²` in `f32`.
     fn widen(self, row: &[F16], out: &mut [f32], scratch: &mut Vec<f32>) -> f32 {
         match self {
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx512 => {
-                // SAFETY: `Kernel::Avx512` is only made by `detect` on a
-                // CPU with AVX-512F (and by tests after the same check).
+                // SAFETY: the search runs `Kernel::Avx512` only after
+                // `Kernel::checked` found AVX-512F on this CPU.
                 unsafe { avx512::widen_row(row, out) }
             }
             Kernel::Portable => {
@@ -199,9 +238,10 @@ fn prefetch(row: &[F16]) {
 /// * The fast sums. Each lane of the AVX-512 kernel adds `d16 / 16`
 ///   products by FMA (one rounding each), and the lanes are added by a
 ///   tree of depth 4; `Σ x²` likewise in four registers added in pairs,
-///   then a `reduce_add` of 16 lanes (at most 2 + 15 roundings). The portable kernel rounds each product
-///   once, then adds it along 16 lanes and a tree of depth 4. Either way a
-///   product meets at most `d + 48` roundings, so `|s̃ - s| <= G Σ|x_i
+///   then a `reduce_add` of 16 lanes (at most 2 + 15 roundings). The
+///   portable kernel rounds each product once, then adds it along 16 lanes
+///   and a tree of depth 4. Either way a product meets at most `d + 48`
+///   roundings, so `|s̃ - s| <= G Σ|x_i
 ///   q_i| + η_f <= G |x| |q| + η_f` with `G = γ(d + 48)`, and `|r̃ - |x|²|
 ///   <= G |x|²` (the squares of Float16 numbers are exact in `f32` and at
 ///   least 2^-48: no underflow). `η_f` is the underflow: a rounding whose
@@ -264,7 +304,7 @@ impl Bounds {
     /// infinity until `k` are kept: nothing is dropped). `qn`, `qs`: the
     /// query's norm and `Σ q²` in `f64`.
     fn query(&self, t: f64, qn: f64, qs: f64) -> (f64, f64) {
-        if !(t > f64::NEG_INFINITY && t.is_finite()) {
+        if !t.is_finite() {
             return (f64::NEG_INFINITY, 0.0);
         }
         let Bounds { g, h, eta, .. } = *self;
@@ -323,8 +363,8 @@ pub fn nearest_half_tiled(
     nearest_half_with(Kernel::detect(), queries, m, d, k, metric, rows)
 }
 
-/// [`nearest_half_tiled`] with a given kernel (`Kernel::Avx512` only where
-/// [`Kernel::detect`] gives it).
+/// [`nearest_half_tiled`] with a given kernel (the portable one where the
+/// CPU lacks the instructions of the kernel asked for).
 pub fn nearest_half_with(
     kernel: Kernel,
     queries: &[f32],
@@ -334,6 +374,7 @@ pub fn nearest_half_with(
     metric: Metric,
     rows: &[(u32, &[F16])],
 ) -> Vec<Vec<(u32, f64)>> {
+    let kernel = kernel.checked();
     let d16 = d.next_multiple_of(LANES);
     let bounds = Bounds::new(metric, d);
     let prepared: Vec<Query<'_>> = (0..m)
@@ -977,6 +1018,22 @@ mod tests {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build();
         if let Ok(pool) = pool {
             pool.install(|| check(&queries, m, d, 10, Metric::Euclidean, &rows));
+        }
+    }
+
+    #[test]
+    fn identical_rows_tie_to_the_lower_position() {
+        let (n, d) = (3000, 24);
+        let row = numbers(d, 31);
+        let values: Vec<f32> = (0..n).flat_map(|_| row.iter().copied()).collect();
+        let data = half(&values);
+        let rows = indexed(&data, d);
+        let queries = numbers(2 * d, 32);
+        for metric in METRICS {
+            check(&queries, 2, d, 10, metric, &rows);
+            let found = nearest_half_tiled(&queries, 2, d, 10, metric, &rows);
+            let positions: Vec<u32> = found[0].iter().map(|&(i, _)| i).collect();
+            assert_eq!(positions, (0..10).collect::<Vec<u32>>(), "{metric:?}");
         }
     }
 
