@@ -1330,9 +1330,9 @@ def section_quantized(cfg: Config) -> Section:
         "Int8 queries are quantized with the corpus's ranges, so they are integers and the Int8 "
         "column is ranked by exact integer kernels; binary queries are the queries' sign bits. "
         "Int8 rows with 6 queries or more are scored in blocks by an exact AVX-512 VNNI "
-        "integer product (fewer: scanned row by row); Float16 rows with up to 4 queries are "
-        "scanned with their own kernel, more go through the Float32 matrix-product screen that "
-        "the Float32 column uses, so Float16 gains only its smaller reads there. "
+        "integer product (fewer: scanned row by row); Float16 rows with up to 24 queries are "
+        "searched with their own tiled kernel, more go through the Float32 matrix-product screen "
+        "that the Float32 column uses, so Float16 gains only its smaller reads there. "
         "The binary rows are a screen (Hamming distance), not the "
         "same ranking: their overlap with the Float32 answer is shown, not required."
     )

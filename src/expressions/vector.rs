@@ -712,10 +712,12 @@ fn nearest(inputs: &[Series], kwargs: NearestKwargs) -> PolarsResult<Series> {
 /// Queries up to which Int8/UInt8 rows (and Float16 rows) are scanned, each
 /// row read once and ranked by its own kernels, rather than screened by a
 /// Float32 matrix product, which wins once it serves many queries (measured
-/// on 1M x 384: the crossing is near 75 queries for Int8 without VNNI, near
-/// 6 for Float16 against the AVX-512 product kernels).
+/// on 1M x 384: the crossing is near 75 queries for Int8 without VNNI; the
+/// tiled Float16 kernel of `kernels::half_tiles` is ahead of the AVX-512
+/// product kernels up to 24 queries and level with them from 28 to 48,
+/// also at d = 768 and 1024).
 const SCAN_MAX_QUERIES: usize = 64;
-const HALF_SCAN_MAX_QUERIES: usize = 4;
+const HALF_SCAN_MAX_QUERIES: usize = 24;
 
 /// `nearest` over Int8/UInt8 rows: integer queries, when few (or, on a CPU
 /// with AVX-512 VNNI, any number from `code_blocks::MIN_QUERIES` on: the

@@ -737,9 +737,26 @@ pub fn nearest_codes_scan<C: IntCode>(
     )
 }
 
-/// The `k` best Float16 rows for each of `m` queries (a scan), ranked by [`HalfRanker`] (`queries`:
-/// `m × d`, as Float32); each row is widened once for all queries.
+/// The `k` best Float16 rows for each of `m` queries, ranked by
+/// [`HalfRanker`] (`queries`: `m × d`, as Float32), as `(position, score)`
+/// best first, ties to the lower position: the tiled kernel of
+/// [`super::half_tiles`], which gives the result of [`nearest_half_scan`]
+/// bit for bit.
 pub fn nearest_half(
+    queries: &[f32],
+    m: usize,
+    d: usize,
+    k: usize,
+    metric: Metric,
+    rows: &[(u32, &[F16])],
+) -> Vec<Vec<(u32, f64)>> {
+    super::half_tiles::nearest_half_tiled(queries, m, d, k, metric, rows)
+}
+
+/// [`nearest_half`] by a plain scan: each row widened once for all queries
+/// and ranked by [`HalfRanker`] for each (the reference of the tiled
+/// kernel).
+pub fn nearest_half_scan(
     queries: &[f32],
     m: usize,
     d: usize,

@@ -6,6 +6,7 @@ pub mod code_blocks;
 pub mod codes;
 pub mod element;
 pub mod gaussian;
+pub mod half_tiles;
 pub mod neighbors;
 pub mod parallel;
 pub mod passes;
