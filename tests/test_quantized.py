@@ -111,10 +111,12 @@ def test_searches_on_narrow_vectors_equal_the_float32_search(name: str, metric: 
     queries = wide(narrow_values(name, 70, 16))
     queries[5] = queries[0] + 0.25  # not an integer query
     frame, f32_frame = s.to_frame(), as_f32.to_frame()
-    # a few queries are scanned row by row, many are screened by a matrix product
-    few = pmk.nearest(frame, "e", queries[:4], k=9, metric=metric)
+    # a few queries are scanned by their own kernels, many are screened by a
+    # matrix product: the same rows and scores
     many = pmk.nearest(frame, "e", queries, k=9, metric=metric)
-    assert few.equals(many.filter(pl.col("query") < 4))
+    for count in (4, 20):
+        few = pmk.nearest(frame, "e", queries[:count], k=9, metric=metric)
+        assert few.equals(many.filter(pl.col("query") < count))
     expected = pmk.nearest(f32_frame, "e", queries, k=9, metric=metric)
     for i, q in enumerate(queries[:8]):
         top = s.ml.top_k_similar(q, k=9, metric=metric).to_list()
