@@ -6,6 +6,7 @@ pub mod code_blocks;
 pub mod codes;
 pub mod element;
 pub mod gaussian;
+pub mod hamming_blocks;
 pub mod neighbors;
 pub mod parallel;
 pub mod passes;
