@@ -14,6 +14,7 @@ use rayon::prelude::*;
 
 use super::code_blocks;
 use super::element::Element;
+use super::hamming_blocks;
 use super::neighbors::{Metric, TopK};
 use super::rowwise::VectorRows;
 
@@ -910,10 +911,24 @@ fn hamming_many(row: &[u8], queries: &[u8], width: usize, out: &mut [u32]) {
 
 /// The `k` codes nearest each of `m` query codes (`queries`: `m × width`
 /// bytes, row-major), as `(position, distance)` best first, ties to the
-/// lower position. Distances are integers, so a row enters a query's top-k
-/// only if it is strictly closer than the worst kept (rows come in order
-/// within a range); ranges run on several threads and merge exactly.
+/// lower position: on a CPU with AVX-512 VPOPCNTDQ and BW by the blocked kernel of
+/// [`super::hamming_blocks`], elsewhere by [`nearest_hamming_scan`]. Both
+/// give the same result.
 pub fn nearest_hamming(
+    queries: &[u8],
+    m: usize,
+    width: usize,
+    k: usize,
+    rows: &[(u32, &[u8])],
+) -> Vec<Vec<(u32, f64)>> {
+    hamming_blocks::nearest(queries, m, width, k, rows)
+}
+
+/// [`nearest_hamming`] by a scan: each row read once, for all queries.
+/// Distances are integers, so a row enters a query's top-k only if it is
+/// strictly closer than the worst kept (rows come in order within a
+/// range); ranges run on several threads and merge exactly.
+pub fn nearest_hamming_scan(
     queries: &[u8],
     m: usize,
     width: usize,

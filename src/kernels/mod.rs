@@ -7,6 +7,7 @@ pub mod codes;
 pub mod element;
 pub mod gaussian;
 pub mod half_tiles;
+pub mod hamming_blocks;
 pub mod neighbors;
 pub mod parallel;
 pub mod passes;
