@@ -1,6 +1,6 @@
 //! The one dtype dispatch. Every entry point (the Polars plugin wrappers and
 //! the PyO3 functions of the data face) decides a [`FloatKind`] once and
-//! then runs one generic body through [`with_float!`], so the `f32`/`f64`
+//! then runs one generic body through [`with_float!`](crate::with_float), so the `f32`/`f64`
 //! `match` is written here and nowhere else.
 
 /// The float type an input is computed in.
