@@ -3,12 +3,13 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use rayon::prelude::*;
 
 use super::codes::{self, widen_into, F16};
 use super::element::Element;
-use super::product::{gemm_product, ProductFloat, Queries};
+use super::product::{self, gemm_product, Bars, Kernel, Passed, ProductFloat, Queries};
 use super::vector;
 
 /// Rows gathered per matrix product: the block (and its scores) stay in cache.
@@ -170,13 +171,28 @@ pub trait SearchRow: Copy + Send + Sync + 'static {
     #[doc(hidden)]
     type Scalar: ProductFloat + Element;
 
+    /// The top k of each query among `rows`, skipping rows below a
+    /// query's shared threshold (see [`Thresholds`]).
     #[doc(hidden)]
     fn search_part(
         queries: &SearchQueries<Self::Scalar>,
         k: usize,
         metric: Metric,
         rows: &[(u32, &[Self])],
+        shared: &Thresholds,
     ) -> Vec<TopK>;
+
+    /// Lower bounds of each query's k-th best key over all `rows` (see
+    /// [`seed_thresholds`]), or nothing.
+    #[doc(hidden)]
+    fn seeds(
+        _queries: &SearchQueries<Self::Scalar>,
+        _k: usize,
+        _metric: Metric,
+        _rows: &[(u32, &[Self])],
+    ) -> Vec<f64> {
+        Vec::new()
+    }
 }
 
 impl SearchRow for f64 {
@@ -187,6 +203,7 @@ impl SearchRow for f64 {
         k: usize,
         metric: Metric,
         rows: &[(u32, &[f64])],
+        _shared: &Thresholds,
     ) -> Vec<TopK> {
         nearest_serial(queries, k, metric, rows)
     }
@@ -248,11 +265,12 @@ pub trait F32Row: Copy + Send + Sync + 'static {
     /// `row` as `f32` values, widened into `scratch` when it is narrower.
     fn widened<'s>(row: &'s [Self], scratch: &'s mut Vec<f32>) -> &'s [f32];
 
-    /// The ranking key and score of a row: by default the exact `f64`
-    /// accumulation of [`rank_row`] on the widened row.
+    /// The ranking key and score of a row, from its widened values `wide`
+    /// (of [`F32Row::widened`]): by default the exact `f64` accumulation
+    /// of [`rank_row`].
     #[inline]
-    fn rank(metric: Metric, row: &[Self], query: &[f32], scratch: &mut Vec<f32>) -> (f64, f64) {
-        rank_row(metric, Self::widened(row, scratch), query)
+    fn rank_widened(metric: Metric, wide: &[f32], query: &[f32]) -> (f64, f64) {
+        rank_row(metric, wide, query)
     }
 
     /// How far [`F32Row::rank`]'s scores may be from the exact ones, per
@@ -279,8 +297,18 @@ macro_rules! screened_rows {
                 k: usize,
                 metric: Metric,
                 rows: &[(u32, &[$t])],
+                shared: &Thresholds,
             ) -> Vec<TopK> {
-                nearest_screened(queries, k, metric, rows)
+                nearest_screened(queries, k, metric, rows, shared)
+            }
+
+            fn seeds(
+                queries: &SearchQueries<f32>,
+                k: usize,
+                metric: Metric,
+                rows: &[(u32, &[$t])],
+            ) -> Vec<f64> {
+                seed_thresholds(queries, k, metric, rows)
             }
         }
     )*};
@@ -308,9 +336,16 @@ impl F32Row for F16 {
         scratch.as_slice()
     }
 
+    /// As [`codes::rank_half`] on the widened row.
     #[inline]
-    fn rank(metric: Metric, row: &[F16], query: &[f32], scratch: &mut Vec<f32>) -> (f64, f64) {
-        codes::rank_half(metric, row, query, scratch)
+    fn rank_widened(metric: Metric, wide: &[f32], query: &[f32]) -> (f64, f64) {
+        let ranker = codes::HalfRanker::new(metric, query);
+        let row_sq = if ranker.needs_row_sq() {
+            codes::f32_lanes_dot(wide, wide)
+        } else {
+            0.0
+        };
+        ranker.rank(wide, row_sq)
     }
 
     fn rank_error(d: usize) -> f64 {
@@ -337,12 +372,16 @@ pub fn nearest<'a, R: SearchRow + 'a>(
     // the result is the same as a serial search (see `TopK::merge`). A few
     // parts per thread: each part starts with an empty top k, which lets
     // more candidates through its first blocks.
+    // The parts share lower bounds of each query's k-th best key, seeded
+    // from a sample of the rows, so that a part's first blocks let through
+    // few rows although its own top k starts empty.
+    let shared = Thresholds::new(m, &R::seeds(&queries, k, metric, &rows));
     let part = (rows.len() / (4 * rayon::current_num_threads()))
         .next_multiple_of(ROW_BLOCK)
         .max(ROW_BLOCK * 16);
     let tops = rows
         .par_chunks(part)
-        .map(|part| R::search_part(&queries, k, metric, part))
+        .map(|part| R::search_part(&queries, k, metric, part, &shared))
         .reduce_with(|mut left, right| {
             for (l, r) in left.iter_mut().zip(right) {
                 l.merge(r);
@@ -432,215 +471,517 @@ fn nearest_serial(
 }
 
 /// `nearest` for Float32 rows: a Float32 matrix product screens the rows
-/// (twice as fast as Float64), keeping every row whose score *could* reach
-/// the top k given a proven bound on the Float32 rounding error; only those
-/// candidates are scored exactly (f64 accumulation, the same kernel as
-/// `top_k_similar`). The result is therefore exactly the top k of the exact
+/// (twice as fast as Float64), letting through every row whose score
+/// *could* reach the top k given a proven bound on the Float32 rounding
+/// error; only those candidates are scored exactly (f64 accumulation, the
+/// same kernel as `top_k_similar`), at once, from the block's copy while
+/// it is in cache. The result is therefore exactly the top k of the exact
 /// scores, ties to the lower position.
+///
+/// Rows whose key bound is below `shared`'s bound of the whole search's
+/// k-th best key are dropped even if they would be in this part's top k;
+/// every row of the search's top k is kept by its part's top k, so merging
+/// the parts stays exact. The part raises `shared` as its own top k fills.
 fn nearest_screened<R: F32Row>(
     queries: &SearchQueries<f32>,
     k: usize,
     metric: Metric,
     rows: &[(u32, &[R])],
+    shared: &Thresholds,
 ) -> Vec<TopK> {
     let (m, d) = (queries.m, queries.d);
-    // The queries follow the column's dtype (Float32 for the narrower
-    // types), as in `top_k_similar`.
-    let (query_sq, query_norm) = (&queries.sq, &queries.norm);
-    // |fl32(q·x) - q·x| <= gamma_d * |q| |x| for any summation order (with
-    // FMA or not); doubled for the f64 rounding of everything else.
-    let unit = f64::from(f32::EPSILON) / 2.0;
-    let gamma = 2.0 * (d as f64 * unit) / (1.0 - d as f64 * unit).max(0.5);
-    // Rows ranked other than exactly (Float16) widen every bound by the
-    // ranking's own error, so no row that ranking would keep is dropped.
-    let rank_error = R::rank_error(d);
-
-    let mut lower: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
-    let mut candidates: Vec<Vec<(f64, usize)>> = vec![Vec::new(); m];
-    let mut block = vec![0.0f32; ROW_BLOCK * d];
-    let mut scores = vec![0.0f32; m.min(QUERY_CHUNK) * ROW_BLOCK];
-    let mut screen = Screen::new(metric, gamma, rank_error);
-    let mut passed: Vec<u32> = Vec::with_capacity(m.min(QUERY_CHUNK));
-    let mut row_sq = vec![0.0f64; ROW_BLOCK];
-    let mut row_norm = vec![0.0f64; ROW_BLOCK];
+    let bound = ScreenBound::new::<R>(d);
+    let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
+    let mut screen = Screen::new(metric, bound, queries);
+    let block_rows = screened_block_rows(queries, d);
+    // Chunks the fused product cannot take (too few queries for panels)
+    // are scored into a block of scores and screened row by row.
+    let plain_chunk = queries
+        .chunks
+        .iter()
+        .filter(|(_, chunk)| chunk.kernel() != Kernel::Panels)
+        .map(|(_, chunk)| chunk.count())
+        .max()
+        .unwrap_or(0);
+    let mut scores = vec![0.0f32; plain_chunk * block_rows];
+    let mut block = vec![0.0f32; block_rows * d];
+    let mut row_sq = vec![0.0f64; block_rows];
+    let mut row_norm = vec![0.0f64; block_rows];
+    let (mut xn32, mut extra32, mut extra_abs32) = (Vec::new(), Vec::new(), Vec::new());
+    let mut passed: Vec<u32> = Vec::new();
+    let mut pairs: Vec<Passed> = Vec::new();
+    let mut partial: Vec<f32> = Vec::new();
     let mut scratch = Vec::new();
 
-    for (block_index, block_rows) in rows.chunks(ROW_BLOCK).enumerate() {
-        let b = block_rows.len();
-        for (slot, (_, row)) in block_rows.iter().enumerate() {
+    for block_part in rows.chunks(block_rows.max(1)) {
+        let b = block_part.len();
+        // What the other parts (or the seeds) found since the last block.
+        for q in 0..m {
+            let t = shared.get(q);
+            if t > screen.threshold[q] {
+                screen.set(q, t);
+            }
+        }
+        xn32.clear();
+        extra32.clear();
+        extra_abs32.clear();
+        for (slot, (_, row)) in block_part.iter().enumerate() {
             let row = R::widened(row, &mut scratch);
             for (dst, src) in block[slot * d..(slot + 1) * d].iter_mut().zip(row) {
                 *dst = *src;
             }
             row_sq[slot] = vector::sum_sq(row);
             row_norm[slot] = vector::norm_l2_from_sum_sq(row, row_sq[slot]);
+            let (xn, extra) = screen.row_terms(row_norm[slot], row_sq[slot]);
+            xn32.push(xn);
+            extra32.push(extra);
+            extra_abs32.push(extra.abs());
         }
+        let xb = &block[..b * d];
+        // Offers row `slot` of the block to query `q` given its Float32
+        // score: scored exactly unless its key's upper bound is below the
+        // threshold. A NaN bound (an infinite or NaN row or query) bounds
+        // nothing: the row is scored.
+        let offer = |screen: &mut Screen, top: &mut TopK, q: usize, slot: usize, approx: f32| {
+            let (qn, qs) = (queries.norm[q], queries.sq[q]);
+            let (xn, xs) = (row_norm[slot], row_sq[slot]);
+            let (_, hi) = bound.key_bounds(metric, approx, (qn, qs), (xn, xs));
+            if hi < screen.threshold[q] {
+                return; // cannot reach the top k
+            }
+            let (Some(&(position, _)), Some(wide)) =
+                (block_part.get(slot), xb.get(slot * d..(slot + 1) * d))
+            else {
+                return;
+            };
+            let (key, score) = R::rank_widened(metric, wide, queries.query(q));
+            top.push(key, position, score);
+            let t = top.worst_key();
+            if t > screen.threshold[q] {
+                screen.set(q, t);
+                shared.raise(q, t);
+            }
+        };
         for (q0, chunk) in &queries.chunks {
             let (q0, mc) = (*q0, chunk.count());
-            // scores (b × mc) = block (b × d) · chunkᵀ (d × mc)
-            let s = &mut scores[..b * mc];
-            if !chunk.scores(&block[..b * d], b, s) {
-                s.fill(f32::NAN);
-            }
             let in_chunk = q0..q0 + mc;
-            screen.prepare(
-                &lower[in_chunk.clone()],
-                &query_norm[in_chunk.clone()],
-                &query_sq[in_chunk.clone()],
-            );
-            for slot in 0..b {
-                let row_scores = &s[slot * mc..(slot + 1) * mc];
-                screen.pass(row_scores, row_norm[slot], row_sq[slot], &mut passed);
-                for &j in &passed {
-                    let (j, q) = (j as usize, q0 + j as usize);
-                    let approx = f64::from(row_scores[j]);
-                    let (qn, qs) = (query_norm[q], query_sq[q]);
-                    let scale = qn * row_norm[slot];
-                    let err = gamma * scale;
-                    let (lo, hi) = match metric {
-                        Metric::Dot => (
-                            approx - err - rank_error * scale,
-                            approx + err + rank_error * scale,
-                        ),
-                        Metric::Cosine => {
-                            if scale == 0.0 {
-                                (0.0, 0.0)
-                            } else {
-                                (
-                                    (approx - err) / scale - rank_error,
-                                    (approx + err) / scale + rank_error,
-                                )
-                            }
-                        }
-                        Metric::Euclidean => {
-                            // key = -|q - x|² = 2 q·x - |q|² - |x|²
-                            let rest = qs + row_sq[slot];
-                            let slack =
-                                4.0 * f64::EPSILON * rest + rank_error * (rest + 2.0 * scale);
-                            (
-                                2.0 * (approx - err) - rest - slack,
-                                2.0 * (approx + err) - rest + slack,
-                            )
-                        }
-                    };
-                    if hi.is_nan() || hi < screen.threshold[j] {
-                        continue; // cannot reach the top k (or NaN)
+            let tops = &mut tops[in_chunk.clone()];
+            if chunk.kernel() == Kernel::Panels {
+                pairs.clear();
+                let bars = Bars {
+                    a: &screen.a32[in_chunk.clone()],
+                    a_abs: &screen.a_abs32[in_chunk.clone()],
+                    c: &screen.c32[in_chunk.clone()],
+                    c_abs: &screen.c_abs32[in_chunk.clone()],
+                    xn: &xn32,
+                    extra: &extra32,
+                    extra_abs: &extra_abs32,
+                };
+                if chunk.screened_scores(xb, b, &bars, &mut partial, &mut pairs) {
+                    for pair in &pairs {
+                        let (slot, j) = (pair.row as usize, pair.query as usize);
+                        offer(&mut screen, &mut tops[j], q0 + j, slot, pair.score);
                     }
-                    let row_index = block_index * ROW_BLOCK + slot;
-                    lower[q].push(lo, row_index as u32, lo);
-                    candidates[q].push((hi, row_index));
-                    // The threshold only rises, and any worst kept lower
-                    // bound is a safe cut: raise it at once.
-                    let t = lower[q].worst_key();
-                    if t > screen.threshold[j] {
-                        screen.set(j, t, qn, qs);
-                    }
+                    continue;
                 }
             }
-            for q in in_chunk {
-                let threshold = lower[q].worst_key();
-                if candidates[q].len() > 8 * k + 256 {
-                    candidates[q].retain(|&(hi, _)| hi >= threshold);
+            // scores (b × mc) = block (b × d) · chunkᵀ (d × mc)
+            let s = &mut scores[..b * mc];
+            if !chunk.scores(xb, b, s) {
+                s.fill(f32::NAN);
+            }
+            for slot in 0..b {
+                let row_scores = &s[slot * mc..(slot + 1) * mc];
+                screen.pass(q0, row_scores, row_norm[slot], row_sq[slot], &mut passed);
+                for &j in &passed {
+                    let j = j as usize;
+                    offer(&mut screen, &mut tops[j], q0 + j, slot, row_scores[j]);
                 }
             }
         }
     }
-    // Exact scores for the survivors.
-    (0..m)
-        .map(|q| {
-            let threshold = lower[q].worst_key();
-            let query = queries.query(q);
-            let mut top = TopK::new(k);
-            for &(hi, row_index) in &candidates[q] {
-                if hi < threshold {
-                    continue;
-                }
-                if let Some(&(position, row)) = rows.get(row_index) {
-                    let (key, score) = R::rank(metric, row, query, &mut scratch);
-                    top.push(key, position, score);
-                }
-            }
-            top
-        })
-        .collect()
+    tops
 }
 
-/// A cheap first test of the Float32 screen, query by query for one row:
-/// it lets through every query whose bound `hi` (computed exactly as in
-/// `nearest_screened`) could reach the query's threshold, and most others
-/// not. It compares `approx` with `a + c · |x| + e·|x|²`, a rearrangement
-/// of `hi >= threshold` with twice the rounding allowance `gamma` (and
-/// three times the `f64` allowance of the Euclidean bound), so the `f64`
+/// Rows per block of the screened search: with queries in panels, as many
+/// as the product keeps in L2 at once (each block re-reads the packed
+/// queries); else `ROW_BLOCK`.
+fn screened_block_rows(queries: &SearchQueries<f32>, d: usize) -> usize {
+    let panels = queries
+        .chunks
+        .iter()
+        .any(|(_, chunk)| chunk.kernel() == Kernel::Panels);
+    if panels {
+        product::screened_slice_rows(d).clamp(ROW_BLOCK, 4 * ROW_BLOCK)
+    } else {
+        ROW_BLOCK
+    }
+}
+
+/// The error allowances of the Float32 screen for vectors of length `d`.
+#[derive(Debug, Clone, Copy)]
+struct ScreenBound {
+    /// `|fl32(q·x) - q·x| <= gamma/2 · |q| |x|` for any summation order
+    /// (with FMA or not); doubled for the f64 rounding of everything else.
+    gamma: f64,
+    /// Rows ranked other than exactly (Float16) widen every bound by the
+    /// ranking's own error, so no row that ranking would keep is dropped.
+    rank_error: f64,
+}
+
+impl ScreenBound {
+    fn new<R: F32Row>(d: usize) -> Self {
+        let unit = f64::from(f32::EPSILON) / 2.0;
+        let gamma = 2.0 * (d as f64 * unit) / (1.0 - d as f64 * unit).max(0.5);
+        ScreenBound {
+            gamma,
+            rank_error: R::rank_error(d),
+        }
+    }
+
+    /// Bounds `(lo, hi)` of the key of a row of norm `xn` and squared norm
+    /// `xs` for a query of norm `qn` and squared norm `qs`, from their
+    /// Float32 product `approx`, as `TopK` ranks it: cosine and dot
+    /// directly; Euclidean as `-distance`, from the bounds of
+    /// [`ScreenBound::square_bounds`] on `-distance²`.
+    #[inline]
+    fn key_bounds(
+        &self,
+        metric: Metric,
+        approx: f32,
+        (qn, qs): (f64, f64),
+        (xn, xs): (f64, f64),
+    ) -> (f64, f64) {
+        let (lo, hi) = self.square_bounds(metric, approx, (qn, qs), (xn, xs));
+        match metric {
+            Metric::Cosine | Metric::Dot => (lo, hi),
+            // The key is -fl(√s) for the squared distance s, and
+            // `-hi <= s <= -lo`. With `fl(√x)` within `ε/2` of `√x`, the
+            // factors `1 ± 2ε` (their own roundings included) keep the
+            // bounds on the outer side of every rounding of `√`. NaN stays
+            // NaN (`f64::max` would drop it).
+            Metric::Euclidean => {
+                let root = |x: f64| if x.is_nan() { x } else { x.max(0.0).sqrt() };
+                (
+                    -(root(-lo) * (1.0 + 2.0 * f64::EPSILON)),
+                    -(root(-hi) * (1.0 - 2.0 * f64::EPSILON)),
+                )
+            }
+        }
+    }
+
+    /// Bounds `(lo, hi)` as [`ScreenBound::key_bounds`], but of
+    /// `-distance²` for Euclidean, which the screen compares.
+    #[inline]
+    fn square_bounds(
+        &self,
+        metric: Metric,
+        approx: f32,
+        (qn, qs): (f64, f64),
+        (xn, xs): (f64, f64),
+    ) -> (f64, f64) {
+        let approx = f64::from(approx);
+        let scale = qn * xn;
+        let err = self.gamma * scale;
+        let rank_error = self.rank_error;
+        match metric {
+            Metric::Dot => (
+                approx - err - rank_error * scale,
+                approx + err + rank_error * scale,
+            ),
+            Metric::Cosine => {
+                if scale == 0.0 {
+                    (0.0, 0.0)
+                } else {
+                    (
+                        (approx - err) / scale - rank_error,
+                        (approx + err) / scale + rank_error,
+                    )
+                }
+            }
+            Metric::Euclidean => {
+                // key = -|q - x|² = 2 q·x - |q|² - |x|²
+                let rest = qs + xs;
+                let slack = 4.0 * f64::EPSILON * rest + rank_error * (rest + 2.0 * scale);
+                (
+                    2.0 * (approx - err) - rest - slack,
+                    2.0 * (approx + err) - rest + slack,
+                )
+            }
+        }
+    }
+}
+
+/// Lower bounds of each query's k-th best key over the whole search,
+/// shared by its parts: first from a sample of the rows (see
+/// [`seed_thresholds`]), then raised by each part to the worst key its own
+/// top k keeps once it keeps k (k rows of the search reach it). When the
+/// parts read it does not change their results, only how many rows they
+/// score exactly.
+#[doc(hidden)]
+pub struct Thresholds {
+    /// Keys as [`order_bits`], so that `fetch_max` takes the higher key.
+    keys: Vec<AtomicU64>,
+}
+
+impl Thresholds {
+    /// `seeds` for the first queries, minus infinity for the others.
+    fn new(m: usize, seeds: &[f64]) -> Self {
+        let keys = (0..m)
+            .map(|q| {
+                let seed = seeds.get(q).copied().unwrap_or(f64::NEG_INFINITY);
+                AtomicU64::new(order_bits(seed))
+            })
+            .collect();
+        Thresholds { keys }
+    }
+
+    /// Query `q`'s bound (minus infinity for an unknown query).
+    #[inline]
+    fn get(&self, q: usize) -> f64 {
+        self.keys.get(q).map_or(f64::NEG_INFINITY, |key| {
+            from_order_bits(key.load(AtomicOrdering::Relaxed))
+        })
+    }
+
+    /// Raises query `q`'s bound to `t` (no-op if lower, or NaN).
+    #[inline]
+    fn raise(&self, q: usize, t: f64) {
+        if let (Some(key), false) = (self.keys.get(q), t.is_nan()) {
+            key.fetch_max(order_bits(t), AtomicOrdering::Relaxed);
+        }
+    }
+}
+
+/// `x`'s bits mapped so that unsigned order is numeric order (-0 below +0).
+fn order_bits(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
+/// The inverse of [`order_bits`].
+fn from_order_bits(bits: u64) -> f64 {
+    if bits >> 63 == 1 {
+        f64::from_bits(bits & !(1 << 63))
+    } else {
+        f64::from_bits(!bits)
+    }
+}
+
+/// Lower bounds of each query's k-th best key over all `rows`, from the
+/// Float32 products of an evenly spread sample of them: the k-th best of
+/// the sample's lower key bounds (of [`ScreenBound::key_bounds`]), since
+/// the sample's k rows have keys at least that high. Empty (no seeds) when
+/// there are too few queries or rows for the sample to pay.
+fn seed_thresholds<R: F32Row>(
+    queries: &SearchQueries<f32>,
+    k: usize,
+    metric: Metric,
+    rows: &[(u32, &[R])],
+) -> Vec<f64> {
+    let d = queries.d;
+    let sample = (SEED_SAMPLE_PER_K * k).max(SEED_SAMPLE_MIN);
+    let panels = queries
+        .chunks
+        .iter()
+        .any(|(_, chunk)| chunk.kernel() == Kernel::Panels);
+    if k == 0 || d == 0 || !panels || rows.len() < SEED_SAMPLE_SHARE * sample {
+        return Vec::new();
+    }
+    let bound = ScreenBound::new::<R>(d);
+    let stride = rows.len() / sample;
+    let picked: Vec<&[R]> = rows
+        .iter()
+        .step_by(stride.max(1))
+        .take(sample)
+        .map(|&(_, row)| row)
+        .collect();
+    let mut block = vec![0.0f32; picked.len() * d];
+    let mut norms = Vec::with_capacity(picked.len());
+    let mut scratch = Vec::new();
+    for (slot, row) in picked.iter().enumerate() {
+        let row = R::widened(row, &mut scratch);
+        for (dst, src) in block[slot * d..(slot + 1) * d].iter_mut().zip(row) {
+            *dst = *src;
+        }
+        let sq = vector::sum_sq(row);
+        norms.push((vector::norm_l2_from_sum_sq(row, sq), sq));
+    }
+    let seeds: Vec<Vec<f64>> = queries
+        .chunks
+        .par_iter()
+        .map(|(q0, chunk)| {
+            let mc = chunk.count();
+            let mut lower: Vec<TopK> = (0..mc).map(|_| TopK::new(k)).collect();
+            let mut worst = vec![f64::NEG_INFINITY; mc];
+            let mut scores = vec![0.0f32; ROW_BLOCK * mc];
+            for (block_index, xb) in block.chunks(ROW_BLOCK * d).enumerate() {
+                let first = block_index * ROW_BLOCK;
+                let b = xb.len() / d;
+                let s = &mut scores[..b * mc];
+                if !chunk.scores(xb, b, s) {
+                    continue;
+                }
+                for (slot, &row_norms) in norms.iter().skip(first).take(b).enumerate() {
+                    for (j, &approx) in s[slot * mc..(slot + 1) * mc].iter().enumerate() {
+                        let q = q0 + j;
+                        let query_norms = (queries.norm[q], queries.sq[q]);
+                        let (lo, _) = bound.key_bounds(metric, approx, query_norms, row_norms);
+                        if lo > worst[j] {
+                            lower[j].push(lo, (first + slot) as u32, lo);
+                            worst[j] = lower[j].worst_key();
+                        }
+                    }
+                }
+            }
+            worst
+        })
+        .collect();
+    seeds.concat()
+}
+
+/// The seed sample has this many rows per neighbour sought, and at least
+/// `SEED_SAMPLE_MIN`; it is taken only from searches of at least
+/// `SEED_SAMPLE_SHARE` times as many rows (so it costs at most that share
+/// of the product).
+const SEED_SAMPLE_PER_K: usize = 200;
+const SEED_SAMPLE_MIN: usize = 2048;
+const SEED_SAMPLE_SHARE: usize = 16;
+
+/// The Float32 screen, query by query: it lets through every pair whose
+/// bound `hi` (of [`ScreenBound::square_bounds`]) could reach the query's
+/// threshold, and most others not. Per query it keeps `a` and `c` so that
+/// the test is `approx >= a + c · |x| + e·|x|²`, a rearrangement of
+/// `hi >= threshold` with twice the rounding allowance `gamma` (and three
+/// times the `f64` allowance of the Euclidean bound), so the `f64`
 /// roundings of the two forms cannot make it drop a row the exact test
-/// keeps; NaN anywhere lets the query through to the exact test.
+/// keeps; NaN anywhere lets the pair through to the exact test.
+///
+/// The product's fused screen ([`Queries::screened_scores`]) takes the
+/// same bars in `f32`: `a32`, `c32`, `xn32`, `extra32 = fl32(e·|x|²)`,
+/// each within `u = 2⁻²⁴` (relative) of its `f64` value, so the bar `B` of
+/// those `f32` numbers is within `2.02u·M` of the `f64` bar `B64` that
+/// [`Screen::pass`] computes (`M = |a| + |c·xn| + |extra|`; the `f64`
+/// evaluation adds `2.01 ε·M`). The fused screen lets through every score
+/// `s >= B - 4.9u·M`, hence every `s >= B64`: every pair this screen lets
+/// through. `a_abs32` carries `2⁻¹⁰⁰` more than `|a32|`, so that the
+/// fused screen's own slack covers the absolute error of `f32` underflow.
 struct Screen {
     metric: Metric,
-    gamma: f64,
-    rank_error: f64,
-    /// Each query's threshold: the worst lower bound its top k keeps.
+    bound: ScreenBound,
+    /// Each query's norm and squared norm.
+    norm: Vec<f64>,
+    sq: Vec<f64>,
+    /// Each query's threshold: a key below it cannot reach the top k.
     threshold: Vec<f64>,
     a: Vec<f64>,
     c: Vec<f64>,
+    a32: Vec<f32>,
+    a_abs32: Vec<f32>,
+    c32: Vec<f32>,
+    c_abs32: Vec<f32>,
     /// The factor of `|x|²` (Euclidean only).
     e: f64,
 }
 
 impl Screen {
-    fn new(metric: Metric, gamma: f64, rank_error: f64) -> Self {
+    /// The screen of `queries`, every threshold minus infinity.
+    fn new(metric: Metric, bound: ScreenBound, queries: &SearchQueries<f32>) -> Self {
         let e = match metric {
-            Metric::Euclidean => (1.0 - 12.0 * f64::EPSILON - rank_error) / 2.0,
+            Metric::Euclidean => (1.0 - 12.0 * f64::EPSILON - bound.rank_error) / 2.0,
             Metric::Cosine | Metric::Dot => 0.0,
         };
-        Screen {
+        let m = queries.m;
+        let mut screen = Screen {
             metric,
-            gamma,
-            rank_error,
-            threshold: Vec::new(),
-            a: Vec::new(),
-            c: Vec::new(),
+            bound,
+            norm: queries.norm.clone(),
+            sq: queries.sq.clone(),
+            threshold: vec![f64::NEG_INFINITY; m],
+            a: vec![0.0; m],
+            c: vec![0.0; m],
+            a32: vec![0.0; m],
+            a_abs32: vec![0.0; m],
+            c32: vec![0.0; m],
+            c_abs32: vec![0.0; m],
             e,
+        };
+        for q in 0..m {
+            screen.set(q, f64::NEG_INFINITY);
         }
+        screen
     }
 
-    /// The thresholds of a chunk of queries.
-    fn prepare(&mut self, lower: &[TopK], query_norm: &[f64], query_sq: &[f64]) {
-        let count = lower.len();
-        self.threshold.resize(count, f64::NEG_INFINITY);
-        self.a.resize(count, 0.0);
-        self.c.resize(count, 0.0);
-        for (j, ((top, &qn), &qs)) in lower.iter().zip(query_norm).zip(query_sq).enumerate() {
-            self.set(j, top.worst_key(), qn, qs);
-        }
-    }
-
-    /// Query `j`'s threshold is now `t` (its norm `qn`, squared norm `qs`).
-    fn set(&mut self, j: usize, t: f64, qn: f64, qs: f64) {
-        let (margin, re) = (2.0 * self.gamma, self.rank_error);
+    /// Query `q`'s threshold is now the key `t`.
+    fn set(&mut self, q: usize, t: f64) {
+        let (Some(&qn), Some(&qs)) = (self.norm.get(q), self.sq.get(q)) else {
+            return;
+        };
+        let (margin, re) = (2.0 * self.bound.gamma, self.bound.rank_error);
+        // Euclidean keys are -distance; the screen bounds -distance². A row
+        // whose key bound `hi_key` (of `ScreenBound::key_bounds`) reaches
+        // `t <= 0` has `-distance²` bounded by `hi >= -t²·(1 + 4.1ε)`, so
+        // `-t²·(1 + 8ε)` (rounded three times) is below every such `hi`.
+        let square = match self.metric {
+            Metric::Euclidean => -(t * t) * (1.0 + 8.0 * f64::EPSILON),
+            Metric::Cosine | Metric::Dot => t,
+        };
         let (a, c) = match self.metric {
             // hi = (approx + γ qn xn) / (qn xn) + re  >=  t
-            Metric::Cosine => (0.0, (t - re - margin) * qn),
+            Metric::Cosine => (0.0, (square - re - margin) * qn),
             // hi = approx + (γ + re) qn xn  >=  t
-            Metric::Dot => (t, -(margin + re) * qn),
+            Metric::Dot => (square, -(margin + re) * qn),
             // hi = 2 (approx + γ qn xn) - rest + slack  >=  t, with
             // rest = qs + xs and slack = 4ε rest + re (rest + 2 qn xn)
-            Metric::Euclidean => ((t + qs * 2.0 * self.e) / 2.0, -(margin + re) * qn),
+            Metric::Euclidean => ((square + qs * 2.0 * self.e) / 2.0, -(margin + re) * qn),
         };
-        if let (Some(threshold), Some(a_j), Some(c_j)) = (
-            self.threshold.get_mut(j),
-            self.a.get_mut(j),
-            self.c.get_mut(j),
-        ) {
-            (*threshold, *a_j, *c_j) = (t, a, c);
+        let (a32, c32) = (a as f32, c as f32);
+        let slots = (
+            self.threshold.get_mut(q),
+            self.a.get_mut(q),
+            self.c.get_mut(q),
+            self.a32.get_mut(q),
+            self.a_abs32.get_mut(q),
+            self.c32.get_mut(q),
+            self.c_abs32.get_mut(q),
+        );
+        if let (
+            Some(t_q),
+            Some(a_q),
+            Some(c_q),
+            Some(a32_q),
+            Some(a_abs_q),
+            Some(c32_q),
+            Some(c_abs_q),
+        ) = slots
+        {
+            (*t_q, *a_q, *c_q) = (t, a, c);
+            (*a32_q, *a_abs_q) = (a32, a32.abs() + TINY);
+            (*c32_q, *c_abs_q) = (c32, c32.abs());
         }
     }
 
-    /// The queries (indices into this chunk) whose scores against a row of
-    /// norm `xn` and squared norm `xs` pass the cheap test.
-    fn pass(&self, scores: &[f32], xn: f64, xs: f64, passed: &mut Vec<u32>) {
+    /// A row's terms of the fused screen: `fl32(|x|)` and `fl32(e·|x|²)`
+    /// (as [`Screen::pass`] computes `e·|x|²`).
+    fn row_terms(&self, xn: f64, xs: f64) -> (f32, f32) {
+        (xn as f32, (self.e * xs) as f32)
+    }
+
+    /// The queries (indices from `q0`) whose scores against a row of norm
+    /// `xn` and squared norm `xs` pass the cheap test.
+    fn pass(&self, q0: usize, scores: &[f32], xn: f64, xs: f64, passed: &mut Vec<u32>) {
         passed.clear();
         let extra = self.e * xs;
-        let n = scores.len().min(self.a.len()).min(self.c.len());
-        let (scores, a, c) = (&scores[..n], &self.a[..n], &self.c[..n]);
+        let (a, c) = (
+            self.a.get(q0..).unwrap_or(&[]),
+            self.c.get(q0..).unwrap_or(&[]),
+        );
+        let n = scores.len().min(a.len()).min(c.len());
+        let (scores, a, c) = (&scores[..n], &a[..n], &c[..n]);
         #[cfg(target_arch = "x86_64")]
         let done = if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512F; the three slices have length n.
@@ -659,6 +1000,9 @@ impl Screen {
         }
     }
 }
+
+/// The absolute allowance in `Screen::a_abs32`: `2⁻¹⁰⁰`, a normal `f32`.
+const TINY: f32 = f32::from_bits(27 << 23);
 
 /// [`Screen::pass`] eight queries at a time, with the same operations in
 /// the same order (so the same bits); returns how many queries it did.
@@ -739,6 +1083,202 @@ mod tests {
                 assert_eq!(found, &top.into_sorted(), "{metric:?} query {q}");
             }
         }
+    }
+
+    /// Reproducible numbers in [-1, 1).
+    fn numbers(count: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..count)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    /// The top k of a scan of every row with `F32Row::rank_widened`, the
+    /// ranking `nearest` reproduces.
+    fn scan<R: F32Row>(
+        rows: &[Vec<R>],
+        query: &[f32],
+        k: usize,
+        metric: Metric,
+    ) -> Vec<(u32, f64)> {
+        let mut top = TopK::new(k);
+        let mut scratch = Vec::new();
+        for (i, row) in rows.iter().enumerate() {
+            let (key, score) = R::rank_widened(metric, R::widened(row, &mut scratch), query);
+            top.push(key, i as u32, score);
+        }
+        top.into_sorted()
+    }
+
+    /// `nearest` on one thread and on the default pool, both checked
+    /// against [`scan`].
+    fn check_against_scan<R: F32Row + SearchRow>(
+        rows: &[Vec<R>],
+        queries: &[f64],
+        m: usize,
+        k: usize,
+        what: &str,
+    ) {
+        let d = queries.len().checked_div(m).unwrap_or(0);
+        let single = rayon::ThreadPoolBuilder::new().num_threads(1).build().ok();
+        for metric in [Metric::Cosine, Metric::Dot, Metric::Euclidean] {
+            let search = || {
+                let candidates = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (i as u32, r.as_slice()));
+                nearest(queries, m, d, k, metric, candidates)
+            };
+            let got = search();
+            if let Some(pool) = &single {
+                assert_eq!(pool.install(search), got, "{what} {metric:?}: one thread");
+            }
+            for (q, found) in got.iter().enumerate() {
+                let query: Vec<f32> = queries[q * d..(q + 1) * d]
+                    .iter()
+                    .map(|&v| v as f32)
+                    .collect();
+                assert_eq!(
+                    found,
+                    &scan(rows, &query, k, metric),
+                    "{what} {metric:?} query {q}"
+                );
+            }
+        }
+    }
+
+    /// Rows for the seeded, fused search: random values with exact
+    /// duplicates (ties), a zero row, a NaN row and an infinite one; the
+    /// count is not a multiple of any block.
+    fn seeded_rows(n: usize, d: usize) -> Vec<Vec<f32>> {
+        let values = numbers(n * d, 7);
+        let mut rows: Vec<Vec<f32>> = values.chunks_exact(d).map(<[f32]>::to_vec).collect();
+        for i in (999..n).step_by(1000) {
+            rows[i] = rows[i - 17 * (i / 1000)].clone();
+        }
+        rows[5] = vec![0.0; d];
+        rows[100][3] = f32::NAN;
+        rows[2000][1] = f32::INFINITY;
+        rows
+    }
+
+    /// Queries in panels with a tail (45 = 32 + 13), some equal to rows,
+    /// one zero.
+    fn seeded_queries(rows: &[Vec<f32>], m: usize, d: usize) -> Vec<f64> {
+        let mut queries: Vec<f64> = numbers(m * d, 11).into_iter().map(f64::from).collect();
+        for (q, i) in [(0, 981), (1, 999), (7, 30_000)] {
+            for (dst, &src) in queries[q * d..(q + 1) * d].iter_mut().zip(&rows[i]) {
+                *dst = f64::from(src);
+            }
+        }
+        queries[3 * d..4 * d].fill(0.0);
+        queries
+    }
+
+    #[test]
+    fn seeded_fused_search_is_exact() {
+        // Enough rows for the seed sample, queries in panels: the fused
+        // screen with shared thresholds.
+        let (n, d, m, k) = (33_333, 12, 45, 7);
+        let rows = seeded_rows(n, d);
+        let queries = seeded_queries(&rows, m, d);
+        check_against_scan(&rows, &queries, m, k, "f32");
+        // Larger k: a larger sample (and still enough rows for it).
+        check_against_scan(&rows, &queries[..17 * d], 17, 10, "f32, 17 queries");
+    }
+
+    #[test]
+    fn seeded_fused_search_of_narrow_rows_is_exact() {
+        let (n, d, m, k) = (33_000, 9, 40, 5);
+        let wide = seeded_rows(n, d);
+        let halves: Vec<Vec<F16>> = wide
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .map(|&v| F16(half::f16::from_f32(v * 3.0).to_bits()))
+                    .collect()
+            })
+            .collect();
+        let bytes: Vec<Vec<i8>> = wide
+            .iter()
+            .map(|r| r.iter().map(|&v| (v * 127.0) as i8).collect())
+            .collect();
+        let queries = seeded_queries(&wide, m, d);
+        check_against_scan(&halves, &queries, m, k, "f16");
+        let byte_queries: Vec<f64> = queries.iter().map(|&v| (v * 127.0).trunc()).collect();
+        check_against_scan(&bytes, &byte_queries, m, k, "i8");
+    }
+
+    #[test]
+    fn fused_search_tails_and_degenerate_shapes() {
+        let d = 21;
+        let rows: Vec<Vec<f32>> = numbers(50 * d, 3)
+            .chunks_exact(d)
+            .map(<[f32]>::to_vec)
+            .collect();
+        let queries: Vec<f64> = numbers(40 * d, 4).into_iter().map(f64::from).collect();
+        // k larger than the rows: every row, best first.
+        check_against_scan(&rows, &queries, 40, 80, "k > rows");
+        // Rows not a multiple of the tile or block, queries of a panel and
+        // a tail, many ties (few distinct values).
+        let ties: Vec<Vec<f32>> = (0..1500)
+            .map(|i| (0..d).map(|j| ((i * 7 + j * 3) % 5) as f32 - 2.0).collect())
+            .collect();
+        check_against_scan(&ties, &queries[..33 * d], 33, 9, "ties");
+        // No rows; zero-length vectors (every score 0: the first k rows).
+        check_against_scan::<f32>(&[], &queries[..20 * d], 20, 3, "no rows");
+        let empty: Vec<Vec<f32>> = vec![Vec::new(); 30];
+        let got = nearest(
+            &[],
+            20,
+            0,
+            4,
+            Metric::Cosine,
+            empty
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (i as u32, r.as_slice())),
+        );
+        for found in got {
+            assert_eq!(
+                found.iter().map(|x| x.0).collect::<Vec<_>>(),
+                vec![0, 1, 2, 3]
+            );
+        }
+    }
+
+    #[test]
+    fn order_bits_follow_the_numeric_order() {
+        let values = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -1.0,
+            -1e-300,
+            -0.0,
+            0.0,
+            1e-300,
+            1.0,
+            f64::INFINITY,
+        ];
+        for pair in values.windows(2) {
+            assert!(order_bits(pair[0]) < order_bits(pair[1]), "{pair:?}");
+        }
+        for v in values {
+            assert_eq!(from_order_bits(order_bits(v)).to_bits(), v.to_bits());
+        }
+        let shared = Thresholds::new(2, &[0.5]);
+        shared.raise(0, 0.25);
+        shared.raise(1, -3.0);
+        shared.raise(1, f64::NAN);
+        assert_eq!(
+            (shared.get(0), shared.get(1), shared.get(2)),
+            (0.5, -3.0, f64::NEG_INFINITY)
+        );
     }
 
     #[test]
