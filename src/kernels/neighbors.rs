@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use super::codes::{self, widen_into, F16};
 use super::element::Element;
 use super::product::{self, gemm_product, Bars, Kernel, Passed, ProductFloat, Queries};
+use super::screen8;
 use super::vector;
 
 /// Rows gathered per matrix product: the block (and its scores) stay in cache.
@@ -172,27 +173,41 @@ pub trait SearchRow: Copy + Send + Sync + 'static {
     type Scalar: ProductFloat + Element;
 
     /// The top k of each query among `rows`, skipping rows below a
-    /// query's shared threshold (see [`Thresholds`]).
+    /// query's shared threshold (see [`Shared`]).
     #[doc(hidden)]
     fn search_part(
         queries: &SearchQueries<Self::Scalar>,
         k: usize,
         metric: Metric,
         rows: &[(u32, &[Self])],
-        shared: &Thresholds,
+        shared: &Shared,
     ) -> Vec<TopK>;
 
-    /// Lower bounds of each query's k-th best key over all `rows` (see
-    /// [`seed_thresholds`]), or nothing.
+    /// What the parts of a search over all `rows` share: by default
+    /// thresholds that start at minus infinity, and no quantized queries
+    /// (which `int8` allows).
     #[doc(hidden)]
-    fn seeds(
-        _queries: &SearchQueries<Self::Scalar>,
+    fn shared(
+        queries: &SearchQueries<Self::Scalar>,
         _k: usize,
         _metric: Metric,
         _rows: &[(u32, &[Self])],
-    ) -> Vec<f64> {
-        Vec::new()
+        _int8: bool,
+    ) -> Shared {
+        Shared {
+            thresholds: Thresholds::new(queries.m, &[]),
+            quantized: None,
+        }
     }
+}
+
+/// What the parts of a search share: lower bounds of each query's k-th best
+/// key, and the queries quantized for the Int8 screen when it applies
+/// (see [`quantized_queries`]).
+#[doc(hidden)]
+pub struct Shared {
+    thresholds: Thresholds,
+    quantized: Option<screen8::QuantQueries>,
 }
 
 impl SearchRow for f64 {
@@ -203,7 +218,7 @@ impl SearchRow for f64 {
         k: usize,
         metric: Metric,
         rows: &[(u32, &[f64])],
-        _shared: &Thresholds,
+        _shared: &Shared,
     ) -> Vec<TopK> {
         nearest_serial(queries, k, metric, rows)
     }
@@ -297,18 +312,29 @@ macro_rules! screened_rows {
                 k: usize,
                 metric: Metric,
                 rows: &[(u32, &[$t])],
-                shared: &Thresholds,
+                shared: &Shared,
             ) -> Vec<TopK> {
-                nearest_screened(queries, k, metric, rows, shared)
+                match &shared.quantized {
+                    Some(quantized) => {
+                        nearest_quantized(queries, quantized, k, metric, rows, &shared.thresholds)
+                    }
+                    None => nearest_screened(queries, k, metric, rows, &shared.thresholds),
+                }
             }
 
-            fn seeds(
+            fn shared(
                 queries: &SearchQueries<f32>,
                 k: usize,
                 metric: Metric,
                 rows: &[(u32, &[$t])],
-            ) -> Vec<f64> {
-                seed_thresholds(queries, k, metric, rows)
+                int8: bool,
+            ) -> Shared {
+                let seeds = seed_thresholds(queries, k, metric, rows);
+                let quantized = if int8 { quantized_queries(queries) } else { None };
+                Shared {
+                    thresholds: Thresholds::new(queries.m, &seeds),
+                    quantized,
+                }
             }
         }
     )*};
@@ -366,16 +392,28 @@ pub fn nearest<'a, R: SearchRow + 'a>(
     metric: Metric,
     rows: impl Iterator<Item = (u32, &'a [R])>,
 ) -> Vec<Vec<(u32, f64)>> {
+    nearest_with(queries, m, d, k, metric, rows, true)
+}
+
+/// [`nearest`], with the Int8 screen allowed or not (the Float32 screen
+/// then serves every search; for tests).
+fn nearest_with<'a, R: SearchRow + 'a>(
+    queries: &[f64],
+    m: usize,
+    d: usize,
+    k: usize,
+    metric: Metric,
+    rows: impl Iterator<Item = (u32, &'a [R])>,
+    int8: bool,
+) -> Vec<Vec<(u32, f64)>> {
     let rows: Vec<(u32, &[R])> = rows.collect();
     let queries = SearchQueries::<R::Scalar>::new(queries, m, d);
     // Row ranges are searched on several threads and their top-k merged;
-    // the result is the same as a serial search (see `TopK::merge`). A few
-    // parts per thread: each part starts with an empty top k, which lets
-    // more candidates through its first blocks.
-    // The parts share lower bounds of each query's k-th best key, seeded
-    // from a sample of the rows, so that a part's first blocks let through
-    // few rows although its own top k starts empty.
-    let shared = Thresholds::new(m, &R::seeds(&queries, k, metric, &rows));
+    // the result is the same as a serial search (see `TopK::merge`). The
+    // parts share lower bounds of each query's k-th best key, seeded from
+    // a sample of the rows, so that a part's first blocks let through few
+    // rows although its own top k starts empty.
+    let shared = R::shared(&queries, k, metric, &rows, int8);
     let part = (rows.len() / (4 * rayon::current_num_threads()))
         .next_multiple_of(ROW_BLOCK)
         .max(ROW_BLOCK * 16);
@@ -545,7 +583,8 @@ fn nearest_screened<R: F32Row>(
         let offer = |screen: &mut Screen, top: &mut TopK, q: usize, slot: usize, approx: f32| {
             let (qn, qs) = (queries.norm[q], queries.sq[q]);
             let (xn, xs) = (row_norm[slot], row_sq[slot]);
-            let (_, hi) = bound.key_bounds(metric, approx, (qn, qs), (xn, xs));
+            let product = bound.f32_product(approx, qn, xn);
+            let (_, hi) = bound.key_bounds(metric, product, (qn, qs), (xn, xs));
             if hi < screen.threshold[q] {
                 return; // cannot reach the top k
             }
@@ -603,6 +642,284 @@ fn nearest_screened<R: F32Row>(
     tops
 }
 
+/// The queries quantized for the Int8 screen ([`screen8`]) when it
+/// applies: a CPU with AVX-512 VNNI, queries enough for panels, and `d`
+/// within the exact range of its lanes.
+fn quantized_queries(queries: &SearchQueries<f32>) -> Option<screen8::QuantQueries> {
+    let panels = queries
+        .chunks
+        .iter()
+        .any(|(_, chunk)| chunk.kernel() == Kernel::Panels);
+    if !panels || !screen8::available() || queries.d > screen8::MAX_WIDTH {
+        return None;
+    }
+    screen8::QuantQueries::new(&queries.values, queries.m, queries.d)
+}
+
+/// `nearest_screened` with the Int8 screen of [`screen8`] in place of the
+/// Float32 product: each block of rows is quantized, the exact products of
+/// the codes are screened in registers against bars derived from
+/// `QuantScreen`, and the pairs that pass are scored exactly, as in
+/// `nearest_screened` (and with the same sharing of thresholds).
+fn nearest_quantized<R: F32Row>(
+    queries: &SearchQueries<f32>,
+    quantized: &screen8::QuantQueries,
+    k: usize,
+    metric: Metric,
+    rows: &[(u32, &[R])],
+    shared: &Thresholds,
+) -> Vec<TopK> {
+    let (m, d) = (queries.m, queries.d);
+    let bound = ScreenBound::new::<R>(d);
+    let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
+    let mut screen = QuantScreen::new(metric, bound, queries, quantized);
+    let block_rows = screen8::slice_rows(d).clamp(ROW_BLOCK, 4 * ROW_BLOCK);
+    let mut block = screen8::QuantRows::default();
+    let (mut row_sq, mut row_norm) = (Vec::new(), Vec::new());
+    let (mut residual32, mut norm32, mut extra32) = (Vec::new(), Vec::new(), Vec::new());
+    let mut bars = BarsOfBlock::default();
+    let mut hits: Vec<screen8::Hit> = Vec::new();
+    let mut partial: Vec<i32> = Vec::new();
+    let mut scratch = Vec::new();
+
+    for block_part in rows.chunks(block_rows.max(1)) {
+        // What the other parts (or the seeds) found since the last block.
+        for q in 0..m {
+            let t = shared.get(q);
+            if t > screen.threshold[q] {
+                screen.set(q, t);
+            }
+        }
+        block.clear(d);
+        row_sq.clear();
+        row_norm.clear();
+        residual32.clear();
+        norm32.clear();
+        extra32.clear();
+        // The largest row terms of the quantized rows (the others pass
+        // every bar), for the bars' rounding slack.
+        let mut largest = [0.0f64; 3];
+        for (_, row) in block_part {
+            let row = R::widened(row, &mut scratch);
+            let sq = vector::sum_sq(row);
+            let norm = vector::norm_l2_from_sum_sq(row, sq);
+            block.push(row);
+            let residual = block.residual.last().copied().unwrap_or(f64::NAN);
+            let terms = [residual as f32, norm as f32, (screen.e * sq) as f32];
+            if residual.is_finite() {
+                for (top, &term) in largest.iter_mut().zip(&terms) {
+                    *top = top.max(f64::from(term).abs());
+                }
+            }
+            row_sq.push(sq);
+            row_norm.push(norm);
+            residual32.push(terms[0]);
+            norm32.push(terms[1]);
+            extra32.push(terms[2]);
+        }
+        screen.bars(largest, &mut bars);
+        let quant_bars = screen8::Bars {
+            a: &bars.a,
+            c1: &bars.c1,
+            c2: &bars.c2,
+            c3: &bars.c3,
+            residual: &residual32,
+            norm: &norm32,
+            extra: &extra32,
+        };
+        hits.clear();
+        if !screen8::screened_dots(quantized, &block, &quant_bars, &mut partial, &mut hits) {
+            // Not expected (the lengths agree by construction): every pair
+            // is then scored exactly.
+            hits.clear();
+            for slot in 0..block_part.len() {
+                for q in 0..m {
+                    hits.push(screen8::Hit {
+                        row: slot as u32,
+                        query: q as u32,
+                        dot: 0,
+                    });
+                }
+            }
+            for r in block.residual.iter_mut() {
+                *r = f64::NAN;
+            }
+        }
+        for hit in &hits {
+            let (slot, q) = (hit.row as usize, hit.query as usize);
+            let (Some(&(position, row)), Some(&xn), Some(&xs), Some(&sx), Some(&rx)) = (
+                block_part.get(slot),
+                row_norm.get(slot),
+                row_sq.get(slot),
+                block.scale.get(slot),
+                block.residual.get(slot),
+            ) else {
+                continue;
+            };
+            let (qn, qs) = (queries.norm[q], queries.sq[q]);
+            let product = screen.product(q, hit.dot, f64::from(sx), rx, xn);
+            let (_, hi) = bound.key_bounds(metric, product, (qn, qs), (xn, xs));
+            // A NaN bound (a row or query not quantized) bounds nothing.
+            if hi < screen.threshold[q] {
+                continue;
+            }
+            let top = &mut tops[q];
+            let wide = R::widened(row, &mut scratch);
+            let (key, score) = R::rank_widened(metric, wide, queries.query(q));
+            top.push(key, position, score);
+            let t = top.worst_key();
+            if t > screen.threshold[q] {
+                screen.set(q, t);
+                shared.raise(q, t);
+            }
+        }
+    }
+    tops
+}
+
+/// The bars of one block for [`screen8::screened_dots`], per query.
+#[derive(Debug, Default)]
+struct BarsOfBlock {
+    a: Vec<f32>,
+    c1: Vec<f32>,
+    c2: Vec<f32>,
+    c3: Vec<f32>,
+}
+
+/// The Int8 screen's bars, query by query. The product of query `q` and
+/// row `x` is approximated by `s_q s_x I` within `E = (|q| + R_q)·R_x +
+/// R_q·|x| + η·(|q| + R_q)·(|x| + R_x)` ([`screen8`]; `η = 2⁻³⁰` of room
+/// for the `f64` roundings of the bars and bounds, all of them relative
+/// errors of a few `ε` of terms at most `(|q| + R_q)·(|x| + R_x)` in size,
+/// or of a threshold no pair near it can reach), and the key bounds follow
+/// as in `ScreenBound::key_bounds`. The bar of a pair is a rearrangement
+/// of `hi >= threshold` for `P = s_x I` with `2E` in place of `E`:
+///
+/// * dot: `P >= t/s_q - K1/s_q · R_x - (K2 + re·|q|)/s_q · |x|`;
+/// * cosine: `P >= ((t - re)·|q| - K2)/s_q · |x| - K1/s_q · R_x`;
+/// * Euclidean, `t' = -t²·(1 + 8ε)` (see `Screen::set`): `P >= (t' +
+///   2e·|q|²)/(2 s_q) + e·|x|²/s_q - K1/s_q · R_x - (K2 + re·|q|)/s_q ·
+///   |x|`, with `e` as in `Screen`;
+///
+/// where `K1 = 2(|q| + R_q)(1 + η)`, `K2 = 2R_q + 2η(|q| + R_q)`, `re` the
+/// ranking's error. So every pair whose exact bound passes has `P >= B`
+/// with the `f64` bar `B`; lowering `a` by [`screen8::BAR_SLACK`] times the
+/// bar's largest magnitude over the block (plus `2⁻¹⁰⁰` for underflow)
+/// covers the `f32` roundings of the bar's numbers (`2.02u·M`) and the
+/// kernel's own `5.1u·M`. A query that is not quantized has NaN bars:
+/// every pair with it passes.
+struct QuantScreen {
+    metric: Metric,
+    bound: ScreenBound,
+    norm: Vec<f64>,
+    sq: Vec<f64>,
+    scale: Vec<f64>,
+    residual: Vec<f64>,
+    /// Each query's threshold: a key below it cannot reach the top k.
+    threshold: Vec<f64>,
+    /// Each query's bar coefficients `a, c1, c2, c3` before the slack.
+    coefficients: Vec<[f64; 4]>,
+    /// The factor of `|x|²` (Euclidean only).
+    e: f64,
+}
+
+/// The room `η` of [`QuantScreen`] for `f64` roundings.
+const QUANT_ROOM: f64 = 1.0 / (1u64 << 30) as f64;
+
+impl QuantScreen {
+    fn new(
+        metric: Metric,
+        bound: ScreenBound,
+        queries: &SearchQueries<f32>,
+        quantized: &screen8::QuantQueries,
+    ) -> Self {
+        let e = match metric {
+            Metric::Euclidean => (1.0 - 12.0 * f64::EPSILON - bound.rank_error) / 2.0,
+            Metric::Cosine | Metric::Dot => 0.0,
+        };
+        let m = queries.m;
+        let mut screen = QuantScreen {
+            metric,
+            bound,
+            norm: queries.norm.clone(),
+            sq: queries.sq.clone(),
+            scale: quantized.scale.iter().map(|&s| f64::from(s)).collect(),
+            residual: quantized.residual.clone(),
+            threshold: vec![f64::NEG_INFINITY; m],
+            coefficients: vec![[f64::NAN; 4]; m],
+            e,
+        };
+        for q in 0..m {
+            screen.set(q, f64::NEG_INFINITY);
+        }
+        screen
+    }
+
+    /// Query `q`'s threshold is now the key `t`.
+    fn set(&mut self, q: usize, t: f64) {
+        let (Some(&qn), Some(&qs), Some(&sq), Some(&rq)) = (
+            self.norm.get(q),
+            self.sq.get(q),
+            self.scale.get(q),
+            self.residual.get(q),
+        ) else {
+            return;
+        };
+        let re = self.bound.rank_error;
+        let k1 = 2.0 * (qn + rq) * (1.0 + QUANT_ROOM);
+        let k2 = 2.0 * rq + 2.0 * QUANT_ROOM * (qn + rq);
+        let c1 = -k1 / sq;
+        let coefficients = match self.metric {
+            Metric::Dot => [t / sq, c1, -(k2 + re * qn) / sq, 0.0],
+            Metric::Cosine => [0.0, c1, ((t - re) * qn - k2) / sq, 0.0],
+            Metric::Euclidean => {
+                // As `Screen::set`: the screen bounds -distance².
+                let square = -(t * t) * (1.0 + 8.0 * f64::EPSILON);
+                [
+                    (square + 2.0 * self.e * qs) / (2.0 * sq),
+                    c1,
+                    -(k2 + re * qn) / sq,
+                    1.0 / sq,
+                ]
+            }
+        };
+        if let (Some(threshold), Some(slot)) =
+            (self.threshold.get_mut(q), self.coefficients.get_mut(q))
+        {
+            *threshold = t;
+            *slot = coefficients;
+        }
+    }
+
+    /// The `f32` bars of every query for a block whose quantized rows have
+    /// row terms (`R_x`, `|x|`, `e·|x|²`) of at most `largest`.
+    fn bars(&self, largest: [f64; 3], out: &mut BarsOfBlock) {
+        out.a.clear();
+        out.c1.clear();
+        out.c2.clear();
+        out.c3.clear();
+        let tiny = 1.0 / (1u128 << 100) as f64;
+        for &[a, c1, c2, c3] in &self.coefficients {
+            let size =
+                a.abs() + c1.abs() * largest[0] + c2.abs() * largest[1] + c3.abs() * largest[2];
+            out.a.push((a - screen8::BAR_SLACK * (size + tiny)) as f32);
+            out.c1.push(c1 as f32);
+            out.c2.push(c2 as f32);
+            out.c3.push(c3 as f32);
+        }
+    }
+
+    /// Query `q`'s product with a row (scale `sx`, residual bound `rx`,
+    /// norm `xn`) whose codes' product is `dot`, as `(approx, err)`.
+    #[inline]
+    fn product(&self, q: usize, dot: i32, sx: f64, rx: f64, xn: f64) -> (f64, f64) {
+        let (qn, sq, rq) = (self.norm[q], self.scale[q], self.residual[q]);
+        let approx = sq * sx * f64::from(dot);
+        let err = (qn + rq) * rx + rq * xn + QUANT_ROOM * (qn + rq) * (xn + rx);
+        (approx, err)
+    }
+}
+
 /// Rows per block of the screened search: with queries in panels, as many
 /// as the product keeps in L2 at once (each block re-reads the packed
 /// queries); else `ROW_BLOCK`.
@@ -639,20 +956,28 @@ impl ScreenBound {
         }
     }
 
+    /// The Float32 product of a query of norm `qn` and a row of norm `xn`
+    /// as `(approx, err)`: the product and a bound of its error.
+    #[inline]
+    fn f32_product(&self, approx: f32, qn: f64, xn: f64) -> (f64, f64) {
+        (f64::from(approx), self.gamma * (qn * xn))
+    }
+
     /// Bounds `(lo, hi)` of the key of a row of norm `xn` and squared norm
-    /// `xs` for a query of norm `qn` and squared norm `qs`, from their
-    /// Float32 product `approx`, as `TopK` ranks it: cosine and dot
+    /// `xs` for a query of norm `qn` and squared norm `qs`, from an
+    /// approximation `approx` of their dot product within `err` of it (see
+    /// [`ScreenBound::f32_product`]), as `TopK` ranks it: cosine and dot
     /// directly; Euclidean as `-distance`, from the bounds of
     /// [`ScreenBound::square_bounds`] on `-distance²`.
     #[inline]
     fn key_bounds(
         &self,
         metric: Metric,
-        approx: f32,
+        (approx, err): (f64, f64),
         (qn, qs): (f64, f64),
         (xn, xs): (f64, f64),
     ) -> (f64, f64) {
-        let (lo, hi) = self.square_bounds(metric, approx, (qn, qs), (xn, xs));
+        let (lo, hi) = self.square_bounds(metric, (approx, err), (qn, qs), (xn, xs));
         match metric {
             Metric::Cosine | Metric::Dot => (lo, hi),
             // The key is -fl(√s) for the squared distance s, and
@@ -676,13 +1001,11 @@ impl ScreenBound {
     fn square_bounds(
         &self,
         metric: Metric,
-        approx: f32,
+        (approx, err): (f64, f64),
         (qn, qs): (f64, f64),
         (xn, xs): (f64, f64),
     ) -> (f64, f64) {
-        let approx = f64::from(approx);
         let scale = qn * xn;
-        let err = self.gamma * scale;
         let rank_error = self.rank_error;
         match metric {
             Metric::Dot => (
@@ -830,7 +1153,8 @@ fn seed_thresholds<R: F32Row>(
                     for (j, &approx) in s[slot * mc..(slot + 1) * mc].iter().enumerate() {
                         let q = q0 + j;
                         let query_norms = (queries.norm[q], queries.sq[q]);
-                        let (lo, _) = bound.key_bounds(metric, approx, query_norms, row_norms);
+                        let product = bound.f32_product(approx, query_norms.0, row_norms.0);
+                        let (lo, _) = bound.key_bounds(metric, product, query_norms, row_norms);
                         if lo > worst[j] {
                             lower[j].push(lo, (first + slot) as u32, lo);
                             worst[j] = lower[j].worst_key();
@@ -1126,14 +1450,16 @@ mod tests {
     ) {
         let d = queries.len().checked_div(m).unwrap_or(0);
         let single = rayon::ThreadPoolBuilder::new().num_threads(1).build().ok();
-        for metric in [Metric::Cosine, Metric::Dot, Metric::Euclidean] {
+        let metrics = [Metric::Cosine, Metric::Dot, Metric::Euclidean];
+        for (metric, int8) in metrics.into_iter().flat_map(|m| [(m, true), (m, false)]) {
             let search = || {
                 let candidates = rows
                     .iter()
                     .enumerate()
                     .map(|(i, r)| (i as u32, r.as_slice()));
-                nearest(queries, m, d, k, metric, candidates)
+                nearest_with(queries, m, d, k, metric, candidates, int8)
             };
+            let what = format!("{what} (Int8 screen allowed: {int8})");
             let got = search();
             if let Some(pool) = &single {
                 assert_eq!(pool.install(search), got, "{what} {metric:?}: one thread");

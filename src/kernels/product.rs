@@ -1014,7 +1014,9 @@ mod avx512_screen {
         }
         match last {
             // SAFETY: as this function's contract.
-            Some(last) => unsafe { screen(&acc, last) },
+            // By value: a borrow could keep the accumulators in memory
+            // through the loop above.
+            Some(last) => unsafe { screen(acc, last) },
             None => {
                 for (r, acc) in acc.iter().enumerate() {
                     for (h, &a) in acc.iter().enumerate() {
@@ -1034,7 +1036,7 @@ mod avx512_screen {
     /// the row bars for `R` rows.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn screen<const R: usize>(acc: &[[__m512; 2]; R], last: &mut Last) {
+    unsafe fn screen<const R: usize>(acc: [[__m512; 2]; R], last: &mut Last) {
         let slack = _mm512_set1_ps(SLACK);
         let masks = last.masks;
         // SAFETY: masked loads read only the lanes of real queries.
