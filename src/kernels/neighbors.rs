@@ -183,19 +183,13 @@ pub trait SearchRow: Copy + Send + Sync + 'static {
         shared: &Shared,
     ) -> Vec<TopK>;
 
-    /// What the parts of a search over all `rows` share: by default
-    /// thresholds that start at minus infinity, and no quantized queries
-    /// (which `int8` allows).
+    /// What the parts of a search share: thresholds that start at minus
+    /// infinity, and (if `int8` allows) the queries quantized, by default
+    /// not.
     #[doc(hidden)]
-    fn shared(
-        queries: &SearchQueries<Self::Scalar>,
-        _k: usize,
-        _metric: Metric,
-        _rows: &[(u32, &[Self])],
-        _int8: bool,
-    ) -> Shared {
+    fn shared(queries: &SearchQueries<Self::Scalar>, _int8: bool) -> Shared {
         Shared {
-            thresholds: Thresholds::new(queries.m, &[]),
+            thresholds: Thresholds::new(queries.m),
             quantized: None,
         }
     }
@@ -322,17 +316,10 @@ macro_rules! screened_rows {
                 }
             }
 
-            fn shared(
-                queries: &SearchQueries<f32>,
-                k: usize,
-                metric: Metric,
-                rows: &[(u32, &[$t])],
-                int8: bool,
-            ) -> Shared {
-                let seeds = seed_thresholds(queries, k, metric, rows);
+            fn shared(queries: &SearchQueries<f32>, int8: bool) -> Shared {
                 let quantized = if int8 { quantized_queries(queries) } else { None };
                 Shared {
-                    thresholds: Thresholds::new(queries.m, &seeds),
+                    thresholds: Thresholds::new(queries.m),
                     quantized,
                 }
             }
@@ -410,10 +397,10 @@ fn nearest_with<'a, R: SearchRow + 'a>(
     let queries = SearchQueries::<R::Scalar>::new(queries, m, d);
     // Row ranges are searched on several threads and their top-k merged;
     // the result is the same as a serial search (see `TopK::merge`). The
-    // parts share lower bounds of each query's k-th best key, seeded from
-    // a sample of the rows, so that a part's first blocks let through few
-    // rows although its own top k starts empty.
-    let shared = R::shared(&queries, k, metric, &rows, int8);
+    // parts share lower bounds of each query's k-th best key, so that a
+    // part's blocks let through few rows although its own top k starts
+    // empty.
+    let shared = R::shared(&queries, int8);
     let part = (rows.len() / (4 * rayon::current_num_threads()))
         .next_multiple_of(ROW_BLOCK)
         .max(ROW_BLOCK * 16);
@@ -550,10 +537,13 @@ fn nearest_screened<R: F32Row>(
     let mut pairs: Vec<Passed> = Vec::new();
     let mut partial: Vec<f32> = Vec::new();
     let mut scratch = Vec::new();
+    let mut lower: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
+    let mut pending: Vec<Pending> = Vec::new();
 
-    for block_part in rows.chunks(block_rows.max(1)) {
+    for block_part in ramped_blocks(rows, block_rows) {
         let b = block_part.len();
-        // What the other parts (or the seeds) found since the last block.
+        pending.clear();
+        // What the other parts found since the last block.
         for q in 0..m {
             let t = shared.get(q);
             if t > screen.threshold[q] {
@@ -576,27 +566,26 @@ fn nearest_screened<R: F32Row>(
             extra_abs32.push(extra.abs());
         }
         let xb = &block[..b * d];
-        // Offers row `slot` of the block to query `q` given its Float32
-        // score: scored exactly unless its key's upper bound is below the
-        // threshold. A NaN bound (an infinite or NaN row or query) bounds
-        // nothing: the row is scored.
-        let offer = |screen: &mut Screen, top: &mut TopK, q: usize, slot: usize, approx: f32| {
+        // Keeps row `slot` of the block as a candidate for query `q` given
+        // their Float32 product (see `Pending`).
+        let offer = |screen: &mut Screen,
+                     lower: &mut [TopK],
+                     pending: &mut Vec<Pending>,
+                     q: usize,
+                     slot: usize,
+                     approx: f32| {
             let (qn, qs) = (queries.norm[q], queries.sq[q]);
             let (xn, xs) = (row_norm[slot], row_sq[slot]);
             let product = bound.f32_product(approx, qn, xn);
-            let (_, hi) = bound.key_bounds(metric, product, (qn, qs), (xn, xs));
-            if hi < screen.threshold[q] {
-                return; // cannot reach the top k
-            }
-            let (Some(&(position, _)), Some(wide)) =
-                (block_part.get(slot), xb.get(slot * d..(slot + 1) * d))
-            else {
-                return;
-            };
-            let (key, score) = R::rank_widened(metric, wide, queries.query(q));
-            top.push(key, position, score);
-            let t = top.worst_key();
-            if t > screen.threshold[q] {
+            let bounds = bound.key_bounds(metric, product, (qn, qs), (xn, xs));
+            let position = block_part.get(slot).map_or(0, |&(position, _)| position);
+            if let Some(t) = Pending::keep(
+                lower,
+                pending,
+                screen.threshold[q],
+                (q, slot, position),
+                bounds,
+            ) {
                 screen.set(q, t);
                 shared.raise(q, t);
             }
@@ -604,7 +593,6 @@ fn nearest_screened<R: F32Row>(
         for (q0, chunk) in &queries.chunks {
             let (q0, mc) = (*q0, chunk.count());
             let in_chunk = q0..q0 + mc;
-            let tops = &mut tops[in_chunk.clone()];
             if chunk.kernel() == Kernel::Panels {
                 pairs.clear();
                 let bars = Bars {
@@ -618,8 +606,8 @@ fn nearest_screened<R: F32Row>(
                 };
                 if chunk.screened_scores(xb, b, &bars, &mut partial, &mut pairs) {
                     for pair in &pairs {
-                        let (slot, j) = (pair.row as usize, pair.query as usize);
-                        offer(&mut screen, &mut tops[j], q0 + j, slot, pair.score);
+                        let (slot, q) = (pair.row as usize, q0 + pair.query as usize);
+                        offer(&mut screen, &mut lower, &mut pending, q, slot, pair.score);
                     }
                     continue;
                 }
@@ -633,13 +621,82 @@ fn nearest_screened<R: F32Row>(
                 let row_scores = &s[slot * mc..(slot + 1) * mc];
                 screen.pass(q0, row_scores, row_norm[slot], row_sq[slot], &mut passed);
                 for &j in &passed {
-                    let j = j as usize;
-                    offer(&mut screen, &mut tops[j], q0 + j, slot, row_scores[j]);
+                    let q = q0 + j as usize;
+                    offer(
+                        &mut screen,
+                        &mut lower,
+                        &mut pending,
+                        q,
+                        slot,
+                        row_scores[j as usize],
+                    );
                 }
+            }
+        }
+        // The candidates still in reach, scored exactly from the block.
+        for &Pending { query, slot, hi } in &pending {
+            let (q, slot) = (query as usize, slot as usize);
+            if hi < screen.threshold[q] {
+                continue;
+            }
+            let (Some(top), Some(&(position, _)), Some(wide)) = (
+                tops.get_mut(q),
+                block_part.get(slot),
+                xb.get(slot * d..(slot + 1) * d),
+            ) else {
+                continue;
+            };
+            let (key, score) = R::rank_widened(metric, wide, queries.query(q));
+            top.push(key, position, score);
+            let t = top.worst_key();
+            if t > screen.threshold[q] {
+                screen.set(q, t);
+                shared.raise(q, t);
             }
         }
     }
     tops
+}
+
+/// A candidate of a block: a (query, row) pair whose upper key bound `hi`
+/// reached the query's threshold. Its lower bound has entered `lower`, the
+/// k best lower bounds of the part's candidates, whose worst is a bound of
+/// the k-th best key too (k rows reach it): so the threshold rises before
+/// any exact score. At the end of the block, the candidates still in reach
+/// are scored exactly while their rows are in cache; those that fell below
+/// the risen threshold never are.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    query: u32,
+    slot: u32,
+    hi: f64,
+}
+
+impl Pending {
+    /// Keeps `(query q, row slot of the block at position)` with key
+    /// bounds `(lo, hi)` unless `hi` is below `threshold` (a NaN bound
+    /// bounds nothing: kept). Returns the new threshold when `lo` raised it.
+    #[inline]
+    fn keep(
+        lower: &mut [TopK],
+        pending: &mut Vec<Pending>,
+        threshold: f64,
+        (q, slot, position): (usize, usize, u32),
+        (lo, hi): (f64, f64),
+    ) -> Option<f64> {
+        if hi < threshold {
+            return None; // cannot reach the top k
+        }
+        pending.push(Pending {
+            query: q as u32,
+            slot: slot as u32,
+            hi,
+        });
+        let lower = lower.get_mut(q)?;
+        lower.push(lo, position, lo);
+        let t = lower.worst_key();
+        (t > threshold).then_some(t)
+    }
 }
 
 /// The queries quantized for the Int8 screen ([`screen8`]) when it
@@ -681,9 +738,12 @@ fn nearest_quantized<R: F32Row>(
     let mut hits: Vec<screen8::Hit> = Vec::new();
     let mut partial: Vec<i32> = Vec::new();
     let mut scratch = Vec::new();
+    let mut lower: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
+    let mut pending: Vec<Pending> = Vec::new();
 
-    for block_part in rows.chunks(block_rows.max(1)) {
-        // What the other parts (or the seeds) found since the last block.
+    for block_part in ramped_blocks(rows, block_rows) {
+        pending.clear();
+        // What the other parts found since the last block.
         for q in 0..m {
             let t = shared.get(q);
             if t > screen.threshold[q] {
@@ -763,7 +823,34 @@ fn nearest_quantized<R: F32Row>(
             if hi < screen.threshold[q] {
                 continue;
             }
-            let top = &mut tops[q];
+            // The Float32 product, within a far smaller bound, screens the
+            // pair once more (see `Pending`).
+            let wide = R::widened(row, &mut scratch);
+            let approx = screen8::dot_f32(queries.query(q), wide);
+            let product = bound.f32_product(approx, qn, xn);
+            let bounds = bound.key_bounds(metric, product, (qn, qs), (xn, xs));
+            let candidate = (q, slot, position);
+            if let Some(t) = Pending::keep(
+                &mut lower,
+                &mut pending,
+                screen.threshold[q],
+                candidate,
+                bounds,
+            ) {
+                screen.set(q, t);
+                shared.raise(q, t);
+            }
+        }
+        // The candidates still in reach, scored exactly.
+        for &Pending { query, slot, hi } in &pending {
+            let (q, slot) = (query as usize, slot as usize);
+            if hi < screen.threshold[q] {
+                continue;
+            }
+            let (Some(top), Some(&(position, row))) = (tops.get_mut(q), block_part.get(slot))
+            else {
+                continue;
+            };
             let wide = R::widened(row, &mut scratch);
             let (key, score) = R::rank_widened(metric, wide, queries.query(q));
             top.push(key, position, score);
@@ -1036,11 +1123,10 @@ impl ScreenBound {
 }
 
 /// Lower bounds of each query's k-th best key over the whole search,
-/// shared by its parts: first from a sample of the rows (see
-/// [`seed_thresholds`]), then raised by each part to the worst key its own
-/// top k keeps once it keeps k (k rows of the search reach it). When the
-/// parts read it does not change their results, only how many rows they
-/// score exactly.
+/// shared by its parts: minus infinity at first, raised by each part to the
+/// worst key its own top k keeps once it keeps k (k rows of the search
+/// reach it). When the parts read it does not change their results, only
+/// how many rows they score exactly.
 #[doc(hidden)]
 pub struct Thresholds {
     /// Keys as [`order_bits`], so that `fetch_max` takes the higher key.
@@ -1048,13 +1134,10 @@ pub struct Thresholds {
 }
 
 impl Thresholds {
-    /// `seeds` for the first queries, minus infinity for the others.
-    fn new(m: usize, seeds: &[f64]) -> Self {
+    /// Minus infinity for each of `m` queries.
+    fn new(m: usize) -> Self {
         let keys = (0..m)
-            .map(|q| {
-                let seed = seeds.get(q).copied().unwrap_or(f64::NEG_INFINITY);
-                AtomicU64::new(order_bits(seed))
-            })
+            .map(|_| AtomicU64::new(order_bits(f64::NEG_INFINITY)))
             .collect();
         Thresholds { keys }
     }
@@ -1095,86 +1178,26 @@ fn from_order_bits(bits: u64) -> f64 {
     }
 }
 
-/// Lower bounds of each query's k-th best key over all `rows`, from the
-/// Float32 products of an evenly spread sample of them: the k-th best of
-/// the sample's lower key bounds (of [`ScreenBound::key_bounds`]), since
-/// the sample's k rows have keys at least that high. Empty (no seeds) when
-/// there are too few queries or rows for the sample to pay.
-fn seed_thresholds<R: F32Row>(
-    queries: &SearchQueries<f32>,
-    k: usize,
-    metric: Metric,
-    rows: &[(u32, &[R])],
-) -> Vec<f64> {
-    let d = queries.d;
-    let sample = (SEED_SAMPLE_PER_K * k).max(SEED_SAMPLE_MIN);
-    let panels = queries
-        .chunks
-        .iter()
-        .any(|(_, chunk)| chunk.kernel() == Kernel::Panels);
-    if k == 0 || d == 0 || !panels || rows.len() < SEED_SAMPLE_SHARE * sample {
-        return Vec::new();
-    }
-    let bound = ScreenBound::new::<R>(d);
-    let stride = rows.len() / sample;
-    let picked: Vec<&[R]> = rows
-        .iter()
-        .step_by(stride.max(1))
-        .take(sample)
-        .map(|&(_, row)| row)
-        .collect();
-    let mut block = vec![0.0f32; picked.len() * d];
-    let mut norms = Vec::with_capacity(picked.len());
-    let mut scratch = Vec::new();
-    for (slot, row) in picked.iter().enumerate() {
-        let row = R::widened(row, &mut scratch);
-        for (dst, src) in block[slot * d..(slot + 1) * d].iter_mut().zip(row) {
-            *dst = *src;
+/// `rows` in blocks of `block` rows, the first ones smaller (from
+/// `RAMP_FIRST` rows, doubling): a part's top k starts empty, and its
+/// thresholds (or those the other parts share) only rise between blocks.
+fn ramped_blocks<T>(rows: &[T], block: usize) -> impl Iterator<Item = &[T]> {
+    let block = block.max(1);
+    let mut size = RAMP_FIRST.min(block);
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
         }
-        let sq = vector::sum_sq(row);
-        norms.push((vector::norm_l2_from_sum_sq(row, sq), sq));
-    }
-    let seeds: Vec<Vec<f64>> = queries
-        .chunks
-        .par_iter()
-        .map(|(q0, chunk)| {
-            let mc = chunk.count();
-            let mut lower: Vec<TopK> = (0..mc).map(|_| TopK::new(k)).collect();
-            let mut worst = vec![f64::NEG_INFINITY; mc];
-            let mut scores = vec![0.0f32; ROW_BLOCK * mc];
-            for (block_index, xb) in block.chunks(ROW_BLOCK * d).enumerate() {
-                let first = block_index * ROW_BLOCK;
-                let b = xb.len() / d;
-                let s = &mut scores[..b * mc];
-                if !chunk.scores(xb, b, s) {
-                    continue;
-                }
-                for (slot, &row_norms) in norms.iter().skip(first).take(b).enumerate() {
-                    for (j, &approx) in s[slot * mc..(slot + 1) * mc].iter().enumerate() {
-                        let q = q0 + j;
-                        let query_norms = (queries.norm[q], queries.sq[q]);
-                        let product = bound.f32_product(approx, query_norms.0, row_norms.0);
-                        let (lo, _) = bound.key_bounds(metric, product, query_norms, row_norms);
-                        if lo > worst[j] {
-                            lower[j].push(lo, (first + slot) as u32, lo);
-                            worst[j] = lower[j].worst_key();
-                        }
-                    }
-                }
-            }
-            worst
-        })
-        .collect();
-    seeds.concat()
+        let (head, tail) = rest.split_at(size.min(rest.len()));
+        rest = tail;
+        size = (2 * size).min(block);
+        Some(head)
+    })
 }
 
-/// The seed sample has this many rows per neighbour sought, and at least
-/// `SEED_SAMPLE_MIN`; it is taken only from searches of at least
-/// `SEED_SAMPLE_SHARE` times as many rows (so it costs at most that share
-/// of the product).
-const SEED_SAMPLE_PER_K: usize = 200;
-const SEED_SAMPLE_MIN: usize = 2048;
-const SEED_SAMPLE_SHARE: usize = 16;
+/// The first block of a part in [`ramped_blocks`].
+const RAMP_FIRST: usize = 64;
 
 /// The Float32 screen, query by query: it lets through every pair whose
 /// bound `hi` (of [`ScreenBound::square_bounds`]) could reach the query's
@@ -1478,10 +1501,10 @@ mod tests {
         }
     }
 
-    /// Rows for the seeded, fused search: random values with exact
+    /// Rows for a large search: random values with exact
     /// duplicates (ties), a zero row, a NaN row and an infinite one; the
     /// count is not a multiple of any block.
-    fn seeded_rows(n: usize, d: usize) -> Vec<Vec<f32>> {
+    fn large_rows(n: usize, d: usize) -> Vec<Vec<f32>> {
         let values = numbers(n * d, 7);
         let mut rows: Vec<Vec<f32>> = values.chunks_exact(d).map(<[f32]>::to_vec).collect();
         for i in (999..n).step_by(1000) {
@@ -1495,7 +1518,7 @@ mod tests {
 
     /// Queries in panels with a tail (45 = 32 + 13), some equal to rows,
     /// one zero.
-    fn seeded_queries(rows: &[Vec<f32>], m: usize, d: usize) -> Vec<f64> {
+    fn large_queries(rows: &[Vec<f32>], m: usize, d: usize) -> Vec<f64> {
         let mut queries: Vec<f64> = numbers(m * d, 11).into_iter().map(f64::from).collect();
         for (q, i) in [(0, 981), (1, 999), (7, 30_000)] {
             for (dst, &src) in queries[q * d..(q + 1) * d].iter_mut().zip(&rows[i]) {
@@ -1507,21 +1530,20 @@ mod tests {
     }
 
     #[test]
-    fn seeded_fused_search_is_exact() {
-        // Enough rows for the seed sample, queries in panels: the fused
-        // screen with shared thresholds.
+    fn large_search_is_exact() {
+        // Rows in many parts and blocks, queries in panels: the fused
+        // screens with shared thresholds.
         let (n, d, m, k) = (33_333, 12, 45, 7);
-        let rows = seeded_rows(n, d);
-        let queries = seeded_queries(&rows, m, d);
+        let rows = large_rows(n, d);
+        let queries = large_queries(&rows, m, d);
         check_against_scan(&rows, &queries, m, k, "f32");
-        // Larger k: a larger sample (and still enough rows for it).
         check_against_scan(&rows, &queries[..17 * d], 17, 10, "f32, 17 queries");
     }
 
     #[test]
-    fn seeded_fused_search_of_narrow_rows_is_exact() {
+    fn large_search_of_narrow_rows_is_exact() {
         let (n, d, m, k) = (33_000, 9, 40, 5);
-        let wide = seeded_rows(n, d);
+        let wide = large_rows(n, d);
         let halves: Vec<Vec<F16>> = wide
             .iter()
             .map(|r| {
@@ -1534,7 +1556,7 @@ mod tests {
             .iter()
             .map(|r| r.iter().map(|&v| (v * 127.0) as i8).collect())
             .collect();
-        let queries = seeded_queries(&wide, m, d);
+        let queries = large_queries(&wide, m, d);
         check_against_scan(&halves, &queries, m, k, "f16");
         let byte_queries: Vec<f64> = queries.iter().map(|&v| (v * 127.0).trunc()).collect();
         check_against_scan(&bytes, &byte_queries, m, k, "i8");
@@ -1597,7 +1619,8 @@ mod tests {
         for v in values {
             assert_eq!(from_order_bits(order_bits(v)).to_bits(), v.to_bits());
         }
-        let shared = Thresholds::new(2, &[0.5]);
+        let shared = Thresholds::new(2);
+        shared.raise(0, 0.5);
         shared.raise(0, 0.25);
         shared.raise(1, -3.0);
         shared.raise(1, f64::NAN);

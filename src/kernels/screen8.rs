@@ -124,6 +124,20 @@ fn encode(v: &[f32], scale: f32, codes: &mut [u8], bias: u8) -> f64 {
     sum
 }
 
+/// `a · b` accumulated in `f32` (in some order, with FMA): within
+/// `γ_d·|a|·|b|` of the exact product, like the Float32 scores of
+/// [`super::product`]; NaN and infinities propagate as in a plain sum.
+pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    #[cfg(target_arch = "x86_64")]
+    if available() {
+        // SAFETY: the CPU has AVX-512F (`available`); both slices hold n.
+        return unsafe { avx512::dot_f32(a, b) };
+    }
+    a.iter().zip(b).map(|(&x, &y)| x * y).sum()
+}
+
 /// Queries quantized and packed in panels of [`PANEL`].
 #[derive(Debug, Clone)]
 pub struct QuantQueries {
@@ -315,6 +329,38 @@ mod avx512 {
     use super::{slice_rows, Bars, Hit, QuantQueries, QuantRows, PANEL, PASS_GROUPS, TILE_ROWS};
 
     const LANES: usize = 16;
+
+    /// [`super::dot_f32`] in four vectors of 16 lanes.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F; `a` and `b` have the same length.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let mut acc = [_mm512_setzero_ps(); 4];
+        let whole = n / (4 * LANES) * (4 * LANES);
+        for start in (0..whole).step_by(4 * LANES) {
+            for (j, acc) in acc.iter_mut().enumerate() {
+                // SAFETY: start + (j + 1)·LANES <= whole <= n.
+                unsafe {
+                    let x = _mm512_loadu_ps(a.as_ptr().add(start + j * LANES));
+                    let y = _mm512_loadu_ps(b.as_ptr().add(start + j * LANES));
+                    *acc = _mm512_fmadd_ps(x, y, *acc);
+                }
+            }
+        }
+        for start in (whole..n).step_by(LANES) {
+            let mask = lane_mask(n - start);
+            // SAFETY: the masked lanes are below n.
+            unsafe {
+                let x = _mm512_maskz_loadu_ps(mask, a.as_ptr().add(start));
+                let y = _mm512_maskz_loadu_ps(mask, b.as_ptr().add(start));
+                acc[0] = _mm512_fmadd_ps(x, y, acc[0]);
+            }
+        }
+        let sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
+        _mm512_reduce_add_ps(sum)
+    }
 
     /// [`super::largest_magnitude`] 16 numbers at a time.
     ///
