@@ -700,18 +700,20 @@ impl Pending {
 }
 
 /// The queries quantized for the Int8 screen ([`screen8`]) when it
-/// applies: a CPU with AVX-512 VNNI, queries enough for panels, and `d`
-/// within the exact range of its lanes.
+/// applies: a CPU with AVX-512 VNNI, at least [`INT8_MIN_QUERIES`], and
+/// `d` within the exact range of its lanes.
 fn quantized_queries(queries: &SearchQueries<f32>) -> Option<screen8::QuantQueries> {
-    let panels = queries
-        .chunks
-        .iter()
-        .any(|(_, chunk)| chunk.kernel() == Kernel::Panels);
-    if !panels || !screen8::available() || queries.d > screen8::MAX_WIDTH {
+    if queries.m < INT8_MIN_QUERIES || !screen8::available() || queries.d > screen8::MAX_WIDTH {
         return None;
     }
     screen8::QuantQueries::new(&queries.values, queries.m, queries.d)
 }
+
+/// From this many queries on, quantizing the rows for the Int8 screen pays
+/// (`cargo run --release --example nearest_bench`: at 32 queries the
+/// search is memory-bound and the Float32 screen 5–10% faster, at 64 the
+/// Int8 screen 15–20% faster, 100k × 384 and × 768).
+const INT8_MIN_QUERIES: usize = 48;
 
 /// `nearest_screened` with the Int8 screen of [`screen8`] in place of the
 /// Float32 product: each block of rows is quantized, the exact products of
@@ -1516,8 +1518,7 @@ mod tests {
         rows
     }
 
-    /// Queries in panels with a tail (45 = 32 + 13), some equal to rows,
-    /// one zero.
+    /// Queries, some equal to rows, one zero.
     fn large_queries(rows: &[Vec<f32>], m: usize, d: usize) -> Vec<f64> {
         let mut queries: Vec<f64> = numbers(m * d, 11).into_iter().map(f64::from).collect();
         for (q, i) in [(0, 981), (1, 999), (7, 30_000)] {
@@ -1531,18 +1532,20 @@ mod tests {
 
     #[test]
     fn large_search_is_exact() {
-        // Rows in many parts and blocks, queries in panels: the fused
-        // screens with shared thresholds.
-        let (n, d, m, k) = (33_333, 12, 45, 7);
+        // Rows in many parts and blocks, queries in panels with a tail (77
+        // = 2 · 32 + 13; 45 = 32 + 13, too few for the Int8 screen): the
+        // fused screens with shared thresholds.
+        let (n, d, m, k) = (33_333, 12, 77, 7);
         let rows = large_rows(n, d);
         let queries = large_queries(&rows, m, d);
         check_against_scan(&rows, &queries, m, k, "f32");
+        check_against_scan(&rows, &queries[..45 * d], 45, 10, "f32, 45 queries");
         check_against_scan(&rows, &queries[..17 * d], 17, 10, "f32, 17 queries");
     }
 
     #[test]
     fn large_search_of_narrow_rows_is_exact() {
-        let (n, d, m, k) = (33_000, 9, 40, 5);
+        let (n, d, m, k) = (33_000, 9, 50, 5);
         let wide = large_rows(n, d);
         let halves: Vec<Vec<F16>> = wide
             .iter()
@@ -1569,34 +1572,38 @@ mod tests {
             .chunks_exact(d)
             .map(<[f32]>::to_vec)
             .collect();
-        let queries: Vec<f64> = numbers(40 * d, 4).into_iter().map(f64::from).collect();
+        let queries: Vec<f64> = numbers(60 * d, 4).into_iter().map(f64::from).collect();
         // k larger than the rows: every row, best first.
-        check_against_scan(&rows, &queries, 40, 80, "k > rows");
+        check_against_scan(&rows, &queries, 60, 80, "k > rows");
+        check_against_scan(&rows, &queries[..20 * d], 20, 80, "k > rows, 20 queries");
         // Rows not a multiple of the tile or block, queries of a panel and
         // a tail, many ties (few distinct values).
         let ties: Vec<Vec<f32>> = (0..1500)
             .map(|i| (0..d).map(|j| ((i * 7 + j * 3) % 5) as f32 - 2.0).collect())
             .collect();
-        check_against_scan(&ties, &queries[..33 * d], 33, 9, "ties");
+        check_against_scan(&ties, &queries[..49 * d], 49, 9, "ties");
+        check_against_scan(&ties, &queries[..33 * d], 33, 9, "ties, 33 queries");
         // No rows; zero-length vectors (every score 0: the first k rows).
-        check_against_scan::<f32>(&[], &queries[..20 * d], 20, 3, "no rows");
+        check_against_scan::<f32>(&[], &queries[..50 * d], 50, 3, "no rows");
         let empty: Vec<Vec<f32>> = vec![Vec::new(); 30];
-        let got = nearest(
-            &[],
-            20,
-            0,
-            4,
-            Metric::Cosine,
-            empty
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (i as u32, r.as_slice())),
-        );
-        for found in got {
-            assert_eq!(
-                found.iter().map(|x| x.0).collect::<Vec<_>>(),
-                vec![0, 1, 2, 3]
+        for m in [20, 50] {
+            let got = nearest(
+                &[],
+                m,
+                0,
+                4,
+                Metric::Cosine,
+                empty
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (i as u32, r.as_slice())),
             );
+            for found in got {
+                assert_eq!(
+                    found.iter().map(|x| x.0).collect::<Vec<_>>(),
+                    vec![0, 1, 2, 3]
+                );
+            }
         }
     }
 
