@@ -763,9 +763,10 @@ fn nearest_quantized<R: F32Row>(
         let mut largest = [0.0f64; 3];
         for (_, row) in block_part {
             let row = R::widened(row, &mut scratch);
-            let sq = vector::sum_sq(row);
+            // Σx² as quantizing adds it up (another order of the same
+            // sum), else as elsewhere.
+            let sq = block.push(row).unwrap_or_else(|| vector::sum_sq(row));
             let norm = vector::norm_l2_from_sum_sq(row, sq);
-            block.push(row);
             let residual = block.residual.last().copied().unwrap_or(f64::NAN);
             let terms = [residual as f32, norm as f32, (screen.e * sq) as f32];
             if residual.is_finite() {
@@ -882,7 +883,8 @@ struct BarsOfBlock {
 /// errors of a few `ε` of terms at most `(|q| + R_q)·(|x| + R_x)` in size,
 /// or of a threshold no pair near it can reach), and the key bounds follow
 /// as in `ScreenBound::key_bounds`. The bar of a pair is a rearrangement
-/// of `hi >= threshold` for `P = s_x I` with `2E` in place of `E`:
+/// of `hi >= threshold` for `P = s_x I`, with `E` widened by another
+/// `η·(|q| + R_q)·(|x| + R_x)` for the roundings of both forms:
 ///
 /// * dot: `P >= t/s_q - K1/s_q · R_x - (K2 + re·|q|)/s_q · |x|`;
 /// * cosine: `P >= ((t - re)·|q| - K2)/s_q · |x| - K1/s_q · R_x`;
@@ -890,7 +892,7 @@ struct BarsOfBlock {
 ///   2e·|q|²)/(2 s_q) + e·|x|²/s_q - K1/s_q · R_x - (K2 + re·|q|)/s_q ·
 ///   |x|`, with `e` as in `Screen`;
 ///
-/// where `K1 = 2(|q| + R_q)(1 + η)`, `K2 = 2R_q + 2η(|q| + R_q)`, `re` the
+/// where `K1 = (|q| + R_q)(1 + 2η)`, `K2 = R_q + 2η(|q| + R_q)`, `re` the
 /// ranking's error. So every pair whose exact bound passes has `P >= B`
 /// with the `f64` bar `B`; lowering `a` by [`screen8::BAR_SLACK`] times the
 /// bar's largest magnitude over the block (plus `2⁻¹⁰⁰` for underflow)
@@ -955,8 +957,8 @@ impl QuantScreen {
             return;
         };
         let re = self.bound.rank_error;
-        let k1 = 2.0 * (qn + rq) * (1.0 + QUANT_ROOM);
-        let k2 = 2.0 * rq + 2.0 * QUANT_ROOM * (qn + rq);
+        let k1 = (qn + rq) * (1.0 + 2.0 * QUANT_ROOM);
+        let k2 = rq + 2.0 * QUANT_ROOM * (qn + rq);
         let c1 = -k1 / sq;
         let coefficients = match self.metric {
             Metric::Dot => [t / sq, c1, -(k2 + re * qn) / sq, 0.0],

@@ -64,20 +64,26 @@ pub fn available() -> bool {
 /// residual bound `R` of the module docs, or `None` (codes all `bias`)
 /// when `v` is not quantized.
 pub fn quantize(v: &[f32], codes: &mut [u8], bias: u8) -> Option<(f32, f64)> {
+    quantize_with_sum_sq(v, codes, bias).map(|(scale, residual, _)| (scale, residual))
+}
+
+/// [`quantize`], with `Σ v_i²` (in `f64`, in some order) as well.
+pub fn quantize_with_sum_sq(v: &[f32], codes: &mut [u8], bias: u8) -> Option<(f32, f64, f64)> {
     codes.fill(bias);
     let (top, finite) = largest_magnitude(v);
     if !finite || top > MAX_MAGNITUDE {
         return None;
     }
     if top == 0.0 {
-        return Some((1.0, 0.0));
+        return Some((1.0, 0.0, 0.0));
     }
     if top < MIN_MAGNITUDE {
         return None;
     }
     let scale = top / 127.0;
-    let sum = encode(v, scale, codes, bias);
-    Some((scale, (sum * RESIDUAL_MARGIN).sqrt() * RESIDUAL_MARGIN))
+    let (residual, sum_sq) = encode(v, scale, codes, bias);
+    let bound = (residual * RESIDUAL_MARGIN).sqrt() * RESIDUAL_MARGIN;
+    Some((scale, bound, sum_sq))
 }
 
 /// `max |v_i|` and whether every number is finite.
@@ -100,8 +106,9 @@ fn largest_magnitude(v: &[f32]) -> (f32, bool) {
 
 /// Writes the codes of `v` for `scale` (`round(v_i / scale)`, ties to
 /// even, clamped to `[-127, 127]`, plus `bias`) and returns `Σ (v_i -
-/// scale·c_i)²`, each difference exact in `f64` (see the module docs).
-fn encode(v: &[f32], scale: f32, codes: &mut [u8], bias: u8) -> f64 {
+/// scale·c_i)²`, each difference exact in `f64` (see the module docs), and
+/// `Σ v_i²`.
+fn encode(v: &[f32], scale: f32, codes: &mut [u8], bias: u8) -> (f64, f64) {
     let n = v.len().min(codes.len());
     let (v, codes) = (&v[..n], &mut codes[..n]);
     #[cfg(target_arch = "x86_64")]
@@ -114,14 +121,15 @@ fn encode(v: &[f32], scale: f32, codes: &mut [u8], bias: u8) -> f64 {
     }
     let inverse = 1.0 / scale;
     let wide_scale = f64::from(scale);
-    let mut sum = 0.0f64;
+    let (mut sum, mut sum_sq) = (0.0f64, 0.0f64);
     for (&x, out) in v.iter().zip(codes.iter_mut()) {
         let c = (x * inverse).round_ties_even().clamp(-127.0, 127.0);
         *out = (c as i8 as u8).wrapping_add(bias);
         let residual = f64::from(x) - wide_scale * f64::from(c);
         sum += residual * residual;
+        sum_sq += f64::from(x) * f64::from(x);
     }
-    sum
+    (sum, sum_sq)
 }
 
 /// `a · b` accumulated in `f32` (in some order, with FMA): within
@@ -216,15 +224,18 @@ impl QuantRows {
         self.residual.clear();
     }
 
-    /// Quantizes `row` (of length `d`, else it is padded or cut) and adds it.
-    pub fn push(&mut self, row: &[f32]) {
+    /// Quantizes `row` (of length `d`, else it is padded or cut) and adds
+    /// it; returns `Σ x_i²` when the row was quantized.
+    pub fn push(&mut self, row: &[f32]) -> Option<f64> {
         let start = self.codes.len();
         self.codes.resize(start + self.d4, 0x80);
         let row = &row[..row.len().min(self.d)];
-        let codes = &mut self.codes[start..start + self.d];
-        let (s, r) = quantize(row, codes, 0x80).unwrap_or((1.0, f64::NAN));
+        let codes = &mut self.codes[start..start + row.len()];
+        let quantized = quantize_with_sum_sq(row, codes, 0x80);
+        let (s, r) = quantized.map_or((1.0, f64::NAN), |(s, r, _)| (s, r));
         self.scale.push(s);
         self.residual.push(r);
+        quantized.map(|(_, _, sum_sq)| sum_sq)
     }
 
     /// The number of rows.
@@ -390,13 +401,14 @@ mod avx512 {
     /// The CPU has AVX-512 F, BW, VL and DQ; `v` and `codes` have the same
     /// length.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
-    pub unsafe fn encode(v: &[f32], scale: f32, codes: &mut [u8], bias: u8) -> f64 {
+    pub unsafe fn encode(v: &[f32], scale: f32, codes: &mut [u8], bias: u8) -> (f64, f64) {
         let n = v.len().min(codes.len());
         let inverse = _mm512_set1_ps(1.0 / scale);
         let wide_scale = _mm512_set1_pd(f64::from(scale));
         let (low, high) = (_mm512_set1_ps(-127.0), _mm512_set1_ps(127.0));
         let bias = _mm_set1_epi8(bias as i8);
         let mut sum = [_mm512_setzero_pd(); 2];
+        let mut sum_sq = [_mm512_setzero_pd(); 2];
         for start in (0..n).step_by(LANES) {
             let mask = lane_mask(n - start);
             // SAFETY: the masked lanes are below n in both slices.
@@ -413,7 +425,7 @@ mod avx512 {
                     mask,
                     _mm_add_epi8(bytes, bias),
                 );
-                for (h, sum) in sum.iter_mut().enumerate() {
+                for (h, (sum, sum_sq)) in sum.iter_mut().zip(&mut sum_sq).enumerate() {
                     let (xs, cs) = if h == 0 {
                         (_mm512_castps512_ps256(x), _mm512_castps512_ps256(c))
                     } else {
@@ -422,13 +434,17 @@ mod avx512 {
                             _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(c))),
                         )
                     };
-                    let residual =
-                        _mm512_fnmadd_pd(wide_scale, _mm512_cvtps_pd(cs), _mm512_cvtps_pd(xs));
+                    let wide = _mm512_cvtps_pd(xs);
+                    let residual = _mm512_fnmadd_pd(wide_scale, _mm512_cvtps_pd(cs), wide);
                     *sum = _mm512_fmadd_pd(residual, residual, *sum);
+                    *sum_sq = _mm512_fmadd_pd(wide, wide, *sum_sq);
                 }
             }
         }
-        _mm512_reduce_add_pd(_mm512_add_pd(sum[0], sum[1]))
+        (
+            _mm512_reduce_add_pd(_mm512_add_pd(sum[0], sum[1])),
+            _mm512_reduce_add_pd(_mm512_add_pd(sum_sq[0], sum_sq[1])),
+        )
     }
 
     /// The first `n` lanes.
