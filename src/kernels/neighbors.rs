@@ -282,7 +282,15 @@ pub trait F32Row: Copy + Send + Sync + 'static {
         rank_row(metric, wide, query)
     }
 
-    /// How far [`F32Row::rank`]'s scores may be from the exact ones, per
+    /// Whether every key of a query and a row with these sums of squares
+    /// is NaN (never kept): by default when either holds a NaN (its sum of
+    /// squares is NaN), as [`rank_row`] propagates NaN in every metric.
+    #[inline]
+    fn nan_key(query_sq: f64, row_sq: f64) -> bool {
+        query_sq.is_nan() || row_sq.is_nan()
+    }
+
+    /// How far [`F32Row::rank_widened`]'s scores may be from the exact ones, per
     /// unit of `|q|·|x|` (cosine: in its own units), for vectors of length `d`.
     fn rank_error(_d: usize) -> f64 {
         0.0
@@ -363,6 +371,12 @@ impl F32Row for F16 {
 
     fn rank_error(d: usize) -> f64 {
         codes::half_rank_error(d)
+    }
+
+    /// Never: the cosine of a zero vector is 0 even against a NaN.
+    #[inline]
+    fn nan_key(_query_sq: f64, _row_sq: f64) -> bool {
+        false
     }
 }
 
@@ -576,6 +590,9 @@ fn nearest_screened<R: F32Row>(
                      approx: f32| {
             let (qn, qs) = (queries.norm[q], queries.sq[q]);
             let (xn, xs) = (row_norm[slot], row_sq[slot]);
+            if R::nan_key(qs, xs) {
+                return; // never kept
+            }
             let product = bound.f32_product(approx, qn, xn);
             let bounds = bound.key_bounds(metric, product, (qn, qs), (xn, xs));
             let position = block_part.get(slot).map_or(0, |&(position, _)| position);
@@ -820,6 +837,9 @@ fn nearest_quantized<R: F32Row>(
                 continue;
             };
             let (qn, qs) = (queries.norm[q], queries.sq[q]);
+            if R::nan_key(qs, xs) {
+                continue; // never kept
+            }
             let product = screen.product(q, hit.dot, f64::from(sx), rx, xn);
             let (_, hi) = bound.key_bounds(metric, product, (qn, qs), (xn, xs));
             // A NaN bound (a row or query not quantized) bounds nothing.
@@ -1520,7 +1540,8 @@ mod tests {
         rows
     }
 
-    /// Queries, some equal to rows, one zero.
+    /// Queries, some equal to rows, one zero, one with a NaN and one with
+    /// an infinite number.
     fn large_queries(rows: &[Vec<f32>], m: usize, d: usize) -> Vec<f64> {
         let mut queries: Vec<f64> = numbers(m * d, 11).into_iter().map(f64::from).collect();
         for (q, i) in [(0, 981), (1, 999), (7, 30_000)] {
@@ -1529,6 +1550,8 @@ mod tests {
             }
         }
         queries[3 * d..4 * d].fill(0.0);
+        queries[5 * d + 1] = f64::NAN;
+        queries[6 * d + 2] = f64::INFINITY;
         queries
     }
 
@@ -1563,6 +1586,7 @@ mod tests {
             .collect();
         let queries = large_queries(&wide, m, d);
         check_against_scan(&halves, &queries, m, k, "f16");
+        check_against_scan(&halves, &queries[..5 * d], 5, k, "f16, 5 queries");
         let byte_queries: Vec<f64> = queries.iter().map(|&v| (v * 127.0).trunc()).collect();
         check_against_scan(&bytes, &byte_queries, m, k, "i8");
     }
