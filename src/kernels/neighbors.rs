@@ -407,6 +407,9 @@ fn nearest_with<'a, R: SearchRow + 'a>(
     rows: impl Iterator<Item = (u32, &'a [R])>,
     int8: bool,
 ) -> Vec<Vec<(u32, f64)>> {
+    if k == 0 {
+        return vec![Vec::new(); m];
+    }
     let rows: Vec<(u32, &[R])> = rows.collect();
     let queries = SearchQueries::<R::Scalar>::new(queries, m, d);
     // Row ranges are searched on several threads and their top-k merged;
