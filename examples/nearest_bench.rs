@@ -3,11 +3,14 @@
 //! rescoring of the candidates and the merge of the threads' parts.
 //!
 //! `cargo run --release --example nearest_bench [rows] [d …] [queries=Q …]
-//! [metric=cosine|dot|euclidean] [runs=R]`
+//! [metric=cosine|dot|euclidean] [runs=R] [clusters=C]`
 //!
 //! Defaults: 100,000 rows, d = 384 and 768, 1, 10, 200, 2,000 and 20,000
 //! queries, cosine, k = 10, the median of 3 runs (after one warm-up run
-//! below 20,000 queries). Wall and CPU seconds (all threads, from
+//! below 20,000 queries). Rows and queries are uniform in [-1, 1)^d, or
+//! with `clusters=C` a random one of C centres plus noise a third as large
+//! (neighbours then crowd near each query's k-th score, as in real
+//! embeddings). Wall and CPU seconds (all threads, from
 //! /proc/self/task/*/schedstat) are reported, since the machine may be
 //! shared.
 
@@ -90,14 +93,33 @@ fn main() {
         .first()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
+    let clusters: usize = value("clusters")
+        .first()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    // Each vector (of `count`) a centre plus noise, or uniform.
+    let vectors = |count: usize, d: usize, seed: u64| -> Vec<f32> {
+        let mut values = numbers(count * d, seed);
+        if clusters > 0 {
+            let centres = numbers(clusters * d, 7);
+            let picks = numbers(count, seed + 1);
+            for (row, pick) in values.chunks_exact_mut(d).zip(picks) {
+                let c = ((pick + 1.0) / 2.0 * clusters as f32) as usize % clusters;
+                for (v, &m) in row.iter_mut().zip(&centres[c * d..(c + 1) * d]) {
+                    *v = m + *v / 3.0;
+                }
+            }
+        }
+        values
+    };
     println!(
-        "{n} Float32 rows, {metric:?}, k = {K}, {} threads, median of {runs}",
+        "{n} Float32 rows, {metric:?}, k = {K}, {} threads, median of {runs}, clusters: {clusters}",
         rayon::current_num_threads()
     );
     println!("| d | queries | wall ms | CPU ms |");
     println!("|---|---|---|---|");
     for &d in &ds {
-        let mut corpus = numbers(n * d, 1 + d as u64);
+        let mut corpus = vectors(n, d, 1 + d as u64);
         if metric == Metric::Cosine {
             // Unit rows, as embeddings usually are.
             for row in corpus.chunks_exact_mut(d) {
@@ -111,7 +133,7 @@ fn main() {
             .map(|(i, r)| (i as u32, r))
             .collect();
         for &m in &ms {
-            let queries: Vec<f64> = numbers(m * d, 1000 + m as u64)
+            let queries: Vec<f64> = vectors(m, d, 1000 + m as u64)
                 .into_iter()
                 .map(f64::from)
                 .collect();
