@@ -15,6 +15,7 @@ pub mod product;
 pub mod quantile;
 pub mod rowwise;
 pub mod scaling;
+pub mod screen8;
 pub mod segments;
 pub mod vector;
 

@@ -39,6 +39,42 @@
 //!
 //! One and ten queries are memory-bound (the rows come from RAM). With
 //! both cores free, f32 reaches 250–290 GFLOPS on two threads.
+//!
+//! ## Screened products of `nearest`
+//!
+//! With queries in panels `nearest` does not write its scores out: on the
+//! last pass over `d`, [`Queries::screened_scores`] compares each tile of
+//! 14 rows × 32 queries with per-query bars while it is still in registers
+//! and emits only the pairs that could reach their query's top k (a proven
+//! superset; see `neighbors::Screen`). From 48 queries on, on CPUs with
+//! AVX-512 VNNI, `nearest` takes the Int8 screen of [`super::screen8`]
+//! instead: the same tile on 8-bit codes of each query and row, four
+//! numbers per step, with bars that include each vector's measured
+//! quantization error; about 300 G multiply-adds per second per core here
+//! (`vpdpbusd` peaks near 375 G, Float32 FMA near 85 G). The Float32
+//! kernel serves the other CPUs and 16–47 queries.
+//!
+//! The whole of `nearest` (`cargo run --release --example nearest_bench`:
+//! 100,000 × d Float32 rows, cosine, k = 10, two threads, medians of 3,
+//! wall / CPU ms; the machine quiet, other runs within about 10%), before
+//! the screened products → now, with faiss-cpu 1.15.1 `IndexFlatIP` on
+//! the same shapes (its OpenBLAS on the SkylakeX kernels, two threads),
+//! run just after:
+//!
+//! | queries | d=384 | faiss | d=768 | faiss |
+//! |---|---|---|---|---|
+//! | 1 | 16 / 32 → 14 / 27 | 15 / 31 | 26 / 51 → 28 / 52 | 25 / 49 |
+//! | 10 | 23 / 45 → 17 / 34 | 68 / 135 | 37 / 71 → 35 / 70 | 121 / 239 |
+//! | 200 | 113 / 212 → 43 / 83 | 1,234 / 2,443 | 179 / 325 → 79 / 153 | 142 / 284 |
+//! | 2,000 | 910 / 1,655 → 226 / 436 | 716 / 1,427 | 1,196 / 2,365 → 404 / 788 | 1,328 / 2,595 |
+//! | 20,000 | 7,755 / 14,862 → 2,455 / 4,674 | 6,604 / 13,166 | 12,995 / 25,684 → 4,296 / 8,250 | 11,766 / 23,427 |
+//!
+//! Dot and Euclidean take the same time within about 10% (200 and 2,000
+//! queries measured). One and ten queries take the Float32 path as before.
+//! Clustered rows (`clusters=100`: more rows near each query's k-th
+//! score) take longer: 2,000 queries 317 / 610 (d=384) and 683 / 1,254
+//! (d=768), against 784 / 1,538 and 1,336 / 2,646 before; faiss's time
+//! does not depend on the data.
 
 use gemm::{gemm, Parallelism};
 
@@ -343,6 +379,113 @@ fn pack_panels<S: ProductFloat>(queries: &[S], m: usize, d: usize, panel: usize)
         }
     }
     packed
+}
+
+/// A (row, query) pair let through by [`Queries::screened_scores`], with
+/// its score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Passed {
+    /// The row, counted from the first row of the block.
+    pub row: u32,
+    /// The query, counted from the first of these queries.
+    pub query: u32,
+    pub score: f32,
+}
+
+/// The bars of the screen that [`Queries::screened_scores`] runs on each
+/// score while it is still in registers: per query `a`, `c` and bounds of
+/// their magnitudes, per row `xn`, `extra` and a bound of its magnitude.
+/// The pair (row r, query q) is left out only when its score `s` is below
+/// `a_q + c_q · xn_r + extra_r` (exact arithmetic) by a margin, see
+/// [`Queries::screened_scores`].
+#[derive(Debug, Clone, Copy)]
+pub struct Bars<'a> {
+    pub a: &'a [f32],
+    /// At least `|a|`, each.
+    pub a_abs: &'a [f32],
+    pub c: &'a [f32],
+    /// At least `|c|`, each.
+    pub c_abs: &'a [f32],
+    /// Nonnegative.
+    pub xn: &'a [f32],
+    pub extra: &'a [f32],
+    /// At least `|extra|`, each.
+    pub extra_abs: &'a [f32],
+}
+
+/// The rows [`Queries::screened_scores`] passes the panels over at once
+/// for vectors of length `d` (they stay in L2 meanwhile): blocks of this
+/// many rows re-read the packed queries the least.
+pub fn screened_slice_rows(d: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        avx512_screen::slice_rows(d)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = d;
+        256
+    }
+}
+
+impl Queries<f32> {
+    /// The scores of [`Queries::scores`], screened in the product's
+    /// registers instead of written out: appends to `passed` every pair
+    /// whose score `s` passes `s >= L` (or is NaN, or `L` is), where `L`
+    /// is computed in `f32` as `bar - 8u · mag` with `bar = c · xn + (a +
+    /// extra)` and `mag = c_abs · xn + (a_abs + extra_abs)` (`u = 2⁻²⁴`,
+    /// one rounding per operation). Without overflow or underflow, `L <=
+    /// B - 4.9u · M` where `B = a + c·xn + extra` and `M = |a| + |c·xn| +
+    /// |extra|` exactly: `bar` is within `2.01u·M` of `B` (two roundings),
+    /// `mag >= (1 - 2.01u)·M`, and the final rounding costs at most
+    /// `u·(1 + 6u)·M`. So every pair with `s >= B - 4.9u · M` passes. An
+    /// overflow to infinity in `bar` also overflows `mag` (which bounds
+    /// every partial sum of `bar`), which makes `L` NaN or minus infinity:
+    /// the pair passes.
+    ///
+    /// `scratch` holds partial sums. Pairs come in no particular order.
+    /// Returns `false` (and leaves `passed` alone) when the lengths
+    /// disagree or the queries are not packed in panels (see
+    /// [`Kernel::Panels`]).
+    pub fn screened_scores(
+        &self,
+        rows: &[f32],
+        b: usize,
+        bars: &Bars,
+        scratch: &mut Vec<f32>,
+        passed: &mut Vec<Passed>,
+    ) -> bool {
+        let (m, d) = (self.m, self.d);
+        let query_lengths = [bars.a, bars.a_abs, bars.c, bars.c_abs].map(<[f32]>::len);
+        let row_lengths = [bars.xn, bars.extra, bars.extra_abs].map(<[f32]>::len);
+        if self.kernel != Kernel::Panels
+            || rows.len() != b * d
+            || query_lengths.iter().any(|&len| len != m)
+            || row_lengths.iter().any(|&len| len != b)
+            || u32::try_from(b.max(m)).is_err()
+        {
+            return false;
+        }
+        if b == 0 || m == 0 {
+            return true;
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: `Kernel::Panels` is only built on CPUs with AVX-512F;
+            // `data` holds `ceil(m / 32)` panels of 32 × d numbers (built
+            // by `pack_panels`), `rows` b × d numbers, the bars m and b
+            // numbers (all checked above), and b, m fit in u32.
+            unsafe {
+                avx512_screen::screened_scores(&self.data, m, d, rows, b, bars, scratch, passed)
+            };
+            true
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = scratch;
+            false
+        }
+    }
 }
 
 /// The AVX-512F kernels, written once for `f32` and `f64`.
@@ -674,6 +817,305 @@ avx512_kernels!(
     _mm512_reduce_add_pd
 );
 
+/// [`Queries::screened_scores`]: the panel kernel of `avx512_f32` whose
+/// last pass over `d` screens each tile of scores in registers.
+#[cfg(target_arch = "x86_64")]
+mod avx512_screen {
+    use std::arch::x86_64::*;
+
+    use super::{Bars, Passed};
+
+    const LANES: usize = 16;
+    /// Queries per panel, as packed by `pack_panels`.
+    const PANEL: usize = 2 * LANES;
+    /// Rows per register tile (as in `avx512_f32`).
+    const TILE_ROWS: usize = 14;
+    /// The longest chunk of `d` per pass (the panel's chunk stays in L1).
+    const DEPTH: usize = 256;
+    /// The most of a block of rows the panels pass over at once.
+    const ROW_SLICE_BYTES: usize = 1024 * 1024;
+    /// `8u`, with `u = 2⁻²⁴` the unit roundoff of `f32`.
+    const SLACK: f32 = 4.0 * f32::EPSILON;
+
+    /// The first `n` lanes.
+    #[inline]
+    fn lane_mask(n: usize) -> __mmask16 {
+        if n >= LANES {
+            __mmask16::MAX
+        } else {
+            ((1u32 << n) - 1) as __mmask16
+        }
+    }
+
+    /// One tile's operands: `rows` at its first row and the pass's first
+    /// number `k0` (row stride `d`), `panel` at number `k0` of its panel,
+    /// `partial` at the tile's first row of the slice's partial sums
+    /// (stride `PANEL`), added to the tile's sums when `accumulate`.
+    #[derive(Clone, Copy)]
+    struct Tile {
+        rows: *const f32,
+        d: usize,
+        panel: *const f32,
+        depth: usize,
+        partial: *mut f32,
+        accumulate: bool,
+    }
+
+    /// The screen of the last pass: the bars from the panel's first query
+    /// and the tile's first row, the lanes of real queries, and the
+    /// indices of the tile's first row and the panel's first query.
+    struct Last<'p> {
+        a: *const f32,
+        a_abs: *const f32,
+        c: *const f32,
+        c_abs: *const f32,
+        xn: *const f32,
+        extra: *const f32,
+        extra_abs: *const f32,
+        masks: [__mmask16; 2],
+        row: u32,
+        query: u32,
+        passed: &'p mut Vec<Passed>,
+    }
+
+    /// Rows per slice: the slice stays in L2 while every panel passes.
+    pub fn slice_rows(d: usize) -> usize {
+        (ROW_SLICE_BYTES / (d.max(1) * std::mem::size_of::<f32>()))
+            .max(1)
+            .next_multiple_of(TILE_ROWS)
+    }
+
+    /// See [`super::Queries::screened_scores`].
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F; `panels` holds at least `ceil(m / PANEL) ·
+    /// PANEL · d` numbers, `rows` `b · d`; the query bars hold `m`
+    /// numbers and the row bars `b`; `b` and `m` fit in `u32`.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn screened_scores(
+        panels: &[f32],
+        m: usize,
+        d: usize,
+        rows: &[f32],
+        b: usize,
+        bars: &Bars,
+        scratch: &mut Vec<f32>,
+        passed: &mut Vec<Passed>,
+    ) {
+        let panel_count = m.div_ceil(PANEL);
+        let query_short = [bars.a, bars.a_abs, bars.c, bars.c_abs]
+            .iter()
+            .any(|v| v.len() < m);
+        let row_short = [bars.xn, bars.extra, bars.extra_abs]
+            .iter()
+            .any(|v| v.len() < b);
+        if panels.len() < panel_count * PANEL * d || rows.len() < b * d || query_short || row_short
+        {
+            return;
+        }
+        // Equal chunks of at most DEPTH (one empty chunk when d = 0).
+        let chunks = d.div_ceil(DEPTH).max(1);
+        let depth = d.div_ceil(chunks);
+        let slice_rows = slice_rows(d);
+        scratch.clear();
+        scratch.resize(slice_rows.min(b) * PANEL, 0.0);
+        let (p_ptr, r_ptr, s_ptr) = (panels.as_ptr(), rows.as_ptr(), scratch.as_mut_ptr());
+        for first in (0..b).step_by(slice_rows) {
+            let last_row = (first + slice_rows).min(b);
+            for p in 0..panel_count {
+                let q0 = p * PANEL;
+                let valid = PANEL.min(m - q0);
+                let masks = [lane_mask(valid), lane_mask(valid.saturating_sub(LANES))];
+                let mut k0 = 0;
+                loop {
+                    let depth = depth.min(d - k0);
+                    let is_last = k0 + depth >= d;
+                    let mut r0 = first;
+                    while r0 < last_row {
+                        let height = TILE_ROWS.min(last_row - r0);
+                        // SAFETY: panel p < panel_count, numbers k0 .. k0 +
+                        // depth <= d of rows r0 .. r0 + height <= b; the
+                        // partial sums of rows r0 - first .. + height <=
+                        // slice_rows.min(b) of the scratch; the bars read
+                        // at queries q0 .. (masked) below m and rows below b.
+                        unsafe {
+                            let operands = Tile {
+                                rows: r_ptr.add(r0 * d + k0),
+                                d,
+                                panel: p_ptr.add(p * PANEL * d + k0 * PANEL),
+                                depth,
+                                partial: s_ptr.add((r0 - first) * PANEL),
+                                accumulate: k0 > 0,
+                            };
+                            let mut last = is_last.then(|| Last {
+                                a: bars.a.as_ptr().add(q0),
+                                a_abs: bars.a_abs.as_ptr().add(q0),
+                                c: bars.c.as_ptr().add(q0),
+                                c_abs: bars.c_abs.as_ptr().add(q0),
+                                xn: bars.xn.as_ptr().add(r0),
+                                extra: bars.extra.as_ptr().add(r0),
+                                extra_abs: bars.extra_abs.as_ptr().add(r0),
+                                masks,
+                                row: r0 as u32,
+                                query: q0 as u32,
+                                passed: &mut *passed,
+                            });
+                            let last = last.as_mut();
+                            match height {
+                                // Common embedding widths as constants, as
+                                // in `avx512_f32::panel_scores`.
+                                14 => match d {
+                                    128 => screened_tile::<14, 128>(operands, last),
+                                    256 => screened_tile::<14, 256>(operands, last),
+                                    384 => screened_tile::<14, 384>(operands, last),
+                                    512 => screened_tile::<14, 512>(operands, last),
+                                    768 => screened_tile::<14, 768>(operands, last),
+                                    1024 => screened_tile::<14, 1024>(operands, last),
+                                    1536 => screened_tile::<14, 1536>(operands, last),
+                                    _ => screened_tile::<14, 0>(operands, last),
+                                },
+                                13 => screened_tile::<13, 0>(operands, last),
+                                12 => screened_tile::<12, 0>(operands, last),
+                                11 => screened_tile::<11, 0>(operands, last),
+                                10 => screened_tile::<10, 0>(operands, last),
+                                9 => screened_tile::<9, 0>(operands, last),
+                                8 => screened_tile::<8, 0>(operands, last),
+                                7 => screened_tile::<7, 0>(operands, last),
+                                6 => screened_tile::<6, 0>(operands, last),
+                                5 => screened_tile::<5, 0>(operands, last),
+                                4 => screened_tile::<4, 0>(operands, last),
+                                3 => screened_tile::<3, 0>(operands, last),
+                                2 => screened_tile::<2, 0>(operands, last),
+                                _ => screened_tile::<1, 0>(operands, last),
+                            }
+                        }
+                        r0 += height;
+                    }
+                    if is_last {
+                        break;
+                    }
+                    k0 += depth;
+                }
+            }
+        }
+    }
+
+    /// `R` rows × one panel over `depth` numbers (as `avx512_f32`'s
+    /// `panel_tile`), plus the partial sums of the earlier passes; then
+    /// either stored as partial sums or, on the last pass, screened.
+    ///
+    /// # Safety
+    /// `tile.rows` points at `R` rows of stride `d` with `depth` numbers
+    /// each, `tile.panel` at `depth · PANEL` numbers, `tile.partial` at
+    /// `R · PANEL` writable numbers (readable when `accumulate`); `last`'s
+    /// pointers as [`screen`] requires.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn screened_tile<const R: usize, const STRIDE: usize>(
+        tile: Tile,
+        last: Option<&mut Last>,
+    ) {
+        let Tile {
+            rows,
+            d,
+            panel,
+            depth,
+            partial,
+            accumulate,
+        } = tile;
+        let mut acc = [[_mm512_setzero_ps(); 2]; R];
+        for k in 0..depth {
+            // SAFETY: k < depth: inside the panel and every row.
+            unsafe {
+                let low = _mm512_loadu_ps(panel.add(k * PANEL));
+                let high = _mm512_loadu_ps(panel.add(k * PANEL + LANES));
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let x = _mm512_set1_ps(*rows.add(r * if STRIDE > 0 { STRIDE } else { d } + k));
+                    acc[0] = _mm512_fmadd_ps(x, low, acc[0]);
+                    acc[1] = _mm512_fmadd_ps(x, high, acc[1]);
+                }
+            }
+        }
+        if accumulate {
+            for (r, acc) in acc.iter_mut().enumerate() {
+                for (h, a) in acc.iter_mut().enumerate() {
+                    // SAFETY: inside the tile's R · PANEL partial sums.
+                    *a = _mm512_add_ps(
+                        unsafe { _mm512_loadu_ps(partial.add(r * PANEL + h * LANES)) },
+                        *a,
+                    );
+                }
+            }
+        }
+        match last {
+            // SAFETY: as this function's contract.
+            // By value: a borrow could keep the accumulators in memory
+            // through the loop above.
+            Some(last) => unsafe { screen(acc, last) },
+            None => {
+                for (r, acc) in acc.iter().enumerate() {
+                    for (h, &a) in acc.iter().enumerate() {
+                        // SAFETY: inside the tile's R · PANEL partial sums.
+                        unsafe { _mm512_storeu_ps(partial.add(r * PANEL + h * LANES), a) };
+                    }
+                }
+            }
+        }
+    }
+
+    /// Appends to `last.passed` the pairs of the tile's scores `acc` that
+    /// pass the screen of [`super::Queries::screened_scores`].
+    ///
+    /// # Safety
+    /// The query bars of `last` are readable in the lanes of its masks,
+    /// the row bars for `R` rows.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn screen<const R: usize>(acc: [[__m512; 2]; R], last: &mut Last) {
+        let slack = _mm512_set1_ps(SLACK);
+        let masks = last.masks;
+        // SAFETY: masked loads read only the lanes of real queries.
+        let [a, a_abs, c, c_abs] = [last.a, last.a_abs, last.c, last.c_abs].map(|v| unsafe {
+            [
+                _mm512_maskz_loadu_ps(masks[0], v),
+                _mm512_maskz_loadu_ps(masks[1], v.wrapping_add(LANES)),
+            ]
+        });
+        for (r, acc) in acc.iter().enumerate() {
+            // SAFETY: r < R rows of the row bars.
+            let (xn, extra, extra_abs) = unsafe {
+                (
+                    _mm512_set1_ps(*last.xn.add(r)),
+                    _mm512_set1_ps(*last.extra.add(r)),
+                    _mm512_set1_ps(*last.extra_abs.add(r)),
+                )
+            };
+            for h in 0..2 {
+                let bar = _mm512_fmadd_ps(c[h], xn, _mm512_add_ps(a[h], extra));
+                let mag = _mm512_fmadd_ps(c_abs[h], xn, _mm512_add_ps(a_abs[h], extra_abs));
+                let low = _mm512_fnmadd_ps(mag, slack, bar);
+                // Not less than (true when either side is NaN).
+                let mut keep = _mm512_mask_cmp_ps_mask::<_CMP_NLT_UQ>(masks[h], acc[h], low);
+                if keep != 0 {
+                    let mut scores = [0.0f32; LANES];
+                    // SAFETY: LANES numbers into an array of LANES.
+                    unsafe { _mm512_storeu_ps(scores.as_mut_ptr(), acc[h]) };
+                    while keep != 0 {
+                        let lane = keep.trailing_zeros() as usize;
+                        last.passed.push(Passed {
+                            row: last.row + r as u32,
+                            query: last.query + (h * LANES + lane) as u32,
+                            score: scores[lane],
+                        });
+                        keep &= keep - 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -831,6 +1273,117 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// The fused screen lets through exactly the pairs its `f32` formula
+    /// passes (same scores as `Queries::scores`), and every pair at or
+    /// above the exact bar less `4.9u·M`.
+    #[test]
+    fn screened_scores_match_the_screen_formula() {
+        let u = f64::from(f32::EPSILON) / 2.0;
+        let slack = 4.0 * f32::EPSILON;
+        let mut shapes = Vec::new();
+        for m in [16, 31, 32, 33, 45, 64, 70] {
+            for b in [1, 13, 14, 15, 29, 300] {
+                for d in [0, 1, 7, 33, 256, 257, 384] {
+                    shapes.push((m, b, d));
+                }
+            }
+        }
+        shapes.push((40, 3000, 768));
+        for (m, b, d) in shapes {
+            let seed = (m * 7919 + b * 31 + d) as u64;
+            let queries: Vec<f32> = numbers::<f32>(m * d, seed);
+            let rows: Vec<f32> = numbers::<f32>(b * d, seed + 1);
+            let Some(prepared) = Queries::with_kernel(&queries, m, d, Kernel::Panels) else {
+                return;
+            };
+            let mut expected_scores = vec![0.0f32; b * m];
+            assert!(prepared.scores(&rows, b, &mut expected_scores));
+            // Bars around the scores, so that about half the pairs pass;
+            // some NaN and infinite bars.
+            let mut a: Vec<f32> = numbers::<f32>(m, seed + 2)
+                .iter()
+                .map(|v| v * 0.1)
+                .collect();
+            let c: Vec<f32> = numbers::<f32>(m, seed + 3)
+                .iter()
+                .map(|v| v * 0.01)
+                .collect();
+            let xn: Vec<f32> = numbers::<f32>(b, seed + 4)
+                .iter()
+                .map(|v| v.abs() * 3.0)
+                .collect();
+            let mut extra: Vec<f32> = numbers::<f32>(b, seed + 5)
+                .iter()
+                .map(|v| v * 0.05)
+                .collect();
+            a[m / 2] = f32::NAN;
+            a[m - 1] = f32::NEG_INFINITY;
+            extra[b / 2] = f32::INFINITY;
+            let a_abs: Vec<f32> = a.iter().map(|v| v.abs() + 1e-30).collect();
+            let c_abs: Vec<f32> = c.iter().map(|v| v.abs()).collect();
+            let extra_abs: Vec<f32> = extra.iter().map(|v| v.abs()).collect();
+            let bars = Bars {
+                a: &a,
+                a_abs: &a_abs,
+                c: &c,
+                c_abs: &c_abs,
+                xn: &xn,
+                extra: &extra,
+                extra_abs: &extra_abs,
+            };
+            let (mut scratch, mut passed) = (Vec::new(), Vec::new());
+            assert!(prepared.screened_scores(&rows, b, &bars, &mut scratch, &mut passed));
+            let mut got: Vec<(u32, u32, u32)> = passed
+                .iter()
+                .map(|p| (p.row, p.query, p.score.to_bits()))
+                .collect();
+            got.sort_unstable();
+            let mut expected = Vec::new();
+            for r in 0..b {
+                for q in 0..m {
+                    let s = expected_scores[r * m + q];
+                    let bar = c[q].mul_add(xn[r], a[q] + extra[r]);
+                    let mag = c_abs[q].mul_add(xn[r], a_abs[q] + extra_abs[r]);
+                    let low = (-mag).mul_add(slack, bar);
+                    let passes = s >= low || s.is_nan() || low.is_nan();
+                    if passes {
+                        expected.push((r as u32, q as u32, s.to_bits()));
+                    }
+                    let exact =
+                        f64::from(a[q]) + f64::from(c[q]) * f64::from(xn[r]) + f64::from(extra[r]);
+                    let size = f64::from(a[q]).abs()
+                        + (f64::from(c[q]) * f64::from(xn[r])).abs()
+                        + f64::from(extra[r]).abs();
+                    if f64::from(s) >= exact - 4.9 * u * size {
+                        assert!(passes, "m={m} b={b} d={d} r={r} q={q}: {s} dropped");
+                    }
+                }
+            }
+            assert_eq!(got, expected, "m={m} b={b} d={d}");
+        }
+        // Refused: too few queries for panels, or bars of the wrong length.
+        let queries = numbers::<f32>(4 * 8, 1);
+        let rows = numbers::<f32>(2 * 8, 2);
+        let ones = [1.0f32; 4];
+        let bars = Bars {
+            a: &ones,
+            a_abs: &ones,
+            c: &ones,
+            c_abs: &ones,
+            xn: &ones[..2],
+            extra: &ones[..2],
+            extra_abs: &ones[..2],
+        };
+        let (mut scratch, mut passed) = (Vec::new(), Vec::new());
+        if let Some(dots) = Queries::with_kernel(&queries, 4, 8, Kernel::Dots) {
+            assert!(!dots.screened_scores(&rows, 2, &bars, &mut scratch, &mut passed));
+        }
+        if let Some(panels) = Queries::with_kernel(&queries, 4, 8, Kernel::Panels) {
+            assert!(!panels.screened_scores(&rows, 3, &bars, &mut scratch, &mut passed));
+            assert!(panels.screened_scores(&rows, 2, &bars, &mut scratch, &mut passed));
         }
     }
 
