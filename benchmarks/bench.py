@@ -1357,9 +1357,9 @@ def _np_search(q: np.ndarray, x: np.ndarray, k: int, chunk: int = 1000) -> np.nd
 
 
 def section_search(cfg: Config) -> Section:
-    """``pmk.nearest`` (cosine) against faiss ``IndexFlatIP`` and numpy on the
+    """``pmk.nearest`` and ``pmk.knn_join`` against faiss and numpy on the
     same Float32 data and thread count, query counts from 1 to 20,000."""
-    sec = Section("Search: nearest (cosine, k=10) against faiss and numpy")
+    sec = Section("Search: nearest and knn_join (k=10) against faiss and numpy")
     try:
         import faiss  # type: ignore[import-untyped, import-not-found, unused-ignore]
     except ImportError:
@@ -1404,6 +1404,8 @@ def section_search(cfg: Config) -> Section:
                 repeat,
                 check=_topk_agreement,
             )
+    if not cfg.quick:
+        _search_euclidean_and_join(sec, cfg, rng, faiss, n, counts, k)
     sec.notes.append(
         "faiss and numpy search rows normalised beforehand (an index is built once); "
         "pmk.nearest takes the raw Float32 column and normalises as it scores, with a Float32 "
@@ -1412,6 +1414,75 @@ def section_search(cfg: Config) -> Section:
         "is skipped at 20,000 queries (chunked, it takes minutes)."
     )
     return sec
+
+
+def _join_lists(x: Any) -> list[list[int]]:
+    """A knn_join result (or its faiss equivalent) as matched ids per query."""
+    return _topk_lists(x.select(pl.col("qid").alias("query"), "rank", pl.col("id").alias("index")))
+
+
+def _search_euclidean_and_join(
+    sec: Section, cfg: Config, rng: np.random.Generator, faiss: Any, n: int, counts: Any, k: int
+) -> None:
+    """Euclidean ``nearest`` against faiss ``IndexFlatL2``, and ``knn_join``
+    against faiss's search plus the join a user would write, on 384 wide rows."""
+    dim = 384
+    x = rng.standard_normal((n, dim), dtype=np.float32)
+    frame = pl.DataFrame([pl.Series("emb", x)])
+    index = faiss.IndexFlatL2(dim)
+    index.add(x)
+    for nq in counts:
+        q = rng.standard_normal((nq, dim), dtype=np.float32)
+        repeat = 1 if nq >= 20_000 else (3 if nq >= 2_000 else cfg.repeat)
+        progress(f"search: euclidean, {nq:,} queries over {fmt_size(n)} x {dim}")
+        compare(
+            sec,
+            "pmk.nearest(frame, 'emb', queries, k=10, metric='euclidean')",
+            f"{nq:,} queries over {fmt_size(n)} x Array(Float32, {dim})",
+            lambda q=q: pmk.nearest(frame, "emb", q, k=k, metric="euclidean"),
+            [
+                Baseline(
+                    "faiss IndexFlatL2.search",
+                    lambda q=q: index.search(q, k)[1],
+                    1.0,
+                    "≥ 1x",
+                )
+            ],
+            repeat,
+            check=_topk_agreement,
+        )
+    nq = 2_000
+    q = rng.standard_normal((nq, dim), dtype=np.float32)
+    left = pl.DataFrame({"qid": np.arange(nq), "q": q})
+    right = pl.DataFrame({"id": np.arange(n), "emb": x})
+    x_unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    q_unit = q / np.linalg.norm(q, axis=1, keepdims=True)
+    ip = faiss.IndexFlatIP(dim)
+    ip.add(x_unit)
+
+    def faiss_join() -> pl.DataFrame:
+        scores, found = ip.search(q_unit, k)
+        return pl.concat(
+            [left[np.repeat(np.arange(nq), k)], right[found.ravel()]], how="horizontal"
+        ).with_columns(
+            rank=pl.Series(np.tile(np.arange(1, k + 1), nq), dtype=pl.UInt32),
+            score=pl.Series(scores.ravel().astype(np.float64)),
+        )
+
+    progress(f"search: knn_join, {nq:,} queries over {fmt_size(n)} x {dim}")
+    compare(
+        sec,
+        "pmk.knn_join(left, right, on='q', right_on='emb', k=10)",
+        f"{nq:,} query rows x {fmt_size(n)} corpus rows, Array(Float32, {dim})",
+        lambda: pmk.knn_join(left, right, on="q", right_on="emb", k=k),
+        [
+            Baseline(
+                "faiss IndexFlatIP.search (unit rows) + gather and join", faiss_join, 1.0, "≥ 1x"
+            )
+        ],
+        3,
+        check=lambda mine, ref: _topk_agreement(_join_lists(mine), _join_lists(ref)),
+    )
 
 
 def _write_corpus(path: Path, rows: int, dim: int, row_group: int = 1 << 16) -> None:
