@@ -16,6 +16,7 @@ pub mod quantile;
 pub mod rowwise;
 pub mod scaling;
 pub mod screen8;
+pub mod screened;
 pub mod segments;
 pub mod vector;
 
