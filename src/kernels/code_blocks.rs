@@ -43,7 +43,7 @@
 use rayon::prelude::*;
 
 use super::codes::{int_dot, CodeRanker, IntCode};
-use super::neighbors::{Metric, TopK};
+use super::neighbors::{merge_tops, Metric, TopK};
 
 /// Rows per packed block (a multiple of the tile height).
 pub const BLOCK_ROWS: usize = 252;
@@ -352,14 +352,6 @@ impl Screen<'_> {
             }
         }
     }
-}
-
-/// Merges two sets of per-query partial results.
-fn merge_tops(mut left: Vec<TopK>, right: Vec<TopK>) -> Vec<TopK> {
-    for (l, r) in left.iter_mut().zip(right) {
-        l.merge(r);
-    }
-    left
 }
 
 /// `out[r · width + j]` = the packed sum `Σ x'·q'` of packed row `r`

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use super::code_blocks;
 use super::element::Element;
 use super::hamming_blocks;
-use super::neighbors::{Metric, TopK};
+use super::neighbors::{merge_tops, Metric, TopK};
 use super::rowwise::VectorRows;
 
 /// An IEEE half-precision number, as its bits (Polars' `Float16` layout).
@@ -815,14 +815,6 @@ fn scan_nearest_with<R: Sync, P>(
         .reduce_with(merge_tops)
         .unwrap_or_else(|| (0..m).map(|_| TopK::new(k)).collect());
     tops.into_iter().map(TopK::into_sorted).collect()
-}
-
-/// Merges two sets of per-query partial results.
-fn merge_tops(mut left: Vec<TopK>, right: Vec<TopK>) -> Vec<TopK> {
-    for (l, r) in left.iter_mut().zip(right) {
-        l.merge(r);
-    }
-    left
 }
 
 // ---------------------------------------------------------------- binary codes

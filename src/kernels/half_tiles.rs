@@ -65,7 +65,7 @@
 use rayon::prelude::*;
 
 use super::codes::{f32_lanes_dot, half_rank_error, HalfRanker, F16};
-use super::neighbors::{Metric, TopK};
+use super::neighbors::{merge_tops, Metric, TopK};
 
 /// Rows per tile.
 pub const TILE_ROWS: usize = 4;
@@ -420,14 +420,6 @@ pub fn nearest_half_with(
         .reduce_with(merge_tops)
         .unwrap_or_else(|| (0..m).map(|_| TopK::new(k)).collect());
     tops.into_iter().map(TopK::into_sorted).collect()
-}
-
-/// Merges two sets of per-query partial results.
-fn merge_tops(mut left: Vec<TopK>, right: Vec<TopK>) -> Vec<TopK> {
-    for (l, r) in left.iter_mut().zip(right) {
-        l.merge(r);
-    }
-    left
 }
 
 /// How a row of a tile is ranked.

@@ -57,7 +57,7 @@
 use rayon::prelude::*;
 
 use super::codes::nearest_hamming_scan;
-use super::neighbors::TopK;
+use super::neighbors::{merge_tops, TopK};
 
 /// Rows per block: one 64-bit lane of a 512-bit vector each.
 const LANES: usize = 8;
@@ -140,14 +140,6 @@ pub fn nearest_blocked(
         Some(Some(tops)) => tops,
     };
     Some(tops.into_iter().map(TopK::into_sorted).collect())
-}
-
-/// Merges two sets of per-query partial results.
-fn merge_tops(mut left: Vec<TopK>, right: Vec<TopK>) -> Vec<TopK> {
-    for (l, r) in left.iter_mut().zip(right) {
-        l.merge(r);
-    }
-    left
 }
 
 /// Word `w` of `code`: bytes `8w .. 8w + 8` as a little-endian word,

@@ -127,6 +127,15 @@ impl TopK {
     }
 }
 
+/// Merges two sets of per-query partial results (the top k of two row
+/// ranges, query by query); exact, see [`TopK::merge`].
+pub fn merge_tops(mut left: Vec<TopK>, right: Vec<TopK>) -> Vec<TopK> {
+    for (l, r) in left.iter_mut().zip(right) {
+        l.merge(r);
+    }
+    left
+}
+
 /// The ranking key and reported score of a row for a query.
 #[inline]
 pub fn rank_row<T: Element>(metric: Metric, row: &[T], query: &[T]) -> (f64, f64) {
@@ -426,12 +435,7 @@ fn nearest_with<'a, R: SearchRow + 'a>(
     let tops = rows
         .par_chunks(part)
         .map(|part| R::search_part(&queries, k, metric, part, &shared))
-        .reduce_with(|mut left, right| {
-            for (l, r) in left.iter_mut().zip(right) {
-                l.merge(r);
-            }
-            left
-        })
+        .reduce_with(merge_tops)
         .unwrap_or_else(|| (0..m).map(|_| TopK::new(k)).collect());
     tops.into_iter().map(TopK::into_sorted).collect()
 }
