@@ -105,7 +105,7 @@ fn main() {
             let t = time(|| {
                 code_blocks::nearest_blocked(&queries, m, d, K, metric, &rows[..sample]);
             });
-            report("blocked (VNNI)", sample, t);
+            report("blocked (AMX or VNNI)", sample, t);
             continue;
         }
         // The scan costs about 5x more per pair: fewer rows for it.
@@ -118,7 +118,7 @@ fn main() {
             blocked = code_blocks::nearest_blocked(&queries, m, d, K, metric, &rows[..sample])
         });
         if blocked.is_some() {
-            report("blocked (VNNI)", sample, t);
+            report("blocked (AMX or VNNI)", sample, t);
         }
         // Same answer on the scan's rows.
         if let Some(check) =

@@ -145,3 +145,75 @@ def test_bad_input() -> None:
         df.select(pl.col("s").ml.vector_max())
     with pytest.raises(ValueError, match="vector_min: x must be 2-D"):
         pmk.vector_min([1.0, 2.0])
+
+
+@pytest.mark.parametrize("op", list(OPS))
+@pytest.mark.parametrize("dtype", [pl.Float32, pl.Float64])
+@pytest.mark.parametrize("container", ["array", "list"])
+def test_frame_form_equals_group_by_agg(op: str, dtype: Any, container: str) -> None:
+    """``pmk.vector_<op>(frame, column, by=...)`` gives what ``group_by(by,
+    maintain_order=True).agg`` gives with the expression, bit for bit (the
+    same row order per group), and numpy's answer per group; with null and
+    string keys, two key columns, chunked and sliced frames and a LazyFrame."""
+    x, null_rows, null_elements = data(5, n=700, d=6)
+    df = frame(x, null_rows, null_elements, dtype, container)
+    rng = np.random.default_rng(6)
+    keys = rng.integers(0, 9, len(x))
+    df = df.with_columns(
+        g=pl.Series(keys).cast(pl.String).replace("3", None),
+        h=pl.Series(rng.integers(0, 2, len(x))),
+    )
+    function = getattr(pmk, f"vector_{op}")
+    expr = getattr(pl.col("e").ml, f"vector_{op}")()
+    chunked = pl.concat([df[:100], df[100:101], df[101:]], rechunk=False)
+    for source, by in (
+        (df, "g"),
+        (df, ["g", "h"]),
+        (chunked, "g"),
+        (df[37:611], ["h", "g"]),
+        (df.lazy(), "g"),
+    ):
+        got = function(source, "e", by=by)
+        want = source.lazy().group_by(by, maintain_order=True).agg(expr).collect()
+        assert got.schema == want.schema
+        assert got.equals(want), (source, by)
+    # numpy per group, and a null key is a group of its own.
+    got = function(df, "e", by="g")
+    assert got["g"].null_count() == 1
+    rows_of = df.with_row_index("i").group_by("g", maintain_order=True).agg("i")
+    rtol = 1e-6 if dtype == pl.Float32 else 1e-12
+    for rows, vector in zip(rows_of["i"].to_list(), got["e"].to_list(), strict=True):
+        expected = reference(x[rows], null_rows[rows], null_elements[rows], op, dtype)
+        np.testing.assert_allclose(
+            np.array(vector, dtype=float), np.array(expected, dtype=float), rtol=rtol
+        )
+
+
+def test_frame_form_edges_and_bad_input() -> None:
+    empty = pl.DataFrame(
+        {"g": pl.Series([], dtype=pl.Int64), "e": pl.Series([], dtype=pl.Array(pl.Float32, 3))}
+    )
+    got = pmk.vector_mean(empty, "e", by="g")
+    assert got.height == 0
+    assert got.schema == {"g": pl.Int64, "e": pl.Array(pl.Float32, 3)}
+    # A group of null rows gives a null vector; ragged rows in different groups are fine.
+    df = pl.DataFrame({"g": [1, 2, 2, 1], "e": [[1.0, 2.0], None, None, [3.0, 4.0]]})
+    assert pmk.vector_sum(df, "e", by="g")["e"].to_list() == [[4.0, 6.0], None]
+    ragged = pl.DataFrame({"g": [1, 2, 1], "e": [[1.0], [1.0, 2.0], [3.0]]})
+    assert pmk.vector_max(ragged, "e", by="g")["e"].to_list() == [[3.0], [1.0, 2.0]]
+    with pytest.raises(pl.exceptions.ComputeError, match="vector_max: vectors must all have"):
+        pmk.vector_max(ragged.with_columns(one=pl.lit(1)), "e", by="one")
+    with pytest.raises(pl.exceptions.ColumnNotFoundError, match="vector_mean: no column 'nope'"):
+        pmk.vector_mean(df, "e", by="nope")
+    with pytest.raises(pl.exceptions.ColumnNotFoundError, match="vector_mean: no column 'f'"):
+        pmk.vector_mean(df, "f", by="g")
+    with pytest.raises(ValueError, match="vector_mean: with a frame, by must name"):
+        pmk.vector_mean(df, "e")
+    with pytest.raises(TypeError, match="vector_mean: with a frame, column must be"):
+        pmk.vector_mean(df, by="g")
+    with pytest.raises(ValueError, match="vector_sum: column 'e' is also a group column"):
+        pmk.vector_sum(df, "e", by=["g", "e"])
+    with pytest.raises(TypeError, match="vector_min: column and by go with a DataFrame"):
+        pmk.vector_min([[1.0, 2.0]], by="g")
+    with pytest.raises(PLUGIN_ERRORS, match="vector_mean"):
+        pmk.vector_mean(df.with_columns(s=pl.lit("a")), "s", by="g")

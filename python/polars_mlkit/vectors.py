@@ -579,14 +579,69 @@ def vector_aggregate_expr(col: pl.Expr, op: str) -> pl.Expr:
     )
 
 
-def _vector_aggregate(x: Any, op: str, function: str) -> Any:
+#: The row-number column of ``_vector_aggregate_frame`` (dropped from its result).
+_ROWS = "__polars_mlkit_rows"
+
+
+def _vector_aggregate_frame(
+    frame: pl.DataFrame | pl.LazyFrame, column: Any, by: Any, op: str, function: str
+) -> pl.DataFrame:
+    """One ``op`` vector of ``column`` per group of ``by``: the groups come
+    from Polars' own ``group_by`` on the row numbers (first appearance
+    order), and the extension reads each group's rows in place."""
+    if not isinstance(column, str):
+        msg = f"{function}: with a frame, column must be the name of its vector column"
+        raise TypeError(msg)
+    keys = _checks.names(by, "by", function)
+    if not keys:
+        msg = f"{function}: with a frame, by must name the group columns"
+        raise ValueError(msg)
+    lazy = frame.lazy()
+    schema = lazy.collect_schema()
+    for name in [column, *keys]:
+        if name not in schema:
+            msg = f"{function}: no column {name!r} in the frame (columns: {', '.join(schema)})"
+            raise pl.exceptions.ColumnNotFoundError(msg)
+    if column in keys:
+        msg = f"{function}: column {column!r} is also a group column"
+        raise ValueError(msg)
+    data = lazy.select(column, *keys).collect()
+    groups = (
+        data.lazy()
+        .select(keys)
+        .with_row_index(_ROWS)
+        .group_by(keys, maintain_order=True)
+        .agg(pl.col(_ROWS))
+        .collect()
+    )
+    vectors = data.select(
+        call_plugin(
+            "vector_aggregate_groups",
+            [pl.col(column), pl.lit(groups[_ROWS])],
+            {"function": function, "op": op},
+            is_elementwise=False,
+            changes_length=True,
+        )
+    ).to_series()
+    return groups.drop(_ROWS).with_columns(vectors.alias(column))
+
+
+def _vector_aggregate(
+    x: Any, op: str, function: str, column: str | None = None, by: Any = None
+) -> Any:
     """``op`` of every dimension over the rows: an aggregation expression for
     a column name or expression; a vector for data (a vector Series gives a
-    one-row Series, a 2-D array or list of rows gives a 1-D array or list)."""
+    one-row Series, a 2-D array or list of rows gives a 1-D array or list);
+    a frame of one vector per group for a frame, ``column`` and ``by``."""
 
     def build(col: pl.Expr) -> pl.Expr:
         return vector_aggregate_expr(col, op)
 
+    if isinstance(x, (pl.DataFrame, pl.LazyFrame)):
+        return _vector_aggregate_frame(x, column, by, op, function)
+    if column is not None or by is not None:
+        msg = f"{function}: column and by go with a DataFrame or LazyFrame, not {type(x).__name__}"
+        raise TypeError(msg)
     if is_expression_input(x):
         return build(to_expr(x))
     if isinstance(x, pl.Series):
@@ -604,11 +659,18 @@ def _vector_aggregate(x: Any, op: str, function: str) -> Any:
     return None if values is None else values.tolist()
 
 
-def vector_mean(x: Any) -> Any:
+def vector_mean(x: Any, column: str | None = None, *, by: Any = None) -> Any:
     """Mean of every dimension over the rows of a vector column (the centroid).
 
     An aggregation: one vector per column, or per group in
-    ``group_by().agg``, broadcast to every row by ``.over``. Nulls are
+    ``group_by().agg``, broadcast to every row by ``.over``. For one vector
+    per group of a large frame, ``pmk.vector_mean(frame, "e", by="g")``
+    gives what ``frame.group_by("g", maintain_order=True).agg(
+    pl.col("e").ml.vector_mean())`` gives, the same numbers, several times
+    faster: before it calls a plugin, ``group_by().agg`` copies every
+    group's rows into a new list column (1.5 GB for 1M x 384 Float32), while
+    here Polars groups only the row numbers and the rows are read in place.
+    It returns a DataFrame (a LazyFrame is collected). Nulls are
     skipped (a null row, or a null element in its dimension; a dimension
     with no value is null, and no valid row gives a null vector); NaN
     propagates, as in numpy. Accumulated in float64 in row order, so the
@@ -623,16 +685,19 @@ def vector_mean(x: Any) -> Any:
     >>> df = pl.DataFrame({"g": ["a", "a", "b"], "e": [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]})
     >>> df.group_by("g", maintain_order=True).agg(pl.col("e").ml.vector_mean())["e"].to_list()
     [[2.0, 3.0], [5.0, 6.0]]
+    >>> pmk.vector_mean(df, "e", by="g")["e"].to_list()
+    [[2.0, 3.0], [5.0, 6.0]]
     >>> pmk.vector_mean([[1.0, 2.0], [3.0, 6.0]])
     [2.0, 4.0]
     """
-    return _vector_aggregate(x, "mean", "vector_mean")
+    return _vector_aggregate(x, "mean", "vector_mean", column, by)
 
 
-def vector_sum(x: Any) -> Any:
+def vector_sum(x: Any, column: str | None = None, *, by: Any = None) -> Any:
     """Sum of every dimension over the rows (a dimension with no value sums to 0).
 
-    See :func:`vector_mean` for nulls, NaN, groups and dtypes.
+    See :func:`vector_mean` for nulls, NaN, groups (and the frame form with
+    ``by=``) and dtypes.
 
     Examples
     --------
@@ -641,13 +706,14 @@ def vector_sum(x: Any) -> Any:
     >>> df.select(pl.col("e").ml.vector_sum())["e"].to_list()
     [[4.0, 6.0]]
     """
-    return _vector_aggregate(x, "sum", "vector_sum")
+    return _vector_aggregate(x, "sum", "vector_sum", column, by)
 
 
-def vector_min(x: Any) -> Any:
+def vector_min(x: Any, column: str | None = None, *, by: Any = None) -> Any:
     """Minimum of every dimension over the rows.
 
-    See :func:`vector_mean` for nulls, NaN, groups and dtypes.
+    See :func:`vector_mean` for nulls, NaN, groups (and the frame form with
+    ``by=``) and dtypes.
 
     Examples
     --------
@@ -656,13 +722,14 @@ def vector_min(x: Any) -> Any:
     >>> df.select(pl.col("e").ml.vector_min())["e"].to_list()
     [[1.0, 4.0]]
     """
-    return _vector_aggregate(x, "min", "vector_min")
+    return _vector_aggregate(x, "min", "vector_min", column, by)
 
 
-def vector_max(x: Any) -> Any:
+def vector_max(x: Any, column: str | None = None, *, by: Any = None) -> Any:
     """Maximum of every dimension over the rows.
 
-    See :func:`vector_mean` for nulls, NaN, groups and dtypes.
+    See :func:`vector_mean` for nulls, NaN, groups (and the frame form with
+    ``by=``) and dtypes.
 
     Examples
     --------
@@ -671,4 +738,4 @@ def vector_max(x: Any) -> Any:
     >>> df.with_columns(pl.col("e").ml.vector_max().alias("m"))["m"].to_list()
     [[3.0, 5.0], [3.0, 5.0]]
     """
-    return _vector_aggregate(x, "max", "vector_max")
+    return _vector_aggregate(x, "max", "vector_max", column, by)

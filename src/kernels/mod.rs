@@ -2,6 +2,7 @@
 //! Python, so every kernel can be unit-tested and benchmarked on its own.
 
 pub mod aggregate;
+pub mod amx;
 pub mod code_blocks;
 pub mod codes;
 pub mod element;
