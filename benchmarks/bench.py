@@ -1371,8 +1371,9 @@ def section_quantized(cfg: Config) -> Section:
     sec.notes.append(
         "Int8 queries are quantized with the corpus's ranges, so they are integers and the Int8 "
         "column is ranked by exact integer kernels; binary queries are the queries' sign bits. "
-        "Int8 rows with 6 queries or more are scored in blocks by an exact AVX-512 VNNI "
-        "integer product (fewer: scanned row by row); Float16 rows with up to 24 queries are "
+        "Int8 rows with 6 queries or more are scored in blocks by an exact integer product, on "
+        "AMX tiles where the CPU and OS offer them, else AVX-512 VNNI (fewer: scanned row by "
+        "row); Float16 rows with up to 24 queries are "
         "searched with their own tiled kernel, more go through the Float32 matrix-product screen "
         "that the Float32 column uses, so Float16 gains only its smaller reads there. "
         "The binary rows are a screen (Hamming distance), not the "

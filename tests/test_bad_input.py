@@ -587,6 +587,21 @@ def empty_and_null_cases() -> list[Case]:
             for face, code in (
                 ("expr", 'df.select(pl.col("{col}").ml.{op}())'),
                 ("free", 'df.select(pmk.{op}("{col}"))'),
+                ("frame", 'pmk.{op}(df.with_columns(g=pl.lit(1)), "{col}", by="g")'),
+            )
+        ),
+        # Their frame form: missing columns, a missing by, and by with data.
+        *(
+            err(f"{op}-frame-{what}", code.format(op=op), op, *needles, types=types)
+            for op in ("vector_mean", "vector_sum", "vector_min", "vector_max")
+            for what, code, needles, types in (
+                ("missing-by", 'pmk.{op}(df, "vec", by="nope")', ("nope",),
+                 ("ColumnNotFoundError",)),
+                ("missing-column", 'pmk.{op}(df, "nope", by="num")', ("nope",),
+                 ("ColumnNotFoundError",)),
+                ("no-by", 'pmk.{op}(df, "vec")', ("by",), ARG_ERRORS),
+                ("by-with-data", 'pmk.{op}([[1.0, 2.0]], by="num")', ("DataFrame",),
+                 ARG_ERRORS),
             )
         ),
         err("knn-join-right-type", 'pmk.knn_join(pl.DataFrame({"vec": [Q]}), [Q], on="vec")',

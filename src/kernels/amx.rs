@@ -1,8 +1,10 @@
 //! Byte matrix products on Intel AMX (Advanced Matrix Extensions): one
 //! `tdpbssd` / `tdpbuud` multiplies a 16 × 64 tile of bytes by a 64 × 16
 //! one into 16 × 16 `i32` sums, 16,384 exact multiply-adds per
-//! instruction, about eight times what AVX-512 VNNI does in the same time
-//! on the same core.
+//! instruction. Measured on this project's 2-core Xeon: 5.3 ns per
+//! instruction with its operands in tiles, 6.8 ns with the four tile loads
+//! of a 2 × 2 step from L1 (each 64-byte aligned); `vpdpbusd` does 64
+//! multiply-adds in about a cycle.
 //!
 //! Rust has no stable AMX intrinsics, so the few instructions are written
 //! as inline assembly; the compiler never uses the tile registers itself,
