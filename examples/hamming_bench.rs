@@ -14,58 +14,16 @@
 //! /proc/self/task/*/schedstat) are reported, since the machine may be
 //! shared.
 
-use std::time::Instant;
-
 use polars_mlkit::kernels::codes::nearest_hamming_scan;
 use polars_mlkit::kernels::hamming_blocks;
 use polars_mlkit::kernels::neighbors::{self, Metric};
 
+mod timing;
+use timing::{bytes, median_time};
+
 /// (row, query) pairs per timed scan run, at most.
 const SCAN_PAIRS: usize = 200_000_000;
 const K: usize = 10;
-
-fn bytes(count: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..count)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 56) as u8
-        })
-        .collect()
-}
-
-/// Seconds the process's threads have run on a CPU (Linux).
-fn cpu_seconds() -> Option<f64> {
-    let mut nanos = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        nanos += stat.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(nanos as f64 * 1e-9)
-}
-
-/// Median wall and CPU seconds of `runs` runs (each median on its own).
-fn time(runs: usize, mut run: impl FnMut()) -> (f64, f64) {
-    let mut walls = Vec::new();
-    let mut cpus = Vec::new();
-    for _ in 0..runs.max(1) {
-        let (start, cpu_start) = (Instant::now(), cpu_seconds());
-        run();
-        let wall = start.elapsed().as_secs_f64();
-        walls.push(wall);
-        cpus.push(match (cpu_start, cpu_seconds()) {
-            (Some(a), Some(b)) => b - a,
-            _ => wall,
-        });
-    }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    (median(&mut walls), median(&mut cpus))
-}
 
 fn main() {
     let args: Vec<usize> = std::env::args()
@@ -127,12 +85,12 @@ fn main() {
         };
         let scan_rows = (SCAN_PAIRS / m).clamp(1, n);
         let mut scan = Vec::new();
-        let t = time(runs, || {
+        let t = median_time(runs, || {
             scan = nearest_hamming_scan(&queries, m, width, K, &rows[..scan_rows])
         });
         report("scan", scan_rows, t);
         let mut blocked = None;
-        let t = time(runs, || {
+        let t = median_time(runs, || {
             blocked = hamming_blocks::nearest_blocked(&queries, m, width, K, &rows)
         });
         if blocked.is_some() {
@@ -146,7 +104,7 @@ fn main() {
                 .iter()
                 .map(|&x| f64::from(x) - 127.5)
                 .collect();
-            let t = time(runs.min(3), || {
+            let t = median_time(runs.min(3), || {
                 neighbors::nearest::<f32>(
                     &queries_f64,
                     m,

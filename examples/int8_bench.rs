@@ -12,49 +12,23 @@
 //! threads, from /proc/self/task/*/schedstat) are reported, since the
 //! machine may be shared.
 
-use std::time::Instant;
-
 use polars_mlkit::kernels::code_blocks;
 use polars_mlkit::kernels::codes::nearest_codes_scan;
 use polars_mlkit::kernels::neighbors::{self, Metric};
 
-/// Multiply-adds per timed run, at most (each path's whole corpus otherwise).
-const WORK: f64 = 2e11;
-const K: usize = 10;
+mod timing;
+use timing::time;
 
 fn codes(count: usize, seed: u64) -> Vec<i8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..count)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 56) as u8 as i8
-        })
+    timing::bytes(count, seed)
+        .into_iter()
+        .map(|b| b as i8)
         .collect()
 }
 
-/// Seconds the process's threads have run on a CPU (Linux).
-fn cpu_seconds() -> Option<f64> {
-    let mut nanos = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        nanos += stat.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(nanos as f64 * 1e-9)
-}
-
-/// Wall and CPU seconds of one run.
-fn time(run: impl FnOnce()) -> (f64, f64) {
-    let (start, cpu_start) = (Instant::now(), cpu_seconds());
-    run();
-    let wall = start.elapsed().as_secs_f64();
-    let cpu = match (cpu_start, cpu_seconds()) {
-        (Some(a), Some(b)) => b - a,
-        _ => wall,
-    };
-    (wall, cpu)
-}
+/// Multiply-adds per timed run, at most (each path's whole corpus otherwise).
+const WORK: f64 = 2e11;
+const K: usize = 10;
 
 fn main() {
     let args: Vec<usize> = std::env::args()

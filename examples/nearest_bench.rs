@@ -14,51 +14,12 @@
 //! /proc/self/task/*/schedstat) are reported, since the machine may be
 //! shared.
 
-use std::time::Instant;
-
 use polars_mlkit::kernels::neighbors::{self, Metric};
 
+mod timing;
+use timing::{median, numbers, time};
+
 const K: usize = 10;
-
-/// Reproducible numbers in [-1, 1).
-fn numbers(count: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..count)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
-}
-
-/// Seconds the process's threads have run on a CPU (Linux).
-fn cpu_seconds() -> Option<f64> {
-    let mut nanos = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        nanos += stat.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(nanos as f64 * 1e-9)
-}
-
-/// Wall and CPU seconds of one run.
-fn time(run: impl FnOnce()) -> (f64, f64) {
-    let (start, cpu_start) = (Instant::now(), cpu_seconds());
-    run();
-    let wall = start.elapsed().as_secs_f64();
-    let cpu = match (cpu_start, cpu_seconds()) {
-        (Some(a), Some(b)) => b - a,
-        _ => wall,
-    };
-    (wall, cpu)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -8,59 +8,22 @@
 //! in blocks of 256; with many queries only the first blocks are timed (the
 //! rate is per block, so it does not change), to keep a run to minutes.
 
-use std::time::Instant;
-
 use polars_mlkit::kernels::neighbors::{self, Metric, QUERY_CHUNK, ROW_BLOCK};
 use polars_mlkit::kernels::product::{gemm_product, Kernel, ProductFloat, Queries};
 use rayon::prelude::*;
 
+mod timing;
+use timing::{median_time, numbers};
+
+/// Median wall-clock and CPU seconds of `runs` runs, after a warm-up run.
+fn median_seconds(runs: usize, mut run: impl FnMut()) -> (f64, f64) {
+    run();
+    median_time(runs, run)
+}
+
 const ROWS: usize = 100_000;
 /// Floating-point operations per timed run, at most (about a second).
 const WORK: f64 = 1e11;
-
-/// Reproducible numbers in [-1, 1).
-fn numbers(count: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..count)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
-}
-
-/// Seconds the process's threads have run on a CPU (Linux), so that
-/// timings on a shared machine leave out the time other processes took.
-fn cpu_seconds() -> Option<f64> {
-    let mut nanos = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        nanos += stat.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(nanos as f64 * 1e-9)
-}
-
-/// Median wall-clock and CPU seconds of `runs` runs (after a warm-up).
-fn median_seconds(runs: usize, mut run: impl FnMut()) -> (f64, f64) {
-    run();
-    let mut wall = Vec::new();
-    let mut cpu = Vec::new();
-    for _ in 0..runs {
-        let (start, cpu_start) = (Instant::now(), cpu_seconds());
-        run();
-        let elapsed = start.elapsed().as_secs_f64();
-        wall.push(elapsed);
-        cpu.push(match (cpu_start, cpu_seconds()) {
-            (Some(a), Some(b)) => b - a,
-            _ => elapsed,
-        });
-    }
-    wall.sort_by(f64::total_cmp);
-    cpu.sort_by(f64::total_cmp);
-    (wall[runs / 2], cpu[runs / 2])
-}
 
 /// How the blocks of `corpus` are multiplied.
 #[derive(Clone, Copy, PartialEq)]
