@@ -1143,71 +1143,47 @@ def section_aggregations(cfg: Config) -> Section:
             return np.asarray(out["e"].to_list())
         return out.drop("g").to_numpy()
 
+    def in_group_by() -> np.ndarray:
+        return as_matrix(df.group_by("g").agg(pl.col("e").ml.vector_mean()))
+
+    native = [
+        Baseline(
+            "native arr.get(i).mean() per dimension",
+            lambda: as_matrix(
+                df.group_by("g").agg(
+                    [pl.col("e").arr.get(i).mean().alias(f"e{i}") for i in range(d)]
+                )
+            ),
+            5.0,
+            "≥ 5x",
+        ),
+        Baseline(
+            "native arr.to_struct + unnest + mean",
+            lambda: as_matrix(
+                df.select("g", pl.col("e").arr.to_struct())
+                .unnest("e")
+                .group_by("g")
+                .agg(pl.all().mean())
+            ),
+            5.0,
+            "≥ 5x",
+        ),
+    ]
+    size = f"{fmt_size(n)} x Array(Float32, {d}), {groups:,} groups"
+    repeats = 3 if not cfg.quick else cfg.repeat
     compare(
-        sec,
-        "pl.col('e').ml.vector_mean() in group_by('g').agg",
-        f"{fmt_size(n)} x Array(Float32, {d}), {groups:,} groups",
-        lambda: as_matrix(df.group_by("g").agg(pl.col("e").ml.vector_mean())),
-        [
-            Baseline(
-                "native arr.get(i).mean() per dimension",
-                lambda: as_matrix(
-                    df.group_by("g").agg(
-                        [pl.col("e").arr.get(i).mean().alias(f"e{i}") for i in range(d)]
-                    )
-                ),
-                5.0,
-                "≥ 5x",
-            ),
-            Baseline(
-                "native arr.to_struct + unnest + mean",
-                lambda: as_matrix(
-                    df.select("g", pl.col("e").arr.to_struct())
-                    .unnest("e")
-                    .group_by("g")
-                    .agg(pl.all().mean())
-                ),
-                5.0,
-                "≥ 5x",
-            ),
-        ],
-        3 if not cfg.quick else cfg.repeat,
+        sec, "pl.col('e').ml.vector_mean() in group_by('g').agg", size, in_group_by, native, repeats
     )
     compare(
         sec,
         "pmk.vector_mean(df, 'e', by='g') (rows read in place)",
-        f"{fmt_size(n)} x Array(Float32, {d}), {groups:,} groups",
+        size,
         lambda: as_matrix(pmk.vector_mean(df, "e", by="g")),
         [
-            Baseline(
-                "native arr.get(i).mean() per dimension",
-                lambda: as_matrix(
-                    df.group_by("g").agg(
-                        [pl.col("e").arr.get(i).mean().alias(f"e{i}") for i in range(d)]
-                    )
-                ),
-                5.0,
-                "≥ 5x",
-            ),
-            Baseline(
-                "native arr.to_struct + unnest + mean",
-                lambda: as_matrix(
-                    df.select("g", pl.col("e").arr.to_struct())
-                    .unnest("e")
-                    .group_by("g")
-                    .agg(pl.all().mean())
-                ),
-                5.0,
-                "≥ 5x",
-            ),
-            Baseline(
-                "group_by('g').agg(pl.col('e').ml.vector_mean())",
-                lambda: as_matrix(df.group_by("g").agg(pl.col("e").ml.vector_mean())),
-                1.0,
-                "≥ 1x",
-            ),
+            *native,
+            Baseline("group_by('g').agg(pl.col('e').ml.vector_mean())", in_group_by, 1.0, "≥ 1x"),
         ],
-        3 if not cfg.quick else cfg.repeat,
+        repeats,
     )
     sec.notes.append(
         "Inside `group_by().agg`, Polars copies every group's rows into a new list column "

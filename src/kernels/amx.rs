@@ -312,18 +312,7 @@ mod tiles {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn bytes(count: usize, seed: u64) -> Vec<u8> {
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..count)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 56) as u8
-            })
-            .collect()
-    }
+    use crate::kernels::test_data::random_bytes as bytes;
 
     /// The 32 queries (each `width` bytes) in the panel layout.
     fn panel_of(queries: &[u8], width: usize) -> Vec<u8> {

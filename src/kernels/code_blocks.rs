@@ -647,17 +647,10 @@ mod vnni {
 mod tests {
     use super::*;
     use crate::kernels::codes::nearest_codes_scan;
+    use crate::kernels::test_data::random_bytes;
 
     fn random_codes(n: usize, seed: u64) -> Vec<i8> {
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 56) as u8 as i8
-            })
-            .collect()
+        random_bytes(n, seed).into_iter().map(|b| b as i8).collect()
     }
 
     /// Rows with extremes (all -128, all 127, zero) and repeats (ties).

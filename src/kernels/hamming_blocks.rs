@@ -494,18 +494,7 @@ mod avx512 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 56) as u8
-            })
-            .collect()
-    }
+    use crate::kernels::test_data::random_bytes;
 
     /// Codes from a tiny alphabet: many equal distances (ties).
     fn tied_bytes(n: usize, seed: u64) -> Vec<u8> {

@@ -23,3 +23,5 @@ pub mod vector;
 
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod test_data;
