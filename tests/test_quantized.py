@@ -263,6 +263,74 @@ def test_hamming_search_is_the_brute_force() -> None:
     )
 
 
+def top_k_reference(
+    rows: npt.NDArray[Any],
+    valid: npt.NDArray[np.bool_],
+    query: npt.NDArray[Any],
+    k: int,
+    metric: str,
+) -> list[int]:
+    """The best ``k`` valid rows by exact integer keys, ties to the lower position."""
+    if metric == "hamming":
+        key = hamming_reference(rows.astype(np.uint8), query.astype(np.uint8)[None, :])
+    elif metric == "dot":
+        key = -(rows.astype(np.int64) @ query.astype(np.int64))
+    else:  # squared Euclidean distance orders as the distance
+        key = ((rows.astype(np.int64) - query.astype(np.int64)) ** 2).sum(axis=1)
+    order = np.lexsort((np.arange(len(rows)), np.where(valid, key, np.iinfo(np.int64).max)))
+    return [int(i) for i in order if valid[i]][:k]
+
+
+@pytest.mark.parametrize(
+    ("dtype", "metric"),
+    [
+        (pl.Float64, "dot"),
+        (pl.Float32, "dot"),
+        (pl.Float32, "euclidean"),
+        (pl.Float16, "dot"),
+        (pl.Float16, "euclidean"),
+        (pl.Int8, "dot"),
+        (pl.UInt8, "euclidean"),
+        (pl.UInt8, "hamming"),
+    ],
+)
+def test_top_k_similar_over_many_rows_is_the_exact_ranking(dtype: Any, metric: str) -> None:
+    """``top_k_similar`` searches rows in parallel parts with the kernels of
+    ``nearest``: on 120k rows of small integers (exact keys, many ties across
+    the parts) it is the stable ranking of numpy's exact keys, on contiguous,
+    chunked and sliced input, and the same as ``nearest`` with one query."""
+    n, d, k = 120_000, 12, 15
+    low = 0 if dtype == pl.UInt8 else -3
+    rows = RNG.integers(low, 4, size=(n, d))
+    rows[[40_000, 90_000, 119_999]] = rows[5]  # ties in other parts than the first
+    valid = np.ones(n, dtype=bool)
+    valid[[5, 77_777]] = False
+    query = rows[5].copy()
+    frame = pl.DataFrame({"e": rows}).select(
+        pl.when(pl.int_range(pl.len()).is_in([5, 77_777]).not_()).then(
+            pl.col("e").cast(pl.Array(dtype, d))
+        )
+    )
+    assert frame["e"].null_count() == 2
+    chunked = pl.concat([frame[:50_000], frame[50_000:]], rechunk=False)
+    assert chunked["e"].n_chunks() == 2
+    expected = top_k_reference(rows, valid, query, k, metric)
+    for data in (frame, chunked):
+        top = data.select(pl.col("e").ml.top_k_similar(query, k=k, metric=metric))["e"]
+        assert top.dtype == pl.UInt32
+        assert top.to_list() == expected
+    near = pmk.nearest(frame, "e", query[None, :], k=k, metric=metric)
+    assert near["index"].to_list() == expected
+    sliced = frame[1_000:]
+    top = sliced.select(pl.col("e").ml.top_k_similar(query, k=k, metric=metric))["e"]
+    assert top.to_list() == top_k_reference(rows[1_000:], valid[1_000:], query, k, metric)
+    if dtype in (pl.Float32, pl.Float64):  # the data face: a 2-D numpy array
+        array = rows.astype(np.float32 if dtype == pl.Float32 else np.float64)
+        everything = np.ones(n, dtype=bool)
+        got = pmk.top_k_similar(array, query, k=k, metric=metric)
+        assert got.tolist() == top_k_reference(rows, everything, query, k, metric)
+
+
 def rescored_reference(
     x: npt.NDArray[np.float64], queries: npt.NDArray[np.float64], k: int, oversample: int
 ) -> list[list[int]]:

@@ -536,52 +536,30 @@ fn top_k_similar(inputs: &[Series], kwargs: TopKKwargs) -> PolarsResult<Series> 
     let query = constant_values(inputs, 1, kwargs.width, function, "query")?.unwrap_or_default();
     let (a, _, kind) = vector_input(inputs, function)?;
     polars_ensure!(a.len() <= u32::MAX as usize, ComputeError: "{function}: more than 2^32 rows");
-    let width_error = |(row, found): (usize, usize)| {
-        let expected = query.len();
-        row_error(
-            RowError::Width {
-                row,
-                found,
-                expected,
-            },
-            function,
-            "query",
-        )
-    };
-    let metric = match metric {
-        SearchMetric::Hamming => {
-            let codes = binary_codes(&a, function)?;
-            let query = exact_codes::<u8>(&query, function, "query")?;
-            let positions =
-                codes::top_k_hamming(&row_slices(&codes), &query, k).map_err(width_error)?;
-            return Ok(UInt32Chunked::from_vec(a.name().clone(), positions).into_series());
-        }
-        SearchMetric::Float(metric) => metric,
-    };
-    // Integer codes with an integer query take the exact integer kernels
-    // (the same bits as widening both, only faster).
-    let inner = a.dtype().inner_dtype().cloned();
-    let positions = match inner {
-        Some(DataType::Int8) if exact_query::<i8>(&query).is_some() => {
-            let query = exact_query::<i8>(&query).unwrap_or_default();
-            let rows = row_slices(&vector_chunks::<i8>(&a, function)?);
-            codes::top_k_codes(&rows, &query, k, metric).map_err(width_error)?
-        }
-        Some(DataType::UInt8) if exact_query::<u8>(&query).is_some() => {
-            let query = exact_query::<u8>(&query).unwrap_or_default();
-            let rows = row_slices(&vector_chunks::<u8>(&a, function)?);
-            codes::top_k_codes(&rows, &query, k, metric).map_err(width_error)?
-        }
-        Some(DataType::Float16) => {
-            let query: Vec<f32> = query.iter().map(|&v| v as f32).collect();
-            let rows = row_slices(&f16_vector_chunks(&a, function)?);
-            codes::top_k_half(&rows, &query, k, metric).map_err(width_error)?
-        }
-        _ => with_float!(kind, T => {
-            let query: Vec<T> = query.iter().map(|&v| T::from_f64(v)).collect();
-            rowwise::top_k_rows(&input_rows::<T>(&a, function)?, &query, k, metric)
+    let positions = match metric {
+        // Float64 rows are ranked by the exact row-by-row scores (the
+        // search of `nearest` scores them by a matrix product).
+        SearchMetric::Float(metric) if kind == FloatKind::F64 => {
+            rowwise::top_k_rows(&input_rows::<f64>(&a, function)?, &query, k, metric)
                 .map_err(|e| row_error(e, function, "query"))?
-        }),
+        }
+        // Everything else is `nearest` with one query: the same ranking as
+        // a scan, read on several threads by the kernels of its dtype.
+        _ => {
+            let request = SearchRequest {
+                queries: &query,
+                m: 1,
+                d: query.len(),
+                k,
+                metric,
+            };
+            let found = search(&a, kind, &request, function, "query")?;
+            found
+                .into_iter()
+                .flatten()
+                .map(|(position, _)| position)
+                .collect()
+        }
     };
     Ok(UInt32Chunked::from_vec(a.name().clone(), positions).into_series())
 }
@@ -663,7 +641,6 @@ fn nearest(inputs: &[Series], kwargs: NearestKwargs) -> PolarsResult<Series> {
         return nearest_struct(a.name().clone(), &[]); // an empty frame: no matches
     };
     polars_ensure!(a.len() <= u32::MAX as usize, ComputeError: "{function}: more than 2^32 rows");
-    let width_error = |e| row_error(e, function, "queries (columns)");
     if let Some(per_query) = kwargs.candidates {
         let metric = match metric {
             SearchMetric::Float(metric) => metric,
@@ -673,40 +650,79 @@ fn nearest(inputs: &[Series], kwargs: NearestKwargs) -> PolarsResult<Series> {
         let candidates = candidate_positions(inputs, m * per_query, function)?;
         let found = with_float!(kind, T => rowwise::nearest_among(
             &queries, m, d, k, metric, &input_rows::<T>(&a, function)?, &candidates, per_query,
-        ).map_err(width_error)?);
+        ).map_err(|e| row_error(e, function, "queries (columns)"))?);
         return nearest_struct(a.name().clone(), &found);
     }
-    let found = match (metric, a.dtype().inner_dtype()) {
+    let request = SearchRequest {
+        queries: &queries,
+        m,
+        d,
+        k,
+        metric,
+    };
+    let found = search(&a, kind, &request, function, "queries (columns)")?;
+    nearest_struct(a.name().clone(), &found)
+}
+
+/// `m` queries of length `d` (`queries`, row-major) and how many rows each
+/// wants, ranked by `metric`.
+struct SearchRequest<'q> {
+    queries: &'q [f64],
+    m: usize,
+    d: usize,
+    k: usize,
+    metric: SearchMetric,
+}
+
+/// The `k` best rows of `a` (computed as `kind`) for each query, best
+/// first, ties to the lower position: the one search behind `nearest` and
+/// `top_k_similar`, which picks the kernels of the column's dtype and of
+/// the number of queries. `what` names the queries in errors.
+fn search(
+    a: &Series,
+    kind: FloatKind,
+    request: &SearchRequest,
+    function: &str,
+    what: &str,
+) -> PolarsResult<Vec<Vec<(u32, f64)>>> {
+    let &SearchRequest {
+        queries,
+        m,
+        d,
+        k,
+        metric,
+    } = request;
+    let width_error = |e| row_error(e, function, what);
+    Ok(match (metric, a.dtype().inner_dtype()) {
         (SearchMetric::Hamming, _) => {
-            let codes = row_slices(&binary_codes(&a, function)?);
-            let queries = exact_codes::<u8>(&queries, function, "queries")?;
+            let codes = row_slices(&binary_codes(a, function)?);
+            let queries = exact_codes::<u8>(queries, function, what)?;
             let rows = rowwise::checked_rows(&codes, d).map_err(width_error)?;
             codes::nearest_hamming(&queries, m, d, k, &rows)
         }
         (SearchMetric::Float(metric), Some(DataType::Int8)) => {
-            let rows = row_slices(&vector_chunks::<i8>(&a, function)?);
-            nearest_integer_rows(&queries, m, d, k, metric, &rows).map_err(width_error)?
+            let rows = row_slices(&vector_chunks::<i8>(a, function)?);
+            nearest_integer_rows(queries, m, d, k, metric, &rows).map_err(width_error)?
         }
         (SearchMetric::Float(metric), Some(DataType::UInt8)) => {
-            let rows = row_slices(&vector_chunks::<u8>(&a, function)?);
-            nearest_integer_rows(&queries, m, d, k, metric, &rows).map_err(width_error)?
+            let rows = row_slices(&vector_chunks::<u8>(a, function)?);
+            nearest_integer_rows(queries, m, d, k, metric, &rows).map_err(width_error)?
         }
         (SearchMetric::Float(metric), Some(DataType::Float16)) => {
-            let rows = row_slices(&f16_vector_chunks(&a, function)?);
+            let rows = row_slices(&f16_vector_chunks(a, function)?);
             if m <= HALF_SCAN_MAX_QUERIES {
                 let present = rowwise::checked_rows(&rows, d).map_err(width_error)?;
                 let queries: Vec<f32> = queries.iter().map(|&v| v as f32).collect();
                 codes::nearest_half(&queries, m, d, k, metric, &present)
             } else {
-                rowwise::nearest_rows(&queries, m, d, k, metric, &rows).map_err(width_error)?
+                rowwise::nearest_rows(queries, m, d, k, metric, &rows).map_err(width_error)?
             }
         }
         (SearchMetric::Float(metric), _) => with_float!(kind, T => {
-            let rows = row_slices(&vector_chunks::<T>(&a, function)?);
-            rowwise::nearest_rows(&queries, m, d, k, metric, &rows).map_err(width_error)?
+            let rows = row_slices(&vector_chunks::<T>(a, function)?);
+            rowwise::nearest_rows(queries, m, d, k, metric, &rows).map_err(width_error)?
         }),
-    };
-    nearest_struct(a.name().clone(), &found)
+    })
 }
 
 /// Queries up to which Int8/UInt8 rows (and Float16 rows) are scanned, each

@@ -51,11 +51,9 @@
 //! 1.09 / 2.14). Tile loads must not straddle cache lines (3.4 against 16
 //! ns per 1 KiB tile, measured), so the packed buffers are 64-byte aligned.
 
-use rayon::prelude::*;
-
 use super::amx::{self, Aligned, Bytes};
 use super::codes::{int_dot, CodeRanker, IntCode};
-use super::neighbors::{merge_tops, Metric, TopK};
+use super::neighbors::{search_in_parts, Metric, TopK};
 
 /// Rows per packed block for VNNI (a multiple of its tile height).
 pub const BLOCK_ROWS: usize = 252;
@@ -276,12 +274,9 @@ fn nearest_blocked_with<C: IntCode>(
         query_sq: &query_sq,
         query_norm: &query_norm,
     };
-    let tops = rows
-        .par_chunks(PART_ROWS)
-        .map(|part| context.search_part(k, part))
-        .reduce_with(merge_tops)
-        .unwrap_or_else(|| (0..m).map(|_| TopK::new(k)).collect());
-    Some(tops.into_iter().map(TopK::into_sorted).collect())
+    search_in_parts(rows, PART_ROWS, m, k, |part| {
+        Some(context.search_part(k, part))
+    })
 }
 
 /// What every part of one search shares.

@@ -10,12 +10,11 @@
 //! path is only faster, never different.
 
 use multiversion::multiversion;
-use rayon::prelude::*;
 
 use super::code_blocks;
 use super::element::Element;
 use super::hamming_blocks;
-use super::neighbors::{merge_tops, Metric, TopK};
+use super::neighbors::{search_in_parts, Metric, TopK};
 use super::rowwise::VectorRows;
 
 /// An IEEE half-precision number, as its bits (Polars' `Float16` layout).
@@ -378,29 +377,6 @@ pub fn rank_half(metric: Metric, row: &[F16], query: &[f32], scratch: &mut Vec<f
     HalfRanker::new(metric, query).rank_half(row, scratch)
 }
 
-/// Positions of the `k` Float16 rows best for `query` (see [`rank_half`]),
-/// best first, ties to the lower position; `Err((row, length))` names the
-/// first row of another length.
-pub fn top_k_half(
-    rows: &[Option<&[F16]>],
-    query: &[f32],
-    k: usize,
-    metric: Metric,
-) -> Result<Vec<u32>, (usize, usize)> {
-    let mut top = TopK::new(k);
-    let mut scratch = Vec::new();
-    let ranker = HalfRanker::new(metric, query);
-    for (i, row) in rows.iter().enumerate() {
-        let Some(row) = row else { continue };
-        if row.len() != query.len() {
-            return Err((i, row.len()));
-        }
-        let (key, score) = ranker.rank_half(row, &mut scratch);
-        top.push(key, i as u32, score);
-    }
-    Ok(top.into_sorted().into_iter().map(|(i, _)| i).collect())
-}
-
 // ---------------------------------------------------------------- integers
 
 /// An integer code type with exact integer kernels (Int8, UInt8).
@@ -666,28 +642,6 @@ impl<'q, C: IntCode> CodeRanker<'q, C> {
     }
 }
 
-/// Positions of the `k` rows best for `query` (best first, ties to the lower
-/// position, null rows never chosen); `Err(row)` names the first row whose
-/// length is not the query's.
-pub fn top_k_codes<C: IntCode>(
-    rows: &[Option<&[C]>],
-    query: &[C],
-    k: usize,
-    metric: Metric,
-) -> Result<Vec<u32>, (usize, usize)> {
-    let mut top = TopK::new(k);
-    let ranker = CodeRanker::new(metric, query);
-    for (i, row) in rows.iter().enumerate() {
-        let Some(row) = row else { continue };
-        if row.len() != query.len() {
-            return Err((i, row.len()));
-        }
-        let (key, score) = ranker.rank(row);
-        top.push(key, i as u32, score);
-    }
-    Ok(top.into_sorted().into_iter().map(|(i, _)| i).collect())
-}
-
 /// The `k` best rows for each of `m` integer queries on integer rows,
 /// scored exactly by the integer kernels (`queries`: `m × d`). Enough
 /// queries, on a CPU with AVX-512 VNNI, go through the blocked kernel of
@@ -798,23 +752,19 @@ fn scan_nearest_with<R: Sync, P>(
     prepare: impl Fn(&[R], &mut Vec<f32>) -> P + Sync,
     rank: impl Fn(usize, &[R], &P, &mut Vec<f32>) -> (f64, f64) + Sync,
 ) -> Vec<Vec<(u32, f64)>> {
-    let tops = rows
-        .par_chunks(1 << 14)
-        .map(|part| {
-            let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
-            let mut scratch = Vec::new();
-            for &(position, row) in part {
-                let prepared = prepare(row, &mut scratch);
-                for (q, top) in tops.iter_mut().enumerate() {
-                    let (key, score) = rank(q, row, &prepared, &mut scratch);
-                    top.push(key, position, score);
-                }
+    search_in_parts(rows, 1 << 14, m, k, |part| {
+        let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
+        let mut scratch = Vec::new();
+        for &(position, row) in part {
+            let prepared = prepare(row, &mut scratch);
+            for (q, top) in tops.iter_mut().enumerate() {
+                let (key, score) = rank(q, row, &prepared, &mut scratch);
+                top.push(key, position, score);
             }
-            tops
-        })
-        .reduce_with(merge_tops)
-        .unwrap_or_else(|| (0..m).map(|_| TopK::new(k)).collect());
-    tops.into_iter().map(TopK::into_sorted).collect()
+        }
+        Some(tops)
+    })
+    .unwrap_or_default()
 }
 
 // ---------------------------------------------------------------- binary codes
@@ -859,26 +809,6 @@ fn word(bytes: &[u8]) -> [u8; 8] {
 pub fn rank_hamming(row: &[u8], query: &[u8]) -> (f64, f64) {
     let d = f64::from(hamming(row, query));
     (-d, d)
-}
-
-/// Positions of the `k` codes nearest `query` in Hamming distance (fewest
-/// differing bits first, ties to the lower position, null rows never
-/// chosen); `Err((row, length))` names the first code of another length.
-pub fn top_k_hamming(
-    rows: &[Option<&[u8]>],
-    query: &[u8],
-    k: usize,
-) -> Result<Vec<u32>, (usize, usize)> {
-    let mut top = TopK::new(k);
-    for (i, row) in rows.iter().enumerate() {
-        let Some(row) = row else { continue };
-        if row.len() != query.len() {
-            return Err((i, row.len()));
-        }
-        let (key, score) = rank_hamming(row, query);
-        top.push(key, i as u32, score);
-    }
-    Ok(top.into_sorted().into_iter().map(|(i, _)| i).collect())
 }
 
 /// The distances from one code to each of `m` query codes (`queries`:
@@ -927,31 +857,27 @@ pub fn nearest_hamming_scan(
     k: usize,
     rows: &[(u32, &[u8])],
 ) -> Vec<Vec<(u32, f64)>> {
-    let tops = rows
-        .par_chunks(1 << 14)
-        .map(|part| {
-            let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
-            let mut worst = vec![u32::MAX; m]; // accept anything until k are kept
-            let mut distances = vec![0u32; m];
-            for &(position, row) in part {
-                hamming_many(row, queries, width, &mut distances);
-                for q in 0..m {
-                    let d = distances[q];
-                    if d < worst[q] {
-                        let top = &mut tops[q];
-                        top.push(-f64::from(d), position, f64::from(d));
-                        let kept = top.worst_key();
-                        if kept.is_finite() {
-                            worst[q] = (-kept) as u32;
-                        }
+    search_in_parts(rows, 1 << 14, m, k, |part| {
+        let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
+        let mut worst = vec![u32::MAX; m]; // accept anything until k are kept
+        let mut distances = vec![0u32; m];
+        for &(position, row) in part {
+            hamming_many(row, queries, width, &mut distances);
+            for q in 0..m {
+                let d = distances[q];
+                if d < worst[q] {
+                    let top = &mut tops[q];
+                    top.push(-f64::from(d), position, f64::from(d));
+                    let kept = top.worst_key();
+                    if kept.is_finite() {
+                        worst[q] = (-kept) as u32;
                     }
                 }
             }
-            tops
-        })
-        .reduce_with(merge_tops)
-        .unwrap_or_else(|| (0..m).map(|_| TopK::new(k)).collect());
-    tops.into_iter().map(TopK::into_sorted).collect()
+        }
+        Some(tops)
+    })
+    .unwrap_or_default()
 }
 
 /// Packs the signs of `values` (bit = value > 0) big-endian per byte, like

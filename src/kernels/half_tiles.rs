@@ -62,10 +62,8 @@
 //! at 24. The expression layer therefore scans Float16 rows up to 24
 //! queries.
 
-use rayon::prelude::*;
-
 use super::codes::{f32_lanes_dot, half_rank_error, HalfRanker, F16};
-use super::neighbors::{merge_tops, Metric, TopK};
+use super::neighbors::{search_in_parts, Metric, TopK};
 
 /// Rows per tile.
 pub const TILE_ROWS: usize = 4;
@@ -414,12 +412,7 @@ pub fn nearest_half_with(
     let part = (rows.len() / (4 * rayon::current_num_threads()))
         .max(PART_ROWS)
         .next_multiple_of(TILE_ROWS);
-    let tops = rows
-        .par_chunks(part)
-        .map(|part| search.part(part))
-        .reduce_with(merge_tops)
-        .unwrap_or_else(|| (0..m).map(|_| TopK::new(k)).collect());
-    tops.into_iter().map(TopK::into_sorted).collect()
+    search_in_parts(rows, part, m, k, |part| Some(search.part(part))).unwrap_or_default()
 }
 
 /// How a row of a tile is ranked.

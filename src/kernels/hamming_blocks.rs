@@ -73,10 +73,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rayon::prelude::*;
-
 use super::codes::nearest_hamming_scan;
-use super::neighbors::{merge_tops, TopK};
+use super::neighbors::{search_in_parts, TopK};
 
 /// Rows per block: one 64-bit lane of a 512-bit vector each.
 const LANES: usize = 8;
@@ -153,16 +151,10 @@ pub fn nearest_blocked(
     let packed = Queries::new(queries, m, width);
     // Per query, the smallest k-th distance any part has kept so far.
     let shared: Vec<AtomicU64> = (0..m).map(|_| AtomicU64::new(u64::MAX)).collect();
-    let tops = match rows
-        .par_chunks(PART_ROWS)
-        .map(|part| packed.search_part(k, part, &shared))
-        .try_reduce_with(|left, right| Some(merge_tops(left, right)))
-    {
-        None => (0..m).map(|_| TopK::new(k)).collect(), // no rows
-        Some(None) => return None,                      // a row of another width
-        Some(Some(tops)) => tops,
-    };
-    Some(tops.into_iter().map(TopK::into_sorted).collect())
+    // None: a row of another width.
+    search_in_parts(rows, PART_ROWS, m, k, |part| {
+        packed.search_part(k, part, &shared)
+    })
 }
 
 /// Word `w` of `code`: bytes `8w .. 8w + 8` as a little-endian word,
@@ -494,6 +486,7 @@ mod avx512 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::neighbors::merge_tops;
     use crate::kernels::test_data::random_bytes;
 
     /// Codes from a tiny alphabet: many equal distances (ties).

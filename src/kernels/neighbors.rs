@@ -6,10 +6,9 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use rayon::prelude::*;
-
 use super::codes::{self, widen_into, F16};
 use super::element::Element;
+use super::parallel;
 use super::product::{gemm_product, ProductFloat, Queries};
 use super::screen8;
 use super::screened::{nearest_quantized, nearest_screened, quantized_queries, Thresholds};
@@ -134,6 +133,27 @@ pub fn merge_tops(mut left: Vec<TopK>, right: Vec<TopK>) -> Vec<TopK> {
         l.merge(r);
     }
     left
+}
+
+/// The best `k` rows for each of `m` queries, best first: `search` finds
+/// the top k of each part of `part` rows, the parts run on the kernels'
+/// threads (the caller starts on the first at once, see
+/// [`parallel::blocks`]: a small input is searched where it is called,
+/// with no wake-up to wait for) and merge exactly ([`TopK::merge`]), so
+/// the result is the serial search's whatever the thread count. `None`
+/// when a part's search fails.
+pub fn search_in_parts<I: Sync>(
+    rows: &[I],
+    part: usize,
+    m: usize,
+    k: usize,
+    search: impl Fn(&[I]) -> Option<Vec<TopK>> + Sync,
+) -> Option<Vec<Vec<(u32, f64)>>> {
+    let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
+    for found in parallel::map_chunks(rows, part, search) {
+        tops = merge_tops(tops, found?);
+    }
+    Some(tops.into_iter().map(TopK::into_sorted).collect())
 }
 
 /// The ranking key and reported score of a row for a query.
@@ -432,12 +452,10 @@ fn nearest_with<'a, R: SearchRow + 'a>(
     let part = (rows.len() / (4 * rayon::current_num_threads()))
         .next_multiple_of(ROW_BLOCK)
         .max(ROW_BLOCK * 16);
-    let tops = rows
-        .par_chunks(part)
-        .map(|part| R::search_part(&queries, k, metric, part, &shared))
-        .reduce_with(merge_tops)
-        .unwrap_or_else(|| (0..m).map(|_| TopK::new(k)).collect());
-    tops.into_iter().map(TopK::into_sorted).collect()
+    search_in_parts(&rows, part, m, k, |part| {
+        Some(R::search_part(&queries, k, metric, part, &shared))
+    })
+    .unwrap_or_default()
 }
 
 fn nearest_serial(

@@ -35,7 +35,8 @@ pub(super) fn nearest_screened<R: F32Row>(
     let bound = ScreenBound::new::<R>(d);
     let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
     let mut screen = Screen::new(metric, bound, queries);
-    let block_rows = screened_block_rows(queries, d);
+    // A small part (a group's rows) needs no larger buffers than it has rows.
+    let block_rows = screened_block_rows(queries, d).min(rows.len().max(1));
     // Chunks the fused product cannot take (too few queries for panels)
     // are scored into a block of scores and screened row by row.
     let plain_chunk = queries

@@ -19,7 +19,7 @@ use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyType};
 
-use crate::kernels::element::Element;
+use crate::dispatch::FloatKind;
 use crate::kernels::gaussian::GaussError;
 use crate::kernels::neighbors::Metric;
 use crate::kernels::rowwise::{self, RowError};
@@ -261,7 +261,10 @@ fn search_input<'py>(
     Ok((x, metric, k))
 }
 
-/// Positions of the `k` rows of `x` nearest to `query` (float64, checked in Python).
+/// Positions of the `k` rows of `x` nearest to `query` (float64, checked in
+/// Python). Float32 rows take `nearest`'s search with one query (the same
+/// ranking as a scan, on several threads); Float64 rows are ranked by the
+/// exact row-by-row scores, as the expression does.
 #[pyfunction]
 fn top_k_similar<'py>(
     py: Python<'py>,
@@ -272,18 +275,50 @@ fn top_k_similar<'py>(
     metric: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
     let query = query.as_array().to_vec();
-    let (x, metric, k) = search_input(function, x, query.len(), k, metric)?;
-    let positions = with_float!(x.kind(), T => {
-        let query: Vec<T> = query.iter().map(|&v| T::from_f64(v)).collect();
-        let view = x.view::<T>();
-        let rows = rows_of(&view, function)?;
-        py.detach(|| rowwise::top_k_rows(&rows, &query, k, metric))
-            .map_err(|e| row_error(e, function))?
-    });
+    let d = query.len();
+    let (x, metric, k) = search_input(function, x, d, k, metric)?;
+    let positions = match x.kind() {
+        FloatKind::F64 => {
+            let view = x.view::<f64>();
+            let rows = rows_of(&view, function)?;
+            py.detach(|| rowwise::top_k_rows(&rows, &query, k, metric))
+                .map_err(|e| row_error(e, function))?
+        }
+        FloatKind::F32 => {
+            let found = with_row_slices(&x.view::<f32>(), d, |rows| {
+                py.detach(|| rowwise::nearest_rows(&query, 1, d, k, metric, rows))
+            })
+            .map_err(|e| row_error(e, function))?;
+            found
+                .into_iter()
+                .flatten()
+                .map(|(index, _)| index)
+                .collect()
+        }
+    };
     Ok(match x.origin {
         input::Origin::Numpy => PyArray1::from_vec(py, positions).into_any(),
         _ => positions.into_pyobject(py)?.into_any(),
     })
+}
+
+/// `search` over the rows of `view` (`d` numbers each) as slices, which the
+/// blocked searches read: a C-ordered copy only when the array is not
+/// C-ordered already.
+fn with_row_slices<T: Clone, R>(
+    view: &CowArray<'_, T, IxDyn>,
+    d: usize,
+    search: impl FnOnce(&[Option<&[T]>]) -> R,
+) -> R {
+    let rows_in_x = view.shape().first().copied().unwrap_or(0);
+    let corpus = view.as_standard_layout();
+    let flat = corpus.as_slice().unwrap_or(&[]);
+    let rows: Vec<Option<&[T]>> = if d == 0 {
+        vec![Some(&[][..]); rows_in_x]
+    } else {
+        flat.chunks_exact(d).map(Some).collect()
+    };
+    search(&rows)
 }
 
 /// The `k` nearest rows of a 2-D array `x` for every row of `queries`
@@ -300,22 +335,13 @@ fn nearest<'py>(
     let q = queries.as_array();
     let (m, d) = (q.nrows(), q.ncols());
     let (x, metric, k) = search_input(function, x, d, k, metric)?;
-    let rows_in_x = x.shape().first().copied().unwrap_or(0);
     let q = q.as_standard_layout();
     let q = q.as_slice().unwrap_or(&[]);
     let found = with_float!(x.kind(), T => {
-        let view = x.view::<T>();
-        // The blocked search reads rows as slices: a C-ordered copy only
-        // when the array is not C-ordered already.
-        let corpus = view.as_standard_layout();
-        let flat = corpus.as_slice().unwrap_or(&[]);
-        let rows: Vec<Option<&[T]>> = if d == 0 {
-            vec![Some(&[][..]); rows_in_x]
-        } else {
-            flat.chunks_exact(d).map(Some).collect()
-        };
-        py.detach(|| rowwise::nearest_rows(q, m, d, k, metric, &rows))
-            .map_err(|e| row_error(e, function))?
+        with_row_slices(&x.view::<T>(), d, |rows| {
+            py.detach(|| rowwise::nearest_rows(q, m, d, k, metric, rows))
+        })
+        .map_err(|e| row_error(e, function))?
     });
     let (query, rank, index, score) = rowwise::flatten_found(&found);
     PyTuple::new(
