@@ -728,12 +728,15 @@ fn search(
 /// Queries up to which Int8/UInt8 rows (and Float16 rows) are scanned, each
 /// row read once and ranked by its own kernels, rather than screened by a
 /// Float32 matrix product, which wins once it serves many queries (measured
-/// on 1M x 384: the crossing is near 75 queries for Int8 without VNNI; the
-/// tiled Float16 kernel of `kernels::half_tiles` is ahead of the AVX-512
-/// product kernels up to 24 queries and level with them from 28 to 48,
-/// also at d = 768 and 1024).
+/// on 1M x 384: the crossing is near 75 queries for Int8 without VNNI). The
+/// tiled Float16 kernel of `kernels::half_tiles` is ahead of the product
+/// path until that path screens on 8-bit codes, from 48 queries on
+/// (`cargo run --release --example half_bench 1000000 384 Q 5 noscan`, wall
+/// s, tiled / product: 28 queries 0.106 / 0.135, 32: 0.118 / 0.131, 40:
+/// 0.143 / 0.195, 48: 0.196 / 0.151; clustered rows at 32 queries 0.120 /
+/// 0.140).
 const SCAN_MAX_QUERIES: usize = 64;
-const HALF_SCAN_MAX_QUERIES: usize = 24;
+const HALF_SCAN_MAX_QUERIES: usize = 47;
 
 /// `nearest` over Int8/UInt8 rows: integer queries, when few (or, on a CPU
 /// with AVX-512 VNNI, any number from `code_blocks::MIN_QUERIES` on: the

@@ -59,8 +59,12 @@
 //! path is ahead at 64 (0.50–0.61 against 0.72–0.89). With 768 and 1,024
 //! numbers a row (400k rows) the tiled kernel is still ahead of the product
 //! path at 16 queries (0.15 against 0.27, and 0.28 against 0.37) and level
-//! at 24. The expression layer therefore scans Float16 rows up to 24
-//! queries.
+//! at 24. Re-measured once the search's parts ran through
+//! `search_in_parts` (wall seconds, tiled / product): 1M × 384, 28 queries
+//! 0.106 / 0.135, 32: 0.118 / 0.131, 40: 0.143 / 0.195, and 48: 0.196 /
+//! 0.151, where the product path screens on 8-bit codes; 400k × 768, 24
+//! queries 0.084 / 0.109, 40: 0.131 / 0.153. The expression layer
+//! therefore scans Float16 rows up to 47 queries.
 
 use super::codes::{f32_lanes_dot, half_rank_error, HalfRanker, F16};
 use super::neighbors::{search_in_parts, Metric, TopK};
