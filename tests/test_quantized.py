@@ -114,7 +114,7 @@ def test_searches_on_narrow_vectors_equal_the_float32_search(name: str, metric: 
     # a few queries are scanned by their own kernels, many are screened by a
     # matrix product: the same rows and scores
     many = pmk.nearest(frame, "e", queries, k=9, metric=metric)
-    for count in (4, 20):
+    for count in (4, 20, 40):
         few = pmk.nearest(frame, "e", queries[:count], k=9, metric=metric)
         assert few.equals(many.filter(pl.col("query") < count))
     expected = pmk.nearest(f32_frame, "e", queries, k=9, metric=metric)

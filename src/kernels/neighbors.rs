@@ -726,6 +726,18 @@ mod tests {
         // k larger than the rows: every row, best first.
         check_against_scan(&rows, &queries, 60, 80, "k > rows");
         check_against_scan(&rows, &queries[..20 * d], 20, 80, "k > rows, 20 queries");
+        // Either side of the parts ranked pair by pair (`SMALL_PART` rows):
+        // ties and a zero row, one query and a few.
+        let mut edge: Vec<Vec<f32>> = numbers(65 * d, 5)
+            .chunks_exact(d)
+            .map(<[f32]>::to_vec)
+            .collect();
+        edge[40] = edge[3].clone();
+        edge[9] = vec![0.0; d];
+        for count in [64, 65] {
+            check_against_scan(&edge[..count], &queries[..d], 1, 5, "one query");
+            check_against_scan(&edge[..count], &queries[..3 * d], 3, 70, "k > rows");
+        }
         // Rows not a multiple of the tile or block, queries of a panel and
         // a tail, many ties (few distinct values).
         let ties: Vec<Vec<f32>> = (0..1500)
