@@ -295,9 +295,10 @@ def top_k_similar(x: Any, query: VectorLike, k: int, metric: SearchMetric = "cos
     Float16, Int8 and UInt8 columns are read in place (computed as
     Float32); an Int8/UInt8 column with an integer query of the same range
     is scored by exact integer kernels.
-    Except on Float64 rows (ranked by the exact row-by-row scores), it is
-    :func:`nearest` with one query: the same kernels, on several threads,
-    and the same positions as the scan of each row would give.
+    Float64 rows are ranked by their exact row-by-row scores, ranges of rows
+    on several threads; other rows go through :func:`nearest` with one
+    query (the same kernels and threads, the same positions as ranking each
+    row).
     ``x`` may also be data: a 2-D numpy array (one vector per row) gives a
     numpy array of positions, a list of rows a list, a Series a Series.
 

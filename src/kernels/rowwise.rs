@@ -10,6 +10,7 @@ use rayon::prelude::*;
 
 use super::element::Element;
 use super::neighbors::{self, Metric, Ranker, SearchRow, TopK};
+use super::parallel;
 use super::vector::{self, UnitNorm};
 
 /// Inputs with at least this many numbers are processed on several threads.
@@ -274,29 +275,41 @@ where
     Ok((out, valid))
 }
 
-/// Positions of the `k` rows that rank best against `query`: best first,
-/// ties to the lower position, null rows never chosen.
+/// The positions of the `k` rows of `a` best for `query`, best first, ties
+/// to the lower position, null rows (and NaN keys) never chosen: each row
+/// ranked by [`Ranker`]. Ranges of rows are ranked on the kernels' threads
+/// and merged exactly ([`TopK::merge`]), so the result is the serial
+/// scan's; an error names the first row of another length (ranges come
+/// back in order).
 pub fn top_k_rows<T, A>(a: &A, query: &[T], k: usize, metric: Metric) -> Result<Vec<u32>, RowError>
 where
     T: Element,
     A: VectorRows<T> + ?Sized,
 {
-    let mut top = TopK::new(k);
-    let mut scratch = Vec::new();
     let ranker = Ranker::new(metric, query);
-    for row in 0..a.row_count() {
-        let Some(x) = a.row(row, &mut scratch) else {
-            continue;
-        };
-        if x.len() != query.len() {
-            return Err(RowError::Width {
-                row,
-                found: x.len(),
-                expected: query.len(),
-            });
+    let n = a.row_count();
+    let ranges = parallel::blocks(n.div_ceil(TOP_K_RANGE), |r| {
+        let mut top = TopK::new(k);
+        let mut scratch = Vec::new();
+        for row in r * TOP_K_RANGE..((r + 1) * TOP_K_RANGE).min(n) {
+            let Some(x) = a.row(row, &mut scratch) else {
+                continue;
+            };
+            if x.len() != query.len() {
+                return Err(RowError::Width {
+                    row,
+                    found: x.len(),
+                    expected: query.len(),
+                });
+            }
+            let (key, score) = ranker.rank(x);
+            top.push(key, row as u32, score);
         }
-        let (key, score) = ranker.rank(x);
-        top.push(key, row as u32, score);
+        Ok(top)
+    });
+    let mut top = TopK::new(k);
+    for range in ranges {
+        top.merge(range?);
     }
     Ok(top
         .into_sorted()
@@ -304,6 +317,9 @@ where
         .map(|(index, _)| index)
         .collect())
 }
+
+/// Rows per range of [`top_k_rows`].
+const TOP_K_RANGE: usize = 1 << 14;
 
 /// The `k` best rows of `rows` for each of `m` queries (`queries`: `m × d`
 /// row-major f64), through the blocked matrix-product search of
