@@ -10,7 +10,7 @@ POLARS_FLOOR ?= 2.0.0
 BIN := $(VENV)/bin
 WHEEL_DIR := target/wheels
 
-.PHONY: help demo test lint rust-test py-test floor-test bench build develop clean
+.PHONY: help demo test lint rust-test cross-test py-test floor-test bench build develop clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -45,8 +45,17 @@ lint: $(VENV)/.deps ## Formatters and linters: cargo fmt, clippy, ruff, mypy --s
 rust-test: ## The pure-Rust kernel tests
 	cargo test --lib
 
-py-test: build ## pytest, with doctests, against the newest supported polars
+cross-test: ## Kernel tests for aarch64 under qemu-user, and clippy for that target (installs Debian's cross toolchain)
+	bash .ci/cross-test
+
+# The vector and search suites, run again with the kernels capped at the
+# portable level, so the portable paths are tested on every CPU.
+PORTABLE_SUITES := tests/test_vectors.py tests/test_search.py tests/test_quantized.py \
+	tests/test_data_face.py tests/test_vector_aggregations.py
+
+py-test: build ## pytest, with doctests, against the newest supported polars (vector and search suites also at the portable level)
 	$(BIN)/python -m pytest tests --pyargs polars_mlkit
+	POLARS_MLKIT_ISA=portable $(BIN)/python -m pytest -q $(PORTABLE_SUITES)
 
 $(FLOOR_VENV)/.deps: requirements-dev.txt
 	$(PYTHON) -m venv $(FLOOR_VENV)

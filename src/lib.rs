@@ -12,6 +12,8 @@ pub mod dispatch;
 pub mod kernels;
 
 #[cfg(feature = "python")]
+mod cpu_info;
+#[cfg(feature = "python")]
 mod expressions;
 #[cfg(feature = "python")]
 mod fitted;
@@ -34,6 +36,7 @@ static ALLOC: PolarsAllocator = PolarsAllocator::new();
 #[pymodule]
 fn _internal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    cpu_info::register(m)?;
     plain::register(m)?;
     fitted::register(m)
 }

@@ -1,6 +1,7 @@
-"""Determinism (DESIGN.md, "Errors"; issue 6): results are bit-identical
-whatever the thread count (``POLARS_MAX_THREADS=1`` and ``2``) and however
-the input is chunked.
+"""Determinism (DESIGN.md, "Errors" and "Portable speed"): results are
+bit-identical whatever the thread count (``POLARS_MAX_THREADS=1`` and
+``2``), however the input is chunked, and at every CPU level this machine
+offers (``POLARS_MLKIT_ISA``).
 
 Each run happens in a fresh subprocess (the thread count is fixed when
 Polars starts). It computes every operation on contiguous and on chunked
@@ -36,6 +37,9 @@ vec32 = pl.Series("v", rng.standard_normal((N // 2, D)).astype(np.float32))
 lst = vec.cast(pl.List(pl.Float64))
 search = pl.Series("e", rng.standard_normal((200_000, 8)))
 queries = rng.standard_normal((37, 8))
+# The Float32 and narrow searches, past the query counts where their kernels change.
+search32 = pl.Series("e", rng.standard_normal((60_000, 64)).astype(np.float32))
+many_queries = rng.standard_normal((130, 64))
 MATRIX = np.arange(D * 3, dtype=float).reshape(D, 3) / 7
 
 
@@ -111,12 +115,33 @@ for variant, s in (("contiguous", search), ("chunked", chunked(search))):
         )
         found = pmk.nearest(frame, "e", queries, k=10, metric=metric)
         out[f"nearest/{metric}/{variant}"] = digest(found)
+frame32 = search32.to_frame().with_columns(
+    half=pl.col("e").cast(pl.Array(pl.Float16, 64)),
+    codes=pl.col("e").ml.quantize("int8"),
+    bits=pl.col("e").ml.quantize("binary"),
+)
+for m in (1, 10, 40, 130):
+    q = many_queries[:m]
+    for metric in ("cosine", "dot", "euclidean"):
+        for column in ("e", "half", "codes"):
+            found = pmk.nearest(frame32, column, q, k=10, metric=metric)
+            out[f"nearest_{column}/{m}/{metric}"] = digest(found)
+    found = pmk.nearest(frame32, "bits", q, k=10, metric="hamming")
+    out[f"nearest_bits/{m}"] = digest(found)
+a, b = rng.standard_normal(50_000), rng.standard_normal(50_000)
+out["data_face/dot"] = np.float64(pmk.dot_product(a, b)).tobytes().hex()
+out["data_face/cosine"] = np.float64(pmk.cosine_similarity(a, b)).tobytes().hex()
+out["data_face/normalize"] = hashlib.sha256(pmk.normalize(a).tobytes()).hexdigest()
+out["level"] = pmk.cpu_info()["active"]
 print("@@RESULT " + json.dumps(out))
 '''
 
 
-def _run(threads: int) -> dict[str, str]:
+def _run(threads: int, level: str | None = None) -> dict[str, str]:
     env = {**os.environ, "POLARS_MAX_THREADS": str(threads)}
+    env.pop("POLARS_MLKIT_ISA", None)
+    if level is not None:
+        env["POLARS_MLKIT_ISA"] = level
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT],
         capture_output=True,
@@ -125,7 +150,9 @@ def _run(threads: int) -> dict[str, str]:
         env=env,
         check=False,
     )
-    assert proc.returncode == 0, f"threads={threads}: exit {proc.returncode}\n{proc.stderr[-4000:]}"
+    assert proc.returncode == 0, (
+        f"threads={threads}, level={level}: exit {proc.returncode}\n{proc.stderr[-4000:]}"
+    )
     line = next(x for x in proc.stdout.splitlines() if x.startswith("@@RESULT "))
     return dict(json.loads(line[len("@@RESULT ") :]))
 
@@ -141,6 +168,25 @@ def test_same_bits_on_one_and_two_threads(runs: dict[int, dict[str, str]]) -> No
     assert runs[1].keys() == runs[2].keys()
     differ = sorted(k for k in runs[1] if runs[1][k] != runs[2][k])
     assert not differ, f"outputs differ between POLARS_MAX_THREADS=1 and 2: {differ}"
+
+
+def _lower_levels() -> list[str]:
+    """Every level this CPU offers below its highest (which `runs` used)."""
+    import polars_mlkit as pmk
+
+    return list(pmk.cpu_info()["levels"][:-1])
+
+
+@pytest.mark.parametrize("level", ["portable", "avx2", "avx512", "vnni"])
+def test_same_bits_at_every_cpu_level(runs: dict[int, dict[str, str]], level: str) -> None:
+    if level not in _lower_levels():
+        pytest.skip(f"{level} is not below this CPU's highest level")
+    capped = _run(2, level)
+    assert capped.pop("level") == level
+    default = {k: v for k, v in runs[2].items() if k != "level"}
+    assert capped.keys() == default.keys()
+    differ = sorted(k for k in default if capped[k] != default[k])
+    assert not differ, f"outputs differ between POLARS_MLKIT_ISA={level} and the default: {differ}"
 
 
 @pytest.mark.parametrize("threads", [1, 2])

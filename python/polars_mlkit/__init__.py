@@ -14,6 +14,7 @@ _check_polars_version(_pl.__version__)
 
 from polars_mlkit import namespace as _namespace  # noqa: E402  (registers `ml`)
 from polars_mlkit._internal import __version__  # noqa: E402
+from polars_mlkit.cpu import cpu_info  # noqa: E402
 from polars_mlkit.gaussian import power_transform, quantile_transform  # noqa: E402
 from polars_mlkit.scalers import (  # noqa: E402
     MaxAbsScaler,
@@ -59,6 +60,7 @@ __all__ = [
     "StandardScaler",
     "__version__",
     "cosine_similarity",
+    "cpu_info",
     "distance",
     "dot",
     "dot_product",

@@ -2,7 +2,6 @@
 //! of a group of embeddings): per dimension, in row order, accumulated in
 //! `f64`, so the result does not depend on the thread count.
 
-use multiversion::multiversion;
 
 use super::element::Element;
 
@@ -147,35 +146,37 @@ impl Accumulator {
 /// reading the rows, not by the state's loads and stores.
 const FOLD_BLOCK: usize = 8;
 
-/// `state[j] = step(state[j], row[j])` for every row of `rows` (back to
-/// back, each `state.len()` long), in row order, so the result is that of a
-/// plain row-by-row loop.
-#[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
-fn fold_rows<T: Element>(state: &mut [f64], rows: &[T], step: impl Fn(f64, f64) -> f64) {
-    let width = state.len();
-    if width == 0 {
-        return;
-    }
-    let blocks = rows.chunks_exact(width * FOLD_BLOCK);
-    let rest = blocks.remainder();
-    for block in blocks {
-        let mut block_rows = block.chunks_exact(width);
-        let r: [&[T]; FOLD_BLOCK] = std::array::from_fn(|_| block_rows.next().unwrap_or(&[]));
-        if r.iter().any(|row| row.len() != width) {
-            continue; // unreachable: the block holds FOLD_BLOCK whole rows
+crate::by_level! {
+    [avx512, avx2]
+    /// `state[j] = step(state[j], row[j])` for every row of `rows` (back to
+    /// back, each `state.len()` long), in row order, so the result is that of a
+    /// plain row-by-row loop.
+    fn fold_rows<T: Element>(state: &mut [f64], rows: &[T], step: impl Fn(f64, f64) -> f64) {
+        let width = state.len();
+        if width == 0 {
+            return;
         }
-        let r = r.map(|row| &row[..width]);
-        for (j, s) in state.iter_mut().enumerate() {
-            let mut v = *s;
-            for row in &r {
-                v = step(v, row[j].to_f64());
+        let blocks = rows.chunks_exact(width * FOLD_BLOCK);
+        let rest = blocks.remainder();
+        for block in blocks {
+            let mut block_rows = block.chunks_exact(width);
+            let r: [&[T]; FOLD_BLOCK] = std::array::from_fn(|_| block_rows.next().unwrap_or(&[]));
+            if r.iter().any(|row| row.len() != width) {
+                continue; // unreachable: the block holds FOLD_BLOCK whole rows
             }
-            *s = v;
+            let r = r.map(|row| &row[..width]);
+            for (j, s) in state.iter_mut().enumerate() {
+                let mut v = *s;
+                for row in &r {
+                    v = step(v, row[j].to_f64());
+                }
+                *s = v;
+            }
         }
-    }
-    for row in rest.chunks_exact(width) {
-        for (s, &x) in state.iter_mut().zip(row) {
-            *s = step(*s, x.to_f64());
+        for row in rest.chunks_exact(width) {
+            for (s, &x) in state.iter_mut().zip(row) {
+                *s = step(*s, x.to_f64());
+            }
         }
     }
 }

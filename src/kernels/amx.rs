@@ -7,20 +7,20 @@
 //! multiply-adds in about a cycle.
 //!
 //! Rust has no stable AMX intrinsics, so the few instructions are written
-//! as inline assembly; the compiler never uses the tile registers itself,
-//! so their contents survive between the `asm!` blocks of one function.
-//! Linux hands out the tile state only on request
+//! as inline assembly. Linux hands out the tile state only on request
 //! (`arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`), once per
-//! process; [`available`] asks once and says whether the request was
-//! granted (it may be refused, e.g. when a thread's signal stack is too
-//! small for the larger signal frames), and every caller falls back to its
-//! VNNI kernel otherwise.
+//! process; the CPU-level layer ([`super::cpu`]) asks once and reports the
+//! `amx` level only when the request was granted (it may be refused, e.g.
+//! when a thread's signal stack is too small for the larger signal frames),
+//! and every caller falls back to its VNNI kernel otherwise.
 //!
 //! Layout shared with [`super::code_blocks`]: rows are `u8`/`i8` codes,
 //! `width` (a multiple of 64) bytes each; a panel of 32 queries holds, for
 //! each group of 4 numbers, the 4 bytes of each of its 32 queries (128
 //! bytes per group), which is exactly AMX's "VNNI" layout of the right
 //! operand with a row stride of 128 bytes.
+
+use super::cpu::{self, Level};
 
 /// Rows of one tile.
 pub const TILE_ROWS: usize = 16;
@@ -63,21 +63,10 @@ impl<T> std::ops::DerefMut for Aligned<T> {
     }
 }
 
-/// Whether this CPU and OS run the AMX kernels (checked once per process).
+/// Whether the AMX kernels run: the CPU-level layer found AMX (and the
+/// OS's permission to use its tiles) and the active level allows it.
 pub fn available() -> bool {
-    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-    {
-        static GRANTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *GRANTED.get_or_init(|| {
-            // SAFETY: CPUID and XGETBV are read-only queries; arch_prctl
-            // only changes which register state this process may use.
-            unsafe { tiles::supported() && tiles::request_permission() }
-        })
-    }
-    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
-    {
-        false
-    }
+    cpu::at_least(Level::Amx)
 }
 
 /// Which byte product: both operands signed (Int8) or both unsigned (UInt8).
@@ -140,7 +129,6 @@ pub fn panel_products(
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod tiles {
     use std::arch::asm;
-    use std::arch::x86_64::{__cpuid_count, _xgetbv};
 
     use super::{Bytes, PANEL, STEP_ROWS, TILE_BYTES, TILE_ROWS};
 
@@ -170,54 +158,6 @@ mod tiles {
             }
             config
         }
-    }
-
-    /// AMX-TILE and AMX-INT8 in CPUID, the tile state enabled in XCR0, and
-    /// palette 1 with eight tiles of at least 16 rows of 64 bytes.
-    pub(super) unsafe fn supported() -> bool {
-        let basic = __cpuid_count(0, 0);
-        if basic.eax < 0x1e {
-            return false;
-        }
-        let features = __cpuid_count(1, 0);
-        let osxsave = features.ecx & (1 << 27) != 0;
-        let extended = __cpuid_count(7, 0);
-        let amx = extended.edx & (1 << 24) != 0 && extended.edx & (1 << 25) != 0;
-        if !(osxsave && amx) {
-            return false;
-        }
-        // XTILECFG (bit 17) and XTILEDATA (bit 18).
-        if xcr0() & (0b11 << 17) != 0b11 << 17 {
-            return false;
-        }
-        let palette = __cpuid_count(0x1d, 1);
-        let names = palette.ebx >> 16;
-        let bytes_per_row = palette.ebx & 0xffff;
-        let max_rows = palette.ecx & 0xffff;
-        names >= 8 && bytes_per_row as usize >= TILE_BYTES && max_rows as usize >= TILE_ROWS
-    }
-
-    #[target_feature(enable = "xsave")]
-    unsafe fn xcr0() -> u64 {
-        _xgetbv(0)
-    }
-
-    /// Asks Linux for the tile data state; `true` when granted.
-    pub(super) unsafe fn request_permission() -> bool {
-        const SYS_ARCH_PRCTL: i64 = 158;
-        const ARCH_REQ_XCOMP_PERM: i64 = 0x1023;
-        const XFEATURE_XTILEDATA: i64 = 18;
-        let result: i64;
-        asm!(
-            "syscall",
-            inlateout("rax") SYS_ARCH_PRCTL => result,
-            in("rdi") ARCH_REQ_XCOMP_PERM,
-            in("rsi") XFEATURE_XTILEDATA,
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack),
-        );
-        result == 0
     }
 
     /// Loads tile `T` from `rows` of `stride` bytes.
@@ -259,6 +199,16 @@ mod tiles {
         out: *mut i32,
         stride: usize,
     ) {
+        // SAFETY of the tile state across the `asm!` blocks below: the
+        // compiler allocates no tile register (tmm0-tmm7 belong to no
+        // register class of `asm!`) and emits no AMX instruction itself;
+        // every block has side effects (none is `pure`), so they run in
+        // the order written; between them only address arithmetic runs,
+        // no call; and the OS saves and restores the tile data with the
+        // rest of the XSAVE state on a signal or a context switch (the
+        // permission the CPU-level layer asked for). So the sums that
+        // `tdpb*` leave in tmm0-tmm3 are the ones the stores read.
+        // `products_equal_the_scalar_sums` checks it on AMX machines.
         let config = Config::full();
         asm!("ldtilecfg [{}]", in(reg) &config, options(nostack, readonly));
         // A 64-byte chunk of the rows is 16 groups of 4 numbers: 16 panel
@@ -326,11 +276,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(test_cpu_amx), ignore = "the test machine has no AMX")]
     fn products_equal_the_scalar_sums() {
-        eprintln!("AMX available: {}", available());
-        if !available() {
-            return;
-        }
+        let _level = cpu::force_level(Level::Amx);
+        assert!(available(), "AMX is in CPUID, but Linux refused the tile state");
         for (width, row_count, stride) in [(64, 32, 32), (384, 96, 40), (128, 64, 64)] {
             let rows = bytes(row_count * width, width as u64);
             let queries = bytes(PANEL * width, 7 + width as u64);

@@ -51,6 +51,7 @@
 //! 1.09 / 2.14). Tile loads must not straddle cache lines (3.4 against 16
 //! ns per 1 KiB tile, measured), so the packed buffers are 64-byte aligned.
 
+use super::cpu::{self, Level};
 use super::amx::{self, Aligned, Bytes};
 use super::codes::{int_dot, CodeRanker, IntCode};
 use super::neighbors::{search_in_parts, Metric, TopK};
@@ -80,17 +81,7 @@ pub const MIN_QUERIES: usize = 6;
 
 /// Whether this CPU runs the blocked kernel.
 pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512bw")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-            && std::arch::is_x86_feature_detected!("avx512vnni")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    cfg!(target_arch = "x86_64") && cpu::at_least(Level::Vnni)
 }
 
 /// Which instructions multiply the blocks.
@@ -742,12 +733,18 @@ mod tests {
         engines
     }
 
+    /// The blocked kernel's tests run at the highest level this machine
+    /// has (VNNI, and AMX where present), whatever `POLARS_MLKIT_ISA` says.
+    fn vnni_or_above() -> cpu::ForcedLevel {
+        let level = cpu::force_level(Level::Amx);
+        assert!(available(), "the VNNI level is not active");
+        level
+    }
+
     #[test]
+    #[cfg_attr(not(test_cpu_vnni), ignore = "the test machine has no AVX-512 VNNI")]
     fn blocked_equals_scan_bit_for_bit() {
-        if !available() {
-            eprintln!("no AVX-512 VNNI: the blocked kernel is not tested");
-            return;
-        }
+        let _level = vnni_or_above();
         for d in [1, 3, 4, 63, 64, 65, 384, 1000] {
             for m in [1, 17, 33, 100] {
                 check(BLOCK_ROWS + 61, d, m, 10);
@@ -756,10 +753,9 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(test_cpu_vnni), ignore = "the test machine has no AVX-512 VNNI")]
     fn blocked_handles_k_beyond_rows_and_tiny_corpora() {
-        if !available() {
-            return;
-        }
+        let _level = vnni_or_above();
         for n in [0, 1, 13, 14, 15, 31, 32, 33, BLOCK_ROWS, AMX_BLOCK_ROWS + 1] {
             check(n, 65, 33, n + 5);
         }
@@ -769,18 +765,16 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(test_cpu_vnni), ignore = "the test machine has no AVX-512 VNNI")]
     fn blocked_merges_parts_exactly() {
-        if !available() {
-            return;
-        }
+        let _level = vnni_or_above();
         check(2 * PART_ROWS + 1000, 20, 40, 25);
     }
 
     #[test]
+    #[cfg_attr(not(test_cpu_vnni), ignore = "the test machine has no AVX-512 VNNI")]
     fn nearest_codes_takes_either_path_with_one_result() {
-        if !available() {
-            return;
-        }
+        let _level = vnni_or_above();
         let (n, d, m) = (700, 96, MIN_QUERIES + 3);
         let codes = corpus(n, d, 5);
         let rows: Vec<(u32, &[i8])> = codes

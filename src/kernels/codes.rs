@@ -9,8 +9,9 @@
 //! the widened rows (whose partial sums are exact integers too): the integer
 //! path is only faster, never different.
 
-use multiversion::multiversion;
 
+#[cfg(target_arch = "x86_64")]
+use super::cpu::{self, Level};
 use super::code_blocks;
 use super::element::Element;
 use super::hamming_blocks;
@@ -67,11 +68,13 @@ impl Narrow for u8 {
     }
 }
 
-/// Widens `row` onto `out` (cleared first).
-#[multiversion(targets("x86_64+avx512f+avx512bw+avx512vl", "x86_64+avx2+fma+f16c"))]
-pub fn widen_into<S: Narrow, T: Element>(row: &[S], out: &mut Vec<T>) {
-    out.clear();
-    out.extend(row.iter().map(|x| T::from_f64(f64::from(x.to_f32()))));
+crate::by_level! {
+    [avx512, avx2]
+    /// Widens `row` onto `out` (cleared first).
+    pub fn widen_into<S: Narrow, T: Element>(row: &[S], out: &mut Vec<T>) {
+        out.clear();
+        out.extend(row.iter().map(|x| T::from_f64(f64::from(x.to_f32()))));
+    }
 }
 
 /// Rows of a narrow type seen as rows of `f32` or `f64`: each row is widened
@@ -110,13 +113,12 @@ pub fn widen_f16(row: &[F16], out: &mut Vec<f32>) {
     out.resize(row.len(), 0.0);
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        if cpu::at_least(Level::Avx512) {
             // SAFETY: the CPU has AVX-512F, and `out` holds `row.len()` floats.
             unsafe { widen_f16_avx512(row, out) };
             return;
         }
-        if std::arch::is_x86_feature_detected!("f16c") && std::arch::is_x86_feature_detected!("avx")
-        {
+        if cpu::at_least(Level::Avx2) {
             // SAFETY: the CPU has F16C and AVX, and `out` holds `row.len()` floats.
             unsafe { widen_f16_f16c(row, out) };
             return;
@@ -178,7 +180,7 @@ pub fn f32_lanes_sq_diff(a: &[f32], b: &[f32]) -> f64 {
 fn lanes_sum(a: &[f32], b: &[f32], difference: bool) -> f64 {
     let n = a.len().min(b.len());
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
+    if cpu::at_least(Level::Avx512) {
         // SAFETY: the CPU has AVX-512F; the kernel reads the first `n` elements of each slice.
         return unsafe { lanes_sum_avx512(a, b, n, difference) };
     }
@@ -411,18 +413,20 @@ macro_rules! int_code {
                 (f64::from(v) == value).then_some(v)
             }
             #[inline]
+            #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
             fn fast_dot_sq(a: &[$t], b: &[$t]) -> Option<(i64, i64)> {
                 #[cfg(target_arch = "x86_64")]
-                if std::arch::is_x86_feature_detected!("avx512bw") {
+                if $crate::kernels::cpu::at_least($crate::kernels::cpu::Level::Avx512) {
                     // SAFETY: the CPU has AVX-512F and AVX-512BW.
                     return Some(unsafe { wide::$dot_sq(a, b) });
                 }
                 None
             }
             #[inline]
+            #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
             fn fast_dot(a: &[$t], b: &[$t]) -> Option<i64> {
                 #[cfg(target_arch = "x86_64")]
-                if std::arch::is_x86_feature_detected!("avx512bw") {
+                if $crate::kernels::cpu::at_least($crate::kernels::cpu::Level::Avx512) {
                     // SAFETY: the CPU has AVX-512F and AVX-512BW.
                     return Some(unsafe { wide::$dot(a, b) });
                 }
@@ -512,53 +516,49 @@ mod wide {
 const INT_BLOCK: usize = 1 << 15;
 const INT_LANES: usize = 32;
 
-/// `(Σ a·b, Σ a²)` of one block, in `i32` lanes.
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512vl+avx512vnni",
-    "x86_64+avx512f+avx512bw+avx512vl",
-    "x86_64+avx2+fma"
-))]
-fn dot_sq_block<C: IntCode>(a: &[C], b: &[C]) -> (i64, i64) {
-    let (mut ab, mut aa) = ([0i32; INT_LANES], [0i32; INT_LANES]);
-    let a_chunks = a.chunks_exact(INT_LANES);
-    let b_chunks = b.chunks_exact(INT_LANES);
-    let (a_tail, b_tail) = (a_chunks.remainder(), b_chunks.remainder());
-    for (ca, cb) in a_chunks.zip(b_chunks) {
-        for lane in 0..INT_LANES {
-            let (x, y) = (ca[lane].to_i32(), cb[lane].to_i32());
+crate::by_level! {
+    [vnni, avx512, avx2]
+    /// `(Σ a·b, Σ a²)` of one block, in `i32` lanes.
+    fn dot_sq_block<C: IntCode>(a: &[C], b: &[C]) -> (i64, i64) {
+        let (mut ab, mut aa) = ([0i32; INT_LANES], [0i32; INT_LANES]);
+        let a_chunks = a.chunks_exact(INT_LANES);
+        let b_chunks = b.chunks_exact(INT_LANES);
+        let (a_tail, b_tail) = (a_chunks.remainder(), b_chunks.remainder());
+        for (ca, cb) in a_chunks.zip(b_chunks) {
+            for lane in 0..INT_LANES {
+                let (x, y) = (ca[lane].to_i32(), cb[lane].to_i32());
+                ab[lane] += x * y;
+                aa[lane] += x * x;
+            }
+        }
+        for (lane, (x, y)) in a_tail.iter().zip(b_tail).enumerate() {
+            let (x, y) = (x.to_i32(), y.to_i32());
             ab[lane] += x * y;
             aa[lane] += x * x;
         }
+        let total = |v: [i32; INT_LANES]| v.iter().map(|&x| i64::from(x)).sum::<i64>();
+        (total(ab), total(aa))
     }
-    for (lane, (x, y)) in a_tail.iter().zip(b_tail).enumerate() {
-        let (x, y) = (x.to_i32(), y.to_i32());
-        ab[lane] += x * y;
-        aa[lane] += x * x;
-    }
-    let total = |v: [i32; INT_LANES]| v.iter().map(|&x| i64::from(x)).sum::<i64>();
-    (total(ab), total(aa))
 }
 
-/// `Σ a·b` of one block, in `i32` lanes (the dot-only scan).
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512vl+avx512vnni",
-    "x86_64+avx512f+avx512bw+avx512vl",
-    "x86_64+avx2+fma"
-))]
-fn dot_block<C: IntCode>(a: &[C], b: &[C]) -> i64 {
-    let mut acc = [0i32; INT_LANES];
-    let a_chunks = a.chunks_exact(INT_LANES);
-    let b_chunks = b.chunks_exact(INT_LANES);
-    let (a_tail, b_tail) = (a_chunks.remainder(), b_chunks.remainder());
-    for (ca, cb) in a_chunks.zip(b_chunks) {
-        for lane in 0..INT_LANES {
-            acc[lane] += ca[lane].to_i32() * cb[lane].to_i32();
+crate::by_level! {
+    [vnni, avx512, avx2]
+    /// `Σ a·b` of one block, in `i32` lanes (the dot-only scan).
+    fn dot_block<C: IntCode>(a: &[C], b: &[C]) -> i64 {
+        let mut acc = [0i32; INT_LANES];
+        let a_chunks = a.chunks_exact(INT_LANES);
+        let b_chunks = b.chunks_exact(INT_LANES);
+        let (a_tail, b_tail) = (a_chunks.remainder(), b_chunks.remainder());
+        for (ca, cb) in a_chunks.zip(b_chunks) {
+            for lane in 0..INT_LANES {
+                acc[lane] += ca[lane].to_i32() * cb[lane].to_i32();
+            }
         }
+        for (lane, (x, y)) in a_tail.iter().zip(b_tail).enumerate() {
+            acc[lane] += x.to_i32() * y.to_i32();
+        }
+        acc.iter().map(|&x| i64::from(x)).sum()
     }
-    for (lane, (x, y)) in a_tail.iter().zip(b_tail).enumerate() {
-        acc[lane] += x.to_i32() * y.to_i32();
-    }
-    acc.iter().map(|&x| i64::from(x)).sum()
 }
 
 /// Exact `(Σ a·b, Σ a²)` (the slices have one length).
@@ -769,31 +769,30 @@ fn scan_nearest_with<R: Sync, P>(
 
 // ---------------------------------------------------------------- binary codes
 
-/// The number of bits that differ between two packed codes of one length.
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512vl+avx512vpopcntdq+avx512bitalg",
-    "x86_64+avx2+popcnt"
-))]
-pub fn hamming(a: &[u8], b: &[u8]) -> u32 {
-    const WORD: usize = 8;
-    const ACCS: usize = 4;
-    let mut acc = [0u32; ACCS];
-    let a_words = a.chunks_exact(WORD * ACCS);
-    let b_words = b.chunks_exact(WORD * ACCS);
-    let (a_tail, b_tail) = (a_words.remainder(), b_words.remainder());
-    for (wa, wb) in a_words.zip(b_words) {
-        for (j, acc) in acc.iter_mut().enumerate() {
-            let x = u64::from_le_bytes(word(&wa[j * WORD..]));
-            let y = u64::from_le_bytes(word(&wb[j * WORD..]));
-            *acc += (x ^ y).count_ones();
+crate::by_level! {
+    [vnni, avx2]
+    /// The number of bits that differ between two packed codes of one length.
+    pub fn hamming<>(a: &[u8], b: &[u8]) -> u32 {
+        const WORD: usize = 8;
+        const ACCS: usize = 4;
+        let mut acc = [0u32; ACCS];
+        let a_words = a.chunks_exact(WORD * ACCS);
+        let b_words = b.chunks_exact(WORD * ACCS);
+        let (a_tail, b_tail) = (a_words.remainder(), b_words.remainder());
+        for (wa, wb) in a_words.zip(b_words) {
+            for (j, acc) in acc.iter_mut().enumerate() {
+                let x = u64::from_le_bytes(word(&wa[j * WORD..]));
+                let y = u64::from_le_bytes(word(&wb[j * WORD..]));
+                *acc += (x ^ y).count_ones();
+            }
         }
+        let tail: u32 = a_tail
+            .iter()
+            .zip(b_tail)
+            .map(|(x, y)| (x ^ y).count_ones())
+            .sum();
+        acc.iter().sum::<u32>() + tail
     }
-    let tail: u32 = a_tail
-        .iter()
-        .zip(b_tail)
-        .map(|(x, y)| (x ^ y).count_ones())
-        .sum();
-    acc.iter().sum::<u32>() + tail
 }
 
 #[inline(always)]
@@ -811,23 +810,22 @@ pub fn rank_hamming(row: &[u8], query: &[u8]) -> (f64, f64) {
     (-d, d)
 }
 
-/// The distances from one code to each of `m` query codes (`queries`:
-/// `m × width` bytes) into `out`: one dispatch per row, not per pair.
-#[multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512vl+avx512vpopcntdq+avx512bitalg",
-    "x86_64+avx2+popcnt"
-))]
-fn hamming_many(row: &[u8], queries: &[u8], width: usize, out: &mut [u32]) {
-    for (d, query) in out.iter_mut().zip(queries.chunks_exact(width.max(1))) {
-        let words = row.chunks_exact(8).zip(query.chunks_exact(8));
-        let mut total: u32 = words
-            .map(|(a, b)| (u64::from_le_bytes(word(a)) ^ u64::from_le_bytes(word(b))).count_ones())
-            .sum();
-        let tail = row.len() / 8 * 8;
-        for (a, b) in row[tail..].iter().zip(&query[tail.min(query.len())..]) {
-            total += (a ^ b).count_ones();
+crate::by_level! {
+    [vnni, avx2]
+    /// The distances from one code to each of `m` query codes (`queries`:
+    /// `m × width` bytes) into `out`: one dispatch per row, not per pair.
+    fn hamming_many<>(row: &[u8], queries: &[u8], width: usize, out: &mut [u32]) {
+        for (d, query) in out.iter_mut().zip(queries.chunks_exact(width.max(1))) {
+            let words = row.chunks_exact(8).zip(query.chunks_exact(8));
+            let mut total: u32 = words
+                .map(|(a, b)| (u64::from_le_bytes(word(a)) ^ u64::from_le_bytes(word(b))).count_ones())
+                .sum();
+            let tail = row.len() / 8 * 8;
+            for (a, b) in row[tail..].iter().zip(&query[tail.min(query.len())..]) {
+                total += (a ^ b).count_ones();
+            }
+            *d = total;
         }
-        *d = total;
     }
 }
 

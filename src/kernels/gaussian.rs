@@ -31,7 +31,6 @@
 // for digit; the compiler rounds them to the nearest f64.
 #![allow(clippy::excessive_precision)]
 
-use multiversion::multiversion;
 
 use super::element::Element;
 use super::parallel;
@@ -1019,23 +1018,27 @@ fn log1p_fast(x: f64) -> f64 {
     ln_fast(u) + (x - (u - 1.0)) / u
 }
 
-/// `log1p(|x|)` of every value (`x` finite, not NaN).
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
-fn log1p_abs_all(values: &[f64], out: &mut Vec<f64>) {
-    let start = out.len();
-    out.resize(start + values.len(), 0.0);
-    for (o, &x) in out[start..].iter_mut().zip(values) {
-        *o = log1p_fast(x.abs());
+crate::by_level! {
+    [avx512, avx2]
+    /// `log1p(|x|)` of every value (`x` finite, not NaN).
+    fn log1p_abs_all<>(values: &[f64], out: &mut Vec<f64>) {
+        let start = out.len();
+        out.resize(start + values.len(), 0.0);
+        for (o, &x) in out[start..].iter_mut().zip(values) {
+            *o = log1p_fast(x.abs());
+        }
     }
 }
 
-/// `ln(x)` of every value (`x` positive and normal).
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
-fn ln_all(values: &[f64], out: &mut Vec<f64>) {
-    let start = out.len();
-    out.resize(start + values.len(), 0.0);
-    for (o, &x) in out[start..].iter_mut().zip(values) {
-        *o = ln_fast(x);
+crate::by_level! {
+    [avx512, avx2]
+    /// `ln(x)` of every value (`x` positive and normal).
+    fn ln_all<>(values: &[f64], out: &mut Vec<f64>) {
+        let start = out.len();
+        out.resize(start + values.len(), 0.0);
+        for (o, &x) in out[start..].iter_mut().zip(values) {
+            *o = ln_fast(x);
+        }
     }
 }
 
@@ -1121,10 +1124,12 @@ fn power_all(values: &[f64], method: PowerMethod, lambda: f64) -> Vec<f64> {
     out
 }
 
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
-fn power_fast(values: &[f64], method: PowerMethod, lambda: f64, out: &mut [f64]) {
-    for (o, &x) in out.iter_mut().zip(values) {
-        *o = power_one_fast(x, method, lambda);
+crate::by_level! {
+    [avx512, avx2]
+    fn power_fast<>(values: &[f64], method: PowerMethod, lambda: f64, out: &mut [f64]) {
+        for (o, &x) in out.iter_mut().zip(values) {
+            *o = power_one_fast(x, method, lambda);
+        }
     }
 }
 
@@ -1171,46 +1176,48 @@ fn mapped_moments(logs: &[f64], factor: f64, kind: Mapped) -> Moments {
 
 const LANES: usize = 8;
 
-/// Mean and sum of squared deviations of `expm1(factor * (l - shift))`
-/// over one block (two passes over `out`, which stays in L1), several
-/// accumulators per pass so the loops vectorise.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
-fn expm1_block_moments(block: &[f64], factor: f64, shift: f64, out: &mut [f64]) -> (f64, f64) {
-    let mut sums = [0.0f64; LANES];
-    for (input, output) in block.chunks_exact(LANES).zip(out.chunks_exact_mut(LANES)) {
-        for lane in 0..LANES {
-            let u = expm1_fast(factor * (input[lane] - shift));
-            output[lane] = u;
+crate::by_level! {
+    [avx512, avx2]
+    /// Mean and sum of squared deviations of `expm1(factor * (l - shift))`
+    /// over one block (two passes over `out`, which stays in L1), several
+    /// accumulators per pass so the loops vectorise.
+    fn expm1_block_moments<>(block: &[f64], factor: f64, shift: f64, out: &mut [f64]) -> (f64, f64) {
+        let mut sums = [0.0f64; LANES];
+        for (input, output) in block.chunks_exact(LANES).zip(out.chunks_exact_mut(LANES)) {
+            for lane in 0..LANES {
+                let u = expm1_fast(factor * (input[lane] - shift));
+                output[lane] = u;
+                sums[lane] += u;
+            }
+        }
+        let done = block.len() - block.len() % LANES;
+        for (lane, (&l, o)) in block[done..].iter().zip(&mut out[done..]).enumerate() {
+            let u = expm1_fast(factor * (l - shift));
+            *o = u;
             sums[lane] += u;
         }
-    }
-    let done = block.len() - block.len() % LANES;
-    for (lane, (&l, o)) in block[done..].iter().zip(&mut out[done..]).enumerate() {
-        let u = expm1_fast(factor * (l - shift));
-        *o = u;
-        sums[lane] += u;
-    }
-    let n = block.len() as f64;
-    let mean = sums.iter().sum::<f64>() / n;
-    let mut squares = [0.0f64; LANES];
-    let mut corrections = [0.0f64; LANES];
-    for values in out.chunks_exact(LANES) {
-        for lane in 0..LANES {
-            let d = values[lane] - mean;
+        let n = block.len() as f64;
+        let mean = sums.iter().sum::<f64>() / n;
+        let mut squares = [0.0f64; LANES];
+        let mut corrections = [0.0f64; LANES];
+        for values in out.chunks_exact(LANES) {
+            for lane in 0..LANES {
+                let d = values[lane] - mean;
+                corrections[lane] += d;
+                squares[lane] += d * d;
+            }
+        }
+        for (lane, &u) in out[done..].iter().enumerate() {
+            let d = u - mean;
             corrections[lane] += d;
             squares[lane] += d * d;
         }
+        let correction: f64 = corrections.iter().sum();
+        (
+            mean,
+            squares.iter().sum::<f64>() - correction * correction / n,
+        )
     }
-    for (lane, &u) in out[done..].iter().enumerate() {
-        let d = u - mean;
-        corrections[lane] += d;
-        squares[lane] += d * d;
-    }
-    let correction: f64 = corrections.iter().sum();
-    (
-        mean,
-        squares.iter().sum::<f64>() - correction * correction / n,
-    )
 }
 
 #[derive(Debug, Clone, Copy)]

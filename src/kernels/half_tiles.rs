@@ -66,6 +66,8 @@
 //! queries 0.084 / 0.109, 40: 0.131 / 0.153. The expression layer
 //! therefore scans Float16 rows up to 47 queries.
 
+#[cfg(target_arch = "x86_64")]
+use super::cpu::{self, Level};
 use super::codes::{f32_lanes_dot, half_rank_error, HalfRanker, F16};
 use super::neighbors::{search_in_parts, Metric, TopK};
 
@@ -93,7 +95,7 @@ impl Kernel {
     /// The fastest kernel this CPU runs.
     pub fn detect() -> Kernel {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        if cpu::at_least(Level::Avx512) {
             return Kernel::Avx512;
         }
         Kernel::Portable
@@ -103,7 +105,7 @@ impl Kernel {
     fn checked(self) -> Kernel {
         match self {
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 if !std::arch::is_x86_feature_detected!("avx512f") => Kernel::Portable,
+            Kernel::Avx512 if !cpu::at_least(Level::Avx512) => Kernel::Portable,
             kernel => kernel,
         }
     }
@@ -594,29 +596,29 @@ impl Search<'_, '_> {
 }
 
 mod portable {
-    use multiversion::multiversion;
-
-    /// `Σ a·b` in 16 lanes (multiply, then add), the lanes added by a
-    /// tree of depth 4.
-    #[multiversion(targets("x86_64+avx512f", "x86_64+avx2+fma"))]
-    pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
-        let mut lanes = [0.0f32; super::LANES];
-        for (x, y) in a
-            .chunks_exact(super::LANES)
-            .zip(b.chunks_exact(super::LANES))
-        {
-            for l in 0..super::LANES {
-                lanes[l] += x[l] * y[l];
+    crate::by_level! {
+        [avx512, avx2]
+        /// `Σ a·b` in 16 lanes (multiply, then add), the lanes added by a
+        /// tree of depth 4.
+        pub(super) fn dot<>(a: &[f32], b: &[f32]) -> f32 {
+            let mut lanes = [0.0f32; super::LANES];
+            for (x, y) in a
+                .chunks_exact(super::LANES)
+                .zip(b.chunks_exact(super::LANES))
+            {
+                for l in 0..super::LANES {
+                    lanes[l] += x[l] * y[l];
+                }
             }
-        }
-        let mut width = super::LANES / 2;
-        while width > 0 {
-            for l in 0..width {
-                lanes[l] += lanes[l + width];
+            let mut width = super::LANES / 2;
+            while width > 0 {
+                for l in 0..width {
+                    lanes[l] += lanes[l + width];
+                }
+                width /= 2;
             }
-            width /= 2;
+            lanes[0]
         }
-        lanes[0]
     }
 }
 

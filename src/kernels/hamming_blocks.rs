@@ -27,7 +27,7 @@
 //! bytes) have a kernel of their own whose block stays in registers. Rows
 //! are read through their own slices, so they need not be contiguous, and
 //! prefetched a few blocks ahead. CPUs without AVX-512 VPOPCNTDQ and BW
-//! take the scan (`hamming_many`, multiversioned).
+//! take the scan (`hamming_many`, compiled per CPU level).
 //!
 //! Measured on the 2-core Xeon (Sapphire Rapids class, shared with other
 //! builds) with `cargo run --release --example hamming_bench 1000000 48 0
@@ -73,6 +73,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::cpu::{self, Level};
 use super::codes::nearest_hamming_scan;
 use super::neighbors::{search_in_parts, TopK};
 
@@ -88,16 +89,8 @@ const SHARE_BLOCKS: usize = 64;
 
 /// Whether this CPU runs the blocked kernel.
 pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512bw")
-            && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    // AVX-512 VPOPCNTDQ comes with the VNNI level.
+    cfg!(target_arch = "x86_64") && cpu::at_least(Level::Vnni)
 }
 
 /// The `k` codes nearest each of `m` query codes (`queries`: `m × width`
@@ -666,10 +659,10 @@ mod tests {
     /// A part that runs after another has shared its k-th distance keeps
     /// its own rows at that same distance: they come first by position.
     #[test]
+    #[cfg_attr(not(test_cpu_vnni), ignore = "the test machine has no AVX-512 VPOPCNTDQ")]
     fn shared_bound_keeps_earlier_ties() {
-        if !available() {
-            return;
-        }
+        let _level = cpu::force_level(Level::Vnni);
+        assert!(available());
         let (width, k) = (8, 3);
         // Every row the same: all distances tie.
         let codes = vec![0x5a_u8; 40 * width];

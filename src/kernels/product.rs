@@ -78,6 +78,8 @@
 
 use gemm::{gemm, Parallelism};
 
+use super::cpu::{self, Level};
+
 /// The float types the products run in.
 pub trait ProductFloat: Copy + Send + Sync + 'static {
     const ZERO: Self;
@@ -274,15 +276,7 @@ impl Kernel {
 }
 
 fn has_avx512f() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // The standard library caches the CPU's answer.
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    cfg!(target_arch = "x86_64") && cpu::at_least(Level::Avx512)
 }
 
 /// `m` queries of length `d`, prepared for scoring many blocks of rows.
@@ -447,6 +441,10 @@ impl Queries<f32> {
     /// Returns `false` (and leaves `passed` alone) when the lengths
     /// disagree or the queries are not packed in panels (see
     /// [`Kernel::Panels`]).
+    #[cfg_attr(
+        not(target_arch = "x86_64"),
+        allow(unused_variables, clippy::ptr_arg)
+    )]
     pub fn screened_scores(
         &self,
         rows: &[f32],
@@ -1280,7 +1278,9 @@ mod tests {
     /// passes (same scores as `Queries::scores`), and every pair at or
     /// above the exact bar less `4.9u·M`.
     #[test]
+    #[cfg_attr(not(test_cpu_avx512), ignore = "the test machine has no AVX-512")]
     fn screened_scores_match_the_screen_formula() {
+        let _level = cpu::force_level(Level::Avx512);
         let u = f64::from(f32::EPSILON) / 2.0;
         let slack = 4.0 * f32::EPSILON;
         let mut shapes = Vec::new();
@@ -1297,7 +1297,7 @@ mod tests {
             let queries: Vec<f32> = numbers::<f32>(m * d, seed);
             let rows: Vec<f32> = numbers::<f32>(b * d, seed + 1);
             let Some(prepared) = Queries::with_kernel(&queries, m, d, Kernel::Panels) else {
-                return;
+                panic!("the panel kernel declined at the AVX-512 level");
             };
             let mut expected_scores = vec![0.0f32; b * m];
             assert!(prepared.scores(&rows, b, &mut expected_scores));

@@ -8,7 +8,6 @@
 
 use std::mem::MaybeUninit;
 
-use multiversion::multiversion;
 
 use super::element::Element;
 use super::parallel;
@@ -85,69 +84,71 @@ impl Moments {
 
 const LANES: usize = 8;
 
-/// Moments of one block of values (NaN skipped), each multiplied by `factor`
-/// (a power of two, so exact). Two passes over the block, as scikit-learn's
-/// `_incremental_mean_and_var` does over the column, with its correction term.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
-pub fn block_moments<T: Element>(values: &[T], factor: f64) -> Moments {
-    let mut counts = [0.0f64; LANES];
-    let mut sums = [0.0f64; LANES];
-    let mut mins = [f64::INFINITY; LANES];
-    let mut maxs = [f64::NEG_INFINITY; LANES];
-    let chunks = values.chunks_exact(LANES);
-    let tail = chunks.remainder();
-    for chunk in chunks {
-        for lane in 0..LANES {
-            let x = chunk[lane].to_f64() * factor;
-            let keep = !x.is_nan();
-            counts[lane] += if keep { 1.0 } else { 0.0 };
-            sums[lane] += if keep { x } else { 0.0 };
-            mins[lane] = if x < mins[lane] { x } else { mins[lane] };
-            maxs[lane] = if x > maxs[lane] { x } else { maxs[lane] };
+crate::by_level! {
+    [avx512, avx2]
+    /// Moments of one block of values (NaN skipped), each multiplied by `factor`
+    /// (a power of two, so exact). Two passes over the block, as scikit-learn's
+    /// `_incremental_mean_and_var` does over the column, with its correction term.
+    pub fn block_moments<T: Element>(values: &[T], factor: f64) -> Moments {
+        let mut counts = [0.0f64; LANES];
+        let mut sums = [0.0f64; LANES];
+        let mut mins = [f64::INFINITY; LANES];
+        let mut maxs = [f64::NEG_INFINITY; LANES];
+        let chunks = values.chunks_exact(LANES);
+        let tail = chunks.remainder();
+        for chunk in chunks {
+            for lane in 0..LANES {
+                let x = chunk[lane].to_f64() * factor;
+                let keep = !x.is_nan();
+                counts[lane] += if keep { 1.0 } else { 0.0 };
+                sums[lane] += if keep { x } else { 0.0 };
+                mins[lane] = if x < mins[lane] { x } else { mins[lane] };
+                maxs[lane] = if x > maxs[lane] { x } else { maxs[lane] };
+            }
         }
-    }
-    for (lane, value) in tail.iter().enumerate() {
-        let x = value.to_f64() * factor;
-        if !x.is_nan() {
-            counts[lane] += 1.0;
-            sums[lane] += x;
-            mins[lane] = mins[lane].min(x);
-            maxs[lane] = maxs[lane].max(x);
+        for (lane, value) in tail.iter().enumerate() {
+            let x = value.to_f64() * factor;
+            if !x.is_nan() {
+                counts[lane] += 1.0;
+                sums[lane] += x;
+                mins[lane] = mins[lane].min(x);
+                maxs[lane] = maxs[lane].max(x);
+            }
         }
-    }
-    let count: f64 = counts.iter().sum();
-    if count == 0.0 {
-        return Moments::EMPTY;
-    }
-    let mean = sums.iter().sum::<f64>() / count;
+        let count: f64 = counts.iter().sum();
+        if count == 0.0 {
+            return Moments::EMPTY;
+        }
+        let mean = sums.iter().sum::<f64>() / count;
 
-    let mut corrections = [0.0f64; LANES];
-    let mut squares = [0.0f64; LANES];
-    let chunks = values.chunks_exact(LANES);
-    let tail = chunks.remainder();
-    for chunk in chunks {
-        for lane in 0..LANES {
-            let d = chunk[lane].to_f64() * factor - mean;
-            let d = if d.is_nan() { 0.0 } else { d };
-            corrections[lane] += d;
-            squares[lane] += d * d;
+        let mut corrections = [0.0f64; LANES];
+        let mut squares = [0.0f64; LANES];
+        let chunks = values.chunks_exact(LANES);
+        let tail = chunks.remainder();
+        for chunk in chunks {
+            for lane in 0..LANES {
+                let d = chunk[lane].to_f64() * factor - mean;
+                let d = if d.is_nan() { 0.0 } else { d };
+                corrections[lane] += d;
+                squares[lane] += d * d;
+            }
         }
-    }
-    for (lane, value) in tail.iter().enumerate() {
-        let d = value.to_f64() * factor - mean;
-        if !d.is_nan() {
-            corrections[lane] += d;
-            squares[lane] += d * d;
+        for (lane, value) in tail.iter().enumerate() {
+            let d = value.to_f64() * factor - mean;
+            if !d.is_nan() {
+                corrections[lane] += d;
+                squares[lane] += d * d;
+            }
         }
-    }
-    let correction: f64 = corrections.iter().sum();
-    let m2 = squares.iter().sum::<f64>() - correction * correction / count;
-    Moments {
-        count,
-        mean,
-        m2,
-        min: mins.iter().copied().fold(f64::INFINITY, f64::min),
-        max: maxs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        let correction: f64 = corrections.iter().sum();
+        let m2 = squares.iter().sum::<f64>() - correction * correction / count;
+        Moments {
+            count,
+            mean,
+            m2,
+            min: mins.iter().copied().fold(f64::INFINITY, f64::min),
+            max: maxs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
     }
 }
 
@@ -441,29 +442,31 @@ pub const PARALLEL_MIN_LEN: usize = 1 << 19;
 /// Elements per parallel task (a multiple of the reduction block).
 const PARALLEL_CHUNK: usize = BLOCK * 64;
 
-/// Writes `transform(input)` into `out` (same length) without reading it, so
-/// no zeroing pass is needed. One tight, vectorisable loop per variant,
-/// compiled for AVX-512 and AVX2 as well.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
-fn apply_into<T: Element>(transform: &Transform, input: &[T], out: &mut [MaybeUninit<T>]) {
-    match *transform {
-        Transform::Affine {
-            scale,
-            offset,
-            clip: None,
-        } => {
-            for (o, &x) in out.iter_mut().zip(input) {
-                o.write(T::from_f64(x.to_f64() * scale + offset));
+crate::by_level! {
+    [avx512, avx2]
+    /// Writes `transform(input)` into `out` (same length) without reading it, so
+    /// no zeroing pass is needed. One tight, vectorisable loop per variant,
+    /// compiled for AVX-512 and AVX2 as well.
+    fn apply_into<T: Element>(transform: &Transform, input: &[T], out: &mut [MaybeUninit<T>]) {
+        match *transform {
+            Transform::Affine {
+                scale,
+                offset,
+                clip: None,
+            } => {
+                for (o, &x) in out.iter_mut().zip(input) {
+                    o.write(T::from_f64(x.to_f64() * scale + offset));
+                }
             }
-        }
-        Transform::CenterScale { center, scale } => {
-            for (o, &x) in out.iter_mut().zip(input) {
-                o.write(T::from_f64((x.to_f64() - center) / scale));
+            Transform::CenterScale { center, scale } => {
+                for (o, &x) in out.iter_mut().zip(input) {
+                    o.write(T::from_f64((x.to_f64() - center) / scale));
+                }
             }
-        }
-        _ => {
-            for (o, &x) in out.iter_mut().zip(input) {
-                o.write(T::from_f64(transform.apply(x.to_f64())));
+            _ => {
+                for (o, &x) in out.iter_mut().zip(input) {
+                    o.write(T::from_f64(transform.apply(x.to_f64())));
+                }
             }
         }
     }

@@ -113,11 +113,9 @@ fn encode(v: &[f32], scale: f32, codes: &mut [u8], bias: u8) -> (f64, f64) {
     let (v, codes) = (&v[..n], &mut codes[..n]);
     #[cfg(target_arch = "x86_64")]
     if available() {
-        // SAFETY: the CPU has AVX-512 F, BW, VL (`available`) and DQ (all
-        // VNNI CPUs have it, checked again here); both slices hold n.
-        if std::arch::is_x86_feature_detected!("avx512dq") {
-            return unsafe { avx512::encode(v, scale, codes, bias) };
-        }
+        // SAFETY: the CPU has AVX-512 F, BW, VL and DQ (the VNNI level,
+        // `available`); both slices hold n.
+        return unsafe { avx512::encode(v, scale, codes, bias) };
     }
     let inverse = 1.0 / scale;
     let wide_scale = f64::from(scale);
@@ -801,10 +799,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(test_cpu_vnni), ignore = "the test machine has no AVX-512 VNNI")]
     fn screened_dots_match_the_screen_formula() {
-        if !available() {
-            return;
-        }
+        let _level = crate::kernels::cpu::force_level(crate::kernels::cpu::Level::Vnni);
+        assert!(available());
         let u = 1.0 / (1u64 << 24) as f64;
         for (m, b, d) in [
             (1, 1, 1),

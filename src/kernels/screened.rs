@@ -7,6 +7,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
+#[cfg(target_arch = "x86_64")]
+use super::cpu::{self, Level};
 use super::neighbors::{F32Row, Metric, SearchQueries, TopK, ROW_BLOCK};
 use super::product::{self, Bars, Kernel, Passed};
 use super::screen8;
@@ -876,7 +878,7 @@ impl Screen {
         let n = scores.len().min(a.len()).min(c.len());
         let (scores, a, c) = (&scores[..n], &a[..n], &c[..n]);
         #[cfg(target_arch = "x86_64")]
-        let done = if std::arch::is_x86_feature_detected!("avx512f") {
+        let done = if cpu::at_least(Level::Avx512) {
             // SAFETY: the CPU has AVX-512F; the three slices have length n.
             unsafe { screen_pass_avx512(scores, a, c, xn, extra, passed) }
         } else {

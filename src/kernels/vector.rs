@@ -4,17 +4,18 @@
 //! Every sum is accumulated in `f64` over `LANES` independent accumulators
 //! (so the loops vectorise and hide the add latency) and the lanes are
 //! added in a fixed order: results do not depend on the CPU path taken.
-//! `multiversion` compiles each hot loop for AVX-512, AVX2+FMA and the
-//! baseline and picks one at run time, on stable Rust.
-
-use multiversion::multiversion;
+//! [`by_level!`](crate::by_level) compiles each hot loop for AVX-512,
+//! AVX2+FMA and the baseline and runs the one the CPU level allows.
 
 use super::element::Element;
 use super::parallel;
 
-/// Independent accumulators per sum: enough to keep both FMA ports busy
-/// through the add latency even at AVX-512 width (8 registers of 8 lanes).
-const LANES: usize = 64;
+/// Independent accumulators per sum: 8 registers of 4 lanes on AVX2 (of
+/// its 16), 4 of 8 on AVX-512, 16 of 2 on NEON (of 32) — enough to hide the
+/// add latency of a loop that loads two numbers per multiply-add, and few
+/// enough that the loop keeps every accumulator in a register (64 lanes
+/// took all 16 of AVX2's registers and spilled).
+const LANES: usize = 32;
 
 /// Squares below this (about 1e-181) may have lost terms to underflow, and
 /// sums above `f64::MAX` have overflowed: both take the rescaled path.
@@ -87,34 +88,38 @@ fn sum_in_order(mut values: impl Iterator<Item = f64>) -> f64 {
     values.fold(first, |total, v| total + v)
 }
 
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
-fn dot_block<T: Element>(a: &[T], b: &[T]) -> f64 {
-    lane_sum!(a, b, |x, y| x * y)
+crate::by_level! {
+    [avx512, avx2]
+    fn dot_block<T: Element>(a: &[T], b: &[T]) -> f64 {
+        lane_sum!(a, b, |x, y| x * y)
+    }
 }
 
-/// `(Σ a_i b_i, Σ a_i², Σ b_i²)` in one pass over both vectors.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
-fn dot_and_sums_sq<T: Element>(a: &[T], b: &[T]) -> (f64, f64, f64) {
-    const W: usize = 16;
-    let (mut ab, mut aa, mut bb) = ([0.0f64; W], [0.0f64; W], [0.0f64; W]);
-    let a_chunks = a.chunks_exact(W);
-    let b_chunks = b.chunks_exact(W);
-    let (a_tail, b_tail) = (a_chunks.remainder(), b_chunks.remainder());
-    for (ca, cb) in a_chunks.zip(b_chunks) {
-        for lane in 0..W {
-            let (x, y) = (ca[lane].to_f64(), cb[lane].to_f64());
+crate::by_level! {
+    [avx512, avx2]
+    /// `(Σ a_i b_i, Σ a_i², Σ b_i²)` in one pass over both vectors.
+    fn dot_and_sums_sq<T: Element>(a: &[T], b: &[T]) -> (f64, f64, f64) {
+        const W: usize = 16;
+        let (mut ab, mut aa, mut bb) = ([0.0f64; W], [0.0f64; W], [0.0f64; W]);
+        let a_chunks = a.chunks_exact(W);
+        let b_chunks = b.chunks_exact(W);
+        let (a_tail, b_tail) = (a_chunks.remainder(), b_chunks.remainder());
+        for (ca, cb) in a_chunks.zip(b_chunks) {
+            for lane in 0..W {
+                let (x, y) = (ca[lane].to_f64(), cb[lane].to_f64());
+                ab[lane] += x * y;
+                aa[lane] += x * x;
+                bb[lane] += y * y;
+            }
+        }
+        for (lane, (x, y)) in a_tail.iter().zip(b_tail).enumerate() {
+            let (x, y) = (x.to_f64(), y.to_f64());
             ab[lane] += x * y;
             aa[lane] += x * x;
             bb[lane] += y * y;
         }
+        (total_16(ab), total_16(aa), total_16(bb))
     }
-    for (lane, (x, y)) in a_tail.iter().zip(b_tail).enumerate() {
-        let (x, y) = (x.to_f64(), y.to_f64());
-        ab[lane] += x * y;
-        aa[lane] += x * x;
-        bb[lane] += y * y;
-    }
-    (total_16(ab), total_16(aa), total_16(bb))
 }
 
 #[inline(always)]
@@ -124,31 +129,39 @@ fn total_16(v: [f64; 16]) -> f64 {
     reduce(wide)
 }
 
-/// `Σ a_i²`.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
-pub fn sum_sq<T: Element>(a: &[T]) -> f64 {
-    lane_sum!(a, a, |x, _y| x * x)
+crate::by_level! {
+    [avx512, avx2]
+    /// `Σ a_i²`.
+    pub fn sum_sq<T: Element>(a: &[T]) -> f64 {
+        lane_sum!(a, a, |x, _y| x * x)
+    }
 }
 
-/// `Σ (a_i - b_i)²` with both sides multiplied by `factor` (a power of two).
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
-fn sum_sq_diff_scaled<T: Element>(a: &[T], b: &[T], factor: f64) -> f64 {
-    lane_sum!(a, b, |x, y| {
-        let d = x * factor - y * factor;
-        d * d
-    })
+crate::by_level! {
+    [avx512, avx2]
+    /// `Σ (a_i - b_i)²` with both sides multiplied by `factor` (a power of two).
+    fn sum_sq_diff_scaled<T: Element>(a: &[T], b: &[T], factor: f64) -> f64 {
+        lane_sum!(a, b, |x, y| {
+            let d = x * factor - y * factor;
+            d * d
+        })
+    }
 }
 
-/// `Σ |a_i - b_i|`.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
-pub fn manhattan<T: Element>(a: &[T], b: &[T]) -> f64 {
-    lane_sum!(a, b, |x, y| (x - y).abs())
+crate::by_level! {
+    [avx512, avx2]
+    /// `Σ |a_i - b_i|`.
+    pub fn manhattan<T: Element>(a: &[T], b: &[T]) -> f64 {
+        lane_sum!(a, b, |x, y| (x - y).abs())
+    }
 }
 
-/// `Σ |a_i|`.
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
-pub fn norm_l1<T: Element>(a: &[T]) -> f64 {
-    lane_sum!(a, a, |x, _y| x.abs())
+crate::by_level! {
+    [avx512, avx2]
+    /// `Σ |a_i|`.
+    pub fn norm_l1<T: Element>(a: &[T]) -> f64 {
+        lane_sum!(a, a, |x, _y| x.abs())
+    }
 }
 
 /// `max_i |a_i - b_i|`; NaN if any difference is NaN; 0 for empty vectors.
@@ -306,11 +319,13 @@ pub fn unit_normalize<T: Element>(a: &[T], norm: UnitNorm, out: &mut [T]) {
     }
 }
 
-/// Pushes `a / ‖a‖` onto `out` (no zero-filled buffer needed).
-#[multiversion(targets("x86_64+avx512f+avx512vl+avx512dq", "x86_64+avx2+fma"))]
-pub fn unit_normalize_into<T: Element>(a: &[T], norm: UnitNorm, out: &mut Vec<T>) {
-    let n = unit_norm_of(a, norm);
-    out.extend(a.iter().map(|x| T::from_f64(x.to_f64() / n)));
+crate::by_level! {
+    [avx512, avx2]
+    /// Pushes `a / ‖a‖` onto `out` (no zero-filled buffer needed).
+    pub fn unit_normalize_into<T: Element>(a: &[T], norm: UnitNorm, out: &mut Vec<T>) {
+        let n = unit_norm_of(a, norm);
+        out.extend(a.iter().map(|x| T::from_f64(x.to_f64() / n)));
+    }
 }
 
 #[cfg(test)]
