@@ -122,11 +122,14 @@ frame32 = search32.to_frame().with_columns(
 )
 for m in (1, 10, 40, 130):
     q = many_queries[:m]
+    integer_q = np.clip(np.round(q * 40), -127, 127)  # the exact integer kernels
     for metric in ("cosine", "dot", "euclidean"):
-        for column in ("e", "half", "codes"):
-            found = pmk.nearest(frame32, column, q, k=10, metric=metric)
-            out[f"nearest_{column}/{m}/{metric}"] = digest(found)
-    found = pmk.nearest(frame32, "bits", q, k=10, metric="hamming")
+        for column, queries_of in (("e", q), ("half", q), ("codes", q), ("codes", integer_q)):
+            found = pmk.nearest(frame32, column, queries_of, k=10, metric=metric)
+            exact = "int" if queries_of is integer_q else "float"
+            out[f"nearest_{column}_{exact}/{m}/{metric}"] = digest(found)
+    bit_queries = np.packbits(q > 0, axis=1).astype(float)
+    found = pmk.nearest(frame32, "bits", bit_queries, k=10, metric="hamming")
     out[f"nearest_bits/{m}"] = digest(found)
 a, b = rng.standard_normal(50_000), rng.standard_normal(50_000)
 out["data_face/dot"] = np.float64(pmk.dot_product(a, b)).tobytes().hex()
