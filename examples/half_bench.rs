@@ -1,7 +1,7 @@
 //! Timings of exact Float16 search: the row-by-row scan
 //! (`codes::nearest_half_scan`) against the tiled kernel
 //! (`half_tiles::nearest_half_tiled`, what `codes::nearest_half` runs), and
-//! the Float32-screened product path `neighbors::nearest` on the same
+//! the Float32-screened product path `floats::nearest` on the same
 //! Float16 rows and on the rows as Float32 (the baseline a Float16 column
 //! is measured against).
 //!
@@ -14,9 +14,10 @@
 //! threads, from /proc/self/task/*/schedstat), since the machine may be
 //! shared. The tiled kernel's result is checked against the scan's.
 
-use polars_mlkit::kernels::codes::{nearest_half_scan, F16};
-use polars_mlkit::kernels::half_tiles::{nearest_half_tiled, Kernel};
-use polars_mlkit::kernels::neighbors::{self, Metric};
+use polars_mlkit::kernels::element::F16;
+use polars_mlkit::kernels::search::half_tiles::{nearest_half_tiled, Kernel};
+use polars_mlkit::kernels::search::scans::nearest_half_scan;
+use polars_mlkit::kernels::search::{floats, Metric};
 
 mod timing;
 use timing::{median_time, numbers};
@@ -73,7 +74,7 @@ fn main() {
             continue;
         }
         let baseline = median_time(runs, || {
-            neighbors::nearest::<f32>(&queries_f64, m, d, K, metric, wide_rows.iter().copied());
+            floats::nearest::<f32>(&queries_f64, m, d, K, metric, wide_rows.iter().copied());
         });
         let report = |path: &str, (wall, cpu): (f64, f64)| {
             println!(
@@ -102,7 +103,7 @@ fn main() {
         }
         let mut product = Vec::new();
         let t = median_time(runs, || {
-            product = neighbors::nearest::<F16>(&queries_f64, m, d, K, metric, rows.iter().copied())
+            product = floats::nearest::<F16>(&queries_f64, m, d, K, metric, rows.iter().copied())
         });
         report("nearest::<F16> (product)", t);
         assert_eq!(product, tiled, "product and tiled differ at m = {m}");

@@ -4,7 +4,7 @@
 //!
 //! `cargo run --release --example hamming_bench [rows] [width] [queries] [runs] [float]`
 //! (default 1,000,000 codes of 48 bytes, k = 10, queries 1, 10, 100, 1,000,
-//! 5 runs; `float`: also time `neighbors::nearest::<f32>` on rows of
+//! 5 runs; `float`: also time `floats::nearest::<f32>` on rows of
 //! `8 · width` Float32 numbers, cosine, as the search the codes replace).
 //!
 //! Each figure is the median of the runs. The scan is timed on the first
@@ -14,9 +14,9 @@
 //! /proc/self/task/*/schedstat) are reported, since the machine may be
 //! shared.
 
-use polars_mlkit::kernels::codes::nearest_hamming_scan;
-use polars_mlkit::kernels::hamming_blocks;
-use polars_mlkit::kernels::neighbors::{self, Metric};
+use polars_mlkit::kernels::search::hamming_blocks;
+use polars_mlkit::kernels::search::scans::nearest_hamming_scan;
+use polars_mlkit::kernels::search::{floats, Metric};
 
 mod timing;
 use timing::{bytes, median_time};
@@ -105,7 +105,7 @@ fn main() {
                 .map(|&x| f64::from(x) - 127.5)
                 .collect();
             let t = median_time(runs.min(3), || {
-                neighbors::nearest::<f32>(
+                floats::nearest::<f32>(
                     &queries_f64,
                     m,
                     d,

@@ -1,6 +1,6 @@
 //! Timings of exact Int8 search (`codes::nearest_codes`): the per-row scan
 //! against the blocked AVX-512 VNNI kernel, with the Float32-screened
-//! `neighbors::nearest` on the same Int8 rows and on the rows as Float32.
+//! `floats::nearest` on the same Int8 rows and on the rows as Float32.
 //!
 //! `cargo run --release --example int8_bench [rows] [d] [queries] [blocked]`
 //! (default 1,000,000 × 384, cosine, k = 10, queries 1 … 1,000; `blocked`:
@@ -12,9 +12,9 @@
 //! threads, from /proc/self/task/*/schedstat) are reported, since the
 //! machine may be shared.
 
-use polars_mlkit::kernels::code_blocks;
-use polars_mlkit::kernels::codes::nearest_codes_scan;
-use polars_mlkit::kernels::neighbors::{self, Metric};
+use polars_mlkit::kernels::search::code_blocks;
+use polars_mlkit::kernels::search::scans::nearest_codes_scan;
+use polars_mlkit::kernels::search::{floats, Metric};
 
 mod timing;
 use timing::time;
@@ -101,7 +101,7 @@ fn main() {
             assert_eq!(check, scan, "blocked and scan differ at m = {m}");
         }
         let t = time(|| {
-            neighbors::nearest::<i8>(
+            floats::nearest::<i8>(
                 &queries_f64,
                 m,
                 d,
@@ -112,7 +112,7 @@ fn main() {
         });
         report("nearest::<i8> (f32 screen)", sample, t);
         let t = time(|| {
-            neighbors::nearest::<f32>(
+            floats::nearest::<f32>(
                 &queries_f64,
                 m,
                 d,

@@ -1,4 +1,4 @@
-//! Timings of the whole exact search `neighbors::nearest` on Float32 rows:
+//! Timings of the whole exact search `floats::nearest` on Float32 rows:
 //! query preparation, the score products, the Float32 screen, the exact
 //! rescoring of the candidates and the merge of the threads' parts.
 //!
@@ -14,7 +14,7 @@
 //! /proc/self/task/*/schedstat) are reported, since the machine may be
 //! shared.
 
-use polars_mlkit::kernels::neighbors::{self, Metric};
+use polars_mlkit::kernels::search::{floats, Metric};
 
 mod timing;
 use timing::{median, numbers, time};
@@ -99,8 +99,7 @@ fn main() {
                 .map(f64::from)
                 .collect();
             let search = || {
-                let found =
-                    neighbors::nearest::<f32>(&queries, m, d, K, metric, rows.iter().copied());
+                let found = floats::nearest::<f32>(&queries, m, d, K, metric, rows.iter().copied());
                 std::hint::black_box(found);
             };
             if m < 20_000 {

@@ -8,8 +8,9 @@
 //! in blocks of 256; with many queries only the first blocks are timed (the
 //! rate is per block, so it does not change), to keep a run to minutes.
 
-use polars_mlkit::kernels::neighbors::{self, Metric, QUERY_CHUNK, ROW_BLOCK};
-use polars_mlkit::kernels::product::{gemm_product, Kernel, ProductFloat, Queries};
+use polars_mlkit::kernels::search::product::{gemm_product, Kernel, ProductFloat, Queries};
+use polars_mlkit::kernels::search::rows::{QUERY_CHUNK, ROW_BLOCK};
+use polars_mlkit::kernels::search::{floats, Metric};
 use rayon::prelude::*;
 
 mod timing;
@@ -159,7 +160,7 @@ fn nearest_table(ms: &[usize], ds: &[usize], runs: usize) {
                     .chunks_exact(d)
                     .enumerate()
                     .map(|(i, r)| (i as u32, r));
-                let found = neighbors::nearest(&queries, m, d, 10, Metric::Cosine, rows);
+                let found = floats::nearest(&queries, m, d, 10, Metric::Cosine, rows);
                 assert_eq!(found.len(), m);
             });
             let flops = 2.0 * (m * ROWS * d) as f64;

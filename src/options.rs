@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use crate::kernels::element::Element;
 use crate::kernels::gaussian::{Gaussianizer, PowerMethod};
-use crate::kernels::neighbors::Metric;
 use crate::kernels::scaling::{MinMaxOptions, RobustOptions, Scaler, StandardOptions};
+use crate::kernels::search::{Metric, SearchMetric};
 use crate::kernels::vector::{self, UnitNorm};
 
 /// Options for every scaler; Python fills in all of them (as kwargs they
@@ -141,13 +141,6 @@ pub fn metric(metric: &str, function: &str) -> Result<Metric, String> {
             ))
         }
     })
-}
-
-/// How a search ranks rows: a float metric, or Hamming distance on binary codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SearchMetric {
-    Float(Metric),
-    Hamming,
 }
 
 pub fn search_metric(name: &str, function: &str) -> Result<SearchMetric, String> {

@@ -32,14 +32,13 @@ from polars_mlkit.scaling import (  # noqa: E402
     robust_scale,
     standard_scale,
 )
-from polars_mlkit.search import knn_join  # noqa: E402
+from polars_mlkit.search import knn_join, nearest  # noqa: E402
 from polars_mlkit.vectors import (  # noqa: E402
     cosine_similarity,
     distance,
     dot,
     dot_product,
     hamming,
-    nearest,
     norm,
     project,
     quantize,

@@ -1,5 +1,6 @@
-"""Search at scale: :func:`knn_join`, and :func:`~polars_mlkit.nearest` over
-corpora larger than memory.
+"""Search: :func:`~polars_mlkit.nearest` and :func:`knn_join`, in memory and
+over corpora larger than memory. (Which kernels serve a search is decided in
+Rust, by the search engine's one entry point; this module only moves data.)
 
 A corpus given as a LazyFrame (``pl.scan_parquet(...)``) is read in batches
 and never held whole: each batch is searched with the extension's
@@ -21,16 +22,16 @@ Ray Dataset (``polars_mlkit.ray``) share one implementation.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from polars_mlkit import _checks
+from polars_mlkit import _checks, _internal
 from polars_mlkit._plugin import call_plugin
-from polars_mlkit.vectors import SearchMetric, _literal
+from polars_mlkit.vectors import RescoreMetric, SearchMetric, _code_rows, _literal, _plain
 
 #: Applies a function to every batch of the corpus, in order, and yields its results.
 MapBatches: TypeAlias = Callable[[Callable[[pl.DataFrame], pl.DataFrame]], Iterable[pl.DataFrame]]
@@ -160,6 +161,96 @@ def search_batches(
     )
 
 
+def nearest(
+    frame: pl.DataFrame | pl.LazyFrame | npt.NDArray[Any] | Sequence[Sequence[float]],
+    column: str | None,
+    queries: Any,
+    k: int = 10,
+    metric: SearchMetric = "cosine",
+    *,
+    rescore: str | pl.Series | None = None,
+    oversample: int = 4,
+    rescore_metric: RescoreMetric = "cosine",
+) -> pl.DataFrame:
+    """The ``k`` nearest rows of ``frame[column]`` for each of many queries.
+
+    Returns a DataFrame with ``query`` (UInt32, position in ``queries``),
+    ``rank`` (UInt32, 1 = best), ``index`` (UInt32, row of ``frame``) and
+    ``score`` (Float64: similarity for cosine/dot, distance for euclidean).
+    One blocked matrix product serves all queries, so many queries cost far
+    less than separate scans. Like any constant vector, the queries follow
+    the column's dtype; they reach the plugin as Arrow data (one literal
+    row), not as Python floats. On Float32 columns a Float32 product screens
+    the rows with a proven error bound and the survivors are scored exactly
+    (f64 accumulation), so the result equals a loop of :func:`top_k_similar`.
+    On Float64 columns the product runs in f64 (Euclidean scores then use
+    scikit-learn's ``euclidean_distances`` formula).
+
+    ``frame`` may also be a 2-D numpy array (or a list of rows), one vector
+    per row, searched directly without a frame; ``column`` is then ``None``.
+    A LazyFrame (``pl.scan_parquet(...)``) is read in batches and never held
+    whole: each batch is searched and the top-k merged, with the in-memory
+    result (see :mod:`polars_mlkit.search`).
+
+    Quantized corpora: a Float16, Int8 or UInt8 column is read in place
+    (computed as Float32). ``metric="hamming"`` searches packed binary codes
+    (``Array(UInt8)`` from ``ml.quantize("binary")``; the queries are codes
+    too, and ``score`` is the number of differing bits). With ``rescore``
+    (a full-precision vector column of ``frame``, or a Series of the same
+    height) the queries are full-precision vectors: their sign bits screen
+    ``k * oversample`` candidates on the codes in ``column`` (Hamming
+    distance), then the candidates are scored exactly on ``rescore`` with
+    ``rescore_metric`` (``"cosine"``, ``"dot"`` or ``"euclidean"``). The
+    result is what an exact search on the candidates gives, ties to the
+    lower position; ``rescore`` needs ``metric="hamming"``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> import polars_mlkit as pmk
+    >>> df = pl.DataFrame({"e": [[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]]})
+    >>> pmk.nearest(df, "e", [[0.0, 1.0]], k=2)["index"].to_list()
+    [1, 2]
+    >>> codes = df.with_columns(pl.col("e").ml.quantize("binary").alias("b"))
+    >>> pmk.nearest(codes, "b", [[0.1, 0.9]], k=1, metric="hamming", rescore="e")["index"].to_list()
+    [1]
+    """
+    _checks.search_metric(metric, "nearest")
+    q = _checks.matrix(queries, "nearest", "queries")
+    k = _checks.top_k(k, "nearest")
+    if rescore is not None:
+        _checks.rescore_metric(rescore_metric)
+        if metric != "hamming":
+            msg = (
+                "nearest: rescore= screens on binary codes and needs metric='hamming', "
+                f"got {metric!r}"
+            )
+            raise ValueError(msg)
+        if not isinstance(frame, (pl.DataFrame, pl.LazyFrame)) or not isinstance(column, str):
+            msg = "nearest: rescore= needs a frame and the name of its code column"
+            raise TypeError(msg)
+        factor = _checks.oversample(oversample)
+        return rescored(frame, column, q, k, rescore, factor, rescore_metric)
+    if not isinstance(frame, (pl.DataFrame, pl.LazyFrame)):
+        if column is not None:
+            msg = "nearest: column names a column of a frame; pass None when frame is an array"
+            raise TypeError(msg)
+        if metric == "hamming":
+            codes = pl.DataFrame([_code_rows(frame, "nearest", "frame")])
+            return nearest(codes, "x", q, k, metric)
+        found = _internal.nearest("nearest", _plain(frame, "nearest", "frame"), q, k, metric)
+        return pl.DataFrame(dict(zip(("query", "rank", "index", "score"), found, strict=True)))
+    if not isinstance(column, str):
+        msg = f"nearest: column must name a vector column of the frame, got {column!r}"
+        raise TypeError(msg)
+    if isinstance(frame, pl.LazyFrame):
+        # Possibly larger than memory: searched batch by batch, top-k merged.
+        check_corpus(frame.collect_schema(), column, "nearest")
+        batches = lazy_batches(frame, column)
+        return search_batches(batches, column, q, k, metric, "nearest", keep_rows=False)
+    return frame.select(nearest_expr(column, q, k, metric, "nearest")).unnest("_nearest")
+
+
 def rescored(
     frame: pl.DataFrame | pl.LazyFrame,
     column: str,
@@ -174,8 +265,6 @@ def rescored(
     by Hamming distance on ``column``; only the candidate rows of
     ``rescore`` are then gathered (from a LazyFrame, in one more streaming
     pass that reads that column alone) and scored exactly."""
-    from polars_mlkit.vectors import nearest
-
     function = "nearest"
     if isinstance(rescore, pl.Series):
         if isinstance(frame, pl.LazyFrame):

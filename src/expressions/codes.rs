@@ -11,9 +11,9 @@ use super::vector::{
     binary_codes, check_constant_width, constant_values, exact_codes, first_field, first_input,
     input_rows, row_slices, vector_input, vector_series_of, vector_shape,
 };
-use crate::kernels::codes::{self, QuantizeFloat};
 use crate::kernels::element::Element;
-use crate::kernels::rowwise::VectorRows;
+use crate::kernels::row_access::VectorRows;
+use crate::kernels::search::codes::{self, QuantizeFloat};
 
 // ---------------------------------------------------------------- quantize
 

@@ -9,8 +9,8 @@ use polars_arrow::bitmap::Bitmap;
 use polars_arrow::types::NativeType;
 
 use super::dtypes::FloatKind;
-use crate::kernels::codes::F16;
 use crate::kernels::element::Element;
+use crate::kernels::element::F16;
 use crate::kernels::segments::{Segment, Validity};
 
 /// A float type with its Polars counterpart.

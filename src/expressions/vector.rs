@@ -17,12 +17,13 @@ use super::columns::{
     f16_vector_chunks, map_vector_chunks, vector_chunks, ColumnFloat, VectorChunk,
 };
 use super::dtypes::{numeric_shape, reject_zero_width, shaped_dtype, FloatKind, Shape};
-use crate::kernels::codes::{self, IntCode, Widened, F16};
-use crate::kernels::element::Element;
-use crate::kernels::neighbors::{Metric, SearchRow};
-use crate::kernels::rowwise::{self, RowError, RowValues, VectorRows};
+use crate::kernels::element::{Element, F16};
+use crate::kernels::row_access::{VectorRows, Widened};
+use crate::kernels::rowwise::{self, RowError, RowValues};
+use crate::kernels::search::codes::IntCode;
+use crate::kernels::search::{self, Corpus, Request, SearchError, SearchMetric};
 use crate::kernels::vector::{self, UnitNorm};
-use crate::options::{self, PairOp, SearchMetric};
+use crate::options::{self, PairOp};
 
 /// Shape and float type of a vector input, or the error a user should see.
 pub(super) fn vector_shape(field: &Field, function: &str) -> PolarsResult<(Shape, FloatKind)> {
@@ -536,53 +537,21 @@ fn top_k_similar(inputs: &[Series], kwargs: TopKKwargs) -> PolarsResult<Series> 
     let query = constant_values(inputs, 1, kwargs.width, function, "query")?.unwrap_or_default();
     let (a, _, kind) = vector_input(inputs, function)?;
     polars_ensure!(a.len() <= u32::MAX as usize, ComputeError: "{function}: more than 2^32 rows");
-    let positions = match metric {
-        // Float64 rows are ranked by the exact row-by-row scores (the
-        // search of `nearest` scores them by a matrix product).
-        SearchMetric::Float(metric) if kind == FloatKind::F64 => {
-            rowwise::top_k_rows(&input_rows::<f64>(&a, function)?, &query, k, metric)
-                .map_err(|e| row_error(e, function, "query"))?
-        }
-        // Everything else is `nearest` with one query: the same ranking as
-        // a scan, read on several threads by the kernels of its dtype.
-        _ => {
-            let request = SearchRequest {
-                queries: &query,
-                m: 1,
-                d: query.len(),
-                k,
-                metric,
-            };
-            let found = search(&a, kind, &request, function, "query")?;
-            found
-                .into_iter()
-                .flatten()
-                .map(|(position, _)| position)
-                .collect()
-        }
-    };
+    let positions = with_corpus(&a, kind, metric, function, |corpus| {
+        search::top_k(corpus, &query, k, metric)
+    })?
+    .map_err(|e| search_error(&e, function, "query"))?;
     Ok(UInt32Chunked::from_vec(a.name().clone(), positions).into_series())
 }
 
 /// `values` as integers of type `C` when every one is an integer in range.
-fn exact_query<C: IntCode>(values: &[f64]) -> Option<Vec<C>> {
-    values.iter().map(|&v| C::exact(v)).collect()
-}
-
 /// `values` as codes of type `C`, or an error naming the first that is not one.
 pub(super) fn exact_codes<C: IntCode>(
     values: &[f64],
     function: &str,
     what: &str,
 ) -> PolarsResult<Vec<C>> {
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            C::exact(v).ok_or_else(|| polars_err!(ComputeError:
-                "{function}: the {what} must hold byte codes (integers 0..=255), got {v} at position {i}"))
-        })
-        .collect()
+    search::exact_codes::<C>(values).map_err(|e| search_error(&e, function, what))
 }
 
 /// The chunks of a binary-code column (`Array`/`List` of UInt8), or an error
@@ -648,118 +617,61 @@ fn nearest(inputs: &[Series], kwargs: NearestKwargs) -> PolarsResult<Series> {
                 "{function}: candidates are rescored with \"cosine\", \"dot\" or \"euclidean\""),
         };
         let candidates = candidate_positions(inputs, m * per_query, function)?;
-        let found = with_float!(kind, T => rowwise::nearest_among(
+        let found = with_float!(kind, T => search::nearest_among(
             &queries, m, d, k, metric, &input_rows::<T>(&a, function)?, &candidates, per_query,
-        ).map_err(|e| row_error(e, function, "queries (columns)"))?);
+        ).map_err(|e| search_error(&e, function, "queries (columns)"))?);
         return nearest_struct(a.name().clone(), &found);
     }
-    let request = SearchRequest {
+    let request = Request {
         queries: &queries,
         m,
         d,
         k,
         metric,
     };
-    let found = search(&a, kind, &request, function, "queries (columns)")?;
+    let found = with_corpus(&a, kind, metric, function, |corpus| {
+        search::search(corpus, &request)
+    })?
+    .map_err(|e| search_error(&e, function, "queries (columns)"))?;
     nearest_struct(a.name().clone(), &found)
 }
 
-/// `m` queries of length `d` (`queries`, row-major) and how many rows each
-/// wants, ranked by `metric`.
-struct SearchRequest<'q> {
-    queries: &'q [f64],
-    m: usize,
-    d: usize,
-    k: usize,
-    metric: SearchMetric,
-}
-
-/// The `k` best rows of `a` (computed as `kind`) for each query, best
-/// first, ties to the lower position: the one search behind `nearest` and
-/// `top_k_similar`, which picks the kernels of the column's dtype and of
-/// the number of queries. `what` names the queries in errors.
-fn search(
+/// Runs `run` on the rows of `a` as the search reads them: binary codes
+/// for Hamming distance, the column's own narrow dtype (Float16, Int8,
+/// UInt8), else the float type `kind`. Which kernels serve them is the
+/// search's decision ([`search::search`]), not this wrapper's.
+fn with_corpus<R>(
     a: &Series,
     kind: FloatKind,
-    request: &SearchRequest,
+    metric: SearchMetric,
     function: &str,
-    what: &str,
-) -> PolarsResult<Vec<Vec<(u32, f64)>>> {
-    let &SearchRequest {
-        queries,
-        m,
-        d,
-        k,
-        metric,
-    } = request;
-    let width_error = |e| row_error(e, function, what);
+    run: impl FnOnce(Corpus<'_>) -> R,
+) -> PolarsResult<R> {
     Ok(match (metric, a.dtype().inner_dtype()) {
-        (SearchMetric::Hamming, _) => {
-            let codes = row_slices(&binary_codes(a, function)?);
-            let queries = exact_codes::<u8>(queries, function, what)?;
-            let rows = rowwise::checked_rows(&codes, d).map_err(width_error)?;
-            codes::nearest_hamming(&queries, m, d, k, &rows)
+        (SearchMetric::Hamming, _) => run(Corpus::Bits(&row_slices(&binary_codes(a, function)?))),
+        (_, Some(DataType::Int8)) => {
+            run(Corpus::I8(&row_slices(&vector_chunks::<i8>(a, function)?)))
         }
-        (SearchMetric::Float(metric), Some(DataType::Int8)) => {
-            let rows = row_slices(&vector_chunks::<i8>(a, function)?);
-            nearest_integer_rows(queries, m, d, k, metric, &rows).map_err(width_error)?
+        (_, Some(DataType::UInt8)) => {
+            run(Corpus::U8(&row_slices(&vector_chunks::<u8>(a, function)?)))
         }
-        (SearchMetric::Float(metric), Some(DataType::UInt8)) => {
-            let rows = row_slices(&vector_chunks::<u8>(a, function)?);
-            nearest_integer_rows(queries, m, d, k, metric, &rows).map_err(width_error)?
+        (_, Some(DataType::Float16)) => {
+            run(Corpus::F16(&row_slices(&f16_vector_chunks(a, function)?)))
         }
-        (SearchMetric::Float(metric), Some(DataType::Float16)) => {
-            let rows = row_slices(&f16_vector_chunks(a, function)?);
-            if m <= HALF_SCAN_MAX_QUERIES {
-                let present = rowwise::checked_rows(&rows, d).map_err(width_error)?;
-                let queries: Vec<f32> = queries.iter().map(|&v| v as f32).collect();
-                codes::nearest_half(&queries, m, d, k, metric, &present)
-            } else {
-                rowwise::nearest_rows(queries, m, d, k, metric, &rows).map_err(width_error)?
-            }
-        }
-        (SearchMetric::Float(metric), _) => with_float!(kind, T => {
-            let rows = row_slices(&vector_chunks::<T>(a, function)?);
-            rowwise::nearest_rows(queries, m, d, k, metric, &rows).map_err(width_error)?
-        }),
+        _ => match kind {
+            FloatKind::F32 => run(Corpus::F32(&row_slices(&vector_chunks::<f32>(
+                a, function,
+            )?))),
+            FloatKind::F64 => run(Corpus::F64(&row_slices(&vector_chunks::<f64>(
+                a, function,
+            )?))),
+        },
     })
 }
 
-/// Queries up to which Int8/UInt8 rows (and Float16 rows) are scanned, each
-/// row read once and ranked by its own kernels, rather than screened by a
-/// Float32 matrix product, which wins once it serves many queries (measured
-/// on 1M x 384: the crossing is near 75 queries for Int8 without VNNI). The
-/// tiled Float16 kernel of `kernels::half_tiles` is ahead of the product
-/// path until that path screens on 8-bit codes, from 48 queries on
-/// (`cargo run --release --example half_bench 1000000 384 Q 5 noscan`, wall
-/// s, tiled / product: 28 queries 0.106 / 0.135, 32: 0.118 / 0.131, 40:
-/// 0.143 / 0.195, 48: 0.196 / 0.151; clustered rows at 32 queries 0.120 /
-/// 0.140).
-const SCAN_MAX_QUERIES: usize = 64;
-const HALF_SCAN_MAX_QUERIES: usize = 47;
-
-/// `nearest` over Int8/UInt8 rows: integer queries, when few (or, on a CPU
-/// with AVX-512 VNNI, any number from `code_blocks::MIN_QUERIES` on: the
-/// blocked integer kernel), are searched exactly with integer kernels;
-/// otherwise the Float32 screen. All give the
-/// exact scores, so the same result.
-fn nearest_integer_rows<C: IntCode + SearchRow>(
-    queries: &[f64],
-    m: usize,
-    d: usize,
-    k: usize,
-    metric: Metric,
-    rows: &[Option<&[C]>],
-) -> Result<Vec<Vec<(u32, f64)>>, RowError> {
-    match exact_query::<C>(queries) {
-        Some(integer)
-            if m <= SCAN_MAX_QUERIES || crate::kernels::code_blocks::applies::<C>(m, d) =>
-        {
-            let present = rowwise::checked_rows(rows, d)?;
-            Ok(codes::nearest_codes(&integer, m, d, k, metric, &present))
-        }
-        _ => rowwise::nearest_rows(queries, m, d, k, metric, rows),
-    }
+/// A search's error, for a user who called `function` (`what` names the queries).
+pub(super) fn search_error(error: &SearchError, function: &str, what: &str) -> PolarsError {
+    polars_err!(ComputeError: "{}", error.message(function, what))
 }
 
 /// The candidate row positions of a rescoring `nearest` (the third input).
@@ -786,7 +698,7 @@ fn candidate_positions(
 
 /// The struct column `nearest` returns: one row per (query, rank).
 fn nearest_struct(name: PlSmallStr, found: &[Vec<(u32, f64)>]) -> PolarsResult<Series> {
-    let (query, rank, index, score) = rowwise::flatten_found(found);
+    let (query, rank, index, score) = search::flatten_found(found);
     let fields = [
         UInt32Chunked::from_vec("query".into(), query).into_series(),
         UInt32Chunked::from_vec("rank".into(), rank).into_series(),

@@ -2,7 +2,6 @@
 //! of a group of embeddings): per dimension, in row order, accumulated in
 //! `f64`, so the result does not depend on the thread count.
 
-
 use super::element::Element;
 
 /// Which aggregation.

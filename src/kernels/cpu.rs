@@ -189,9 +189,7 @@ fn detect() -> Level {
 pub fn force_level(wanted: Level) -> ForcedLevel {
     use std::sync::{Mutex, PoisonError};
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-    let lock = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    let lock = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     let before = level();
     ACTIVE.store(wanted.min(detected()) as u8, Ordering::Relaxed);
     ForcedLevel {
@@ -229,7 +227,10 @@ pub fn test_levels() -> Vec<Level> {
         Level::ALL.into_iter().partition(|&l| l <= detected());
     if !skipped.is_empty() {
         let names: Vec<&str> = skipped.iter().map(|l| l.name()).collect();
-        eprintln!("levels not on this CPU, not tested here: {}", names.join(", "));
+        eprintln!(
+            "levels not on this CPU, not tested here: {}",
+            names.join(", ")
+        );
     }
     run
 }
@@ -344,7 +345,11 @@ mod tiles {
     unsafe fn request_permission() -> bool {
         const ARCH_REQ_XCOMP_PERM: libc::c_long = 0x1023;
         const XFEATURE_XTILEDATA: libc::c_long = 18;
-        libc::syscall(libc::SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0
+        libc::syscall(
+            libc::SYS_arch_prctl,
+            ARCH_REQ_XCOMP_PERM,
+            XFEATURE_XTILEDATA,
+        ) == 0
     }
 
     #[cfg(not(target_os = "linux"))]
@@ -364,7 +369,10 @@ mod tests {
             assert_eq!(Level::parse(&level.name().to_uppercase()), Ok(level));
         }
         let error = Level::parse("sse9").unwrap_err();
-        assert!(error.contains("portable, avx2, avx512, vnni, amx"), "{error}");
+        assert!(
+            error.contains("portable, avx2, avx512, vnni, amx"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -31,7 +31,6 @@
 // for digit; the compiler rounds them to the nearest f64.
 #![allow(clippy::excessive_precision)]
 
-
 use super::element::Element;
 use super::parallel;
 use super::passes::value_of_key;

@@ -6,14 +6,13 @@
 //! where the machine lacks it (see `build.rs`).
 
 use super::aggregate::{Accumulator, VectorAggregate};
-use super::codes::{
-    f32_lanes_dot, hamming, int_dot, int_dot_sq, nearest_codes, nearest_codes_scan,
-    nearest_half, nearest_half_scan, nearest_hamming, nearest_hamming_scan, widen_f16, F16,
-};
 use super::cpu::{self, Level};
-use super::element::Element;
-use super::neighbors::{nearest, Metric};
+use super::element::{Element, F16};
 use super::scaling::column_moments;
+use super::search::codes::{f32_lanes_dot, hamming, int_dot, int_dot_sq, widen_f16};
+use super::search::floats::nearest;
+use super::search::scans::{nearest_codes_scan, nearest_half_scan, nearest_hamming_scan};
+use super::search::{nearest_codes, nearest_half, nearest_hamming, Metric};
 use super::segments::Segment;
 use super::test_data::random_bytes;
 use super::vector::{self, UnitNorm};
@@ -63,15 +62,25 @@ const LENGTHS: [usize; 11] = [0, 1, 3, 31, 32, 33, 100, 384, 1000, 40_000, 300_0
 
 fn row_kernels_at_every_level<T: Element + std::fmt::Debug>(from: impl Fn(f64) -> T) {
     for (i, &n) in LENGTHS.iter().enumerate() {
-        let a: Vec<T> = numbers(n, 2 * i as u64 + 1).into_iter().map(&from).collect();
-        let b: Vec<T> = numbers(n, 2 * i as u64 + 2).into_iter().map(&from).collect();
+        let a: Vec<T> = numbers(n, 2 * i as u64 + 1)
+            .into_iter()
+            .map(&from)
+            .collect();
+        let b: Vec<T> = numbers(n, 2 * i as u64 + 2)
+            .into_iter()
+            .map(&from)
+            .collect();
         let (wa, wb): (Vec<f64>, Vec<f64>) = (
             a.iter().map(|x| x.to_f64()).collect(),
             b.iter().map(|x| x.to_f64()).collect(),
         );
         let what = |name: &str| format!("{name}, {n} elements");
         let dot = at_every_level(&what("dot"), || vector::dot(&a, &b), same_bits);
-        close(dot, wa.iter().zip(&wb).map(|(x, y)| x * y).sum(), &what("dot"));
+        close(
+            dot,
+            wa.iter().zip(&wb).map(|(x, y)| x * y).sum(),
+            &what("dot"),
+        );
         let sum_sq = at_every_level(&what("sum_sq"), || vector::sum_sq(&a), same_bits);
         close(sum_sq, wa.iter().map(|x| x * x).sum(), &what("sum_sq"));
         let manhattan = at_every_level(&what("manhattan"), || vector::manhattan(&a, &b), same_bits);
@@ -88,7 +97,9 @@ fn row_kernels_at_every_level<T: Element + std::fmt::Debug>(from: impl Fn(f64) -
             || {
                 let mut out = vec![from(0.0); n];
                 vector::unit_normalize(&a, UnitNorm::L2, &mut out);
-                out.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<u64>>()
+                out.iter()
+                    .map(|x| x.to_f64().to_bits())
+                    .collect::<Vec<u64>>()
             },
             |x, y| x == y,
         );
@@ -136,9 +147,9 @@ fn vector_aggregates_give_the_same_bits_at_every_level() {
             || {
                 let mut state = Accumulator::new(width, op);
                 state.add_rows(&values);
-                state.finish().map(|(v, valid)| {
-                    (v.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), valid)
-                })
+                state
+                    .finish()
+                    .map(|(v, valid)| (v.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), valid))
             },
             |a, b| a == b,
         );
@@ -153,7 +164,11 @@ fn vector_aggregates_give_the_same_bits_at_every_level() {
                 VectorAggregate::Min => column.fold(f64::INFINITY, f64::min),
                 VectorAggregate::Max => column.fold(f64::NEG_INFINITY, f64::max),
             };
-            close(f64::from_bits(*bits), expected, &format!("{op:?} column {j}"));
+            close(
+                f64::from_bits(*bits),
+                expected,
+                &format!("{op:?} column {j}"),
+            );
         }
     }
 }

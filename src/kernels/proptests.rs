@@ -13,7 +13,6 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::Config;
 
-use super::neighbors::{self, Metric, TopK};
 use super::quantile::{
     percentile_linear, percentile_linear_segments, standard_normal_ppf, SortedStats,
 };
@@ -21,6 +20,8 @@ use super::scaling::{
     block_extent, block_moments, column_extent, column_moments, MinMaxOptions, Moments,
     RobustOptions, Scaler, StandardOptions, StatsError, Transform,
 };
+use super::search::floats::{matmul, nearest};
+use super::search::topk::{rank_row, Metric, TopK};
 use super::segments::{first_infinite_row, for_each_valid_block, Segment, Validity, BLOCK};
 use super::vector::{self, UnitNorm};
 
@@ -793,13 +794,13 @@ fn check_nearest(
         .filter(|(i, _)| skip == 0 || i % (skip + 3) != 1)
         .map(|(i, r)| (i as u32, r.as_slice()))
         .collect();
-    let got = neighbors::nearest(&queries, m, d, k, metric, rows.iter().copied());
+    let got = nearest(&queries, m, d, k, metric, rows.iter().copied());
     prop_assert_eq!(got.len(), m);
     for (q, found) in got.iter().enumerate() {
         let query = &queries[q * d..(q + 1) * d];
         let mut top = TopK::new(k);
         for &(i, row) in &rows {
-            let (key, score) = neighbors::rank_row(metric, row, query);
+            let (key, score) = rank_row(metric, row, query);
             top.push(key, i, score);
         }
         let expected = top.into_sorted();
@@ -860,7 +861,7 @@ proptest! {
         let x: Vec<f64> = seed.iter().cycle().take(rows * d).copied().collect();
         let m: Vec<f64> = seed.iter().rev().cycle().take(d * k).copied().collect();
         let mut out = vec![f64::NAN; rows * k];
-        prop_assert!(neighbors::matmul(&x, rows, d, &m, k, &mut out));
+        prop_assert!(matmul(&x, rows, d, &m, k, &mut out));
         for r in 0..rows {
             for j in 0..k {
                 let e: f64 = (0..d).map(|i| x[r * d + i] * m[i * k + j]).sum();
@@ -869,7 +870,7 @@ proptest! {
         }
         if wrong > 0 {
             let mut bad = vec![7.0; rows * k + wrong];
-            prop_assert!(!neighbors::matmul(&x, rows, d, &m, k, &mut bad));
+            prop_assert!(!matmul(&x, rows, d, &m, k, &mut bad));
             prop_assert!(bad.iter().all(|&v| v == 7.0));
         }
     }
@@ -902,7 +903,7 @@ proptest! {
         let queries: Vec<f64> = queries.iter().cycle().take(m * d).copied().collect();
         let rows: Vec<(u32, &[f64])> =
             values.chunks_exact(d).enumerate().map(|(i, r)| (i as u32, r)).collect();
-        let got = neighbors::nearest(&queries, m, d, k, metric, rows.iter().copied());
+        let got = nearest(&queries, m, d, k, metric, rows.iter().copied());
         prop_assert_eq!(got.len(), m);
         for found in &got {
             prop_assert!(found.len() <= k.min(rows.len()));
@@ -914,7 +915,7 @@ proptest! {
         let v32: Vec<f32> = values.iter().map(|&x| x as f32).collect();
         let rows32: Vec<(u32, &[f32])> =
             v32.chunks_exact(d).enumerate().map(|(i, r)| (i as u32, r)).collect();
-        let _ = neighbors::nearest(&queries, m, d, k, metric, rows32.iter().copied());
+        let _ = nearest(&queries, m, d, k, metric, rows32.iter().copied());
     }
 }
 
@@ -934,7 +935,7 @@ proptest! {
         let empty: [f64; 0] = [];
         let rows: Vec<(u32, &[f64])> = (0..n).map(|i| (i as u32, &empty[..])).collect();
         let got = std::panic::catch_unwind(|| {
-            neighbors::nearest(&[], m, 0, k, metric, rows.iter().copied())
+            nearest(&[], m, 0, k, metric, rows.iter().copied())
         });
         prop_assert!(got.is_ok(), "nearest panicked on d = 0 (n={}, m={}, k={}, {:?})", n, m, k, metric);
         if let Ok(got) = got {

@@ -9,36 +9,15 @@
 use rayon::prelude::*;
 
 use super::element::Element;
-use super::neighbors::{self, Metric, Ranker, SearchRow, TopK};
-use super::parallel;
+
+use super::row_access::VectorRows;
+use super::search::floats::matmul;
+use super::search::rows::ROW_BLOCK;
 use super::vector::{self, UnitNorm};
 
 /// Inputs with at least this many numbers are processed on several threads.
 /// Rows are independent, so the result is the same bits either way.
 pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 20;
-
-/// A sequence of vectors. A row may be null (`None`); a row that is not
-/// contiguous in memory is copied into `scratch` first.
-pub trait VectorRows<T>: Sync {
-    fn row_count(&self) -> usize;
-    /// The length of row `i`, or `None` for a null row (no copy).
-    fn row_len(&self, i: usize) -> Option<usize>;
-    /// Row `i` as one slice, or `None` for a null row.
-    fn row<'s>(&'s self, i: usize, scratch: &'s mut Vec<T>) -> Option<&'s [T]>;
-}
-
-/// Rows already cut into slices (the plugin's view of its chunks).
-impl<T: Sync> VectorRows<T> for [Option<&[T]>] {
-    fn row_count(&self) -> usize {
-        self.len()
-    }
-    fn row_len(&self, i: usize) -> Option<usize> {
-        self.get(i).copied().flatten().map(<[T]>::len)
-    }
-    fn row<'s>(&'s self, i: usize, _scratch: &'s mut Vec<T>) -> Option<&'s [T]> {
-        self.get(i).copied().flatten()
-    }
-}
 
 /// Why rows could not be processed; the caller words the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,7 +214,7 @@ where
     }
     let mut out = vec![T::default(); n * k];
     let mut valid = vec![false; n];
-    let block_rows = neighbors::ROW_BLOCK;
+    let block_rows = ROW_BLOCK;
     let mut block = vec![0.0f64; block_rows * d];
     let mut product = vec![0.0f64; block_rows * k];
     let mut pending: Vec<usize> = Vec::with_capacity(block_rows);
@@ -246,7 +225,7 @@ where
             return;
         }
         // The shapes were checked above, so the product always runs.
-        neighbors::matmul(&block[..b * d], b, d, matrix, k, &mut product[..b * k]);
+        matmul(&block[..b * d], b, d, matrix, k, &mut product[..b * k]);
         for (slot, &row) in pending.iter().enumerate() {
             let result = &product[slot * k..(slot + 1) * k];
             let target = &mut out[row * k..(row + 1) * k];
@@ -273,181 +252,6 @@ where
     }
     flush(&mut pending, &block, &mut out);
     Ok((out, valid))
-}
-
-/// The positions of the `k` rows of `a` best for `query`, best first, ties
-/// to the lower position, null rows (and NaN keys) never chosen: each row
-/// ranked by [`Ranker`]. Ranges of rows are ranked on the kernels' threads
-/// and merged exactly ([`TopK::merge`]), so the result is the serial
-/// scan's; an error names the first row of another length (ranges come
-/// back in order).
-pub fn top_k_rows<T, A>(a: &A, query: &[T], k: usize, metric: Metric) -> Result<Vec<u32>, RowError>
-where
-    T: Element,
-    A: VectorRows<T> + ?Sized,
-{
-    let ranker = Ranker::new(metric, query);
-    let n = a.row_count();
-    let ranges = parallel::blocks(n.div_ceil(TOP_K_RANGE), |r| {
-        let mut top = TopK::new(k);
-        let mut scratch = Vec::new();
-        for row in r * TOP_K_RANGE..((r + 1) * TOP_K_RANGE).min(n) {
-            let Some(x) = a.row(row, &mut scratch) else {
-                continue;
-            };
-            if x.len() != query.len() {
-                return Err(RowError::Width {
-                    row,
-                    found: x.len(),
-                    expected: query.len(),
-                });
-            }
-            let (key, score) = ranker.rank(x);
-            top.push(key, row as u32, score);
-        }
-        Ok(top)
-    });
-    let mut top = TopK::new(k);
-    for range in ranges {
-        top.merge(range?);
-    }
-    Ok(top
-        .into_sorted()
-        .into_iter()
-        .map(|(index, _)| index)
-        .collect())
-}
-
-/// Rows per range of [`top_k_rows`].
-const TOP_K_RANGE: usize = 1 << 14;
-
-/// The `k` best rows of `rows` for each of `m` queries (`queries`: `m × d`
-/// row-major f64), through the blocked matrix-product search of
-/// [`neighbors::nearest`]. Errors on the first row of another length.
-pub fn nearest_rows<R: SearchRow>(
-    queries: &[f64],
-    m: usize,
-    d: usize,
-    k: usize,
-    metric: Metric,
-    rows: &[Option<&[R]>],
-) -> Result<Vec<Vec<(u32, f64)>>, RowError> {
-    for (row, x) in rows.iter().enumerate() {
-        match x {
-            Some(x) if x.len() != d => {
-                return Err(RowError::Width {
-                    row,
-                    found: x.len(),
-                    expected: d,
-                })
-            }
-            _ => {}
-        }
-    }
-    let candidates = rows
-        .iter()
-        .enumerate()
-        .filter_map(|(row, x)| x.map(|x| (row as u32, x)));
-    Ok(neighbors::nearest(queries, m, d, k, metric, candidates))
-}
-
-/// The valid rows with their positions, checked to have `d` numbers.
-pub fn checked_rows<'a, R>(
-    rows: &[Option<&'a [R]>],
-    d: usize,
-) -> Result<Vec<(u32, &'a [R])>, RowError> {
-    let mut present = Vec::with_capacity(rows.len());
-    for (row, x) in rows.iter().enumerate() {
-        if let Some(x) = *x {
-            if x.len() != d {
-                return Err(RowError::Width {
-                    row,
-                    found: x.len(),
-                    expected: d,
-                });
-            }
-            present.push((row as u32, x));
-        }
-    }
-    Ok(present)
-}
-
-/// The `k` best of given candidate rows for each of `m` queries: query `q`
-/// considers `candidates[q * per_query..(q + 1) * per_query]` (positions
-/// into `a`; out-of-range or null rows are skipped), scored exactly as
-/// `top_k_similar` scores them, ties to the lower position. This is the
-/// rescoring step of a search screened on quantized codes.
-#[allow(clippy::too_many_arguments)]
-pub fn nearest_among<T, A>(
-    queries: &[f64],
-    m: usize,
-    d: usize,
-    k: usize,
-    metric: Metric,
-    a: &A,
-    candidates: &[u32],
-    per_query: usize,
-) -> Result<Vec<Vec<(u32, f64)>>, RowError>
-where
-    T: Element,
-    A: VectorRows<T> + ?Sized,
-{
-    let mut scratch = Vec::new();
-    let mut found = Vec::with_capacity(m);
-    for q in 0..m {
-        let query: Vec<T> = queries
-            .get(q * d..(q + 1) * d)
-            .unwrap_or(&[])
-            .iter()
-            .map(|&v| T::from_f64(v))
-            .collect();
-        let mut top = TopK::new(k);
-        let ranker = Ranker::new(metric, &query);
-        let mine = candidates
-            .get(q * per_query..(q + 1) * per_query)
-            .unwrap_or(&[]);
-        for &position in mine {
-            let row = position as usize;
-            if row >= a.row_count() {
-                continue;
-            }
-            let Some(x) = a.row(row, &mut scratch) else {
-                continue;
-            };
-            if x.len() != d {
-                return Err(RowError::Width {
-                    row,
-                    found: x.len(),
-                    expected: d,
-                });
-            }
-            let (key, score) = ranker.rank(x);
-            top.push(key, position, score);
-        }
-        found.push(top.into_sorted());
-    }
-    Ok(found)
-}
-
-/// The columns of a search result, one row per (query, rank): query
-/// position, rank (1 = best), row position and score.
-pub fn flatten_found(found: &[Vec<(u32, f64)>]) -> (Vec<u32>, Vec<u32>, Vec<u32>, Vec<f64>) {
-    let total: usize = found.iter().map(Vec::len).sum();
-    let (mut query, mut rank, mut index, mut score) = (
-        Vec::with_capacity(total),
-        Vec::with_capacity(total),
-        Vec::with_capacity(total),
-        Vec::with_capacity(total),
-    );
-    for (q, hits) in found.iter().enumerate() {
-        for (r, &(i, s)) in hits.iter().enumerate() {
-            query.push(q as u32);
-            rank.push(r as u32 + 1);
-            index.push(i);
-            score.push(s);
-        }
-    }
-    (query, rank, index, score)
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@
 
 use std::mem::MaybeUninit;
 
-
 use super::element::Element;
 use super::parallel;
 use super::quantile::{percentile_linear_segments, standard_normal_ppf, SortedStats};

@@ -15,7 +15,7 @@ use pyo3::prelude::*;
 
 use crate::dispatch::FloatKind;
 use crate::kernels::element::Element;
-use crate::kernels::rowwise::VectorRows;
+use crate::kernels::row_access::VectorRows;
 
 /// What kind of container the data came in, so the answer goes back in the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,11 +19,10 @@ use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple, PyType};
 
-use crate::dispatch::FloatKind;
 use crate::kernels::gaussian::GaussError;
-use crate::kernels::neighbors::Metric;
 use crate::kernels::rowwise::{self, RowError};
 use crate::kernels::scaling::{Scaler, StatsError};
+use crate::kernels::search::{self, Corpus, Metric, Request, SearchMetric};
 use crate::kernels::segments::{Segment, Validity};
 use crate::options::{self, GaussianOptions, PairOp, ScaleOptions};
 use input::{as_rows, Data, PlainFloat, Rows};
@@ -277,25 +276,13 @@ fn top_k_similar<'py>(
     let query = query.as_array().to_vec();
     let d = query.len();
     let (x, metric, k) = search_input(function, x, d, k, metric)?;
-    let positions = match x.kind() {
-        FloatKind::F64 => {
-            let view = x.view::<f64>();
-            let rows = rows_of(&view, function)?;
-            py.detach(|| rowwise::top_k_rows(&rows, &query, k, metric))
-                .map_err(|e| row_error(e, function))?
-        }
-        FloatKind::F32 => {
-            let found = with_row_slices(&x.view::<f32>(), d, |rows| {
-                py.detach(|| rowwise::nearest_rows(&query, 1, d, k, metric, rows))
-            })
-            .map_err(|e| row_error(e, function))?;
-            found
-                .into_iter()
-                .flatten()
-                .map(|(index, _)| index)
-                .collect()
-        }
-    };
+    let metric = SearchMetric::Float(metric);
+    let positions = with_float!(x.kind(), T => {
+        with_row_slices(&x.view::<T>(), d, |rows| {
+            py.detach(|| search::top_k(Corpus::from(rows), &query, k, metric))
+        })
+        .map_err(|e| value_error(e.message(function, "query")))?
+    });
     Ok(match x.origin {
         input::Origin::Numpy => PyArray1::from_vec(py, positions).into_any(),
         _ => positions.into_pyobject(py)?.into_any(),
@@ -337,13 +324,20 @@ fn nearest<'py>(
     let (x, metric, k) = search_input(function, x, d, k, metric)?;
     let q = q.as_standard_layout();
     let q = q.as_slice().unwrap_or(&[]);
+    let request = Request {
+        queries: q,
+        m,
+        d,
+        k,
+        metric: SearchMetric::Float(metric),
+    };
     let found = with_float!(x.kind(), T => {
         with_row_slices(&x.view::<T>(), d, |rows| {
-            py.detach(|| rowwise::nearest_rows(q, m, d, k, metric, rows))
+            py.detach(|| search::search(Corpus::from(rows), &request))
         })
-        .map_err(|e| row_error(e, function))?
+        .map_err(|e| value_error(e.message(function, "queries")))?
     });
-    let (query, rank, index, score) = rowwise::flatten_found(&found);
+    let (query, rank, index, score) = search::flatten_found(&found);
     PyTuple::new(
         py,
         [

@@ -1,197 +1,21 @@
-//! Brute-force nearest neighbours (scores from the matrix products of
-//! [`super::product`]), `project`'s product, and bounded top-k selection.
-//! The screened searches of Float32 and narrower rows (bounds, shared
-//! thresholds) are in [`super::screened`].
+//! The search of float rows by matrix products: Float64 rows scored by a
+//! Float64 product ([`nearest_serial`]), Float32 and narrower rows screened
+//! by a Float32 (or 8-bit) product with their candidates scored exactly
+//! ([`super::screened`]); `project`'s product.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use crate::kernels::element::{Element, F16};
+use crate::kernels::vector;
 
-use super::codes::{self, widen_into, F16};
-use super::element::Element;
-use super::parallel;
-use super::product::{gemm_product, ProductFloat, Queries};
+use super::product::{gemm_product, ProductFloat};
+use super::rows::{SearchQueries, QUERY_CHUNK, ROW_BLOCK};
 use super::screen8;
 use super::screened::{nearest_quantized, nearest_screened, quantized_queries, Thresholds};
-use super::vector;
-
-/// Rows gathered per matrix product: the block (and its scores) stay in cache.
-pub const ROW_BLOCK: usize = 256;
-
-/// At most this many queries are scored per product, so a block's scores
-/// (`ROW_BLOCK × QUERY_CHUNK`) are still in cache when they are screened.
-pub const QUERY_CHUNK: usize = 512;
+use super::topk::{search_in_parts, Metric, TopK};
 
 /// `out (rows × k) = x (rows × d) · m (d × k)`, all row-major `f64`.
 /// Returns `false` (and leaves `out` alone) if the lengths disagree.
 pub fn matmul(x: &[f64], rows: usize, d: usize, m: &[f64], k: usize, out: &mut [f64]) -> bool {
     gemm_product(x, rows, d, m, k, false, out)
-}
-
-/// How neighbours are ranked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Metric {
-    /// Highest cosine similarity first.
-    Cosine,
-    /// Highest dot product first.
-    Dot,
-    /// Smallest Euclidean distance first.
-    Euclidean,
-}
-
-/// A candidate: `key` is higher-is-better; ties go to the lower `index`.
-#[derive(Debug, Clone, Copy)]
-struct Candidate {
-    key: f64,
-    index: u32,
-    score: f64,
-}
-
-impl PartialEq for Candidate {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Candidate {}
-impl PartialOrd for Candidate {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Candidate {
-    /// "Greater" means *worse*, so the heap's top is the worst kept candidate.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .key
-            .total_cmp(&self.key)
-            .then(self.index.cmp(&other.index))
-    }
-}
-
-/// The best `k` of a stream of scored rows, in O(n log k).
-pub struct TopK {
-    k: usize,
-    heap: BinaryHeap<Candidate>,
-}
-
-impl TopK {
-    pub fn new(k: usize) -> Self {
-        Self {
-            k,
-            heap: BinaryHeap::with_capacity(k.min(1 << 16) + 1),
-        }
-    }
-
-    /// Offers row `index` with ranking `key` (higher is better) and the
-    /// `score` to report. NaN keys are never kept.
-    #[inline]
-    pub fn push(&mut self, key: f64, index: u32, score: f64) {
-        if key.is_nan() || self.k == 0 {
-            return;
-        }
-        // -0.0 and +0.0 are the same score: ties must go to the lower index.
-        let key = key + 0.0;
-        let candidate = Candidate { key, index, score };
-        if self.heap.len() < self.k {
-            self.heap.push(candidate);
-        } else if let Some(worst) = self.heap.peek() {
-            if candidate < *worst {
-                self.heap.pop();
-                self.heap.push(candidate);
-            }
-        }
-    }
-
-    /// The key a new candidate must beat to be kept: the worst kept key
-    /// once `k` are kept, else minus infinity.
-    pub fn worst_key(&self) -> f64 {
-        match self.heap.peek() {
-            Some(worst) if self.heap.len() >= self.k => worst.key,
-            _ => f64::NEG_INFINITY,
-        }
-    }
-
-    /// Adds every candidate kept by `other`. The kept set under a total order
-    /// is unique, so merging partial searches in any order gives one answer.
-    pub fn merge(&mut self, other: TopK) {
-        for c in other.heap {
-            self.push(c.key, c.index, c.score);
-        }
-    }
-
-    /// `(index, score)` best first.
-    pub fn into_sorted(self) -> Vec<(u32, f64)> {
-        let mut kept = self.heap.into_vec();
-        kept.sort();
-        kept.into_iter().map(|c| (c.index, c.score)).collect()
-    }
-}
-
-/// Merges two sets of per-query partial results (the top k of two row
-/// ranges, query by query); exact, see [`TopK::merge`].
-pub fn merge_tops(mut left: Vec<TopK>, right: Vec<TopK>) -> Vec<TopK> {
-    for (l, r) in left.iter_mut().zip(right) {
-        l.merge(r);
-    }
-    left
-}
-
-/// The best `k` rows for each of `m` queries, best first: `search` finds
-/// the top k of each part of `part` rows, the parts run on the kernels'
-/// threads (the caller starts on the first at once, see
-/// [`parallel::blocks`]: a small input is searched where it is called,
-/// with no wake-up to wait for) and merge exactly ([`TopK::merge`]), so
-/// the result is the serial search's whatever the thread count. `None`
-/// when a part's search fails.
-pub fn search_in_parts<I: Sync>(
-    rows: &[I],
-    part: usize,
-    m: usize,
-    k: usize,
-    search: impl Fn(&[I]) -> Option<Vec<TopK>> + Sync,
-) -> Option<Vec<Vec<(u32, f64)>>> {
-    let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
-    for found in parallel::map_chunks(rows, part, search) {
-        tops = merge_tops(tops, found?);
-    }
-    Some(tops.into_iter().map(TopK::into_sorted).collect())
-}
-
-/// The ranking key and reported score of a row for a query.
-#[inline]
-pub fn rank_row<T: Element>(metric: Metric, row: &[T], query: &[T]) -> (f64, f64) {
-    Ranker::new(metric, query).rank(row)
-}
-
-/// Ranks many rows against one query: the key (higher is better) and the
-/// reported score of each row.
-#[derive(Debug, Clone, Copy)]
-pub struct Ranker<'q, T> {
-    pub metric: Metric,
-    pub query: &'q [T],
-}
-
-impl<'q, T: Element> Ranker<'q, T> {
-    pub fn new(metric: Metric, query: &'q [T]) -> Self {
-        Ranker { metric, query }
-    }
-
-    #[inline]
-    pub fn rank(&self, row: &[T]) -> (f64, f64) {
-        match self.metric {
-            Metric::Cosine => {
-                let s = vector::cosine(row, self.query);
-                (s, s)
-            }
-            Metric::Dot => {
-                let s = vector::dot(row, self.query);
-                (s, s)
-            }
-            Metric::Euclidean => {
-                let d = vector::euclidean(row, self.query);
-                (-d, d)
-            }
-        }
-    }
 }
 
 /// A row type `nearest` can search, with the strategy that suits it:
@@ -249,92 +73,6 @@ impl SearchRow for f64 {
     }
 }
 
-/// The queries of a search, prepared once for all its parts: their values
-/// in the type the rows are scored in, their norms, and the chunks the
-/// matrix products take.
-#[doc(hidden)]
-pub struct SearchQueries<S> {
-    pub(super) values: Vec<S>,
-    pub(super) m: usize,
-    pub(super) d: usize,
-    pub(super) sq: Vec<f64>,
-    pub(super) norm: Vec<f64>,
-    /// `(first query, the chunk's queries)`, at most `QUERY_CHUNK` each.
-    pub(super) chunks: Vec<(usize, Queries<S>)>,
-}
-
-impl<S: ProductFloat + Element> SearchQueries<S> {
-    fn new(queries: &[f64], m: usize, d: usize) -> Self {
-        let values: Vec<S> = queries.iter().map(|&v| S::from_f64(v)).collect();
-        let mut prepared = SearchQueries {
-            m,
-            d,
-            sq: Vec::with_capacity(m),
-            norm: Vec::with_capacity(m),
-            chunks: Vec::new(),
-            values,
-        };
-        for q in 0..m {
-            let query = prepared.query(q);
-            let (sq, norm) = (vector::sum_sq(query), vector::norm_l2(query));
-            prepared.sq.push(sq);
-            prepared.norm.push(norm);
-        }
-        // Chunks of equal size (a multiple of 32 queries, a panel of the
-        // product) but the last.
-        let count = m.div_ceil(QUERY_CHUNK);
-        let size = m.div_ceil(count.max(1)).next_multiple_of(32).max(1);
-        prepared.chunks = (0..m)
-            .step_by(size)
-            .filter_map(|q0| {
-                let q1 = (q0 + size).min(m);
-                let chunk = prepared.values.get(q0 * d..q1 * d)?;
-                Some((q0, Queries::new(chunk, q1 - q0, d)?))
-            })
-            .collect();
-        prepared
-    }
-
-    pub(super) fn query(&self, q: usize) -> &[S] {
-        self.values.get(q * self.d..(q + 1) * self.d).unwrap_or(&[])
-    }
-}
-
-/// Rows whose values are exactly `f32` numbers (read in place or widened).
-pub trait F32Row: Copy + Send + Sync + 'static {
-    /// `row` as `f32` values, widened into `scratch` when it is narrower.
-    fn widened<'s>(row: &'s [Self], scratch: &'s mut Vec<f32>) -> &'s [f32];
-
-    /// The ranking key and score of a row, from its widened values `wide`
-    /// (of [`F32Row::widened`]): by default the exact `f64` accumulation
-    /// of [`rank_row`].
-    #[inline]
-    fn rank_widened(metric: Metric, wide: &[f32], query: &[f32]) -> (f64, f64) {
-        rank_row(metric, wide, query)
-    }
-
-    /// Whether every key of a query and a row with these sums of squares
-    /// is NaN (never kept): by default when either holds a NaN (its sum of
-    /// squares is NaN), as [`rank_row`] propagates NaN in every metric.
-    #[inline]
-    fn nan_key(query_sq: f64, row_sq: f64) -> bool {
-        query_sq.is_nan() || row_sq.is_nan()
-    }
-
-    /// How far [`F32Row::rank_widened`]'s scores may be from the exact ones, per
-    /// unit of `|q|·|x|` (cosine: in its own units), for vectors of length `d`.
-    fn rank_error(_d: usize) -> f64 {
-        0.0
-    }
-}
-
-impl F32Row for f32 {
-    #[inline(always)]
-    fn widened<'s>(row: &'s [f32], _scratch: &'s mut Vec<f32>) -> &'s [f32] {
-        row
-    }
-}
-
 macro_rules! screened_rows {
     ($($t:ty),*) => {$(
         impl SearchRow for $t {
@@ -366,50 +104,6 @@ macro_rules! screened_rows {
     )*};
 }
 screened_rows!(f32, F16, i8, u8);
-
-macro_rules! integer_rows {
-    ($($t:ty),*) => {$(
-        impl F32Row for $t {
-            #[inline(always)]
-            fn widened<'s>(row: &'s [$t], scratch: &'s mut Vec<f32>) -> &'s [f32] {
-                widen_into(row, scratch);
-                scratch.as_slice()
-            }
-        }
-    )*};
-}
-integer_rows!(i8, u8);
-
-/// Float16 rows are ranked in `f32` lanes (see [`codes::rank_half`]).
-impl F32Row for F16 {
-    #[inline(always)]
-    fn widened<'s>(row: &'s [F16], scratch: &'s mut Vec<f32>) -> &'s [f32] {
-        codes::widen_f16(row, scratch);
-        scratch.as_slice()
-    }
-
-    /// As [`codes::rank_half`] on the widened row.
-    #[inline]
-    fn rank_widened(metric: Metric, wide: &[f32], query: &[f32]) -> (f64, f64) {
-        let ranker = codes::HalfRanker::new(metric, query);
-        let row_sq = if ranker.needs_row_sq() {
-            codes::f32_lanes_dot(wide, wide)
-        } else {
-            0.0
-        };
-        ranker.rank(wide, row_sq)
-    }
-
-    fn rank_error(d: usize) -> f64 {
-        codes::half_rank_error(d)
-    }
-
-    /// Never: the cosine of a zero vector is 0 even against a NaN.
-    #[inline]
-    fn nan_key(_query_sq: f64, _row_sq: f64) -> bool {
-        false
-    }
-}
 
 /// The `k` best rows for each of `m` queries (`queries`: m × d row-major).
 /// `rows` yields `(position, row)` for every candidate row (null rows left
@@ -539,6 +233,8 @@ fn nearest_serial(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::search::rows::F32Row;
+    use crate::kernels::search::topk::rank_row;
 
     #[test]
     fn screened_f32_search_is_exact() {

@@ -73,17 +73,16 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::cpu::{self, Level};
-use super::codes::nearest_hamming_scan;
-use super::neighbors::{search_in_parts, TopK};
+use crate::kernels::cpu::{self, Level};
+
+use super::scans::nearest_hamming_scan;
+use super::topk::{search_in_parts, TopK, PART_ROWS};
 
 /// Rows per block: one 64-bit lane of a 512-bit vector each.
 const LANES: usize = 8;
 /// How many blocks ahead rows are prefetched (the block's pointers come
 /// from the row slices, so the hardware cannot always follow them).
 const PREFETCH_BLOCKS: usize = 8;
-/// Rows per thread's part (the scan's, merged the same way).
-const PART_ROWS: usize = 1 << 14;
 /// Blocks between two reads of the thresholds the other parts shared.
 const SHARE_BLOCKS: usize = 64;
 
@@ -479,7 +478,7 @@ mod avx512 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::neighbors::merge_tops;
+    use crate::kernels::search::topk::merge_tops;
     use crate::kernels::test_data::random_bytes;
 
     /// Codes from a tiny alphabet: many equal distances (ties).
@@ -650,7 +649,7 @@ mod tests {
             }
             assert_eq!(nearest(&queries, 13, width, 10, &rows), expected);
             assert_eq!(
-                crate::kernels::codes::nearest_hamming(&queries, 13, width, 10, &rows),
+                crate::kernels::search::nearest_hamming(&queries, 13, width, 10, &rows),
                 expected
             );
         }
@@ -659,7 +658,10 @@ mod tests {
     /// A part that runs after another has shared its k-th distance keeps
     /// its own rows at that same distance: they come first by position.
     #[test]
-    #[cfg_attr(not(test_cpu_vnni), ignore = "the test machine has no AVX-512 VPOPCNTDQ")]
+    #[cfg_attr(
+        not(test_cpu_vnni),
+        ignore = "the test machine has no AVX-512 VPOPCNTDQ"
+    )]
     fn shared_bound_keeps_earlier_ties() {
         let _level = cpu::force_level(Level::Vnni);
         assert!(available());

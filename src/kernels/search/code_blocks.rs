@@ -51,10 +51,11 @@
 //! 1.09 / 2.14). Tile loads must not straddle cache lines (3.4 against 16
 //! ns per 1 KiB tile, measured), so the packed buffers are 64-byte aligned.
 
-use super::cpu::{self, Level};
+use crate::kernels::cpu::{self, Level};
+
 use super::amx::{self, Aligned, Bytes};
-use super::codes::{int_dot, CodeRanker, IntCode};
-use super::neighbors::{search_in_parts, Metric, TopK};
+use super::codes::{int_dot, CodeRanker, IntCode, I32_LANE_MAX_WIDTH};
+use super::topk::{search_in_parts, Metric, TopK, PART_ROWS};
 
 /// Rows per packed block for VNNI (a multiple of its tile height).
 pub const BLOCK_ROWS: usize = 252;
@@ -69,11 +70,9 @@ const TILE_ROWS: usize = 14;
 const PANEL: usize = 32;
 /// Panels whose scores are ranked together.
 const PANELS_PER_PASS: usize = 8;
-/// Rows per thread's part (merged exactly, as in the scan).
-const PART_ROWS: usize = 1 << 14;
 
-/// The widest rows whose `i32` lanes cannot overflow: `d · 255 · 128 <= i32::MAX`.
-pub const MAX_WIDTH: usize = (i32::MAX as u64 / (255 * 128)) as usize;
+/// The widest rows whose `i32` lanes cannot overflow.
+pub const MAX_WIDTH: usize = I32_LANE_MAX_WIDTH;
 
 /// From this many queries on, [`nearest_blocked`] beats the per-row scan
 /// (measured with `cargo run --release --example int8_bench`).
@@ -632,7 +631,7 @@ mod vnni {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::codes::nearest_codes_scan;
+    use crate::kernels::search::scans::nearest_codes_scan;
     use crate::kernels::test_data::random_bytes;
 
     fn random_codes(n: usize, seed: u64) -> Vec<i8> {
@@ -787,7 +786,7 @@ mod tests {
         assert!(applies::<u8>(m, d));
         assert!(!applies::<i8>(MIN_QUERIES - 1, d));
         assert!(!applies::<i8>(m, MAX_WIDTH + 1));
-        let got = crate::kernels::codes::nearest_codes(&queries, m, d, 7, Metric::Cosine, &rows);
+        let got = crate::kernels::search::nearest_codes(&queries, m, d, 7, Metric::Cosine, &rows);
         let expected = nearest_codes_scan(&queries, m, d, 7, Metric::Cosine, &rows);
         assert_eq!(got, expected);
         // Rows of another width: the blocked kernel declines.

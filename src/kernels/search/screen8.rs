@@ -32,7 +32,9 @@
 //! vector loads); `d` is cut into passes of at most 768 (the panel's part,
 //! 24 KiB, stays in L1), whose `i32` sums add exactly.
 
-use super::code_blocks;
+use crate::kernels::cpu::{self, Level};
+
+use super::codes::I32_LANE_MAX_WIDTH;
 
 /// Queries per panel.
 pub const PANEL: usize = 32;
@@ -43,7 +45,7 @@ const PASS_GROUPS: usize = 192;
 /// The most of a block of rows the panels pass over at once (in L2).
 const ROW_SLICE_BYTES: usize = 1 << 20;
 /// The widest vectors whose `i32` lanes cannot overflow.
-pub const MAX_WIDTH: usize = code_blocks::MAX_WIDTH;
+pub const MAX_WIDTH: usize = I32_LANE_MAX_WIDTH;
 /// The magnitudes a vector's largest number may have to be quantized.
 const MAX_MAGNITUDE: f32 = (1u64 << 50) as f32;
 const MIN_MAGNITUDE: f32 = 1.0 / (1u64 << 60) as f32;
@@ -56,7 +58,7 @@ pub const BAR_SLACK: f64 = 12.0 / (1u64 << 24) as f64;
 
 /// Whether this CPU runs the screen (AVX-512 F, BW, VL and VNNI).
 pub fn available() -> bool {
-    code_blocks::available()
+    cfg!(target_arch = "x86_64") && cpu::at_least(Level::Vnni)
 }
 
 /// Quantizes `v` into `codes` (`codes[i] = c_i + bias`, wrapping, as

@@ -9,7 +9,7 @@
 //! Rust has no stable AMX intrinsics, so the few instructions are written
 //! as inline assembly. Linux hands out the tile state only on request
 //! (`arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)`), once per
-//! process; the CPU-level layer ([`super::cpu`]) asks once and reports the
+//! process; the CPU-level layer ([`crate::kernels::cpu`]) asks once and reports the
 //! `amx` level only when the request was granted (it may be refused, e.g.
 //! when a thread's signal stack is too small for the larger signal frames),
 //! and every caller falls back to its VNNI kernel otherwise.
@@ -20,7 +20,7 @@
 //! bytes per group), which is exactly AMX's "VNNI" layout of the right
 //! operand with a row stride of 128 bytes.
 
-use super::cpu::{self, Level};
+use crate::kernels::cpu::{self, Level};
 
 /// Rows of one tile.
 pub const TILE_ROWS: usize = 16;
@@ -279,7 +279,10 @@ mod tests {
     #[cfg_attr(not(test_cpu_amx), ignore = "the test machine has no AMX")]
     fn products_equal_the_scalar_sums() {
         let _level = cpu::force_level(Level::Amx);
-        assert!(available(), "AMX is in CPUID, but Linux refused the tile state");
+        assert!(
+            available(),
+            "AMX is in CPUID, but Linux refused the tile state"
+        );
         for (width, row_count, stride) in [(64, 32, 32), (384, 96, 40), (128, 64, 64)] {
             let rows = bytes(row_count * width, width as u64);
             let queries = bytes(PANEL * width, 7 + width as u64);

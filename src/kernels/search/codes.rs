@@ -9,93 +9,11 @@
 //! the widened rows (whose partial sums are exact integers too): the integer
 //! path is only faster, never different.
 
-
 #[cfg(target_arch = "x86_64")]
-use super::cpu::{self, Level};
-use super::code_blocks;
-use super::element::Element;
-use super::hamming_blocks;
-use super::neighbors::{search_in_parts, Metric, TopK};
-use super::rowwise::VectorRows;
+use crate::kernels::cpu::{self, Level};
+use crate::kernels::element::{Element, Narrow, F16};
 
-/// An IEEE half-precision number, as its bits (Polars' `Float16` layout).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[repr(transparent)]
-pub struct F16(pub u16);
-
-impl F16 {
-    /// The exact `f32` value (branch-free, so row loops vectorise).
-    #[inline(always)]
-    pub fn to_f32(self) -> f32 {
-        const SHIFTED_EXP: u32 = 0x7c00 << 13; // exponent mask after the shift
-        let h = u32::from(self.0);
-        let mut o = (h & 0x7fff) << 13; // exponent and mantissa
-        let exp = o & SHIFTED_EXP;
-        o += (127 - 15) << 23; // re-bias the exponent
-        let special = exp == SHIFTED_EXP; // Inf or NaN: re-bias once more
-        let tiny = exp == 0; // zero or subnormal: renormalise through a float
-        let normal = f32::from_bits(o + if special { (128 - 16) << 23 } else { 0 });
-        let magic = f32::from_bits(113 << 23);
-        let renormalised = f32::from_bits(o + (1 << 23)) - magic;
-        let magnitude = if tiny { renormalised } else { normal };
-        f32::from_bits(magnitude.to_bits() | ((h & 0x8000) << 16))
-    }
-}
-
-/// An element type that is widened to `f32` exactly (Float16, Int8, UInt8).
-pub trait Narrow: Copy + Send + Sync + 'static {
-    fn to_f32(self) -> f32;
-}
-
-impl Narrow for F16 {
-    #[inline(always)]
-    fn to_f32(self) -> f32 {
-        F16::to_f32(self)
-    }
-}
-
-impl Narrow for i8 {
-    #[inline(always)]
-    fn to_f32(self) -> f32 {
-        f32::from(self)
-    }
-}
-
-impl Narrow for u8 {
-    #[inline(always)]
-    fn to_f32(self) -> f32 {
-        f32::from(self)
-    }
-}
-
-crate::by_level! {
-    [avx512, avx2]
-    /// Widens `row` onto `out` (cleared first).
-    pub fn widen_into<S: Narrow, T: Element>(row: &[S], out: &mut Vec<T>) {
-        out.clear();
-        out.extend(row.iter().map(|x| T::from_f64(f64::from(x.to_f32()))));
-    }
-}
-
-/// Rows of a narrow type seen as rows of `f32` or `f64`: each row is widened
-/// into the caller's scratch buffer when a kernel reads it.
-pub struct Widened<'a, S> {
-    pub rows: Vec<Option<&'a [S]>>,
-}
-
-impl<S: Narrow, T: Element> VectorRows<T> for Widened<'_, S> {
-    fn row_count(&self) -> usize {
-        self.rows.len()
-    }
-    fn row_len(&self, i: usize) -> Option<usize> {
-        self.rows.get(i).copied().flatten().map(<[S]>::len)
-    }
-    fn row<'s>(&'s self, i: usize, scratch: &'s mut Vec<T>) -> Option<&'s [T]> {
-        let row = self.rows.get(i).copied().flatten()?;
-        widen_into(row, scratch);
-        Some(scratch.as_slice())
-    }
-}
+use super::topk::{rank_row, Metric};
 
 // ---------------------------------------------------------------- Float16
 
@@ -327,7 +245,7 @@ impl<'q> HalfRanker<'q> {
     #[inline]
     pub fn rank(&self, row: &[f32], row_sq: f64) -> (f64, f64) {
         let fine = |s: f64| s.is_finite() && s >= f64::from(f32::MIN_POSITIVE) * 1e6;
-        let exact = || super::neighbors::rank_row(self.metric, row, self.query);
+        let exact = || rank_row(self.metric, row, self.query);
         match self.metric {
             Metric::Dot => {
                 let d = f32_lanes_dot(row, self.query);
@@ -510,6 +428,11 @@ mod wide {
     }
 }
 
+/// The widest byte vectors whose dot products, as the blocked kernels
+/// form them (a byte times a byte offset by 128, see
+/// [`super::code_blocks`]), fit `i32` lanes: `d · 255 · 128 <= i32::MAX`.
+pub const I32_LANE_MAX_WIDTH: usize = (i32::MAX as u64 / (255 * 128)) as usize;
+
 /// Elements per block accumulated in `i32` lanes: every product or square of
 /// two 8-bit codes is at most 255² = 65,025 in magnitude, and 2^15 of them
 /// stay below 2^31.
@@ -580,7 +503,7 @@ pub fn int_dot<C: IntCode>(a: &[C], b: &[C]) -> i64 {
 }
 
 /// Ranks integer rows against an integer query with exact integer sums:
-/// the same keys and scores, bit for bit, as [`super::neighbors::Ranker`]
+/// the same keys and scores, bit for bit, as [`super::topk::Ranker`]
 /// on the widened vectors (whose `f64` partial sums are exact integers too).
 #[derive(Debug, Clone, Copy)]
 pub struct CodeRanker<'q, C> {
@@ -642,131 +565,6 @@ impl<'q, C: IntCode> CodeRanker<'q, C> {
     }
 }
 
-/// The `k` best rows for each of `m` integer queries on integer rows,
-/// scored exactly by the integer kernels (`queries`: `m × d`). Enough
-/// queries, on a CPU with AVX-512 VNNI, go through the blocked kernel of
-/// [`super::code_blocks`]; everything else through
-/// [`nearest_codes_scan`]. Both give the same result, bit for bit.
-pub fn nearest_codes<C: IntCode>(
-    queries: &[C],
-    m: usize,
-    d: usize,
-    k: usize,
-    metric: Metric,
-    rows: &[(u32, &[C])],
-) -> Vec<Vec<(u32, f64)>> {
-    if code_blocks::applies::<C>(m, d) {
-        if let Some(found) = code_blocks::nearest_blocked(queries, m, d, k, metric, rows) {
-            return found;
-        }
-    }
-    nearest_codes_scan(queries, m, d, k, metric, rows)
-}
-
-/// [`nearest_codes`] by a scan: each row read once, for all queries, one
-/// integer dot product per pair; a row's own sum of squares is computed
-/// once for all queries.
-pub fn nearest_codes_scan<C: IntCode>(
-    queries: &[C],
-    m: usize,
-    d: usize,
-    k: usize,
-    metric: Metric,
-    rows: &[(u32, &[C])],
-) -> Vec<Vec<(u32, f64)>> {
-    let rankers: Vec<CodeRanker<'_, C>> = (0..m)
-        .map(|q| CodeRanker::new(metric, queries.get(q * d..(q + 1) * d).unwrap_or(&[])))
-        .collect();
-    scan_nearest_with(
-        m,
-        k,
-        rows,
-        |row, _| {
-            if metric != Metric::Dot {
-                int_dot(row, row)
-            } else {
-                0
-            }
-        },
-        |q, row, row_sq, _| rankers[q].rank_with(row, *row_sq),
-    )
-}
-
-/// The `k` best Float16 rows for each of `m` queries, ranked by
-/// [`HalfRanker`] (`queries`: `m × d`, as Float32), as `(position, score)`
-/// best first, ties to the lower position: the tiled kernel of
-/// [`super::half_tiles`], which gives the result of [`nearest_half_scan`]
-/// bit for bit.
-pub fn nearest_half(
-    queries: &[f32],
-    m: usize,
-    d: usize,
-    k: usize,
-    metric: Metric,
-    rows: &[(u32, &[F16])],
-) -> Vec<Vec<(u32, f64)>> {
-    super::half_tiles::nearest_half_tiled(queries, m, d, k, metric, rows)
-}
-
-/// [`nearest_half`] by a plain scan: each row widened once for all queries
-/// and ranked by [`HalfRanker`] for each (the reference of the tiled
-/// kernel).
-pub fn nearest_half_scan(
-    queries: &[f32],
-    m: usize,
-    d: usize,
-    k: usize,
-    metric: Metric,
-    rows: &[(u32, &[F16])],
-) -> Vec<Vec<(u32, f64)>> {
-    let rankers: Vec<HalfRanker<'_>> = (0..m)
-        .map(|q| HalfRanker::new(metric, queries.get(q * d..(q + 1) * d).unwrap_or(&[])))
-        .collect();
-    let needs_row_sq = metric == Metric::Cosine;
-    scan_nearest_with(
-        m,
-        k,
-        rows,
-        |row, scratch| {
-            widen_f16(row, scratch);
-            if needs_row_sq {
-                f32_lanes_dot(scratch, scratch)
-            } else {
-                0.0
-            }
-        },
-        |q, _, row_sq, scratch| rankers[q].rank(scratch, *row_sq),
-    )
-}
-
-/// The `k` best rows for each of `m` queries by `rank(q, row, prepared,
-/// scratch)`, reading each row once (rows outer, queries inner), with the
-/// work all queries share done once per row by `prepare(row, scratch)`. For
-/// few queries this beats a matrix product. Row ranges are searched on
-/// several threads and merged exactly (see `TopK::merge`), so the result
-/// does not depend on the thread count.
-fn scan_nearest_with<R: Sync, P>(
-    m: usize,
-    k: usize,
-    rows: &[(u32, &[R])],
-    prepare: impl Fn(&[R], &mut Vec<f32>) -> P + Sync,
-    rank: impl Fn(usize, &[R], &P, &mut Vec<f32>) -> (f64, f64) + Sync,
-) -> Vec<Vec<(u32, f64)>> {
-    search_in_parts(rows, 1 << 14, m, k, |part| {
-        let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
-        let mut scratch = Vec::new();
-        for &(position, row) in part {
-            let prepared = prepare(row, &mut scratch);
-            for (q, top) in tops.iter_mut().enumerate() {
-                let (key, score) = rank(q, row, &prepared, &mut scratch);
-                top.push(key, position, score);
-            }
-        }
-        Some(tops)
-    })
-    .unwrap_or_default()
-}
-
 // ---------------------------------------------------------------- binary codes
 
 crate::by_level! {
@@ -795,8 +593,9 @@ crate::by_level! {
     }
 }
 
+/// The first 8 bytes of `bytes` (at least 8) as an array.
 #[inline(always)]
-fn word(bytes: &[u8]) -> [u8; 8] {
+pub(super) fn word(bytes: &[u8]) -> [u8; 8] {
     let mut w = [0u8; 8];
     w.copy_from_slice(&bytes[..8]);
     w
@@ -808,74 +607,6 @@ fn word(bytes: &[u8]) -> [u8; 8] {
 pub fn rank_hamming(row: &[u8], query: &[u8]) -> (f64, f64) {
     let d = f64::from(hamming(row, query));
     (-d, d)
-}
-
-crate::by_level! {
-    [vnni, avx2]
-    /// The distances from one code to each of `m` query codes (`queries`:
-    /// `m × width` bytes) into `out`: one dispatch per row, not per pair.
-    fn hamming_many<>(row: &[u8], queries: &[u8], width: usize, out: &mut [u32]) {
-        for (d, query) in out.iter_mut().zip(queries.chunks_exact(width.max(1))) {
-            let words = row.chunks_exact(8).zip(query.chunks_exact(8));
-            let mut total: u32 = words
-                .map(|(a, b)| (u64::from_le_bytes(word(a)) ^ u64::from_le_bytes(word(b))).count_ones())
-                .sum();
-            let tail = row.len() / 8 * 8;
-            for (a, b) in row[tail..].iter().zip(&query[tail.min(query.len())..]) {
-                total += (a ^ b).count_ones();
-            }
-            *d = total;
-        }
-    }
-}
-
-/// The `k` codes nearest each of `m` query codes (`queries`: `m × width`
-/// bytes, row-major), as `(position, distance)` best first, ties to the
-/// lower position: on a CPU with AVX-512 VPOPCNTDQ and BW by the blocked kernel of
-/// [`super::hamming_blocks`], elsewhere by [`nearest_hamming_scan`]. Both
-/// give the same result.
-pub fn nearest_hamming(
-    queries: &[u8],
-    m: usize,
-    width: usize,
-    k: usize,
-    rows: &[(u32, &[u8])],
-) -> Vec<Vec<(u32, f64)>> {
-    hamming_blocks::nearest(queries, m, width, k, rows)
-}
-
-/// [`nearest_hamming`] by a scan: each row read once, for all queries.
-/// Distances are integers, so a row enters a query's top-k only if it is
-/// strictly closer than the worst kept (rows come in order within a
-/// range); ranges run on several threads and merge exactly.
-pub fn nearest_hamming_scan(
-    queries: &[u8],
-    m: usize,
-    width: usize,
-    k: usize,
-    rows: &[(u32, &[u8])],
-) -> Vec<Vec<(u32, f64)>> {
-    search_in_parts(rows, 1 << 14, m, k, |part| {
-        let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
-        let mut worst = vec![u32::MAX; m]; // accept anything until k are kept
-        let mut distances = vec![0u32; m];
-        for &(position, row) in part {
-            hamming_many(row, queries, width, &mut distances);
-            for q in 0..m {
-                let d = distances[q];
-                if d < worst[q] {
-                    let top = &mut tops[q];
-                    top.push(-f64::from(d), position, f64::from(d));
-                    let kept = top.worst_key();
-                    if kept.is_finite() {
-                        worst[q] = (-kept) as u32;
-                    }
-                }
-            }
-        }
-        Some(tops)
-    })
-    .unwrap_or_default()
 }
 
 /// Packs the signs of `values` (bit = value > 0) big-endian per byte, like
@@ -943,7 +674,7 @@ pub fn int8_steps<T: QuantizeFloat>(mins: &[f64], maxs: &[f64]) -> Vec<(T, T)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::neighbors::rank_row;
+    use crate::kernels::search::topk::rank_row;
 
     #[test]
     fn f16_widening_matches_half_for_every_value() {

@@ -8,11 +8,13 @@
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 #[cfg(target_arch = "x86_64")]
-use super::cpu::{self, Level};
-use super::neighbors::{F32Row, Metric, SearchQueries, TopK, ROW_BLOCK};
+use crate::kernels::cpu::{self, Level};
+use crate::kernels::vector;
+
 use super::product::{self, Bars, Kernel, Passed};
+use super::rows::{F32Row, SearchQueries, ROW_BLOCK};
 use super::screen8;
-use super::vector;
+use super::topk::{Metric, TopK};
 
 /// `nearest` for Float32 rows: a Float32 matrix product screens the rows
 /// (twice as fast as Float64), letting through every row whose score

@@ -78,7 +78,7 @@
 
 use gemm::{gemm, Parallelism};
 
-use super::cpu::{self, Level};
+use crate::kernels::cpu::{self, Level};
 
 /// The float types the products run in.
 pub trait ProductFloat: Copy + Send + Sync + 'static {
@@ -441,10 +441,7 @@ impl Queries<f32> {
     /// Returns `false` (and leaves `passed` alone) when the lengths
     /// disagree or the queries are not packed in panels (see
     /// [`Kernel::Panels`]).
-    #[cfg_attr(
-        not(target_arch = "x86_64"),
-        allow(unused_variables, clippy::ptr_arg)
-    )]
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables, clippy::ptr_arg))]
     pub fn screened_scores(
         &self,
         rows: &[f32],

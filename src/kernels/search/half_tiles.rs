@@ -67,9 +67,11 @@
 //! therefore scans Float16 rows up to 47 queries.
 
 #[cfg(target_arch = "x86_64")]
-use super::cpu::{self, Level};
-use super::codes::{f32_lanes_dot, half_rank_error, HalfRanker, F16};
-use super::neighbors::{search_in_parts, Metric, TopK};
+use crate::kernels::cpu::{self, Level};
+use crate::kernels::element::F16;
+
+use super::codes::{f32_lanes_dot, half_rank_error, HalfRanker};
+use super::topk::{search_in_parts, Metric, TopK, PART_ROWS};
 
 /// Rows per tile.
 pub const TILE_ROWS: usize = 4;
@@ -78,8 +80,6 @@ pub const TILE_ROWS: usize = 4;
 pub const TILE_QUERIES: usize = 4;
 /// `f32` lanes of a register: rows and queries are padded to a multiple.
 const LANES: usize = 16;
-/// Rows per thread's part, at least (merged exactly, as in the scan).
-const PART_ROWS: usize = 1 << 14;
 
 /// The tile kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -783,8 +783,8 @@ mod avx512 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::codes::nearest_half_scan;
-    use crate::kernels::neighbors::rank_row;
+    use crate::kernels::search::scans::nearest_half_scan;
+    use crate::kernels::search::topk::rank_row;
 
     const METRICS: [Metric; 3] = [Metric::Cosine, Metric::Dot, Metric::Euclidean];
 
