@@ -161,7 +161,7 @@ def _cpu_flags() -> str:
             for line in f:
                 if line.startswith("flags"):
                     flags = set(line.split(":", 1)[1].split())
-                    wanted = ["avx2", "fma", "avx512f"]
+                    wanted = ["avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "amx_int8"]
                     return ", ".join(w for w in wanted if w in flags) or "none of avx2/fma/avx512f"
     except OSError:
         pass
@@ -194,6 +194,19 @@ def _version(dist: str, module: str | None = None) -> str:
     return "not installed"
 
 
+def _cpu_level() -> str:
+    """The level the kernels ran at, of the ones this CPU offers."""
+    try:
+        import polars_mlkit as pmk
+
+        info = pmk.cpu_info()
+    except Exception as exc:
+        return f"unknown ({type(exc).__name__})"
+    cap = info.get("POLARS_MLKIT_ISA")
+    capped = f", POLARS_MLKIT_ISA={cap}" if cap else ""
+    return f"{info['active']} (detected {info['detected']}{capped})"
+
+
 def machine_description() -> str:
     """A markdown bullet list describing this machine and the library versions."""
     threads_env = os.environ.get("POLARS_MAX_THREADS")
@@ -214,6 +227,7 @@ def machine_description() -> str:
         f"- scikit-learn: {_version('scikit-learn', 'sklearn')}",
         f"- numpy BLAS: {blas_description()}",
         f"- polars-mlkit: {_version('polars-mlkit', 'polars_mlkit')}",
+        f"- polars-mlkit CPU level: {_cpu_level()}",
         f"- POLARS_MAX_THREADS: {threads_env if threads_env is not None else '(unset)'}"
         f" -> Polars thread pool size {pool}",
     ]

@@ -956,6 +956,15 @@ def gaussian_cases() -> list[Case]:
     return cases
 
 
+def cpu_cases() -> list[Case]:
+    """``cpu_info`` takes no arguments; a bad ``POLARS_MLKIT_ISA`` is
+    checked at import (test_cpu_levels.py)."""
+    return [
+        err("cpu-info-argument", 'pmk.cpu_info("avx2")', "cpu_info", types=("TypeError",)),
+        ok("cpu-info", 'assert pmk.cpu_info()["active"] in pmk.cpu_info()["levels"]'),
+    ]
+
+
 def all_cases() -> list[Case]:
     cases = (
         dtype_cases()
@@ -972,6 +981,7 @@ def all_cases() -> list[Case]:
         + scaler_cases()
         + quantized_cases()
         + gaussian_cases()
+        + cpu_cases()
     )
     ids = [c.id for c in cases]
     assert len(ids) == len(set(ids)), "duplicate case ids"
@@ -1062,7 +1072,7 @@ def test_matrix_covers_every_public_function() -> None:
         if name[0].isupper() or name == "load_scaler":
             continue  # fitted scalers: covered when present (scaler_cases)
         assert f"pmk.{name}(" in covered, name
-        if name not in ("nearest", "dot_product", "knn_join"):
+        if name not in ("nearest", "dot_product", "knn_join", "cpu_info"):
             assert f".ml.{name}(" in covered, name
     for cls in SCALER_CLASSES:
         if hasattr(pmk, cls):
