@@ -161,7 +161,15 @@ def _cpu_flags() -> str:
             for line in f:
                 if line.startswith("flags"):
                     flags = set(line.split(":", 1)[1].split())
-                    wanted = ["avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "amx_int8"]
+                    wanted = [
+                        "avx2",
+                        "fma",
+                        "f16c",
+                        "avx512f",
+                        "avx512bw",
+                        "avx512_vnni",
+                        "amx_int8",
+                    ]
                     return ", ".join(w for w in wanted if w in flags) or "none of avx2/fma/avx512f"
     except OSError:
         pass
