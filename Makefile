@@ -42,8 +42,8 @@ lint: $(VENV)/.deps ## Formatters and linters: cargo fmt, clippy, ruff, mypy --s
 	$(BIN)/ruff check python tests benchmarks demo
 	$(BIN)/mypy --strict python/polars_mlkit
 
-rust-test: ## The pure-Rust kernel tests
-	cargo test --lib
+rust-test: ## The pure-Rust kernel tests (release: the searches they check run at every CPU level)
+	cargo test --lib --release
 
 cross-test: ## Kernel tests for aarch64 under qemu-user, and clippy for that target (installs Debian's cross toolchain)
 	bash .ci/cross-test
