@@ -1,5 +1,6 @@
 //! Timings of exact Int8 search (`codes::nearest_codes`): the per-row scan
-//! against the blocked AVX-512 VNNI kernel, with the Float32-screened
+//! against the blocked AVX-512 VNNI kernel and `nearest_codes` itself (on
+//! AVX2, the tiled kernel), with the Float32-screened
 //! `floats::nearest` on the same Int8 rows and on the rows as Float32.
 //!
 //! `cargo run --release --example int8_bench [rows] [d] [queries] [blocked]`
@@ -14,7 +15,7 @@
 
 use polars_mlkit::kernels::search::code_blocks;
 use polars_mlkit::kernels::search::scans::nearest_codes_scan;
-use polars_mlkit::kernels::search::{floats, Metric};
+use polars_mlkit::kernels::search::{floats, nearest_codes, Metric};
 
 mod timing;
 use timing::time;
@@ -87,6 +88,14 @@ fn main() {
         let mut scan = Vec::new();
         let t = time(|| scan = nearest_codes_scan(&queries, m, d, K, metric, &rows[..scan_rows]));
         report("scan", scan_rows, t);
+        // What Int8 `nearest` runs for few queries: the blocked kernel with
+        // VNNI, the tiled kernel on AVX2, else the scan.
+        let mut searched = Vec::new();
+        let t = time(|| searched = nearest_codes(&queries, m, d, K, metric, &rows[..sample]));
+        report("nearest_codes", sample, t);
+        if sample == scan_rows {
+            assert_eq!(searched, scan, "nearest_codes and scan differ at m = {m}");
+        }
         let mut blocked = None;
         let t = time(|| {
             blocked = code_blocks::nearest_blocked(&queries, m, d, K, metric, &rows[..sample])

@@ -139,6 +139,13 @@ impl SearchError {
 /// [`code_blocks`] serves any count from [`code_blocks::MIN_QUERIES`] on.
 pub const CODE_SCAN_MAX_QUERIES: usize = 64;
 
+/// From this many queries on, [`nearest_codes`] takes the tiled AVX2
+/// kernel at the AVX2 level: one query is scanned pair by pair (1M × 384
+/// Int8 rows, cosine, k = 10, CPU seconds, tiled / pair by pair: 1 query
+/// 0.082 / 0.071, 2 queries 0.078 / 0.107, 3 queries 0.087 / 0.147).
+#[cfg(target_arch = "x86_64")]
+pub const CODE_TILED_MIN_QUERIES: usize = 2;
+
 /// Queries up to which Float16 rows take the tiled kernel of
 /// [`half_tiles`]; from 48 queries on the product path screens on 8-bit
 /// codes and is ahead (`cargo run --release --example half_bench 1000000
@@ -257,6 +264,16 @@ pub fn nearest_codes<C: IntCode>(
 ) -> Vec<Vec<(u32, f64)>> {
     if code_blocks::applies::<C>(m, d) {
         if let Some(found) = code_blocks::nearest_blocked(queries, m, d, k, metric, rows) {
+            return found;
+        }
+    }
+    // AVX2 exactly: at the AVX-512 levels the per-pair scan keeps its
+    // 512-bit kernels (the tiled kernel is not measured there).
+    #[cfg(target_arch = "x86_64")]
+    if m >= CODE_TILED_MIN_QUERIES
+        && crate::kernels::cpu::level() == crate::kernels::cpu::Level::Avx2
+    {
+        if let Some(found) = codes::tiled::nearest(queries, m, d, k, metric, rows) {
             return found;
         }
     }
