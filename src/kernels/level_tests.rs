@@ -350,20 +350,7 @@ fn rows_of<T>(values: &[T], d: usize) -> impl Iterator<Item = (u32, &[T])> {
         .map(|(i, row)| (i as u32, row))
 }
 
-/// The nearest Float16 of a small finite `x` (round half to even), as bits.
+/// The nearest Float16 of `x` (round half to even).
 fn half_of(x: f32) -> F16 {
-    let bits = x.to_bits();
-    let sign = ((bits >> 16) & 0x8000) as u16;
-    let magnitude = x.abs();
-    if magnitude < 6.1e-5 {
-        return F16(sign); // tiny values to zero: enough for test data
-    }
-    let exponent = ((bits >> 23) & 0xff) as i32 - 127 + 15;
-    let mantissa = bits & 0x7f_ffff;
-    let mut half = ((exponent as u32) << 10) | (mantissa >> 13);
-    let rest = mantissa & 0x1fff;
-    if rest > 0x1000 || (rest == 0x1000 && half & 1 == 1) {
-        half += 1;
-    }
-    F16(sign | half as u16)
+    F16(half::f16::from_f32(x).to_bits())
 }
