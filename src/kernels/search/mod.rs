@@ -252,8 +252,9 @@ fn nearest_integer_rows<C: IntCode + SearchRow>(
 /// The `k` best rows for each of `m` integer queries on integer rows,
 /// scored exactly by the integer kernels (`queries`: `m × d`). Enough
 /// queries, on a CPU with AVX-512 VNNI, go through the blocked kernel of
-/// [`super::code_blocks`]; everything else through
-/// [`nearest_codes_scan`]. Both give the same result, bit for bit.
+/// [`code_blocks`]; two or more at the AVX2 level through the tiled
+/// kernel of `codes::tiled`; everything else through
+/// [`nearest_codes_scan`]. All give the same result, bit for bit.
 pub fn nearest_codes<C: IntCode>(
     queries: &[C],
     m: usize,
