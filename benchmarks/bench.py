@@ -24,6 +24,7 @@ import gc
 import json
 import pickle
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -69,7 +70,7 @@ try:
     import polars_mlkit as pmk
 except ImportError as _exc:  # pragma: no cover - depends on the build
     sys.exit(f"bench.py: cannot import polars_mlkit ({_exc}); build it first (make develop).")
-from classic import classic  # noqa: E402
+from classic import classic, throughput  # noqa: E402
 
 SEED = 20240601
 MIB = 1024**2
@@ -483,6 +484,219 @@ def section_classic(cfg: Config) -> Section:
         "List rows include reading the Python lists (and building the output list); "
         "pure Python timings are medians of 3 runs. np.dot is shown with BLAS at its default "
         "thread count and limited to 1 thread (threadpoolctl)."
+    )
+    return sec
+
+
+# --------------------------------------------------------------------------- #
+# a2. the data face per call: numpy arrays from 3 to 1M elements
+# --------------------------------------------------------------------------- #
+
+#: Vector lengths at which a data-face call must cost no more than numpy's.
+DATAFACE_SIZES = (3, 384, 4_096, 50_000, 1_000_000)
+#: After a call numpy's OpenBLAS threads busy-wait about 0.1 s for the next
+#: one; a polars-mlkit sample starts this much later, so that it does not
+#: share the cores with them (numpy is timed as a user calls it, its threads
+#: awake).
+BLAS_SPIN_S = 0.2
+
+
+def _cpu_flags_line() -> str:
+    """The CPU's flags, as ``lscpu | grep Flags`` prints them."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return "Flags: " + line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "Flags: unknown"
+
+
+def _batch_size(fn: Callable[..., Any], args: tuple[Any, ...]) -> int:
+    """Calls per timed sample so that a sample lasts about ``MIN_SAMPLE_S``."""
+    start = time.perf_counter()
+    fn(*args)
+    once = time.perf_counter() - start
+    return max(1, min(100_000, int(MIN_SAMPLE_S / max(once, 1e-7)) + 1))
+
+
+def _mine_then_numpy(
+    mine: Callable[..., Any], numpy_fn: Callable[..., Any], args: tuple[Any, ...], repeat: int
+) -> tuple[float, float]:
+    """Median seconds per call of ``mine(*args)`` and of ``numpy_fn(*args)``,
+    sampled in turn (a sample is a batch of calls lasting about
+    ``MIN_SAMPLE_S``), each sample of ``mine`` ``BLAS_SPIN_S`` after numpy's
+    last call."""
+    for fn in (mine, numpy_fn, mine, numpy_fn):
+        fn(*args)
+    fns = (mine, numpy_fn)
+    sizes = [_batch_size(fn, args) for fn in fns]
+    samples: tuple[list[float], list[float]] = ([], [])
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            time.sleep(BLAS_SPIN_S)
+            for fn, n, out in zip(fns, sizes, samples, strict=True):
+                start = time.perf_counter()
+                for _ in range(n):
+                    fn(*args)
+                out.append((time.perf_counter() - start) / n)
+    finally:
+        gc.enable()
+    return statistics.median(samples[0]), statistics.median(samples[1])
+
+
+def _threads_ratio(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    """Calls per second of one Python thread and of two calling ``fn`` at
+    once (medians of ``repeat`` alternated measurements of 0.5 s)."""
+    one: list[float] = []
+    two: list[float] = []
+    for _ in range(repeat):
+        time.sleep(BLAS_SPIN_S)
+        one.append(throughput(1, fn))
+        two.append(throughput(2, fn))
+    return statistics.median(one), statistics.median(two)
+
+
+def _np_cosine(a: np.ndarray, b: np.ndarray) -> Any:
+    """numpy's cosine similarity: of two vectors, or of each row of ``a`` and ``b``."""
+    if a.ndim == 1:
+        return a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+    return a @ b / (np.linalg.norm(a, axis=1) * np.linalg.norm(b))
+
+
+def _np_minmax(a: np.ndarray) -> np.ndarray:
+    return (a - a.min()) / (a.max() - a.min())
+
+
+def _fmt_us(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    us = seconds * 1e6
+    return f"{us:,.0f}" if us >= 100 else f"{us:.2f}"
+
+
+def _dataface_table(rows: Sequence[Row]) -> str:
+    """The rows with times in microseconds (most calls take a few)."""
+    headers = (
+        "operation",
+        "size",
+        "baseline",
+        "baseline µs",
+        "polars_mlkit µs",
+        "ratio",
+        "target",
+        "met?",
+        "check",
+    )
+    body = []
+    for row in rows:
+        cells = row.cells()
+        cells[3], cells[4] = _fmt_us(row.baseline_s), _fmt_us(row.mlkit_s)
+        body.append(cells)
+    return markdown_table(headers, body)
+
+
+def section_dataface(cfg: Config) -> Section:
+    """``pmk.dot_product``, ``pmk.cosine_similarity`` and ``pmk.normalize``
+    on numpy arrays against numpy's own call, per call, and Python threads
+    calling them at once."""
+    sec = Section("The data face per call: numpy arrays in, numpy's own call as the baseline")
+    rng = np.random.default_rng(SEED + 7)
+    repeat = max(cfg.repeat, 7)
+    cases = (
+        ("pmk.dot_product(a, b)", pmk.dot_product, "np.dot(a, b)", np.dot, 2),
+        (
+            "pmk.cosine_similarity(a, b)",
+            pmk.cosine_similarity,
+            "a @ b / (norm(a) * norm(b))",
+            _np_cosine,
+            2,
+        ),
+        ("pmk.normalize(a)", pmk.normalize, "(a - a.min()) / (a.max() - a.min())", _np_minmax, 1),
+    )
+    rows: list[Row] = []
+    for dtype in ("float64", "float32"):
+        for n in DATAFACE_SIZES:
+            progress(f"dataface [{n:,} {dtype}]")
+            data = (rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype))
+            for name, mine, baseline, ref, arity in cases:
+                args = data[:arity]
+                mine_s, ref_s = _mine_then_numpy(mine, ref, args, repeat)
+                mine_out, ref_out = mine(*args), ref(*args)
+                check = (_scalar_rel_diff if arity == 2 else max_abs_diff)(mine_out, ref_out)
+                target = 2.0 if arity == 1 and n == DATAFACE_SIZES[-1] else 1.0
+                rows.append(
+                    Row(
+                        name,
+                        f"{n:,} {dtype}",
+                        baseline,
+                        ref_s,
+                        mine_s,
+                        target,
+                        f"≥ {target:g}x",
+                        check,
+                    )
+                )
+    progress("dataface cosine [2,000 x 256 rows]")
+    matrix = (rng.standard_normal((2_000, 256)), rng.standard_normal(256))
+    mine_s, ref_s = _mine_then_numpy(pmk.cosine_similarity, _np_cosine, matrix, repeat)
+    check = max_abs_diff(pmk.cosine_similarity(*matrix), _np_cosine(*matrix))
+    rows.append(
+        Row(
+            "pmk.cosine_similarity(x, q)",
+            "2,000 x 256 float64",
+            "x @ q / (norm(x, axis=1) * norm(q))",
+            ref_s,
+            mine_s,
+            1.0,
+            "≥ 1x",
+            check,
+        )
+    )
+    progress("dataface two Python threads")
+    a, b = rng.standard_normal(50_000), rng.standard_normal(50_000)
+    threaded = (
+        ("pmk.dot_product(a, b)", "50,000 float64", 1.0, lambda: pmk.dot_product(a, b)),
+        (
+            "pmk.cosine_similarity(x, q)",
+            "2,000 x 256 float64",
+            1.7,
+            lambda: pmk.cosine_similarity(*matrix),
+        ),
+    )
+    for name, size, target, call in threaded:
+        one, two = _threads_ratio(call, 5)
+        rows.append(
+            Row(
+                f"2 Python threads: {name}",
+                size,
+                "1 Python thread",
+                1.0 / one,
+                1.0 / two,
+                target,
+                f"≥ {target:g}x",
+            )
+        )
+    sec.table = _dataface_table(rows)
+    sec.notes.append(_cpu_flags_line())
+    sec.notes.append(
+        f"Per-call medians of {repeat} samples, each a batch of calls lasting about "
+        f"{MIN_SAMPLE_S * 1e3:.0f} ms; polars-mlkit and numpy sampled in turn, each "
+        f"polars-mlkit sample {BLAS_SPIN_S:.1f} s after numpy's last call (OpenBLAS's "
+        "threads busy-wait about 0.1 s after a call). numpy runs as a user calls it: BLAS at "
+        "its default thread count."
+    )
+    sec.notes.append(
+        "float32: numpy accumulates in float32, polars-mlkit in float64 (the check column "
+        "is the relative difference of the two answers, or the largest absolute one)."
+    )
+    sec.notes.append(
+        "Thread rows: calls per second of two Python threads calling at once against one "
+        "thread (the µs columns are per call of all threads together; medians of 5 "
+        "alternated measurements of 0.5 s each)."
     )
     return sec
 
@@ -1949,6 +2163,7 @@ def section_gaussianize(cfg: Config) -> Section:
 
 SECTIONS: dict[str, Callable[[Config], Section]] = {
     "classic": section_classic,
+    "dataface": section_dataface,
     "scaling": section_scaling,
     "vectors": section_vectors,
     "memory": section_memory,

@@ -186,7 +186,7 @@ def math_fsum_dot(a: np.ndarray, b: np.ndarray) -> float:
     return math.fsum((a * b).tolist())
 
 
-def _throughput(threads: int, fn: Callable[[], Any], seconds: float = 0.5) -> float:
+def throughput(threads: int, fn: Callable[[], Any], seconds: float = 0.5) -> float:
     """Calls per second while ``threads`` Python threads call ``fn`` for ``seconds``."""
     barrier = threading.Barrier(threads + 1)
     counts = [0] * threads
@@ -233,7 +233,7 @@ def _parallel(result: Classic, n: int, repeat: int) -> None:
         one_call_s = median_time(call, repeat=repeat, min_time=0.02)
         base = None
         for threads in (1, 2, 4):
-            rate = statistics.median(_throughput(threads, call) for _ in range(3))
+            rate = statistics.median(throughput(threads, call) for _ in range(3))
             base = base or rate
             body.append(
                 [

@@ -307,6 +307,60 @@ def test_long_dot_equals_expression_face() -> None:
     assert pmk.dot(a.tolist(), b.tolist()) == expr
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n", [3, 384, 4_096, 50_000, 200_000])
+def test_one_pair_equals_expression_face(dtype: str, n: int) -> None:
+    """One pair of vectors takes the shortest path (the kernel on the two
+    buffers, the GIL released only for long vectors): the same bits as the
+    expression face, and as a strided view or a list of the same numbers."""
+    rng = np.random.default_rng(RNG_SEED + 18)
+    a = rng.normal(size=n).astype(dtype)
+    b = (rng.normal(size=n) * 1e3).astype(dtype)
+    kind = pl.Float32 if dtype == "float32" else pl.Float64
+    frame = pl.DataFrame({"a": [a], "b": [b]}, schema={"a": pl.List(kind), "b": pl.List(kind)})
+    pairs = np.zeros((n, 2), dtype=dtype)
+    pairs[:, 0], pairs[:, 1] = a, b
+    for name in ("dot", "cosine_similarity"):
+        want = frame.select(getattr(pl.col("a").ml, name)(pl.col("b"))).item()
+        function = getattr(pmk, name)
+        got = function(a, b)
+        assert isinstance(got, float)
+        assert got == want, name
+        assert function(pairs[:, 0], pairs[:, 1]) == want, name  # strided views
+        if dtype == "float64":
+            assert function(a.tolist(), tuple(b.tolist())) == want, name
+
+
+def test_other_inputs_take_the_python_path() -> None:
+    """The free functions compute plain data in one call and hand anything
+    else (a column name, an expression, a Series) to their Python path."""
+    rng = np.random.default_rng(RNG_SEED + 19)
+    x = rng.normal(size=(5, 3))
+    q = rng.normal(size=3)
+    series = pl.Series("e", x)
+    for name in ("dot", "cosine_similarity"):
+        function = getattr(pmk, name)
+        assert isinstance(function("e", q), pl.Expr)
+        assert isinstance(function(pl.col("e"), pl.col("f")), pl.Expr)
+        found = function(series, q)
+        assert isinstance(found, pl.Series)
+        assert found.name == "e"
+        np.testing.assert_array_equal(found.to_numpy(), function(x, q))
+        np.testing.assert_array_equal(function(x, pl.Series(q)), function(x, q))
+        with pytest.raises(TypeError, match=f"{name}: when x is data"):
+            function(x, "e")
+    column = x[:, 0].copy()
+    assert isinstance(pmk.normalize("c"), pl.Expr)
+    by_series = pmk.normalize(pl.Series("c", column))
+    assert isinstance(by_series, pl.Series)
+    np.testing.assert_array_equal(by_series.to_numpy(), pmk.normalize(column))
+    np.testing.assert_array_equal(
+        pmk.normalize(column, method="minmax", feature_range=(0.0, 1.0)), pmk.normalize(column)
+    )
+    with pytest.raises(TypeError, match="normalize: expected a column name"):
+        pmk.normalize(5)  # type: ignore[call-overload]
+
+
 # --------------------------------------------------------------------------- #
 # bad input
 # --------------------------------------------------------------------------- #

@@ -12,7 +12,7 @@ from typing import Any, Literal, TypeAlias, overload
 import numpy.typing as npt
 import polars as pl
 
-from polars_mlkit import _checks
+from polars_mlkit import _checks, _internal
 from polars_mlkit._data import apply_to_columns, is_expression_input, to_expr
 from polars_mlkit._plugin import call_plugin
 
@@ -31,6 +31,10 @@ def _dispatch(x: Any, function: str, kwargs: dict[str, Any]) -> Any:
     if is_expression_input(x):
         return _scale_expr(to_expr(x), kwargs)
     return apply_to_columns(x, lambda e: _scale_expr(e, kwargs), kwargs, function)
+
+
+#: ``normalize()``'s default options, parsed once.
+_NORMALIZE_PLAN = _internal.ScalePlan(_checks.scale_kwargs("normalize", "minmax", {}))
 
 
 @overload
@@ -75,6 +79,11 @@ def normalize(x: Any, method: ScaleMethod = "minmax", **options: Any) -> Any:
     >>> df.with_columns(pl.col("x").ml.normalize(method="maxabs"))["x"].to_list()
     [0.2, 0.4, None, 1.0]
     """
+    if method == "minmax" and not options:
+        # Plain data (numpy arrays, lists, tuples) is scaled in one call.
+        found = _internal.try_scale(x, _NORMALIZE_PLAN)
+        if found is not NotImplemented:
+            return found
     return _dispatch(x, "normalize", _checks.scale_kwargs("normalize", method, options))
 
 

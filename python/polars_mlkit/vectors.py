@@ -146,7 +146,11 @@ def dot(x: Any, other: Other) -> Any:
     >>> df.select(pl.col("a").ml.dot([1.0, 1.0]))["a"].to_list()
     [3.0, 7.0]
     """
-    return _pairwise(x, other, "dot", "dot")
+    # Plain data (numpy arrays, lists, tuples) is computed in one call.
+    found = _internal.try_dot(x, other)
+    if found is NotImplemented:
+        return _pairwise(x, other, "dot", "dot")
+    return found
 
 
 #: ``dot_product`` is ``dot``.
@@ -167,7 +171,11 @@ def cosine_similarity(x: Any, other: Other) -> Any:
     >>> pmk.cosine_similarity([0.0, 0.0], [1.0, 1.0])
     0.0
     """
-    return _pairwise(x, other, "cosine", "cosine_similarity")
+    # Plain data (numpy arrays, lists, tuples) is computed in one call.
+    found = _internal.try_cosine_similarity(x, other)
+    if found is NotImplemented:
+        return _pairwise(x, other, "cosine", "cosine_similarity")
+    return found
 
 
 def distance(x: Any, other: Other, metric: Metric = "euclidean") -> Any:

@@ -3,11 +3,14 @@
 //! converted once (float16 to float32, the rest to float64). Lists and
 //! tuples of numbers (or of rows of numbers) are read in one pass here,
 //! with no Python-level checks per element.
+//!
+//! A call on a short vector must cost no more than numpy's own call, so a
+//! numpy array is read without allocating: its dtype's kind and size pick
+//! the one cast to try, and the kernels read its buffer in place.
 
-use numpy::ndarray::{ArrayD, ArrayView2, Axis, CowArray, IxDyn};
+use numpy::ndarray::{ArrayD, ArrayView2, ArrayViewD, Axis, CowArray, IxDyn};
 use numpy::{
-    PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArray,
-    PyUntypedArrayMethods,
+    PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::ffi;
@@ -27,8 +30,10 @@ pub enum Origin {
 
 /// The numbers themselves.
 pub enum Numbers<'py> {
-    F32(PyReadonlyArrayDyn<'py, f32>),
-    F64(PyReadonlyArrayDyn<'py, f64>),
+    /// A numpy array of float32 in native byte order, read in place.
+    F32(Bound<'py, PyArrayDyn<f32>>),
+    /// A numpy array of float64 in native byte order, read in place.
+    F64(Bound<'py, PyArrayDyn<f64>>),
     /// Read from a list or tuple.
     Read(ArrayD<f64>),
 }
@@ -45,14 +50,23 @@ pub struct Data<'py> {
 /// A float the data face computes in: read from numpy in place, or converted.
 pub trait PlainFloat: Element + numpy::Element {
     fn view_of<'a>(numbers: &'a Numbers<'_>) -> CowArray<'a, Self, IxDyn>;
+    /// The numbers as one slice when they already are `Self` and contiguous
+    /// in row-major order (no view is built).
+    fn slice_of<'a>(numbers: &'a Numbers<'_>) -> Option<&'a [Self]>;
 }
 
 impl PlainFloat for f32 {
     fn view_of<'a>(numbers: &'a Numbers<'_>) -> CowArray<'a, f32, IxDyn> {
         match numbers {
-            Numbers::F32(a) => CowArray::from(a.as_array()),
-            Numbers::F64(a) => CowArray::from(a.as_array().mapv(|v| v as f32)),
+            Numbers::F32(a) => CowArray::from(in_place(a)),
+            Numbers::F64(a) => CowArray::from(in_place(a).mapv(|v| v as f32)),
             Numbers::Read(a) => CowArray::from(a.mapv(|v| v as f32)),
+        }
+    }
+    fn slice_of<'a>(numbers: &'a Numbers<'_>) -> Option<&'a [f32]> {
+        match numbers {
+            Numbers::F32(a) => in_place_slice(a),
+            _ => None,
         }
     }
 }
@@ -60,11 +74,44 @@ impl PlainFloat for f32 {
 impl PlainFloat for f64 {
     fn view_of<'a>(numbers: &'a Numbers<'_>) -> CowArray<'a, f64, IxDyn> {
         match numbers {
-            Numbers::F32(a) => CowArray::from(a.as_array().mapv(f64::from)),
-            Numbers::F64(a) => CowArray::from(a.as_array()),
+            Numbers::F32(a) => CowArray::from(in_place(a).mapv(f64::from)),
+            Numbers::F64(a) => CowArray::from(in_place(a)),
             Numbers::Read(a) => CowArray::from(a.view()),
         }
     }
+    fn slice_of<'a>(numbers: &'a Numbers<'_>) -> Option<&'a [f64]> {
+        match numbers {
+            Numbers::F64(a) => in_place_slice(a),
+            Numbers::Read(a) => a.as_slice(),
+            Numbers::F32(_) => None,
+        }
+    }
+}
+
+// Reading a numpy array in place. `array` holds a reference to it, so its
+// buffer stays allocated (numpy refuses to resize an array that others
+// reference) for as long as these views borrow `array`. The data face only
+// reads arrays it did not create. It does not take rust-numpy's borrow flags
+// (`readonly()`): they only guard against another Rust extension holding a
+// writable view of the same memory (not against Python code writing to it,
+// as numpy's own functions that release the GIL do not either), and taking
+// and dropping them allocates a hash map per array, which costs as much as
+// a short kernel.
+
+fn in_place<'a, T: numpy::Element>(array: &'a Bound<'_, PyArrayDyn<T>>) -> ArrayViewD<'a, T> {
+    // SAFETY: see above: the buffer outlives the view, and nothing in this
+    // extension writes to it.
+    unsafe { array.as_array() }
+}
+
+fn in_place_slice<'a, T: numpy::Element>(array: &'a Bound<'_, PyArrayDyn<T>>) -> Option<&'a [T]> {
+    if !array.is_c_contiguous() {
+        return None;
+    }
+    // SAFETY: as for `in_place`; `as_slice` checks that the array is
+    // aligned and contiguous (and C-contiguous was checked above, so the
+    // slice is in row-major order).
+    unsafe { array.as_slice() }.ok()
 }
 
 impl<'py> Data<'py> {
@@ -97,11 +144,11 @@ impl<'py> Data<'py> {
         }
     }
 
-    pub fn shape(&self) -> Vec<usize> {
+    pub fn shape(&self) -> &[usize] {
         match &self.numbers {
-            Numbers::F32(a) => a.shape().to_vec(),
-            Numbers::F64(a) => a.shape().to_vec(),
-            Numbers::Read(a) => a.shape().to_vec(),
+            Numbers::F32(a) => a.shape(),
+            Numbers::F64(a) => a.shape(),
+            Numbers::Read(a) => a.shape(),
         }
     }
 
@@ -109,6 +156,21 @@ impl<'py> Data<'py> {
     pub fn view<T: PlainFloat>(&self) -> CowArray<'_, T, IxDyn> {
         T::view_of(&self.numbers)
     }
+
+    /// All the numbers as one row-major slice of `T`, when they are
+    /// already `T` and contiguous.
+    pub fn slice<T: PlainFloat>(&self) -> Option<&[T]> {
+        T::slice_of(&self.numbers)
+    }
+}
+
+/// Whether `obj` is data [`Data::read`] reads itself: a numpy array, a list
+/// or a tuple (or an instance of a subclass of one).
+pub fn is_plain(obj: &Bound<'_, PyAny>) -> bool {
+    let ptr = obj.as_ptr();
+    // SAFETY: `ptr` is a live object (we hold a reference and the GIL).
+    let sequence = unsafe { ffi::PyList_Check(ptr) != 0 || ffi::PyTuple_Check(ptr) != 0 };
+    sequence || obj.is_instance_of::<PyUntypedArray>()
 }
 
 fn read_numpy<'py>(
@@ -146,18 +208,27 @@ fn read_numpy<'py>(
             .call_method1("array", (array, target))?;
         return read_numpy(copied.cast::<PyUntypedArray>()?, function, what);
     }
-    if let Ok(a) = array.cast::<PyArrayDyn<f32>>() {
-        return Ok(numpy_data(Numbers::F32(readonly(a, function, what)?)));
-    }
-    if let Ok(a) = array.cast::<PyArrayDyn<f64>>() {
-        return Ok(numpy_data(Numbers::F64(readonly(a, function, what)?)));
+    // Only the cast the dtype can pass is tried: a failed cast asks numpy
+    // whether the dtypes are equivalent, which costs more than the read.
+    match (dtype.kind(), dtype.itemsize()) {
+        (b'f', 4) => {
+            if let Ok(a) = array.cast::<PyArrayDyn<f32>>() {
+                return Ok(numpy_data(Numbers::F32(a.clone())));
+            }
+        }
+        (b'f', 8) => {
+            if let Ok(a) = array.cast::<PyArrayDyn<f64>>() {
+                return Ok(numpy_data(Numbers::F64(a.clone())));
+            }
+        }
+        _ => {}
     }
     let converted = array.call_method1("astype", (target,))?;
     if let Ok(a) = converted.cast::<PyArrayDyn<f32>>() {
-        return Ok(numpy_data(Numbers::F32(readonly(a, function, what)?)));
+        return Ok(numpy_data(Numbers::F32(a.clone())));
     }
-    let a = converted.cast::<PyArrayDyn<f64>>()?;
-    Ok(numpy_data(Numbers::F64(readonly(a, function, what)?)))
+    let a = converted.cast_into::<PyArrayDyn<f64>>()?;
+    Ok(numpy_data(Numbers::F64(a)))
 }
 
 fn numpy_data(numbers: Numbers<'_>) -> Data<'_> {
@@ -166,16 +237,6 @@ fn numpy_data(numbers: Numbers<'_>) -> Data<'_> {
         numbers,
         valid: None,
     }
-}
-
-fn readonly<'py, T: numpy::Element>(
-    array: &Bound<'py, PyArrayDyn<T>>,
-    function: &str,
-    what: &str,
-) -> PyResult<PyReadonlyArrayDyn<'py, T>> {
-    array
-        .try_readonly()
-        .map_err(|e| PyValueError::new_err(format!("{function}: cannot read {what}: {e}")))
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {

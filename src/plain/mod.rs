@@ -3,10 +3,13 @@
 //! A sibling of the plugin wrappers: both decide the float type through
 //! [`with_float!`], parse options in [`crate::options`] and run the same
 //! drivers of [`crate::kernels::rowwise`], so they give the same bits. The
-//! GIL is released while a kernel runs.
+//! GIL is released while a kernel runs on enough numbers (see [`compute`]).
 //!
 //! Python checks the arguments (metrics, `k`, the shapes of constants)
-//! before calling; these functions check the data.
+//! before calling; these functions check the data. The `try_*` functions
+//! are the first thing their free function calls: they compute on plain
+//! data and give back `NotImplemented` for anything else (a column name, an
+//! expression, a Series), which the free function's Python path handles.
 
 mod input;
 mod output;
@@ -16,27 +19,58 @@ use std::mem::MaybeUninit;
 
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::{PyKeyError, PyValueError};
+use pyo3::marker::Ungil;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple, PyType};
+use pyo3::types::{PyDict, PyFloat, PyTuple, PyType};
 
+use crate::kernels::element::Element;
 use crate::kernels::gaussian::GaussError;
 use crate::kernels::rowwise::{self, RowError};
 use crate::kernels::scaling::{Scaler, StatsError};
 use crate::kernels::search::{self, Corpus, Metric, Request, SearchMetric};
 use crate::kernels::segments::{Segment, Validity};
 use crate::options::{self, GaussianOptions, PairOp, ScaleOptions};
-use input::{as_rows, Data, PlainFloat, Rows};
+use input::{as_rows, is_plain, Data, PlainFloat, Rows};
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pairwise, m)?)?;
+    m.add_function(wrap_pyfunction!(try_dot, m)?)?;
+    m.add_function(wrap_pyfunction!(try_cosine_similarity, m)?)?;
     m.add_function(wrap_pyfunction!(norm, m)?)?;
     m.add_function(wrap_pyfunction!(unit_normalize, m)?)?;
     m.add_function(wrap_pyfunction!(project, m)?)?;
     m.add_function(wrap_pyfunction!(top_k_similar, m)?)?;
     m.add_function(wrap_pyfunction!(nearest, m)?)?;
     m.add_function(wrap_pyfunction!(scale, m)?)?;
+    m.add_function(wrap_pyfunction!(try_scale, m)?)?;
+    m.add_class::<ScalePlan>()?;
     m.add_function(wrap_pyfunction!(gaussianize, m)?)?;
     Ok(())
+}
+
+/// Work on fewer numbers than this runs with the GIL held. Releasing the
+/// GIL and taking it back costs little on its own, but while another Python
+/// thread waits for it each hand-over wakes a sleeping thread, which costs
+/// more than a short kernel. On a 2-core VM, two Python threads taking dot
+/// products of 16K-element vectors (3-4 µs a call) together made 0.84x the
+/// calls of one thread with the GIL released around the kernel, and 0.92x
+/// with it held. From about this size (two 32K-element vectors, 8-9 µs a
+/// call: 1.65x released) the hand-overs no longer matter and Python threads
+/// compute in parallel.
+const DETACH_MIN_ELEMENTS: usize = 1 << 16;
+
+/// `work` over `elements` numbers, with the GIL released when there are
+/// enough of them (see [`DETACH_MIN_ELEMENTS`]).
+fn compute<T, F>(py: Python<'_>, elements: usize, work: F) -> T
+where
+    F: Ungil + FnOnce() -> T,
+    T: Ungil,
+{
+    if elements < DETACH_MIN_ELEMENTS {
+        work()
+    } else {
+        py.detach(work)
+    }
 }
 
 fn value_error(message: String) -> PyErr {
@@ -64,7 +98,7 @@ struct VectorShape {
 }
 
 fn vector_shape(data: &Data<'_>, function: &str, what: &str) -> PyResult<VectorShape> {
-    match data.shape().as_slice() {
+    match data.shape() {
         [width] => Ok(VectorShape {
             rows: 1,
             width: *width,
@@ -125,6 +159,43 @@ fn pairwise<'py>(
     other: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let op = PairOp::parse(op, function).map_err(value_error)?;
+    pairwise_of(py, op, function, x, other)
+}
+
+/// `pmk.dot` on plain data, or `NotImplemented` (see the module notes).
+#[pyfunction]
+fn try_dot<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    other: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    if !(is_plain(x) && is_plain(other)) {
+        return Ok(py.NotImplemented().into_bound(py));
+    }
+    pairwise_of(py, PairOp::Dot, "dot", x, other)
+}
+
+/// `pmk.cosine_similarity` on plain data, or `NotImplemented` (see the
+/// module notes).
+#[pyfunction]
+fn try_cosine_similarity<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    other: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    if !(is_plain(x) && is_plain(other)) {
+        return Ok(py.NotImplemented().into_bound(py));
+    }
+    pairwise_of(py, PairOp::Cosine, "cosine_similarity", x, other)
+}
+
+fn pairwise_of<'py>(
+    py: Python<'py>,
+    op: PairOp,
+    function: &str,
+    x: &Bound<'py, PyAny>,
+    other: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
     let (x, xs) = read_vectors(x, function, "x")?;
     let (other, os) = read_vectors(other, function, "other")?;
     if xs.width != os.width {
@@ -144,12 +215,19 @@ fn pairwise<'py>(
     } else {
         x.kind().common(other.kind())
     };
+    let elements = (xs.rows.saturating_add(os.rows)).saturating_mul(xs.width);
     with_float!(kind, T => {
+        let kernel = op.kernel::<T>();
+        let one_pair = xs.one_vector && os.one_vector;
+        if let (true, Some(a), Some(b)) = (one_pair, x.slice::<T>(), other.slice::<T>()) {
+            // One pair of vectors read in place: the kernel itself, its
+            // value rounded to `T` as `pair_values` rounds every row's.
+            let value = compute(py, elements, || T::from_f64(kernel(a, b)));
+            return Ok(PyFloat::new(py, value.to_f64()).into_any());
+        }
         let (xv, ov) = (x.view::<T>(), other.view::<T>());
         let (a, b) = (rows_of(&xv, function)?, rows_of(&ov, function)?);
-        let kernel = op.kernel::<T>();
-        let results = py
-            .detach(|| rowwise::pair_values(&a, &b, kernel))
+        let results = compute(py, elements, || rowwise::pair_values(&a, &b, kernel))
             .map_err(|e| row_error(e, function))?;
         output::per_row(py, x.origin, xs.one_vector, results)
     })
@@ -167,7 +245,8 @@ fn norm<'py>(
         let kernel = options::norm_kernel::<T>(ord, function).map_err(value_error)?;
         let view = x.view::<T>();
         let rows = rows_of(&view, function)?;
-        let results = py.detach(|| rowwise::row_values(&rows, kernel));
+        let elements = shape.rows.saturating_mul(shape.width);
+        let results = compute(py, elements, || rowwise::row_values(&rows, kernel));
         output::per_row(py, x.origin, shape.one_vector, results)
     })
 }
@@ -184,8 +263,9 @@ fn unit_normalize<'py>(
     with_float!(x.kind(), T => {
         let view = x.view::<T>();
         let rows = rows_of(&view, function)?;
+        let elements = shape.rows.saturating_mul(shape.width);
         let values: Vec<T> =
-            py.detach(|| rowwise::unit_normalize_rows(&rows, shape.width, norm));
+            compute(py, elements, || rowwise::unit_normalize_rows(&rows, shape.width, norm));
         if shape.one_vector {
             output::vector(py, x.origin, values, None)
         } else {
@@ -225,9 +305,11 @@ fn project<'py>(
     with_float!(x.kind(), T => {
         let view = x.view::<T>();
         let rows = rows_of(&view, function)?;
-        let (values, _) = py
-            .detach(|| rowwise::project_rows::<T, _>(&rows, m, d, k, bias.as_deref()))
-            .map_err(|e| row_error(e, function))?;
+        let work = shape.rows.saturating_mul(d).saturating_mul(k);
+        let (values, _) = compute(py, work, || {
+            rowwise::project_rows::<T, _>(&rows, m, d, k, bias.as_deref())
+        })
+        .map_err(|e| row_error(e, function))?;
         if shape.one_vector {
             output::vector(py, x.origin, values, None)
         } else {
@@ -378,6 +460,30 @@ pub(crate) fn scale_options(options: &Bound<'_, PyDict>) -> PyResult<ScaleOption
     })
 }
 
+/// Scaling options parsed once. A free function keeps the plan of the
+/// options it is most often called with (`normalize()`'s defaults), so such
+/// a call parses nothing.
+#[pyclass(frozen, module = "polars_mlkit._internal")]
+pub struct ScalePlan {
+    /// The name the user called, for errors.
+    function: String,
+    scaler: Scaler,
+}
+
+#[pymethods]
+impl ScalePlan {
+    /// The plan of the options dict Python also pickles for the plugin.
+    #[new]
+    fn new(options: &Bound<'_, PyDict>) -> PyResult<Self> {
+        let options = scale_options(options)?;
+        let scaler = options.scaler().map_err(value_error)?;
+        Ok(ScalePlan {
+            function: options.function,
+            scaler,
+        })
+    }
+}
+
 /// Scales a 1-D column, or each column of a 2-D array (rows are samples).
 /// A 1-D list may hold `None`: skipped by the statistics, `None` out.
 #[pyfunction]
@@ -386,16 +492,37 @@ fn scale<'py>(
     x: &Bound<'py, PyAny>,
     options: &Bound<'py, PyDict>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let options = scale_options(options)?;
-    let function = options.function.as_str();
-    let scaler = options.scaler().map_err(value_error)?;
+    scale_with(py, x, &ScalePlan::new(options)?)
+}
+
+/// [`scale`] with the options of `plan` on plain data, or `NotImplemented`
+/// (see the module notes).
+#[pyfunction]
+fn try_scale<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    plan: &Bound<'py, ScalePlan>,
+) -> PyResult<Bound<'py, PyAny>> {
+    if !is_plain(x) {
+        return Ok(py.NotImplemented().into_bound(py));
+    }
+    scale_with(py, x, plan.get())
+}
+
+fn scale_with<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    plan: &ScalePlan,
+) -> PyResult<Bound<'py, PyAny>> {
+    let function = plan.function.as_str();
+    let scaler = &plan.scaler;
     let x = Data::read(x, function, "x", true)?;
     let shape = x.shape();
     with_float!(x.kind(), T => {
         let view = x.view::<T>();
         let valid = x.valid.as_deref();
         if x.origin == input::Origin::Numpy && view.ndim() == 1 {
-            return scale_numpy_column(py, &view, &scaler, function);
+            return scale_numpy_column(py, &view, scaler, function);
         }
         let columns = columns_of(&view, function)?;
         let (rows, cols) = columns.dim();
@@ -403,7 +530,7 @@ fn scale<'py>(
             let transform = scaler.learn(&[Segment::new(values, validity)])?;
             Ok::<_, StatsError>(transform.apply_slice(values))
         };
-        let values = py.detach(|| map_columns(&columns, valid, scale)).map_err(
+        let values = compute(py, rows * cols, || map_columns(&columns, valid, scale)).map_err(
             |(error, column)| {
                 let axis = (cols > 1 || shape.len() == 2).then_some(("column", column));
                 compute_error(py, error.message(function, axis))
@@ -434,9 +561,10 @@ fn scale_numpy_column<'py, T: PlainFloat>(
             &gathered
         }
     };
-    let transform = py
-        .detach(|| scaler.learn(&[Segment::new(values, None)]))
-        .map_err(|error| compute_error(py, error.message(function, None)))?;
+    let transform = compute(py, values.len(), || {
+        scaler.learn(&[Segment::new(values, None)])
+    })
+    .map_err(|error| compute_error(py, error.message(function, None)))?;
     // SAFETY: a new, uninitialised 1-D array of `values.len()` elements,
     // owned here until returned; every element is written below before
     // Python can see it.
@@ -447,7 +575,7 @@ fn scale_numpy_column<'py, T: PlainFloat>(
         let slots = unsafe {
             std::slice::from_raw_parts_mut(out.data() as *mut MaybeUninit<T>, values.len())
         };
-        py.detach(|| transform.apply_to(values, slots));
+        compute(py, values.len(), || transform.apply_to(values, slots));
     }
     Ok(out.into_any())
 }
@@ -553,8 +681,7 @@ fn gaussianize<'py>(
             let fitted = gaussianizer.fit(&[Segment::new(values, validity)])?;
             Ok::<_, GaussError>(fitted.apply_slice(values))
         };
-        let values = py
-            .detach(|| map_columns(&columns, valid, gaussianize))
+        let values = compute(py, rows * cols, || map_columns(&columns, valid, gaussianize))
             .map_err(|(error, column)| {
                 let place = (shape.len() == 2).then(|| ("column", column.to_string()));
                 compute_error(py, error.message(function, place))
