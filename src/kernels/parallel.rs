@@ -7,8 +7,8 @@
 //! computes a block never changes its result, and results come back in
 //! block order, so reductions stay bit-identical whatever the thread count.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// `work(i)` for every `i < blocks`, in block order.
 pub fn blocks<R: Send>(blocks: usize, work: impl Fn(usize) -> R + Sync) -> Vec<R> {
@@ -22,18 +22,115 @@ pub fn blocks<R: Send>(blocks: usize, work: impl Fn(usize) -> R + Sync) -> Vec<R
             *slot = Some(value);
         }
     };
-    rayon::in_place_scope(|scope| {
-        for _ in 1..rayon::current_num_threads().min(blocks) {
-            scope.spawn(|_| run());
-        }
+    let helpers = rayon::current_num_threads().min(blocks).saturating_sub(1);
+    if helpers == 0 {
         run();
-    });
-    // The scope has joined every helper; a poisoned slot (a panicking
-    // block, never expected) is left out rather than propagated.
+    } else if rayon::current_thread_index().is_some() {
+        // Called from a pool thread (a Polars task): the pool is awake, and
+        // a scope lets the caller take part in its work while it waits.
+        rayon::in_place_scope(|scope| {
+            for _ in 0..helpers {
+                scope.spawn(|_| run());
+            }
+            run();
+        });
+    } else {
+        with_late_helpers(helpers, &run);
+    }
+    // Every helper has left; a poisoned slot (a panicking block, never
+    // expected) is left out rather than propagated.
     results
         .into_iter()
         .filter_map(|slot| slot.into_inner().ok().flatten())
         .collect()
+}
+
+/// Runs `task` on the calling thread and on up to `helpers` pool threads,
+/// without waiting for a helper that has not started: when the caller is
+/// done, a helper still asleep is turned away at the door and only helpers
+/// already inside are waited for (at most the one block each is computing).
+/// `task` must stop by itself once there is no work left.
+///
+/// A scope would instead wait for every spawned helper to wake, which on a
+/// small VM costs more than the caller computing everything alone.
+fn with_late_helpers(helpers: usize, task: &(dyn Fn() + Sync)) {
+    // SAFETY: only the lifetime is erased. The pointer is called only by a
+    // helper that entered while the door was open, and `close` does not
+    // return while such a helper is inside (see `Door`), so every call
+    // happens before this function returns and `task` is still borrowed.
+    let task: *const (dyn Fn() + Sync + 'static) = unsafe { std::mem::transmute(task) };
+    let door = Arc::new(Door {
+        open: AtomicBool::new(true),
+        inside: AtomicUsize::new(0),
+        task,
+    });
+    for _ in 0..helpers {
+        let door = Arc::clone(&door);
+        rayon::spawn(move || door.enter());
+    }
+    // If the caller's task unwinds (it never should), the guard still shuts
+    // the door before `task` goes out of scope.
+    let closer = CloseOnDrop(&door);
+    // SAFETY: `task` is the live reference passed in.
+    unsafe { (*door.task)() };
+    drop(closer);
+}
+
+/// The meeting point of the caller and its helpers. Sequentially consistent
+/// operations give one order to "a helper counts itself inside, then looks
+/// at `open`" and "the caller shuts `open`, then reads `inside`": either the
+/// helper sees the door shut and leaves without touching the task, or the
+/// caller sees it inside and waits until it has left.
+struct Door {
+    open: AtomicBool,
+    inside: AtomicUsize,
+    task: *const (dyn Fn() + Sync + 'static),
+}
+
+// SAFETY: `task` points to a `Sync` closure, called only under the protocol
+// above; the other fields are atomics.
+unsafe impl Send for Door {}
+unsafe impl Sync for Door {}
+
+impl Door {
+    fn enter(&self) {
+        self.inside.fetch_add(1, Ordering::SeqCst);
+        let _leave = LeaveOnDrop(&self.inside);
+        if self.open.load(Ordering::SeqCst) {
+            // SAFETY: the door is open and we are counted inside, so the
+            // caller is still waiting and the closure is alive.
+            unsafe { (*self.task)() };
+        }
+    }
+
+    fn close(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        let mut spins = 0u32;
+        while self.inside.load(Ordering::SeqCst) != 0 {
+            spins += 1;
+            if spins.is_multiple_of(64) {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    }
+}
+
+struct LeaveOnDrop<'a>(&'a AtomicUsize);
+
+impl Drop for LeaveOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+struct CloseOnDrop<'a>(&'a Door);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }
 
 /// `work(chunk)` for every chunk of `size` elements of `input`, in order.
@@ -81,6 +178,17 @@ mod tests {
             .unwrap();
         assert_eq!(one.install(|| blocks(100, |i| i * i)), expected);
         assert!(blocks(0, |i| i).is_empty());
+    }
+
+    #[test]
+    fn late_helpers_never_lose_or_reorder_a_block() {
+        // Many short calls from outside the pool: helpers arrive before,
+        // during and after the caller's work, and some are turned away.
+        for round in 0..2_000usize {
+            let n = 1 + round % 9;
+            let expected: Vec<usize> = (0..n).map(|i| i * 31 + round).collect();
+            assert_eq!(blocks(n, |i| i * 31 + round), expected);
+        }
     }
 
     #[test]

@@ -146,6 +146,26 @@ pub const CODE_SCAN_MAX_QUERIES: usize = 64;
 #[cfg(target_arch = "x86_64")]
 pub const CODE_TILED_MIN_QUERIES: usize = 2;
 
+/// Whether `m` integer queries take the tiled kernel of `codes::tiled`: at
+/// the AVX2 level exactly (the AVX-512 levels keep their own kernels),
+/// from [`CODE_TILED_MIN_QUERIES`] on and with no upper bound, since it
+/// stays ahead of the Float32 screen as queries grow (1M × 384 Int8,
+/// cosine, k = 10, CPU s, tiled / Float32 screen: 64 queries 0.75 / 0.92,
+/// 100: 0.96 / 1.67, 300: 2.93 / 3.32; `cargo run --release --example
+/// int8_scan_bench 1000000 384 3 64 100 300`).
+fn code_tiled_applies(m: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        m >= CODE_TILED_MIN_QUERIES
+            && crate::kernels::cpu::level() == crate::kernels::cpu::Level::Avx2
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = m;
+        false
+    }
+}
+
 /// Queries up to which Float16 rows take the tiled kernel of
 /// [`half_tiles`]; from 48 queries on the product path screens on 8-bit
 /// codes and is ahead (`cargo run --release --example half_bench 1000000
@@ -229,8 +249,9 @@ pub fn exact_codes<C: IntCode>(values: &[f64]) -> Result<Vec<C>, SearchError> {
 
 /// `nearest` over Int8/UInt8 rows: integer queries, when few (or, on a CPU
 /// with AVX-512 VNNI, any number from `code_blocks::MIN_QUERIES` on: the
-/// blocked integer kernel), are searched exactly with integer kernels;
-/// otherwise the Float32 screen. All give the exact scores, so the same
+/// blocked integer kernel; at the AVX2 level, any number: the tiled
+/// kernel), are searched exactly with integer kernels; otherwise the
+/// Float32 screen. All give the exact scores, so the same
 /// result.
 fn nearest_integer_rows<C: IntCode + SearchRow>(
     queries: &[f64],
@@ -241,7 +262,11 @@ fn nearest_integer_rows<C: IntCode + SearchRow>(
     rows: &[Option<&[C]>],
 ) -> Result<Found, SearchError> {
     match exact_codes::<C>(queries) {
-        Ok(integer) if m <= CODE_SCAN_MAX_QUERIES || code_blocks::applies::<C>(m, d) => {
+        Ok(integer)
+            if m <= CODE_SCAN_MAX_QUERIES
+                || code_blocks::applies::<C>(m, d)
+                || code_tiled_applies(m) =>
+        {
             let present = checked_rows(rows, d)?;
             Ok(nearest_codes(&integer, m, d, k, metric, &present))
         }
@@ -271,9 +296,7 @@ pub fn nearest_codes<C: IntCode>(
     // AVX2 exactly: at the AVX-512 levels the per-pair scan keeps its
     // 512-bit kernels (the tiled kernel is not measured there).
     #[cfg(target_arch = "x86_64")]
-    if m >= CODE_TILED_MIN_QUERIES
-        && crate::kernels::cpu::level() == crate::kernels::cpu::Level::Avx2
-    {
+    if code_tiled_applies(m) {
         if let Some(found) = codes::tiled::nearest(queries, m, d, k, metric, rows) {
             return found;
         }
