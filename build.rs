@@ -6,6 +6,7 @@
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-changed=src/kernels/cpu_levels.rs");
     for level in ["avx512", "vnni", "amx"] {
         println!("cargo::rustc-check-cfg=cfg(test_cpu_{level})");
     }
@@ -20,37 +21,24 @@ fn main() {
 }
 
 #[cfg(target_arch = "x86_64")]
+#[allow(unused_macros)] // the feature list for reports is the crate's
 mod x86 {
-    use std::arch::is_x86_feature_detected as has;
+    include!("src/kernels/cpu_levels.rs");
 
     /// The levels above AVX2 this machine has, as `src/kernels/cpu.rs`
     /// defines them (AMX by CPUID alone: the OS's permission is asked at
     /// run time).
     pub fn levels() -> Vec<&'static str> {
-        let mut levels = Vec::new();
-        let avx512 = has!("avx2")
-            && has!("fma")
-            && has!("f16c")
-            && has!("popcnt")
-            && has!("avx512f")
-            && has!("avx512bw")
-            && has!("avx512vl")
-            && has!("avx512dq")
-            && has!("avx512cd");
-        if !avx512 {
-            return levels;
-        }
-        levels.push("avx512");
-        if !(has!("avx512vnni") && has!("avx512vpopcntdq") && has!("avx512bitalg")) {
-            return levels;
-        }
-        levels.push("vnni");
-        if amx_in_cpuid() {
+        let present = x86_level_features!(x86_levels_present);
+        let mut levels: Vec<&'static str> = ["avx512", "vnni"]
+            .into_iter()
+            .take(present.saturating_sub(1))
+            .collect();
+        if present >= 3 && amx_in_cpuid() {
             levels.push("amx");
         }
         levels
     }
-
     fn amx_in_cpuid() -> bool {
         use std::arch::x86_64::__cpuid_count;
         // SAFETY: CPUID is a read-only query, present on every x86_64 CPU

@@ -14,6 +14,9 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
+#[cfg(target_arch = "x86_64")]
+include!("cpu_levels.rs");
+
 /// The environment variable that caps the level.
 pub const ENV_VAR: &str = "POLARS_MLKIT_ISA";
 
@@ -116,27 +119,7 @@ pub fn configure() -> Result<Level, String> {
 pub fn features() -> Vec<&'static str> {
     #[cfg(target_arch = "x86_64")]
     {
-        macro_rules! present {
-            ($($name:tt),*) => {{
-                let mut found = Vec::new();
-                $(if std::arch::is_x86_feature_detected!($name) { found.push($name); })*
-                found
-            }};
-        }
-        let mut found = present!(
-            "avx2",
-            "fma",
-            "f16c",
-            "popcnt",
-            "avx512f",
-            "avx512bw",
-            "avx512vl",
-            "avx512dq",
-            "avx512cd",
-            "avx512vnni",
-            "avx512vpopcntdq",
-            "avx512bitalg"
-        );
+        let mut found = x86_level_features!(x86_features_present);
         if detected() >= Level::Amx {
             found.extend(["amx-tile", "amx-int8"]);
         }
@@ -155,20 +138,11 @@ pub fn features() -> Vec<&'static str> {
 fn detect() -> Level {
     #[cfg(target_arch = "x86_64")]
     {
-        use std::arch::is_x86_feature_detected as has;
-        if !(has!("avx2") && has!("fma") && has!("f16c") && has!("popcnt")) {
-            return Level::Portable;
-        }
-        if !(has!("avx512f")
-            && has!("avx512bw")
-            && has!("avx512vl")
-            && has!("avx512dq")
-            && has!("avx512cd"))
-        {
-            return Level::Avx2;
-        }
-        if !(has!("avx512vnni") && has!("avx512vpopcntdq") && has!("avx512bitalg")) {
-            return Level::Avx512;
+        match x86_level_features!(x86_levels_present) {
+            0 => return Level::Portable,
+            1 => return Level::Avx2,
+            2 => return Level::Avx512,
+            _ => {}
         }
         if !tiles::granted() {
             return Level::Vnni;
