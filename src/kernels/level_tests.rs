@@ -8,7 +8,7 @@
 use super::aggregate::{Accumulator, VectorAggregate};
 use super::cpu::{self, Level};
 use super::element::{Element, F16};
-use super::scaling::column_moments;
+use super::scaling::{block_extent, column_moments};
 use super::search::codes::{f32_lanes_dot, hamming, int_dot, int_dot_sq, widen_f16};
 use super::search::floats::nearest;
 use super::search::scans::{nearest_codes_scan, nearest_half_scan, nearest_hamming_scan};
@@ -126,6 +126,38 @@ fn column_statistics_give_the_same_bits_at_every_level() {
             continue;
         };
         assert_eq!(f64::from_bits(*factor), 1.0);
+    }
+}
+
+#[test]
+fn column_extents_give_the_same_bits_at_every_level() {
+    for n in [0, 1, 7, 8, 9, 1000, 100_003] {
+        let mut values = numbers(n, n as u64 + 3);
+        // NaN is skipped, wherever it stands.
+        for i in (0..n).step_by(5) {
+            values[i] = f64::NAN;
+        }
+        let narrow: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+        let expected = values
+            .iter()
+            .filter(|v| !v.is_nan())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                (lo.min(v), hi.max(v))
+            });
+        let bits = |(lo, hi): (f64, f64)| (lo.to_bits(), hi.to_bits());
+        let wide = at_every_level(
+            &format!("block_extent, {n} f64"),
+            || bits(block_extent(&values)),
+            |a, b| a == b,
+        );
+        assert_eq!(wide, bits(expected));
+        let expected32 = (f64::from(expected.0 as f32), f64::from(expected.1 as f32));
+        let narrow = at_every_level(
+            &format!("block_extent, {n} f32"),
+            || bits(block_extent(&narrow)),
+            |a, b| a == b,
+        );
+        assert_eq!(narrow, bits(expected32));
     }
 }
 
