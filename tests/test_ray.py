@@ -171,3 +171,20 @@ def test_nearest_and_knn_join_on_blocks_equal_in_memory(metric: str, data: pl.Da
     )
     with pytest.raises(TypeError, match=r"polars_mlkit\.ray\.nearest: corpus column 'g'"):
         pmk_ray.nearest(ds, "g", queries)
+
+
+def test_filtered_and_grouped_search_on_blocks_equal_in_memory(data: pl.DataFrame) -> None:
+    """``filter=`` and ``by=`` evaluated block by block on the workers give
+    the in-memory result; ``index`` counts rows across blocks."""
+    corpus = data.with_columns(pl.col("e").cast(pl.Array(pl.Float32, 8)))
+    ds = ray.data.from_arrow(corpus.to_arrow()).repartition(6)
+    rng = np.random.default_rng(8)
+    queries = rng.normal(size=(5, 8))
+    predicate = (pl.col("g") != "b") & (pl.col("x") > 0)
+    got = pmk_ray.nearest(ds, "e", queries, k=6, filter=predicate)
+    assert_frame_equal(got, pmk.nearest(corpus, "e", queries, k=6, filter=predicate))
+    left = pl.DataFrame({"g": ["a", "b", "c", None, "a"], "e": queries.tolist()})
+    joined = pmk_ray.knn_join(left, ds, on="e", k=3, by="g", filter=pl.col("x") > 0)
+    expected = pmk.knn_join(left, corpus, on="e", k=3, by="g", filter=pl.col("x") > 0)
+    assert_frame_equal(joined, expected, check_exact=True)
+    assert joined["g"].null_count() == 0

@@ -20,13 +20,14 @@ installed at the same path (as on a local cluster or identical images).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
 from polars_mlkit import _checks, search
+from polars_mlkit import _search_groups as search_groups
 from polars_mlkit.scalers import MapBatches, Scaler, fit_in_passes, load_scaler
 from polars_mlkit.vectors import SearchMetric
 
@@ -237,6 +238,8 @@ def nearest(
     queries: Any,
     k: int = 10,
     metric: SearchMetric = "cosine",
+    *,
+    filter: pl.Expr | None = None,
 ) -> pl.DataFrame:
     """:func:`polars_mlkit.nearest` over a Ray Dataset: a top-k per block on
     the workers, merged exactly on the driver.
@@ -257,6 +260,9 @@ def nearest(
         Matches per query.
     metric
         ``"cosine"``, ``"dot"`` or ``"euclidean"``.
+    filter
+        As :func:`polars_mlkit.nearest`: evaluated on each block, only the
+        rows that pass are searched; ``index`` stays the dataset position.
 
     Returns
     -------
@@ -279,9 +285,14 @@ def nearest(
     _checks.search_metric(metric, function)
     q = _checks.matrix(queries, function, "queries")
     k = _checks.top_k(k, function)
-    search.check_corpus(_schema(dataset), column, function)
+    schema = _schema(dataset)
+    search.check_corpus(schema, column, function)
+    groups = None
+    if filter is not None:
+        predicate = search_groups.check_filter(schema, filter, function)
+        groups = search_groups.filtered(q.shape[0], predicate)
     return search.search_batches(
-        _block_batches(dataset), column, q, k, metric, function, keep_rows=False
+        _block_batches(dataset), column, q, k, metric, function, keep_rows=False, groups=groups
     )
 
 
@@ -293,6 +304,9 @@ def knn_join(
     metric: SearchMetric = "cosine",
     right_on: str | None = None,
     suffix: str = "_right",
+    *,
+    by: str | Sequence[str] | None = None,
+    filter: pl.Expr | None = None,
 ) -> pl.DataFrame:
     """:func:`polars_mlkit.knn_join` with a Ray Dataset as the corpus: a
     top-k per block on the workers (with the matched rows), merged exactly.
@@ -305,8 +319,9 @@ def knn_join(
         The queries (a DataFrame on the driver).
     dataset
         The corpus.
-    on, k, metric, right_on, suffix
-        As :func:`polars_mlkit.knn_join`.
+    on, k, metric, right_on, suffix, by, filter
+        As :func:`polars_mlkit.knn_join` (keys matched and the filter
+        evaluated on each block).
 
     Returns
     -------
@@ -333,9 +348,17 @@ def knn_join(
     queries, query_rows = search.queries_of(left, on, function)
     schema = _schema(dataset)
     search.check_corpus(schema, right_on, function)
+    groups = search.join_groups(left, query_rows, schema, by, filter, function)
     if len(query_rows) == 0:
         return search.joined_or_empty(left, query_rows, search.EMPTY_FOUND, schema, suffix)
     found = search.search_batches(
-        _block_batches(dataset), right_on, queries, k, metric, function, keep_rows=True
+        _block_batches(dataset),
+        right_on,
+        queries,
+        k,
+        metric,
+        function,
+        keep_rows=True,
+        groups=groups,
     )
     return search.joined_or_empty(left, query_rows, found, schema, suffix)

@@ -30,7 +30,9 @@ import numpy.typing as npt
 import polars as pl
 
 from polars_mlkit import _checks, _internal
+from polars_mlkit import _search_groups as search_groups
 from polars_mlkit._plugin import call_plugin
+from polars_mlkit._search_groups import GROUP, SearchGroups
 from polars_mlkit.vectors import RescoreMetric, SearchMetric, _code_rows, _literal, _plain
 
 #: Applies a function to every batch of the corpus, in order, and yields its results.
@@ -44,9 +46,16 @@ _QUERY, _INDEX, _SCORE, _HEIGHT = "__pmk_query", "__pmk_index", "__pmk_score", "
 
 
 def nearest_expr(
-    column: str, queries: npt.NDArray[np.float64], k: int, metric: str, function: str
+    column: str,
+    queries: npt.NDArray[np.float64],
+    k: int,
+    metric: str,
+    function: str,
+    groups: SearchGroups | None = None,
 ) -> pl.Expr:
-    """The extension's ``nearest`` over ``column``: a struct per (query, rank)."""
+    """The extension's ``nearest`` over ``column``: a struct per (query,
+    rank). With ``groups``, the frame holds each row's group in
+    :data:`~polars_mlkit._search_groups.GROUP`."""
     kwargs = {
         "function": function,
         "n_queries": int(queries.shape[0]),
@@ -54,9 +63,13 @@ def nearest_expr(
         "k": k,
         "metric": metric,
     }
+    inputs = [pl.col(column), _literal(queries, scalar=False)]
+    if groups is not None:
+        kwargs["grouped"] = True
+        inputs += [pl.col(GROUP), groups.binary()]
     return call_plugin(
         "nearest",
-        [pl.col(column), _literal(queries, scalar=False)],
+        inputs,
         kwargs,
         is_elementwise=False,
         changes_length=True,
@@ -102,15 +115,18 @@ def search_batches(
     *,
     keep_rows: bool,
     progress: bool = False,
+    groups: SearchGroups | None = None,
 ) -> pl.DataFrame:
     """The top ``k`` corpus rows of every query over all batches: ``query``,
     ``rank``, ``index`` (position in the whole corpus), ``score``, and with
-    ``keep_rows`` the matched corpus rows' columns after them."""
-    expr = nearest_expr(column, queries, k, metric, function)
+    ``keep_rows`` the matched corpus rows' columns after them. With
+    ``groups``, each query is searched among its group's rows only."""
+    expr = nearest_expr(column, queries, k, metric, function, groups)
     best_first = metric in ("cosine", "dot")  # higher is better; distances: lower
 
     def partial(batch: pl.DataFrame) -> pl.DataFrame:
-        found = batch.select(expr).unnest("_nearest")
+        searched = batch if groups is None else groups.with_row_groups(batch)
+        found = searched.select(expr).unnest("_nearest")
         out = found.select(
             pl.col("query").alias(_QUERY),
             pl.col("index").alias(_INDEX),
@@ -171,6 +187,7 @@ def nearest(
     rescore: str | pl.Series | None = None,
     oversample: int = 4,
     rescore_metric: RescoreMetric = "cosine",
+    filter: pl.Expr | None = None,
 ) -> pl.DataFrame:
     """The ``k`` nearest rows of ``frame[column]`` for each of many queries.
 
@@ -204,6 +221,14 @@ def nearest(
     result is what an exact search on the candidates gives, ties to the
     lower position; ``rescore`` needs ``metric="hamming"``.
 
+    ``filter`` (a Boolean expression on ``frame``'s columns) searches only
+    the rows that pass (a null predicate fails, as in ``DataFrame.filter``):
+    the exact top-k among them — never fewer than ``k`` results while ``k``
+    rows pass — with ``index`` still the row's position in the unfiltered
+    frame; the same rows and scores as searching ``frame.filter(filter)``.
+    The predicate is evaluated once by Polars and only the passing rows are
+    searched (a LazyFrame is still read whole, batch by batch).
+
     Examples
     --------
     >>> import polars as pl
@@ -214,6 +239,9 @@ def nearest(
     >>> codes = df.with_columns(pl.col("e").ml.quantize("binary").alias("b"))
     >>> pmk.nearest(codes, "b", [[0.1, 0.9]], k=1, metric="hamming", rescore="e")["index"].to_list()
     [1]
+    >>> docs = df.with_columns(year=pl.Series([2019, 2021, 2022]))
+    >>> pmk.nearest(docs, "e", [[0.0, 1.0]], k=2, filter=pl.col("year") >= 2020)["index"].to_list()
+    [1, 2]
     """
     _checks.search_metric(metric, "nearest")
     q = _checks.matrix(queries, "nearest", "queries")
@@ -230,8 +258,11 @@ def nearest(
             msg = "nearest: rescore= needs a frame and the name of its code column"
             raise TypeError(msg)
         factor = _checks.oversample(oversample)
-        return rescored(frame, column, q, k, rescore, factor, rescore_metric)
+        return rescored(frame, column, q, k, rescore, factor, rescore_metric, filter)
     if not isinstance(frame, (pl.DataFrame, pl.LazyFrame)):
+        if filter is not None:
+            msg = "nearest: filter= needs a frame whose columns it reads, not an array"
+            raise TypeError(msg)
         if column is not None:
             msg = "nearest: column names a column of a frame; pass None when frame is an array"
             raise TypeError(msg)
@@ -243,12 +274,20 @@ def nearest(
     if not isinstance(column, str):
         msg = f"nearest: column must name a vector column of the frame, got {column!r}"
         raise TypeError(msg)
+    groups = None
+    if filter is not None:
+        predicate = search_groups.check_filter(frame.collect_schema(), filter, "nearest")
+        groups = search_groups.filtered(q.shape[0], predicate)
     if isinstance(frame, pl.LazyFrame):
         # Possibly larger than memory: searched batch by batch, top-k merged.
         check_corpus(frame.collect_schema(), column, "nearest")
         batches = lazy_batches(frame, column)
-        return search_batches(batches, column, q, k, metric, "nearest", keep_rows=False)
-    return frame.select(nearest_expr(column, q, k, metric, "nearest")).unnest("_nearest")
+        return search_batches(
+            batches, column, q, k, metric, "nearest", keep_rows=False, groups=groups
+        )
+    searched = frame if groups is None else groups.with_row_groups(frame)
+    expr = nearest_expr(column, q, k, metric, "nearest", groups)
+    return searched.select(expr).unnest("_nearest")
 
 
 def rescored(
@@ -259,6 +298,7 @@ def rescored(
     rescore: str | pl.Series,
     oversample: int,
     metric: str,
+    predicate: pl.Expr | None = None,
 ) -> pl.DataFrame:
     """``nearest`` screened on binary codes and rescored at full precision:
     the sign bits of ``queries`` find ``k * oversample`` candidates per query
@@ -287,7 +327,7 @@ def rescored(
         check_corpus(schema, rescore, function)
     per_query = min(k * oversample, 2**32 - 1)
     codes = np.packbits(queries > 0, axis=1).astype(np.float64)
-    screened = nearest(frame, column, codes, per_query, "hamming")
+    screened = nearest(frame, column, codes, per_query, "hamming", filter=predicate)
     wanted = np.unique(screened["index"].to_numpy())
     positions = pl.Series("index", wanted, dtype=pl.UInt32)
     if isinstance(rescore, pl.Series):
@@ -419,6 +459,8 @@ def knn_join(
     right_on: str | None = None,
     suffix: str = "_right",
     progress: bool = False,
+    by: str | Sequence[str] | None = None,
+    filter: pl.Expr | None = None,
 ) -> pl.DataFrame:
     """For every row of ``left`` (the queries), its ``k`` nearest rows of ``right`` (the corpus).
 
@@ -454,6 +496,15 @@ def knn_join(
     progress
         Show a progress bar over the corpus batches (tqdm when installed;
         nothing is printed otherwise).
+    by
+        Key column(s) both frames have: each left row is matched only with
+        right rows whose keys are equal (a null key matches nothing), the
+        exact top-k within its group — the result of joining each group
+        separately. The keys must have one dtype on both sides.
+    filter
+        A Boolean expression on ``right``'s columns: only the rows that pass
+        are searched (a null predicate fails), so the matches are those of
+        ``knn_join(left, right.filter(filter), ...)``. With ``by``, both apply.
 
     Examples
     --------
@@ -491,6 +542,7 @@ def knn_join(
     queries, query_rows = queries_of(left, on, function)
     schema = right.collect_schema() if isinstance(right, pl.LazyFrame) else right.schema
     check_corpus(schema, right_on, function)
+    groups = join_groups(left, query_rows, schema, by, filter, function)
     if len(query_rows) == 0:
         return joined_or_empty(left, query_rows, EMPTY_FOUND, schema, suffix)
     if isinstance(right, pl.LazyFrame):
@@ -502,9 +554,43 @@ def knn_join(
             yield fn(frame)
 
     found = search_batches(
-        map_batches, right_on, queries, k, metric, function, keep_rows=True, progress=progress
+        map_batches,
+        right_on,
+        queries,
+        k,
+        metric,
+        function,
+        keep_rows=True,
+        progress=progress,
+        groups=groups,
     )
     return joined_or_empty(left, query_rows, found, schema, suffix)
+
+
+def join_groups(
+    left: pl.DataFrame,
+    query_rows: npt.NDArray[np.int64],
+    right_schema: pl.Schema,
+    by: str | Sequence[str] | None,
+    predicate: object,
+    function: str,
+) -> SearchGroups | None:
+    """The groups of a ``knn_join`` with ``by=`` and/or ``filter=`` (checked
+    against both frames' schemas), or ``None`` for a plain join."""
+    checked = (
+        None if predicate is None else search_groups.check_filter(right_schema, predicate, function)
+    )
+    if by is not None:
+        names = search_groups.key_names(by, function)
+        missing = [name for name in names if name not in left.columns]
+        if missing:
+            msg = f"{function}: key column {missing[0]!r} is not in the left frame"
+            raise pl.exceptions.ColumnNotFoundError(msg)
+        left_keys = left.select(names)[pl.Series(query_rows, dtype=pl.UInt32)]
+        return search_groups.grouped(left_keys, right_schema, checked, function)
+    if checked is not None:
+        return search_groups.filtered(len(query_rows), checked)
+    return None
 
 
 EMPTY_FOUND = pl.DataFrame(

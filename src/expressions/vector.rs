@@ -21,6 +21,7 @@ use crate::kernels::element::{Element, F16};
 use crate::kernels::row_access::{VectorRows, Widened};
 use crate::kernels::rowwise::{self, RowError, RowValues};
 use crate::kernels::search::codes::IntCode;
+use crate::kernels::search::grouped::{search_grouped, Groups};
 use crate::kernels::search::{self, Corpus, Request, SearchError, SearchMetric};
 use crate::kernels::vector::{self, UnitNorm};
 use crate::options::{self, PairOp};
@@ -579,6 +580,12 @@ struct NearestKwargs {
     /// `u32::MAX` for none), as a Binary constant.
     #[serde(default)]
     candidates: Option<usize>,
+    /// When set, each query is searched only among the rows of its group:
+    /// the third input is each row's group (UInt32; null: in none), the
+    /// fourth the queries' groups (`n_queries` × `u32`, little-endian,
+    /// `u32::MAX` for none) as a Binary constant.
+    #[serde(default)]
+    grouped: bool,
 }
 
 fn nearest_dtype() -> DataType {
@@ -616,7 +623,7 @@ fn nearest(inputs: &[Series], kwargs: NearestKwargs) -> PolarsResult<Series> {
             SearchMetric::Hamming => polars_bail!(InvalidOperation:
                 "{function}: candidates are rescored with \"cosine\", \"dot\" or \"euclidean\""),
         };
-        let candidates = candidate_positions(inputs, m * per_query, function)?;
+        let candidates = u32_constant(inputs, 2, m * per_query, function, "candidates")?;
         let found = with_float!(kind, T => search::nearest_among(
             &queries, m, d, k, metric, &input_rows::<T>(&a, function)?, &candidates, per_query,
         ).map_err(|e| search_error(&e, function, "queries (columns)"))?);
@@ -629,11 +636,42 @@ fn nearest(inputs: &[Series], kwargs: NearestKwargs) -> PolarsResult<Series> {
         k,
         metric,
     };
+    if kwargs.grouped {
+        let (rows, queries) = search_groups(inputs, a.len(), m, function)?;
+        let groups = Groups {
+            rows: &rows,
+            queries: &queries,
+        };
+        let found = with_corpus(&a, kind, metric, function, |corpus| {
+            search_grouped(corpus, &request, groups)
+        })?
+        .map_err(|e| polars_err!(ComputeError: "{}", e.message(function, "queries (columns)")))?;
+        return nearest_struct(a.name().clone(), &found);
+    }
     let found = with_corpus(&a, kind, metric, function, |corpus| {
         search::search(corpus, &request)
     })?
     .map_err(|e| search_error(&e, function, "queries (columns)"))?;
     nearest_struct(a.name().clone(), &found)
+}
+
+/// The groups of a grouped `nearest`: each row's (the third input, one per
+/// row) and each query's (the fourth, a Binary constant of `m` `u32`s).
+fn search_groups(
+    inputs: &[Series],
+    height: usize,
+    m: usize,
+    function: &str,
+) -> PolarsResult<(Vec<Option<u32>>, Vec<u32>)> {
+    let rows = inputs
+        .get(2)
+        .ok_or_else(|| polars_err!(ComputeError: "{function}: the rows' groups are missing"))?;
+    polars_ensure!(rows.len() == height, ComputeError:
+        "{function}: {} group keys for {height} rows", rows.len());
+    let rows = rows.cast(&DataType::UInt32)?;
+    let rows: Vec<Option<u32>> = rows.u32()?.iter().collect();
+    let queries = u32_constant(inputs, 3, m, function, "query groups")?;
+    Ok((rows, queries))
 }
 
 /// Runs `run` on the rows of `a` as the search reads them: binary codes
@@ -674,22 +712,26 @@ pub(super) fn search_error(error: &SearchError, function: &str, what: &str) -> P
     polars_err!(ComputeError: "{}", error.message(function, what))
 }
 
-/// The candidate row positions of a rescoring `nearest` (the third input).
-fn candidate_positions(
+/// A Binary constant of `expected` little-endian `u32`s at `inputs[index]`
+/// (`what` names it in errors): a rescoring `nearest`'s candidate row
+/// positions, a grouped one's query groups.
+fn u32_constant(
     inputs: &[Series],
+    index: usize,
     expected: usize,
     function: &str,
+    what: &str,
 ) -> PolarsResult<Vec<u32>> {
     let series = inputs
-        .get(2)
-        .ok_or_else(|| polars_err!(ComputeError: "{function}: the candidates are missing"))?;
+        .get(index)
+        .ok_or_else(|| polars_err!(ComputeError: "{function}: the {what} are missing"))?;
     let bytes = series
         .binary()
-        .map_err(|_| polars_err!(ComputeError: "{function}: the candidates must be a Binary constant, got {}", series.dtype()))?
+        .map_err(|_| polars_err!(ComputeError: "{function}: the {what} must be a Binary constant, got {}", series.dtype()))?
         .get(0)
-        .ok_or_else(|| polars_err!(ComputeError: "{function}: the candidates are null"))?;
+        .ok_or_else(|| polars_err!(ComputeError: "{function}: the {what} are null"))?;
     polars_ensure!(bytes.len() == expected * 4, ComputeError:
-        "{function}: the candidates hold {} bytes, expected {expected} positions", bytes.len());
+        "{function}: the {what} hold {} bytes, expected {expected} numbers", bytes.len());
     Ok(bytes
         .chunks_exact(4)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))

@@ -19,11 +19,13 @@
 //!   the blocked kernels of each dtype;
 //! - [`screened`]: the Float32 and Int8 screens with exact rescoring;
 //! - [`floats`]: the search of float rows by matrix products;
-//! - this module: the entry point and its strategy.
+//! - this module: the entry point and its strategy;
+//! - [`grouped`]: filtered and grouped search, [`search`] per group.
 
 pub mod amx;
 pub mod codes;
 pub mod floats;
+pub mod grouped;
 pub mod half_tiles;
 pub mod product;
 pub mod rows;

@@ -1,0 +1,124 @@
+"""Which corpus rows each query may match: ``filter=`` and ``by=`` of
+:func:`~polars_mlkit.nearest` and :func:`~polars_mlkit.knn_join`.
+
+Both become one thing for the search engine: a group per corpus row
+(null: never matched) and a group per query. A filter puts the rows that
+pass in group 0, and every query in it; ``by=`` numbers the left frame's
+distinct keys and gives each corpus row the number of its key. The groups
+of a batch are computed from the batch alone (the predicate evaluated by
+Polars, the keys matched by a join), so in-memory frames, LazyFrame batches
+and Ray blocks share this code, and the engine searches each group's rows
+alone: the result of searching the filtered or grouped frame, bit for bit,
+with positions in the whole corpus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+#: The column of a batch holding each row's group.
+GROUP = "__pmk_group"
+#: A query in this group matches nothing (a null key, or a key no corpus row has).
+NO_GROUP = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class SearchGroups:
+    """The groups of one search: how to compute a batch's row groups, and the queries' groups."""
+
+    #: Each query's group (``NO_GROUP``: none), as ``uint32``.
+    query_groups: npt.NDArray[np.uint32]
+    #: The corpus predicate, or ``None``.
+    predicate: pl.Expr | None
+    #: The key columns of the corpus (``by=``), and the left frame's distinct
+    #: keys with their group number in :data:`GROUP`.
+    keys: list[str]
+    key_table: pl.DataFrame | None
+
+    def with_row_groups(self, batch: pl.DataFrame) -> pl.DataFrame:
+        """``batch`` with :data:`GROUP`: each row's group, null where the row
+        fails the predicate or its key is not a query's key."""
+        if self.key_table is not None:
+            group = batch.select(self.keys).join(
+                self.key_table, on=self.keys, how="left", maintain_order="left"
+            )[GROUP]
+        else:
+            group = pl.repeat(0, batch.height, dtype=pl.UInt32, eager=True).alias(GROUP)
+        frame = batch.with_columns(group.alias(GROUP))
+        if self.predicate is not None:
+            # A null predicate fails, as in `DataFrame.filter`.
+            frame = frame.with_columns(
+                pl.when(self.predicate.fill_null(False)).then(pl.col(GROUP)).alias(GROUP)
+            )
+        return frame
+
+    def binary(self) -> pl.Expr:
+        """The queries' groups as the plugin reads them (a Binary constant)."""
+        raw = self.query_groups.astype("<u4").tobytes()
+        return pl.lit(pl.Series("", [raw], dtype=pl.Binary))
+
+
+def check_filter(schema: pl.Schema, predicate: object, function: str) -> pl.Expr:
+    """``predicate`` as a Boolean expression on a frame of ``schema``, or a
+    clear error (a missing column, a result that is not Boolean)."""
+    if not isinstance(predicate, pl.Expr):
+        msg = f"{function}: filter must be a polars expression, got {type(predicate).__name__}"
+        raise TypeError(msg)
+    try:
+        dtype = pl.LazyFrame(schema=schema).select(predicate.alias("_f")).collect_schema()["_f"]
+    except pl.exceptions.ColumnNotFoundError as error:
+        msg = f"{function}: filter names a column the corpus does not have: {error}"
+        raise pl.exceptions.ColumnNotFoundError(msg) from None
+    if dtype != pl.Boolean:
+        msg = f"{function}: filter must be a Boolean predicate, got {dtype}"
+        raise TypeError(msg)
+    return predicate
+
+
+def key_names(by: str | Sequence[str], function: str) -> list[str]:
+    names = [by] if isinstance(by, str) else list(by)
+    if not names or not all(isinstance(name, str) for name in names):
+        msg = f"{function}: by must name one or more key columns, got {by!r}"
+        raise TypeError(msg)
+    return names
+
+
+def filtered(count: int, predicate: pl.Expr) -> SearchGroups:
+    """Every query searched among the corpus rows that pass ``predicate``."""
+    return SearchGroups(np.zeros(count, dtype=np.uint32), predicate, [], None)
+
+
+def grouped(
+    left_keys: pl.DataFrame,
+    right_schema: pl.Schema,
+    predicate: pl.Expr | None,
+    function: str,
+) -> SearchGroups:
+    """Each query (one row of ``left_keys``) searched among the corpus rows
+    with equal keys (and passing ``predicate``); null keys match nothing."""
+    names = left_keys.columns
+    for name in names:
+        if name not in right_schema:
+            msg = f"{function}: key column {name!r} is not in the right frame"
+            raise pl.exceptions.ColumnNotFoundError(msg)
+        left_dtype, right_dtype = left_keys.schema[name], right_schema[name]
+        if left_dtype != right_dtype:
+            msg = (
+                f"{function}: key column {name!r} is {left_dtype} on the left and "
+                f"{right_dtype} on the right; cast one side so both have one dtype"
+            )
+            raise TypeError(msg)
+    table = (
+        left_keys.drop_nulls()
+        .unique(maintain_order=True)
+        .with_row_index(GROUP)
+        .with_columns(pl.col(GROUP).cast(pl.UInt32))
+    )
+    ids = left_keys.join(table, on=names, how="left", maintain_order="left")[GROUP]
+    query_groups = ids.fill_null(NO_GROUP).cast(pl.UInt32).to_numpy().astype(np.uint32)
+    return SearchGroups(query_groups, predicate, names, table)
