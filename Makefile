@@ -50,7 +50,7 @@ cross-test: ## Kernel tests for aarch64 under qemu-user, and clippy for that tar
 
 # The vector and search suites, run again with the kernels capped at the
 # portable level, so the portable paths are tested on every CPU.
-PORTABLE_SUITES := tests/test_vectors.py tests/test_search.py tests/test_search_filters.py tests/test_quantized.py \
+PORTABLE_SUITES := tests/test_vectors.py tests/test_search.py tests/test_search_filters.py tests/test_maxsim.py tests/test_quantized.py \
 	tests/test_data_face.py tests/test_vector_aggregations.py
 
 py-test: build ## pytest, with doctests, against the newest supported polars (vector and search suites also at the portable level)

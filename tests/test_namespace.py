@@ -52,6 +52,7 @@ CALLS: dict[str, list[tuple[str, tuple[Any, ...], dict[str, Any]]]] = {
     ],
     "quantize": [("e", (), {}), ("e", ("binary",), {})],
     "hamming": [("c", ([3],), {})],
+    "maxsim": [("t", ([[1.0, 0.0], [0.0, 2.0]],), {})],
     "vector_mean": [("e", (), {})],
     "vector_sum": [("e", (), {})],
     "vector_min": [("e", (), {})],
@@ -68,8 +69,10 @@ CASES = [
 
 @pytest.fixture(params=["list", "array"])
 def frame(request: pytest.FixtureRequest) -> pl.DataFrame:
-    """A float column, two vector columns and a binary-code column, each with a null row."""
+    """A float column, two vector columns, a binary-code column and a
+    token-list column, each with a null row."""
     vector = pl.List(pl.Float64) if request.param == "list" else pl.Array(pl.Float64, 2)
+    token = pl.List(pl.Float64) if request.param == "list" else pl.Array(pl.Float64, 2)
     codes = pl.List(pl.UInt8) if request.param == "list" else pl.Array(pl.UInt8, 1)
     return pl.DataFrame(
         {
@@ -77,8 +80,15 @@ def frame(request: pytest.FixtureRequest) -> pl.DataFrame:
             "e": [[3.0, 4.0], None, [1.0, 0.0], [0.0, 2.0], [-1.0, 1.0]],
             "b": [[1.0, 1.0], [2.0, 0.0], [0.0, 1.0], None, [1.0, -1.0]],
             "c": [[1], [2], None, [255], [0]],
+            "t": [[[1.0, 0.0], [0.5, 0.5]], [], [[0.0, 1.0]], None, [[2.0, -1.0]]],
         },
-        schema={"x": pl.Float64, "e": vector, "b": vector, "c": codes},
+        schema={
+            "x": pl.Float64,
+            "e": vector,
+            "b": vector,
+            "c": codes,
+            "t": pl.List(token),
+        },
     )
 
 

@@ -16,6 +16,7 @@ from polars_mlkit import namespace as _namespace  # noqa: E402  (registers `ml`)
 from polars_mlkit._internal import __version__  # noqa: E402
 from polars_mlkit.cpu import cpu_info  # noqa: E402
 from polars_mlkit.gaussian import power_transform, quantile_transform  # noqa: E402
+from polars_mlkit.multivector import maxsim  # noqa: E402
 from polars_mlkit.scalers import (  # noqa: E402
     MaxAbsScaler,
     MinMaxScaler,
@@ -67,6 +68,7 @@ __all__ = [
     "knn_join",
     "load_scaler",
     "maxabs_scale",
+    "maxsim",
     "minmax_scale",
     "nearest",
     "norm",

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from polars_mlkit import gaussian, scaling, vectors
+from polars_mlkit import gaussian, multivector, scaling, vectors
 from polars_mlkit.gaussian import OutputDistribution, PowerMethod
 from polars_mlkit.scaling import ScaleMethod
 from polars_mlkit.vectors import Metric, Other, Precision, SearchMetric, UnitNorm, VectorLike
@@ -334,6 +334,21 @@ class MlExprNamespace:
         [[0.42857142857142855, 0.5714285714285714], [0.0, 1.0]]
         """
         return vectors.unit_normalize(self._expr, norm)  # type: ignore[no-any-return]
+
+    def maxsim(self, query_tokens: Any) -> pl.Expr:
+        """The MaxSim (late-interaction) score of each row's token vectors.
+
+        See :func:`polars_mlkit.maxsim`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit  # noqa: F401
+        >>> docs = pl.DataFrame({"t": [[[1.0, 0.0], [0.0, 1.0]]]})
+        >>> docs.select(pl.col("t").ml.maxsim([[0.0, 3.0]]))["t"].to_list()
+        [3.0]
+        """
+        return multivector.maxsim(self._expr, query_tokens)  # type: ignore[no-any-return]
 
     def project(self, matrix: Any, bias: VectorLike | None = None) -> pl.Expr:
         """Project each vector: ``row @ matrix + bias``.

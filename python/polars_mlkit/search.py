@@ -29,11 +29,12 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from polars_mlkit import _checks, _internal
+from polars_mlkit import _checks, _internal, multivector
 from polars_mlkit import _search_groups as search_groups
 from polars_mlkit._plugin import call_plugin
+from polars_mlkit._plugin import constant_literal as _literal
 from polars_mlkit._search_groups import GROUP, SearchGroups
-from polars_mlkit.vectors import RescoreMetric, SearchMetric, _code_rows, _literal, _plain
+from polars_mlkit.vectors import RescoreMetric, SearchMetric, _code_rows, _plain
 
 #: Applies a function to every batch of the corpus, in order, and yields its results.
 MapBatches: TypeAlias = Callable[[Callable[[pl.DataFrame], pl.DataFrame]], Iterable[pl.DataFrame]]
@@ -221,6 +222,11 @@ def nearest(
     result is what an exact search on the candidates gives, ties to the
     lower position; ``rescore`` needs ``metric="hamming"``.
 
+    ``metric="maxsim"`` ranks a column of token lists (``List(Array(numeric,
+    d))``) by :func:`~polars_mlkit.maxsim`; ``queries`` is then a list of
+    token matrices, one per query (token counts may differ), and ``score``
+    the exact MaxSim score (higher is better).
+
     ``filter`` (a Boolean expression on ``frame``'s columns) searches only
     the rows that pass (a null predicate fails, as in ``DataFrame.filter``):
     the exact top-k among them — never fewer than ``k`` results while ``k``
@@ -243,6 +249,8 @@ def nearest(
     >>> pmk.nearest(docs, "e", [[0.0, 1.0]], k=2, filter=pl.col("year") >= 2020)["index"].to_list()
     [1, 2]
     """
+    if metric == "maxsim":
+        return nearest_maxsim(frame, column, queries, k, rescore, filter)
     _checks.search_metric(metric, "nearest")
     q = _checks.matrix(queries, "nearest", "queries")
     k = _checks.top_k(k, "nearest")
@@ -288,6 +296,26 @@ def nearest(
     searched = frame if groups is None else groups.with_row_groups(frame)
     expr = nearest_expr(column, q, k, metric, "nearest", groups)
     return searched.select(expr).unnest("_nearest")
+
+
+def nearest_maxsim(
+    frame: Any, column: str | None, queries: Any, k: int, rescore: object, predicate: object
+) -> pl.DataFrame:
+    """``nearest`` with ``metric="maxsim"`` (see :mod:`polars_mlkit.multivector`)."""
+    function = "nearest"
+    k = _checks.top_k(k, function)
+    if rescore is not None:
+        msg = f"{function}: rescore= screens on binary codes; metric='maxsim' scores tokens exactly"
+        raise ValueError(msg)
+    if not isinstance(frame, (pl.DataFrame, pl.LazyFrame)) or not isinstance(column, str):
+        msg = f"{function}: metric='maxsim' needs a frame and the name of its token column"
+        raise TypeError(msg)
+    schema = frame.collect_schema()
+    if column not in schema:
+        msg = f"{function}: column {column!r} is not in the corpus"
+        raise pl.exceptions.ColumnNotFoundError(msg)
+    checked = None if predicate is None else search_groups.check_filter(schema, predicate, function)
+    return multivector.nearest_frame(frame, column, queries, k, checked, function)
 
 
 def rescored(
@@ -536,9 +564,11 @@ def knn_join(
             f"{function}: right must be a polars DataFrame or LazyFrame, got {type(right).__name__}"
         )
         raise TypeError(msg)
+    right_on = on if right_on is None else right_on
+    if metric == "maxsim":
+        return knn_join_maxsim(left, right, on, right_on, k, suffix, by, filter)
     _checks.search_metric(metric, function)
     k = _checks.top_k(k, function)
-    right_on = on if right_on is None else right_on
     queries, query_rows = queries_of(left, on, function)
     schema = right.collect_schema() if isinstance(right, pl.LazyFrame) else right.schema
     check_corpus(schema, right_on, function)
@@ -565,6 +595,64 @@ def knn_join(
         groups=groups,
     )
     return joined_or_empty(left, query_rows, found, schema, suffix)
+
+
+def knn_join_maxsim(
+    left: pl.DataFrame,
+    right: pl.DataFrame | pl.LazyFrame,
+    on: str,
+    right_on: str,
+    k: int,
+    suffix: str,
+    by: str | Sequence[str] | None,
+    predicate: object,
+) -> pl.DataFrame:
+    """``knn_join`` with ``metric="maxsim"``: each left row's tokens are a
+    query; a null row, or one without tokens, gives no matches."""
+    function = "knn_join"
+    k = _checks.top_k(k, function)
+    if on not in left.columns:
+        msg = f"{function}: column {on!r} is not in the left frame"
+        raise pl.exceptions.ColumnNotFoundError(msg)
+    schema = right.collect_schema() if isinstance(right, pl.LazyFrame) else right.schema
+    if right_on not in schema:
+        msg = f"{function}: column {right_on!r} is not in the corpus"
+        raise pl.exceptions.ColumnNotFoundError(msg)
+    checked = None if predicate is None else search_groups.check_filter(schema, predicate, function)
+    keys = None if by is None else search_groups.key_names(by, function)
+    if keys is not None:
+        search_groups.grouped(left.select(keys), schema, None, function)  # checks the keys
+    tokens = left[on].to_list()
+    rows = [i for i, t in enumerate(tokens) if t is not None and len(t) > 0]
+    parts = []
+    for query, row in enumerate(rows):
+        row_predicate = checked
+        if keys is not None:
+            values = left.row(row, named=True)
+            if any(values[c] is None for c in keys):
+                continue
+            same = pl.all_horizontal([pl.col(c) == pl.lit(values[c]) for c in keys])
+            row_predicate = same if row_predicate is None else row_predicate & same
+        found = multivector.nearest_frame(
+            right, right_on, [np.asarray(tokens[row], dtype=np.float64)], k, row_predicate, function
+        )
+        parts.append(found.with_columns(pl.lit(query, dtype=pl.UInt32).alias("query")))
+    found = pl.concat(parts) if parts else EMPTY_FOUND
+    positions = found["index"]
+    if isinstance(right, pl.LazyFrame):
+        matched = (
+            right.with_row_index("__pmk_row")
+            .filter(pl.col("__pmk_row").is_in(positions.unique().implode()))
+            .collect()
+        )
+        lookup = pl.DataFrame({"__pmk_row": positions})
+        rows_of_right = lookup.join(matched, on="__pmk_row", how="left", maintain_order="left")
+        rows_of_right = rows_of_right.drop("__pmk_row")
+    else:
+        rows_of_right = right[positions]
+    with_rows = pl.concat([found, rows_of_right], how="horizontal")
+    query_rows = np.asarray(rows, dtype=np.int64)
+    return joined_or_empty(left, query_rows, with_rows, schema, suffix)
 
 
 def join_groups(

@@ -14,12 +14,13 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from polars_mlkit import _checks, _internal
+from polars_mlkit import _checks, _internal, multivector
 from polars_mlkit._data import is_expression_input, to_expr
 from polars_mlkit._plugin import call_plugin
+from polars_mlkit._plugin import constant_literal as _literal
 
 Metric: TypeAlias = Literal["euclidean", "sqeuclidean", "manhattan", "chebyshev", "cosine"]
-SearchMetric: TypeAlias = Literal["cosine", "dot", "euclidean", "hamming"]
+SearchMetric: TypeAlias = Literal["cosine", "dot", "euclidean", "hamming", "maxsim"]
 RescoreMetric: TypeAlias = Literal["cosine", "dot", "euclidean"]
 Precision: TypeAlias = Literal["int8", "binary"]
 UnitNorm: TypeAlias = Literal["l1", "l2", "max"]
@@ -27,21 +28,6 @@ UnitNorm: TypeAlias = Literal["l1", "l2", "max"]
 VectorLike: TypeAlias = "Sequence[float] | npt.NDArray[Any] | pl.Series"
 #: Another vector column (name or expression) or a constant vector.
 Other: TypeAlias = "str | pl.Expr | Sequence[float] | npt.NDArray[Any] | pl.Series"
-
-
-def _literal(values: npt.NDArray[np.float64], *, scalar: bool = True) -> pl.Expr:
-    """A constant (a vector, or a matrix row-major) as Arrow data: one Binary
-    value holding its float64 values, little-endian; the shape travels in the
-    kwargs. Built with one copy and no Python floats, and serialised with the
-    plan. As a scalar it broadcasts in every context (the streaming engine
-    repeats it per morsel without copying the bytes). ``scalar=False`` gives
-    a one-row Series literal instead, for the inputs of a whole-column
-    function (``nearest``): Polars copies a scalar's bytes while planning,
-    which for 20,000 x 384 queries costs more than the copy itself."""
-    data = np.ascontiguousarray(values, dtype="<f8").tobytes()
-    if scalar:
-        return pl.lit(data, dtype=pl.Binary)
-    return pl.lit(pl.Series("", [data], dtype=pl.Binary))
 
 
 def _plain(value: Any, function: str, what: str) -> Any:
@@ -298,6 +284,8 @@ def top_k_similar(x: Any, query: VectorLike, k: int, metric: SearchMetric = "cos
     them. ``metric="euclidean"`` ranks by smallest distance, and
     ``metric="hamming"`` by fewest differing bits between packed binary codes
     (``Array(UInt8)``, see :func:`quantize`; the query is then a code too).
+    ``metric="maxsim"`` ranks a column of token lists by
+    :func:`~polars_mlkit.maxsim` against ``query``, a token matrix.
     In ``group_by().agg`` it gives a list per group, positions within the group.
 
     Float16, Int8 and UInt8 columns are read in place (computed as
@@ -320,6 +308,13 @@ def top_k_similar(x: Any, query: VectorLike, k: int, metric: SearchMetric = "cos
     >>> pmk.top_k_similar([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]], [1.0, 0.1], k=2)
     [0, 2]
     """
+    if metric == "maxsim":
+        tokens = multivector.query_tokens(query, "top_k_similar")
+        k = _checks.top_k(k, "top_k_similar")
+        if not is_expression_input(x):
+            msg = "top_k_similar: metric='maxsim' ranks a column of token lists (an expression)"
+            raise TypeError(msg)
+        return multivector.top_k_expr(to_expr(x), tokens, k, "top_k_similar")
     _checks.search_metric(metric, "top_k_similar")
     q = _checks.constant_vector(query, "top_k_similar", "query")
     k = _checks.top_k(k, "top_k_similar")

@@ -7,5 +7,6 @@ mod columns;
 mod dtypes;
 mod fitted;
 mod gaussian;
+mod maxsim;
 mod scaling;
 mod vector;

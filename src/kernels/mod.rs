@@ -6,6 +6,7 @@ pub mod aggregate;
 pub mod cpu;
 pub mod element;
 pub mod gaussian;
+pub mod maxsim;
 pub mod parallel;
 pub mod passes;
 pub mod quantile;
