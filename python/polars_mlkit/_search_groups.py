@@ -2,9 +2,10 @@
 :func:`~polars_mlkit.nearest` and :func:`~polars_mlkit.knn_join`.
 
 Both become one thing for the search engine: a group per corpus row
-(null: never matched) and a group per query. A filter puts the rows that
-pass in group 0, and every query in it; ``by=`` numbers the left frame's
-distinct keys and gives each corpus row the number of its key. The groups
+(null: never matched) and a group per query; ``by=`` numbers the left
+frame's distinct keys and gives each corpus row the number of its key. A
+filter alone is the special case of one group, passed as the predicate's
+Boolean mask. The groups
 of a batch are computed from the batch alone (the predicate evaluated by
 Polars, the keys matched by a join), so in-memory frames, LazyFrame batches
 and Ray blocks share this code, and the engine searches each group's rows
@@ -42,25 +43,29 @@ class SearchGroups:
 
     def with_row_groups(self, batch: pl.DataFrame) -> pl.DataFrame:
         """``batch`` with :data:`GROUP`: each row's group, null where the row
-        fails the predicate or its key is not a query's key."""
-        if self.key_table is not None:
-            group = batch.select(self.keys).join(
-                self.key_table, on=self.keys, how="left", maintain_order="left"
-            )[GROUP]
-        else:
-            group = pl.repeat(0, batch.height, dtype=pl.UInt32, eager=True).alias(GROUP)
+        fails the predicate or its key is not a query's key; for a filter
+        alone, the predicate's mask (a null predicate fails, as in
+        ``DataFrame.filter``)."""
+        if self.key_table is None:
+            mask = pl.lit(True) if self.predicate is None else self.predicate.fill_null(False)
+            return batch.with_columns(mask.alias(GROUP))
+        group = batch.select(self.keys).join(
+            self.key_table, on=self.keys, how="left", maintain_order="left"
+        )[GROUP]
         frame = batch.with_columns(group.alias(GROUP))
         if self.predicate is not None:
-            # A null predicate fails, as in `DataFrame.filter`.
             frame = frame.with_columns(
                 pl.when(self.predicate.fill_null(False)).then(pl.col(GROUP)).alias(GROUP)
             )
         return frame
 
-    def binary(self) -> pl.Expr:
-        """The queries' groups as the plugin reads them (a Binary constant)."""
+    def inputs(self) -> list[pl.Expr]:
+        """The plugin's extra inputs: the rows' groups (or the filter's mask)
+        and, for groups, the queries' groups as a Binary constant."""
+        if self.key_table is None:
+            return [pl.col(GROUP)]
         raw = self.query_groups.astype("<u4").tobytes()
-        return pl.lit(pl.Series("", [raw], dtype=pl.Binary))
+        return [pl.col(GROUP), pl.lit(pl.Series("", [raw], dtype=pl.Binary))]
 
 
 def check_filter(schema: pl.Schema, predicate: object, function: str) -> pl.Expr:

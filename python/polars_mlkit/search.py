@@ -33,7 +33,7 @@ from polars_mlkit import _checks, _internal, multivector
 from polars_mlkit import _search_groups as search_groups
 from polars_mlkit._plugin import call_plugin
 from polars_mlkit._plugin import constant_literal as _literal
-from polars_mlkit._search_groups import GROUP, SearchGroups
+from polars_mlkit._search_groups import SearchGroups
 from polars_mlkit.vectors import RescoreMetric, SearchMetric, _code_rows, _plain
 
 #: Applies a function to every batch of the corpus, in order, and yields its results.
@@ -67,7 +67,7 @@ def nearest_expr(
     inputs = [pl.col(column), _literal(queries, scalar=False)]
     if groups is not None:
         kwargs["grouped"] = True
-        inputs += [pl.col(GROUP), groups.binary()]
+        inputs += groups.inputs()
     return call_plugin(
         "nearest",
         inputs,

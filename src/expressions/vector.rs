@@ -21,7 +21,7 @@ use crate::kernels::element::{Element, F16};
 use crate::kernels::row_access::{VectorRows, Widened};
 use crate::kernels::rowwise::{self, RowError, RowValues};
 use crate::kernels::search::codes::IntCode;
-use crate::kernels::search::grouped::{search_grouped, Groups};
+use crate::kernels::search::grouped::{search_among, search_grouped, Groups};
 use crate::kernels::search::{self, Corpus, Request, SearchError, SearchMetric};
 use crate::kernels::vector::{self, UnitNorm};
 use crate::options::{self, PairOp};
@@ -583,7 +583,8 @@ struct NearestKwargs {
     /// When set, each query is searched only among the rows of its group:
     /// the third input is each row's group (UInt32; null: in none), the
     /// fourth the queries' groups (`n_queries` × `u32`, little-endian,
-    /// `u32::MAX` for none) as a Binary constant.
+    /// `u32::MAX` for none) as a Binary constant. A Boolean third input is
+    /// a filter instead: every query searches the rows where it is true.
     #[serde(default)]
     grouped: bool,
 }
@@ -636,6 +637,18 @@ fn nearest(inputs: &[Series], kwargs: NearestKwargs) -> PolarsResult<Series> {
         k,
         metric,
     };
+    if kwargs.grouped
+        && inputs
+            .get(2)
+            .is_some_and(|s| s.dtype() == &DataType::Boolean)
+    {
+        let positions = passing_rows(inputs, a.len(), function)?;
+        let found = with_corpus(&a, kind, metric, function, |corpus| {
+            search_among(corpus, &request, &positions)
+        })?
+        .map_err(|e| search_error(&e, function, "queries (columns)"))?;
+        return nearest_struct(a.name().clone(), &found);
+    }
     if kwargs.grouped {
         let (rows, queries) = search_groups(inputs, a.len(), m, function)?;
         let groups = Groups {
@@ -653,6 +666,27 @@ fn nearest(inputs: &[Series], kwargs: NearestKwargs) -> PolarsResult<Series> {
     })?
     .map_err(|e| search_error(&e, function, "queries (columns)"))?;
     nearest_struct(a.name().clone(), &found)
+}
+
+/// The positions of the rows a filtered `nearest` searches: where the
+/// third input (a Boolean mask, one per row) is true.
+fn passing_rows(inputs: &[Series], height: usize, function: &str) -> PolarsResult<Vec<u32>> {
+    let mask = inputs
+        .get(2)
+        .ok_or_else(|| polars_err!(ComputeError: "{function}: the filter mask is missing"))?;
+    polars_ensure!(mask.len() == height, ComputeError:
+        "{function}: a filter mask of {} rows for {height} rows", mask.len());
+    let mut positions = Vec::new();
+    let mut offset = 0u32;
+    for chunk in mask.bool()?.downcast_iter() {
+        let values = match chunk.validity() {
+            Some(valid) => chunk.values() & valid,
+            None => chunk.values().clone(),
+        };
+        positions.extend(values.true_idx_iter().map(|i| offset + i as u32));
+        offset += chunk.len() as u32;
+    }
+    Ok(positions)
 }
 
 /// The groups of a grouped `nearest`: each row's (the third input, one per

@@ -25,6 +25,10 @@ pub struct MaxSimQuery<T> {
     norms: Vec<f64>,
     n_q: usize,
     d: usize,
+    /// The tokens as Float32, `d`-major: number `i` of token `j` at
+    /// `i · padded + j`, zero past `n_q` (see [`screen_products`]).
+    panel: Vec<f32>,
+    padded: usize,
 }
 
 impl<T: Element> MaxSimQuery<T> {
@@ -38,11 +42,20 @@ impl<T: Element> MaxSimQuery<T> {
             .take(n_q)
             .map(|q| vector::dot(q, q).sqrt())
             .collect();
+        let padded = n_q.next_multiple_of(PANEL_QUERIES);
+        let mut panel = vec![0.0f32; padded * d];
+        for (j, q) in tokens.chunks(d.max(1)).take(n_q).enumerate() {
+            for (i, &v) in q.iter().enumerate() {
+                panel[i * padded + j] = v.to_f64() as f32;
+            }
+        }
         Some(MaxSimQuery {
             tokens,
             norms,
             n_q,
             d,
+            panel,
+            padded,
         })
     }
 
@@ -66,7 +79,9 @@ pub trait MaxSimToken: Element {
 #[derive(Debug, Default)]
 pub struct Scratch {
     screen: Vec<f32>,
-    norms: Vec<f64>,
+    norms: Vec<f32>,
+    lows: Vec<f32>,
+    best: Vec<f64>,
 }
 
 impl MaxSimToken for f64 {
@@ -91,43 +106,54 @@ impl MaxSimToken for f64 {
 
 impl MaxSimToken for f32 {
     fn maxsim(query: &MaxSimQuery<f32>, doc: &[f32], scratch: &mut Scratch) -> Option<f64> {
-        let d = query.d;
+        let (d, n_q, padded) = (query.d, query.n_q, query.padded);
         let n_t = doc.len().checked_div(d)?;
         if n_t == 0 {
             return None;
         }
-        let n_q = query.n_q;
-        scratch.screen.clear();
-        scratch.screen.resize(n_q * n_t, 0.0);
-        screen_products(&query.tokens, n_q, doc, n_t, d, &mut scratch.screen);
-        scratch.norms.clear();
-        scratch
-            .norms
-            .extend(doc.chunks_exact(d).map(|x| vector::dot(x, x).sqrt()));
-        let bound = screen_bound(d);
-        let mut score = 0.0;
-        for j in 0..n_q {
-            let q = query.token(j);
-            let products = &scratch.screen[j * n_t..(j + 1) * n_t];
-            let allowance = |t: usize| bound * query.norms[j] * scratch.norms[t];
-            // The largest lower bound of an exact product: the maximum is at
-            // least this, so a token whose upper bound is below it is not
-            // the maximum.
-            let floor = (0..n_t)
-                .map(|t| f64::from(products[t]) - allowance(t))
-                .filter(|v| !v.is_nan())
-                .fold(f64::NEG_INFINITY, f64::max);
-            let mut best = f64::NEG_INFINITY;
-            for t in 0..n_t {
-                let high = f64::from(products[t]) + allowance(t);
-                // NaN (or an overflow) is not below the floor: scored exactly.
-                if high < floor {
+        let Scratch {
+            screen,
+            norms,
+            lows,
+            best,
+        } = scratch;
+        screen.clear();
+        screen.resize(n_t * padded, 0.0);
+        screen_products(&query.panel, padded, doc, n_t, d, screen);
+        norms.clear();
+        norms.extend(doc.chunks_exact(d).map(|x| square_sum(x).sqrt()));
+        // Each Float32 product is within `bound · |q_j| · |x_t|` of the
+        // exact one (including the f32 rounding of this very test).
+        let bound = screen_bound(d) as f32;
+        let allow: Vec<f32> = query.norms.iter().map(|&n| bound * n as f32).collect();
+        // The largest lower bound of an exact product, per query token: the
+        // maximum is at least this (NaN never raises it).
+        lows.clear();
+        lows.resize(n_q, f32::NEG_INFINITY);
+        for (t, row) in screen.chunks_exact(padded).enumerate() {
+            let nx = norms[t];
+            for ((low, &s), &a) in lows.iter_mut().zip(row).zip(&allow) {
+                let v = s - a * nx;
+                if v > *low {
+                    *low = v;
+                }
+            }
+        }
+        // Row by row, the products not below their query token's floor
+        // (NaN and overflow included) may be the largest: scored exactly.
+        best.clear();
+        best.resize(n_q, f64::NEG_INFINITY);
+        for (t, row) in screen.chunks_exact(padded).enumerate() {
+            let nx = norms[t];
+            for j in 0..n_q {
+                if row[j] + allow[j] * nx < lows[j] {
                     continue;
                 }
-                best = nan_max(best, vector::dot(q, &doc[t * d..(t + 1) * d]));
+                let exact = vector::dot(query.token(j), &doc[t * d..(t + 1) * d]);
+                best[j] = nan_max(best[j], exact);
             }
-            score += best;
         }
+        let score = best.iter().sum();
         Some(score)
     }
 }
@@ -150,66 +176,86 @@ fn screen_bound(d: usize) -> f64 {
         let nu = d as f64 * unit;
         nu / (1.0 - nu).max(0.5)
     };
-    // Doubled, so the rounding of the bound itself never matters.
+    // Doubled, plus room for the Float32 arithmetic of the test itself
+    // (a few roundings of numbers below 2 |q| |x|) and of the norms.
     2.0 * (gamma(f64::from(f32::EPSILON) / 2.0) + gamma(f64::EPSILON / 2.0))
+        + 16.0 * f64::from(f32::EPSILON)
 }
-
-/// Lanes of a Float32 screen product.
-const SCREEN_LANES: usize = 8;
 
 crate::by_level! {
     [avx512, avx2]
-    /// `out[j · n_t + t] = q_j · x_t` in Float32 for the `n_q` query tokens
-    /// and `n_t` document tokens (both `· × d`, row-major): four query
-    /// tokens at a time share each load of a document token.
+    /// `Σ x_i²` in Float32, in lanes (a token's norm for the screen's
+    /// allowance, whose margin covers this sum's rounding).
+    fn square_sum<>(x: &[f32]) -> f32 {
+        let (groups, tail) = x.as_chunks::<LANES>();
+        let mut acc = [0.0f32; LANES];
+        for g in groups {
+            for l in 0..LANES {
+                acc[l] += g[l] * g[l];
+            }
+        }
+        acc.iter().sum::<f32>() + tail.iter().map(|v| v * v).sum::<f32>()
+    }
+}
+
+/// Query tokens per lane group of the screen, and lane groups per tile.
+const LANES: usize = 8;
+const PANEL_QUERIES: usize = 2 * LANES;
+/// Document tokens per tile.
+const TILE_TOKENS: usize = 4;
+
+crate::by_level! {
+    [avx512, avx2]
+    /// `out[t · padded + j] = q_j · x_t` in Float32, for all `padded`
+    /// (a multiple of 16) query tokens of `panel` (`d`-major, see
+    /// [`MaxSimQuery`]) and the `n_t` document tokens of `doc` (row-major):
+    /// a tile of four document tokens × sixteen query tokens stays in
+    /// registers while each number of a token is broadcast against the
+    /// panel.
     fn screen_products<>(
-        queries: &[f32],
-        n_q: usize,
+        panel: &[f32],
+        padded: usize,
         doc: &[f32],
         n_t: usize,
         d: usize,
         out: &mut [f32]
     ) {
-        let whole = d / SCREEN_LANES * SCREEN_LANES;
-        for t in 0..n_t {
-            let Some(x) = doc.get(t * d..(t + 1) * d) else { return };
-            let mut j = 0;
-            while j + 4 <= n_q {
-                let Some(q) = queries.get(j * d..(j + 4) * d) else { return };
-                let (q0, rest) = q.split_at(d);
-                let (q1, rest) = rest.split_at(d);
-                let (q2, q3) = rest.split_at(d);
-                let mut acc = [[0.0f32; SCREEN_LANES]; 4];
-                for i in (0..whole).step_by(SCREEN_LANES) {
-                    let xs = &x[i..i + SCREEN_LANES];
-                    for (a, qs) in acc.iter_mut().zip([q0, q1, q2, q3]) {
-                        let qs = &qs[i..i + SCREEN_LANES];
-                        for l in 0..SCREEN_LANES {
-                            a[l] += qs[l] * xs[l];
+        if panel.len() < padded * d || doc.len() < n_t * d || out.len() < n_t * padded {
+            return;
+        }
+        let mut t0 = 0;
+        while t0 < n_t {
+            // The last tile repeats its last token.
+            let rows = [0, 1, 2, 3].map(|r| {
+                let t = (t0 + r).min(n_t - 1);
+                &doc[t * d..(t + 1) * d]
+            });
+            for j0 in (0..padded).step_by(PANEL_QUERIES) {
+                let mut acc = [[[0.0f32; LANES]; 2]; TILE_TOKENS];
+                let columns = panel.chunks_exact(padded).take(d);
+                let numbers = rows[0].iter().zip(rows[1]).zip(rows[2]).zip(rows[3]);
+                for (column, (((&x0, &x1), &x2), &x3)) in columns.zip(numbers) {
+                    let Some(p) = column.get(j0..j0 + PANEL_QUERIES) else {
+                        return;
+                    };
+                    let (low, high) = p.split_at(LANES);
+                    for (a, x) in acc.iter_mut().zip([x0, x1, x2, x3]) {
+                        for l in 0..LANES {
+                            a[0][l] += x * low[l];
+                            a[1][l] += x * high[l];
                         }
                     }
                 }
-                for (r, (a, qs)) in acc.iter().zip([q0, q1, q2, q3]).enumerate() {
-                    let tail: f32 = (whole..d).map(|i| qs[i] * x[i]).sum();
-                    if let Some(slot) = out.get_mut((j + r) * n_t + t) {
-                        *slot = a.iter().sum::<f32>() + tail;
+                for (r, a) in acc.iter().enumerate() {
+                    if t0 + r >= n_t {
+                        break;
                     }
-                }
-                j += 4;
-            }
-            for jj in j..n_q {
-                let Some(q) = queries.get(jj * d..(jj + 1) * d) else { return };
-                let mut a = [0.0f32; SCREEN_LANES];
-                for i in (0..whole).step_by(SCREEN_LANES) {
-                    for l in 0..SCREEN_LANES {
-                        a[l] += q[i + l] * x[i + l];
-                    }
-                }
-                let tail: f32 = (whole..d).map(|i| q[i] * x[i]).sum();
-                if let Some(slot) = out.get_mut(jj * n_t + t) {
-                    *slot = a.iter().sum::<f32>() + tail;
+                    let base = (t0 + r) * padded + j0;
+                    out[base..base + LANES].copy_from_slice(&a[0]);
+                    out[base + LANES..base + PANEL_QUERIES].copy_from_slice(&a[1]);
                 }
             }
+            t0 += TILE_TOKENS;
         }
     }
 }

@@ -104,6 +104,39 @@ fn corpus_len(corpus: Corpus<'_>) -> usize {
     }
 }
 
+/// The `k` best rows of each query among the rows at `positions` (in
+/// corpus order), as corpus positions: [`search`] on those rows alone, so
+/// a filter's cost grows with the rows that pass.
+pub fn search_among(
+    corpus: Corpus<'_>,
+    request: &Request<'_>,
+    positions: &[u32],
+) -> Result<Found, SearchError> {
+    let gathered = Gathered::of(corpus, positions);
+    let corpus_row = |local: usize| positions.get(local).map_or(local, |&p| p as usize);
+    let found = search(gathered.corpus(), request).map_err(|error| match error {
+        // The row as the corpus numbers it.
+        SearchError::Width {
+            row,
+            found,
+            expected,
+        } => SearchError::Width {
+            row: corpus_row(row),
+            found,
+            expected,
+        },
+        other => other,
+    })?;
+    Ok(found
+        .into_iter()
+        .map(|best| {
+            best.into_iter()
+                .map(|(local, score)| (corpus_row(local as usize) as u32, score))
+                .collect()
+        })
+        .collect())
+}
+
 /// The `k` best rows of each query among the rows of its group, best
 /// first, as corpus positions: [`search`] run on each group's rows alone
 /// (groups in parallel, each with the queries of that group).
@@ -148,7 +181,6 @@ pub fn search_grouped(
     let searched: Vec<Result<Found, SearchError>> = members
         .par_iter()
         .map(|(rows, queries)| {
-            let gathered = Gathered::of(corpus, rows);
             let mut own = Vec::with_capacity(queries.len() * d);
             for &q in queries {
                 own.extend_from_slice(request.queries.get(q * d..(q + 1) * d).unwrap_or(&[]));
@@ -158,29 +190,7 @@ pub fn search_grouped(
                 m: queries.len(),
                 ..*request
             };
-            let found = search(gathered.corpus(), &sub).map_err(|error| match error {
-                // The row as the corpus numbers it.
-                SearchError::Width {
-                    row,
-                    found,
-                    expected,
-                } => SearchError::Width {
-                    row: rows.get(row).map_or(row, |&r| r as usize),
-                    found,
-                    expected,
-                },
-                other => other,
-            })?;
-            Ok(found
-                .into_iter()
-                .map(|best| {
-                    best.into_iter()
-                        .map(|(local, score)| {
-                            (rows.get(local as usize).copied().unwrap_or(local), score)
-                        })
-                        .collect()
-                })
-                .collect())
+            search_among(corpus, &sub, rows)
         })
         .collect();
     let mut found: Found = vec![Vec::new(); m];
