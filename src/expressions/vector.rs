@@ -21,7 +21,7 @@ use crate::kernels::element::{Element, F16};
 use crate::kernels::row_access::{VectorRows, Widened};
 use crate::kernels::rowwise::{self, RowError, RowValues};
 use crate::kernels::search::codes::IntCode;
-use crate::kernels::search::grouped::{search_among, search_grouped, Groups};
+use crate::kernels::search::grouped::{search_gathered, search_grouped, Groups};
 use crate::kernels::search::{self, Corpus, Request, SearchError, SearchMetric};
 use crate::kernels::vector::{self, UnitNorm};
 use crate::options::{self, PairOp};
@@ -643,8 +643,8 @@ fn nearest(inputs: &[Series], kwargs: NearestKwargs) -> PolarsResult<Series> {
             .is_some_and(|s| s.dtype() == &DataType::Boolean)
     {
         let positions = passing_rows(inputs, a.len(), function)?;
-        let found = with_corpus(&a, kind, metric, function, |corpus| {
-            search_among(corpus, &request, &positions)
+        let found = with_corpus_at(&a, kind, metric, function, Some(&positions), |rows| {
+            search_gathered(rows, &request, &positions)
         })?
         .map_err(|e| search_error(&e, function, "queries (columns)"))?;
         return nearest_struct(a.name().clone(), &found);
@@ -719,26 +719,69 @@ fn with_corpus<R>(
     function: &str,
     run: impl FnOnce(Corpus<'_>) -> R,
 ) -> PolarsResult<R> {
+    with_corpus_at(a, kind, metric, function, None, run)
+}
+
+/// As [`with_corpus`], with only the rows at `positions` (ascending) when
+/// given: a filter reads just the rows that pass.
+fn with_corpus_at<R>(
+    a: &Series,
+    kind: FloatKind,
+    metric: SearchMetric,
+    function: &str,
+    positions: Option<&[u32]>,
+    run: impl FnOnce(Corpus<'_>) -> R,
+) -> PolarsResult<R> {
     Ok(match (metric, a.dtype().inner_dtype()) {
-        (SearchMetric::Hamming, _) => run(Corpus::Bits(&row_slices(&binary_codes(a, function)?))),
-        (_, Some(DataType::Int8)) => {
-            run(Corpus::I8(&row_slices(&vector_chunks::<i8>(a, function)?)))
-        }
-        (_, Some(DataType::UInt8)) => {
-            run(Corpus::U8(&row_slices(&vector_chunks::<u8>(a, function)?)))
-        }
-        (_, Some(DataType::Float16)) => {
-            run(Corpus::F16(&row_slices(&f16_vector_chunks(a, function)?)))
-        }
+        (SearchMetric::Hamming, _) => run(Corpus::Bits(&rows_at(
+            &binary_codes(a, function)?,
+            positions,
+        ))),
+        (_, Some(DataType::Int8)) => run(Corpus::I8(&rows_at(
+            &vector_chunks::<i8>(a, function)?,
+            positions,
+        ))),
+        (_, Some(DataType::UInt8)) => run(Corpus::U8(&rows_at(
+            &vector_chunks::<u8>(a, function)?,
+            positions,
+        ))),
+        (_, Some(DataType::Float16)) => run(Corpus::F16(&rows_at(
+            &f16_vector_chunks(a, function)?,
+            positions,
+        ))),
         _ => match kind {
-            FloatKind::F32 => run(Corpus::F32(&row_slices(&vector_chunks::<f32>(
-                a, function,
-            )?))),
-            FloatKind::F64 => run(Corpus::F64(&row_slices(&vector_chunks::<f64>(
-                a, function,
-            )?))),
+            FloatKind::F32 => run(Corpus::F32(&rows_at(
+                &vector_chunks::<f32>(a, function)?,
+                positions,
+            ))),
+            FloatKind::F64 => run(Corpus::F64(&rows_at(
+                &vector_chunks::<f64>(a, function)?,
+                positions,
+            ))),
         },
     })
+}
+
+/// The rows at `positions` (ascending; every row when `None`) of a vector
+/// column's chunks.
+fn rows_at<'a, T: Copy>(
+    chunks: &[VectorChunk<'a, T>],
+    positions: Option<&[u32]>,
+) -> Vec<Option<&'a [T]>> {
+    let Some(positions) = positions else {
+        return row_slices(chunks);
+    };
+    let mut out = Vec::with_capacity(positions.len());
+    let (mut chunk, mut first) = (0usize, 0usize);
+    for &p in positions {
+        let p = p as usize;
+        while chunks.get(chunk).is_some_and(|c| p >= first + c.rows) {
+            first += chunks[chunk].rows;
+            chunk += 1;
+        }
+        out.push(chunks.get(chunk).and_then(|c| c.row(p - first)));
+    }
+    out
 }
 
 /// A search's error, for a user who called `function` (`what` names the queries).

@@ -113,9 +113,19 @@ pub fn search_among(
     positions: &[u32],
 ) -> Result<Found, SearchError> {
     let gathered = Gathered::of(corpus, positions);
+    search_gathered(gathered.corpus(), request, positions)
+}
+
+/// [`search`] on `rows`, the rows at `positions` of a corpus gathered in
+/// order, with the results (and a width error's row) numbered as in the
+/// corpus.
+pub fn search_gathered(
+    rows: Corpus<'_>,
+    request: &Request<'_>,
+    positions: &[u32],
+) -> Result<Found, SearchError> {
     let corpus_row = |local: usize| positions.get(local).map_or(local, |&p| p as usize);
-    let found = search(gathered.corpus(), request).map_err(|error| match error {
-        // The row as the corpus numbers it.
+    let found = search(rows, request).map_err(|error| match error {
         SearchError::Width {
             row,
             found,
