@@ -983,6 +983,7 @@ mod tests {
     use super::*;
 
     /// The queries of `scores` that pass, by the scalar rule of `pass`.
+    #[cfg(target_arch = "x86_64")]
     fn scalar_pass(scores: &[f32], a: &[f64], c: &[f64], xn: f64, extra: f64) -> Vec<u32> {
         (0..scores.len())
             // Not below the bar (NaN on either side is not below): passes.
