@@ -821,6 +821,33 @@ def quantized_cases() -> list[Case]:
             "hamming", "row 1", "2", "1"),
         err("hamming-scalar", 'df.select(pl.col("num").ml.hamming([1]))', "hamming",
             ("vector", "array")),
+        *(
+            err(f"maxsim-flat-{face}", code, "maxsim", "token")
+            for face, code in (
+                ("expr", 'df.select(pl.col("vec").ml.maxsim([[1.0, 0.0]]))'),
+                ("free", 'df.select(pmk.maxsim("vec", [[1.0, 0.0]]))'),
+            )
+        ),
+        err("maxsim-width",
+            'tok = pl.DataFrame({"t": [[[1.0, 2.0]]]},\n'
+            '                   schema={"t": pl.List(pl.Array(pl.Float32, 2))})\n'
+            'tok.select(pl.col("t").ml.maxsim([[1.0, 0.0, 0.0]]))',
+            "maxsim", "width 2", "3"),
+        err("maxsim-ragged", 'pl.DataFrame({"t": [[[1.0, 2.0], [1.0]]]})'
+            '.select(pl.col("t").ml.maxsim([[1.0, 0.0]]))', "maxsim", "row 0", "width 1"),
+        err("maxsim-empty-query", 'df.select(pl.col("vec").ml.maxsim([[]]))', "maxsim",
+            "at least one token", types=ARG_ERRORS),
+        ok("maxsim-series",
+           'tok = pl.Series("t", [[[1.0, 0.0]], None, []],\n'
+           '                dtype=pl.List(pl.Array(pl.Float64, 2)))\n'
+           'assert pmk.maxsim(tok, [[2.0, 0.0]]).to_list() == [2.0, None, None]'),
+        err("nearest-filter-missing", 'pmk.nearest(df, "vec", [Q], filter=pl.col("nope") > 1)',
+            "nearest", "nope"),
+        err("nearest-filter-not-boolean", 'pmk.nearest(df, "vec", [Q], filter=pl.col("num") + 1)',
+            "nearest", "boolean", types=ARG_ERRORS),
+        err("knn-join-by-dtypes",
+            'pmk.knn_join(df.select("vec", g=pl.lit("a")), df.select("vec", g=pl.lit(1)), on="vec",'
+            ' by="g")', "knn_join", "'g'", "string", "int32"),
         err("top-k-hamming-floats",
             'df.select(pl.col("vec").ml.top_k_similar(Q, k=1, metric="hamming"))',
             "top_k_similar", "uint8"),
