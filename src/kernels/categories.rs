@@ -1,0 +1,213 @@
+//! Category lookup: the one place that turns a column's values into the
+//! codes of fitted (or given) categories, for `ml.one_hot`,
+//! `ml.ordinal_encode`, `OneHotEncoder` and `OrdinalEncoder` alike.
+//!
+//! A [`CodeTable`] holds, for each category, the code it encodes to (after
+//! infrequent grouping and `drop`, decided in Python where the fitted
+//! parameters live), the code of a missing value (null, or NaN in a float
+//! column) and what an unknown value becomes. [`encode`] maps values to
+//! codes; `None` in the output is a null code (a dropped category, an
+//! ignored unknown, a missing value left missing). An unknown value under
+//! [`Unknown::Error`] stops the lookup and reports its row, so the wrapper
+//! can name the column and the value.
+//!
+//! Keys are anything hashable: `&str` for String/Categorical/Enum columns,
+//! `i64` for integers and Booleans, and [`float_key`] for floats (so `-0.0`
+//! and `0.0` are one category, as `numpy.unique` has them).
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+/// A code in the output: `None` is null.
+pub type Code = Option<u32>;
+
+/// What a value that is no category becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unknown {
+    /// Stop with [`UnknownAt`].
+    Error,
+    /// Encode as this code (`None`: null).
+    Code(Code),
+}
+
+/// What a missing value (null, or NaN in a float column) becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// It is a category of its own, encoded as this code.
+    Code(Code),
+    /// It is not a category: treated as an unknown value.
+    Unknown,
+}
+
+/// The first row holding an unknown value (under [`Unknown::Error`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownAt {
+    pub row: usize,
+}
+
+/// Categories and the codes they encode to.
+#[derive(Debug, Clone)]
+pub struct CodeTable<K: Hash + Eq> {
+    index: HashMap<K, Code>,
+    missing: Missing,
+    unknown: Unknown,
+}
+
+/// Two categories of a table are the same value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DuplicateCategory {
+    pub position: usize,
+}
+
+impl<K: Hash + Eq> CodeTable<K> {
+    /// The table of `categories` (in order) encoding to `codes` (one per
+    /// category; shorter `codes` leave the rest null).
+    pub fn new<I: IntoIterator<Item = K>>(
+        categories: I,
+        codes: &[Code],
+        missing: Missing,
+        unknown: Unknown,
+    ) -> Result<Self, DuplicateCategory> {
+        let mut index = HashMap::new();
+        for (position, key) in categories.into_iter().enumerate() {
+            let code = codes.get(position).copied().flatten();
+            if index.insert(key, code).is_some() {
+                return Err(DuplicateCategory { position });
+            }
+        }
+        Ok(Self {
+            index,
+            missing,
+            unknown,
+        })
+    }
+
+    /// The code of one value (`None`: missing).
+    #[inline]
+    pub fn code(&self, value: Option<&K>) -> Result<Code, ()> {
+        let found = match value {
+            None => match self.missing {
+                Missing::Code(code) => return Ok(code),
+                Missing::Unknown => None,
+            },
+            Some(key) => self.index.get(key).copied(),
+        };
+        match (found, self.unknown) {
+            (Some(code), _) => Ok(code),
+            (None, Unknown::Code(code)) => Ok(code),
+            (None, Unknown::Error) => Err(()),
+        }
+    }
+}
+
+/// Append the code of every value to `out`, rows counted from `first_row`.
+pub fn encode<K, I>(
+    table: &CodeTable<K>,
+    values: I,
+    first_row: usize,
+    out: &mut Vec<Code>,
+) -> Result<(), UnknownAt>
+where
+    K: Hash + Eq,
+    I: IntoIterator<Item = Option<K>>,
+{
+    for (i, value) in values.into_iter().enumerate() {
+        match table.code(value.as_ref()) {
+            Ok(code) => out.push(code),
+            Err(()) => return Err(UnknownAt { row: first_row + i }),
+        }
+    }
+    Ok(())
+}
+
+/// The hash key of a float category: its bits, with `-0.0` as `0.0`.
+/// `None` for NaN (a missing value).
+#[inline]
+pub fn float_key(value: f64) -> Option<u64> {
+    if value.is_nan() {
+        None
+    } else if value == 0.0 {
+        Some(0)
+    } else {
+        Some(value.to_bits())
+    }
+}
+
+/// One-hot columns from codes: column `j` holds 1 where the code is `j`
+/// and 0 elsewhere (a null code, or one beyond `width`, gives a row of zeros).
+pub fn one_hot_columns(codes: &[Code], width: usize) -> Vec<Vec<u8>> {
+    let mut columns = vec![vec![0u8; codes.len()]; width];
+    for (row, code) in codes.iter().enumerate() {
+        if let Some(j) = code {
+            if let Some(column) = columns.get_mut(*j as usize) {
+                column[row] = 1;
+            }
+        }
+    }
+    columns
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(missing: Missing, unknown: Unknown) -> CodeTable<&'static str> {
+        CodeTable::new(["a", "b", "c"], &[Some(0), Some(1), None], missing, unknown).unwrap()
+    }
+
+    #[test]
+    fn codes_of_known_values_missing_and_dropped() {
+        let t = table(Missing::Code(Some(7)), Unknown::Error);
+        let mut out = Vec::new();
+        encode(&t, [Some("b"), None, Some("a"), Some("c")], 0, &mut out).unwrap();
+        assert_eq!(out, vec![Some(1), Some(7), Some(0), None]);
+    }
+
+    #[test]
+    fn unknown_values_error_with_their_row_or_get_a_code() {
+        let t = table(Missing::Code(None), Unknown::Error);
+        let mut out = Vec::new();
+        let err = encode(&t, [Some("a"), Some("zz")], 10, &mut out).unwrap_err();
+        assert_eq!(err, UnknownAt { row: 11 });
+
+        let t = table(Missing::Unknown, Unknown::Code(Some(9)));
+        let mut out = Vec::new();
+        encode(&t, [Some("zz"), None, Some("b")], 0, &mut out).unwrap();
+        assert_eq!(out, vec![Some(9), Some(9), Some(1)]);
+
+        // A missing value that is no category is unknown: an error too.
+        let t = table(Missing::Unknown, Unknown::Error);
+        let err = encode(&t, [None::<&str>], 3, &mut Vec::new()).unwrap_err();
+        assert_eq!(err.row, 3);
+    }
+
+    #[test]
+    fn duplicate_categories_are_refused() {
+        let err = CodeTable::new([1i64, 2, 1], &[], Missing::Unknown, Unknown::Error).unwrap_err();
+        assert_eq!(err.position, 2);
+    }
+
+    #[test]
+    fn float_keys_merge_signed_zeros_and_leave_nan_missing() {
+        assert_eq!(float_key(0.0), float_key(-0.0));
+        assert_eq!(float_key(f64::NAN), None);
+        assert_ne!(float_key(1.0), float_key(-1.0));
+        let t = CodeTable::new(
+            [1.5f64, 0.0].iter().filter_map(|v| float_key(*v)),
+            &[Some(0), Some(1)],
+            Missing::Code(Some(2)),
+            Unknown::Error,
+        )
+        .unwrap();
+        let values = [-0.0, 1.5, f64::NAN].map(float_key);
+        let mut out = Vec::new();
+        encode(&t, values, 0, &mut out).unwrap();
+        assert_eq!(out, vec![Some(1), Some(0), Some(2)]);
+    }
+
+    #[test]
+    fn one_hot_columns_put_one_where_the_code_is() {
+        let cols = one_hot_columns(&[Some(1), None, Some(0), Some(5)], 2);
+        assert_eq!(cols, vec![vec![0, 0, 1, 0], vec![1, 0, 0, 0]]);
+    }
+}
