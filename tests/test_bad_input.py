@@ -883,10 +883,10 @@ def encoder_cases() -> list[Case]:
                 "load",
             ),
         ]
+    drop_unseen = 'pmk.OneHotEncoder(columns=["c"], drop=["q"]).fit(cat)'
     cases.append(
-        err("OneHotEncoder-drop-unseen", cat + 'pmk.OneHotEncoder(columns=["c"], drop=["q"]).fit(cat)',
-            "'q'", "dropped", types=ARG_ERRORS)
-    )  # fmt: skip
+        err("OneHotEncoder-drop-unseen", cat + drop_unseen, "'q'", "dropped", types=ARG_ERRORS)
+    )
     return cases
 
 

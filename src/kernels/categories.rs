@@ -45,6 +45,10 @@ pub struct UnknownAt {
     pub row: usize,
 }
 
+/// A value that is no category, under [`Unknown::Error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IsUnknown;
+
 /// Categories and the codes they encode to.
 #[derive(Debug, Clone)]
 pub struct CodeTable<K: Hash + Eq> {
@@ -84,7 +88,7 @@ impl<K: Hash + Eq> CodeTable<K> {
 
     /// The code of one value (`None`: missing).
     #[inline]
-    pub fn code(&self, value: Option<&K>) -> Result<Code, ()> {
+    pub fn code(&self, value: Option<&K>) -> Result<Code, IsUnknown> {
         let found = match value {
             None => match self.missing {
                 Missing::Code(code) => return Ok(code),
@@ -95,7 +99,7 @@ impl<K: Hash + Eq> CodeTable<K> {
         match (found, self.unknown) {
             (Some(code), _) => Ok(code),
             (None, Unknown::Code(code)) => Ok(code),
-            (None, Unknown::Error) => Err(()),
+            (None, Unknown::Error) => Err(IsUnknown),
         }
     }
 }
@@ -114,7 +118,7 @@ where
     for (i, value) in values.into_iter().enumerate() {
         match table.code(value.as_ref()) {
             Ok(code) => out.push(code),
-            Err(()) => return Err(UnknownAt { row: first_row + i }),
+            Err(IsUnknown) => return Err(UnknownAt { row: first_row + i }),
         }
     }
     Ok(())
