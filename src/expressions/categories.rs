@@ -11,7 +11,7 @@ use pyo3_polars::derive::polars_expr;
 use serde::Deserialize;
 
 use crate::kernels::categories::{
-    encode, float_key, one_hot_columns, Code, CodeTable, Missing, Unknown, UnknownAt,
+    encode, encode_ids, float_key, one_hot_columns, Code, CodeTable, Missing, Unknown, UnknownAt,
 };
 
 // Pickled kwargs carry Python ints as i64; these values stand for the
@@ -194,7 +194,10 @@ fn codes(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec<Code>> {
     let mut out = Vec::with_capacity(input.len());
     let found: Result<(), UnknownAt> = match kind {
         Kind::Text => {
-            let values = input.cast(&DataType::String)?;
+            let values = match input.dtype() {
+                DataType::String => input.clone(),
+                _ => Series::new_empty(input.name().clone(), &DataType::String),
+            };
             let owned;
             let names: Vec<&str> = match &categories {
                 Some(c) => c.str()?.iter().flatten().collect(),
@@ -204,7 +207,24 @@ fn codes(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec<Code>> {
                 }
             };
             let table = CodeTable::new(names, table_codes, missing, unknown).map_err(duplicate)?;
-            encode(&table, values.str()?.iter(), 0, &mut out)
+            match input.dtype() {
+                // Dictionary-encoded: each category id is looked up once.
+                DataType::Categorical(_, mapping) | DataType::Enum(_, mapping) => {
+                    let ids = input.to_physical_repr().cast(&DataType::UInt32)?;
+                    let ids = ids.u32()?.iter().map(|id| id.map(|v| v as usize));
+                    let key_of =
+                        |id: usize| u32::try_from(id).ok().and_then(|id| mapping.cat_to_str(id));
+                    encode_ids(
+                        &table,
+                        mapping.num_cats_upper_bound(),
+                        key_of,
+                        ids,
+                        0,
+                        &mut out,
+                    )
+                }
+                _ => encode(&table, values.str()?.iter(), 0, &mut out),
+            }
         }
         Kind::Integer | Kind::Boolean => {
             let cats = categories

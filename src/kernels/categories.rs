@@ -16,7 +16,70 @@
 //! and `0.0` are one category, as `numpy.unique` has them).
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+/// The multiply-rotate hash of rustc (`FxHasher`): several times faster than
+/// the default SipHash on short keys, which is what a lookup per row pays
+/// for. Not resistant to crafted collisions; the keys are the fitted
+/// categories, and a crafted set of them only slows the lookup down.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher {
+    hash: u64,
+}
+
+const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(FX_SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, value: u8) {
+        self.add(u64::from(value));
+    }
+
+    #[inline]
+    fn write_u64(&mut self, value: u64) {
+        self.add(value);
+    }
+
+    #[inline]
+    fn write_i64(&mut self, value: i64) {
+        self.add(value as u64);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, value: usize) {
+        self.add(value as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+type FxBuild = BuildHasherDefault<FxHasher>;
 
 /// A code in the output: `None` is null.
 pub type Code = Option<u32>;
@@ -52,7 +115,7 @@ pub struct IsUnknown;
 /// Categories and the codes they encode to.
 #[derive(Debug, Clone)]
 pub struct CodeTable<K: Hash + Eq> {
-    index: HashMap<K, Code>,
+    index: HashMap<K, Code, FxBuild>,
     missing: Missing,
     unknown: Unknown,
 }
@@ -72,7 +135,7 @@ impl<K: Hash + Eq> CodeTable<K> {
         missing: Missing,
         unknown: Unknown,
     ) -> Result<Self, DuplicateCategory> {
-        let mut index = HashMap::new();
+        let mut index = HashMap::with_hasher(FxBuild::default());
         for (position, key) in categories.into_iter().enumerate() {
             let code = codes.get(position).copied().flatten();
             if index.insert(key, code).is_some() {
@@ -117,6 +180,56 @@ where
 {
     for (i, value) in values.into_iter().enumerate() {
         match table.code(value.as_ref()) {
+            Ok(code) => out.push(code),
+            Err(IsUnknown) => return Err(UnknownAt { row: first_row + i }),
+        }
+    }
+    Ok(())
+}
+
+/// Ids beyond this many are looked up every time instead of remembered.
+const MEMO_IDS: usize = 1 << 24;
+
+/// Append the codes of dictionary-encoded values (Categorical and Enum
+/// columns): `ids` index a dictionary of `n_ids` entries whose keys
+/// `key_of` gives. Each id is looked up once, when first met, so a column
+/// costs one table read per row whatever its keys; an id without a key is
+/// unknown.
+pub fn encode_ids<K, F, I>(
+    table: &CodeTable<K>,
+    n_ids: usize,
+    key_of: F,
+    ids: I,
+    first_row: usize,
+    out: &mut Vec<Code>,
+) -> Result<(), UnknownAt>
+where
+    K: Hash + Eq,
+    F: Fn(usize) -> Option<K>,
+    I: IntoIterator<Item = Option<usize>>,
+{
+    let mut known: Vec<Option<Result<Code, IsUnknown>>> = vec![None; n_ids.min(MEMO_IDS)];
+    let missing = table.code(None);
+    for (i, id) in ids.into_iter().enumerate() {
+        let found = match id {
+            None => missing,
+            Some(id) => {
+                if id >= known.len() && id < MEMO_IDS {
+                    // The dictionary grew (a global Categorical mapping).
+                    known.resize(id + 1, None);
+                }
+                match known.get_mut(id) {
+                    Some(Some(found)) => *found,
+                    Some(slot) => {
+                        let found = key_of(id).map_or(Err(IsUnknown), |k| table.code(Some(&k)));
+                        *slot = Some(found);
+                        found
+                    }
+                    None => key_of(id).map_or(Err(IsUnknown), |k| table.code(Some(&k))),
+                }
+            }
+        };
+        match found {
             Ok(code) => out.push(code),
             Err(IsUnknown) => return Err(UnknownAt { row: first_row + i }),
         }
@@ -207,6 +320,31 @@ mod tests {
         let mut out = Vec::new();
         encode(&t, values, 0, &mut out).unwrap();
         assert_eq!(out, vec![Some(1), Some(0), Some(2)]);
+    }
+
+    #[test]
+    fn dictionary_ids_encode_as_their_keys() {
+        let dictionary = ["c", "zz", "a"];
+        let key_of = |id: usize| dictionary.get(id).copied();
+        let t = table(Missing::Code(Some(5)), Unknown::Error);
+        let mut out = Vec::new();
+        encode_ids(
+            &t,
+            3,
+            key_of,
+            [Some(2), None, Some(0), Some(2)],
+            0,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, vec![Some(0), Some(5), None, Some(0)]);
+        let err = encode_ids(&t, 3, key_of, [Some(0), Some(1)], 4, &mut Vec::new()).unwrap_err();
+        assert_eq!(err.row, 5);
+        // An id beyond the dictionary has no key: unknown.
+        let t = table(Missing::Code(None), Unknown::Code(Some(9)));
+        let mut out = Vec::new();
+        encode_ids(&t, 3, key_of, [Some(7)], 0, &mut out).unwrap();
+        assert_eq!(out, vec![Some(9)]);
     }
 
     #[test]
