@@ -149,6 +149,15 @@ impl<K: Hash + Eq> CodeTable<K> {
         })
     }
 
+    /// The code of a value that is no category.
+    #[inline]
+    pub fn unknown_code(&self) -> Result<Code, IsUnknown> {
+        match self.unknown {
+            Unknown::Code(code) => Ok(code),
+            Unknown::Error => Err(IsUnknown),
+        }
+    }
+
     /// The code of one value (`None`: missing).
     #[inline]
     pub fn code(&self, value: Option<&K>) -> Result<Code, IsUnknown> {
@@ -221,11 +230,12 @@ where
                 match known.get_mut(id) {
                     Some(Some(found)) => *found,
                     Some(slot) => {
-                        let found = key_of(id).map_or(Err(IsUnknown), |k| table.code(Some(&k)));
+                        let found =
+                            key_of(id).map_or(table.unknown_code(), |k| table.code(Some(&k)));
                         *slot = Some(found);
                         found
                     }
-                    None => key_of(id).map_or(Err(IsUnknown), |k| table.code(Some(&k))),
+                    None => key_of(id).map_or(table.unknown_code(), |k| table.code(Some(&k))),
                 }
             }
         };
