@@ -75,7 +75,14 @@ impl Hasher for FxHasher {
 
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        // The multiply only carries differences upwards; hashbrown picks
+        // buckets by the low bits, so fold the high bits down (murmur3's
+        // finaliser), or keys that differ in their last bytes collide.
+        let mut h = self.hash;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h
     }
 }
 
