@@ -142,9 +142,7 @@ def test_transform_with_a_scaler_fitted_in_memory(data: pl.DataFrame) -> None:
     ],
     ids=["one-hot", "ordinal"],
 )
-def test_encoder_fit_and_transform_on_blocks_equal_in_memory(
-    make: Any, data: pl.DataFrame
-) -> None:
+def test_encoder_fit_and_transform_on_blocks_equal_in_memory(make: Any, data: pl.DataFrame) -> None:
     # A column with few values, some missing, so categories and counts matter.
     frame = data.with_columns(pl.col("x").round(0).clip(-5, 5))
     fitted = pmk_ray.fit(make(), dataset(frame))
