@@ -663,3 +663,30 @@ def test_signed_zeros_are_one_category() -> None:
     ref = skp.OneHotEncoder(sparse_output=False).fit(frame.to_numpy())
     assert len(ref.categories_[0]) == 2  # numpy.unique has them as one too
     np.testing.assert_array_equal(enc.transform(frame).to_numpy(), ref.transform(frame.to_numpy()))
+
+
+@pytest.mark.parametrize("cls", [pmk.OneHotEncoder, pmk.OrdinalEncoder], ids=lambda c: c.__name__)
+def test_serialized_plan_round_trips(cls: type) -> None:
+    import io
+
+    train = make_frame()
+    enc = cls(columns=ENCODED, max_categories=3).fit(train)
+    plan = enc.transform(train.lazy())
+    again = pl.LazyFrame.deserialize(io.BytesIO(plan.serialize()))
+    assert_frame_equal(again.collect(), enc.transform(train))
+
+
+def test_boolean_with_nulls_and_pandas_input() -> None:
+    frame = pl.DataFrame({"b": [True, None, False, True], "s": ["u", "v", None, "u"]})
+    enc = pmk.OneHotEncoder().fit(frame.to_pandas())
+    ref = sk_fit(skp.OneHotEncoder, frame, ["b", "s"])
+    names = ref.get_feature_names_out(["b", "s"]).tolist()
+    assert enc.get_feature_names_out().tolist() == names
+    out = enc.transform(frame.to_pandas())
+    assert type(out).__name__ == "DataFrame"
+    assert type(out).__module__.startswith("pandas")
+    np.testing.assert_array_equal(
+        out.to_numpy().astype(float), sk_transform(ref, frame, ["b", "s"])
+    )
+    polars_out = enc.set_output(transform="polars").transform(frame)
+    assert polars_out.columns == names
