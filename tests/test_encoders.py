@@ -525,6 +525,8 @@ def test_argument_errors() -> None:
         pmk.OneHotEncoder(columns="c").fit(frame).transform(pl.DataFrame({"x": [1]}))
     with pytest.raises(ValueError, match="categories has 2 lists but 1 columns"):
         pmk.OneHotEncoder(columns="c", categories=[["a"], ["b"]]).fit(frame)
+    with pytest.raises(ValueError, match=r"OneHotEncoder.fit: .*9223372036854775813"):
+        pmk.OneHotEncoder().fit(pl.DataFrame({"u": pl.Series([2**63 + 5], dtype=pl.UInt64)}))
     with pytest.raises(pmk.scalers.NotFittedError):
         pmk.OneHotEncoder().transform(frame)
     with pytest.raises(ValueError, match="drop needs categories"):

@@ -253,7 +253,13 @@ class Encoder(FittedTransformer):
         self, schema: pl.Schema, map_batches: MapBatches, options: dict[str, Any], function: str
     ) -> EncoderState:
         kinds = self._selected(schema, options, function)
-        counts, rows = category_counts(map_batches, kinds)
+        try:
+            counts, rows = category_counts(map_batches, kinds)
+        except pl.exceptions.InvalidOperationError as err:
+            # Integer categories travel as Int64: UInt64 values above its range.
+            first = str(err).splitlines()[0]
+            msg = f"{function}: a column's values cannot be read as categories ({first})"
+            raise ValueError(msg) from err
         given = options["categories"]
         columns = [
             fitted_column(
