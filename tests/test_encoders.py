@@ -562,19 +562,23 @@ def test_numpy_and_pipeline() -> None:
     mine = pmk.OneHotEncoder().fit_transform(x)
     ref = skp.OneHotEncoder(sparse_output=False).fit_transform(x)
     np.testing.assert_array_equal(mine, ref)
+    # In a ColumnTransformer with Polars output: scikit-learn's numbers and names.
     train = make_frame()
-    ct = ColumnTransformer([("hot", pmk.OneHotEncoder(), ["s", "i"])], remainder="passthrough")
+    ct = ColumnTransformer([("hot", pmk.OneHotEncoder(), ["s", "i"])], remainder="drop")
     ct.set_output(transform="polars")
     out = ct.fit_transform(train)
-    ref_ct = ColumnTransformer([("hot", skp.OneHotEncoder(sparse_output=False), ["s", "i"])])
-    assert out.columns[: len(ref_ct.fit(to_pandas_like(train)).get_feature_names_out())]
+    ref_enc = sk_fit(skp.OneHotEncoder, train, ["s", "i"])
+    names = [f"hot__{n}" for n in ref_enc.get_feature_names_out(["s", "i"])]
+    assert out.columns == names
+    np.testing.assert_array_equal(
+        out.cast(pl.Float64).to_numpy(), sk_transform(ref_enc, train, ["s", "i"])
+    )
+    # In a Pipeline: the ordinal codes are scaled by the next step.
     pipe = make_pipeline(pmk.OrdinalEncoder(columns=["s"]), pmk.StandardScaler(columns=["s"]))
     scaled = pipe.fit_transform(train)
-    assert scaled["s"].dtype == pl.Float64
-
-
-def to_pandas_like(frame: pl.DataFrame) -> Any:
-    return frame.select("s", "i").to_pandas()
+    codes = pmk.OrdinalEncoder(columns=["s"]).fit_transform(train)["s"]
+    expected = skp.StandardScaler().fit_transform(codes.to_numpy().reshape(-1, 1)).ravel()
+    np.testing.assert_allclose(scaled["s"].to_numpy(), expected, rtol=1e-12, equal_nan=True)
 
 
 # --------------------------------------------------------------------------- #
