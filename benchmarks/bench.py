@@ -2307,6 +2307,76 @@ def section_gaussianize(cfg: Config) -> Section:
     return sec
 
 
+def section_encoders(cfg: Config) -> Section:
+    """OneHotEncoder / OrdinalEncoder fit + transform on a String column of
+    20 categories against scikit-learn's (dense output) and native
+    ``to_dummies``; the ``ml.one_hot`` expression against ``to_dummies``."""
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+
+    sec = Section("Encoders (OneHotEncoder, OrdinalEncoder)")
+    rng = np.random.default_rng(SEED + 23)
+    n = 200_000 if cfg.quick else 2_000_000
+    levels = [f"city_{i:02d}" for i in range(20)]
+    values = np.array(levels, dtype=object)[rng.integers(0, 20, n)]
+    df = pl.DataFrame({"c": pl.Series(values.tolist(), dtype=pl.String)})
+    categorical = df.with_columns(pl.col("c").cast(pl.Enum(levels)))
+    X = values.reshape(-1, 1)
+    size = f"{fmt_size(n)} rows, 20 categories"
+
+    def dense(a: Any, b: Any) -> str:
+        a = a.collect() if isinstance(a, pl.LazyFrame) else a
+        b = b.collect() if isinstance(b, pl.LazyFrame) else b
+        return max_abs_diff(
+            a.to_numpy().astype(np.float64) if isinstance(a, pl.DataFrame) else a,
+            b.to_numpy().astype(np.float64) if isinstance(b, pl.DataFrame) else b,
+        )
+
+    repeat = cfg.repeat if cfg.quick else 5
+    compare(
+        sec,
+        "OneHotEncoder().fit(df).transform(df)",
+        size + " (String)",
+        lambda: pmk.OneHotEncoder().fit(df).transform(df),
+        [
+            Baseline(
+                "scikit-learn OneHotEncoder(sparse_output=False).fit_transform",
+                lambda: OneHotEncoder(sparse_output=False).fit_transform(X),
+                10.0,
+                "≥ 10x (issue 23)",
+            ),
+            Baseline("native df.to_dummies()", lambda: df.to_dummies(), 1.0, "≥ 1x (issue 23)"),
+        ],
+        repeat,
+        check=dense,
+    )
+    compare(
+        sec,
+        "OrdinalEncoder().fit(df).transform(df)",
+        size + " (String)",
+        lambda: pmk.OrdinalEncoder().fit(df).transform(df),
+        [
+            Baseline(
+                "scikit-learn OrdinalEncoder().fit_transform",
+                lambda: OrdinalEncoder().fit_transform(X),
+                10.0,
+                "≥ 10x (issue 23)",
+            )
+        ],
+        repeat,
+        check=dense,
+    )
+    compare(
+        sec,
+        "pl.col(c).ml.one_hot().struct.unnest() (Enum, no fit)",
+        size + " (Enum)",
+        lambda: categorical.select(pl.col("c").ml.one_hot().struct.unnest()),
+        [Baseline("native df.to_dummies()", lambda: categorical.to_dummies(), 1.0, "≥ 1x")],
+        repeat,
+        check=lambda a, b: "n/a (column names differ)",
+    )
+    return sec
+
+
 # --------------------------------------------------------------------------- #
 # main
 # --------------------------------------------------------------------------- #
@@ -2324,6 +2394,7 @@ SECTIONS: dict[str, Callable[[Config], Section]] = {
     "searchoutofcore": section_search_out_of_core,
     "filtered": section_filtered,
     "gaussianize": section_gaussianize,
+    "encoders": section_encoders,
 }
 
 

@@ -6,9 +6,11 @@ Runs offline in well under a minute:
 2. scales columns with the ``ml`` expression namespace (min-max, standard,
    robust, max-abs), per class with ``.over("target")`` and inside a lazy
    query, and checks every result against scikit-learn;
-3. if the vector operations are built, turns the 13 standardised features
+3. encodes categorical columns derived from it (one-hot with infrequent
+   grouping, ordinal codes of an Enum), checked against scikit-learn;
+4. if the vector operations are built, turns the 13 standardised features
    into an embedding column and finds the wines most similar to wine 0;
-4. reproduces the "classic table" this project answers (1M-element min-max
+5. reproduces the "classic table" this project answers (1M-element min-max
    normalization and dot product: pure Python, NumPy, Rust) on this machine,
    with native Polars and polars-mlkit added.
 
@@ -235,6 +237,39 @@ def fitted_scaler() -> None:
     )
 
 
+def encoders() -> None:
+    """Categorical columns derived from the wine data (cultivar as a name,
+    alcohol in bands with a few values missing), one-hot and ordinal
+    encoded, against scikit-learn."""
+    names = pl.Enum(["barolo", "grignolino", "barbera"])
+    bands = pl.col("alcohol").cut([12.0, 13.0, 14.0], labels=["low", "mid", "high", "top"])
+    cats = df.select(
+        pl.col("target").replace_strict([0, 1, 2], ["barolo", "grignolino", "barbera"])
+        .cast(names).alias("cultivar"),
+        pl.when(pl.int_range(pl.len()) % 17 == 0).then(None).otherwise(bands.cast(pl.String))
+        .alias("band"),
+        "proline",
+    )  # fmt: skip
+    enc = pmk.OneHotEncoder(columns=["cultivar", "band"], min_frequency=20).fit(cats.lazy())
+    out = enc.transform(cats.lazy())
+    print("pmk.OneHotEncoder(columns=['cultivar', 'band'], min_frequency=20).fit(lazy)")
+    print(f"output schema, known before any data is read: {out.collect_schema().names()}")
+    print(out.collect().head(4))
+    x = np.column_stack(
+        [
+            cats["cultivar"].cast(pl.String).to_numpy(),
+            np.array(cats["band"].to_list(), dtype=object),
+        ]
+    )
+    want = skp.OneHotEncoder(min_frequency=20, sparse_output=False).fit_transform(x)
+    got = out.collect().drop("proline")
+    report_diff("one-hot vs sklearn OneHotEncoder", max_abs_diff(got, want), 0.0)
+    codes = cats.select(pl.col("cultivar").ml.ordinal_encode())
+    print(
+        f"pl.col('cultivar').ml.ordinal_encode() on the Enum: {codes['cultivar'].head(3).to_list()}"
+    )
+
+
 # --------------------------------------------------------------------------- #
 # Vector operations
 # --------------------------------------------------------------------------- #
@@ -325,8 +360,9 @@ def main() -> int:
     step("4. Per-class scaling with .over('target')", per_class)
     step("5. A lazy pipeline", lazy_pipeline)
     step("6. A fitted scaler: fit on train, transform test", fitted_scaler, needs="StandardScaler")
-    step("7. Embeddings: wines most similar to wine 0", similar_wines, needs="cosine_similarity")
-    step("8. The classic table, reproduced on this machine", classic_table)
+    step("7. Categories: one-hot and ordinal encoding", encoders, needs="OneHotEncoder")
+    step("8. Embeddings: wines most similar to wine 0", similar_wines, needs="cosine_similarity")
+    step("9. The classic table, reproduced on this machine", classic_table)
     banner("Summary")
     print(f"demo finished in {time.perf_counter() - started:.1f} s")
     if SKIPPED:

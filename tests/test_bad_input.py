@@ -752,6 +752,144 @@ def scaler_cases() -> list[Case]:
     return cases
 
 
+ENCODER_CLASSES = ("OneHotEncoder", "OrdinalEncoder")
+
+
+def encoder_cases() -> list[Case]:
+    """Encoders, the category expressions and load (issue 23)."""
+    cat = 'cat = pl.DataFrame({"c": ["a", "b", None], "k": [1, 2, 3], "x": [0.5, 1.0, 2.0]})\n'
+    enum = 'pl.DataFrame({"c": pl.Series(["lo", "hi"], dtype=pl.Enum(["lo", "hi"]))})'
+    cases = [
+        err(
+            "one-hot-unknown",
+            cat + 'cat.select(pl.col("c").ml.one_hot(["a"]))',
+            "one_hot",
+            '"c"',
+            '"b"',
+        ),
+        err(
+            "one-hot-unknown-int",
+            cat + 'cat.select(pl.col("k").ml.one_hot([1, 2]))',
+            "one_hot",
+            '"k"',
+            "3",
+        ),
+        err(
+            "one-hot-no-categories",
+            cat + 'cat.select(pl.col("c").ml.one_hot())',
+            "one_hot",
+            "categories",
+        ),
+        err(
+            "one-hot-bad-dtype",
+            cat + 'pmk.one_hot("c", ["a"], dtype=pl.String)',
+            "one_hot",
+            "dtype",
+            types=ARG_ERRORS,
+        ),
+        err(
+            "one-hot-bad-handle",
+            cat + 'pmk.one_hot("c", ["a"], handle_unknown="zero")',
+            "one_hot",
+            "handle_unknown",
+            types=ARG_ERRORS,
+        ),
+        err(
+            "one-hot-mixed-categories",
+            'pmk.one_hot("c", ["a", 1])',
+            "one_hot",
+            "categories",
+            types=ARG_ERRORS,
+        ),
+        err(
+            "one-hot-duplicate-categories",
+            'pmk.one_hot("c", ["a", "a"])',
+            "one_hot",
+            "twice",
+            types=ARG_ERRORS,
+        ),
+        err(
+            "one-hot-bad-drop",
+            'pmk.one_hot("c", ["a"], drop="zz")',
+            "one_hot",
+            "drop",
+            types=ARG_ERRORS,
+        ),
+        err(
+            "one-hot-list-column",
+            'pl.DataFrame({"l": [[1]]}).select(pl.col("l").ml.one_hot([1]))',
+            "one_hot",
+            "list",
+        ),
+        err(
+            "ordinal-encode-unknown",
+            cat + 'cat.select(pl.col("c").ml.ordinal_encode(["a"]))',
+            "ordinal_encode",
+            '"c"',
+            '"b"',
+        ),
+        err(
+            "ordinal-encode-wrong-kind",
+            cat + 'cat.select(pl.col("k").ml.ordinal_encode(["1"]))',
+            "ordinal_encode",
+            '"k"',
+            "strings",
+        ),
+        err(
+            "ordinal-encode-data",
+            "pmk.ordinal_encode([1, 2], [1])",
+            "ordinal_encode",
+            types=ARG_ERRORS,
+        ),
+        ok(
+            "ordinal-encode-enum",
+            f'assert {enum}.select(pl.col("c").ml.ordinal_encode())["c"].to_list() == [0, 1]',
+        ),
+        err("load-encoder-not-json", 'pmk.load("{")', "load"),
+        err("load-not-str-any", "pmk.load(1.5)", "load", types=("TypeError",)),
+    ]
+    for cls in ENCODER_CLASSES:
+        new = f'pmk.{cls}(columns=["c"])'
+        cases += [
+            err(f"{cls}-transform-before-fit", cat + f"{new}.transform(cat)", "fit"),
+            err(f"{cls}-fit-missing", cat + f'pmk.{cls}(columns=["nope"]).fit(cat)', "nope"),
+            err(
+                f"{cls}-unseen",
+                cat + f'{new}.fit(cat).transform(pl.DataFrame({{"c": ["zz"]}}))',
+                '"c"',
+                '"zz"',
+            ),
+            err(
+                f"{cls}-string-fit-int-transform",
+                cat + f'{new}.fit(cat).transform(pl.DataFrame({{"c": [1]}}))',
+                '"c"',
+                "strings",
+            ),
+            err(
+                f"{cls}-bad-categories",
+                cat + f'pmk.{cls}(columns=["k"], categories=[[2, 1]]).fit(cat)',
+                "sorted",
+                types=ARG_ERRORS,
+            ),
+            err(
+                f"{cls}-bad-min-frequency",
+                cat + f"pmk.{cls}(min_frequency=-1).fit(cat)",
+                "min_frequency",
+                types=ARG_ERRORS,
+            ),
+            err(
+                f"{cls}-load-truncated",
+                cat + f"t = {new}.fit(cat).to_json()\npmk.load(t[:20])",
+                "load",
+            ),
+        ]
+    drop_unseen = 'pmk.OneHotEncoder(columns=["c"], drop=["q"]).fit(cat)'
+    cases.append(
+        err("OneHotEncoder-drop-unseen", cat + drop_unseen, "'q'", "dropped", types=ARG_ERRORS)
+    )
+    return cases
+
+
 def quantized_cases() -> list[Case]:
     """Quantize, Hamming distance and the rescored search (issue 12)."""
     codes = (
@@ -1008,6 +1146,7 @@ def all_cases() -> list[Case]:
         + scaler_cases()
         + quantized_cases()
         + gaussian_cases()
+        + encoder_cases()
         + cpu_cases()
     )
     ids = [c.id for c in cases]
@@ -1099,8 +1238,8 @@ def test_matrix_covers_every_public_function() -> None:
         if name[0].isupper() or name == "load_scaler":
             continue  # fitted scalers: covered when present (scaler_cases)
         assert f"pmk.{name}(" in covered, name
-        if name not in ("nearest", "dot_product", "knn_join", "cpu_info"):
+        if name not in ("nearest", "dot_product", "knn_join", "cpu_info", "load"):
             assert f".ml.{name}(" in covered, name
-    for cls in SCALER_CLASSES:
+    for cls in SCALER_CLASSES + ENCODER_CLASSES:
         if hasattr(pmk, cls):
             assert f"pmk.{cls}(" in covered, cls

@@ -474,7 +474,7 @@ def test_quantile_fit_on_lazy_batches_equals_in_memory(
     """A LazyFrame is read in batches of 97 rows; the gather budget forces
     the refining passes (40 values), down to full keys (0). The fitted
     state is the in-memory fit's, bit for bit."""
-    monkeypatch.setattr("polars_mlkit.scalers._passes.BATCH_ROWS", 97)
+    monkeypatch.setattr("polars_mlkit._batches.BATCH_ROWS", 97)
     monkeypatch.setattr("polars_mlkit.scalers._passes.GATHER_VALUES", budget)
     frame = batch_data(11, 1500)
     for opts in (
@@ -523,7 +523,7 @@ def test_quantile_fit_in_passes_on_ties_and_counts_its_passes(
 
 
 def test_quantile_fit_in_passes_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("polars_mlkit.scalers._passes.BATCH_ROWS", 2)
+    monkeypatch.setattr("polars_mlkit._batches.BATCH_ROWS", 2)
     with pytest.raises(ValueError, match=r"QuantileTransformer.fit: column 'x' contains infinity"):
         pmk.QuantileTransformer().fit(pl.LazyFrame({"x": [1.0, 2.0, 3.0, float("inf")]}))
     with pytest.raises(ValueError, match="subsample"):

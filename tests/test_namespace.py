@@ -21,7 +21,7 @@ from polars.testing import assert_series_equal
 from polars_mlkit import namespace
 from polars_mlkit.namespace import MlExprNamespace, MlSeriesNamespace
 
-WRITTEN_OUT = {"dot", "cosine_similarity", "distance", "hamming"}
+WRITTEN_OUT = {"dot", "cosine_similarity", "distance", "hamming", "one_hot"}
 PUBLIC = sorted(
     n for n, v in vars(MlExprNamespace).items() if not n.startswith("_") and callable(v)
 )
@@ -59,6 +59,11 @@ CALLS: dict[str, list[tuple[str, tuple[Any, ...], dict[str, Any]]]] = {
     "vector_max": [("e", (), {})],
     "quantile_transform": [("x", (), {}), ("x", (3, "normal"), {}), ("e", (), {})],
     "power_transform": [("x", (), {}), ("x", ("yeo-johnson", False), {}), ("e", (), {})],
+    "one_hot": [
+        ("x", ([-2.0, 1.0, 3.0, 4.0],), {}),
+        ("x", ([1.0, 4.0, None],), {"handle_unknown": "ignore", "drop": "first"}),
+    ],
+    "ordinal_encode": [("x", ([-2.0, 1.0, 3.0, 4.0, None],), {})],
 }
 CASES = [
     pytest.param(name, column, args, kwargs, id=f"{name}-{i}")

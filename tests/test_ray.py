@@ -134,6 +134,26 @@ def test_transform_with_a_scaler_fitted_in_memory(data: pl.DataFrame) -> None:
     assert_frame_equal(got, sc.transform(data))
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: pmk.OneHotEncoder(columns=["g", "x"], max_categories=5),
+        lambda: pmk.OrdinalEncoder(columns=["g"], min_frequency=0.34, encoded_missing_value=-1),
+    ],
+    ids=["one-hot", "ordinal"],
+)
+def test_encoder_fit_and_transform_on_blocks_equal_in_memory(make: Any, data: pl.DataFrame) -> None:
+    # A column with few values, some missing, so categories and counts matter.
+    frame = data.with_columns(pl.col("x").round(0).clip(-5, 5))
+    fitted = pmk_ray.fit(make(), dataset(frame))
+    memory = make().fit(frame)
+    assert fitted.to_json() == memory.to_json()
+    got = to_polars(pmk_ray.transform(fitted, dataset(frame, blocks=3)))
+    assert_frame_equal(got, memory.transform(frame))
+    with pytest.raises(TypeError, match="has no inverse_transform"):
+        pmk_ray.transform(fitted, dataset(frame), inverse=True)
+
+
 def test_with_columns_ml_expressions(data: pl.DataFrame) -> None:
     q = [1.0, -0.5, 0.25, 0.0, 2.0, -1.0, 0.5, 0.1]
     exprs = [

@@ -763,7 +763,7 @@ def test_robust_fit_on_lazy_batches_equals_in_memory(
     """A LazyFrame is read in batches (here of 97 rows, so the censuses of
     many batches merge); the parameters are those of the in-memory fit bit
     for bit, for scalar, Float32, Array and List columns with nulls and NaN."""
-    monkeypatch.setattr("polars_mlkit.scalers._passes.BATCH_ROWS", 97)
+    monkeypatch.setattr("polars_mlkit._batches.BATCH_ROWS", 97)
     df = grouped_data(7, n=1000).with_columns(
         pl.col("y").cast(pl.Float32),
         pl.col("e").cast(pl.List(pl.Float64)).alias("l"),
@@ -777,7 +777,7 @@ def test_robust_fit_on_lazy_batches_equals_in_memory(
 
 
 def test_robust_fit_on_lazy_batches_edge_cases(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("polars_mlkit.scalers._passes.BATCH_ROWS", 3)
+    monkeypatch.setattr("polars_mlkit._batches.BATCH_ROWS", 3)
     empty = pl.DataFrame({"x": pl.Series([], dtype=pl.Float64)})
     assert pmk.RobustScaler().fit(empty.lazy()).to_json() == pmk.RobustScaler().fit(empty).to_json()
     nan_only = pl.DataFrame({"x": [None, float("nan"), 1.0, float("nan")]})
@@ -796,7 +796,7 @@ def test_robust_fit_on_crowded_and_tied_values(
     """Values that share their first order-key bits (all in [1000, 1004))
     and heavy ties: the refining passes (forced by a small gather budget)
     still give the in-memory parameters bit for bit."""
-    monkeypatch.setattr("polars_mlkit.scalers._passes.BATCH_ROWS", 101)
+    monkeypatch.setattr("polars_mlkit._batches.BATCH_ROWS", 101)
     monkeypatch.setattr("polars_mlkit.scalers._passes.GATHER_VALUES", budget)
     rng = np.random.default_rng(21)
     df = pl.DataFrame(

@@ -15,15 +15,19 @@ _check_polars_version(_pl.__version__)
 from polars_mlkit import namespace as _namespace  # noqa: E402  (registers `ml`)
 from polars_mlkit._internal import __version__  # noqa: E402
 from polars_mlkit.cpu import cpu_info  # noqa: E402
+from polars_mlkit.encoding import one_hot, ordinal_encode  # noqa: E402
 from polars_mlkit.gaussian import power_transform, quantile_transform  # noqa: E402
 from polars_mlkit.multivector import maxsim  # noqa: E402
 from polars_mlkit.scalers import (  # noqa: E402
     MaxAbsScaler,
     MinMaxScaler,
+    OneHotEncoder,
+    OrdinalEncoder,
     PowerTransformer,
     QuantileTransformer,
     RobustScaler,
     StandardScaler,
+    load,
     load_scaler,
 )
 from polars_mlkit.scaling import (  # noqa: E402
@@ -54,6 +58,8 @@ from polars_mlkit.vectors import (  # noqa: E402
 __all__ = [
     "MaxAbsScaler",
     "MinMaxScaler",
+    "OneHotEncoder",
+    "OrdinalEncoder",
     "PowerTransformer",
     "QuantileTransformer",
     "RobustScaler",
@@ -66,6 +72,7 @@ __all__ = [
     "dot_product",
     "hamming",
     "knn_join",
+    "load",
     "load_scaler",
     "maxabs_scale",
     "maxsim",
@@ -73,6 +80,8 @@ __all__ = [
     "nearest",
     "norm",
     "normalize",
+    "one_hot",
+    "ordinal_encode",
     "power_transform",
     "project",
     "quantile_transform",

@@ -30,12 +30,13 @@ expression, which names nothing next to a lone Series, is refused.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import polars as pl
 
-from polars_mlkit import gaussian, multivector, scaling, vectors
+from polars_mlkit import encoding, gaussian, multivector, scaling, vectors
+from polars_mlkit.encoding import HandleUnknown
 from polars_mlkit.gaussian import OutputDistribution, PowerMethod
 from polars_mlkit.scaling import ScaleMethod
 from polars_mlkit.vectors import Metric, Other, Precision, SearchMetric, UnitNorm, VectorLike
@@ -421,6 +422,45 @@ class MlExprNamespace:
         """
         return vectors.hamming(self._expr, other)  # type: ignore[no-any-return]
 
+    def one_hot(
+        self,
+        categories: Sequence[Any] | None = None,
+        drop: Any = None,
+        handle_unknown: HandleUnknown = "error",
+        dtype: Any = pl.UInt8,
+    ) -> pl.Expr:
+        """One-hot encode into a Struct with one field per category,
+        named ``{column}_{category}`` (known at plan time).
+
+        See :func:`polars_mlkit.one_hot`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"c": ["b", "a"]})
+        >>> df.select(pl.col("c").ml.one_hot(["a", "b"])).unnest("c").rows()
+        [(0, 1), (1, 0)]
+        """
+        return encoding.one_hot(self._expr, categories, drop, handle_unknown, dtype)
+
+    def ordinal_encode(
+        self, categories: Sequence[Any] | None = None, handle_unknown: HandleUnknown = "error"
+    ) -> pl.Expr:
+        """Each row's position among the categories (UInt32 codes).
+
+        See :func:`polars_mlkit.ordinal_encode`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"c": ["b", "a"]})
+        >>> df.select(pl.col("c").ml.ordinal_encode(["a", "b"]))["c"].to_list()
+        [1, 0]
+        """
+        return encoding.ordinal_encode(self._expr, categories, handle_unknown)
+
 
 def _dispatch_to_expr(expr_namespace: type) -> Callable[[type[_T]], type[_T]]:
     """Class decorator: give the Series namespace each public method of
@@ -491,6 +531,29 @@ class MlSeriesNamespace:
     >>> e.ml.dot(pl.Series([[1.0, 1.0], [2.0, 0.0], [0.0, 1.0]])).to_list()
     [7.0, 2.0, 2.0]
     """
+
+    def one_hot(
+        self,
+        categories: Sequence[Any] | None = None,
+        drop: Any = None,
+        handle_unknown: HandleUnknown = "error",
+        dtype: Any = pl.UInt8,
+    ) -> pl.Series:
+        """:meth:`MlExprNamespace.one_hot` run on the Series now; the fields
+        are named ``{series name}_{category}``.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> pl.Series("c", ["b", "a"]).ml.one_hot(["a", "b"]).struct.fields
+        ['c_a', 'c_b']
+        """
+        series: pl.Series = self._series
+        expr = encoding.one_hot(pl.col("x"), categories, drop, handle_unknown, dtype)
+        out = series.to_frame("x").select(expr).to_series()
+        fields = [f"{series.name}_{f[2:]}" for f in out.struct.fields]
+        return out.struct.rename_fields(fields).alias(series.name)
 
     def __init__(self, series: pl.Series) -> None:
         self._series = series

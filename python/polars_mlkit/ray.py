@@ -28,7 +28,8 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
 from polars_mlkit import _checks, search
 from polars_mlkit import _search_groups as search_groups
-from polars_mlkit.scalers import MapBatches, Scaler, fit_in_passes, load_scaler
+from polars_mlkit._batches import MapBatches
+from polars_mlkit.scalers import FittedTransformer, fit_in_passes, load
 from polars_mlkit.vectors import SearchMetric
 
 if TYPE_CHECKING:
@@ -37,9 +38,9 @@ if TYPE_CHECKING:
 __all__ = ["fit", "knn_join", "nearest", "transform", "with_columns"]
 
 
-def _check_scaler(scaler: object, function: str) -> Scaler:
-    if not isinstance(scaler, Scaler):
-        msg = f"{function}: expected a polars-mlkit scaler, got {type(scaler).__name__}"
+def _check_scaler(scaler: object, function: str) -> FittedTransformer:
+    if not isinstance(scaler, FittedTransformer):
+        msg = f"{function}: expected a polars-mlkit scaler or encoder, got {type(scaler).__name__}"
         raise TypeError(msg)
     return scaler
 
@@ -56,7 +57,7 @@ def _check_dataset(dataset: object, function: str) -> Dataset:
     return dataset
 
 
-def fit(scaler: Scaler, dataset: Dataset) -> Scaler:
+def fit(scaler: FittedTransformer, dataset: Dataset) -> Any:
     """Fit ``scaler`` on a Ray Dataset, block by block on the workers.
 
     Min-max, standard and max-abs scalers fit each block and the partial
@@ -69,11 +70,13 @@ def fit(scaler: Scaler, dataset: Dataset) -> Scaler:
     driver never holds a column whole. ``PowerTransformer`` gathers the
     fitted columns of every block on the driver and fits them as in memory
     (bit for bit; its likelihood search reads every value at each step).
+    ``OneHotEncoder`` and ``OrdinalEncoder`` count categories per block and
+    add the counts (their categories equal the in-memory fit's).
 
     Parameters
     ----------
     scaler
-        An unfitted (or to be refitted) scaler.
+        An unfitted (or to be refitted) scaler or encoder.
     dataset
         The training data.
 
@@ -176,8 +179,9 @@ def with_columns(dataset: Dataset, *exprs: pl.Expr | list[pl.Expr]) -> Dataset:
     return _map(dataset, lambda frame: frame.with_columns(flat))
 
 
-def transform(scaler: Scaler, dataset: Dataset, *, inverse: bool = False) -> Dataset:
-    """Apply a fitted scaler to a Ray Dataset, batch by batch.
+def transform(scaler: FittedTransformer, dataset: Dataset, *, inverse: bool = False) -> Dataset:
+    """Apply a fitted scaler or encoder to a Ray Dataset, batch by batch
+    (its ``transform`` on each batch).
 
     Parameters
     ----------
@@ -215,10 +219,15 @@ def transform(scaler: Scaler, dataset: Dataset, *, inverse: bool = False) -> Dat
     dataset = _check_dataset(dataset, function)
     text = scaler.to_json()
 
+    if inverse and not hasattr(scaler, "inverse_transform"):
+        msg = f"{function}: a {type(scaler).__name__} has no inverse_transform"
+        raise TypeError(msg)
+
     def apply(frame: pl.DataFrame) -> pl.DataFrame:
-        fitted = load_scaler(text)
-        exprs = fitted.inverse_expressions() if inverse else fitted.expressions()
-        return frame.with_columns(exprs)
+        fitted = load(text, function)
+        out = fitted.inverse_transform(frame) if inverse else fitted.transform(frame)
+        assert isinstance(out, pl.DataFrame)
+        return out
 
     return _map(dataset, apply)
 

@@ -22,8 +22,8 @@ Ray Dataset (``polars_mlkit.ray``) share one implementation.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, TypeAlias
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,13 +31,11 @@ import polars as pl
 
 from polars_mlkit import _checks, _internal, multivector
 from polars_mlkit import _search_groups as search_groups
+from polars_mlkit._batches import MapBatches, frame_batches, lazy_batches
 from polars_mlkit._plugin import call_plugin
 from polars_mlkit._plugin import constant_literal as _literal
 from polars_mlkit._search_groups import SearchGroups
 from polars_mlkit.vectors import RescoreMetric, SearchMetric, _code_rows, _plain
-
-#: Applies a function to every batch of the corpus, in order, and yields its results.
-MapBatches: TypeAlias = Callable[[Callable[[pl.DataFrame], pl.DataFrame]], Iterable[pl.DataFrame]]
 
 #: Bytes of vector data per batch when a LazyFrame corpus is read in batches.
 BATCH_BYTES = 64 << 20
@@ -77,21 +75,17 @@ def nearest_expr(
     ).alias("_nearest")
 
 
-def lazy_batches(lazy: pl.LazyFrame, column: str) -> MapBatches:
-    """``map_batches`` over a LazyFrame corpus, read with the streaming engine
-    in batches of about :data:`BATCH_BYTES` of vectors."""
+def corpus_batches(lazy: pl.LazyFrame, column: str) -> MapBatches:
+    """``map_batches`` over a LazyFrame corpus (the shared
+    :func:`~polars_mlkit._batches.lazy_batches`), in batches of about
+    :data:`BATCH_BYTES` of vectors."""
     dtype = lazy.collect_schema()[column]
     width = dtype.size if isinstance(dtype, pl.Array) else 1024
     inner = getattr(dtype, "inner", None)
     itemsizes: dict[Any, int] = {pl.Float32: 4, pl.Float16: 2, pl.Int8: 1, pl.UInt8: 1}
     itemsize = itemsizes.get(inner, 8)
     rows = max(1024, BATCH_BYTES // max(1, width * itemsize))
-
-    def run(fn: Callable[[pl.DataFrame], pl.DataFrame]) -> Iterator[pl.DataFrame]:
-        for batch in lazy.collect_batches(chunk_size=rows):
-            yield fn(batch)
-
-    return run
+    return lazy_batches(lazy, rows, empty_batch=False)
 
 
 def _with_progress(
@@ -289,7 +283,7 @@ def nearest(
     if isinstance(frame, pl.LazyFrame):
         # Possibly larger than memory: searched batch by batch, top-k merged.
         check_corpus(frame.collect_schema(), column, "nearest")
-        batches = lazy_batches(frame, column)
+        batches = corpus_batches(frame, column)
         return search_batches(
             batches, column, q, k, metric, "nearest", keep_rows=False, groups=groups
         )
@@ -575,14 +569,9 @@ def knn_join(
     groups = join_groups(left, query_rows, schema, by, filter, function)
     if len(query_rows) == 0:
         return joined_or_empty(left, query_rows, EMPTY_FOUND, schema, suffix)
-    if isinstance(right, pl.LazyFrame):
-        map_batches = lazy_batches(right, right_on)
-    else:
-        frame = right
-
-        def map_batches(fn: Callable[[pl.DataFrame], pl.DataFrame]) -> Iterator[pl.DataFrame]:
-            yield fn(frame)
-
+    map_batches = (
+        corpus_batches(right, right_on) if isinstance(right, pl.LazyFrame) else frame_batches(right)
+    )
     found = search_batches(
         map_batches,
         right_on,

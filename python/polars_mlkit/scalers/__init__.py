@@ -36,46 +36,63 @@ Decisions (where scikit-learn or the design is silent):
   columns get one-element lists) so that the frame has one schema.
 """
 
-# Where things are:
-#   _base         the scikit-learn protocol: Scaler, IncrementalScaler, merge_fitted
-#   _estimators   the four scalers: their options and statistics queries
+# Where things are (each module imports only those listed above it):
+#   _registry     the classes by JSON format and kind, the readers, load()
+#   _inputs       numpy and pandas in and out
 #   _state        the fitted state, the columns a fit takes, the exact merge
 #   _statistics   the one statistics query and reading its result
 #   _expressions  parameters and transforms from the extension, as expressions
-#   _inputs       numpy and pandas in and out
-#   _json         the JSON text (to_json, load_scaler)
+#   _passes       statistics from passes over batches (the two-pass exact
+#                 quantiles); functions that return statistics
+#   _json         the scalers' JSON text (to_json, load_scaler)
+#   _fitted       what every fitted transformer shares: parameters, set_output,
+#                 NotFittedError, fit_in_passes
+#   _base         the scalers' protocol: Scaler, IncrementalScaler, merge_fitted
+#   _estimators   the four scalers: their options and statistics queries
 #   _gaussian     QuantileTransformer and PowerTransformer (fit by the extension)
-#   _passes       fitting batch by batch (LazyFrame batches, Ray blocks), the
-#                 two-pass exact quantiles
-#   polars_mlkit._checks  the argument checks shared with the free functions
+#   _categories   the encoders' categories, counts, infrequent groups, code tables
+#   _encoder_inputs, _encoder_json   encoder input kinds, the encoders' JSON
+#   _encoder_base the encoders' protocol: Encoder
+#   _encoders     OneHotEncoder and OrdinalEncoder
+#   polars_mlkit._batches  map_batches over LazyFrames (shared with search)
+#   polars_mlkit._checks   the argument checks shared with the free functions
 
 from __future__ import annotations
 
-from polars_mlkit.scalers._base import IncrementalScaler, NotFittedError, Scaler, merge_fitted
+from polars_mlkit._batches import MapBatches
+from polars_mlkit.scalers._base import IncrementalScaler, Scaler, merge_fitted
+from polars_mlkit.scalers._encoder_base import Encoder
+from polars_mlkit.scalers._encoders import OneHotEncoder, OrdinalEncoder
 from polars_mlkit.scalers._estimators import (
     MaxAbsScaler,
     MinMaxScaler,
     RobustScaler,
     StandardScaler,
 )
+from polars_mlkit.scalers._fitted import FittedTransformer, NotFittedError, fit_in_passes
 from polars_mlkit.scalers._gaussian import PowerTransformer, QuantileTransformer
 from polars_mlkit.scalers._json import FORMAT, FORMAT_VERSION, load_scaler
-from polars_mlkit.scalers._passes import MapBatches, fit_in_passes
+from polars_mlkit.scalers._registry import load
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "Encoder",
+    "FittedTransformer",
     "IncrementalScaler",
     "MapBatches",
     "MaxAbsScaler",
     "MinMaxScaler",
     "NotFittedError",
+    "OneHotEncoder",
+    "OrdinalEncoder",
     "PowerTransformer",
     "QuantileTransformer",
     "RobustScaler",
     "Scaler",
     "StandardScaler",
     "fit_in_passes",
+    "load",
     "load_scaler",
     "merge_fitted",
 ]

@@ -18,9 +18,11 @@ import numpy.typing as npt
 import polars as pl
 
 from polars_mlkit import _checks
+from polars_mlkit._batches import MapBatches
 from polars_mlkit.scalers._expressions import COEFFICIENTS, column_expr, fitted_parameters
-from polars_mlkit.scalers._inputs import Frame, _from_polars, _require_pandas, _to_polars
-from polars_mlkit.scalers._json import _to_json
+from polars_mlkit.scalers._fitted import FittedTransformer
+from polars_mlkit.scalers._inputs import Frame, _from_polars, _to_polars
+from polars_mlkit.scalers._json import FORMAT, _to_json, load_scaler
 from polars_mlkit.scalers._state import (
     FloatArray,
     _Column,
@@ -40,38 +42,7 @@ UnknownGroup: TypeAlias = Literal["error", "null"]
 _COMMON_PARAMS = ("columns", "by", "unknown_group")
 
 
-def _differs(a: Any, b: Any) -> bool:
-    try:
-        return bool(a != b)
-    except (TypeError, ValueError):
-        return True
-
-
-class NotFittedError(ValueError, AttributeError):
-    """A scaler was used before ``fit``.
-
-    Like scikit-learn's ``NotFittedError`` it is both a ``ValueError`` and an
-    ``AttributeError`` (scikit-learn is not a dependency, so it is not that
-    very class).
-
-    Examples
-    --------
-    >>> import polars as pl
-    >>> import polars_mlkit as pmk
-    >>> pmk.MinMaxScaler().transform(pl.DataFrame({"x": [1.0]}))  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    polars_mlkit.scalers.NotFittedError: This MinMaxScaler instance is not fitted yet. ...
-    >>> issubclass(pmk.scalers.NotFittedError, ValueError)
-    True
-    """
-
-
-# Users see and catch it as polars_mlkit.scalers.NotFittedError (tracebacks, pickles).
-NotFittedError.__module__ = "polars_mlkit.scalers"
-
-
-class Scaler:
+class Scaler(FittedTransformer):
     """The base class of the fitted scalers: what the four share.
 
     The methods and fitted properties documented here are those of
@@ -94,6 +65,7 @@ class Scaler:
     ([0.25, 0.5], [1.0, 2.0])
     """
 
+    _json_format: ClassVar[str] = FORMAT
     _method: ClassVar[str]
     _param_names: ClassVar[tuple[str, ...]]
     _stat_names: ClassVar[tuple[str, ...]]
@@ -108,71 +80,6 @@ class Scaler:
     by: Sequence[str] | str | None
     unknown_group: UnknownGroup
 
-    # ----------------------------------------------------------------- params
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor arguments, as scikit-learn's ``get_params``.
-
-        Parameters
-        ----------
-        deep
-            Accepted for scikit-learn compatibility (a scaler has no
-            sub-estimators).
-
-        Returns
-        -------
-        dict
-            Each constructor argument's name and value, in constructor order.
-
-        Examples
-        --------
-        >>> import polars_mlkit as pmk
-        >>> pmk.MaxAbsScaler(columns=["x"]).get_params()
-        {'columns': ['x'], 'by': None, 'unknown_group': 'error'}
-        >>> pmk.StandardScaler(ddof=1).get_params()["ddof"]
-        1
-        """
-        return {name: getattr(self, name) for name in self._param_names}
-
-    def set_params(self, **params: Any) -> Scaler:
-        """Set constructor arguments (checked by the next ``fit``); returns the scaler.
-
-        As scikit-learn's ``set_params``. A fitted scaler keeps transforming
-        with its fitted parameters until it is fitted again.
-
-        Parameters
-        ----------
-        **params
-            Constructor arguments by name; an unknown name is a ``ValueError``.
-
-        Returns
-        -------
-        The scaler (the same object).
-
-        Examples
-        --------
-        >>> import polars_mlkit as pmk
-        >>> pmk.StandardScaler().set_params(with_mean=False, ddof=1)
-        StandardScaler(with_mean=False, ddof=1)
-        >>> pmk.StandardScaler().set_params(colour="red")  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ...
-        ValueError: StandardScaler.set_params: invalid parameter 'colour'; valid parameters are ...
-        """
-        for name, value in params.items():
-            if name not in self._param_names:
-                msg = (
-                    f"{type(self).__name__}.set_params: invalid parameter {name!r}; "
-                    f"valid parameters are {', '.join(self._param_names)}"
-                )
-                raise ValueError(msg)
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        defaults = type(self)().get_params()
-        shown = [f"{k}={v!r}" for k, v in self.get_params().items() if _differs(v, defaults[k])]
-        return f"{type(self).__name__}({', '.join(shown)})"
-
     def __sklearn_tags__(self) -> Any:
         """scikit-learn's estimator tags (only called by scikit-learn)."""
         utils = importlib.import_module("sklearn.utils")
@@ -186,13 +93,6 @@ class Scaler:
             requires_fit=True,
         )
 
-    def __sklearn_is_fitted__(self) -> bool:
-        return getattr(self, "_state", None) is not None
-
-    # ------------------------------------------------------------- checking
-    def _name(self, what: str) -> str:
-        return f"{type(self).__name__}.{what}"
-
     def _checked_options(self, function: str) -> dict[str, Any]:
         """Every argument checked; builtin-typed options for this fit."""
         method_options = {k: getattr(self, k) for k in self._param_names if k not in _COMMON_PARAMS}
@@ -205,14 +105,32 @@ class Scaler:
         return options
 
     def _fitted(self, function: str) -> _State:
-        state: _State | None = getattr(self, "_state", None)
-        if state is None:
-            msg = (
-                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' "
-                f"with appropriate arguments before using {function!r}."
-            )
-            raise NotFittedError(msg)
+        state: _State = super()._fitted(function)
         return state
+
+    def _fit_from_batches(
+        self, schema: pl.Schema, map_batches: MapBatches, function: str
+    ) -> _State:
+        options = self._checked_options(function)
+        by: list[str] = options["by"] or []
+        for name in by:
+            if name not in schema:
+                msg = f"{function}: by column {name!r} is not in the data"
+                raise pl.exceptions.ColumnNotFoundError(msg)
+        columns = _select_columns(schema, options["columns"], by, function)
+        return self._batches_state(schema, columns, by, options, map_batches, function)
+
+    def _batches_state(
+        self,
+        schema: pl.Schema,
+        columns: list[_Column],
+        by: list[str],
+        options: dict[str, Any],
+        map_batches: MapBatches,
+        function: str,
+    ) -> _State:
+        """The fitted state from passes over the batches (each scaler says how)."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: Any, y: Any = None) -> Scaler:
@@ -628,52 +546,6 @@ class Scaler:
             names = given
         return np.asarray(names, dtype=object)
 
-    def set_output(self, *, transform: str | None = None) -> Scaler:
-        """Choose the output container, as scikit-learn's ``set_output``.
-
-        ``"polars"`` always gives Polars frames (a LazyFrame stays lazy),
-        ``"default"`` gives back the kind that came in, ``"pandas"`` gives a
-        pandas DataFrame (pandas must be installed); ``None`` changes nothing.
-
-        Parameters
-        ----------
-        transform
-            ``"default"``, ``"polars"``, ``"pandas"`` or ``None``.
-
-        Returns
-        -------
-        The scaler (the same object).
-
-        Examples
-        --------
-        >>> import polars_mlkit as pmk
-        >>> import numpy as np
-        >>> X = np.array([[1.0, -2.0], [2.0, 4.0]])
-        >>> type(pmk.MaxAbsScaler().fit_transform(X)).__name__
-        'ndarray'
-        >>> pmk.MaxAbsScaler().set_output(transform="polars").fit_transform(X)
-        shape: (2, 2)
-        ┌─────┬──────┐
-        │ x0  ┆ x1   │
-        │ --- ┆ ---  │
-        │ f64 ┆ f64  │
-        ╞═════╪══════╡
-        │ 0.5 ┆ -0.5 │
-        │ 1.0 ┆ 1.0  │
-        └─────┴──────┘
-        """
-        if transform is None:
-            return self
-        _checks.output(transform, self._name("set_output"))
-        if transform == "pandas":
-            _require_pandas(self._name("set_output"))
-        self._sklearn_output_config = {"transform": transform}
-        return self
-
-    def _output(self) -> str | None:
-        config: dict[str, str] = getattr(self, "_sklearn_output_config", {})
-        return config.get("transform")
-
     # ----------------------------------------------------------------- JSON
     def to_json(self) -> str:
         """The fitted scaler as plain, versioned JSON (see ``docs/scaler-json.md``).
@@ -763,6 +635,26 @@ class IncrementalScaler(Scaler):
             batch if previous is None else _merge_states(previous, batch, self._method, function)
         )
         return self
+
+    def _batches_state(
+        self,
+        schema: pl.Schema,
+        columns: list[_Column],
+        by: list[str],
+        options: dict[str, Any],
+        map_batches: MapBatches,
+        function: str,
+    ) -> _State:
+        """Each batch fitted on its own (travelling as its JSON text), merged in order."""
+        cls, params = type(self), self.get_params()
+
+        def partial(batch: pl.DataFrame) -> pl.DataFrame:
+            if batch.height == 0:
+                return pl.DataFrame({"state": pl.Series([], dtype=pl.String)})
+            return pl.DataFrame({"state": [cls(**params).fit(batch).to_json()]})
+
+        parts = (load_scaler(text) for result in map_batches(partial) for text in result["state"])
+        return merge_fitted(cls(**params), parts, function)._fitted(function)
 
 
 def merge_fitted(scaler: Scaler, parts: Iterable[Scaler], function: str) -> Scaler:

@@ -9,15 +9,18 @@ from typing import Any
 
 import polars as pl
 
+from polars_mlkit._batches import MapBatches, lazy_batches
 from polars_mlkit._plugin import call_plugin
 from polars_mlkit.scalers._base import IncrementalScaler, Scaler, UnknownGroup
-from polars_mlkit.scalers._passes import lazy_batches, sorted_statistics
+from polars_mlkit.scalers._passes import list_widths, sorted_statistics
+from polars_mlkit.scalers._registry import register
 from polars_mlkit.scalers._state import _Column, _fitted_state, _State
 
 
 # --------------------------------------------------------------------------- #
 # MinMaxScaler
 # --------------------------------------------------------------------------- #
+@register
 class MinMaxScaler(IncrementalScaler):
     """Scale to ``feature_range`` with fitted minima and maxima, as scikit-learn's.
 
@@ -95,6 +98,7 @@ class MinMaxScaler(IncrementalScaler):
 # --------------------------------------------------------------------------- #
 # StandardScaler
 # --------------------------------------------------------------------------- #
+@register
 class StandardScaler(IncrementalScaler):
     """Center and scale to unit variance with fitted moments, as scikit-learn's.
 
@@ -183,6 +187,7 @@ class StandardScaler(IncrementalScaler):
 # --------------------------------------------------------------------------- #
 # RobustScaler
 # --------------------------------------------------------------------------- #
+@register
 class RobustScaler(Scaler):
     """Center on the median and scale by a quantile range, as scikit-learn's.
 
@@ -277,6 +282,21 @@ class RobustScaler(Scaler):
         )
         return _fitted_state(options, schema, columns, by, groups, stats, rows)
 
+    def _batches_state(
+        self,
+        schema: pl.Schema,
+        columns: list[_Column],
+        by: list[str],
+        options: dict[str, Any],
+        map_batches: MapBatches,
+        function: str,
+    ) -> _State:
+        list_widths(columns, map_batches, function)
+        stats, groups, rows = sorted_statistics(
+            map_batches, columns, by, tuple(options["quantile_range"]), function
+        )
+        return _fitted_state(options, schema, columns, by, groups, stats, rows)
+
     def _stat_exprs(self, x: pl.Expr, options: dict[str, Any]) -> dict[str, pl.Expr]:
         # The selection `robust_scale` runs (numpy's linear percentiles, NaN
         # skipped), on the whole column or group.
@@ -293,6 +313,7 @@ class RobustScaler(Scaler):
 # --------------------------------------------------------------------------- #
 # MaxAbsScaler
 # --------------------------------------------------------------------------- #
+@register
 class MaxAbsScaler(IncrementalScaler):
     """Divide by the fitted largest absolute value, as scikit-learn's ``MaxAbsScaler``.
 

@@ -19,16 +19,12 @@ import numpy as np
 import polars as pl
 
 from polars_mlkit import _checks
+from polars_mlkit._batches import MapBatches, lazy_batches
 from polars_mlkit._plugin import call_plugin
 from polars_mlkit.gaussian import OutputDistribution, PowerMethod
 from polars_mlkit.scalers._base import _COMMON_PARAMS, Scaler, UnknownGroup
-from polars_mlkit.scalers._passes import (
-    MapBatches,
-    census_groups,
-    first_census,
-    lazy_batches,
-    order_statistics,
-)
+from polars_mlkit.scalers._passes import census_groups, first_census, list_widths, order_statistics
+from polars_mlkit.scalers._registry import register
 from polars_mlkit.scalers._state import FloatArray, _Column, _fitted_state, _key_expr, _State
 
 #: The statistics a fitted PowerTransformer keeps per column, group and lane.
@@ -148,7 +144,7 @@ class _Gaussianizer(Scaler):
     def _extract(self, result: pl.DataFrame, i: int, column: _Column) -> dict[str, FloatArray]:
         raise NotImplementedError
 
-    def _fit_batches(
+    def _batches_state(
         self,
         schema: pl.Schema,
         columns: list[_Column],
@@ -164,6 +160,7 @@ class _Gaussianizer(Scaler):
         (PowerTransformer's maximum-likelihood lambda reads every value at
         each step of its search; QuantileTransformer overrides this with
         exact quantiles in passes.)"""
+        list_widths(columns, map_batches, function)
         keep = [*by, *(c.name for c in columns)]
         parts = list(map_batches(lambda batch: batch.select(keep)))
         if parts:
@@ -233,6 +230,7 @@ def _quantile_stats(rows: FloatArray, found: list[list[list[float]]]) -> dict[st
     return {"rows": rows, "n_quantiles": counts, "quantiles": quantiles}
 
 
+@register
 class QuantileTransformer(_Gaussianizer):
     """Map columns through their fitted quantiles, as scikit-learn's ``QuantileTransformer``.
 
@@ -338,9 +336,21 @@ class QuantileTransformer(_Gaussianizer):
         if not streaming:
             return super()._statistics(lazy, schema, columns, by, options, function, streaming)
         # A LazyFrame may not fit in memory: exact quantiles in passes.
-        return self._fit_batches(schema, columns, by, options, lazy_batches(lazy), function)
+        return self._quantiles_in_passes(schema, columns, by, options, lazy_batches(lazy), function)
 
-    def _fit_batches(
+    def _batches_state(
+        self,
+        schema: pl.Schema,
+        columns: list[_Column],
+        by: list[str],
+        options: dict[str, Any],
+        map_batches: MapBatches,
+        function: str,
+    ) -> _State:
+        list_widths(columns, map_batches, function)
+        return self._quantiles_in_passes(schema, columns, by, options, map_batches, function)
+
+    def _quantiles_in_passes(
         self,
         schema: pl.Schema,
         columns: list[_Column],
@@ -448,6 +458,7 @@ class QuantileTransformer(_Gaussianizer):
 # --------------------------------------------------------------------------- #
 # PowerTransformer
 # --------------------------------------------------------------------------- #
+@register
 class PowerTransformer(_Gaussianizer):
     """Gaussianize columns with fitted power transforms, as scikit-learn's ``PowerTransformer``.
 

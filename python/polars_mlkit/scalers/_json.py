@@ -1,6 +1,6 @@
 """The JSON text of a fitted scaler (format ``polars-mlkit/scaler``, see
 ``docs/scaler-json.md``): writing it (``to_json``) and reading it back
-(:func:`load_scaler`)."""
+(:func:`load_scaler`, an alias of :func:`polars_mlkit.load`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from polars_mlkit.scalers._registry import bad, kinds, load, register_reader
 from polars_mlkit.scalers._state import FloatArray, _Column, _rebuild_groups, _State
 
 if TYPE_CHECKING:
@@ -23,25 +24,6 @@ FORMAT = "polars-mlkit/scaler"
 FORMAT_VERSION = 2
 # Version 1 kept StandardScaler moments without their extent and unit, and
 # RobustScaler percentiles with `absmax` instead of the extent; it still loads.
-
-
-def _kinds() -> dict[str, type[Scaler]]:
-    """The classes :func:`load_scaler` rebuilds, by their ``kind`` field.
-
-    Imported when called: the estimators import this module (through their
-    base class's ``to_json``).
-    """
-    from polars_mlkit.scalers._estimators import (
-        MaxAbsScaler,
-        MinMaxScaler,
-        RobustScaler,
-        StandardScaler,
-    )
-    from polars_mlkit.scalers._gaussian import PowerTransformer, QuantileTransformer
-
-    classes = (MinMaxScaler, StandardScaler, RobustScaler, MaxAbsScaler)
-    classes += (QuantileTransformer, PowerTransformer)  # type: ignore[assignment]
-    return {cls.__name__: cls for cls in classes}
 
 
 # --------------------------------------------------------------------------- #
@@ -88,27 +70,26 @@ def _groups_to_json(state: _State) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- #
 # reading
 # --------------------------------------------------------------------------- #
-def _bad(problem: str) -> ValueError:
-    return ValueError(f"load_scaler: {problem}")
-
-
-def _expect(value: Any, kind: type, what: str) -> Any:
+def _expect(value: Any, kind: type, what: str, function: str) -> Any:
     if not isinstance(value, kind):
-        raise _bad(f"{what} must be a JSON {kind.__name__}, got {value!r}")
+        raise bad(function, f"{what} must be a JSON {kind.__name__}, got {value!r}")
     return value
 
 
-def load_scaler(text: str | bytes) -> Scaler:
-    """Rebuild a fitted scaler from the JSON text of its ``to_json``.
+def load_scaler(text: str | bytes) -> Any:
+    """Rebuild a fitted object from the JSON text of its ``to_json``.
 
-    Gives back the same class with identical transforms (bit for bit); a
+    An alias of :func:`polars_mlkit.load` (its errors start with
+    ``load_scaler``), kept from the time only scalers were fitted. Gives back
+    the same class with identical transforms (bit for bit); a
     :class:`MinMaxScaler`, :class:`StandardScaler` or :class:`MaxAbsScaler`
     can go on with ``partial_fit``.
 
     Parameters
     ----------
     text
-        The JSON text (format ``polars-mlkit/scaler``, see ``docs/scaler-json.md``).
+        The JSON text (format ``polars-mlkit/scaler``, see ``docs/scaler-json.md``,
+        or any other format :func:`polars_mlkit.load` reads).
 
     Raises
     ------
@@ -124,33 +105,32 @@ def load_scaler(text: str | bytes) -> Scaler:
     >>> type(again).__name__, again.transform(pl.DataFrame({"x": [1.0]}))["x"].to_list()
     ('MinMaxScaler', [0.25])
     """
-    if not isinstance(text, (str, bytes, bytearray)):
-        msg = f"load_scaler: expected the JSON text (str or bytes), got {type(text).__name__}"
-        raise TypeError(msg)
-    try:
-        document = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise _bad(f"the text is not valid JSON ({exc})") from exc
-    _expect(document, dict, "the document")
-    if document.get("format") != FORMAT:
-        raise _bad(f"format must be {FORMAT!r}, got {document.get('format')!r}")
+    return load(text, "load_scaler")
+
+
+def _read(document: Mapping[str, Any], function: str) -> Any:
+    """A parsed ``polars-mlkit/scaler`` document as its fitted scaler."""
     version = document.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise _bad(f"version must be an integer, got {version!r}")
+        raise bad(function, f"version must be an integer, got {version!r}")
     if version > FORMAT_VERSION or version < 1:
-        raise _bad(
+        raise bad(
+            function,
             f"format version {version} is not supported; this polars-mlkit reads versions "
-            f"1 to {FORMAT_VERSION} (a newer polars-mlkit wrote it?)"
+            f"1 to {FORMAT_VERSION} (a newer polars-mlkit wrote it?)",
         )
     kind = document.get("kind")
-    kinds = _kinds()
-    if kind not in kinds:
-        raise _bad(f"unknown kind {kind!r}; expected one of {', '.join(kinds)}")
-    cls = kinds[kind]
+    classes = kinds(FORMAT)
+    if kind not in classes:
+        raise bad(function, f"unknown kind {kind!r}; expected one of {', '.join(classes)}")
+    cls = classes[kind]
     try:
-        return _load(cls, document, version)
+        return _load(cls, document, version, function)
     except (KeyError, TypeError, IndexError) as exc:
-        raise _bad(f"malformed {kind} document ({type(exc).__name__}: {exc})") from exc
+        raise bad(function, f"malformed {kind} document ({type(exc).__name__}: {exc})") from exc
+
+
+register_reader(FORMAT, _read)
 
 
 #: Statistics holding several numbers per lane (their rows are wider).
@@ -176,39 +156,39 @@ def _upgrade_v1(per: dict[str, FloatArray]) -> dict[str, FloatArray]:
     return per
 
 
-def _load(cls: type[Scaler], document: Mapping[str, Any], version: int) -> Scaler:
-    options = dict(_expect(document["options"], dict, "options"))
+def _load(cls: type[Scaler], document: Mapping[str, Any], version: int, function: str) -> Scaler:
+    options = dict(_expect(document["options"], dict, "options", function))
     constructor = {k: options[k] for k in cls._param_names}
     for pair in ("feature_range", "quantile_range"):
         if pair in constructor:
             constructor[pair] = tuple(constructor[pair])
     scaler = cls(**constructor)
-    checked = scaler._checked_options("load_scaler")
+    checked = scaler._checked_options(function)
     columns = []
-    for entry in _expect(document["columns"], list, "columns"):
+    for entry in _expect(document["columns"], list, "columns", function):
         container = entry["container"]
         width = entry["width"]
         if container not in ("scalar", "array", "list") or not isinstance(width, int):
-            raise _bad(f"bad column entry {entry!r}")
+            raise bad(function, f"bad column entry {entry!r}")
         if (container == "scalar") != (width == 0) or width < 0:
-            raise _bad(f"bad column entry {entry!r}")
+            raise bad(function, f"bad column entry {entry!r}")
         columns.append(_Column(str(entry["name"]), str(entry["dtype"]), container, width))
-    by_entries = _expect(document["by"], list, "by")
+    by_entries = _expect(document["by"], list, "by", function)
     by = [str(e["name"]) for e in by_entries]
     by_dtypes = [str(e["dtype"]) for e in by_entries]
-    group_entries = _expect(document["groups"], list, "groups")
+    group_entries = _expect(document["groups"], list, "groups", function)
     if by:
         parts = [list(g["values"]) for g in group_entries]
         if any(len(p) != len(by) for p in parts):
-            raise _bad("every group needs one value per by column")
+            raise bad(function, "every group needs one value per by column")
         groups = _rebuild_groups(by, by_dtypes, parts)
         keys = [str(g["key"]) for g in group_entries]
         if groups["key"].to_list() != keys:
-            raise _bad("group keys do not match their values")
+            raise bad(function, "group keys do not match their values")
     else:
         groups = pl.DataFrame()
     n_groups = len(group_entries) if by else 1
-    statistics = _expect(document["statistics"], dict, "statistics")
+    statistics = _expect(document["statistics"], dict, "statistics", function)
     stats: dict[str, dict[str, FloatArray]] = {}
     for column in columns:
         per = statistics[column.name]
@@ -229,14 +209,17 @@ def _load(cls: type[Scaler], document: Mapping[str, Any], version: int) -> Scale
                     # Several numbers per lane (QuantileTransformer's quantiles).
                     arr = arr.reshape(n_groups, -1) if n_groups else arr
             except ValueError as exc:  # ragged or mis-sized rows
-                raise _bad(f"statistic {stat!r} of column {column.name!r}: {exc}") from exc
+                raise bad(function, f"statistic {stat!r} of column {column.name!r}: {exc}") from exc
             if stat in _WIDE_STATISTICS and arr.size:
                 if arr.shape[1] % column.lanes:
-                    raise _bad(f"statistic {stat!r} of column {column.name!r} is malformed")
+                    raise bad(
+                        function, f"statistic {stat!r} of column {column.name!r} is malformed"
+                    )
             elif arr.shape != (n_groups, column.lanes):
-                raise _bad(
+                raise bad(
+                    function,
                     f"statistic {stat!r} of column {column.name!r} has shape {arr.shape}, "
-                    f"expected {(n_groups, column.lanes)}"
+                    f"expected {(n_groups, column.lanes)}",
                 )
             stats[column.name][stat] = arr
         if "count" in stats[column.name]:

@@ -23,143 +23,36 @@ censuses (at most 4,096 sub-buckets per wanted bucket) and at most a
 batch's worth of gathered values per column part.
 
 Everything here works on a ``map_batches(fn)`` that applies ``fn`` to every
-batch (a DataFrame) and yields the results, so the LazyFrame and the Ray
-Dataset share one implementation.
+batch (a DataFrame) and yields the results (``polars_mlkit._batches``), so
+the LazyFrame and the Ray Dataset share one implementation. The functions
+return statistics; the transformers turn them into their fitted state
+(``fit_in_passes`` in ``_fitted`` sets it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, TypeAlias
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from polars_mlkit import _internal
+from polars_mlkit._batches import MapBatches
 from polars_mlkit._plugin import call_plugin
 from polars_mlkit.scalers._state import (
     FloatArray,
     _Column,
-    _fitted_state,
     _key_expr,
-    _select_columns,
-    _State,
     _width_error,
 )
 from polars_mlkit.scalers._statistics import _lane_expr
-
-if TYPE_CHECKING:
-    from polars_mlkit.scalers._base import Scaler
-
-#: Applies a function to every batch and yields its results.
-MapBatches: TypeAlias = Callable[[Callable[[pl.DataFrame], pl.DataFrame]], Iterable[pl.DataFrame]]
-
-#: Rows per batch when a LazyFrame is read in batches.
-BATCH_ROWS = 1 << 20
 
 #: The most values the gather pass collects per column part: a batch's
 #: worth. Beyond it the wanted buckets are refined by another pass first.
 GATHER_VALUES = 1 << 20
 
 _SORTED = ("count", "min", "max", "q_low", "median", "q_high")
-
-
-def lazy_batches(lazy: pl.LazyFrame) -> MapBatches:
-    """``map_batches`` over a LazyFrame, read with the streaming engine."""
-
-    def run(fn: Callable[[pl.DataFrame], pl.DataFrame]) -> Iterator[pl.DataFrame]:
-        seen = False
-        for batch in lazy.collect_batches(chunk_size=BATCH_ROWS):
-            seen = True
-            yield fn(batch)
-        if not seen:  # no rows at all: one empty batch, as a fit in memory sees
-            yield fn(lazy.clear().collect())
-
-    return run
-
-
-# --------------------------------------------------------------------------- #
-# the whole fit
-# --------------------------------------------------------------------------- #
-def fit_in_passes(
-    scaler: Scaler, schema: pl.Schema, map_batches: MapBatches, function: str = "fit_in_passes"
-) -> Scaler:
-    """Fit ``scaler`` on data that is only reached batch by batch.
-
-    ``map_batches(fn)`` must apply ``fn`` (DataFrame to DataFrame) to every
-    batch of the data and yield the results; ``polars_mlkit.ray.fit`` passes
-    one that runs ``fn`` on the blocks of a Ray Dataset. Min-max, standard
-    and max-abs scalers fit each batch and merge; ``RobustScaler`` takes two
-    passes (a census of order-key buckets, then a gather of the buckets that
-    hold the wanted ranks; three when a ``List`` column's length must be
-    found first). The parameters equal those of ``fit`` on all the data in
-    memory (robust, min-max and max-abs bit for bit; standard to rounding).
-
-    Parameters
-    ----------
-    scaler
-        The scaler to fit (its options are checked first).
-    schema
-        The schema of the batches.
-    map_batches
-        Runs a function on every batch and yields its results.
-    function
-        The name errors give.
-
-    Returns
-    -------
-    The fitted scaler (the same object).
-
-    Examples
-    --------
-    >>> import polars as pl
-    >>> import polars_mlkit as pmk
-    >>> from polars_mlkit.scalers import fit_in_passes
-    >>> batches = [pl.DataFrame({"x": [1.0, 9.0, 2.0]}), pl.DataFrame({"x": [4.0, 3.0]})]
-    >>> def map_batches(fn):
-    ...     return (fn(batch) for batch in batches)
-    >>> sc = fit_in_passes(pmk.RobustScaler(), batches[0].schema, map_batches)
-    >>> sc.params_.equals(pmk.RobustScaler().fit(pl.concat(batches)).params_)
-    True
-    """
-    from polars_mlkit.scalers._base import IncrementalScaler
-
-    options = scaler._checked_options(function)
-    by: list[str] = options["by"] or []
-    for name in by:
-        if name not in schema:
-            msg = f"{function}: by column {name!r} is not in the data"
-            raise pl.exceptions.ColumnNotFoundError(msg)
-    columns = _select_columns(schema, options["columns"], by, function)
-    if isinstance(scaler, IncrementalScaler):
-        scaler._state = _incremental_state(scaler, map_batches, function)
-        return scaler
-    if hasattr(scaler, "_fit_batches"):  # QuantileTransformer, PowerTransformer
-        list_widths(columns, map_batches, function)
-        scaler._state = scaler._fit_batches(schema, columns, by, options, map_batches, function)
-        return scaler
-    list_widths(columns, map_batches, function)
-    stats, groups, rows = sorted_statistics(
-        map_batches, columns, by, tuple(options["quantile_range"]), function
-    )
-    scaler._state = _fitted_state(options, schema, columns, by, groups, stats, rows)
-    return scaler
-
-
-def _incremental_state(scaler: Scaler, map_batches: MapBatches, function: str) -> _State:
-    """Each batch fitted on its own (travelling as its JSON text), merged in order."""
-    from polars_mlkit.scalers._base import merge_fitted
-    from polars_mlkit.scalers._json import load_scaler
-
-    cls, params = type(scaler), scaler.get_params()
-
-    def partial(batch: pl.DataFrame) -> pl.DataFrame:
-        if batch.height == 0:
-            return pl.DataFrame({"state": pl.Series([], dtype=pl.String)})
-        return pl.DataFrame({"state": [cls(**params).fit(batch).to_json()]})
-
-    parts = (load_scaler(text) for result in map_batches(partial) for text in result["state"])
-    return merge_fitted(cls(**params), parts, function)._fitted(function)
 
 
 def list_widths(columns: list[_Column], map_batches: MapBatches, function: str) -> None:

@@ -1,0 +1,123 @@
+"""The Python side of the extension's one category lookup
+(``src/kernels/categories.rs``): the code table a column is encoded with and
+the two expressions that apply it, ``category_codes`` (UInt32 codes) and
+``one_hot`` (a Struct). The ``ml`` expressions (``encoding``) and the fitted
+encoders (``scalers``) both build their expressions here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from polars_mlkit._plugin import call_plugin
+
+#: kwargs values of the extension's lookup that are not codes.
+NULL_CODE = -1
+MISSING_IS_UNKNOWN = -2
+UNKNOWN_IS_ERROR = -3
+
+
+def category_dtype(kind: str) -> pl.DataType:
+    """The dtype categories of a kind travel as (to JSON and to the extension)."""
+    return {
+        "text": pl.String(),
+        "integer": pl.Int64(),
+        "float": pl.Float64(),
+        "boolean": pl.Boolean(),
+    }[kind]
+
+
+@dataclass
+class CodeTable:
+    """What the extension's lookup applies to one column: the categories
+    (missing excluded), each one's code, the missing value's and an unknown
+    value's code (or the policies ``MISSING_IS_UNKNOWN``,
+    ``UNKNOWN_IS_ERROR``), and the output labels (one-hot fields)."""
+
+    values: list[Any]
+    codes: list[int]
+    missing: int
+    unknown: int
+    labels: list[str]
+
+
+#: The dtypes a one-hot field may have.
+ONE_HOT_DTYPES = (
+    "Boolean",
+    "UInt8",
+    "UInt16",
+    "UInt32",
+    "UInt64",
+    "Int8",
+    "Int16",
+    "Int32",
+    "Int64",
+    "Float32",
+    "Float64",
+)
+
+
+def dtype_name(dtype: Any, function: str) -> str:
+    """The name of a one-hot output dtype (a Polars dtype or its class)."""
+    name = str(dtype() if isinstance(dtype, type) else dtype)
+    if name not in ONE_HOT_DTYPES:
+        msg = f"{function}: dtype must be a numeric or Boolean Polars dtype, got {dtype!r}"
+        raise TypeError(msg)
+    return name
+
+
+def _literal(values: list[Any], kind: str) -> pl.Expr:
+    """The categories as one constant (a List scalar, broadcast per row)."""
+    dtype = category_dtype(kind)
+    return pl.lit(pl.Series(values, dtype=dtype).to_list(), dtype=pl.List(dtype))
+
+
+def codes_expr(expr: pl.Expr, table: CodeTable, kind: str, function: str) -> pl.Expr:
+    """The lookup's UInt32 code of every row of ``expr`` (the column keeps its name)."""
+    kwargs = {
+        "function": function,
+        "codes": list(table.codes),
+        "missing": table.missing,
+        "unknown": table.unknown,
+        "labels": None,
+        "dtype": None,
+    }
+    return call_plugin(
+        "category_codes", [expr, _literal(table.values, kind)], kwargs, is_elementwise=True
+    )
+
+
+def one_hot_expr(
+    expr: pl.Expr,
+    table: CodeTable | None,
+    kind: str | None,
+    dtype: str,
+    function: str,
+    unknown: int = UNKNOWN_IS_ERROR,
+) -> pl.Expr:
+    """A Struct with one field per label of ``table`` (``None``: every
+    category of the Enum column ``expr``, with ``unknown`` for a value that
+    is none of them), named ``{column}_{label}``."""
+    if table is None:
+        kwargs: dict[str, Any] = {
+            "function": function,
+            "codes": None,
+            "missing": NULL_CODE,
+            "unknown": unknown,
+            "labels": None,
+            "dtype": dtype,
+        }
+        return call_plugin("one_hot", [expr], kwargs, is_elementwise=True)
+    assert kind is not None
+    kwargs = {
+        "function": function,
+        "codes": list(table.codes),
+        "missing": table.missing,
+        "unknown": table.unknown,
+        "labels": list(table.labels),
+        "dtype": dtype,
+    }
+    return call_plugin("one_hot", [expr, _literal(table.values, kind)], kwargs, is_elementwise=True)

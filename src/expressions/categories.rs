@@ -1,0 +1,389 @@
+//! Category encoding: `ml.ordinal_encode` / `ml.one_hot` and the fitted
+//! `OrdinalEncoder` / `OneHotEncoder`, all through the one lookup in
+//! `kernels::categories`. These wrappers read the column and the categories
+//! (a one-row List literal, or an Enum column's own dtype), build the
+//! kernel's code table from the kwargs and shape the output.
+//!
+//! Elementwise: each row's code depends on that row and the constants only.
+
+use polars::prelude::*;
+use pyo3_polars::derive::polars_expr;
+use serde::Deserialize;
+
+use crate::kernels::categories::{
+    encode, encode_ids, float_key, one_hot_columns, Code, CodeTable, Missing, Unknown, UnknownAt,
+};
+
+// Pickled kwargs carry Python ints as i64; these values stand for the
+// policies that are not a code.
+/// `missing`: a missing value is no category (it is unknown).
+const MISSING_IS_UNKNOWN: i64 = -2;
+/// `unknown`: an unknown value is an error naming the column and the value.
+const UNKNOWN_IS_ERROR: i64 = -3;
+/// A null code (`codes`, `missing`, `unknown`).
+const NULL_CODE: i64 = -1;
+
+#[derive(Deserialize)]
+struct EncodeKwargs {
+    /// The name error messages start with (`"OneHotEncoder.transform"`, `"one_hot"`).
+    function: String,
+    /// The code of each category, in order (`-1`: null); `None`: 0, 1, 2, ...
+    codes: Option<Vec<i64>>,
+    /// A missing value's code, `-1` (null) or `-2` (no category: unknown).
+    missing: i64,
+    /// An unknown value's code, `-1` (null) or `-3` (an error).
+    unknown: i64,
+    /// `one_hot`: the output fields' labels (named `{column}_{label}`);
+    /// `None`: the Enum column's categories.
+    labels: Option<Vec<String>>,
+    /// `one_hot`: the fields' dtype, e.g. `"UInt8"`, `"Float64"`, `"Boolean"`.
+    dtype: Option<String>,
+}
+
+/// How a column's values are compared with categories.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Text,
+    Integer,
+    Float,
+    Boolean,
+}
+
+fn kind_of(dtype: &DataType) -> Option<Kind> {
+    match dtype {
+        DataType::String | DataType::Categorical(_, _) | DataType::Enum(_, _) => Some(Kind::Text),
+        DataType::Boolean => Some(Kind::Boolean),
+        DataType::Float32 | DataType::Float64 => Some(Kind::Float),
+        d if d.is_integer() => Some(Kind::Integer),
+        _ => None,
+    }
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Text => "strings",
+        Kind::Integer => "integers",
+        Kind::Float => "floats",
+        Kind::Boolean => "Booleans",
+    }
+}
+
+/// The column's kind, checked against its categories' dtype (`None`: the
+/// categories come from the column's Enum dtype).
+fn checked_kind(
+    function: &str,
+    name: &str,
+    dtype: &DataType,
+    categories: Option<&DataType>,
+) -> PolarsResult<Kind> {
+    let kind = kind_of(dtype).ok_or_else(|| {
+        polars_err!(InvalidOperation:
+            "{function}: column {name:?} has dtype {dtype}; expected String, Categorical, Enum, integer, Boolean or float")
+    })?;
+    match categories {
+        None => {
+            polars_ensure!(matches!(dtype, DataType::Enum(_, _)), InvalidOperation:
+                "{function}: column {name:?} has dtype {dtype}, which does not list its categories; pass categories= (only an Enum column needs none)");
+        }
+        Some(DataType::List(inner)) => {
+            let expected = kind_of(inner);
+            polars_ensure!(expected == Some(kind) || inner.is_null(), InvalidOperation:
+                "{function}: column {name:?} holds {} ({dtype}) but its categories are {} ({inner}); was it fitted on a column of another dtype?",
+                kind_name(kind), expected.map_or("of no supported dtype", kind_name));
+        }
+        Some(other) => polars_bail!(ComputeError:
+            "{function}: the categories must be a List constant, got {other}"),
+    }
+    Ok(kind)
+}
+
+fn first_field<'a>(fields: &'a [Field], function: &str) -> PolarsResult<&'a Field> {
+    fields
+        .first()
+        .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))
+}
+
+/// The category strings of an Enum dtype.
+fn enum_categories(dtype: &DataType) -> Option<Vec<String>> {
+    match dtype {
+        DataType::Enum(categories, _) => Some(
+            categories
+                .categories()
+                .values_iter()
+                .map(str::to_string)
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+fn code_of(value: i64) -> Code {
+    if value == NULL_CODE {
+        return None;
+    }
+    u32::try_from(value).ok()
+}
+
+fn missing_policy(value: i64) -> Missing {
+    if value == MISSING_IS_UNKNOWN {
+        Missing::Unknown
+    } else {
+        Missing::Code(code_of(value))
+    }
+}
+
+fn unknown_policy(value: i64) -> Unknown {
+    if value == UNKNOWN_IS_ERROR {
+        Unknown::Error
+    } else {
+        Unknown::Code(code_of(value))
+    }
+}
+
+/// The categories as a Series (the literal's one row, or the Enum's).
+fn categories_series(inputs: &[Series], function: &str) -> PolarsResult<Option<Series>> {
+    let Some(literal) = inputs.get(1) else {
+        return Ok(None);
+    };
+    let lists = literal.list().map_err(|_| {
+        polars_err!(ComputeError: "{function}: the categories must be a List constant, got {}", literal.dtype())
+    })?;
+    let row = lists
+        .get_as_series(0)
+        .ok_or_else(|| polars_err!(ComputeError: "{function}: the categories are null"))?;
+    polars_ensure!(row.null_count() == 0, ComputeError:
+        "{function}: the categories hold a null; a missing value is a category through the `missing` code");
+    Ok(Some(row))
+}
+
+/// Every row's code, through the one lookup; an unknown value under
+/// `unknown="error"` names the column, the value and its row.
+fn codes(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec<Code>> {
+    let function = kwargs.function.as_str();
+    let input = inputs
+        .first()
+        .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))?;
+    let categories = categories_series(inputs, function)?;
+    let kind = checked_kind(
+        function,
+        input.name(),
+        input.dtype(),
+        categories
+            .as_ref()
+            .map(|c| DataType::List(Box::new(c.dtype().clone())))
+            .as_ref(),
+    )?;
+    let given: Vec<Code>;
+    let table_codes: &[Code] = match &kwargs.codes {
+        Some(codes) => {
+            given = codes.iter().map(|c| code_of(*c)).collect();
+            &given
+        }
+        None => {
+            let n = match &categories {
+                Some(c) => c.len(),
+                None => enum_categories(input.dtype()).map_or(0, |c| c.len()),
+            };
+            given = (0..n).map(|j| u32::try_from(j).ok()).collect();
+            &given
+        }
+    };
+    let missing = missing_policy(kwargs.missing);
+    let unknown = unknown_policy(kwargs.unknown);
+    let duplicate = |e: crate::kernels::categories::DuplicateCategory| polars_err!(ComputeError: "{function}: the categories hold a value twice (position {})", e.position);
+    let mut out = Vec::with_capacity(input.len());
+    let found: Result<(), UnknownAt> = match kind {
+        Kind::Text => {
+            let values = match input.dtype() {
+                DataType::String => input.clone(),
+                _ => Series::new_empty(input.name().clone(), &DataType::String),
+            };
+            let owned;
+            let names: Vec<&str> = match &categories {
+                Some(c) => c.str()?.iter().flatten().collect(),
+                None => {
+                    owned = enum_categories(input.dtype()).unwrap_or_default();
+                    owned.iter().map(String::as_str).collect()
+                }
+            };
+            let table = CodeTable::new(names, table_codes, missing, unknown).map_err(duplicate)?;
+            match input.dtype() {
+                // Dictionary-encoded: each category id is looked up once.
+                DataType::Categorical(_, mapping) | DataType::Enum(_, mapping) => {
+                    let ids = input.to_physical_repr().cast(&DataType::UInt32)?;
+                    let ids = ids.u32()?.iter().map(|id| id.map(|v| v as usize));
+                    let key_of =
+                        |id: usize| u32::try_from(id).ok().and_then(|id| mapping.cat_to_str(id));
+                    encode_ids(
+                        &table,
+                        mapping.num_cats_upper_bound(),
+                        key_of,
+                        ids,
+                        0,
+                        &mut out,
+                    )
+                }
+                _ => encode(&table, values.str()?.iter(), 0, &mut out),
+            }
+        }
+        Kind::Integer | Kind::Boolean => {
+            let cats = categories
+                .as_ref()
+                .map(|c| c.strict_cast(&DataType::Int64))
+                .transpose()?;
+            let values = input.strict_cast(&DataType::Int64).map_err(|_| {
+                polars_err!(ComputeError: "{function}: column {:?} holds integers beyond the Int64 range", input.name())
+            })?;
+            let keys: Vec<i64> = match &cats {
+                Some(c) => c.i64()?.into_no_null_iter().collect(),
+                None => Vec::new(),
+            };
+            let table = CodeTable::new(keys, table_codes, missing, unknown).map_err(duplicate)?;
+            encode(&table, values.i64()?.iter(), 0, &mut out)
+        }
+        Kind::Float => {
+            let cats = categories
+                .as_ref()
+                .map(|c| c.cast(&DataType::Float64))
+                .transpose()?;
+            let values = input.cast(&DataType::Float64)?;
+            let keys: Vec<u64> = match &cats {
+                Some(c) => {
+                    let mut keys = Vec::with_capacity(c.len());
+                    for v in c.f64()?.into_no_null_iter() {
+                        keys.push(float_key(v).ok_or_else(|| {
+                            polars_err!(ComputeError: "{function}: the categories hold NaN; a missing value is a category through the `missing` code")
+                        })?);
+                    }
+                    keys
+                }
+                None => Vec::new(),
+            };
+            let table = CodeTable::new(keys, table_codes, missing, unknown).map_err(duplicate)?;
+            let iter = values.f64()?.iter().map(|v| v.and_then(float_key));
+            encode(&table, iter, 0, &mut out)
+        }
+    };
+    if let Err(UnknownAt { row }) = found {
+        let shown = shown_value(input, kind, row);
+        polars_bail!(ComputeError:
+            "{function}: column {:?} has {shown} (row {row}), which is not one of its fitted categories (handle_unknown=\"error\")",
+            input.name());
+    }
+    Ok(out)
+}
+
+/// An input value for an error message (strings quoted, missing named).
+fn shown_value(input: &Series, kind: Kind, row: usize) -> String {
+    let display = if kind == Kind::Text {
+        input.cast(&DataType::String)
+    } else {
+        Ok(input.clone())
+    };
+    let Ok(display) = display else {
+        return "a value".to_string();
+    };
+    match display.get(row) {
+        Ok(AnyValue::Null) => "a missing value (null)".to_string(),
+        Ok(AnyValue::Float64(v)) if v.is_nan() => "a missing value (NaN)".to_string(),
+        Ok(AnyValue::Float32(v)) if v.is_nan() => "a missing value (NaN)".to_string(),
+        Ok(AnyValue::String(s)) => format!("the value {s:?}"),
+        Ok(v) => format!("the value {v}"),
+        Err(_) => "a value".to_string(),
+    }
+}
+
+// ------------------------------------------------------------------ ordinal
+
+fn codes_output(fields: &[Field], kwargs: EncodeKwargs) -> PolarsResult<Field> {
+    let function = kwargs.function.as_str();
+    let field = first_field(fields, function)?;
+    checked_kind(
+        function,
+        field.name(),
+        field.dtype(),
+        fields.get(1).map(|f| f.dtype()),
+    )?;
+    Ok(Field::new(field.name().clone(), DataType::UInt32))
+}
+
+/// Each row's category code (UInt32; null where the code is null).
+#[polars_expr(output_type_func_with_kwargs=codes_output)]
+fn category_codes(inputs: &[Series], kwargs: EncodeKwargs) -> PolarsResult<Series> {
+    let name = inputs.first().map(|s| s.name().clone()).unwrap_or_default();
+    let out = codes(inputs, &kwargs)?;
+    Ok(UInt32Chunked::from_iter_options(name, out.into_iter()).into_series())
+}
+
+// ------------------------------------------------------------------ one-hot
+
+fn field_dtype(kwargs: &EncodeKwargs) -> PolarsResult<DataType> {
+    let function = kwargs.function.as_str();
+    Ok(match kwargs.dtype.as_deref().unwrap_or("UInt8") {
+        "Boolean" => DataType::Boolean,
+        "UInt8" => DataType::UInt8,
+        "UInt16" => DataType::UInt16,
+        "UInt32" => DataType::UInt32,
+        "UInt64" => DataType::UInt64,
+        "Int8" => DataType::Int8,
+        "Int16" => DataType::Int16,
+        "Int32" => DataType::Int32,
+        "Int64" => DataType::Int64,
+        "Float32" => DataType::Float32,
+        "Float64" => DataType::Float64,
+        other => polars_bail!(InvalidOperation:
+            "{function}: dtype must be a numeric or Boolean dtype, got {other}"),
+    })
+}
+
+/// The output fields' names, `{column}_{label}`: the labels given (Python
+/// renders them as scikit-learn does), or an Enum column's categories.
+fn field_names(name: &str, dtype: &DataType, kwargs: &EncodeKwargs) -> PolarsResult<Vec<String>> {
+    let labels = match &kwargs.labels {
+        Some(labels) => labels.clone(),
+        None => enum_categories(dtype).ok_or_else(|| {
+            polars_err!(ComputeError: "{}: the one-hot field labels are missing", kwargs.function)
+        })?,
+    };
+    Ok(labels.iter().map(|l| format!("{name}_{l}")).collect())
+}
+
+fn one_hot_output(fields: &[Field], kwargs: EncodeKwargs) -> PolarsResult<Field> {
+    let function = kwargs.function.as_str();
+    let field = first_field(fields, function)?;
+    checked_kind(
+        function,
+        field.name(),
+        field.dtype(),
+        fields.get(1).map(|f| f.dtype()),
+    )?;
+    let dtype = field_dtype(&kwargs)?;
+    let names = field_names(field.name(), field.dtype(), &kwargs)?;
+    let inner = names
+        .iter()
+        .map(|n| Field::new(n.as_str().into(), dtype.clone()))
+        .collect();
+    Ok(Field::new(field.name().clone(), DataType::Struct(inner)))
+}
+
+/// A Struct with one field per output category: 1 where the row's code is
+/// the field's position, 0 elsewhere (a null code gives a row of zeros).
+#[polars_expr(output_type_func_with_kwargs=one_hot_output)]
+fn one_hot(inputs: &[Series], kwargs: EncodeKwargs) -> PolarsResult<Series> {
+    let function = kwargs.function.as_str();
+    let input = inputs
+        .first()
+        .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))?;
+    let dtype = field_dtype(&kwargs)?;
+    let names = field_names(input.name(), input.dtype(), &kwargs)?;
+    let out = codes(inputs, &kwargs)?;
+    let mut columns = Vec::with_capacity(names.len());
+    for (name, values) in names.iter().zip(one_hot_columns(&out, names.len())) {
+        let column = UInt8Chunked::from_vec(name.as_str().into(), values).into_series();
+        columns.push(column.cast(&dtype)?);
+    }
+    Ok(
+        StructChunked::from_series(input.name().clone(), input.len(), columns.iter())?
+            .into_series(),
+    )
+}
