@@ -240,31 +240,28 @@ pub fn column_extent<T: Element>(
     Ok(if min <= max { Some((min, max)) } else { None })
 }
 
-crate::by_level! {
-    [avx512, avx2]
-    /// Minimum and maximum of a block, NaN skipped (comparisons with NaN are false).
-    pub fn block_extent<T: Element>(values: &[T]) -> (f64, f64) {
-        let mut mins = [f64::INFINITY; LANES];
-        let mut maxs = [f64::NEG_INFINITY; LANES];
-        let chunks = values.chunks_exact(LANES);
-        let tail = chunks.remainder();
-        for chunk in chunks {
-            for lane in 0..LANES {
-                let x = chunk[lane].to_f64();
-                mins[lane] = if x < mins[lane] { x } else { mins[lane] };
-                maxs[lane] = if x > maxs[lane] { x } else { maxs[lane] };
-            }
-        }
-        for (lane, value) in tail.iter().enumerate() {
-            let x = value.to_f64();
+/// Minimum and maximum of a block, NaN skipped (comparisons with NaN are false).
+pub fn block_extent<T: Element>(values: &[T]) -> (f64, f64) {
+    let mut mins = [f64::INFINITY; LANES];
+    let mut maxs = [f64::NEG_INFINITY; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for lane in 0..LANES {
+            let x = chunk[lane].to_f64();
             mins[lane] = if x < mins[lane] { x } else { mins[lane] };
             maxs[lane] = if x > maxs[lane] { x } else { maxs[lane] };
         }
-        (
-            mins.iter().copied().fold(f64::INFINITY, f64::min),
-            maxs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        )
     }
+    for (lane, value) in tail.iter().enumerate() {
+        let x = value.to_f64();
+        mins[lane] = if x < mins[lane] { x } else { mins[lane] };
+        maxs[lane] = if x > maxs[lane] { x } else { maxs[lane] };
+    }
+    (
+        mins.iter().copied().fold(f64::INFINITY, f64::min),
+        maxs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    )
 }
 
 /// scikit-learn's `_handle_zeros_in_scale`: a scale below `10 * eps` of the
