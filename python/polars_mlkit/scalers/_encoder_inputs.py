@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from polars_mlkit.scalers._inputs import Frame, _checked_array
+from polars_mlkit.scalers._inputs import Frame, _as_array, _as_frame, _checked_array
 
 
 def _missing(value: Any) -> bool:
@@ -39,26 +39,11 @@ def _object_column(name: str, values: np.ndarray[Any, Any], function: str) -> pl
 def encoder_input(x: Any, function: str, fitting: bool = False) -> tuple[Frame, str]:
     """The Polars frame for ``x`` and the kind it came as (``"lazy"``,
     ``"polars"``, ``"pandas"`` or ``"numpy"``)."""
-    if isinstance(x, pl.LazyFrame):
-        return x, "lazy"
-    if isinstance(x, pl.DataFrame):
-        return x, "polars"
-    if type(x).__module__.startswith("pandas"):
-        return pl.from_pandas(x), "pandas"
-    if type(x).__module__.startswith("scipy.sparse"):
-        msg = (
-            f"{function}: sparse data was passed, but dense data is required. "
-            "Use '.toarray()' to convert to a dense numpy array."
-        )
-        raise TypeError(msg)
+    known = _as_frame(x, function)
+    if known is not None:
+        return known
     if not isinstance(x, np.ndarray):
-        if not (hasattr(x, "__array__") or isinstance(x, (list, tuple))):
-            msg = (
-                f"{function}: expected a polars DataFrame or LazyFrame (or a 2-D numpy array / "
-                f"pandas DataFrame), got {type(x).__name__}"
-            )
-            raise TypeError(msg)
-        x = np.asarray(x, dtype=object if _has_strings(x) else None)
+        x = _as_array(x, function, dtype=object if _has_strings(x) else None)
     if x.dtype.kind in "biuf" or np.iscomplexobj(x):
         x = _checked_array(x, function, fitting)
         frame = pl.DataFrame({f"x{j}": x[:, j] for j in range(x.shape[1])}, height=x.shape[0])

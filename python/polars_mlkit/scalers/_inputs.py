@@ -16,14 +16,10 @@ import polars as pl
 Frame: TypeAlias = "pl.DataFrame | pl.LazyFrame"
 
 
-def _to_polars(x: Any, function: str, fitting: bool = False) -> tuple[Frame, str]:
-    """The Polars frame for ``x`` and the kind it came as.
-
-    Arrays follow scikit-learn's ``check_array``: array-likes go through
-    ``np.asarray``, object arrays must convert to float64, complex and
-    sparse data are refused, a 1-D array asks to be reshaped, and ``fit``
-    refuses arrays without samples or features.
-    """
+def _as_frame(x: Any, function: str) -> tuple[Frame, str] | None:
+    """``x`` as a Polars frame with the kind it came as (``"lazy"``,
+    ``"polars"``, ``"pandas"``), or ``None`` for array data; sparse data is
+    refused as scikit-learn refuses it."""
     if isinstance(x, pl.LazyFrame):
         return x, "lazy"
     if isinstance(x, pl.DataFrame):
@@ -36,15 +32,35 @@ def _to_polars(x: Any, function: str, fitting: bool = False) -> tuple[Frame, str
             "Use '.toarray()' to convert to a dense numpy array."
         )
         raise TypeError(msg)
-    if not isinstance(x, np.ndarray):
-        if not (hasattr(x, "__array__") or isinstance(x, (list, tuple))):
-            msg = (
-                f"{function}: expected a polars DataFrame or LazyFrame (or a 2-D numpy array / "
-                f"pandas DataFrame), got {type(x).__name__}"
-            )
-            raise TypeError(msg)
-        x = np.asarray(x)
-    x = _checked_array(x, function, fitting)
+    return None
+
+
+def _as_array(x: Any, function: str, dtype: Any = None) -> np.ndarray[Any, Any]:
+    """Array data as a numpy array (``np.asarray``, with ``dtype``), or a
+    clear error for anything else."""
+    if isinstance(x, np.ndarray):
+        return x
+    if not (hasattr(x, "__array__") or isinstance(x, (list, tuple))):
+        msg = (
+            f"{function}: expected a polars DataFrame or LazyFrame (or a 2-D numpy array / "
+            f"pandas DataFrame), got {type(x).__name__}"
+        )
+        raise TypeError(msg)
+    return np.asarray(x, dtype=dtype)
+
+
+def _to_polars(x: Any, function: str, fitting: bool = False) -> tuple[Frame, str]:
+    """The Polars frame for ``x`` and the kind it came as.
+
+    Arrays follow scikit-learn's ``check_array``: array-likes go through
+    ``np.asarray``, object arrays must convert to float64, complex and
+    sparse data are refused, a 1-D array asks to be reshaped, and ``fit``
+    refuses arrays without samples or features.
+    """
+    known = _as_frame(x, function)
+    if known is not None:
+        return known
+    x = _checked_array(_as_array(x, function), function, fitting)
     frame = pl.DataFrame({f"x{j}": x[:, j] for j in range(x.shape[1])}, height=x.shape[0])
     return frame, "numpy"
 
