@@ -22,13 +22,15 @@ use super::vector;
 #[derive(Debug, Clone)]
 pub struct MaxSimQuery<T> {
     tokens: Vec<T>,
-    norms: Vec<f64>,
     n_q: usize,
     d: usize,
     /// The tokens as Float32, `d`-major: number `i` of token `j` at
     /// `i · padded + j`, zero past `n_q` (see [`screen_products`]).
     panel: Vec<f32>,
     padded: usize,
+    /// Per query token, `bound · |q_j|`: with a document token's norm, how
+    /// far a Float32 product may be from the exact one (see `screen_bound`).
+    allowances: Vec<f32>,
 }
 
 impl<T: Element> MaxSimQuery<T> {
@@ -37,7 +39,7 @@ impl<T: Element> MaxSimQuery<T> {
         if tokens.len() != n_q.checked_mul(d)? {
             return None;
         }
-        let norms = tokens
+        let norms: Vec<f64> = tokens
             .chunks(d.max(1))
             .take(n_q)
             .map(|q| vector::dot(q, q).sqrt())
@@ -49,13 +51,15 @@ impl<T: Element> MaxSimQuery<T> {
                 panel[i * padded + j] = v.to_f64() as f32;
             }
         }
+        let bound = screen_bound(d) as f32;
+        let allowances = norms.iter().map(|&n| bound * n as f32).collect();
         Some(MaxSimQuery {
             tokens,
-            norms,
             n_q,
             d,
             panel,
             padded,
+            allowances,
         })
     }
 
@@ -124,15 +128,14 @@ impl MaxSimToken for f32 {
         norms.extend(doc.chunks_exact(d).map(|x| square_sum(x).sqrt()));
         // Each Float32 product is within `bound · |q_j| · |x_t|` of the
         // exact one (including the f32 rounding of this very test).
-        let bound = screen_bound(d) as f32;
-        let allow: Vec<f32> = query.norms.iter().map(|&n| bound * n as f32).collect();
+        let allow = &query.allowances;
         // The largest lower bound of an exact product, per query token: the
         // maximum is at least this (NaN never raises it).
         lows.clear();
         lows.resize(n_q, f32::NEG_INFINITY);
         for (t, row) in screen.chunks_exact(padded).enumerate() {
             let nx = norms[t];
-            for ((low, &s), &a) in lows.iter_mut().zip(row).zip(&allow) {
+            for ((low, &s), &a) in lows.iter_mut().zip(row).zip(allow) {
                 let v = s - a * nx;
                 if v > *low {
                     *low = v;
