@@ -54,6 +54,12 @@ Decisions (where scikit-learn or the design is silent):
 #   _encoder_inputs, _encoder_json   encoder input kinds, the encoders' JSON
 #   _encoder_base the encoders' protocol: Encoder
 #   _encoders     OneHotEncoder and OrdinalEncoder
+#   _imputer_state  the imputer's columns, what is missing, the one-pass
+#                 statistics of a batch and their exact merge
+#   _imputer_fit  the imputer's fill values (median: _passes) and fitted state
+#   _imputer_exprs  the imputer's transform expressions
+#   _imputer_json the imputer's JSON text; the state of a scikit-learn imputer
+#   _imputer      SimpleImputer
 #   polars_mlkit._batches  map_batches over LazyFrames (shared with search)
 #   polars_mlkit._checks   the argument checks shared with the free functions
 
@@ -71,6 +77,7 @@ from polars_mlkit.scalers._estimators import (
 )
 from polars_mlkit.scalers._fitted import FittedTransformer, NotFittedError, fit_in_passes
 from polars_mlkit.scalers._gaussian import PowerTransformer, QuantileTransformer
+from polars_mlkit.scalers._imputer import SimpleImputer
 from polars_mlkit.scalers._json import FORMAT, FORMAT_VERSION, load_scaler
 from polars_mlkit.scalers._registry import load
 
@@ -90,6 +97,7 @@ __all__ = [
     "QuantileTransformer",
     "RobustScaler",
     "Scaler",
+    "SimpleImputer",
     "StandardScaler",
     "fit_in_passes",
     "load",

@@ -1,0 +1,560 @@
+"""`pmk.SimpleImputer` (DESIGN.md, "Categorical and missing data") against
+scikit-learn's `SimpleImputer` on generated and bundled data: every
+strategy and option, nulls and NaN, given missing values, empty, chunked and
+sliced input, groups, vector columns, lazy, streaming and batched fits,
+`partial_fit`, JSON, Ray, `check_estimator` and bad input."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import polars as pl
+import polars_mlkit as pmk
+import pytest
+from polars.testing import assert_frame_equal
+from sklearn.datasets import load_diabetes, load_wine
+from sklearn.impute import SimpleImputer as SkImputer
+from sklearn.utils.estimator_checks import check_estimator
+
+STRATEGIES = ["mean", "median", "most_frequent", "constant"]
+
+
+def _punch(x: np.ndarray[Any, Any], rate: float, seed: int) -> np.ndarray[Any, Any]:
+    rng = np.random.default_rng(seed)
+    x = x.astype(np.float64).copy()
+    x[rng.random(x.shape) < rate] = np.nan
+    return x
+
+
+@pytest.fixture(scope="module")
+def diabetes() -> np.ndarray[Any, Any]:
+    x = load_diabetes().data
+    # Round so that most_frequent has real modes (and ties) to find.
+    return _punch(np.round(x, 2), 0.1, 0)
+
+
+def _frame(x: np.ndarray[Any, Any], missing: str) -> pl.DataFrame:
+    """Columns x0, x1, ... with the missing values as nulls, NaN, or both."""
+    df = pl.DataFrame({f"x{j}": x[:, j] for j in range(x.shape[1])})
+    if missing == "nan":
+        return df
+    if missing == "null":
+        return df.with_columns(pl.all().fill_nan(None))
+    # mixed: even rows null, odd rows NaN
+    odd = pl.int_range(pl.len()) % 2 == 1
+    return df.with_columns(pl.when(odd).then(pl.all()).otherwise(pl.all().fill_nan(None)))
+
+
+def _np(out: pl.DataFrame) -> np.ndarray[Any, Any]:
+    return out.with_columns(pl.col(pl.Boolean).cast(pl.Float64)).to_numpy().astype(np.float64)
+
+
+# --------------------------------------------------------------------------- #
+# numbers against scikit-learn
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("missing", ["null", "nan", "mixed"])
+def test_numeric_strategies_equal_sklearn(
+    diabetes: np.ndarray[Any, Any], strategy: str, missing: str
+) -> None:
+    df = _frame(diabetes, missing)
+    sk = SkImputer(strategy=strategy, fill_value=-7.5 if strategy == "constant" else None)
+    want = sk.fit_transform(diabetes)
+    imp = pmk.SimpleImputer(strategy=strategy, fill_value=-7.5 if strategy == "constant" else None)
+    got = imp.fit_transform(df)
+    assert got.columns == df.columns
+    assert all(dt == pl.Float64 for dt in got.dtypes)
+    if strategy == "mean":
+        np.testing.assert_allclose(imp.statistics_, sk.statistics_, rtol=1e-13)
+        np.testing.assert_allclose(got.to_numpy(), want, rtol=1e-13)
+    else:
+        np.testing.assert_array_equal(imp.statistics_, sk.statistics_)
+        np.testing.assert_array_equal(got.to_numpy(), want)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("keep", [False, True])
+def test_indicator_and_empty_features_equal_sklearn(strategy: str, keep: bool) -> None:
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 4, size=(40, 5)).astype(np.float64)
+    x[rng.random(x.shape) < 0.2] = np.nan
+    x[:, 1] = np.nan  # empty
+    x[:, 3] = rng.integers(0, 4, size=40)  # nothing missing
+    df = pl.DataFrame({f"c{j}": x[:, j] for j in range(5)}).with_columns(pl.all().fill_nan(None))
+    pd = pytest.importorskip("pandas")
+    sk = SkImputer(strategy=strategy, add_indicator=True, keep_empty_features=keep)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn warns about the dropped column
+        want = sk.fit_transform(pd.DataFrame(x, columns=df.columns))
+    imp = pmk.SimpleImputer(strategy=strategy, add_indicator=True, keep_empty_features=keep)
+    got = imp.fit_transform(df)
+    assert got.columns == list(sk.get_feature_names_out())
+    assert list(imp.get_feature_names_out()) == list(sk.get_feature_names_out())
+    np.testing.assert_allclose(_np(got), want, rtol=1e-13)
+    # Fitted on an array: the same names as x0, x1, ...
+    arr = pmk.SimpleImputer(strategy=strategy, add_indicator=True, keep_empty_features=keep)
+    out = arr.fit_transform(x)
+    assert isinstance(out, np.ndarray)
+    np.testing.assert_allclose(out, want, rtol=1e-13)
+    sk2 = SkImputer(strategy=strategy, add_indicator=True, keep_empty_features=keep).fit(x)
+    assert list(arr.get_feature_names_out()) == list(sk2.get_feature_names_out())
+
+
+def test_indicator_columns_stand_last_and_imputed_columns_in_place() -> None:
+    df = pl.DataFrame({"a": [1.0, None], "s": ["p", "q"], "b": [None, 2.0], "n": [1, 2]})
+    imp = pmk.SimpleImputer(columns=["b", "a"], add_indicator=True)
+    out = imp.fit_transform(df)
+    assert out.columns == ["a", "s", "b", "n", "missingindicator_a", "missingindicator_b"]
+    assert out["missingindicator_b"].to_list() == [True, False]
+
+
+def test_dtypes_follow_the_strategy() -> None:
+    rng = np.random.default_rng(2)
+    ints = rng.integers(-5, 5, 50)
+    f32 = rng.normal(size=50).astype(np.float32)
+    mask = rng.random(50) < 0.2
+    df = pl.DataFrame({"i": ints, "f": f32}).with_columns(
+        pl.when(pl.Series(mask)).then(None).otherwise(pl.all()).name.keep()
+    )
+    x_i = np.where(mask, np.nan, ints.astype(np.float64))[:, None]
+    x_f = np.where(mask, np.nan, f32).astype(np.float32)[:, None]
+    for strategy in ("mean", "median"):
+        out = pmk.SimpleImputer(strategy=strategy).fit_transform(df)
+        assert out.dtypes == [pl.Float64, pl.Float32]
+        np.testing.assert_array_equal(
+            out["i"].to_numpy(), SkImputer(strategy=strategy).fit_transform(x_i)[:, 0]
+        )
+        want = SkImputer(strategy=strategy).fit_transform(x_f)[:, 0]
+        assert want.dtype == np.float32
+        np.testing.assert_allclose(out["f"].to_numpy(), want, rtol=1e-6)
+    for strategy in ("most_frequent", "constant"):
+        out = pmk.SimpleImputer(strategy=strategy).fit_transform(df)
+        assert out.dtypes == [pl.Int64, pl.Float32]
+        want = SkImputer(strategy=strategy).fit_transform(x_i)[:, 0]
+        np.testing.assert_array_equal(out["i"].to_numpy(), want)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_most_frequent_ties_go_to_the_smallest(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 30
+    words = np.array(["pear", "fig", "apple", "Fig", "é"], dtype=object)
+    df = pl.DataFrame(
+        {
+            "i": rng.integers(-3, 3, n),
+            "f": rng.integers(-3, 3, n).astype(np.float64) * 0.5,
+            "s": rng.choice(words, n).tolist(),
+            "b": rng.random(n) < 0.5,
+        }
+    )
+    missing = pl.Series(rng.random(n) < 0.3)
+    df = df.with_columns(pl.when(missing).then(None).otherwise(pl.all()).name.keep())
+    imp = pmk.SimpleImputer(strategy="most_frequent").fit(df)
+    for name in df.columns:
+        values = np.array(
+            [np.nan if v is None else v for v in df[name].to_list()],
+            dtype=object if name in ("s", "b") else np.float64,
+        )
+        sk = SkImputer(strategy="most_frequent").fit(values[:, None])
+        assert imp.group_statistics_[name][0] == sk.statistics_[0], name
+    out = imp.transform(df)
+    assert out.dtypes == df.dtypes
+    assert out.null_count().sum_horizontal()[0] == 0
+
+
+@pytest.mark.parametrize("strategy", ["most_frequent", "constant"])
+def test_text_columns_string_categorical_enum(strategy: str) -> None:
+    wine = load_wine()
+    rng = np.random.default_rng(3)
+    labels = np.array(["class_a", "class_b", "class_c"])[wine.target]
+    labels = labels.astype(object)
+    labels[rng.random(labels.size) < 0.15] = np.nan
+    sk = SkImputer(strategy=strategy).fit(labels[:, None])
+    want = sk.transform(labels[:, None])[:, 0].tolist()
+    values = [None if not isinstance(v, str) else v for v in labels]
+    for dtype in (pl.String, pl.Categorical, pl.Enum(["class_a", "class_b", "class_c"])):
+        df = pl.DataFrame({"c": pl.Series(values, dtype=pl.String).cast(dtype)})
+        if strategy == "constant" and isinstance(dtype, pl.Enum):
+            with pytest.raises(ValueError, match=r"fill_value='missing_value'.*Enum"):
+                pmk.SimpleImputer(strategy=strategy).fit(df)
+            imp = pmk.SimpleImputer(strategy=strategy, fill_value="class_b")
+            want_enum = ["class_b" if v == "missing_value" else v for v in want]
+            assert imp.fit_transform(df)["c"].cast(pl.String).to_list() == want_enum
+            continue
+        out = pmk.SimpleImputer(strategy=strategy).fit_transform(df)
+        assert out.dtypes == df.dtypes
+        assert out["c"].cast(pl.String).to_list() == want
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_missing_values_given(strategy: str) -> None:
+    rng = np.random.default_rng(4)
+    x = rng.integers(-1, 6, size=(60, 3)).astype(np.float64)
+    df = pl.DataFrame({f"x{j}": x[:, j].astype(np.int64) for j in range(3)})
+    sk = SkImputer(strategy=strategy, missing_values=-1).fit(x)
+    imp = pmk.SimpleImputer(strategy=strategy, missing_values=-1, add_indicator=True).fit(df)
+    np.testing.assert_allclose(imp.statistics_, sk.statistics_.astype(float), rtol=1e-13)
+    got = imp.transform(df)
+    np.testing.assert_allclose(got.select(df.columns).to_numpy(), sk.transform(x), rtol=1e-13)
+    assert got["missingindicator_x0"].to_list() == (x[:, 0] == -1).tolist()
+    # Nulls are not -1: they are neither counted nor filled.
+    first = pl.int_range(pl.len()) == 0
+    with_null = df.with_columns(pl.when(first).then(None).otherwise("x0").alias("x0"))
+    assert imp.transform(with_null)["x0"][0] is None
+
+
+def test_missing_values_string_and_nulls_stay() -> None:
+    s = ["a", "?", "b", "b", None, "?"]
+    df = pl.DataFrame({"s": s, "n": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    imp = pmk.SimpleImputer(strategy="most_frequent", missing_values="?").fit(df)
+    assert imp.columns_ == ["s"]  # the numeric column is not one "?" applies to
+    sk = SkImputer(strategy="most_frequent", missing_values="?")
+    sk.fit(np.array([v for v in s if v is not None], dtype=object)[:, None])
+    assert imp.statistics_.tolist() == sk.statistics_.tolist()
+    assert imp.transform(df)["s"].to_list() == ["a", "b", "b", "b", None, "b"]
+
+
+def test_nan_with_a_numeric_missing_value_is_an_error() -> None:
+    df = pl.DataFrame({"x": [1.0, float("nan"), -1.0]})
+    with pytest.raises(ValueError, match="'x' contains NaN while missing_values=-1"):
+        pmk.SimpleImputer(missing_values=-1).fit(df)
+    with pytest.raises(ValueError, match="NaN"):
+        SkImputer(missing_values=-1).fit(df.to_numpy())
+
+
+# --------------------------------------------------------------------------- #
+# input shapes: empty, chunked, sliced, lazy, streaming, batches
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_empty_frame(strategy: str) -> None:
+    df = pl.DataFrame(schema={"x": pl.Float64, "s": pl.String})
+    columns = ["x"] if strategy in ("mean", "median") else None
+    imp = pmk.SimpleImputer(strategy=strategy, columns=columns).fit(df)
+    assert imp.n_samples_seen_ == 0
+    out = imp.transform(pl.DataFrame({"x": [None, 1.0], "s": [None, "a"]}))
+    # Every fitted column is empty: dropped.
+    assert out.columns == (["s"] if strategy in ("mean", "median") else [])
+    kept = pmk.SimpleImputer(strategy=strategy, columns=columns, keep_empty_features=True)
+    out = kept.fit(df).transform(pl.DataFrame({"x": [None, 1.0], "s": [None, "a"]}))
+    assert out["x"].to_list() == [0.0, 1.0]
+    assert kept.transform(df).schema == out.schema
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_chunked_and_sliced_input(diabetes: np.ndarray[Any, Any], strategy: str) -> None:
+    df = _frame(diabetes, "mixed")
+    chunked = pl.concat([df.slice(0, 100), df.slice(100, 150), df.slice(250)], rechunk=False)
+    assert chunked.n_chunks() == 3
+    whole = pmk.SimpleImputer(strategy=strategy).fit(df)
+    parts = pmk.SimpleImputer(strategy=strategy).fit(chunked)
+    assert_frame_equal(parts.group_statistics_, whole.group_statistics_)
+    assert_frame_equal(parts.transform(chunked), whole.transform(df))
+    sliced = df.slice(37, 200)
+    want = SkImputer(strategy=strategy).fit_transform(diabetes[37:237])
+    got = pmk.SimpleImputer(strategy=strategy).fit_transform(sliced).to_numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+
+
+def _boom(s: pl.Series) -> pl.Series:
+    raise AssertionError("the data was read")
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_lazy_streaming_and_batched_fit(
+    diabetes: np.ndarray[Any, Any], strategy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    df = _frame(diabetes, "mixed").with_columns(g=pl.Series(np.arange(442) % 3))
+    opts: dict[str, Any] = {"strategy": strategy, "add_indicator": True}
+    memory = pmk.SimpleImputer(**opts).fit(df)
+    eager = memory.transform(df)
+    lazy = memory.transform(df.lazy())
+    assert isinstance(lazy, pl.LazyFrame)
+    assert lazy.collect_schema() == eager.schema
+    assert_frame_equal(lazy.collect(engine="streaming"), eager)
+    assert_frame_equal(lazy.collect(), eager)
+    untouched = df.lazy().with_columns(pl.col("x0").map_batches(_boom, return_dtype=pl.Float64))
+    assert memory.transform(untouched).collect_schema() == eager.schema
+    # Out of core: the LazyFrame read in batches of 37 rows.
+    monkeypatch.setattr("polars_mlkit._batches.BATCH_ROWS", 37)
+    for by in (None, "g"):
+        batched = pmk.SimpleImputer(**opts, by=by).fit(df.lazy())
+        inmem = pmk.SimpleImputer(**opts, by=by).fit(df)
+        if strategy == "mean":
+            assert_frame_equal(batched.group_statistics_, inmem.group_statistics_, rel_tol=1e-13)
+        else:
+            assert_frame_equal(batched.group_statistics_, inmem.group_statistics_)
+        assert batched.get_feature_names_out().tolist() == inmem.get_feature_names_out().tolist()
+
+
+@pytest.mark.parametrize("strategy", ["mean", "most_frequent", "constant"])
+def test_partial_fit_equals_fit(diabetes: np.ndarray[Any, Any], strategy: str) -> None:
+    df = _frame(diabetes, "mixed").with_columns(g=pl.Series(np.arange(442) % 4))
+    for by in (None, "g"):
+        inc = pmk.SimpleImputer(strategy=strategy, by=by, add_indicator=True)
+        for start in range(0, 442, 100):
+            inc.partial_fit(df.slice(start, 100))
+        whole = pmk.SimpleImputer(strategy=strategy, by=by, add_indicator=True).fit(df)
+        assert inc.n_samples_seen_ == 442
+        assert_frame_equal(inc.group_statistics_, whole.group_statistics_, rel_tol=1e-13)
+        assert_frame_equal(inc.transform(df), whole.transform(df), rel_tol=1e-13)
+        # ... and resumes after a JSON round trip.
+        first = pmk.SimpleImputer(strategy=strategy, by=by).partial_fit(df.slice(0, 200))
+        again = pmk.load(first.to_json()).partial_fit(df.slice(200))
+        whole = pmk.SimpleImputer(strategy=strategy, by=by).fit(df)
+        assert_frame_equal(again.group_statistics_, whole.group_statistics_, rel_tol=1e-13)
+
+
+def test_median_has_no_partial_fit() -> None:
+    imp = pmk.SimpleImputer(strategy="median")
+    assert not hasattr(imp, "partial_fit")
+    with pytest.raises(AttributeError, match="strategy='median' has no exact merge"):
+        imp.partial_fit(pl.DataFrame({"x": [1.0]}))
+    assert hasattr(pmk.SimpleImputer(), "partial_fit")
+
+
+# --------------------------------------------------------------------------- #
+# groups and vectors
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_by_fits_each_group_as_sklearn(diabetes: np.ndarray[Any, Any], strategy: str) -> None:
+    groups = np.array(["b", "a", None], dtype=object)[np.arange(442) % 3]
+    df = _frame(diabetes, "null").with_columns(g=pl.Series(groups.tolist(), dtype=pl.String))
+    imp = pmk.SimpleImputer(strategy=strategy, by="g").fit(df)
+    assert imp.group_statistics_["g"].to_list() == ["a", "b", None]
+    out = imp.transform(df)
+    assert out.columns == df.columns
+    for g in ("a", "b", None):
+        rows = np.array([v == g for v in groups])
+        want = SkImputer(strategy=strategy).fit_transform(diabetes[rows])
+        got = out.filter(pl.Series(rows)).drop("g").to_numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-16)
+    with pytest.raises(pl.exceptions.InvalidOperationError):
+        imp.transform(df.with_columns(g=pl.lit("unseen")))
+
+
+@pytest.mark.parametrize("strategy", ["mean", "median"])
+@pytest.mark.parametrize("container", ["array", "list"])
+@pytest.mark.parametrize("by", [None, "g"])
+def test_vector_columns_equal_sklearn_on_the_matrix(strategy: str, container: str, by: Any) -> None:
+    rng = np.random.default_rng(5)
+    n, d = 80, 4
+    x = np.round(rng.normal(size=(n, d)), 1)
+    x[rng.random((n, d)) < 0.1] = np.nan  # NaN elements
+    null_rows = rng.random(n) < 0.15
+    g = rng.integers(0, 2, n)
+    dtype = pl.Array(pl.Float64, d) if container == "array" else pl.List(pl.Float64)
+    rows = [None if null_rows[i] else x[i].tolist() for i in range(n)]
+    df = pl.DataFrame({"g": g, "e": pl.Series(rows, dtype=dtype)})
+    matrix = x.copy()
+    matrix[null_rows] = np.nan
+    imp = pmk.SimpleImputer(strategy=strategy, columns="e", by=by, add_indicator=True)
+    out = imp.fit_transform(df)
+    assert out.schema["e"] == dtype
+    got = np.array(out["e"].to_list())
+    if by is None:
+        want = SkImputer(strategy=strategy).fit_transform(matrix)
+        np.testing.assert_allclose(got, want, rtol=1e-13)
+    else:
+        for k in (0, 1):
+            want = SkImputer(strategy=strategy).fit_transform(matrix[g == k])
+            np.testing.assert_allclose(got[g == k], want, rtol=1e-13)
+    assert out["missingindicator_e"].to_list() == np.isnan(matrix).any(axis=1).tolist()
+    assert_frame_equal(imp.transform(df.lazy()).collect(engine="streaming"), out)
+    assert_frame_equal(pmk.load(imp.to_json()).transform(df), out)
+
+
+# --------------------------------------------------------------------------- #
+# JSON, scikit-learn objects, conformance
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_json_round_trip(strategy: str) -> None:
+    df = pl.DataFrame(
+        {
+            "g": [1, 2, 1, None, 2, 1],
+            "x": [1.5, None, float("nan"), 2.0, 7.25, 1.5],
+            "f": pl.Series([1.0, None, 3.0, 4.0, None, 1.0], dtype=pl.Float32),
+            "i": [3, None, 3, 1, 1, None],
+            "s": ["a", None, "b", "b", None, "a"],
+            "empty": pl.Series([None] * 6, dtype=pl.Float64),
+        }
+    )
+    columns = ["x", "f", "i", "empty"] if strategy in ("mean", "median") else None
+    for by in (None, "g"):
+        imp = pmk.SimpleImputer(strategy=strategy, columns=columns, by=by, add_indicator=True)
+        imp.fit(df)
+        text = imp.to_json()
+        again = pmk.load(text)
+        assert type(again) is pmk.SimpleImputer
+        assert again.to_json() == text
+        assert_frame_equal(again.transform(df), imp.transform(df))
+        assert again.get_params() == imp.get_params()
+
+
+def test_json_bad_documents() -> None:
+    imp = pmk.SimpleImputer().fit(pl.DataFrame({"x": [1.0, None]}))
+    text = imp.to_json()
+    with pytest.raises(ValueError, match="version 9 is not supported"):
+        pmk.load(text.replace('"version": 1', '"version": 9'))
+    with pytest.raises(ValueError, match="malformed SimpleImputer document"):
+        pmk.load(text.replace('"fills"', '"fillz"'))
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("names", [False, True])
+def test_from_sklearn_transforms_as_sklearn(
+    diabetes: np.ndarray[Any, Any], strategy: str, names: bool
+) -> None:
+    x = diabetes.copy()
+    x[:, 2] = np.nan  # an empty column
+    pd = pytest.importorskip("pandas")
+    data: Any = pd.DataFrame(x, columns=[f"f{j}" for j in range(10)]) if names else x
+    for keep in (False, True):
+        sk = SkImputer(strategy=strategy, add_indicator=True, keep_empty_features=keep)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sk.fit(data)
+            want = sk.transform(data)
+        ours = pmk.SimpleImputer._from_sklearn(sk)
+        frame = pl.DataFrame(x, schema=[f"f{j}" if names else f"x{j}" for j in range(10)])
+        got = ours.transform(frame)
+        assert got.columns == list(sk.get_feature_names_out())
+        np.testing.assert_array_equal(_np(got), want)
+        assert_frame_equal(pmk.load(ours.to_json()).transform(frame), got)
+        if strategy != "median":
+            with pytest.raises(ValueError, match="holds no statistics"):
+                ours.partial_fit(frame)
+
+
+def test_from_sklearn_text_columns() -> None:
+    x = np.array([["a", "x"], [np.nan, "y"], ["b", np.nan], ["b", "y"]], dtype=object)
+    for strategy in ("most_frequent", "constant"):
+        sk = SkImputer(strategy=strategy).fit(x)
+        got = pmk.SimpleImputer._from_sklearn(sk).transform(
+            pl.DataFrame({"x0": ["a", None, "b", "b"], "x1": ["x", "y", None, "y"]})
+        )
+        assert got.rows() == [tuple(r) for r in sk.transform(x).tolist()]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: pmk.SimpleImputer(),
+        lambda: pmk.SimpleImputer(strategy="median"),
+        lambda: pmk.SimpleImputer(strategy="most_frequent", add_indicator=True),
+        lambda: pmk.SimpleImputer(strategy="constant", keep_empty_features=True),
+    ],
+    ids=["mean", "median", "most_frequent", "constant"],
+)
+def test_check_estimator_passes(make: Any) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results: list[dict[str, Any]] = check_estimator(make(), on_fail=None)
+    failed = [
+        f"{r['check_name']}: {str(r['exception']).splitlines()[0]}"
+        for r in results
+        if r["status"] == "failed"
+    ]
+    assert len(results) >= 40
+    assert failed == []
+
+
+def test_pipeline_with_polars_output(diabetes: np.ndarray[Any, Any]) -> None:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    df = _frame(diabetes, "nan")
+    ct = ColumnTransformer([("imp", pmk.SimpleImputer(add_indicator=True), ["x0", "x1"])])
+    ct.set_output(transform="polars")
+    out = ct.fit_transform(df)
+    sk = ColumnTransformer([("imp", SkImputer(add_indicator=True), ["x0", "x1"])])
+    sk.set_output(transform="polars")
+    want = sk.fit_transform(df)
+    assert out.columns == want.columns
+    np.testing.assert_allclose(_np(out), _np(want), rtol=1e-13)
+    pipe = make_pipeline(pmk.SimpleImputer(strategy="median"), StandardScaler())
+    ref = make_pipeline(SkImputer(strategy="median"), StandardScaler())
+    np.testing.assert_allclose(pipe.fit_transform(diabetes), ref.fit_transform(diabetes))
+
+
+# --------------------------------------------------------------------------- #
+# Ray
+# --------------------------------------------------------------------------- #
+@pytest.mark.filterwarnings(r"ignore::DeprecationWarning")
+def test_ray_fit_and_transform_equal_in_memory(diabetes: np.ndarray[Any, Any]) -> None:
+    ray = pytest.importorskip("ray")
+    pmk_ray = pytest.importorskip("polars_mlkit.ray")
+    df = _frame(diabetes, "mixed").with_columns(
+        id=pl.int_range(pl.len()), g=pl.Series(np.arange(442) % 3)
+    )
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        configure_logging=False,
+        ignore_reinit_error=True,
+    )
+    try:
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        ds = ray.data.from_arrow(df.to_arrow()).repartition(4)
+        for strategy in STRATEGIES:
+            opts = {"strategy": strategy, "by": "g", "add_indicator": True}
+            opts["columns"] = ["x0", "x3", "x7"]
+            fitted = pmk_ray.fit(pmk.SimpleImputer(**opts), ds)
+            memory = pmk.SimpleImputer(**opts).fit(df)
+            if strategy == "mean":
+                assert_frame_equal(
+                    fitted.group_statistics_, memory.group_statistics_, rel_tol=1e-13
+                )
+            else:
+                assert fitted.to_json() == memory.to_json()
+            tables = ray.get(pmk_ray.transform(memory, ds).to_arrow_refs())
+            frames = [pl.from_arrow(t) for t in tables if t.num_rows]
+            got = pl.concat([f for f in frames if isinstance(f, pl.DataFrame)]).sort("id")
+            assert_frame_equal(got, memory.transform(df), check_dtypes=False)
+    finally:
+        ray.shutdown()
+
+
+# --------------------------------------------------------------------------- #
+# bad input
+# --------------------------------------------------------------------------- #
+def test_bad_input_is_a_clear_error() -> None:
+    df = pl.DataFrame({"x": [1.0, None], "s": ["a", None], "n": [1, 2]})
+    with pytest.raises(ValueError, match=r"strategy must be one of 'mean'.*got 'mode'"):
+        pmk.SimpleImputer(strategy="mode").fit(df)
+    with pytest.raises(TypeError, match="column 's' has dtype String; strategy='mean' takes"):
+        pmk.SimpleImputer(columns=["s"]).fit(df)
+    with pytest.raises(TypeError, match="strategy='median' takes numeric"):
+        pmk.SimpleImputer(strategy="median", columns="s").fit(df)
+    with pytest.raises(pl.exceptions.ColumnNotFoundError, match="column 'nope' is not in"):
+        pmk.SimpleImputer(columns=["nope"]).fit(df)
+    with pytest.raises(pl.exceptions.ColumnNotFoundError, match="by column 'g' is not in"):
+        pmk.SimpleImputer(by="g").fit(df)
+    imp = pmk.SimpleImputer(strategy="most_frequent").fit(df)
+    with pytest.raises(pl.exceptions.ColumnNotFoundError, match="fitted column 's' is not in"):
+        imp.transform(df.drop("s"))
+    with pytest.raises(TypeError, match="column 'n' has dtype String, but the imputer was"):
+        imp.transform(df.with_columns(pl.col("n").cast(pl.String)))
+    with pytest.raises(TypeError, match=r"column 'x' has dtype Float32, but .* Float64"):
+        imp.transform(df.lazy().with_columns(pl.col("x").cast(pl.Float32)))
+    with pytest.raises(ValueError, match=r"fill_value=1.5 .* column 'n' of dtype Int64"):
+        pmk.SimpleImputer(strategy="constant", fill_value=1.5, columns="n").fit(df)
+    with pytest.raises(ValueError, match=r"fill_value=3 .* column 's'"):
+        pmk.SimpleImputer(strategy="constant", fill_value=3, columns="s").fit(df)
+    with pytest.raises(ValueError, match="missing_values='\\?' does not apply to column 'x'"):
+        pmk.SimpleImputer(missing_values="?", columns="x").fit(df)
+    with pytest.raises(TypeError, match="missing_values must be None"):
+        pmk.SimpleImputer(missing_values=[1]).fit(df)
+    with pytest.raises(ValueError, match="'x' contains infinity"):
+        pmk.SimpleImputer().fit(pl.DataFrame({"x": [1.0, float("inf")]}))
+    with pytest.raises(ValueError, match="'x' contains infinity"):
+        pmk.SimpleImputer(strategy="median").fit(pl.DataFrame({"x": [1.0, float("-inf")]}))
+    with pytest.raises(pmk.scalers.NotFittedError):
+        pmk.SimpleImputer().transform(df)
+    with pytest.raises(ValueError, match="X has 3 features, but SimpleImputer is expecting 2"):
+        pmk.SimpleImputer().fit(np.ones((3, 2))).transform(np.ones((3, 3)))
+    with pytest.raises(TypeError, match="add_indicator must be True or False"):
+        pmk.SimpleImputer(add_indicator="yes").fit(df)
