@@ -558,3 +558,23 @@ def test_bad_input_is_a_clear_error() -> None:
         pmk.SimpleImputer().fit(np.ones((3, 2))).transform(np.ones((3, 3)))
     with pytest.raises(TypeError, match="add_indicator must be True or False"):
         pmk.SimpleImputer(add_indicator="yes").fit(df)
+
+
+def test_the_documented_json_example_loads() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "imputer-json.md").read_text()
+    text = doc.split("```json\n", 1)[1].split("```", 1)[0]
+    imp = pmk.load(text)
+    frame = pl.DataFrame(
+        {
+            "g": ["a", "b"],
+            "x": [None, 1.0],
+            "e": pl.Series([None, [1.0, None]], dtype=pl.Array(pl.Float32, 2)),
+        }
+    )
+    out = imp.transform(frame)
+    assert out.columns == ["g", "x", "e", "missingindicator_x", "missingindicator_e"]
+    assert out["x"].to_list() == [1.5, 1.0]
+    assert out["e"].to_list() == [[0.5, 2.0], [1.0, -0.5]]
+    assert imp.to_json() == pmk.load(imp.to_json()).to_json()
