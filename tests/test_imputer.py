@@ -252,6 +252,12 @@ def test_chunked_and_sliced_input(diabetes: np.ndarray[Any, Any], strategy: str)
     assert_frame_equal(parts.group_statistics_, whole.group_statistics_)
     assert_frame_equal(parts.transform(chunked), whole.transform(df))
     sliced = df.slice(37, 200)
+    # Bit for bit whatever the buffers' offsets (the moments use a fixed blocking).
+    copied = pl.DataFrame({c: sliced[c].to_numpy().copy() for c in df.columns})
+    assert_frame_equal(
+        pmk.SimpleImputer(strategy=strategy).fit(sliced).group_statistics_,
+        pmk.SimpleImputer(strategy=strategy).fit(copied).group_statistics_,
+    )
     want = SkImputer(strategy=strategy).fit_transform(diabetes[37:237])
     got = pmk.SimpleImputer(strategy=strategy).fit_transform(sliced).to_numpy()
     np.testing.assert_allclose(got, want, rtol=1e-13)
@@ -566,15 +572,24 @@ def test_the_documented_json_example_loads() -> None:
     doc = (Path(__file__).resolve().parent.parent / "docs" / "imputer-json.md").read_text()
     text = doc.split("```json\n", 1)[1].split("```", 1)[0]
     imp = pmk.load(text)
-    frame = pl.DataFrame(
-        {
-            "g": ["a", "b"],
-            "x": [None, 1.0],
-            "e": pl.Series([None, [1.0, None]], dtype=pl.Array(pl.Float32, 2)),
-        }
-    )
+    frame = pl.DataFrame({"g": ["a", "b", "b"], "x": [None, 1.0, None], "n": ["p", "q", "r"]})
     out = imp.transform(frame)
-    assert out.columns == ["g", "x", "e", "missingindicator_x", "missingindicator_e"]
-    assert out["x"].to_list() == [1.5, 1.0]
-    assert out["e"].to_list() == [[0.5, 2.0], [1.0, -0.5]]
+    assert out.columns == ["g", "x", "n", "missingindicator_x"]
+    assert out["x"].to_list() == [1.5, 1.0, 4.75]
+    # The documented statistics are those of a fit on the documented data.
+    data = pl.DataFrame(
+        {"g": ["a", "a", "a", "b", "b"], "x": [1.0, None, 2.0, 4.0, 5.5], "n": list("pqrst")}
+    )
+    fitted = pmk.SimpleImputer(by="g", add_indicator=True).fit(data)
+    assert fitted.to_json() == imp.to_json()
     assert imp.to_json() == pmk.load(imp.to_json()).to_json()
+
+
+def test_mean_near_the_largest_float_does_not_overflow() -> None:
+    df = pl.DataFrame({"x": [1e308, None, 1.5e308, 1.7e308]})
+    imp = pmk.SimpleImputer().fit(df)
+    want = np.mean(np.array([1e308, 1.5e308, 1.7e308]) / 4.0) * 4.0
+    np.testing.assert_allclose(imp.statistics_, [want], rtol=1e-15)
+    inc = pmk.SimpleImputer().partial_fit(df.slice(0, 2)).partial_fit(df.slice(2))
+    np.testing.assert_allclose(inc.statistics_, [want], rtol=1e-15)
+    assert imp.transform(df)["x"][1] == imp.statistics_[0]

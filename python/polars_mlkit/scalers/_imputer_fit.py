@@ -94,11 +94,13 @@ def fills(
     for i, c in enumerate(columns):
         seen = present(partial, i, c)
         if strategy == "mean":
-            sums = np.stack(
-                [partial.frame[stat_name("s", i, j)].to_numpy() for j in range(c.lanes)], axis=1
-            ).reshape(seen.shape)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                values: Any = sums / seen
+            # The moments' mean is in units of ``unit`` (no overflow near 1e308).
+            parts = [
+                partial.frame[f"{stat_name('s', i, j)}_mean"].to_numpy()
+                * partial.frame[f"{stat_name('s', i, j)}_unit"].to_numpy()
+                for j in range(c.lanes)
+            ]
+            values: Any = np.stack(parts, axis=1).reshape(seen.shape)
         elif strategy == "median":
             assert medians is not None
             values = medians[c.name]

@@ -5,7 +5,7 @@
   (``missing_values``), the same at fit and transform time.
 - :func:`partial_frame` is one batch's sufficient statistics, one row per
   group: rows, rows with a missing value, values present per lane, their
-  sums (``mean``) and value counts (``most_frequent``); :func:`merge_partials`
+  moments (``mean``) and value counts (``most_frequent``); :func:`merge_partials`
   adds two of them exactly (batches, ``partial_fit``, Ray blocks).
 The fill values and the fitted state are in ``_imputer_fit``.
 
@@ -20,10 +20,16 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from polars_mlkit import _internal
 from polars_mlkit._batches import MapBatches
+from polars_mlkit._plugin import call_plugin
 from polars_mlkit.scalers._state import _Column, _key_expr
 
 STRATEGIES = ("mean", "median", "most_frequent", "constant")
+
+#: The fields of the extension's moments (``mean`` is in units of ``unit``).
+MOMENTS = ("count", "mean", "m2", "min", "max", "unit")
+_EMPTY_MOMENTS = {"count": 0.0, "mean": 0.0, "m2": 0.0, "min": np.inf, "max": -np.inf, "unit": 1.0}
 
 #: Kinds of columns: how their values are read and which strategies take them.
 KINDS = ("float", "number", "text", "boolean", "vector")
@@ -301,7 +307,7 @@ def partial_frame(
     """One batch's statistics, one row per group (``key``): ``__pmk_rows``,
     per column the rows with a missing value, whether it holds infinity (or
     NaN where ``missing_values`` is a value), per lane the values present
-    and (``mean``) their sum, and (``most_frequent``) the value counts."""
+    and (``mean``) their moments, and (``most_frequent``) the value counts."""
     exprs = [pl.len().cast(pl.UInt64).alias("__pmk_rows")]
     for i, c in enumerate(columns):
         exprs.append(missing_expr(c, missing_values).sum().cast(pl.UInt64).alias(stat_name("m", i)))
@@ -309,7 +315,17 @@ def partial_frame(
             lane = lane_expr(c, missing_values, j)
             exprs.append(lane.count().cast(pl.UInt64).alias(stat_name("n", i, j)))
             if strategy == "mean":
-                exprs.append(lane.cast(pl.Float64).sum().alias(stat_name("s", i, j)))
+                # The extension's moments (those StandardScaler fits): the
+                # same bits however the data is chunked, no overflow near
+                # 1e308, and an exact merge (Chan et al.).
+                moments = call_plugin(
+                    "moments",
+                    [lane.cast(pl.Float64)],
+                    {"function": "SimpleImputer.fit"},
+                    is_elementwise=False,
+                    returns_scalar=True,
+                )
+                exprs.append(moments.alias(stat_name("s", i, j)))
             if c.kind == "float" or (c.kind == "vector" and c.dtype.startswith("Float")):
                 exprs.append(lane.is_infinite().any().alias(stat_name("inf", i, j)))
                 if missing_values is not None:
@@ -351,28 +367,60 @@ def split_partial(
                 else pl.DataFrame(schema={"key": pl.String, "value": pl.Null, "count": pl.UInt64})
             )
     frame = found.drop([stat_name("vc", i) for i in range(len(columns))], strict=False)
+    structs = [n for n, dtype in frame.schema.items() if isinstance(dtype, pl.Struct)]
+    frame = frame.with_columns(
+        pl.col(n).struct.field(f).cast(pl.Float64).alias(f"{n}_{f}")
+        for n in structs
+        for f in MOMENTS
+    ).drop(structs)
     return Partial(frame, counts)
 
 
 def merge_partials(a: Partial | None, b: Partial, by: list[str]) -> Partial:
-    """Two partial statistics as one: numbers and counts of equal values
-    added, flags or-ed (exact: the sums of ``mean`` add in float64)."""
+    """Two partial statistics as one, exactly: counts and counts of equal
+    values added, flags or-ed, moments merged by the extension (Chan et al.,
+    as ``StandardScaler.partial_fit`` merges them)."""
     if a is None:
         return b
     both = pl.concat([a.frame, b.frame], how="diagonal_relaxed")
     aggs = []
+    moments = sorted({n.rsplit("_", 1)[0] for n in both.columns if n.startswith("__pmk_s_")})
     for name, dtype in both.schema.items():
-        if name in by or name == "key":
+        if name in by or name == "key" or name.startswith("__pmk_s_"):
             continue
         aggs.append(pl.col(name).any() if dtype == pl.Boolean else pl.col(name).sum())
     firsts = [pl.col(b_).first() for b_ in by]
     frame = both.group_by("key", maintain_order=True).agg(*firsts, *aggs)
+    keys = [str(k) for k in frame["key"].to_list()]
+    merged = []
+    for prefix in moments:
+        found = _internal.merge_statistics(
+            "standard", _aligned(a.frame, prefix, keys), _aligned(b.frame, prefix, keys)
+        )
+        merged += [
+            pl.Series(f"{prefix}_{f}", np.asarray(found[f], dtype=np.float64)) for f in MOMENTS
+        ]
+    frame = frame.with_columns(merged)
     frame = frame.select(b.frame.columns + [n for n in a.frame.columns if n not in b.frame.columns])
     counts = {}
     for name, part in b.counts.items():
         merged = pl.concat([a.counts[name], part], how="vertical_relaxed")
         counts[name] = merged.group_by("key", "value").agg(pl.col("count").sum())
     return Partial(frame, counts)
+
+
+def _aligned(frame: pl.DataFrame, prefix: str, keys: list[str]) -> dict[str, Any]:
+    """One lane's moments in ``keys`` order (a group the frame lacks: none)."""
+    index = {str(k): g for g, k in enumerate(frame["key"].to_list())}
+    rows = np.array([index.get(k, -1) for k in keys], dtype=np.int64)
+    there = rows >= 0
+    out = {}
+    for f in MOMENTS:
+        arr = np.full(len(keys), _EMPTY_MOMENTS[f], dtype=np.float64)
+        if f"{prefix}_{f}" in frame.columns:
+            arr[there] = frame[f"{prefix}_{f}"].to_numpy()[rows[there]]
+        out[f] = arr
+    return out
 
 
 def batches_partial(
