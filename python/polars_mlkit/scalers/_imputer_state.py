@@ -404,8 +404,8 @@ def merge_partials(a: Partial | None, b: Partial, by: list[str]) -> Partial:
     frame = frame.select(b.frame.columns + [n for n in a.frame.columns if n not in b.frame.columns])
     counts = {}
     for name, part in b.counts.items():
-        merged = pl.concat([a.counts[name], part], how="vertical_relaxed")
-        counts[name] = merged.group_by("key", "value").agg(pl.col("count").sum())
+        added = pl.concat([a.counts[name], part], how="vertical_relaxed")
+        counts[name] = added.group_by("key", "value").agg(pl.col("count").sum())
     return Partial(frame, counts)
 
 
