@@ -336,8 +336,10 @@ def test_by_fits_each_group_as_sklearn(diabetes: np.ndarray[Any, Any], strategy:
         want = SkImputer(strategy=strategy).fit_transform(diabetes[rows])
         got = out.filter(pl.Series(rows)).drop("g").to_numpy()
         np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-16)
+    with pytest.raises(ValueError, match=r"groups of \['g'\] not seen at fit time: \[\('new',\)\]"):
+        imp.transform(df.with_columns(g=pl.lit("new")))
     with pytest.raises(pl.exceptions.InvalidOperationError):
-        imp.transform(df.with_columns(g=pl.lit("unseen")))
+        imp.transform(df.lazy().with_columns(g=pl.lit("new"))).collect()
 
 
 @pytest.mark.parametrize("strategy", ["mean", "median"])
@@ -593,3 +595,51 @@ def test_mean_near_the_largest_float_does_not_overflow() -> None:
     inc = pmk.SimpleImputer().partial_fit(df.slice(0, 2)).partial_fit(df.slice(2))
     np.testing.assert_allclose(inc.statistics_, [want], rtol=1e-15)
     assert imp.transform(df)["x"][1] == imp.statistics_[0]
+
+
+def test_boolean_decimal_and_null_columns() -> None:
+    df = pl.DataFrame(
+        {
+            "b": [True, None, True, False],
+            "d": pl.Series(["1.50", None, "2.25", "2.25"]).cast(pl.Decimal(10, 2)),
+            "z": [None, None, None, None],  # dtype Null: read as an empty Float64 column
+        }
+    )
+    out = pmk.SimpleImputer(strategy="constant", keep_empty_features=True).fit_transform(df)
+    assert out["b"].to_list() == [True, False, True, False]
+    assert out.schema["d"] == pl.Float64
+    assert out["d"].to_list() == [1.5, 0.0, 2.25, 2.25]
+    assert out["z"].to_list() == [0.0] * 4
+    out = pmk.SimpleImputer(strategy="most_frequent").fit_transform(df)
+    assert out.columns == ["b", "d"]
+    assert out["b"].to_list() == [True, True, True, False]
+    assert out["d"].to_list() == [1.5, 2.25, 2.25, 2.25]
+    mean = pmk.SimpleImputer(columns=["d"]).fit(df)
+    np.testing.assert_allclose(mean.statistics_, [6.0 / 3.0])
+    with pytest.raises(TypeError, match="column 'b' has dtype Boolean; strategy='mean'"):
+        pmk.SimpleImputer(columns="b").fit(df)
+
+
+def test_vector_argument_errors() -> None:
+    ragged = pl.DataFrame({"e": [[1.0, 2.0], [3.0]]})
+    with pytest.raises(ValueError, match="holds vectors of different lengths"):
+        pmk.SimpleImputer().fit(ragged)
+    vec = pl.DataFrame({"e": pl.Series([[1.0, -1.0]], dtype=pl.Array(pl.Float64, 2))})
+    with pytest.raises(ValueError, match="missing_values=-1 does not apply to column 'e'"):
+        pmk.SimpleImputer(columns="e", missing_values=-1).fit(vec)
+    with pytest.raises(TypeError, match="strategy='most_frequent' takes numeric, String"):
+        pmk.SimpleImputer(columns="e", strategy="most_frequent").fit(vec)
+    imp = pmk.SimpleImputer().fit(vec)
+    wider = pl.DataFrame({"e": pl.Series([[1.0, 2.0, 3.0]], dtype=pl.Array(pl.Float64, 3))})
+    with pytest.raises(TypeError, match=r"column 'e' has dtype Array\(Float64, shape=\(3,\)\)"):
+        imp.transform(wider)
+
+
+def test_from_sklearn_with_a_missing_value_given() -> None:
+    rng = np.random.default_rng(6)
+    x = rng.integers(-1, 4, size=(50, 3)).astype(np.float64)
+    for strategy in STRATEGIES:
+        sk = SkImputer(strategy=strategy, missing_values=-1, add_indicator=True).fit(x)
+        ours = pmk.SimpleImputer._from_sklearn(sk)
+        got = ours.transform(pl.DataFrame(x, schema=["x0", "x1", "x2"]))
+        np.testing.assert_array_equal(_np(got), sk.transform(x))

@@ -19,7 +19,12 @@ from polars_mlkit import _checks
 from polars_mlkit._batches import MapBatches, frame_batches, lazy_batches
 from polars_mlkit.scalers._encoder_inputs import encoder_input
 from polars_mlkit.scalers._fitted import FittedTransformer
-from polars_mlkit.scalers._imputer_exprs import checked_frame, impute_expr, indicator_exprs
+from polars_mlkit.scalers._imputer_exprs import (
+    checked_frame,
+    impute_expr,
+    indicator_exprs,
+    unseen_groups,
+)
 from polars_mlkit.scalers._imputer_fit import ImputerState, merge_states, state_from_batches
 from polars_mlkit.scalers._imputer_json import IMPUTER_FORMAT, imputer_to_json
 from polars_mlkit.scalers._imputer_state import STRATEGIES
@@ -100,7 +105,9 @@ class SimpleImputer(FittedTransformer):
         dropped from the output, as scikit-learn drops it.
     by
         Fit one statistic per group of these columns (a group seen at
-        transform time but not at fit time is an error).
+        transform time but not at fit time is an error: a ``ValueError``
+        naming the groups from a DataFrame, Polars' ``InvalidOperationError``
+        from ``replace_strict`` when a LazyFrame is collected).
 
     Notes
     -----
@@ -463,7 +470,17 @@ class SimpleImputer(FittedTransformer):
             dtype = pl.Float32 if all(c.dtype == "Float32" for c in state.kept()) else pl.Float64
             indicators = [e.cast(dtype) for e in indicators]
         selected = [exprs.get(n, pl.col(n)) for n in schema.names() if n not in dropped]
-        out: Frame = frame.select(*selected, *indicators)
+        try:
+            out: Frame = frame.select(*selected, *indicators)
+        except pl.exceptions.InvalidOperationError as err:
+            unseen = unseen_groups(frame, state) if isinstance(frame, pl.DataFrame) else []
+            if not unseen:
+                raise
+            msg = (
+                f"{function}: groups of {state.by} not seen at fit time: {unseen[:10]} "
+                "(each group's statistic is fitted; fit on data holding these groups)"
+            )
+            raise ValueError(msg) from err
         return _from_polars(out, kind, self._output(), function)
 
     # ---------------------------------------------------------- sklearn API

@@ -107,3 +107,14 @@ def indicator_exprs(state: ImputerState) -> list[pl.Expr]:
     """The ``missingindicator_{column}`` columns (Boolean)."""
     missing = state.options["missing_values"]
     return [missing_expr(c, missing).alias(f"missingindicator_{c.name}") for c in state.indicated()]
+
+
+def unseen_groups(frame: pl.DataFrame, state: ImputerState) -> list[tuple[object, ...]]:
+    """The groups of ``frame`` (``by`` values) that the fit did not see."""
+    if not state.by:
+        return []
+    found = frame.select(*state.by, _key_expr(state.by).alias("__pmk_key")).unique(
+        "__pmk_key", maintain_order=True
+    )
+    new = found.filter(~pl.col("__pmk_key").is_in(pl.Series(state.keys, dtype=pl.String)))
+    return new.select(state.by).rows()
