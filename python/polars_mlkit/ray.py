@@ -72,6 +72,9 @@ def fit(scaler: FittedTransformer, dataset: Dataset) -> Any:
     (bit for bit; its likelihood search reads every value at each step).
     ``OneHotEncoder`` and ``OrdinalEncoder`` count categories per block and
     add the counts (their categories equal the in-memory fit's).
+    ``SimpleImputer`` counts and sums (``mean``: moments merged as the
+    standard scaler's), counts values (``most_frequent``) or takes the exact
+    median passes of ``RobustScaler`` (``median``).
 
     Parameters
     ----------
