@@ -643,3 +643,22 @@ def test_from_sklearn_with_a_missing_value_given() -> None:
         ours = pmk.SimpleImputer._from_sklearn(sk)
         got = ours.transform(pl.DataFrame(x, schema=["x0", "x1", "x2"]))
         np.testing.assert_array_equal(_np(got), sk.transform(x))
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_columns_named_like_the_statistics(strategy: str) -> None:
+    # Column names the statistics frames use themselves must not clash.
+    df = pl.DataFrame(
+        {
+            "key": ["a", "b", "a", "b", "a"],
+            "count": [1.0, None, 3.0, 4.0, 3.0],
+            "value": [2.0, 2.0, None, 5.0, 1.0],
+        }
+    )
+    imp = pmk.SimpleImputer(strategy=strategy, by="key").fit(df)
+    out = imp.transform(df)
+    for g in ("a", "b"):
+        rows = (df["key"] == g).to_numpy()
+        want = SkImputer(strategy=strategy).fit_transform(df.drop("key").to_numpy()[rows])
+        np.testing.assert_allclose(out.filter(pl.Series(rows)).drop("key").to_numpy(), want)
+    assert_frame_equal(pmk.load(imp.to_json()).transform(df), out)

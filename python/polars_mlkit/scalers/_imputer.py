@@ -27,7 +27,7 @@ from polars_mlkit.scalers._imputer_exprs import (
 )
 from polars_mlkit.scalers._imputer_fit import ImputerState, merge_states, state_from_batches
 from polars_mlkit.scalers._imputer_json import IMPUTER_FORMAT, imputer_to_json
-from polars_mlkit.scalers._imputer_state import STRATEGIES
+from polars_mlkit.scalers._imputer_state import KEY, STRATEGIES
 from polars_mlkit.scalers._inputs import Frame, _from_polars
 from polars_mlkit.scalers._registry import register
 
@@ -375,7 +375,7 @@ class SimpleImputer(FittedTransformer):
         [('a', 2.0), ('b', 4.0)]
         """
         state = self._fitted("group_statistics_")
-        groups = state.groups().drop("key")
+        groups = state.groups().drop(KEY)
         return groups.with_columns(state.fills[c.name].alias(c.name) for c in state.columns)
 
     @property

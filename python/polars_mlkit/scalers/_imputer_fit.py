@@ -21,6 +21,7 @@ import polars as pl
 
 from polars_mlkit._batches import MapBatches
 from polars_mlkit.scalers._imputer_state import (
+    KEY,
     ImputedColumn,
     Partial,
     batches_partial,
@@ -54,10 +55,18 @@ def _median_lanes(
     """Each column's exact median per group and lane (NaN without values),
     from the robust scaler's passes over the batches (missing values null)."""
     scaler_columns = [c.as_scaler_column() for c in columns]
-    census = first_census(map_batches, scaler_columns, by, "SimpleImputer", function)
-    _, found_keys, _ = census_groups(census, by)
+    # The passes name their own columns (key, rows, part, ...): the group
+    # columns travel under names that cannot clash (the keys render alike).
+    safe = [f"__pmk_by_{k}" for k in range(len(by))]
+    names = dict(zip(by, safe, strict=True))
+
+    def renamed(fn: Any) -> Any:
+        return map_batches(lambda batch: fn(batch.rename(names)))
+
+    census = first_census(renamed, scaler_columns, safe, "SimpleImputer", function)
+    _, found_keys, _ = census_groups(census, safe)
     target = {"target": "robust", "quantile_range": (25.0, 75.0)}
-    found = order_statistics(map_batches, scaler_columns, by, census, found_keys, target, function)
+    found = order_statistics(renamed, scaler_columns, safe, census, found_keys, target, function)
     index = {k: g for g, k in enumerate(keys)}
     out = {c.name: np.full((len(keys), c.lanes), np.nan) for c in columns}
     for (key, part), named in found.items():
@@ -119,11 +128,11 @@ def _most_frequent(partial: Partial, column: ImputedColumn) -> list[Any]:
         return [None] * partial.frame.height
     best = (
         counts.sort(["count", "value"], descending=[True, False])
-        .group_by("key", maintain_order=True)
+        .group_by(KEY, maintain_order=True)
         .first()
     )
-    by_key = dict(zip(best["key"].to_list(), best["value"].to_list(), strict=True))
-    return [by_key.get(k) for k in partial.frame["key"].to_list()]
+    by_key = dict(zip(best[KEY].to_list(), best["value"].to_list(), strict=True))
+    return [by_key.get(k) for k in partial.frame[KEY].to_list()]
 
 
 def _fill_series(
@@ -206,11 +215,11 @@ class ImputerState:
 
     @property
     def keys(self) -> list[str]:
-        return [str(k) for k in self.partial.frame["key"].to_list()]
+        return [str(k) for k in self.partial.frame[KEY].to_list()]
 
     def groups(self) -> pl.DataFrame:
         """The ``by`` columns of each group (and its ``key``)."""
-        return self.partial.frame.select(*self.by, "key")
+        return self.partial.frame.select(*self.by, KEY)
 
     def empty(self, i: int) -> bool:
         """Whether column ``i`` had no value at all (dropped unless
@@ -258,7 +267,7 @@ def state_from_batches(
     check_partial(partial, columns, missing_values, function)
     medians = None
     if strategy == "median":
-        keys = [str(k) for k in partial.frame["key"].to_list()]
+        keys = [str(k) for k in partial.frame[KEY].to_list()]
         medians = {c.name: np.full((len(keys), c.lanes), np.nan) for c in columns}
         counted = [c for i, c in enumerate(columns) if present(partial, i, c).sum() > 0]
         if counted:

@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from polars_mlkit.scalers._imputer_fit import ImputerState
-from polars_mlkit.scalers._imputer_state import KINDS, ImputedColumn, Partial, present
+from polars_mlkit.scalers._imputer_state import KEY, KINDS, ImputedColumn, Partial, present
 from polars_mlkit.scalers._registry import bad, kinds, register_reader
 from polars_mlkit.scalers._state import _rebuild_groups
 
@@ -77,16 +77,16 @@ def imputer_to_json(params: dict[str, Any], state: ImputerState) -> str:
     frame = state.partial.frame
     statistics = {}
     for name in frame.columns:
-        if name in state.by or name == "key":
+        if name in state.by or name == KEY:
             continue
         values = frame[name].to_list()
         if frame[name].dtype == pl.Float64:
             values = [_float_text(v) for v in values]
         statistics[name] = values
-    ordered = {name: part.sort("key", "value") for name, part in state.partial.counts.items()}
+    ordered = {name: part.sort(KEY, "value") for name, part in state.partial.counts.items()}
     counts = {
         name: {
-            "key": part["key"].to_list(),
+            "key": part[KEY].to_list(),
             "value": _values_to_json(col, "most_frequent", part["value"].to_list()),
             "count": part["count"].to_list(),
         }
@@ -114,7 +114,7 @@ def imputer_to_json(params: dict[str, Any], state: ImputerState) -> str:
         "by": state.by,
         "by_dtypes": state.by_dtypes,
         "groups": [list(g) for g in groups],
-        "keys": frame["key"].to_list(),
+        "keys": frame[KEY].to_list(),
         "statistics": statistics,
         "counts": counts,
         "fills": {
@@ -192,7 +192,7 @@ def _read(document: Mapping[str, Any], function: str) -> Any:
             else:
                 numbers[name] = pl.Series(name, [int(v) for v in values], dtype=pl.UInt64)
         frame = groups.with_columns(list(numbers.values())) if by else pl.DataFrame(numbers)
-        frame = frame.with_columns(key=pl.Series(keys, dtype=pl.String))
+        frame = frame.with_columns(pl.Series(KEY, keys, dtype=pl.String))
         counts = {}
         for column in columns:
             entry = dict(document["counts"]).get(column.name)
@@ -202,7 +202,7 @@ def _read(document: Mapping[str, Any], function: str) -> Any:
             dtype = pl.String if column.kind == "text" else column.output_dtype("most_frequent")
             counts[column.name] = pl.DataFrame(
                 {
-                    "key": pl.Series(entry["key"], dtype=pl.String),
+                    KEY: pl.Series(entry["key"], dtype=pl.String),
                     "value": pl.Series(values, dtype=dtype),
                     "count": pl.Series(entry["count"], dtype=pl.UInt64),
                 }
@@ -287,7 +287,7 @@ def state_from_sklearn(fitted: Any, options: dict[str, Any]) -> ImputerState:
             value = int(value)
         series_dtype = pl.String if kind == "text" else out
         fills[column.name] = pl.Series(column.name, [value], dtype=series_dtype).cast(out)
-    frame = pl.DataFrame(data).with_columns(key=pl.lit(""))
+    frame = pl.DataFrame(data).with_columns(pl.lit("").alias(KEY))
     return ImputerState(
         options=options,
         columns=columns,

@@ -27,6 +27,10 @@ from polars_mlkit.scalers._state import _Column, _key_expr
 
 STRATEGIES = ("mean", "median", "most_frequent", "constant")
 
+#: The column of the statistics frames that holds each group's key (the
+#: ``by`` values rendered as one string; ``""`` without ``by``).
+KEY = "__pmk_key"
+
 #: The fields of the extension's moments (``mean`` is in units of ``unit``).
 MOMENTS = ("count", "mean", "m2", "min", "max", "unit")
 _EMPTY_MOMENTS = {"count": 0.0, "mean": 0.0, "m2": 0.0, "min": np.inf, "max": -np.inf, "unit": 1.0}
@@ -331,12 +335,11 @@ def partial_frame(
                 if missing_values is not None:
                     exprs.append(pl.col(c.name).is_nan().any().alias(stat_name("nan", i, j)))
         if strategy == "most_frequent":
-            counted = count_expr(c, missing_values).drop_nulls().value_counts(name="count")
-            exprs.append(counted if by else counted.implode())
-            exprs[-1] = exprs[-1].alias(stat_name("vc", i))
+            counted = count_expr(c, missing_values).drop_nulls().value_counts(name="__pmk_count")
+            exprs.append((counted if by else counted.implode()).alias(stat_name("vc", i)))
     if by:
-        return batch.group_by(by).agg(exprs).with_columns(_key_expr(by).alias("key"))
-    return batch.select(exprs).with_columns(key=pl.lit(""))
+        return batch.group_by(by).agg(exprs).with_columns(_key_expr(by).alias(KEY))
+    return batch.select(exprs).with_columns(pl.lit("").alias(KEY))
 
 
 @dataclass
@@ -356,15 +359,15 @@ def split_partial(
     counts = {}
     if strategy == "most_frequent":
         for i, c in enumerate(columns):
-            counts[c.name] = (
-                found.select("key", pl.col(stat_name("vc", i)).alias("vc"))
+            pairs = (
+                found.select(KEY, pl.col(stat_name("vc", i)).alias("vc"))
                 .explode("vc")
                 .drop_nulls("vc")
-                .unnest("vc")
-                .rename({c.name: "value"})
-                .select("key", "value", pl.col("count").cast(pl.UInt64))
-                if found.height
-                else pl.DataFrame(schema={"key": pl.String, "value": pl.Null, "count": pl.UInt64})
+            )
+            counts[c.name] = pairs.select(
+                KEY,
+                pl.col("vc").struct[0].alias("value"),
+                pl.col("vc").struct.field("__pmk_count").cast(pl.UInt64).alias("count"),
             )
     frame = found.drop([stat_name("vc", i) for i in range(len(columns))], strict=False)
     structs = [n for n, dtype in frame.schema.items() if isinstance(dtype, pl.Struct)]
@@ -386,12 +389,12 @@ def merge_partials(a: Partial | None, b: Partial, by: list[str]) -> Partial:
     aggs = []
     moments = sorted({n.rsplit("_", 1)[0] for n in both.columns if n.startswith("__pmk_s_")})
     for name, dtype in both.schema.items():
-        if name in by or name == "key" or name.startswith("__pmk_s_"):
+        if name in by or name == KEY or name.startswith("__pmk_s_"):
             continue
         aggs.append(pl.col(name).any() if dtype == pl.Boolean else pl.col(name).sum())
     firsts = [pl.col(b_).first() for b_ in by]
-    frame = both.group_by("key", maintain_order=True).agg(*firsts, *aggs)
-    keys = [str(k) for k in frame["key"].to_list()]
+    frame = both.group_by(KEY, maintain_order=True).agg(*firsts, *aggs)
+    keys = [str(k) for k in frame[KEY].to_list()]
     merged = []
     for prefix in moments:
         found = _internal.merge_statistics(
@@ -405,13 +408,13 @@ def merge_partials(a: Partial | None, b: Partial, by: list[str]) -> Partial:
     counts = {}
     for name, part in b.counts.items():
         added = pl.concat([a.counts[name], part], how="vertical_relaxed")
-        counts[name] = added.group_by("key", "value").agg(pl.col("count").sum())
+        counts[name] = added.group_by(KEY, "value").agg(pl.col("count").sum())
     return Partial(frame, counts)
 
 
 def _aligned(frame: pl.DataFrame, prefix: str, keys: list[str]) -> dict[str, Any]:
     """One lane's moments in ``keys`` order (a group the frame lacks: none)."""
-    index = {str(k): g for g, k in enumerate(frame["key"].to_list())}
+    index = {str(k): g for g, k in enumerate(frame[KEY].to_list())}
     rows = np.array([index.get(k, -1) for k in keys], dtype=np.int64)
     there = rows >= 0
     out = {}
