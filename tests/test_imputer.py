@@ -340,6 +340,8 @@ def test_by_fits_each_group_as_sklearn(diabetes: np.ndarray[Any, Any], strategy:
         imp.transform(df.with_columns(g=pl.lit("new")))
     with pytest.raises(pl.exceptions.InvalidOperationError):
         imp.transform(df.lazy().with_columns(g=pl.lit("new"))).collect()
+    with pytest.raises(pl.exceptions.ColumnNotFoundError, match="the by column 'g' is not in"):
+        imp.transform(df.drop("g"))
 
 
 @pytest.mark.parametrize("strategy", ["mean", "median"])

@@ -22,6 +22,10 @@ def checked_frame(
     """Each fitted column present with its fitted dtype (array input: a
     number may come as another numeric dtype and is cast)."""
     casts = []
+    for b in state.by:
+        if b not in schema:
+            msg = f"{function}: the by column {b!r} is not in the frame"
+            raise pl.exceptions.ColumnNotFoundError(msg)
     for c in state.columns:
         if c.name not in schema:
             msg = f"{function}: the fitted column {c.name!r} is not in the frame"
