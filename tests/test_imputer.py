@@ -664,3 +664,60 @@ def test_columns_named_like_the_statistics(strategy: str) -> None:
         want = SkImputer(strategy=strategy).fit_transform(df.drop("key").to_numpy()[rows])
         np.testing.assert_allclose(out.filter(pl.Series(rows)).drop("key").to_numpy(), want)
     assert_frame_equal(pmk.load(imp.to_json()).transform(df), out)
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from polars_mlkit._batches import lazy_batches  # noqa: E402
+from polars_mlkit.scalers import fit_in_passes  # noqa: E402
+
+_generated = st.integers(min_value=1, max_value=30).flatmap(
+    lambda n: st.fixed_dictionaries(
+        {
+            "f": st.lists(
+                st.sampled_from([0.0, 0.1, 1.5, -2.0, 7.25, 1e300, -3e-310, float("nan"), None]),
+                min_size=n,
+                max_size=n,
+            ),
+            "i": st.lists(st.sampled_from([-4, 0, 3, 9, None]), min_size=n, max_size=n),
+        }
+    )
+)
+
+
+@given(
+    data=_generated,
+    strategy=st.sampled_from(STRATEGIES),
+    keep=st.booleans(),
+    cut=st.integers(0, 30),
+)
+def test_generated_frames_equal_sklearn(
+    data: dict[str, list[Any]], strategy: str, keep: bool, cut: int
+) -> None:
+    frame = pl.DataFrame(
+        {"f": pl.Series(data["f"], dtype=pl.Float64), "i": pl.Series(data["i"], dtype=pl.Int64)}
+    )
+    x = frame.select(pl.all().cast(pl.Float64)).to_numpy()  # nulls as NaN
+    options = {"strategy": strategy, "add_indicator": True, "keep_empty_features": keep}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sk = SkImputer(**options).fit(x)
+        want = sk.transform(x)
+    imp = pmk.SimpleImputer(**options).fit(frame)
+    got = imp.transform(frame)
+    assert got.columns == [
+        {"x0": "f", "x1": "i"}.get(n, n.replace("x0", "f").replace("x1", "i"))
+        for n in sk.get_feature_names_out()
+    ]
+    np.testing.assert_allclose(_np(got), want, rtol=1e-14)
+    # Fitted in two pieces (chunked), in batches of a LazyFrame: the same.
+    chunked = pl.concat([frame.slice(0, cut), frame.slice(cut)], rechunk=False)
+    assert_frame_equal(pmk.SimpleImputer(**options).fit(chunked).transform(frame), got)
+    batches = lazy_batches(frame.lazy(), rows=max(cut, 1))
+    batched = fit_in_passes(pmk.SimpleImputer(**options), frame.schema, batches)
+    assert_frame_equal(batched.transform(frame), got, rel_tol=1e-14)
+    if strategy != "median":
+        inc = pmk.SimpleImputer(**options).partial_fit(frame.slice(0, cut))
+        inc.partial_fit(frame.slice(cut))
+        # (The mean's merged moments agree to rounding, as StandardScaler's.)
+        assert_frame_equal(inc.transform(frame), got, rel_tol=1e-14)
