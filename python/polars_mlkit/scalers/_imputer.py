@@ -217,9 +217,12 @@ class SimpleImputer(FittedTransformer):
     def fit(self, X: Any, y: Any = None) -> SimpleImputer:
         """Learn each column's statistic from ``X``.
 
-        ``mean``, ``most_frequent`` and ``constant`` read the data once;
-        ``median`` reads it in the exact quantile passes of
-        ``RobustScaler`` (a LazyFrame is read in batches, in bounded memory).
+        ``mean``, ``most_frequent`` and ``constant`` read the data once
+        (``mean`` with the moments kernel of ``StandardScaler``: the same
+        bits however the data is chunked); ``median`` adds the exact
+        quantile passes of ``RobustScaler`` (a census, then a gather). A
+        LazyFrame is read in batches, in bounded memory; a ``List`` vector
+        column's length takes one more pass first.
 
         Parameters
         ----------
