@@ -322,7 +322,8 @@ class SimpleImputer(FittedTransformer):
             schema, map_batches = frame.collect_schema(), lazy_batches(frame)
         else:
             schema, map_batches = frame.schema, frame_batches(frame)
-        return state_from_batches(schema, map_batches, options, function)
+        in_memory = isinstance(frame, pl.DataFrame)
+        return state_from_batches(schema, map_batches, options, function, in_memory)
 
     def _fit_from_batches(
         self, schema: pl.Schema, map_batches: MapBatches, function: str

@@ -76,6 +76,23 @@ def _median_lanes(
     return out
 
 
+def _inline_medians(
+    partial: Partial, columns: list[ImputedColumn]
+) -> tuple[dict[str, np.ndarray[Any, Any]], Partial]:
+    """The medians selected in the statistics pass, and the statistics
+    without them."""
+    frame = partial.frame
+    medians = {}
+    for i, c in enumerate(columns):
+        lanes = [
+            frame[stat_name("med", i, j)].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            for j in range(c.lanes)
+        ]
+        medians[c.name] = np.stack(lanes, axis=1).reshape(frame.height, c.lanes)
+    kept = frame.drop([n for n in frame.columns if n.startswith("__pmk_med_")])
+    return medians, Partial(kept, partial.counts)
+
+
 def vector_widths(map_batches: MapBatches, columns: list[ImputedColumn], function: str) -> None:
     """Set the one length of each List column (a pass, as the scalers')."""
     lists = [c for c in columns if c.container == "list"]
@@ -249,10 +266,12 @@ def state_from_batches(
     map_batches: MapBatches,
     options: dict[str, Any],
     function: str,
+    in_memory: bool = False,
 ) -> ImputerState:
     """Fit on data reached batch by batch: one pass of statistics (and a
     List column's length first), then for ``median`` the exact quantile
-    passes."""
+    passes; data ``in_memory`` (one batch) has its medians selected in the
+    statistics pass, as RobustScaler's in-memory fit (the same numbers)."""
     by: list[str] = options["by"] or []
     for name in by:
         if name not in schema:
@@ -262,11 +281,19 @@ def state_from_batches(
     columns = select_columns(schema, options["columns"], by, strategy, missing_values, function)
     map_batches = cast_batches(map_batches, columns)
     vector_widths(map_batches, columns, function)
-    masked = mask_batches(map_batches, columns, missing_values)
-    partial = batches_partial(map_batches, columns, by, strategy, missing_values)
+    # The census skips NaN itself: only a given missing value needs masking.
+    masked = (
+        map_batches
+        if missing_values is None
+        else mask_batches(map_batches, columns, missing_values)
+    )
+    inline = in_memory and strategy == "median"
+    partial = batches_partial(map_batches, columns, by, strategy, missing_values, inline)
     check_partial(partial, columns, missing_values, function)
     medians = None
-    if strategy == "median":
+    if inline:
+        medians, partial = _inline_medians(partial, columns)
+    elif strategy == "median":
         keys = [str(k) for k in partial.frame[KEY].to_list()]
         medians = {c.name: np.full((len(keys), c.lanes), np.nan) for c in columns}
         counted = [c for i, c in enumerate(columns) if present(partial, i, c).sum() > 0]

@@ -234,6 +234,9 @@ def missing_expr(column: ImputedColumn, missing_values: Any) -> pl.Expr:
         compared = x.cast(pl.String) if column.kind == "text" else x
         found: pl.Expr = (compared == missing_values).fill_null(False)
         return found
+    if column.kind == "float":
+        x = pl.col(column.name)
+        return x.is_null() | x.is_nan()
     masked = masked_expr(column, None)
     if column.kind == "vector":
         inner = _vector_eval(column, masked, pl.element().is_null())
@@ -241,12 +244,26 @@ def missing_expr(column: ImputedColumn, missing_values: Any) -> pl.Expr:
     return masked.is_null()
 
 
+def _floats(column: ImputedColumn) -> bool:
+    return column.kind == "float" or (column.kind == "vector" and column.dtype.startswith("Float"))
+
+
 def lane_expr(column: ImputedColumn, missing_values: Any, j: int) -> pl.Expr:
-    """Lane ``j`` of the masked column (the column itself for scalars)."""
-    x = masked_expr(column, missing_values)
+    """Lane ``j`` of the column (the column itself for scalars), a given
+    ``missing_values`` as null. NaN stays: the statistics skip it, and
+    turning it into null would copy the column."""
+    x = pl.col(column.name) if missing_values is None else masked_expr(column, missing_values)
     if column.kind != "vector":
         return x
     return x.cast(pl.Array(pl.Float64, column.width)).arr.get(j)
+
+
+def present_expr(column: ImputedColumn, lane: pl.Expr) -> pl.Expr:
+    """How many values of a lane are present (neither null nor NaN)."""
+    count = lane.count().cast(pl.UInt64)
+    if _floats(column):
+        return count - lane.is_nan().sum().cast(pl.UInt64)
+    return count
 
 
 def count_expr(column: ImputedColumn, missing_values: Any) -> pl.Expr:
@@ -307,17 +324,29 @@ def partial_frame(
     by: list[str],
     strategy: str,
     missing_values: Any,
+    inline_median: bool = False,
 ) -> pl.DataFrame:
     """One batch's statistics, one row per group (``key``): ``__pmk_rows``,
     per column the rows with a missing value, whether it holds infinity (or
     NaN where ``missing_values`` is a value), per lane the values present
-    and (``mean``) their moments, and (``most_frequent``) the value counts."""
+    and (``mean``) their moments, and (``most_frequent``) the value counts;
+    with ``inline_median`` (data in memory, one batch) each lane's median
+    from RobustScaler's in-memory selection (the numbers of its passes)."""
     exprs = [pl.len().cast(pl.UInt64).alias("__pmk_rows")]
     for i, c in enumerate(columns):
-        exprs.append(missing_expr(c, missing_values).sum().cast(pl.UInt64).alias(stat_name("m", i)))
+        if c.kind == "float" and missing_values is None:
+            # One pass for both: missing = nulls (known) + NaN, present = the rest.
+            x = pl.col(c.name)
+            missing = x.null_count().cast(pl.UInt64) + x.is_nan().sum().cast(pl.UInt64)
+            exprs.append(missing.alias(stat_name("m", i)))
+            exprs.append((pl.len().cast(pl.UInt64) - missing).alias(stat_name("n", i, 0)))
+        else:
+            missing = missing_expr(c, missing_values).sum().cast(pl.UInt64)
+            exprs.append(missing.alias(stat_name("m", i)))
         for j in range(c.lanes):
             lane = lane_expr(c, missing_values, j)
-            exprs.append(lane.count().cast(pl.UInt64).alias(stat_name("n", i, j)))
+            if not (c.kind == "float" and missing_values is None):
+                exprs.append(present_expr(c, lane).alias(stat_name("n", i, j)))
             if strategy == "mean":
                 # The extension's moments (those StandardScaler fits): the
                 # same bits however the data is chunked, no overflow near
@@ -330,7 +359,16 @@ def partial_frame(
                     returns_scalar=True,
                 )
                 exprs.append(moments.alias(stat_name("s", i, j)))
-            if c.kind == "float" or (c.kind == "vector" and c.dtype.startswith("Float")):
+            if strategy == "median" and inline_median:
+                selected = call_plugin(
+                    "robust_stats",
+                    [lane.cast(pl.Float64)],
+                    {"function": "SimpleImputer.fit", "quantile_range": [25.0, 75.0]},
+                    is_elementwise=False,
+                    returns_scalar=True,
+                )
+                exprs.append(selected.alias(stat_name("med", i, j)))
+            if _floats(c):
                 exprs.append(lane.is_infinite().any().alias(stat_name("inf", i, j)))
                 if missing_values is not None:
                     exprs.append(pl.col(c.name).is_nan().any().alias(stat_name("nan", i, j)))
@@ -370,6 +408,8 @@ def split_partial(
                 pl.col("vc").struct.field("__pmk_count").cast(pl.UInt64).alias("count"),
             )
     frame = found.drop([stat_name("vc", i) for i in range(len(columns))], strict=False)
+    medians = [n for n in frame.columns if n.startswith("__pmk_med_")]
+    frame = frame.with_columns(pl.col(n).struct.field("median").alias(n) for n in medians)
     structs = [n for n, dtype in frame.schema.items() if isinstance(dtype, pl.Struct)]
     frame = frame.with_columns(
         pl.col(n).struct.field(f).cast(pl.Float64).alias(f"{n}_{f}")
@@ -432,11 +472,12 @@ def batches_partial(
     by: list[str],
     strategy: str,
     missing_values: Any,
+    inline_median: bool = False,
 ) -> Partial:
     """Every batch's statistics, merged (one pass)."""
     total: Partial | None = None
     for found in map_batches(
-        lambda batch: partial_frame(batch, columns, by, strategy, missing_values)
+        lambda batch: partial_frame(batch, columns, by, strategy, missing_values, inline_median)
     ):
         total = merge_partials(total, split_partial(found, columns, by, strategy), by)
     if total is None:
