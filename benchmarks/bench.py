@@ -2428,9 +2428,10 @@ def section_imputer(cfg: Config) -> Section:
         check=frame_diff,
     )
     sec.notes.append(
-        "The median fit reads the data in the exact quantile passes of RobustScaler (a "
-        "census of order-key buckets, then a gather of the buckets holding the middle "
-        "ranks); the transform is fill_null with the fitted constants. scikit-learn gets "
+        "A DataFrame's medians are selected in one query with the other statistics "
+        "(RobustScaler's in-memory selection; a LazyFrame or Ray Dataset takes its exact "
+        "quantile passes instead); the transform is fill_nan/fill_null with the fitted "
+        "constants. scikit-learn gets "
         "the same rows as a numpy array with NaN."
     )
     return sec
