@@ -219,10 +219,12 @@ class SimpleImputer(FittedTransformer):
 
         ``mean``, ``most_frequent`` and ``constant`` read the data once
         (``mean`` with the moments kernel of ``StandardScaler``: the same
-        bits however the data is chunked); ``median`` adds the exact
-        quantile passes of ``RobustScaler`` (a census, then a gather). A
-        LazyFrame is read in batches, in bounded memory; a ``List`` vector
-        column's length takes one more pass first.
+        bits however the data is chunked). ``median``: a DataFrame's
+        medians are selected in that same query (``RobustScaler``'s
+        in-memory selection); a LazyFrame's take ``RobustScaler``'s exact
+        quantile passes (a census, then a gather), with the same numbers.
+        A LazyFrame is read in batches, in bounded memory; a ``List``
+        vector column's length takes one more pass first.
 
         Parameters
         ----------
