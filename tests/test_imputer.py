@@ -538,3 +538,22 @@ def test_generated_frames_equal_sklearn(
         inc.partial_fit(frame.slice(cut))
         # (The mean's merged moments agree to rounding, as StandardScaler's.)
         assert_frame_equal(inc.transform(frame), got, rel_tol=1e-14)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_by_with_a_missing_value_given(strategy: str) -> None:
+    # The fill of a given missing value sits inside when/then, with each
+    # row's group looked up in it.
+    rng = np.random.default_rng(7)
+    x = rng.integers(-1, 6, size=(90, 2)).astype(np.float64)
+    g = np.arange(90) % 3
+    df = pl.DataFrame({"g": g, "a": x[:, 0].astype(np.int64), "b": x[:, 1]})
+    imp = pmk.SimpleImputer(strategy=strategy, missing_values=-1, by="g", add_indicator=True)
+    out = imp.fit_transform(df)
+    lazy = imp.transform(df.lazy()).collect(engine="streaming")
+    assert_frame_equal(lazy, out)
+    for k in range(3):
+        want = SkImputer(strategy=strategy, missing_values=-1).fit_transform(x[g == k])
+        got = out.filter(pl.col("g") == k).select("a", "b").to_numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-13)
+    assert out["missingindicator_a"].to_list() == (x[:, 0] == -1).tolist()

@@ -104,10 +104,12 @@ class SimpleImputer(FittedTransformer):
         (``fill_value`` under ``constant``). By default such a column is
         dropped from the output, as scikit-learn drops it.
     by
-        Fit one statistic per group of these columns (a group seen at
+        Fit one statistic per group of these columns. A group seen at
         transform time but not at fit time is an error: a ``ValueError``
-        naming the groups from a DataFrame, Polars' ``InvalidOperationError``
-        from ``replace_strict`` when a LazyFrame is collected).
+        naming the groups for a DataFrame; for a LazyFrame, Polars'
+        ``InvalidOperationError`` from ``replace_strict`` when it is
+        collected, except that a null group unseen at fit time keeps its
+        missing values (null).
 
     Notes
     -----
@@ -476,17 +478,14 @@ class SimpleImputer(FittedTransformer):
             dtype = pl.Float32 if all(c.dtype == "Float32" for c in state.kept()) else pl.Float64
             indicators = [e.cast(dtype) for e in indicators]
         selected = [exprs.get(n, pl.col(n)) for n in schema.names() if n not in dropped]
-        try:
-            out: Frame = frame.select(*selected, *indicators)
-        except pl.exceptions.InvalidOperationError as err:
-            unseen = unseen_groups(frame, state) if isinstance(frame, pl.DataFrame) else []
-            if not unseen:
-                raise
+        unseen = unseen_groups(frame, state) if isinstance(frame, pl.DataFrame) else []
+        if unseen:
             msg = (
                 f"{function}: groups of {state.by} not seen at fit time: {unseen[:10]} "
                 "(each group's statistic is fitted; fit on data holding these groups)"
             )
-            raise ValueError(msg) from err
+            raise ValueError(msg)
+        out: Frame = frame.select(*selected, *indicators)
         return _from_polars(out, kind, self._output(), function)
 
     # ---------------------------------------------------------- sklearn API

@@ -10,7 +10,7 @@ import polars as pl
 from polars_mlkit.scalers._imputer_fit import ImputerState
 from polars_mlkit.scalers._imputer_state import ImputedColumn, kind_of, masked_expr, missing_expr
 from polars_mlkit.scalers._inputs import Frame
-from polars_mlkit.scalers._state import _key_expr
+from polars_mlkit.scalers._state import _NULL_PART, _key_expr
 
 
 # --------------------------------------------------------------------------- #
@@ -60,9 +60,18 @@ def checked_frame(
 
 
 def _group_values(state: ImputerState, values: pl.Series) -> pl.Expr:
-    """Each row's value of its group (an unseen group is an error)."""
+    """Each row's value of its group (an unseen group is an error, but for
+    a null group: its value is null)."""
+    keys = state.keys
+    if _NULL_PART not in keys:
+        # The null group's key is always mapped: inside when/then, Polars
+        # 2.1 also applies replace_strict to fill_null's literal (the key
+        # of a null group) and fails on a mapping without it, even where
+        # no group is null.
+        keys = [*keys, _NULL_PART]
+        values = pl.concat([values, pl.Series(values.name, [None], dtype=values.dtype)])
     return _key_expr(state.by).replace_strict(
-        pl.Series(state.keys, dtype=pl.String), values, return_dtype=values.dtype
+        pl.Series(keys, dtype=pl.String), values, return_dtype=values.dtype
     )
 
 
@@ -77,11 +86,8 @@ def impute_expr(state: ImputerState, column: ImputedColumn) -> pl.Expr:
         value: pl.Expr = _group_values(state, fill.cast(out))
     else:
         value = pl.lit(fill[0], dtype=out)
-    if missing is None and column.kind == "float" and not state.by:
-        # (fill_nan with the constant is cheaper than turning NaN into null.
-        # Not with by=: on Polars 2.1, fill_nan of a per-group replace_strict
-        # raised "incomplete mapping" on keys the mapping holds, with 442
-        # rows in 4 groups; so groups take the NaN-to-null way.)
+    if missing is None and column.kind == "float":
+        # (fill_nan with the value is cheaper than turning NaN into null.)
         x = pl.col(column.name).cast(out)
         return x.fill_nan(value).fill_null(value)
     if missing is None:
