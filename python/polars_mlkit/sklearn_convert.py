@@ -308,7 +308,7 @@ def _encoder_column(name: str, categories: Any, infrequent: Any, n: int) -> dict
 
 
 def _is_nan(value: Any) -> bool:
-    return isinstance(value, float) and value != value
+    return isinstance(value, float) and bool(value != value)
 
 
 def _encoder(kind: str, params: dict[str, Any], fitted: Any, names: list[str]) -> Any:
