@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import polars_mlkit as pmk
 import pytest
 from polars.io.plugins import register_io_source
-
-import polars_mlkit as pmk
 
 sklearn = pytest.importorskip("sklearn")
 from sklearn import compose, datasets, linear_model, pipeline, preprocessing  # noqa: E402
@@ -115,7 +114,8 @@ def test_logistic_string_labels_and_nulls() -> None:
         pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise("alcohol").alias("alcohol")
     )
     out = holed.select(model.predict_expr())["predict"]
-    assert out[3] is None and out.null_count() == 1
+    assert out[3] is None
+    assert out.null_count() == 1
 
 
 def test_linear_model_json_and_errors() -> None:
@@ -279,7 +279,7 @@ def test_from_sklearn_errors() -> None:
     )
     with pytest.raises(TypeError, match="SVC"):
         pmk.from_sklearn(inside)
-    with pytest.raises(TypeError, match="'hello'|str"):
+    with pytest.raises(TypeError, match=r"'hello'|str"):
         pmk.from_sklearn("hello")
 
 
@@ -377,12 +377,13 @@ def test_pipeline_json_protocol_and_errors(mixed: tuple[pl.DataFrame, np.ndarray
     assert params["standardscaler__with_mean"] is True
     pipe.set_params(standardscaler__with_mean=False)
     assert pipe["standardscaler"].with_mean is False
-    assert len(pipe) == 2 and isinstance(pipe[:1], pmk.Pipeline)
+    assert len(pipe) == 2
+    assert isinstance(pipe[:1], pmk.Pipeline)
     with pytest.raises(pl.exceptions.ColumnNotFoundError, match="city"):
         pipe.transform(df.drop("city"))
     with pytest.raises(ValueError, match="unique"):
         pmk.Pipeline([("a", pmk.StandardScaler()), ("a", pmk.MinMaxScaler())]).fit(df)
-    with pytest.raises(ValueError, match="pipeline document|format"):
+    with pytest.raises(ValueError, match=r"pipeline document|format"):
         pmk.load('{"format": "polars-mlkit/pipeline", "version": 1, "steps": []}')
 
 
