@@ -9,19 +9,18 @@ query, under the streaming engine, on Ray blocks — no copy into numpy.
 
 Decisions (where scikit-learn is silent, as it never sees missing values):
 
-- A null in any feature gives a null score; NaN gives NaN.
+- A null in any feature gives a null output row; NaN gives NaN.
 - Every feature is read as Float64 (integer, Boolean and UInt8 one-hot
   columns included) and every score is Float64.
-- The products are added in feature order, so a score may differ from
-  scikit-learn's BLAS product in its last bits (the tests hold it to 1e-12
-  relative).
+- The extension computes a model's output in one pass over its feature
+  columns (``linear_scores``): the products are added in feature order and
+  the intercept last, so a score may differ from scikit-learn's BLAS product
+  in its last bits (the tests hold it to 1e-12 relative).
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from polars_mlkit._plugin import call_plugin
 from polars_mlkit.scalers._inputs import _to_polars
 from polars_mlkit.scalers._registry import bad, register_reader
 
@@ -134,17 +134,17 @@ class LinearModel:
     def _rows(self) -> npt.NDArray[np.float64]:
         return np.atleast_2d(self.coef_)
 
-    def _scores(self) -> list[pl.Expr]:
-        """One linear score per row of ``coef``: Σ wⱼ·featureⱼ + intercept."""
-        out = []
-        for weights, offset in zip(self._rows, self.intercept_, strict=True):
-            terms = [
-                pl.col(name).cast(pl.Float64) * float(w)
-                for name, w in zip(self.feature_names_in_, weights, strict=True)
-            ]
-            total = functools.reduce(operator.add, terms) if terms else pl.lit(0.0)
-            out.append(total + float(offset))
-        return out
+    def _linear(self, link: str) -> pl.Expr:
+        """The extension's one pass over the feature columns: the scores
+        (``"identity"``), ``[1 - p, p]`` (``"logistic"``) or the softmax."""
+        kwargs = {
+            "function": "LinearModel",
+            "weights": [float(w) for w in self._rows.ravel()],
+            "intercept": [float(b) for b in self.intercept_],
+            "link": link,
+        }
+        features = [pl.col(str(name)) for name in self.feature_names_in_]
+        return call_plugin("linear_scores", features, kwargs, is_elementwise=True)
 
     def decision_function_expr(self) -> pl.Expr:
         """The linear scores as one expression named ``decision_function``.
@@ -161,9 +161,7 @@ class LinearModel:
         >>> pl.DataFrame({"a": [1.0], "b": [2.0]}).select(m.decision_function_expr()).item()
         4.0
         """
-        scores = self._scores()
-        expr = scores[0] if len(scores) == 1 else pl.concat_arr(scores)
-        return expr.alias("decision_function")
+        return self._linear("identity").alias("decision_function")
 
     def predict_expr(self) -> pl.Expr:
         """The predictions as one expression named ``predict``.
@@ -181,15 +179,15 @@ class LinearModel:
         >>> pl.DataFrame({"x": [2.0, 0.5, -3.0]}).select(clf.predict_expr())["predict"].to_list()
         [10, 10, 30]
         """
+        scores = self._linear("identity")
         if self.classes_ is None:
-            return self.decision_function_expr().alias("predict")
-        scores = self._scores()
+            return scores.alias("predict")
         labels = pl.Series(self.classes_.tolist())
-        if len(scores) == 1:
-            index = pl.when(scores[0] > 0.0).then(1).otherwise(0)
-            index = pl.when(scores[0].is_null()).then(None).otherwise(index)
-        else:
-            index = pl.concat_arr(scores).arr.arg_max()
+        index: pl.Expr = (
+            pl.when(scores > 0.0).then(1).when(scores <= 0.0).then(0)
+            if len(self._rows) == 1
+            else scores.arr.arg_max()
+        )
         return pl.lit(labels).gather(index).alias("predict")
 
     def predict_proba_expr(self) -> pl.Expr:
@@ -212,16 +210,8 @@ class LinearModel:
         if self.classes_ is None:
             msg = "LinearModel.predict_proba_expr: a regression model has no probabilities"
             raise AttributeError(msg)
-        scores = self._scores()
-        if len(scores) == 1:
-            positive = 1.0 / (1.0 + (-scores[0]).exp())
-            columns = [1.0 - positive, positive]
-        else:
-            top = pl.max_horizontal(scores)
-            shifted = [(s - top).exp() for s in scores]
-            total = functools.reduce(operator.add, shifted)
-            columns = [e / total for e in shifted]
-        return pl.concat_arr(columns).alias("predict_proba")
+        link = "logistic" if len(self._rows) == 1 else "softmax"
+        return self._linear(link).alias("predict_proba")
 
     # ---------------------------------------------------------- scikit-learn
     def _frame(self, X: Any, what: str) -> tuple[pl.DataFrame | pl.LazyFrame, str]:
