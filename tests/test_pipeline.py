@@ -398,3 +398,37 @@ def test_pmk_steps_inside_sklearn_composites(mixed: tuple[pl.DataFrame, np.ndarr
     ).fit(df, y)
     theirs = _served(mixed)
     _close(ours.predict_proba(df), theirs.predict_proba(df.to_pandas()), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "pipe",
+    [
+        pmk.make_pipeline(pmk.StandardScaler()),
+        pmk.make_pipeline(pmk.MinMaxScaler(), pmk.RobustScaler()),
+    ],
+    ids=repr,
+)
+def test_check_estimator_on_pipelines(pipe: pmk.Pipeline) -> None:
+    import warnings
+
+    from sklearn.utils.estimator_checks import check_estimator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(pipe, on_fail=None)
+    failed = {r["check_name"] for r in results if r["status"] == "failed"}
+    assert len(results) >= 40
+    # Fitting fits the steps in place, so the `steps` parameter's objects
+    # change: scikit-learn lists this very check as an expected failure of
+    # its own Pipeline.
+    assert failed <= {"check_estimators_overwrite_params"}
+
+
+def test_pipeline_methods_follow_the_last_step(mixed: tuple[pl.DataFrame, np.ndarray]) -> None:
+    scaler_only = pmk.make_pipeline(pmk.StandardScaler(columns=["a"]))
+    assert not hasattr(scaler_only, "predict_proba")
+    served = pmk.from_sklearn(_served(mixed))
+    assert hasattr(served, "predict_proba")
+    assert not hasattr(served, "transform")
+    with pytest.raises(ValueError, match="X has 2 features"):
+        pmk.make_pipeline(pmk.StandardScaler()).fit(np.ones((3, 3))).transform(np.ones((2, 2)))

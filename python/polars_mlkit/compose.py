@@ -60,7 +60,7 @@ class ColumnTransformer:
         remainder: str = "drop",
         verbose_feature_names_out: bool = True,
     ) -> None:
-        self.transformers = list(transformers)
+        self.transformers = transformers
         self.remainder = remainder
         self.verbose_feature_names_out = verbose_feature_names_out
 

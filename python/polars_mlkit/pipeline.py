@@ -92,6 +92,30 @@ def _stages(steps: Sequence[Any], schema: pl.Schema) -> list[list[int]]:
     return stages
 
 
+class _if_last_step_has:  # a decorator, named as one
+    """A method that exists only when the pipeline's last step has it (as
+    scikit-learn's ``available_if``): ``hasattr(pipe, "predict_proba")`` tells
+    whether the model gives probabilities."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, method: Any) -> _if_last_step_has:
+        self.method = method
+        self.__doc__ = method.__doc__
+        return self
+
+    def __get__(self, pipe: Any, owner: type | None = None) -> Any:
+        if pipe is None:
+            return self.method
+        steps = pipe.steps
+        last = steps[-1][1] if isinstance(steps, list) and steps else None
+        if last is None or not hasattr(last, self.name):
+            msg = f"the last step of this Pipeline ({type(last).__name__}) has no {self.name!r}"
+            raise AttributeError(msg)
+        return self.method.__get__(pipe, owner)
+
+
 class Pipeline:
     """Steps fitted in order and applied as one lazy Polars plan.
 
@@ -116,7 +140,7 @@ class Pipeline:
     """
 
     def __init__(self, steps: Sequence[tuple[str, Any]]) -> None:
-        self.steps = list(steps)
+        self.steps = steps
 
     # ------------------------------------------------------- the protocol
     def _checked_steps(self, function: str) -> list[tuple[str, Any]]:
@@ -156,7 +180,9 @@ class Pipeline:
     def set_params(self, **params: Any) -> Pipeline:
         """Set ``steps``, a whole step by its name, or ``step__param``."""
         if "steps" in params:
-            self.steps = list(params.pop("steps"))
+            self.steps = params.pop("steps")
+        if not params:
+            return self
         named = dict(self.steps)
         nested: dict[str, dict[str, Any]] = {}
         for key, value in params.items():
@@ -188,7 +214,9 @@ class Pipeline:
         return self.steps[index][1]
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"({name!r}, {step!r})" for name, step in self.steps)
+        if not isinstance(self.steps, list):
+            return f"Pipeline(steps={self.steps!r})"
+        inner = ", ".join(repr(pair) for pair in self.steps)
         return f"Pipeline(steps=[{inner}])"
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -257,11 +285,20 @@ class Pipeline:
         self, X: Any, steps: Sequence[tuple[str, Any]], function: str
     ) -> tuple[pl.LazyFrame, str]:
         frame, kind = _to_polars(X, function)
+        fitted = getattr(self, "n_features_in_", None)
+        got = len(frame.collect_schema())
+        if kind == "numpy" and fitted is not None and got != fitted:
+            msg = (
+                f"{function}: X has {got} features, but Pipeline is expecting {fitted} "
+                "features as input."
+            )
+            raise ValueError(msg)
         lazy = frame.lazy()
         for _, step in steps:
             lazy = _lazy_transform(step, lazy, function)
         return lazy, kind
 
+    @_if_last_step_has("transform")
     def transform(self, X: Any) -> Any:
         """Apply every step: one lazy plan (a DataFrame in is collected once).
 
@@ -290,15 +327,18 @@ class Pipeline:
         column = scored.collect().to_series()
         return column.to_numpy() if kind in ("numpy", "pandas") else column
 
+    @_if_last_step_has("predict")
     def predict(self, X: Any) -> Any:
         """The last step's predictions on the transformed rows (kinds as
         :meth:`LinearModel.predict <polars_mlkit.LinearModel.predict>`)."""
         return self._model_output(X, "predict")
 
+    @_if_last_step_has("predict_proba")
     def predict_proba(self, X: Any) -> Any:
         """The last step's class probabilities on the transformed rows."""
         return self._model_output(X, "predict_proba")
 
+    @_if_last_step_has("decision_function")
     def decision_function(self, X: Any) -> Any:
         """The last step's linear scores on the transformed rows."""
         return self._model_output(X, "decision_function")
