@@ -31,7 +31,7 @@ from typing import Any
 
 import polars as pl
 
-from polars_mlkit._batches import lazy_batches
+from polars_mlkit._batches import MapBatches, lazy_batches
 from polars_mlkit._scans import fit_together
 from polars_mlkit.scalers._inputs import _from_polars, _to_polars
 from polars_mlkit.scalers._registry import bad, load, register_reader
@@ -253,28 +253,59 @@ class Pipeline:
         The fitted pipeline (the same object).
         """
         function = "Pipeline.fit"
-        steps = self._checked_steps(function)
         frame, _ = _to_polars(X, function, fitting=True)
         lazy = frame.lazy()
-        fittable = [s for _, s in steps if not _is_model(s)]
-        scans = 0
-        schema = lazy.collect_schema()
-        self._schema_in = schema
-        for stage in _stages(fittable, schema):
-            members = [fittable[i] for i in stage]
-            if all(_shares_scans(s) for s in members):
-                scans += fit_together(lazy_batches(lazy), [_fitter(s, schema) for s in members])
-            else:
-                for step in members:
-                    step.fit(lazy, y) if y is not None else step.fit(lazy)
-                    scans += 1
-            for step in members:
-                lazy = _lazy_transform(step, lazy, function)
-            schema = lazy.collect_schema()
-        self.fit_scans_ = scans
-        self.feature_names_in_ = list(self._schema_in.names())
-        self.n_features_in_ = len(self.feature_names_in_)
+        self._fit_stages(lazy.collect_schema(), lazy_batches(lazy), lazy, y, function)
         return self
+
+    def _fit_from_batches(self, schema: pl.Schema, map_batches: MapBatches, function: str) -> Any:
+        """Fit on data reached only batch by batch (``fit_in_passes``, and
+        ``polars_mlkit.ray.fit`` on the blocks of a Ray Dataset): each stage's
+        scans apply the steps fitted before it to every batch."""
+        self._fit_stages(schema, map_batches, None, None, function)
+        return self._schema_in
+
+    def _fit_stages(
+        self,
+        schema: pl.Schema,
+        source: MapBatches,
+        lazy: pl.LazyFrame | None,
+        y: Any,
+        function: str,
+    ) -> None:
+        steps = self._checked_steps(function)
+        fittable = [(name, s) for name, s in steps if not _is_model(s)]
+        fitted: list[Any] = []  # applied to every batch before the next stage
+        scans = 0
+        self._schema_in = schema
+        current = schema
+        for stage in _stages([s for _, s in fittable], current):
+            members = [fittable[i] for i in stage]
+            if all(_shares_scans(s) for _, s in members):
+                fits = [_fitter(s, current) for _, s in members]
+                scans += fit_together(_after(source, list(fitted)), fits)
+            elif lazy is not None:
+                before = lazy
+                for step in fitted:
+                    before = _lazy_transform(step, before, function)
+                for _, step in members:
+                    step.fit(before) if y is None else step.fit(before, y)
+                    scans += 1
+            else:
+                name, step = next((n, s) for n, s in members if not _shares_scans(s))
+                msg = (
+                    f"{function}: step {name!r} ({type(step).__name__}) cannot be fitted batch "
+                    "by batch (it needs a target or fits on its own); fit the pipeline in memory"
+                )
+                raise TypeError(msg)
+            fitted.extend(s for _, s in members)
+            planned = pl.LazyFrame(schema=schema)
+            for step in fitted:
+                planned = _lazy_transform(step, planned, function)
+            current = planned.collect_schema()
+        self.fit_scans_ = scans
+        self.feature_names_in_ = list(schema.names())
+        self.n_features_in_ = len(self.feature_names_in_)
 
     def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
         """``fit(X, y)`` then ``transform(X)``."""
@@ -408,6 +439,22 @@ def _is_fitted(step: Any) -> bool:
         return True
     fitted = getattr(step, "__sklearn_is_fitted__", None)
     return bool(fitted()) if fitted is not None else True
+
+
+def _after(source: MapBatches, steps: list[Any]) -> MapBatches:
+    """``source`` with ``steps`` (fitted) applied to every batch first."""
+    if not steps:
+        return source
+
+    def run(fn: Any) -> Any:
+        def through(batch: pl.DataFrame) -> pl.DataFrame:
+            for step in steps:
+                batch = step.transform(batch)
+            return fn(batch)
+
+        return source(through)
+
+    return run
 
 
 def _fitter(step: Any, schema: pl.Schema) -> Any:
