@@ -26,7 +26,7 @@ import base64
 import importlib
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -446,7 +446,7 @@ def _after(source: MapBatches, steps: list[Any]) -> MapBatches:
     if not steps:
         return source
 
-    def run(fn: Any) -> Any:
+    def run(fn: Callable[[pl.DataFrame], pl.DataFrame]) -> Any:
         def through(batch: pl.DataFrame) -> pl.DataFrame:
             for step in steps:
                 batch = step.transform(batch)
