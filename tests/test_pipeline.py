@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import polars as pl
 import polars_mlkit as pmk
@@ -409,8 +411,6 @@ def test_pmk_steps_inside_sklearn_composites(mixed: tuple[pl.DataFrame, np.ndarr
     ids=repr,
 )
 def test_check_estimator_on_pipelines(pipe: pmk.Pipeline) -> None:
-    import warnings
-
     from sklearn.utils.estimator_checks import check_estimator
 
     with warnings.catch_warnings():
@@ -432,3 +432,63 @@ def test_pipeline_methods_follow_the_last_step(mixed: tuple[pl.DataFrame, np.nda
     assert not hasattr(served, "transform")
     with pytest.raises(ValueError, match="X has 2 features"):
         pmk.make_pipeline(pmk.StandardScaler()).fit(np.ones((3, 3))).transform(np.ones((2, 2)))
+
+
+FOLDABLE = [
+    {"handle_unknown": "ignore"},
+    {"min_frequency": 140, "handle_unknown": "infrequent_if_exist"},
+    {"drop": "first", "handle_unknown": "ignore"},
+]
+
+
+@pytest.mark.parametrize("options", FOLDABLE, ids=repr)
+@pytest.mark.parametrize("classes", [2, 3])
+def test_folded_classifier_equals_step_by_step(
+    mixed: tuple[pl.DataFrame, np.ndarray], options: dict, classes: int
+) -> None:
+    df, y = mixed
+    target = y if classes == 2 else (df["a"].to_numpy() * 3).astype(int) % 3
+    ct = compose.make_column_transformer(
+        (preprocessing.StandardScaler(), ["a", "b"]),
+        (preprocessing.RobustScaler(), ["c"]),
+        (preprocessing.OneHotEncoder(**options), ["city"]),
+    )
+    sk = pipeline.make_pipeline(ct, linear_model.LogisticRegression(max_iter=3000))
+    sk.fit(df.to_pandas(), target)
+    ours = pmk.from_sklearn(sk)
+    # Unseen and missing categories, and a Categorical column, at scoring time.
+    test = df.with_columns(
+        city=pl.when(pl.int_range(pl.len()) % 37 == 0)
+        .then(pl.lit("elsewhere"))
+        .when(pl.int_range(pl.len()) % 41 == 0)
+        .then(None)
+        .otherwise("city")
+    )
+    folded = test.select(ours.predict_proba_expr()).to_series()
+    step_by_step = ours[-1].predict_proba(ours[:-1].transform(test))
+    _close(np.stack(folded.to_list()), np.stack(step_by_step.to_list()), rtol=1e-12)
+    assert test.select(ours.predict_expr()).to_series().to_list() == (
+        ours[-1].predict(ours[:-1].transform(test)).to_list()
+    )
+    as_categorical = test.with_columns(pl.col("city").cast(pl.Categorical))
+    again = as_categorical.lazy().select(ours.predict_proba_expr()).collect(engine="streaming")
+    assert again.to_series().to_list() == folded.to_list()
+    with warnings.catch_warnings():  # scikit-learn warns about the unseen category
+        warnings.simplefilter("ignore", UserWarning)
+        want = sk.predict_proba(test.to_pandas())
+    _close(np.stack(folded.to_list()), want, rtol=1e-11)
+
+
+def test_unfoldable_pipelines_score_step_by_step(mixed: tuple[pl.DataFrame, np.ndarray]) -> None:
+    df, y = mixed
+    sk = pipeline.make_pipeline(
+        compose.make_column_transformer(
+            (preprocessing.MinMaxScaler(clip=True), ["a"]),
+            (preprocessing.OneHotEncoder(), ["city"]),  # handle_unknown="error"
+        ),
+        linear_model.LogisticRegression(max_iter=2000),
+    ).fit(df.to_pandas(), y)
+    ours = pmk.from_sklearn(sk)
+    with pytest.raises(ValueError, match="do not fold"):
+        ours.predict_proba_expr()
+    _close(np.stack(ours.predict_proba(df).to_list()), sk.predict_proba(df.to_pandas()))

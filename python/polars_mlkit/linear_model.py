@@ -182,6 +182,11 @@ class LinearModel:
         scores = self._linear("identity")
         if self.classes_ is None:
             return scores.alias("predict")
+        return self._labels(scores)
+
+    def _labels(self, scores: pl.Expr) -> pl.Expr:
+        """The class labels of the scores (``predict``'s rule)."""
+        assert self.classes_ is not None
         labels = pl.Series(self.classes_.tolist())
         index: pl.Expr = (
             pl.when(scores > 0.0).then(1).when(scores <= 0.0).then(0)

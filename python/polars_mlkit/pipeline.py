@@ -29,9 +29,11 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from polars_mlkit._batches import MapBatches, lazy_batches
+from polars_mlkit._fusion import fused_scores
 from polars_mlkit._scans import fit_together
 from polars_mlkit.scalers._inputs import _from_polars, _to_polars
 from polars_mlkit.scalers._registry import bad, load, register_reader
@@ -344,6 +346,20 @@ class Pipeline:
         lazy, kind = self._through(X, steps, function)
         return _out(lazy, kind, function)
 
+    def _fused(self, what: str, schema: pl.Schema | None) -> pl.Expr | None:
+        """The classifier's output as one expression over the input columns
+        (``polars_mlkit._fusion``), or ``None`` when the steps do not fold."""
+        steps = self._checked_steps(f"Pipeline.{what}")
+        model = steps[-1][1]
+        if not _is_model(model) or model.classes_ is None:
+            return None
+        binary = len(np.atleast_2d(model.coef_)) == 1
+        link = {"predict_proba": "logistic" if binary else "softmax"}.get(what, "identity")
+        scores = fused_scores([s for _, s in steps[:-1]], model, schema, link)
+        if scores is None:
+            return None
+        return model._labels(scores) if what == "predict" else scores.alias(what)
+
     def _model_output(self, X: Any, what: str) -> Any:
         function = f"Pipeline.{what}"
         steps = self._checked_steps(function)
@@ -351,8 +367,13 @@ class Pipeline:
         if not hasattr(model, what):
             msg = f"{function}: the last step ({type(model).__name__}) has no {what}"
             raise AttributeError(msg)
-        lazy, kind = self._through(X, steps[:-1], function)
-        scored = getattr(model, what)(lazy)
+        frame, kind = _to_polars(X, function)
+        fused = self._fused(what, frame.collect_schema())
+        if fused is not None:
+            scored = frame.lazy().select(fused)
+        else:
+            lazy, kind = self._through(X, steps[:-1], function)
+            scored = getattr(model, what)(lazy)
         if kind == "lazy":
             return scored
         column = scored.collect().to_series()
@@ -373,6 +394,52 @@ class Pipeline:
     def decision_function(self, X: Any) -> Any:
         """The last step's linear scores on the transformed rows."""
         return self._model_output(X, "decision_function")
+
+    def predict_expr(self) -> pl.Expr:
+        """A classifier pipeline's labels as one expression over its input
+        columns (see :meth:`predict_proba_expr`)."""
+        return self._expr("predict")
+
+    def predict_proba_expr(self) -> pl.Expr:
+        """A classifier pipeline's probabilities as one ``Array(Float64, k)``
+        expression over its input columns, for use inside any query.
+
+        Available when the pipeline is affine scalers (no clipping, no
+        ``by``), one-hot encoders (not ``handle_unknown="error"``), and
+        column transformers of those before a logistic regression: the
+        whole pipeline then folds into one pass of the extension over the
+        raw columns (``polars_mlkit._fusion``). Otherwise a ``ValueError``;
+        :meth:`predict_proba` on a frame always works.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"x": [1.0, 3.0], "c": ["a", "b"]})
+        >>> pipe = pmk.make_pipeline(pmk.OneHotEncoder(columns="c", handle_unknown="ignore"),
+        ...                          pmk.StandardScaler(columns="x"))
+        >>> pipe = pmk.Pipeline([*pipe.fit(df).steps, ("model", pmk.LinearModel(
+        ...     [[1.0, 0.5, -0.5]], [0.0], features=["x", "c_a", "c_b"], kind="logistic",
+        ...     classes=[0, 1]))])
+        >>> df.select(pipe.predict_proba_expr()).to_series().to_list()
+        [[0.5, 0.5], [0.5, 0.5]]
+        """
+        return self._expr("predict_proba")
+
+    def decision_function_expr(self) -> pl.Expr:
+        """A classifier pipeline's scores as one expression over its input
+        columns (see :meth:`predict_proba_expr`)."""
+        return self._expr("decision_function")
+
+    def _expr(self, what: str) -> pl.Expr:
+        fused = self._fused(what, None)
+        if fused is None:
+            msg = (
+                f"Pipeline.{what}_expr: these steps do not fold into one expression (see "
+                f"predict_proba_expr for which do); use Pipeline.{what} on a frame instead"
+            )
+            raise ValueError(msg)
+        return fused
 
     def get_feature_names_out(self, input_features: Any = None) -> Any:
         """The output columns of :meth:`transform` (found from the schema alone)."""
