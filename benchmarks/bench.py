@@ -2437,6 +2437,97 @@ def section_imputer(cfg: Config) -> Section:
     return sec
 
 
+def section_pipeline(cfg: Config) -> Section:
+    """A fitted scikit-learn pipeline (StandardScaler on 3 numeric columns +
+    OneHotEncoder on one categorical column + LogisticRegression) scoring
+    rows: converted with ``pmk.from_sklearn`` against scikit-learn's own
+    ``predict_proba`` and onnxruntime running the skl2onnx conversion."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    sec = Section("Pipelines (a fitted scikit-learn pipeline served as Polars expressions)")
+    rng = np.random.default_rng(SEED + 24)
+    n = 200_000 if cfg.quick else 2_000_000
+    levels = np.array([f"city_{i:02d}" for i in range(20)], dtype=object)
+    df = pl.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": rng.normal(50.0, 9.0, size=n),
+            "c": rng.exponential(size=n),
+            "city": pl.Series(levels[rng.integers(0, 20, n)].tolist(), dtype=pl.String),
+        }
+    )
+    signal = df["a"].to_numpy() + np.isin(df["city"].to_numpy(), levels[:5]) * 1.5
+    y = (signal + rng.normal(size=n) > 0.6).astype(np.int64)
+    pandas = df.to_pandas()
+    train = min(n, 200_000)
+    sk = make_pipeline(
+        make_column_transformer(
+            (StandardScaler(), ["a", "b", "c"]), (OneHotEncoder(handle_unknown="ignore"), ["city"])
+        ),
+        LogisticRegression(max_iter=1000),
+    ).fit(pandas.iloc[:train], y[:train])
+    served = pmk.from_sklearn(sk)
+    size = f"{fmt_size(n)} rows, 3 numeric + 1 String (20 categories)"
+
+    def proba(a: Any, b: Any) -> str:
+        a = np.stack(a.to_list()) if isinstance(a, pl.Series) else a
+        b = b[1] if isinstance(b, list) else b
+        return max_abs_diff(a, b)
+
+    baselines = [
+        Baseline(
+            "scikit-learn pipeline.predict_proba (pandas)",
+            lambda: sk.predict_proba(pandas),
+            10.0,
+            "≥ 10x (issue 24)",
+        )
+    ]
+    try:
+        import onnxruntime
+        from skl2onnx import to_onnx
+        from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+        types = [(c, FloatTensorType([None, 1])) for c in ("a", "b", "c")]
+        types.append(("city", StringTensorType([None, 1])))
+        onnx_model = to_onnx(
+            sk, initial_types=types, options={id(sk[-1]): {"zipmap": False}}, target_opset=17
+        )
+        session = onnxruntime.InferenceSession(
+            onnx_model.SerializeToString(), providers=["CPUExecutionProvider"]
+        )
+        feeds = {c: df[c].to_numpy().astype(np.float32).reshape(-1, 1) for c in ("a", "b", "c")}
+        feeds["city"] = df["city"].to_numpy().astype(object).reshape(-1, 1)
+        baselines.append(
+            Baseline(
+                "onnxruntime (skl2onnx conversion; inputs already numpy, float32)",
+                lambda: session.run(None, feeds),
+                1.0,
+                "≥ 1x (issue 24)",
+            )
+        )
+        sec.notes.append(
+            "onnxruntime computes in float32 (ONNX's LinearClassifier), so its "
+            "probabilities differ from scikit-learn's near 1e-7; the max |Δ| column "
+            "compares against each baseline's own answer."
+        )
+    except ImportError as exc:
+        sec.notes.append(f"onnxruntime baseline unavailable ({exc})")
+    repeat = cfg.repeat if cfg.quick else 5
+    compare(
+        sec,
+        "pmk.from_sklearn(pipe).predict_proba(df)",
+        size,
+        lambda: served.predict_proba(df),
+        baselines,
+        repeat,
+        check=proba,
+    )
+    return sec
+
+
 # --------------------------------------------------------------------------- #
 # main
 # --------------------------------------------------------------------------- #
@@ -2456,6 +2547,7 @@ SECTIONS: dict[str, Callable[[Config], Section]] = {
     "gaussianize": section_gaussianize,
     "encoders": section_encoders,
     "imputer": section_imputer,
+    "pipeline": section_pipeline,
 }
 
 

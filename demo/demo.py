@@ -9,9 +9,11 @@ Runs offline in well under a minute:
 3. encodes categorical columns derived from it (one-hot with infrequent
    grouping, ordinal codes of an Enum), checked against scikit-learn, and
    fills values punched out of it with each class's median;
-4. if the vector operations are built, turns the 13 standardised features
+4. serves a scikit-learn pipeline (scaler, one-hot, logistic regression)
+   converted with ``pmk.from_sklearn`` inside a lazy query;
+5. if the vector operations are built, turns the 13 standardised features
    into an embedding column and finds the wines most similar to wine 0;
-5. reproduces the "classic table" this project answers (1M-element min-max
+6. reproduces the "classic table" this project answers (1M-element min-max
    normalization and dot product: pure Python, NumPy, Rust) on this machine,
    with native Polars and polars-mlkit added.
 
@@ -46,6 +48,7 @@ COLUMNS = ["alcohol", "malic_acid", "color_intensity", "proline"]
 
 FAILED: list[str] = []
 SKIPPED: list[str] = []
+STEPS: list[str] = []
 
 
 def banner(title: str) -> None:
@@ -56,7 +59,10 @@ def banner(title: str) -> None:
 
 
 def step(title: str, fn: Callable[[], None], *, needs: str | None = None) -> None:
-    """Run one demo step; a failure is reported and remembered, not fatal."""
+    """Run one demo step (numbered in order); a failure is reported and
+    remembered, not fatal."""
+    STEPS.append(title)
+    title = f"{len(STEPS)}. {title}"
     banner(title)
     if needs is not None and not hasattr(pmk, needs):
         print(f"(skipped: this build of polars_mlkit has no `pmk.{needs}` yet)")
@@ -298,6 +304,40 @@ def imputer() -> None:
         report_diff(f"class {k}: median imputation vs sklearn", max_abs_diff(got, want), 0.0)
 
 
+def served_model() -> None:
+    """A scikit-learn pipeline (scaler + one-hot + logistic regression)
+    fitted on the training rows, converted with ``pmk.from_sklearn`` and
+    scoring the test rows inside a lazy Polars query."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    rng = np.random.default_rng(SEED)
+    is_train = rng.random(df.height) < 0.7
+    bands = pl.col("alcohol").cut([12.0, 13.0, 14.0], labels=["low", "mid", "high", "top"])
+    frame = df.with_columns(band=bands.cast(pl.String))
+    train, test = frame.filter(pl.Series(is_train)), frame.filter(pl.Series(~is_train))
+    sk = make_pipeline(
+        make_column_transformer(
+            (skp.StandardScaler(), COLUMNS), (skp.OneHotEncoder(handle_unknown="ignore"), ["band"])
+        ),
+        LogisticRegression(max_iter=5000),
+    ).fit(train.to_pandas(), train["target"].to_numpy())
+    served = pmk.from_sklearn(sk)
+    print(f"pmk.from_sklearn(sklearn pipeline) -> {served!r}"[:300])
+    query = served.predict_proba(test.lazy())
+    print(f"predict_proba(test.lazy()) is a {type(query).__name__}; collected:")
+    proba = query.collect()
+    print(proba.head(3))
+    want = sk.predict_proba(test.to_pandas())
+    report_diff(
+        "predict_proba vs sklearn", max_abs_diff(np.stack(proba.to_series().to_list()), want)
+    )
+    pipe = pmk.make_pipeline(pmk.OneHotEncoder(columns="band"), pmk.StandardScaler(columns=COLUMNS))
+    pipe.fit(train.lazy())
+    print(f"pmk.make_pipeline(OneHotEncoder, StandardScaler).fit(lazy): {pipe.fit_scans_} scan")
+
+
 # --------------------------------------------------------------------------- #
 # Vector operations
 # --------------------------------------------------------------------------- #
@@ -382,16 +422,17 @@ def main() -> int:
     pl.Config.set_tbl_cols(10)
     pl.Config.set_tbl_width_chars(120)
     pl.Config.set_float_precision(4)
-    step("1. The wine data as a Polars DataFrame", show_data)
-    step("2. Min-max normalization with pl.col(c).ml.normalize()", minmax)
-    step("3. Standard, robust and max-abs scaling vs scikit-learn", other_scalers)
-    step("4. Per-class scaling with .over('target')", per_class)
-    step("5. A lazy pipeline", lazy_pipeline)
-    step("6. A fitted scaler: fit on train, transform test", fitted_scaler, needs="StandardScaler")
-    step("7. Categories: one-hot and ordinal encoding", encoders, needs="OneHotEncoder")
-    step("7b. Missing values: SimpleImputer per class", imputer, needs="SimpleImputer")
-    step("8. Embeddings: wines most similar to wine 0", similar_wines, needs="cosine_similarity")
-    step("9. The classic table, reproduced on this machine", classic_table)
+    step("The wine data as a Polars DataFrame", show_data)
+    step("Min-max normalization with pl.col(c).ml.normalize()", minmax)
+    step("Standard, robust and max-abs scaling vs scikit-learn", other_scalers)
+    step("Per-class scaling with .over('target')", per_class)
+    step("A lazy pipeline", lazy_pipeline)
+    step("A fitted scaler: fit on train, transform test", fitted_scaler, needs="StandardScaler")
+    step("Categories: one-hot and ordinal encoding", encoders, needs="OneHotEncoder")
+    step("Missing values: SimpleImputer per class", imputer, needs="SimpleImputer")
+    step("Train in scikit-learn, serve in Polars", served_model, needs="from_sklearn")
+    step("Embeddings: wines most similar to wine 0", similar_wines, needs="cosine_similarity")
+    step("The classic table, reproduced on this machine", classic_table)
     banner("Summary")
     print(f"demo finished in {time.perf_counter() - started:.1f} s")
     if SKIPPED:

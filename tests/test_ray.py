@@ -208,3 +208,25 @@ def test_filtered_and_grouped_search_on_blocks_equal_in_memory(data: pl.DataFram
     expected = pmk.knn_join(left, corpus, on="e", k=3, by="g", filter=pl.col("x") > 0)
     assert_frame_equal(joined, expected, check_exact=True)
     assert joined["g"].null_count() == 0
+
+
+def test_pipeline_fit_and_scoring_on_blocks_equal_in_memory(data: pl.DataFrame) -> None:
+    frame = data.select("id", "g", "x", "y")
+    make = lambda: pmk.make_pipeline(  # noqa: E731
+        pmk.OneHotEncoder(columns="g"), pmk.RobustScaler(columns=["y"]), pmk.StandardScaler()
+    )
+    on_blocks = pmk_ray.fit(make(), dataset(frame))
+    in_memory = make().fit(frame)
+    assert on_blocks.fit_scans_ == in_memory.fit_scans_ == 3
+    want = in_memory.transform(frame)
+    got = to_polars(pmk_ray.transform(on_blocks, dataset(frame)))
+    assert_frame_equal(got.select(want.columns), want, check_exact=False, rel_tol=1e-12)
+    model = pmk.LinearModel(
+        [0.5, -1.0, 2.0, 0.25, 1.5],
+        0.1,
+        features=["g_a", "g_b", "g_c", "x", "y"],
+        kind="logistic",
+        classes=[0, 1],
+    )
+    scored = to_polars(pmk_ray.with_columns(dataset(want), model.predict_proba_expr()))
+    assert_frame_equal(scored, want.with_columns(model.predict_proba_expr()))

@@ -14,10 +14,13 @@ _check_polars_version(_pl.__version__)
 
 from polars_mlkit import namespace as _namespace  # noqa: E402  (registers `ml`)
 from polars_mlkit._internal import __version__  # noqa: E402
+from polars_mlkit.compose import ColumnTransformer, Normalizer  # noqa: E402
 from polars_mlkit.cpu import cpu_info  # noqa: E402
 from polars_mlkit.encoding import one_hot, ordinal_encode  # noqa: E402
 from polars_mlkit.gaussian import power_transform, quantile_transform  # noqa: E402
+from polars_mlkit.linear_model import LinearModel  # noqa: E402
 from polars_mlkit.multivector import maxsim  # noqa: E402
+from polars_mlkit.pipeline import Pipeline, make_pipeline  # noqa: E402
 from polars_mlkit.scalers import (  # noqa: E402
     MaxAbsScaler,
     MinMaxScaler,
@@ -39,6 +42,7 @@ from polars_mlkit.scaling import (  # noqa: E402
     standard_scale,
 )
 from polars_mlkit.search import knn_join, nearest  # noqa: E402
+from polars_mlkit.sklearn_convert import from_sklearn  # noqa: E402
 from polars_mlkit.vectors import (  # noqa: E402
     cosine_similarity,
     distance,
@@ -57,10 +61,14 @@ from polars_mlkit.vectors import (  # noqa: E402
 )
 
 __all__ = [
+    "ColumnTransformer",
+    "LinearModel",
     "MaxAbsScaler",
     "MinMaxScaler",
+    "Normalizer",
     "OneHotEncoder",
     "OrdinalEncoder",
+    "Pipeline",
     "PowerTransformer",
     "QuantileTransformer",
     "RobustScaler",
@@ -72,10 +80,12 @@ __all__ = [
     "distance",
     "dot",
     "dot_product",
+    "from_sklearn",
     "hamming",
     "knn_join",
     "load",
     "load_scaler",
+    "make_pipeline",
     "maxabs_scale",
     "maxsim",
     "minmax_scale",

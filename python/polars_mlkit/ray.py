@@ -38,9 +38,16 @@ if TYPE_CHECKING:
 __all__ = ["fit", "knn_join", "nearest", "transform", "with_columns"]
 
 
-def _check_scaler(scaler: object, function: str) -> FittedTransformer:
-    if not isinstance(scaler, FittedTransformer):
-        msg = f"{function}: expected a polars-mlkit scaler or encoder, got {type(scaler).__name__}"
+def _check_scaler(scaler: object, function: str) -> Any:
+    """A scaler, encoder or transformer, or a pipeline (or column transformer)
+    of them: anything that fits from batches or transforms from its JSON."""
+    fits = hasattr(scaler, "_fit_from_batches")
+    transforms = hasattr(scaler, "transform") and hasattr(scaler, "to_json")
+    if not (isinstance(scaler, FittedTransformer) or fits or transforms):
+        msg = (
+            f"{function}: expected a polars-mlkit scaler, encoder or pipeline, "
+            f"got {type(scaler).__name__}"
+        )
         raise TypeError(msg)
     return scaler
 
@@ -74,7 +81,9 @@ def fit(scaler: FittedTransformer, dataset: Dataset) -> Any:
     add the counts (their categories equal the in-memory fit's).
     ``SimpleImputer`` counts and sums (``mean``: moments merged as the
     standard scaler's), counts values (``most_frequent``) or takes the exact
-    median passes of ``RobustScaler`` (``median``).
+    median passes of ``RobustScaler`` (``median``). A
+    ``Pipeline`` fits its stages in order, each over the blocks with the
+    steps fitted before it applied (independent steps share the passes).
 
     Parameters
     ----------
@@ -108,6 +117,9 @@ def fit(scaler: FittedTransformer, dataset: Dataset) -> Any:
     """
     function = "polars_mlkit.ray.fit"
     scaler = _check_scaler(scaler, function)
+    if not hasattr(scaler, "_fit_from_batches"):
+        msg = f"{function}: a {type(scaler).__name__} is not fitted from batches"
+        raise TypeError(msg)
     dataset = _check_dataset(dataset, function)
     return fit_in_passes(scaler, _schema(dataset), _block_batches(dataset), function)
 

@@ -8,6 +8,7 @@ mod columns;
 mod dtypes;
 mod fitted;
 mod gaussian;
+mod linear;
 mod maxsim;
 mod scaling;
 mod vector;

@@ -7,6 +7,7 @@ pub mod categories;
 pub mod cpu;
 pub mod element;
 pub mod gaussian;
+pub mod linear;
 pub mod maxsim;
 pub mod parallel;
 pub mod passes;
