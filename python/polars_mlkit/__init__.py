@@ -27,6 +27,7 @@ from polars_mlkit.scalers import (  # noqa: E402
     QuantileTransformer,
     RobustScaler,
     StandardScaler,
+    TargetEncoder,
     load,
     load_scaler,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "QuantileTransformer",
     "RobustScaler",
     "StandardScaler",
+    "TargetEncoder",
     "__version__",
     "cosine_similarity",
     "cpu_info",

@@ -54,6 +54,9 @@ Decisions (where scikit-learn or the design is silent):
 #   _encoder_inputs, _encoder_json   encoder input kinds, the encoders' JSON
 #   _encoder_base the encoders' protocol: Encoder
 #   _encoders     OneHotEncoder and OrdinalEncoder
+#   _target_stats the target encoder's target, folds, statistics and encodings
+#   _target_json  the target encoder's fitted state and JSON, from scikit-learn
+#   _target_encoder  TargetEncoder
 #   polars_mlkit._batches  map_batches over LazyFrames (shared with search)
 #   polars_mlkit._checks   the argument checks shared with the free functions
 
@@ -73,6 +76,7 @@ from polars_mlkit.scalers._fitted import FittedTransformer, NotFittedError, fit_
 from polars_mlkit.scalers._gaussian import PowerTransformer, QuantileTransformer
 from polars_mlkit.scalers._json import FORMAT, FORMAT_VERSION, load_scaler
 from polars_mlkit.scalers._registry import load
+from polars_mlkit.scalers._target_encoder import TargetEncoder
 
 __all__ = [
     "FORMAT",
@@ -91,6 +95,7 @@ __all__ = [
     "RobustScaler",
     "Scaler",
     "StandardScaler",
+    "TargetEncoder",
     "fit_in_passes",
     "load",
     "load_scaler",
