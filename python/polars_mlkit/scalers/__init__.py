@@ -54,7 +54,8 @@ Decisions (where scikit-learn or the design is silent):
 #   _encoder_inputs, _encoder_json   encoder input kinds, the encoders' JSON
 #   _encoder_base the encoders' protocol: Encoder
 #   _encoders     OneHotEncoder and OrdinalEncoder
-#   _target_stats the target encoder's target, folds, statistics and encodings
+#   _target_stats the target encoder's target, statistics and encodings
+#   _target_folds the target encoder's cross-fitting folds (scikit-learn's)
 #   _target_json  the target encoder's fitted state and JSON, from scikit-learn
 #   _target_encoder  TargetEncoder
 #   polars_mlkit._batches  map_batches over LazyFrames (shared with search)

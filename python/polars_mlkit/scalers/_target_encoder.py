@@ -29,6 +29,7 @@ from polars_mlkit.scalers._encoder_inputs import encoder_input
 from polars_mlkit.scalers._fitted import FittedTransformer
 from polars_mlkit.scalers._inputs import Frame, _from_polars
 from polars_mlkit.scalers._registry import register
+from polars_mlkit.scalers._target_folds import row_folds
 from polars_mlkit.scalers._target_json import (
     TARGET_FORMAT,
     TargetState,
@@ -39,17 +40,12 @@ from polars_mlkit.scalers._target_stats import (
     FOLD,
     TARGET,
     TARGET_TYPES,
-    Sums,
-    Target,
+    cross_tables,
     encodings,
     fold_arrays,
     fold_totals,
-    folds_from_column,
-    folds_from_splits,
-    kfold,
     resolve_target,
     statistics,
-    stratified_kfold,
     target_moments,
     target_series,
 )
@@ -117,6 +113,11 @@ class TargetEncoder(FittedTransformer):
       every row its fold, so it collects a LazyFrame and returns a
       LazyFrame over the result; ``y`` given as data with a LazyFrame also
       collects it.
+    - With ``categories`` given, scikit-learn 1.9's arithmetic is kept so
+      that the numbers are its numbers: at fit, a value outside the
+      categories counts as the first category; in ``fit_transform`` every
+      row of such a value gets the target mean of the last fold's training
+      rows (``transform`` gives it ``target_mean_``).
     - Explicit splits must be partitions: each row in one test fold and each
       train part every other row (the encodings of fold ``k`` are fitted on
       all the other folds).
@@ -376,7 +377,7 @@ class TargetEncoder(FittedTransformer):
         folds = np.zeros(rows, dtype=np.int64)
         if cross:
             assert isinstance(data, pl.DataFrame)
-            folds = self._folds(data, options, target, fold_column, function)
+            folds = row_folds(data, options, target, fold_column, function)
             data = data.with_columns(pl.Series(FOLD, folds))
         else:
             data = data.with_columns(pl.lit(0, dtype=pl.Int64).alias(FOLD))
@@ -385,32 +386,28 @@ class TargetEncoder(FittedTransformer):
         n_y = target.columns()
         given = options["categories"]
         columns, per_fold = [], []
-        for i, (name, kind) in enumerate(kinds.items()):
+        for i, (name, column_kind) in enumerate(kinds.items()):
             counts = (
                 stats[name].group_by("value").agg(pl.col("n").sum().cast(pl.UInt64).alias("count"))
             )
             column = fitted_column(
                 name,
                 schema[name],
-                kind,
+                column_kind,
                 counts,
                 None if given == "auto" else given[i],
                 "ignore",
                 function,
             )
             columns.append(column)
-            positions = _positions(column, stats[name]["value"])
+            # As scikit-learn's fit (its unknown codes are 0): a value outside
+            # the given categories counts as the first category.
+            positions = _positions(column, stats[name]["value"]).fill_null(0)
             per_fold.append(fold_arrays(stats[name], positions, column.n_categories, n_folds, n_y))
         by_fold = fold_totals(totals, n_folds, n_y)
-        whole = Sums(by_fold.n.sum(0), by_fold.s.sum(0), by_fold.q.sum(0))
-        mean, variance = target_moments(whole, target.center)
+        mean, variance = target_moments(by_fold.total(), target.center)
         smooth = None if options["smooth"] == "auto" else options["smooth"]
-        fitted = [
-            encodings(
-                Sums(f.n.sum(0), f.s.sum(0), f.q.sum(0)), mean, variance, target.center, smooth
-            )
-            for f in per_fold
-        ]
+        fitted = [encodings(f.total(), mean, variance, target.center, smooth) for f in per_fold]
         features = [n for n in schema.names() if n not in skip]
         state = TargetState(
             options=options,
@@ -426,56 +423,16 @@ class TargetEncoder(FittedTransformer):
         )
         if not cross:
             return state, frame, kind, data, folds, []
-        tables = []
-        for f, full in zip(per_fold, fitted, strict=True):
-            table = np.empty((n_folds, full.shape[0] + 1, n_y))
-            for k in range(n_folds):
-                rest = Sums(
-                    by_fold.n.sum(0) - by_fold.n[k], whole.s - by_fold.s[k], whole.q - by_fold.q[k]
-                )
-                k_mean, k_var = target_moments(rest, target.center)
-                train = Sums(f.n.sum(0) - f.n[k], f.s.sum(0) - f.s[k], f.q.sum(0) - f.q[k])
-                table[k, :-1] = encodings(train, k_mean, k_var, target.center, smooth)
-                table[k, -1] = k_mean
-            tables.append(table)
+        tables = cross_tables(per_fold, by_fold, target.center, smooth)
         return state, frame, kind, data, folds, tables
 
-    def _folds(
-        self,
-        data: pl.DataFrame,
-        options: dict[str, Any],
-        target: Target,
-        fold_column: str | None,
-        function: str,
-    ) -> npt.NDArray[Any]:
-        """Each row's fold, as scikit-learn's ``check_cv`` would split."""
-        cv = options["cv"]
-        n = data.height
-        if fold_column is not None:
-            return folds_from_column(data[fold_column], fold_column, function)
-        labels = data[TARGET].to_numpy()
-        if isinstance(cv, int):
-            shuffle, seed = options["shuffle"], options["random_state"]
-            if not shuffle and seed is not None:
-                msg = (
-                    f"{function}: Setting a random_state has no effect since shuffle is False. "
-                    "You should leave random_state to its default (None), or set shuffle=True."
-                )
-                raise ValueError(msg)
-            if target.target_type == "continuous":
-                return kfold(n, cv, shuffle, seed, function)
-            return stratified_kfold(labels, cv, shuffle, seed, function)
-        if hasattr(cv, "split"):
-            splits = cv.split(np.zeros((n, 1)), labels)
-        elif hasattr(cv, "__iter__"):
-            splits = cv
-        else:
-            msg = (
-                f"{function}: cv must be an int, a splitter, an iterable of (train, test) "
-                f"index arrays or a fold column's name, got {cv!r}"
-            )
-            raise TypeError(msg)
-        return folds_from_splits(splits, n, function)
+    def _fit_from_batches(self, schema: pl.Schema, map_batches: Any, function: str) -> Any:
+        msg = (
+            f"{function}: a TargetEncoder needs a target y, which a fit from batches does not "
+            "have; fit it on a DataFrame or LazyFrame (fit(frame, 'target')) and transform "
+            "batches with the fitted encoder"
+        )
+        raise TypeError(msg)
 
     # ------------------------------------------------------- fitted params
     @property
@@ -597,10 +554,17 @@ class TargetEncoder(FittedTransformer):
             )
             raise ValueError(msg)
         exprs = self._column_exprs(state)
-        for name in exprs:
+        for column in state.columns:
+            name = column.name
             if name not in schema:
                 msg = f"{function}: the fitted column {name!r} is not in the frame"
                 raise pl.exceptions.ColumnNotFoundError(msg)
+            if kind_of(schema[name]) != column.kind:
+                msg = (
+                    f"{function}: column {name!r} has dtype {schema[name]} but was fitted on "
+                    f"{column.dtype} ({column.kind} values)"
+                )
+                raise TypeError(msg)
         selected: list[pl.Expr] = []
         for name in schema.names():
             selected.extend(exprs.get(name, [pl.col(name)]))

@@ -16,9 +16,6 @@ Everything here returns values; nothing writes an encoder's state.
 
 from __future__ import annotations
 
-import numbers
-import warnings
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,141 +150,6 @@ def _collect(frame: Frame) -> pl.DataFrame:
 
 
 # --------------------------------------------------------------------------- #
-# folds
-# --------------------------------------------------------------------------- #
-def _random_state(seed: Any, function: str) -> np.random.RandomState:
-    """scikit-learn's ``check_random_state``."""
-    if seed is None or seed is np.random:
-        return np.random.mtrand._rand
-    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-        return np.random.RandomState(int(seed))
-    if isinstance(seed, np.random.RandomState):
-        return seed
-    msg = f"{function}: random_state must be None, an int or a numpy RandomState, got {seed!r}"
-    raise ValueError(msg)
-
-
-def kfold(n: int, k: int, shuffle: bool, random_state: Any, function: str) -> npt.NDArray[Any]:
-    """Each row's test fold under scikit-learn's ``KFold(k, shuffle, random_state)``."""
-    if k > n:
-        msg = (
-            f"{function}: Cannot have number of splits n_splits={k} greater than the number "
-            f"of samples: n_samples={n}."
-        )
-        raise ValueError(msg)
-    order = np.arange(n)
-    if shuffle:
-        _random_state(random_state, function).shuffle(order)
-    sizes = np.full(k, n // k, dtype=np.int64)
-    sizes[: n % k] += 1
-    folds = np.empty(n, dtype=np.int64)
-    folds[order] = np.repeat(np.arange(k), sizes)
-    return folds
-
-
-def stratified_kfold(
-    labels: npt.NDArray[Any], k: int, shuffle: bool, random_state: Any, function: str
-) -> npt.NDArray[Any]:
-    """Each row's test fold under scikit-learn's ``StratifiedKFold(k, shuffle,
-    random_state)`` (its ``_make_test_folds``, same draws)."""
-    rng = _random_state(random_state, function)
-    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
-    _, by_appearance = np.unique(first, return_inverse=True)
-    encoded = by_appearance[inverse.ravel()]
-    n_classes = len(first)
-    counts = np.bincount(encoded)
-    if np.all(k > counts):
-        msg = (
-            f"{function}: n_splits={k} cannot be greater than the number of members in each class."
-        )
-        raise ValueError(msg)
-    if k > counts.min():
-        warnings.warn(
-            f"The least populated class in y has only {counts.min()} members, which is less "
-            f"than n_splits={k}.",
-            UserWarning,
-            stacklevel=4,
-        )
-    ordered = np.sort(encoded)
-    allocation = np.asarray([np.bincount(ordered[i::k], minlength=n_classes) for i in range(k)])
-    folds = np.empty(len(labels), dtype=np.int64)
-    for c in range(n_classes):
-        for_class = np.arange(k).repeat(allocation[:, c])
-        if shuffle:
-            rng.shuffle(for_class)
-        folds[encoded == c] = for_class
-    return folds
-
-
-def _cover_error(function: str) -> ValueError:
-    return ValueError(
-        f"{function}: Validation indices from `cv` must cover each sample index exactly once "
-        "with no overlap. Pass a splitter with non-overlapping validation folds as `cv`."
-    )
-
-
-def folds_from_splits(splits: Iterable[Any], n: int, function: str) -> npt.NDArray[Any]:
-    """Each row's test fold from ``(train, test)`` index pairs; every row in
-    exactly one test fold, and each train part every other row."""
-    folds = np.full(n, -1, dtype=np.int64)
-    trains = []
-    for k, pair in enumerate(splits):
-        try:
-            train, test = pair
-        except (TypeError, ValueError) as err:
-            msg = f"{function}: cv must yield (train, test) index pairs, got {pair!r}"
-            raise TypeError(msg) from err
-        test = np.asarray(test)
-        if test.dtype == bool:
-            test = np.flatnonzero(test)
-        test = test.astype(np.int64, copy=False)
-        if test.size and (test.min() < -n or test.max() >= n):
-            msg = f"{function}: the test indices of split {k} are out of range for {n} rows"
-            raise ValueError(msg)
-        if np.any(folds[test] != -1):
-            raise _cover_error(function)
-        folds[test] = k
-        trains.append(np.asarray(train))
-    if np.any(folds == -1):
-        raise _cover_error(function)
-    for k, train in enumerate(trains):
-        mask = np.zeros(n, dtype=bool)
-        mask[train] = True
-        if not np.array_equal(mask, folds != k):
-            msg = (
-                f"{function}: the train indices of split {k} must be every row outside its test "
-                "fold (the encodings are fitted on all the other folds)"
-            )
-            raise ValueError(msg)
-    if len(trains) < 2:
-        msg = f"{function}: cv must give at least 2 folds, got {len(trains)}"
-        raise ValueError(msg)
-    return folds
-
-
-def folds_from_column(values: pl.Series, name: str, function: str) -> npt.NDArray[Any]:
-    """Each row's fold from a fold column: integers covering 0..K-1, no nulls."""
-    if not values.dtype.is_integer():
-        msg = f"{function}: the fold column {name!r} has dtype {values.dtype}; expected integers"
-        raise TypeError(msg)
-    if values.null_count():
-        msg = f"{function}: the fold column {name!r} has {values.null_count()} null value(s)"
-        raise ValueError(msg)
-    present = set(values.unique().to_list())
-    k = (max(present) + 1) if present else 0
-    missing = sorted(set(range(k)) - present)
-    if min(present, default=0) < 0 or missing or k < 2:
-        msg = (
-            f"{function}: the fold column {name!r} must hold the fold numbers 0..cv-1, each at "
-            f"least once, with cv >= 2; it holds {sorted(present)[:20]}"
-            + (f" (missing {missing[:20]})" if missing else "")
-        )
-        raise ValueError(msg)
-    folds: npt.NDArray[Any] = values.cast(pl.Int64).to_numpy()
-    return folds
-
-
-# --------------------------------------------------------------------------- #
 # statistics
 # --------------------------------------------------------------------------- #
 def _aggs(target: Target) -> list[pl.Expr]:
@@ -325,6 +187,15 @@ class Sums:
     n: FloatArray
     s: FloatArray
     q: FloatArray
+
+    def total(self) -> Sums:
+        """The sums over the folds (the leading axis)."""
+        return Sums(self.n.sum(0), self.s.sum(0), self.q.sum(0))
+
+    def without(self, k: int) -> Sums:
+        """The sums over every fold but ``k``: the total minus fold ``k``."""
+        total = self.total()
+        return Sums(total.n - self.n[k], total.s - self.s[k], total.q - self.q[k])
 
 
 def fold_arrays(
@@ -391,3 +262,25 @@ def encodings(
         lam = variance * n / (variance * n + spread / n)
         out = lam * (center + shifted) + (1.0 - lam) * mean
         return np.where(np.isnan(lam), mean, out)
+
+
+def cross_tables(
+    per_fold: list[Sums], by_fold: Sums, center: float, smooth: float | None
+) -> list[FloatArray]:
+    """Per encoded column, the encodings fitted on every fold but ``k``
+    (``[k, category, y]``), with one more category, the unknown one.
+
+    As scikit-learn 1.9's ``fit_transform``, the unknown category's value is
+    the target mean of the last fold's training rows, whatever the row's
+    fold (scikit-learn overwrites every unknown row with each fold's mean)."""
+    n_folds = by_fold.n.shape[0]
+    unknown_mean = target_moments(by_fold.without(n_folds - 1), center)[0]
+    moments = [target_moments(by_fold.without(k), center) for k in range(n_folds)]
+    tables = []
+    for sums in per_fold:
+        table = np.empty((n_folds, sums.n.shape[1] + 1, sums.s.shape[2]))
+        for k, (mean, variance) in enumerate(moments):
+            table[k, :-1] = encodings(sums.without(k), mean, variance, center, smooth)
+            table[k, -1] = unknown_mean
+        tables.append(table)
+    return tables
