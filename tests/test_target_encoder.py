@@ -168,7 +168,7 @@ def test_folds_are_sklearns(n: int, k: int, shuffle: bool) -> None:
     labels[2 * k : 3 * k] = "c"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        ours = stratified_kfold(labels, k, shuffle, seed, "t")
+        ours = stratified_kfold(pl.Series(labels), k, shuffle, seed, "t")
         splits = StratifiedKFold(k, shuffle=shuffle, random_state=seed).split(np.zeros(n), labels)
         for fold, (_, test) in enumerate(splits):
             assert (ours[test] == fold).all()

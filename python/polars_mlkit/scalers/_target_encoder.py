@@ -322,7 +322,7 @@ class TargetEncoder(FittedTransformer):
         )
         for i, column in enumerate(state.columns):
             table = cross[i]  # [fold, category (+ unknown), y]
-            found = table[folds, codes[column.name].to_numpy().astype(np.int64)]
+            found = table[folds, codes.to_series(i).to_numpy().astype(np.int64)]
             names = state.output_names(column.name)
             out[column.name] = [pl.Series(n, found[:, j]) for j, n in enumerate(names)]
         assert isinstance(frame, pl.DataFrame)
@@ -370,26 +370,34 @@ class TargetEncoder(FittedTransformer):
             raise pl.exceptions.ColumnNotFoundError(msg)
         kinds = self._kinds(schema, options, skip, function)
         target = resolve_target(data, options["target_type"], function)
-        rows = int(_collected(data.select(pl.len())).item())
-        if rows == 0:
-            msg = f"{function}: Found array with 0 sample(s) while a minimum of 1 is required."
-            raise ValueError(msg)
-        folds = np.zeros(rows, dtype=np.int64)
+        rows = 0
+        folds = np.zeros(0, dtype=np.int64)
         if cross:
             assert isinstance(data, pl.DataFrame)
-            folds = row_folds(data, options, target, fold_column, function)
+            rows = data.height
+            if rows:
+                folds = row_folds(data, options, target, fold_column, function)
             data = data.with_columns(pl.Series(FOLD, folds))
         else:
             data = data.with_columns(pl.lit(0, dtype=pl.Int64).alias(FOLD))
-        n_folds = int(folds.max()) + 1
-        stats, totals = statistics(data, kinds, target)
+        try:
+            stats, totals = statistics(data, kinds, target)
+        except pl.exceptions.InvalidOperationError as err:
+            # Integer categories travel as Int64: UInt64 values above its range.
+            first = str(err).splitlines()[0]
+            msg = f"{function}: a column's values cannot be read as categories ({first})"
+            raise ValueError(msg) from err
+        rows = int(totals["n"].sum())
+        if rows == 0:
+            msg = f"{function}: Found array with 0 sample(s) while a minimum of 1 is required."
+            raise ValueError(msg)
+        n_folds = int(folds.max()) + 1 if cross else 1
         n_y = target.columns()
         given = options["categories"]
         columns, per_fold = [], []
         for i, (name, column_kind) in enumerate(kinds.items()):
-            counts = (
-                stats[name].group_by("value").agg(pl.col("n").sum().cast(pl.UInt64).alias("count"))
-            )
+            found = stats[i]
+            counts = found.group_by("value").agg(pl.col("n").sum().cast(pl.UInt64).alias("count"))
             column = fitted_column(
                 name,
                 schema[name],
@@ -402,8 +410,8 @@ class TargetEncoder(FittedTransformer):
             columns.append(column)
             # As scikit-learn's fit (its unknown codes are 0): a value outside
             # the given categories counts as the first category.
-            positions = _positions(column, stats[name]["value"]).fill_null(0)
-            per_fold.append(fold_arrays(stats[name], positions, column.n_categories, n_folds, n_y))
+            positions = _positions(column, found["value"]).fill_null(0)
+            per_fold.append(fold_arrays(found, positions, column.n_categories, n_folds, n_y))
         by_fold = fold_totals(totals, n_folds, n_y)
         mean, variance = target_moments(by_fold.total(), target.center)
         smooth = None if options["smooth"] == "auto" else options["smooth"]
@@ -644,10 +652,6 @@ class TargetEncoder(FittedTransformer):
         options = encoder._checked_options(f"{cls.__name__}._from_sklearn")
         encoder._state = state_from_sklearn(fitted, options)
         return encoder
-
-
-def _collected(frame: Frame) -> pl.DataFrame:
-    return frame.collect() if isinstance(frame, pl.LazyFrame) else frame
 
 
 def _positions(column: FittedColumn, values: pl.Series) -> pl.Series:

@@ -38,7 +38,7 @@ def kfold(n: int, k: int, shuffle: bool, random_state: Any, function: str) -> np
             f"of samples: n_samples={n}."
         )
         raise ValueError(msg)
-    order = np.arange(n)
+    order = np.arange(n, dtype=np.int32 if n < (1 << 31) else np.int64)
     if shuffle:
         _random_state(random_state, function).shuffle(order)
     sizes = np.full(k, n // k, dtype=np.int64)
@@ -49,16 +49,17 @@ def kfold(n: int, k: int, shuffle: bool, random_state: Any, function: str) -> np
 
 
 def stratified_kfold(
-    labels: npt.NDArray[Any], k: int, shuffle: bool, random_state: Any, function: str
+    labels: pl.Series, k: int, shuffle: bool, random_state: Any, function: str
 ) -> npt.NDArray[Any]:
     """Each row's test fold under scikit-learn's ``StratifiedKFold(k, shuffle,
-    random_state)`` (its ``_make_test_folds``, same draws)."""
+    random_state)`` (its ``_make_test_folds``: classes numbered in order of
+    first appearance, the same draws), without sorting the rows."""
     rng = _random_state(random_state, function)
-    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
-    _, by_appearance = np.unique(first, return_inverse=True)
-    encoded = by_appearance[inverse.ravel()]
-    n_classes = len(first)
-    counts = np.bincount(encoded)
+    first = labels.arg_unique()
+    appearance = labels.gather(first)
+    n_classes = len(appearance)
+    encoded = labels.replace_strict(appearance, range(n_classes), return_dtype=pl.Int64).to_numpy()
+    counts = np.bincount(encoded, minlength=n_classes)
     if np.all(k > counts):
         msg = (
             f"{function}: n_splits={k} cannot be greater than the number of members in each class."
@@ -71,14 +72,18 @@ def stratified_kfold(
             UserWarning,
             stacklevel=4,
         )
-    ordered = np.sort(encoded)
+    ordered = np.repeat(np.arange(n_classes), counts)  # np.sort(encoded)
     allocation = np.asarray([np.bincount(ordered[i::k], minlength=n_classes) for i in range(k)])
-    folds = np.empty(len(labels), dtype=np.int64)
+    parts = []
     for c in range(n_classes):
         for_class = np.arange(k).repeat(allocation[:, c])
         if shuffle:
             rng.shuffle(for_class)
-        folds[encoded == c] = for_class
+        parts.append(for_class)
+    # The rows of each class in order: a stable sort by class.
+    small = encoded.astype(np.int16) if n_classes < (1 << 15) else encoded
+    folds = np.empty(len(labels), dtype=np.int64)
+    folds[np.argsort(small, kind="stable")] = np.concatenate(parts)
     return folds
 
 
@@ -163,7 +168,7 @@ def row_folds(
     n = data.height
     if fold_column is not None:
         return folds_from_column(data[fold_column], fold_column, function)
-    labels = data[TARGET].to_numpy()
+    labels = data[TARGET]
     if isinstance(cv, int):
         shuffle, seed = options["shuffle"], options["random_state"]
         if not shuffle and seed is not None:
@@ -176,7 +181,7 @@ def row_folds(
             return kfold(n, cv, shuffle, seed, function)
         return stratified_kfold(labels, cv, shuffle, seed, function)
     if hasattr(cv, "split"):
-        splits = cv.split(np.zeros((n, 1)), labels)
+        splits = cv.split(np.zeros((n, 1)), labels.to_numpy())
     elif hasattr(cv, "__iter__"):
         splits = cv
     else:

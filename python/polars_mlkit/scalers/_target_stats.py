@@ -29,6 +29,8 @@ from polars_mlkit.scalers._inputs import Frame
 #: The target and fold columns a fit adds to the frame it reads.
 TARGET = "__pmk_target"
 FOLD = "__pmk_fold"
+#: The prefix of the encoded columns' values as the statistics read them.
+CODE = "__pmk_code"
 
 TARGET_TYPES = ("auto", "binary", "continuous", "multiclass")
 
@@ -152,30 +154,41 @@ def _collect(frame: Frame) -> pl.DataFrame:
 # --------------------------------------------------------------------------- #
 # statistics
 # --------------------------------------------------------------------------- #
-def _aggs(target: Target) -> list[pl.Expr]:
-    n_y = target.columns()
-    sums = [pl.col(f"y{j}").sum().alias(f"s{j}") for j in range(n_y)]
-    squares = [(pl.col(f"y{j}") ** 2).sum().alias(f"q{j}") for j in range(n_y)]
-    return [pl.len().alias("n"), *sums, *squares]
-
-
 def statistics(
     data: Frame, kinds: dict[str, str], target: Target
-) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
-    """One ``group_by`` per encoded column over (category, fold) and one over
-    the folds, run together: counts ``n``, sums ``s{j}`` and sums of squares
-    ``q{j}`` of the summed target numbers. The frame must hold the target
-    and fold columns."""
-    summed = data.lazy().select(
-        *[value_expr(name, kind).alias(name) for name, kind in kinds.items()],
-        pl.col(FOLD).cast(pl.Int64),
-        *target.exprs(),
+) -> tuple[list[pl.DataFrame], pl.DataFrame]:
+    """One ``group_by`` per encoded column over (value, fold) and one over
+    the folds, run together: counts ``n``, sums ``s{j}`` and, for a
+    continuous target, sums of squares ``q`` of the summed target numbers
+    (for class indicators the squares are the sums). The frame must hold
+    the target and fold columns.
+
+    The squares are columns before the ``group_by``: an expression inside
+    ``agg`` is evaluated group by group, several times slower."""
+    n_y = target.columns()
+    squares = [(pl.col("y0") ** 2).alias("q")] if target.target_type == "continuous" else []
+    summed = (
+        data.lazy()
+        .select(
+            *[
+                value_expr(name, kind).alias(f"{CODE}{i}")
+                for i, (name, kind) in enumerate(kinds.items())
+            ],
+            pl.col(FOLD).cast(pl.Int64),
+            *target.exprs(),
+        )
+        .with_columns(squares)
     )
-    aggs = _aggs(target)
-    queries = [summed.group_by(pl.col(name).alias("value"), FOLD).agg(aggs) for name in kinds]
+    aggs = [pl.len().alias("n"), *[pl.col(f"y{j}").sum().alias(f"s{j}") for j in range(n_y)]]
+    if squares:
+        aggs.append(pl.col("q").sum())
+    queries = [
+        summed.group_by(pl.col(f"{CODE}{i}").alias("value"), FOLD).agg(aggs)
+        for i in range(len(kinds))
+    ]
     queries.append(summed.group_by(FOLD).agg(aggs))
     found = pl.collect_all(queries)
-    return dict(zip(kinds, found[:-1], strict=True)), found[-1]
+    return found[:-1], found[-1]
 
 
 @dataclass
@@ -198,21 +211,24 @@ class Sums:
         return Sums(total.n - self.n[k], total.s - self.s[k], total.q - self.q[k])
 
 
+def _squares(stats: pl.DataFrame, j: int) -> Any:
+    return stats["q" if "q" in stats.columns else f"s{j}"].to_numpy()
+
+
 def fold_arrays(
     stats: pl.DataFrame, positions: pl.Series, n_categories: int, n_folds: int, n_y: int
 ) -> Sums:
-    """The statistics as arrays by fold and category (``positions``: each
-    statistics row's category position, null where it is no category)."""
-    keep = positions.is_not_null().to_numpy()
-    cat = positions.to_numpy()[keep].astype(np.int64)
-    fold = stats[FOLD].to_numpy()[keep].astype(np.int64)
+    """One column's statistics (of :func:`statistics`) as arrays by fold and
+    category (``positions``: each statistics row's category position)."""
+    cat = positions.to_numpy().astype(np.int64)
+    fold = stats[FOLD].to_numpy().astype(np.int64)
     n = np.zeros((n_folds, n_categories))
     s = np.zeros((n_folds, n_categories, n_y))
     q = np.zeros((n_folds, n_categories, n_y))
-    np.add.at(n, (fold, cat), stats["n"].to_numpy()[keep].astype(np.float64))
+    np.add.at(n, (fold, cat), stats["n"].to_numpy().astype(np.float64))
     for j in range(n_y):
-        np.add.at(s[:, :, j], (fold, cat), stats[f"s{j}"].to_numpy()[keep])
-        np.add.at(q[:, :, j], (fold, cat), stats[f"q{j}"].to_numpy()[keep])
+        np.add.at(s[:, :, j], (fold, cat), stats[f"s{j}"].to_numpy())
+        np.add.at(q[:, :, j], (fold, cat), _squares(stats, j))
     return Sums(n, s, q)
 
 
@@ -225,7 +241,7 @@ def fold_totals(totals: pl.DataFrame, n_folds: int, n_y: int) -> Sums:
     n[fold] = totals["n"].to_numpy()
     for j in range(n_y):
         s[fold, j] = totals[f"s{j}"].to_numpy()
-        q[fold, j] = totals[f"q{j}"].to_numpy()
+        q[fold, j] = _squares(totals, j)
     return Sums(n, s, q)
 
 
