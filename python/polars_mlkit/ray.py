@@ -72,6 +72,8 @@ def fit(scaler: FittedTransformer, dataset: Dataset) -> Any:
     (bit for bit; its likelihood search reads every value at each step).
     ``OneHotEncoder`` and ``OrdinalEncoder`` count categories per block and
     add the counts (their categories equal the in-memory fit's).
+    ``TargetEncoder`` needs its target, which a Dataset fit does not have:
+    fit it in memory or on a LazyFrame and apply it here with :func:`transform`.
 
     Parameters
     ----------
