@@ -205,6 +205,9 @@ def test_splitter_splits_and_fold_column_equal_sklearn() -> None:
     assert_frame_equal(out.select("fold", "target"), with_fold.select("fold", "target"))
     np.testing.assert_allclose(out.drop("fold", "target").to_numpy(), crossed, **TOL)
     assert enc.feature_names_in_.tolist() == ["s", "i", "f", "b"]
+    # fit alone leaves the fold column out of the features too, and needs no fold column.
+    assert pmk.TargetEncoder(cv="fold").fit(with_fold, "target").columns_ == ["s", "i", "f", "b"]
+    assert pmk.TargetEncoder(cv="fold").fit(df, y).columns_ == ["s", "i", "f", "b"]
 
 
 def test_same_random_state_same_numbers_and_differs_from_another() -> None:

@@ -363,9 +363,9 @@ class TargetEncoder(FittedTransformer):
                 )
                 raise ValueError(msg)
             data = frame.with_columns(series)
-        fold_column = options["cv"] if cross and isinstance(options["cv"], str) else None
-        skip = [n for n in (target_name, fold_column) if n is not None]
-        if fold_column is not None and fold_column not in schema:
+        fold_column = options["cv"] if isinstance(options["cv"], str) else None
+        skip = [n for n in (target_name, fold_column) if n is not None and n in schema]
+        if cross and fold_column is not None and fold_column not in schema:
             msg = f"{function}: the fold column {fold_column!r} is not in the frame"
             raise pl.exceptions.ColumnNotFoundError(msg)
         kinds = self._kinds(schema, options, skip, function)
