@@ -419,3 +419,59 @@ def test_bad_input_is_a_clear_error() -> None:
         pmk.TargetEncoder(shuffle=False, random_state=0, columns="c").fit_transform(good, "y")
     with pytest.raises(ValueError, match="target_type must be one of"):
         pmk.TargetEncoder(target_type="ordinal").fit(good, "y")
+
+
+@pytest.mark.parametrize("target_type", ["continuous", "binary"])
+@pytest.mark.parametrize("smooth", ["auto", 0.0, 2.0])
+def test_many_rare_categories_equal_sklearn(target_type: str, smooth: Any) -> None:
+    # Categories seen in one fold only: their out-of-fold count is zero.
+    rng = np.random.default_rng(21)
+    codes = rng.integers(0, 300, 600)
+    X = codes.reshape(-1, 1)
+    y = targets(600, seed=5)[target_type]
+    fitted, crossed = sk(X, y, smooth=smooth, random_state=9)
+    me = pmk.TargetEncoder(smooth=smooth, random_state=9)
+    np.testing.assert_allclose(me.fit_transform(pl.DataFrame({"c": codes}), y), crossed, **TOL)
+    assert_like_sklearn(me, fitted)
+
+
+def test_constant_target_single_category_and_float32() -> None:
+    df = pl.DataFrame(
+        {"c": ["a"] * 6, "f": pl.Series([0.5, 1.5, 0.5, None, 1.5, 0.5], dtype=pl.Float32)}
+    )
+    X = np.empty((6, 2), dtype=object)
+    X[:, 0] = "a"
+    X[:, 1] = df["f"].fill_null(np.nan).to_numpy().astype(np.float64)
+    for y in (np.full(6, 2.5), np.array([0.1, 0.7, 0.2, 0.9, 0.4, 0.3])):
+        fitted, crossed = sk(X, y, cv=2, random_state=0)
+        me = pmk.TargetEncoder(cv=2, random_state=0)
+        np.testing.assert_allclose(me.fit_transform(df, y).to_numpy(), crossed, **TOL)
+        assert_like_sklearn(me, fitted)
+        np.testing.assert_allclose(me.transform(df).to_numpy(), fitted.transform(X), **TOL)
+
+
+def test_in_a_pipeline_with_polars_output() -> None:
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+
+    df, _ = generated(300)
+    y = targets(300)["continuous"]
+    pipe = make_pipeline(pmk.TargetEncoder(random_state=0), LinearRegression()).fit(df, y)
+    ref = make_pipeline(
+        SkTargetEncoder(cv=KFold(5, shuffle=True, random_state=0)), LinearRegression()
+    )
+    ref.fit(generated(300)[1], y)
+    np.testing.assert_allclose(pipe.predict(df), ref.predict(generated(300)[1]), rtol=1e-9)
+    enc = pmk.TargetEncoder().set_output(transform="polars")
+    _, X = generated(50)
+    assert isinstance(enc.fit_transform(X, targets(50)["binary"]), pl.DataFrame)
+
+
+def test_empty_input_is_an_error() -> None:
+    empty = pl.DataFrame(
+        {"c": pl.Series([], dtype=pl.String), "y": pl.Series([], dtype=pl.Float64)}
+    )
+    with pytest.raises(ValueError, match="0 sample"):
+        pmk.TargetEncoder().fit(empty, "y")
+    with pytest.raises(ValueError, match="0 sample"):
+        pmk.TargetEncoder().fit_transform(empty, "y")
