@@ -87,7 +87,8 @@ class TargetEncoder(FittedTransformer):
         a continuous target, ``StratifiedKFold`` otherwise, with
         ``shuffle`` and ``random_state``), a scikit-learn splitter, an
         iterable of ``(train, test)`` index arrays, or the name of a column
-        holding each row's fold number 0..cv-1 (it is not encoded).
+        holding each row's fold number 0..cv-1 (it is not encoded, by
+        ``fit`` either).
     categories
         ``"auto"`` (the values seen, sorted) or one list per encoded column,
         as scikit-learn's ``categories``; values outside it are unknown.
@@ -108,8 +109,10 @@ class TargetEncoder(FittedTransformer):
     - Encoded columns become Float64 and replace their source column where
       it stood; a multiclass target gives one column per class, named
       ``{column}_{class}`` (scikit-learn's ``get_feature_names_out``).
-    - ``fit`` on a LazyFrame with a named target reads it in one streaming
-      pass (memory: the distinct categories). ``fit_transform`` must give
+    - ``fit`` on a LazyFrame with a named target stays out of core: a pass
+      for the target's type (and classes), then one for the statistics,
+      counts, sums and sums of squares per category, all columns at once
+      (memory: the distinct categories). ``fit_transform`` must give
       every row its fold, so it collects a LazyFrame and returns a
       LazyFrame over the result; ``y`` given as data with a LazyFrame also
       collects it.
@@ -118,6 +121,9 @@ class TargetEncoder(FittedTransformer):
       categories counts as the first category; in ``fit_transform`` every
       row of such a value gets the target mean of the last fold's training
       rows (``transform`` gives it ``target_mean_``).
+    - The statistics are sums (a continuous target's around its mean), the
+      cross-fitted ones the totals minus each fold's: the numbers equal
+      scikit-learn's to rounding (about 1e-15), not bit for bit.
     - Explicit splits must be partitions: each row in one test fold and each
       train part every other row (the encodings of fold ``k`` are fitted on
       all the other folds).
