@@ -475,3 +475,28 @@ def test_empty_input_is_an_error() -> None:
         pmk.TargetEncoder().fit(empty, "y")
     with pytest.raises(ValueError, match="0 sample"):
         pmk.TargetEncoder().fit_transform(empty, "y")
+
+
+@pytest.mark.parametrize("dtype", ["bool", "categorical", "enum", "string", "int8", "float"])
+def test_target_dtypes_equal_sklearn(dtype: str) -> None:
+    df, X = generated(240)
+    rng = np.random.default_rng(13)
+    labels = rng.choice(np.array(["x", "y"] if dtype == "bool" else ["x", "y", "z"]), 240)
+    y = {
+        "bool": pl.Series(labels == "x"),
+        "categorical": pl.Series(labels).cast(pl.Categorical),
+        "enum": pl.Series(labels).cast(pl.Enum(["z", "y", "x"])),
+        "string": pl.Series(labels),
+        "int8": pl.Series(labels).replace_strict(["x", "y", "z"], [5, -1, 2], return_dtype=pl.Int8),
+        "float": pl.Series(labels).replace_strict(["x", "y", "z"], [5.0, -1.0, 2.0]),
+    }[dtype]
+    # scikit-learn's own kernel takes no int8 target: it gets the same values as int64.
+    if dtype in ("bool", "int8", "float"):
+        plain = y.cast(pl.Int64).to_numpy() if dtype == "int8" else y.to_numpy()
+    else:
+        plain = y.cast(pl.String).to_numpy()
+    fitted, crossed = sk(X, plain, cv=3, random_state=2)
+    me = pmk.TargetEncoder(cv=3, random_state=2)
+    np.testing.assert_allclose(me.fit_transform(df, y).to_numpy(), crossed, **TOL)
+    assert_like_sklearn(me, fitted)
+    assert me.get_feature_names_out().tolist() == fitted.get_feature_names_out(df.columns).tolist()
