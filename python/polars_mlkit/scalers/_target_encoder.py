@@ -22,8 +22,8 @@ import numpy.typing as npt
 import polars as pl
 
 from polars_mlkit import _checks
-from polars_mlkit._encode import MISSING_IS_UNKNOWN, CodeTable, codes_expr
-from polars_mlkit.scalers._categories import FittedColumn, fitted_column, kind_of
+from polars_mlkit._encode import codes_expr
+from polars_mlkit.scalers._categories import fitted_column, kind_of
 from polars_mlkit.scalers._encoder_base import _plain_list
 from polars_mlkit.scalers._encoder_inputs import encoder_input
 from polars_mlkit.scalers._fitted import FittedTransformer
@@ -40,10 +40,12 @@ from polars_mlkit.scalers._target_stats import (
     FOLD,
     TARGET,
     TARGET_TYPES,
+    code_table,
     cross_tables,
     encodings,
     fold_arrays,
     fold_totals,
+    positions,
     resolve_target,
     statistics,
     target_moments,
@@ -51,13 +53,6 @@ from polars_mlkit.scalers._target_stats import (
 )
 
 TargetType: TypeAlias = Literal["auto", "binary", "continuous", "multiclass"]
-
-
-def _table(column: FittedColumn) -> CodeTable:
-    """Codes 0..C-1 for the categories (missing last), C for anything else."""
-    n = len(column.values)
-    missing = n if column.missing else MISSING_IS_UNKNOWN
-    return CodeTable(column.values, list(range(n)), missing, column.n_categories, [])
 
 
 @register
@@ -324,7 +319,7 @@ class TargetEncoder(FittedTransformer):
         self._state = state
         out: dict[str, list[pl.Series]] = {}
         codes = data.select(
-            [codes_expr(pl.col(c.name), _table(c), c.kind, function) for c in state.columns]
+            [codes_expr(pl.col(c.name), code_table(c), c.kind, function) for c in state.columns]
         )
         for i, column in enumerate(state.columns):
             table = cross[i]  # [fold, category (+ unknown), y]
@@ -416,8 +411,8 @@ class TargetEncoder(FittedTransformer):
             columns.append(column)
             # As scikit-learn's fit (its unknown codes are 0): a value outside
             # the given categories counts as the first category.
-            positions = _positions(column, found["value"]).fill_null(0)
-            per_fold.append(fold_arrays(found, positions, column.n_categories, n_folds, n_y))
+            where = positions(column, found["value"]).fill_null(0)
+            per_fold.append(fold_arrays(found, where, column.n_categories, n_folds, n_y))
         by_fold = fold_totals(totals, n_folds, n_y)
         mean, variance = target_moments(by_fold.total(), target.center)
         smooth = None if options["smooth"] == "auto" else options["smooth"]
@@ -524,7 +519,7 @@ class TargetEncoder(FittedTransformer):
         function = self._name("transform")
         out = {}
         for column, table in zip(state.columns, state.encodings, strict=True):
-            codes = codes_expr(pl.col(column.name), _table(column), column.kind, function)
+            codes = codes_expr(pl.col(column.name), code_table(column), column.kind, function)
             old = list(range(column.n_categories + 1))
             out[column.name] = [
                 codes.replace_strict(
@@ -658,20 +653,3 @@ class TargetEncoder(FittedTransformer):
         options = encoder._checked_options(f"{cls.__name__}._from_sklearn")
         encoder._state = state_from_sklearn(fitted, options)
         return encoder
-
-
-def _positions(column: FittedColumn, values: pl.Series) -> pl.Series:
-    """Each value's category position (missing: the last), null where it is none."""
-    keys = pl.DataFrame(
-        {
-            "value": pl.Series(column.values, dtype=values.dtype),
-            "position": pl.Series(range(len(column.values)), dtype=pl.Int64),
-        }
-    )
-    found = values.to_frame("value").join(keys, on="value", how="left", maintain_order="left")
-    missing = len(column.values) if column.missing else None
-    return found.select(
-        pl.when(pl.col("value").is_null())
-        .then(pl.lit(missing, dtype=pl.Int64))
-        .otherwise(pl.col("position"))
-    ).to_series()

@@ -23,7 +23,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from polars_mlkit.scalers._categories import value_expr
+from polars_mlkit._encode import MISSING_IS_UNKNOWN, CodeTable
+from polars_mlkit.scalers._categories import FittedColumn, value_expr
 from polars_mlkit.scalers._inputs import Frame
 
 #: The target and fold columns a fit adds to the frame it reads.
@@ -189,6 +190,30 @@ def statistics(
     queries.append(summed.group_by(FOLD).agg(aggs))
     found = pl.collect_all(queries)
     return found[:-1], found[-1]
+
+
+def code_table(column: FittedColumn) -> CodeTable:
+    """Codes 0..C-1 for the categories (missing last), C for anything else."""
+    n = len(column.values)
+    missing = n if column.missing else MISSING_IS_UNKNOWN
+    return CodeTable(column.values, list(range(n)), missing, column.n_categories, [])
+
+
+def positions(column: FittedColumn, values: pl.Series) -> pl.Series:
+    """Each value's category position (missing: the last), null where it is none."""
+    keys = pl.DataFrame(
+        {
+            "value": pl.Series(column.values, dtype=values.dtype),
+            "position": pl.Series(range(len(column.values)), dtype=pl.Int64),
+        }
+    )
+    found = values.to_frame("value").join(keys, on="value", how="left", maintain_order="left")
+    missing = len(column.values) if column.missing else None
+    return found.select(
+        pl.when(pl.col("value").is_null())
+        .then(pl.lit(missing, dtype=pl.Int64))
+        .otherwise(pl.col("position"))
+    ).to_series()
 
 
 @dataclass
