@@ -2528,6 +2528,129 @@ def section_pipeline(cfg: Config) -> Section:
     return sec
 
 
+def section_target_encoder(cfg: Config) -> Section:
+    """TargetEncoder on a String column of 20 categories: the cross-fitted
+    ``fit_transform`` plus ``transform`` against scikit-learn's on the same
+    rows and the same folds (an int ``cv`` drawn by both, and a fold column
+    against scikit-learn's ``PredefinedSplit``), and ``fit`` + ``transform``
+    against scikit-learn's and polars-ds' ``target_encode``."""
+    from sklearn.model_selection import KFold, PredefinedSplit
+    from sklearn.preprocessing import TargetEncoder
+
+    sec = Section("TargetEncoder")
+    rng = np.random.default_rng(SEED + 29)
+    n = 200_000 if cfg.quick else 2_000_000
+    levels = [f"city_{i:02d}" for i in range(20)]
+    values = np.array(levels, dtype=object)[rng.integers(0, 20, n)]
+    effect = rng.normal(0.0, 1.0, 20)[rng.integers(0, 20, n)]
+    y = effect + rng.normal(0.0, 1.0, n)
+    folds = rng.integers(0, 5, n)
+    df = pl.DataFrame({"c": pl.Series(values.tolist(), dtype=pl.String)})
+    with_folds = df.with_columns(fold=pl.Series(folds), y=pl.Series(y))
+    X = values.reshape(-1, 1)
+    size = f"{fmt_size(n)} rows, 20 categories, 5 folds"
+    repeat = cfg.repeat if cfg.quick else 5
+
+    def first_column(a: Any, b: Any) -> str:
+        mine = (a.collect() if isinstance(a, pl.LazyFrame) else a).get_column("c")
+        return max_abs_diff(mine, b[:, 0] if isinstance(b, np.ndarray) else b.get_column("c"))
+
+    def pmk_int() -> pl.DataFrame:
+        enc = pmk.TargetEncoder(cv=5, random_state=0)
+        out = enc.fit_transform(df, y)
+        enc.transform(df)
+        return out
+
+    def sk_int() -> np.ndarray:
+        enc = TargetEncoder(cv=KFold(5, shuffle=True, random_state=0))
+        out = enc.fit_transform(X, y)
+        enc.transform(X)
+        return out
+
+    compare(
+        sec,
+        "TargetEncoder(cv=5, random_state=0).fit_transform + transform",
+        size + " (String)",
+        pmk_int,
+        [Baseline("scikit-learn TargetEncoder (same folds)", sk_int, 10.0, "≥ 10x")],
+        repeat,
+        check=first_column,
+    )
+
+    def pmk_fold() -> pl.DataFrame:
+        enc = pmk.TargetEncoder(cv="fold")
+        out = enc.fit_transform(with_folds, "y")
+        enc.transform(with_folds)
+        return out
+
+    def sk_fold() -> np.ndarray:
+        enc = TargetEncoder(cv=PredefinedSplit(folds))
+        out = enc.fit_transform(X, y)
+        enc.transform(X)
+        return out
+
+    compare(
+        sec,
+        'TargetEncoder(cv="fold").fit_transform + transform (a fold column)',
+        size + " (String)",
+        pmk_fold,
+        [Baseline("scikit-learn TargetEncoder(cv=PredefinedSplit)", sk_fold, 10.0, "≥ 10x")],
+        repeat,
+        check=first_column,
+    )
+
+    def pmk_fit() -> pl.DataFrame:
+        enc = pmk.TargetEncoder(columns="c").fit(with_folds, "y")
+        out: pl.DataFrame = enc.transform(with_folds)
+        return out
+
+    baselines = [
+        Baseline(
+            "scikit-learn TargetEncoder().fit(X, y).transform(X)",
+            lambda: TargetEncoder().fit(X, y).transform(X),
+            10.0,
+            "≥ 10x",
+        )
+    ]
+    try:
+        from polars_ds.pipeline.transforms import target_encode
+
+        baselines.append(
+            Baseline(
+                "polars-ds target_encode (fit + transform; its own formula)",
+                lambda: with_folds.with_columns(
+                    target_encode(with_folds, ["c"], target="y", default="mean")
+                ),
+                1.0,
+                "≥ 1x",
+            )
+        )
+    except ImportError:
+        baselines.append(Baseline("polars-ds target_encode (not installed)", None, 1.0, "≥ 1x"))
+
+    def fit_check(a: Any, b: Any) -> str:
+        if isinstance(b, pl.DataFrame):
+            return "n/a (polars-ds encodes another way)"
+        return first_column(a, b)
+
+    compare(
+        sec,
+        'TargetEncoder(columns="c").fit(df, "y").transform(df)',
+        fmt_size(n) + " rows, 20 categories (String)",
+        pmk_fit,
+        baselines,
+        repeat,
+        check=fit_check,
+    )
+    sec.notes.append(
+        "fit_transform is cross-fitted: each row encoded by the fit on the other folds, the "
+        "folds being scikit-learn's (KFold(5, shuffle=True, random_state=0), drawn by both; "
+        "and the same fold column). polars-ds' target_encode is not cross-fitted and uses "
+        "category_encoders' smoothing, so only its time compares."
+    )
+    return sec
+
+
 # --------------------------------------------------------------------------- #
 # main
 # --------------------------------------------------------------------------- #
@@ -2548,6 +2671,7 @@ SECTIONS: dict[str, Callable[[Config], Section]] = {
     "encoders": section_encoders,
     "imputer": section_imputer,
     "pipeline": section_pipeline,
+    "target_encoder": section_target_encoder,
 }
 
 

@@ -154,6 +154,19 @@ def test_encoder_fit_and_transform_on_blocks_equal_in_memory(make: Any, data: pl
         pmk_ray.transform(fitted, dataset(frame), inverse=True)
 
 
+@pytest.mark.parametrize("target", ["x", "g"], ids=["continuous", "multiclass"])
+def test_target_encoder_transform_on_blocks_equals_in_memory(
+    target: str, data: pl.DataFrame
+) -> None:
+    frame = data.with_columns(pl.col("x").fill_null(0.0).fill_nan(0.0), k=pl.col("id").str.slice(5))
+    columns = ["k"] if target == "g" else ["g", "k"]
+    fitted = pmk.TargetEncoder(columns=columns).fit(frame, target)
+    got = to_polars(pmk_ray.transform(fitted, dataset(frame, blocks=3)))
+    assert_frame_equal(got, fitted.transform(frame))
+    with pytest.raises(TypeError, match="needs a target y"):
+        pmk_ray.fit(pmk.TargetEncoder(), dataset(frame))
+
+
 def test_with_columns_ml_expressions(data: pl.DataFrame) -> None:
     q = [1.0, -0.5, 0.25, 0.0, 2.0, -1.0, 0.5, 0.1]
     exprs = [

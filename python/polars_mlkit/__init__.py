@@ -31,6 +31,7 @@ from polars_mlkit.scalers import (  # noqa: E402
     RobustScaler,
     SimpleImputer,
     StandardScaler,
+    TargetEncoder,
     load,
     load_scaler,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "RobustScaler",
     "SimpleImputer",
     "StandardScaler",
+    "TargetEncoder",
     "__version__",
     "cosine_similarity",
     "cpu_info",

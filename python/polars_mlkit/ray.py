@@ -84,6 +84,8 @@ def fit(scaler: FittedTransformer, dataset: Dataset) -> Any:
     median passes of ``RobustScaler`` (``median``). A
     ``Pipeline`` fits its stages in order, each over the blocks with the
     steps fitted before it applied (independent steps share the passes).
+    ``TargetEncoder`` needs its target, which a Dataset fit does not have:
+    fit it in memory or on a LazyFrame and apply it here with :func:`transform`.
 
     Parameters
     ----------

@@ -60,6 +60,10 @@ Decisions (where scikit-learn or the design is silent):
 #   _imputer_exprs  the imputer's transform expressions
 #   _imputer_json the imputer's JSON text; the state of a scikit-learn imputer
 #   _imputer      SimpleImputer
+#   _target_stats the target encoder's target, statistics and encodings
+#   _target_folds the target encoder's cross-fitting folds (scikit-learn's)
+#   _target_json  the target encoder's fitted state and JSON, from scikit-learn
+#   _target_encoder  TargetEncoder
 #   polars_mlkit._batches  map_batches over LazyFrames (shared with search)
 #   polars_mlkit._checks   the argument checks shared with the free functions
 
@@ -80,6 +84,7 @@ from polars_mlkit.scalers._gaussian import PowerTransformer, QuantileTransformer
 from polars_mlkit.scalers._imputer import SimpleImputer
 from polars_mlkit.scalers._json import FORMAT, FORMAT_VERSION, load_scaler
 from polars_mlkit.scalers._registry import load
+from polars_mlkit.scalers._target_encoder import TargetEncoder
 
 __all__ = [
     "FORMAT",
@@ -99,6 +104,7 @@ __all__ = [
     "Scaler",
     "SimpleImputer",
     "StandardScaler",
+    "TargetEncoder",
     "fit_in_passes",
     "load",
     "load_scaler",
