@@ -4,9 +4,10 @@ A logistic regression after affine scalers and one-hot encoders is linear in
 the raw columns: ``w · (x - mean) / scale`` is ``(w / scale) · x`` plus a
 constant, and the weights of a column's one-hot outputs are one weight per
 category. :func:`fused_scores` folds such a pipeline into one call of the
-extension's ``linear_scores`` over the raw numeric columns and one
-per-category weight column per categorical column — no scaled or one-hot
-columns are ever materialised. It gives ``None`` for any pipeline it cannot
+extension's ``linear_scores`` over the raw numeric columns and, for each
+categorical column, a table of weights per category that the extension
+looks up in the same pass — no scaled or one-hot column is ever
+materialised. It gives ``None`` for any pipeline it cannot
 fold (a clipping scaler, per-group parameters, an encoder that must raise
 on unknown categories, float categories, a step of another kind), and the
 pipeline then scores step by step.
@@ -212,25 +213,25 @@ def _expression(folded: _Folded, constant: npt.NDArray[np.float64], link: str) -
         features.append(pl.col(name))
         for k in range(folded.outputs):
             weights[k].append(float(w[k]))
+    tables = []
     for name, (encoder, vector) in folded.categories.items():
         lookup = _lookup(encoder, _position(encoder, name))
-        source = pl.col(name)
-        if lookup.values and isinstance(lookup.values[0], str):
-            source = source.cast(pl.String)
-        for k in range(folded.outputs):
-            weight = source.replace_strict(
-                lookup.values,
-                (lookup.per_value @ vector[k]).tolist(),
-                default=float(lookup.unseen @ vector[k]),
-                return_dtype=pl.Float64,
-            )
-            features.append(weight.fill_null(float(lookup.null @ vector[k])))
-            for j in range(folded.outputs):
-                weights[j].append(1.0 if j == k else 0.0)
+        # One row of weights per value, then an unseen value's, then a null's.
+        rows = np.vstack([lookup.per_value, lookup.unseen, lookup.null]) @ vector.T
+        values = lookup.values
+        keys = "text" if values and isinstance(values[0], str) else "integers"
+        tables.append(
+            {
+                keys: [v if keys == "text" else int(v) for v in values],
+                "weights": [float(w) for w in rows.ravel()],
+            }
+        )
+        features.append(pl.col(name))
     kwargs = {
         "function": "Pipeline",
         "weights": [w for row in weights for w in row],
         "intercept": [float(c) for c in constant],
         "link": link,
+        "tables": tables,
     }
     return call_plugin("linear_scores", features, kwargs, is_elementwise=True)

@@ -11,7 +11,9 @@ use pyo3_polars::derive::polars_expr;
 use serde::Deserialize;
 
 use super::vector::vector_series_of;
-use crate::kernels::linear::{scores, Feature, Link, Model};
+use crate::kernels::categories::{CodeTable, Missing, Unknown};
+use crate::kernels::linear::{scores, Feature, Link, Lookup, Model};
+use crate::kernels::parallel;
 
 #[derive(Deserialize)]
 struct LinearKwargs {
@@ -22,7 +24,102 @@ struct LinearKwargs {
     intercept: Vec<f64>,
     /// "identity", "logistic" or "softmax".
     link: String,
+    /// Categorical columns (the inputs after the features), one table each.
+    #[serde(default)]
+    tables: Vec<TableKwargs>,
 }
+
+/// A categorical column's weights: one row of `outputs` numbers per value,
+/// then a row for an unseen value and a row for a null.
+#[derive(Deserialize)]
+struct TableKwargs {
+    #[serde(default)]
+    text: Option<Vec<String>>,
+    #[serde(default)]
+    integers: Option<Vec<i64>>,
+    weights: Vec<f64>,
+}
+
+impl TableKwargs {
+    fn values(&self) -> usize {
+        self.text
+            .as_ref()
+            .map(Vec::len)
+            .or(self.integers.as_ref().map(Vec::len))
+            .unwrap_or(0)
+    }
+
+    /// Each row's weight row: its value's, `values` for an unseen value,
+    /// `values + 1` for a null.
+    fn codes(&self, series: &Series, function: &str) -> PolarsResult<Vec<u32>> {
+        let values = self.values();
+        let (unseen, null) = (values as u32, values as u32 + 1);
+        let missing = Missing::Code(Some(null));
+        let unknown = Unknown::Code(Some(unseen));
+        let duplicate = |_| polars_err!(ComputeError: "{function}: duplicate category");
+        let rows = series.len();
+        let blocks = rows.div_ceil(CODE_BLOCK);
+        let parts = match (&self.text, &self.integers) {
+            (Some(text), _) => {
+                let table = CodeTable::new(
+                    text.iter().map(String::as_str),
+                    &(0..values as u32).map(Some).collect::<Vec<_>>(),
+                    missing,
+                    unknown,
+                )
+                .map_err(duplicate)?;
+                let strings = series.cast(&DataType::String)?.rechunk();
+                let ca = strings.str()?;
+                let Some(array) = ca.downcast_iter().next() else {
+                    return Ok(Vec::new());
+                };
+                parallel::blocks(blocks, |b| {
+                    let range = b * CODE_BLOCK..((b + 1) * CODE_BLOCK).min(rows);
+                    range
+                        .map(|i| {
+                            table
+                                .code(array.get(i).as_ref())
+                                .ok()
+                                .flatten()
+                                .unwrap_or(unseen)
+                        })
+                        .collect::<Vec<u32>>()
+                })
+            }
+            (None, Some(integers)) => {
+                let table = CodeTable::new(
+                    integers.iter().copied(),
+                    &(0..values as u32).map(Some).collect::<Vec<_>>(),
+                    missing,
+                    unknown,
+                )
+                .map_err(duplicate)?;
+                let numbers = series.cast(&DataType::Int64)?.rechunk();
+                let ca = numbers.i64()?;
+                let Some(array) = ca.downcast_iter().next() else {
+                    return Ok(Vec::new());
+                };
+                parallel::blocks(blocks, |b| {
+                    let range = b * CODE_BLOCK..((b + 1) * CODE_BLOCK).min(rows);
+                    range
+                        .map(|i| {
+                            table
+                                .code(array.get(i).as_ref())
+                                .ok()
+                                .flatten()
+                                .unwrap_or(unseen)
+                        })
+                        .collect::<Vec<u32>>()
+                })
+            }
+            (None, None) => polars_bail!(ComputeError: "{function}: a table needs its values"),
+        };
+        Ok(parts.concat())
+    }
+}
+
+/// Rows per block when codes are looked up in parallel.
+const CODE_BLOCK: usize = 1 << 14;
 
 impl LinearKwargs {
     fn model(&self) -> PolarsResult<Model<'_>> {
@@ -53,8 +150,9 @@ impl LinearKwargs {
 
 fn linear_output(fields: &[Field], kwargs: LinearKwargs) -> PolarsResult<Field> {
     let model = kwargs.model()?;
+    let numeric = fields.len().saturating_sub(kwargs.tables.len());
     check_inputs(
-        fields.iter().map(|f| (f.name(), f.dtype())),
+        fields[..numeric].iter().map(|f| (f.name(), f.dtype())),
         &model,
         &kwargs.function,
     )?;
@@ -115,14 +213,40 @@ fn feature_of(series: &Series) -> PolarsResult<Feature<'_>> {
 fn linear_scores(inputs: &[Series], kwargs: LinearKwargs) -> PolarsResult<Series> {
     let function = kwargs.function.as_str();
     let model = kwargs.model()?;
+    let numeric = inputs.len().saturating_sub(kwargs.tables.len());
+    let (feature_inputs, table_inputs) = inputs.split_at(numeric);
     check_inputs(
-        inputs.iter().map(|s| (s.name(), s.dtype())),
+        feature_inputs.iter().map(|s| (s.name(), s.dtype())),
         &model,
         function,
     )?;
     let rows = inputs.iter().map(|s| s.len()).max().unwrap_or(0);
-    let mut columns = Vec::with_capacity(inputs.len());
-    for series in inputs {
+    let mut codes = Vec::with_capacity(table_inputs.len());
+    for (table, series) in kwargs.tables.iter().zip(table_inputs) {
+        if table.weights.len() != (table.values() + 2) * model.outputs {
+            polars_bail!(ComputeError: "{function}: a table's weights do not fit its values");
+        }
+        let series = match series.len() {
+            1 if rows != 1 => series.new_from_index(0, rows),
+            _ => series.clone(),
+        };
+        let found = table.codes(&series, function)?;
+        if found.len() != rows {
+            polars_bail!(ShapeMismatch:
+                "{function}: column {:?} has {} rows, expected {rows}", series.name(), found.len());
+        }
+        codes.push(found);
+    }
+    let lookups: Vec<Lookup<'_>> = codes
+        .iter()
+        .zip(&kwargs.tables)
+        .map(|(codes, table)| Lookup {
+            codes,
+            weights: &table.weights,
+        })
+        .collect();
+    let mut columns = Vec::with_capacity(feature_inputs.len());
+    for series in feature_inputs {
         let series = match series.len() {
             1 if rows != 1 => series.new_from_index(0, rows),
             len if len == rows => series.clone(),
@@ -136,7 +260,7 @@ fn linear_scores(inputs: &[Series], kwargs: LinearKwargs) -> PolarsResult<Series
         .iter()
         .map(feature_of)
         .collect::<PolarsResult<Vec<_>>>()?;
-    let values = scores(&features, &model, rows);
+    let values = scores(&features, &lookups, &model, rows);
     let name = inputs
         .first()
         .map(|s| s.name().clone())

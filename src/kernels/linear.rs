@@ -4,10 +4,20 @@
 //! fitted linear or logistic regression. One pass over the feature columns
 //! in blocks of rows, each block's scores kept in cache; blocks in parallel.
 
+use std::sync::Mutex;
+
 use super::parallel;
 
 /// Rows per block: one block's scores (`outputs` × this) stay in L1/L2.
 const BLOCK_ROWS: usize = 2048;
+
+/// A categorical column's contribution: each row's code picks one row of
+/// `weights` (`codes.len()` rows × `outputs`, row-major), added as is.
+#[derive(Clone, Copy)]
+pub struct Lookup<'a> {
+    pub codes: &'a [u32],
+    pub weights: &'a [f64],
+}
 
 /// One feature column's values (nulls are handled by the caller).
 #[derive(Clone, Copy)]
@@ -107,26 +117,41 @@ impl Model<'_> {
 }
 
 /// The output of `model` for `rows` rows of `features` (one slice per
-/// feature, each at least `rows` long): `rows × link.width(outputs)`,
-/// row-major.
-pub fn scores(features: &[Feature<'_>], model: &Model<'_>, rows: usize) -> Vec<f64> {
+/// feature, each at least `rows` long) and of `lookups` (categorical
+/// columns, their weights added after the features'):
+/// `rows × link.width(outputs)`, row-major.
+pub fn scores(
+    features: &[Feature<'_>],
+    lookups: &[Lookup<'_>],
+    model: &Model<'_>,
+    rows: usize,
+) -> Vec<f64> {
     let width = model.link.width(model.outputs);
-    let blocks = rows.div_ceil(BLOCK_ROWS);
-    let parts = parallel::blocks(blocks, |b| {
-        let start = b * BLOCK_ROWS;
-        let len = BLOCK_ROWS.min(rows - start);
-        block_scores(features, model, start, len)
+    let mut out = vec![0.0f64; rows * width];
+    let parts: Vec<Mutex<&mut [f64]>> =
+        out.chunks_mut(BLOCK_ROWS * width).map(Mutex::new).collect();
+    parallel::blocks(parts.len(), |b| {
+        if let Some(Ok(mut target)) = parts.get(b).map(Mutex::lock) {
+            let start = b * BLOCK_ROWS;
+            block_scores(features, lookups, model, start, &mut target);
+        }
     });
-    let mut out = Vec::with_capacity(rows * width);
-    for part in parts {
-        out.extend_from_slice(&part);
-    }
+    drop(parts);
     out
 }
 
-fn block_scores(features: &[Feature<'_>], model: &Model<'_>, start: usize, len: usize) -> Vec<f64> {
+/// One block's output (`target.len() / width` rows from `start`).
+fn block_scores(
+    features: &[Feature<'_>],
+    lookups: &[Lookup<'_>],
+    model: &Model<'_>,
+    start: usize,
+    target: &mut [f64],
+) {
     let k = model.outputs;
     let n = model.features();
+    let width = model.link.width(k);
+    let len = target.len() / width.max(1);
     // Score-major: acc[o * len + i] is output o of row start + i.
     let mut acc = vec![0.0f64; k * len];
     for (j, feature) in features.iter().enumerate().take(n) {
@@ -135,17 +160,41 @@ fn block_scores(features: &[Feature<'_>], model: &Model<'_>, start: usize, len: 
             feature.add_scaled(start, w, lane);
         }
     }
-    let width = model.link.width(k);
-    let mut out = vec![0.0f64; len * width];
-    let mut row_scores = vec![0.0f64; k];
-    for i in 0..len {
-        for (o, s) in row_scores.iter_mut().enumerate() {
-            *s = acc[o * len + i] + model.intercept[o];
+    for lookup in lookups {
+        let codes = &lookup.codes[start..start + len];
+        for (o, lane) in acc.chunks_mut(len.max(1)).enumerate() {
+            for (a, &code) in lane.iter_mut().zip(codes) {
+                *a += lookup
+                    .weights
+                    .get(code as usize * k + o)
+                    .copied()
+                    .unwrap_or(0.0);
+            }
         }
-        let target = &mut out[i * width..(i + 1) * width];
-        apply_link(model.link, &row_scores, target);
     }
-    out
+    match (model.link, k) {
+        (Link::Identity, 1) => {
+            for (t, &a) in target.iter_mut().zip(&acc) {
+                *t = a + model.intercept[0];
+            }
+        }
+        (Link::Logistic, _) => {
+            for (pair, &a) in target.chunks_exact_mut(2).zip(&acc) {
+                let p = 1.0 / (1.0 + (-(a + model.intercept[0])).exp());
+                pair[0] = 1.0 - p;
+                pair[1] = p;
+            }
+        }
+        _ => {
+            let mut row_scores = vec![0.0f64; k];
+            for (i, row) in target.chunks_exact_mut(width).enumerate() {
+                for (o, s) in row_scores.iter_mut().enumerate() {
+                    *s = acc[o * len + i] + model.intercept[o];
+                }
+                apply_link(model.link, &row_scores, row);
+            }
+        }
+    }
 }
 
 /// The link of one row's scores, into `target` (`link.width(scores.len())` long).
@@ -226,7 +275,7 @@ mod tests {
                 link,
             };
             assert!(model.is_consistent());
-            let got = scores(&features, &model, rows);
+            let got = scores(&features, &[], &model, rows);
             let width = link.width(outputs);
             assert_eq!(got.len(), rows * width);
             for row in [0, 1, BLOCK_ROWS - 1, BLOCK_ROWS, rows - 1] {
@@ -236,6 +285,38 @@ mod tests {
                     want.as_slice(),
                     "{link:?} {row}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn lookups_add_their_rows_weights_after_the_features() {
+        let rows = BLOCK_ROWS + 5;
+        let x: Vec<f64> = (0..rows).map(|i| i as f64 / 7.0).collect();
+        let codes: Vec<u32> = (0..rows).map(|i| (i % 4) as u32).collect();
+        // Two outputs; four code rows (e.g. three values and an unseen one).
+        let table = [0.5, -0.5, 1.0, 2.0, -3.0, 0.0, 0.25, 0.75];
+        let model = Model {
+            weights: &[2.0, -1.0],
+            intercept: &[0.1, 0.2],
+            outputs: 2,
+            link: Link::Identity,
+        };
+        let got = scores(
+            &[Feature::F64(&x)],
+            &[Lookup {
+                codes: &codes,
+                weights: &table,
+            }],
+            &model,
+            rows,
+        );
+        for row in [0, 3, BLOCK_ROWS, rows - 1] {
+            let code = codes[row] as usize;
+            for o in 0..2 {
+                let want =
+                    (0.0 + model.weights[o] * x[row] + table[code * 2 + o]) + model.intercept[o];
+                assert_eq!(got[row * 2 + o], want);
             }
         }
     }
@@ -259,6 +340,6 @@ mod tests {
             outputs: 1,
             link: Link::Identity,
         };
-        assert!(scores(&[Feature::F64(&[])], &model, 0).is_empty());
+        assert!(scores(&[Feature::F64(&[])], &[], &model, 0).is_empty());
     }
 }
