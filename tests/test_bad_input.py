@@ -847,6 +847,30 @@ def encoder_cases() -> list[Case]:
         ),
         err("load-encoder-not-json", 'pmk.load("{")', "load"),
         err("load-not-str-any", "pmk.load(1.5)", "load", types=("TypeError",)),
+        err(
+            "from-sklearn-unsupported",
+            "from sklearn.svm import SVC\npmk.from_sklearn(SVC().fit([[0.0], [1.0]], [0, 1]))",
+            "from_sklearn",
+            "SVC",
+            types=("TypeError",),
+        ),
+        err(
+            "from-sklearn-unfitted",
+            "from sklearn.preprocessing import StandardScaler\npmk.from_sklearn(StandardScaler())",
+            "not fitted",
+        ),
+        err(
+            "make-pipeline-missing-column",
+            'pmk.make_pipeline(pmk.StandardScaler(columns=["nope"]))'
+            '.fit(pl.DataFrame({"x": [1.0]}))',
+            "nope",
+        ),
+        err(
+            "make-pipeline-duplicate-names",
+            'pmk.Pipeline([("a", pmk.StandardScaler()), ("a", pmk.MinMaxScaler())])'
+            '.fit(pl.DataFrame({"x": [1.0]}))',
+            "unique",
+        ),
     ]
     for cls in ENCODER_CLASSES:
         new = f'pmk.{cls}(columns=["c"])'
@@ -1238,7 +1262,15 @@ def test_matrix_covers_every_public_function() -> None:
         if name[0].isupper() or name == "load_scaler":
             continue  # fitted scalers: covered when present (scaler_cases)
         assert f"pmk.{name}(" in covered, name
-        if name not in ("nearest", "dot_product", "knn_join", "cpu_info", "load"):
+        if name not in (
+            "nearest",
+            "dot_product",
+            "knn_join",
+            "cpu_info",
+            "load",
+            "from_sklearn",
+            "make_pipeline",
+        ):
             assert f".ml.{name}(" in covered, name
     for cls in SCALER_CLASSES + ENCODER_CLASSES:
         if hasattr(pmk, cls):
