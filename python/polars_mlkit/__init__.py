@@ -19,6 +19,7 @@ from polars_mlkit.encoding import one_hot, ordinal_encode  # noqa: E402
 from polars_mlkit.gaussian import power_transform, quantile_transform  # noqa: E402
 from polars_mlkit.multivector import maxsim  # noqa: E402
 from polars_mlkit.scalers import (  # noqa: E402
+    KBinsDiscretizer,
     MaxAbsScaler,
     MinMaxScaler,
     OneHotEncoder,
@@ -56,6 +57,7 @@ from polars_mlkit.vectors import (  # noqa: E402
 )
 
 __all__ = [
+    "KBinsDiscretizer",
     "MaxAbsScaler",
     "MinMaxScaler",
     "OneHotEncoder",

@@ -54,6 +54,10 @@ Decisions (where scikit-learn or the design is silent):
 #   _encoder_inputs, _encoder_json   encoder input kinds, the encoders' JSON
 #   _encoder_base the encoders' protocol: Encoder
 #   _encoders     OneHotEncoder and OrdinalEncoder
+#   _binning      KBinsDiscretizer's edge rules (numpy percentiles, k-means)
+#   _kbins_fit    KBinsDiscretizer's fit from batches, its fitted state
+#   _kbins_json   KBinsDiscretizer's JSON
+#   _kbins        KBinsDiscretizer
 #   polars_mlkit._batches  map_batches over LazyFrames (shared with search)
 #   polars_mlkit._checks   the argument checks shared with the free functions
 
@@ -72,6 +76,7 @@ from polars_mlkit.scalers._estimators import (
 from polars_mlkit.scalers._fitted import FittedTransformer, NotFittedError, fit_in_passes
 from polars_mlkit.scalers._gaussian import PowerTransformer, QuantileTransformer
 from polars_mlkit.scalers._json import FORMAT, FORMAT_VERSION, load_scaler
+from polars_mlkit.scalers._kbins import KBinsDiscretizer
 from polars_mlkit.scalers._registry import load
 
 __all__ = [
@@ -80,6 +85,7 @@ __all__ = [
     "Encoder",
     "FittedTransformer",
     "IncrementalScaler",
+    "KBinsDiscretizer",
     "MapBatches",
     "MaxAbsScaler",
     "MinMaxScaler",
