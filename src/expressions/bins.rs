@@ -71,24 +71,45 @@ fn bins_output(fields: &[Field], kwargs: BinsKwargs) -> PolarsResult<Field> {
     Ok(Field::new(field.name().clone(), dtype))
 }
 
-/// A row's bin: `None` for null, `Some(None)` for NaN.
-type Bin = Option<Option<u32>>;
+/// The code of a NaN value (no bin).
+const NAN_CODE: u32 = u32::MAX;
 
-fn row_bins(inputs: &[Series], kwargs: &BinsKwargs) -> PolarsResult<Vec<Bin>> {
+/// A value's bin among rising inner edges: how many are at or below it.
+#[inline]
+fn bin_of(edges: &[f64], x: f64) -> u32 {
+    if x.is_nan() {
+        return NAN_CODE;
+    }
+    // Few edges (the usual case): a branch-free count beats a search.
+    let count = if edges.len() <= 16 {
+        edges.iter().filter(|&&e| e <= x).count()
+    } else {
+        edges.partition_point(|&e| e <= x)
+    };
+    // A bin count fits u32: the edges come from a list held in memory.
+    count as u32
+}
+
+/// Each row's bin code (`NAN_CODE` for NaN; a null row's code is
+/// meaningless) and the input's validity.
+fn row_bins(
+    inputs: &[Series],
+    kwargs: &BinsKwargs,
+) -> PolarsResult<(Vec<u32>, Option<polars_arrow::bitmap::Bitmap>)> {
     let function = kwargs.function.as_str();
     let input = inputs
         .first()
         .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))?;
-    let values = input.cast(&DataType::Float64)?;
+    let values = input.cast(&DataType::Float64)?.rechunk();
     let values = values.f64()?;
     let groups = kwargs.groups()?;
-    let bin = |edges: &[f64], x: f64| -> Option<u32> {
-        // A bin count fits u32: the edges come from a list in memory.
-        (!x.is_nan()).then(|| edges.partition_point(|&e| e <= x) as u32)
+    let (slice, validity): (&[f64], _) = match values.downcast_iter().next() {
+        Some(array) => (array.values().as_slice(), array.validity().cloned()),
+        None => (&[], None),
     };
     if kwargs.keys.is_empty() {
         let edges = groups[0];
-        return Ok(values.iter().map(|v| v.map(|x| bin(edges, x))).collect());
+        return Ok((slice.iter().map(|&x| bin_of(edges, x)).collect(), validity));
     }
     polars_ensure!(kwargs.keys.len() == groups.len(), ComputeError:
         "{function}: {} group keys for {} groups of edges", kwargs.keys.len(), groups.len());
@@ -102,16 +123,29 @@ fn row_bins(inputs: &[Series], kwargs: &BinsKwargs) -> PolarsResult<Vec<Bin>> {
         .enumerate()
         .map(|(i, k)| (k.as_str(), i))
         .collect();
-    let mut out = Vec::with_capacity(values.len());
-    for (v, key) in values.iter().zip(keys.iter()) {
+    let mut out = Vec::with_capacity(slice.len());
+    for (&x, key) in slice.iter().zip(keys.iter()) {
         let group = key.and_then(|k| index.get(k).copied()).ok_or_else(|| {
             polars_err!(ComputeError:
                 "{function}: group {} was not seen at fit time",
                 key.map_or_else(|| "null".to_string(), |k| format!("{k:?}")))
         })?;
-        out.push(v.map(|x| bin(groups[group], x)));
+        out.push(bin_of(groups[group], x));
     }
-    Ok(out)
+    Ok((out, validity))
+}
+
+/// A Float64 column from values and a validity.
+fn float_column(
+    name: PlSmallStr,
+    values: Vec<f64>,
+    validity: Option<polars_arrow::bitmap::Bitmap>,
+    dtype: &DataType,
+) -> PolarsResult<Series> {
+    let array = polars_arrow::array::PrimitiveArray::from_vec(values).with_validity(validity);
+    Float64Chunked::with_chunk(name, array)
+        .into_series()
+        .cast(dtype)
 }
 
 #[polars_expr(output_type_func_with_kwargs=bins_output)]
@@ -122,27 +156,40 @@ fn fitted_bins(inputs: &[Series], kwargs: BinsKwargs) -> PolarsResult<Series> {
         .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))?
         .name()
         .clone();
-    let bins = row_bins(inputs, &kwargs)?;
+    let (codes, validity) = row_bins(inputs, &kwargs)?;
     let dtype = kwargs.dtype();
     let Some(fields) = &kwargs.fields else {
-        let out: Float64Chunked = bins
+        let values = codes
             .iter()
-            .map(|b| b.map(|c| c.map_or(f64::NAN, f64::from)))
+            .map(|&c| {
+                if c == NAN_CODE {
+                    f64::NAN
+                } else {
+                    f64::from(c)
+                }
+            })
             .collect();
-        return out.with_name(name).into_series().cast(&dtype);
+        return float_column(name, values, validity, &dtype);
     };
     let mut columns = Vec::with_capacity(fields.len());
     for (b, field) in fields.iter().enumerate() {
         let b = b as u32;
-        let out: Float64Chunked = bins
+        let values = codes
             .iter()
-            .map(|v| v.map(|c| c.map_or(f64::NAN, |c| f64::from(u8::from(c == b)))))
+            .map(|&c| {
+                if c == NAN_CODE {
+                    f64::NAN
+                } else {
+                    f64::from(u8::from(c == b))
+                }
+            })
             .collect();
-        columns.push(
-            out.with_name(field.as_str().into())
-                .into_series()
-                .cast(&dtype)?,
-        );
+        columns.push(float_column(
+            field.as_str().into(),
+            values,
+            validity.clone(),
+            &dtype,
+        )?);
     }
-    Ok(StructChunked::from_series(name, bins.len(), columns.iter())?.into_series())
+    Ok(StructChunked::from_series(name, codes.len(), columns.iter())?.into_series())
 }
