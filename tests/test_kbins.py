@@ -206,6 +206,10 @@ def test_empty_frame_and_chunked_and_sliced_input() -> None:
     assert empty.columns == kb.transform(frame).columns
     with pytest.raises(ValueError, match="0 sample"):
         pmk.KBinsDiscretizer().fit(np.empty((0, 2)))
+    for strategy in STRATEGIES:
+        for data in (frame.clear(), frame.clear().lazy()):
+            with pytest.raises(ValueError, match="no data to fit"):
+                pmk.KBinsDiscretizer(strategy=strategy).fit(data)
     chunked = pl.concat(
         [frame.slice(0, 200), frame.slice(200, 300), frame.slice(500)], rechunk=False
     )

@@ -10,6 +10,8 @@ use polars::prelude::*;
 use pyo3_polars::derive::polars_expr;
 use serde::Deserialize;
 
+use crate::kernels::bins::{bin_of, select_ranks, NAN_CODE};
+
 #[derive(Deserialize)]
 struct BinsKwargs {
     /// The name the user called, for errors.
@@ -69,25 +71,6 @@ fn bins_output(fields: &[Field], kwargs: BinsKwargs) -> PolarsResult<Field> {
         ),
     };
     Ok(Field::new(field.name().clone(), dtype))
-}
-
-/// The code of a NaN value (no bin).
-const NAN_CODE: u32 = u32::MAX;
-
-/// A value's bin among rising inner edges: how many are at or below it.
-#[inline]
-fn bin_of(edges: &[f64], x: f64) -> u32 {
-    if x.is_nan() {
-        return NAN_CODE;
-    }
-    // Few edges (the usual case): a branch-free count beats a search.
-    let count = if edges.len() <= 16 {
-        edges.iter().filter(|&&e| e <= x).count()
-    } else {
-        edges.partition_point(|&e| e <= x)
-    };
-    // A bin count fits u32: the edges come from a list held in memory.
-    count as u32
 }
 
 /// Each row's bin code (`NAN_CODE` for NaN; a null row's code is
@@ -192,4 +175,53 @@ fn fitted_bins(inputs: &[Series], kwargs: BinsKwargs) -> PolarsResult<Series> {
         )?);
     }
     Ok(StructChunked::from_series(name, codes.len(), columns.iter())?.into_series())
+}
+
+#[derive(Deserialize)]
+struct RanksKwargs {
+    /// The name the user called, for errors.
+    function: String,
+    /// The wanted ranks (0-based, ascending, distinct) among the column's
+    /// values that are neither null nor NaN.
+    ranks: Vec<usize>,
+}
+
+fn values_at_ranks_output(fields: &[Field], kwargs: RanksKwargs) -> PolarsResult<Field> {
+    let field = fields.first().ok_or_else(
+        || polars_err!(ComputeError: "{}: expected an input column", kwargs.function),
+    )?;
+    Ok(Field::new(
+        field.name().clone(),
+        DataType::List(Box::new(DataType::Float64)),
+    ))
+}
+
+/// The exact order statistics of a column held in memory: its values
+/// (nulls and NaN left out) at the given ranks, as one list. KBinsDiscretizer
+/// reads numpy's percentile ranks with it in one query over every column.
+#[polars_expr(output_type_func_with_kwargs=values_at_ranks_output)]
+fn values_at_ranks(inputs: &[Series], kwargs: RanksKwargs) -> PolarsResult<Series> {
+    let function = kwargs.function.as_str();
+    let input = inputs
+        .first()
+        .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))?;
+    let values = input.cast(&DataType::Float64)?;
+    let values = values.f64()?;
+    let mut present: Vec<f64> = Vec::with_capacity(values.len() - values.null_count());
+    for array in values.downcast_iter() {
+        if array.validity().is_none_or(|v| v.unset_bits() == 0) {
+            present.extend(array.values().iter().filter(|x| !x.is_nan()));
+        } else {
+            present.extend(array.iter().flatten().filter(|x| !x.is_nan()));
+        }
+    }
+    let found = select_ranks(&mut present, &kwargs.ranks).ok_or_else(|| {
+        polars_err!(ComputeError:
+            "{function}: the ranks are not ascending or not below the {} values", present.len())
+    })?;
+    let found = Float64Chunked::from_vec(input.name().clone(), found).into_series();
+    Ok(found
+        .implode()?
+        .into_series()
+        .with_name(input.name().clone()))
 }

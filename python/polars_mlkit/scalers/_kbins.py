@@ -263,9 +263,10 @@ class KBinsDiscretizer(FittedTransformer):
         frame, _ = _to_polars(X, function, fitting=True)
         if isinstance(frame, pl.LazyFrame):
             schema, map_batches = frame.collect_schema(), lazy_batches(frame)
+            memory = None
         else:
-            schema, map_batches = frame.schema, frame_batches(frame)
-        self._state = self._state_from(schema, map_batches, options, function)
+            schema, map_batches, memory = frame.schema, frame_batches(frame), frame
+        self._state = self._state_from(schema, map_batches, options, function, memory)
         return self
 
     def _fit_from_batches(
@@ -274,7 +275,12 @@ class KBinsDiscretizer(FittedTransformer):
         return self._state_from(schema, map_batches, self._checked_options(function), function)
 
     def _state_from(
-        self, schema: pl.Schema, map_batches: MapBatches, options: dict[str, Any], function: str
+        self,
+        schema: pl.Schema,
+        map_batches: MapBatches,
+        options: dict[str, Any],
+        function: str,
+        memory: pl.DataFrame | None = None,
     ) -> KBinsState:
         columns = self._selected(schema, options, function)
         n_bins = options["n_bins"]
@@ -283,7 +289,7 @@ class KBinsDiscretizer(FittedTransformer):
             "n_bins": n_bins if isinstance(n_bins, list) else [n_bins] * len(columns),
         }
         by = options["by"]
-        groups, edges, rows = fit_edges(columns, by, options, map_batches, function)
+        groups, edges, rows = fit_edges(columns, by, options, map_batches, function, memory)
         names = list(schema.names())
         return KBinsState(
             options=options,

@@ -6,7 +6,9 @@ statistics each strategy needs, then the edges by the rules of
 - ``uniform``: one pass (count, min, max per group and column);
 - ``quantile``: the exact passes of ``_passes`` (a census of order-key
   buckets, then a gather of the buckets holding numpy's ranks): memory is
-  one batch and the census, never a column;
+  one batch and the census, never a column. A DataFrame already in memory
+  (without ``by``) has its ranks selected in one query instead
+  (``values_at_ranks``); both give the same values, bit for bit;
 - ``kmeans``: Lloyd's algorithm reads every value at each iteration, so the
   binned columns (and ``by`` columns) are gathered in memory, in row order.
 """
@@ -20,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from polars_mlkit._batches import MapBatches
+from polars_mlkit._plugin import call_plugin
 from polars_mlkit.scalers import _binning
 from polars_mlkit.scalers._passes import census_groups, first_census, order_statistics
 from polars_mlkit.scalers._state import FloatArray, _Column, _key_expr
@@ -64,6 +67,10 @@ def _infinite(name: str, function: str) -> ValueError:
     )
 
 
+def _no_data(function: str) -> ValueError:
+    return ValueError(f"{function}: no data to fit (the frame has no rows)")
+
+
 def _label(name: str, key: str, by: list[str]) -> str:
     return repr(name) if not by else f"{name!r} (group {key!r})"
 
@@ -105,10 +112,15 @@ def fit_edges(
     options: dict[str, Any],
     map_batches: MapBatches,
     function: str,
+    memory: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, list[list[FloatArray]], int]:
     """The groups (by columns and ``key``, sorted), the edges per column and
-    group, and the rows seen."""
+    group, and the rows seen. ``memory``: the data, when it is a DataFrame
+    in memory (quantiles without groups are then selected from it in one
+    query rather than found in passes; the edges are the same)."""
     strategy = options["strategy"]
+    if strategy == "quantile" and memory is not None and not by and memory.height:
+        return _quantile_in_memory(memory, columns, options, function)
     if strategy == "quantile":
         return _quantile_fit(columns, by, options, map_batches, function)
     if strategy == "uniform":
@@ -142,6 +154,8 @@ def _uniform_fit(
     )
     merged = _sorted_groups(merged, by)
     rows = int(merged["__rows"].sum()) if merged.height else 0
+    if rows == 0:
+        raise _no_data(function)
     edges: list[list[FloatArray]] = []
     for i, name in enumerate(columns):
         per = []
@@ -174,6 +188,8 @@ def _quantile_fit(
     fitted = [_Column(name, "Float64", "scalar", 0) for name in columns]
     census = first_census(map_batches, fitted, by, "KBinsDiscretizer", function)
     groups, keys, rows = census_groups(census, by)
+    if rows == 0:
+        raise _no_data(function)
     extent = {
         (str(key), str(part)): (low, high)
         for key, part, low, high in census.select("key", "part", "min", "max").iter_rows()
@@ -218,6 +234,55 @@ def _quantile_fit(
     return groups.select(*by, "key") if by else pl.DataFrame(), edges, rows
 
 
+def _quantile_in_memory(
+    frame: pl.DataFrame, columns: list[str], options: dict[str, Any], function: str
+) -> tuple[pl.DataFrame, list[list[FloatArray]], int]:
+    """numpy's percentile ranks of every column, selected by the
+    extension's ``values_at_ranks`` in one query (no sort, no passes)."""
+    exprs = []
+    for i, name in enumerate(columns):
+        x = _value(pl.col(name))
+        exprs += [x.count().alias(f"n{i}"), x.min().alias(f"lo{i}"), x.max().alias(f"hi{i}")]
+    extent = frame.select(exprs).row(0, named=True)
+    method = options["quantile_method"]
+    wanted: dict[int, list[int]] = {}
+    for i, name in enumerate(columns):
+        n, low, high = extent[f"n{i}"], extent[f"lo{i}"], extent[f"hi{i}"]
+        if n and (np.isinf(low) or np.isinf(high)):
+            raise _infinite(name, function)
+        if n and low != high:
+            previous, following, _ = _binning.percentile_ranks(n, options["n_bins"][i], method)
+            wanted[i] = sorted({int(r) for r in (*previous, *following)})
+    found = frame.select(
+        call_plugin(
+            "values_at_ranks",
+            [pl.col(columns[i])],
+            {"function": function, "ranks": ranks},
+            is_elementwise=False,
+            returns_scalar=True,
+        ).alias(f"v{i}")
+        for i, ranks in wanted.items()
+    )
+    edges: list[list[FloatArray]] = []
+    for i, name in enumerate(columns):
+        nb, n = options["n_bins"][i], int(extent[f"n{i}"])
+        at = dict(zip(wanted.get(i, []), found[f"v{i}"][0] if i in wanted else [], strict=True))
+        edges.append(
+            [
+                _edges(
+                    "quantile",
+                    n,
+                    extent[f"lo{i}"],
+                    extent[f"hi{i}"],
+                    nb,
+                    _label(name, "", []),
+                    lambda at=at, n=n, nb=nb: _binning.quantile_edges(at, n, nb, method),
+                )
+            ]
+        )
+    return pl.DataFrame(), edges, frame.height
+
+
 def _kmeans_fit(
     columns: list[str],
     by: list[str],
@@ -227,6 +292,8 @@ def _kmeans_fit(
 ) -> tuple[pl.DataFrame, list[list[FloatArray]], int]:
     keep = [*by, *columns]
     frame = pl.concat(list(map_batches(lambda batch: batch.select(keep))), how="vertical_relaxed")
+    if frame.height == 0:
+        raise _no_data(function)
     frame = frame.with_columns(_key_expr(by).alias("__key") if by else pl.lit("").alias("__key"))
     if by:
         groups = _sorted_groups(
