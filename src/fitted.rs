@@ -255,7 +255,8 @@ fn merge_statistics<'py>(
 /// values (`finish`).
 #[pyclass(module = "polars_mlkit._internal")]
 struct OrderSearch {
-    target: OrderTarget,
+    /// `None`: the values at explicitly given ranks (`target="ranks"`).
+    target: Option<OrderTarget>,
     n: usize,
     min: f64,
     max: f64,
@@ -277,13 +278,15 @@ fn changed(what: &str) -> PyErr {
 
 #[pymethods]
 impl OrderSearch {
-    /// `target` is `"robust"` (with `quantile_range`) or `"quantiles"` (with
-    /// `n_quantiles`; `rows` counts the column's rows, nulls included);
+    /// `target` is `"robust"` (with `quantile_range`), `"quantiles"` (with
+    /// `n_quantiles`; `rows` counts the column's rows, nulls included) or
+    /// `"ranks"` (the values at `ranks`, 0-based among the census's values,
+    /// for rules kept by the caller such as numpy's percentile methods);
     /// `budget` bounds the values a gather pass collects.
     #[new]
     #[pyo3(signature = (
         target, rows, buckets, counts, min, max, quantile_range=None, n_quantiles=None,
-        budget=GATHER_BUDGET
+        budget=GATHER_BUDGET, ranks=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -296,10 +299,14 @@ impl OrderSearch {
         quantile_range: Option<(f64, f64)>,
         n_quantiles: Option<usize>,
         budget: u64,
+        ranks: Option<Vec<usize>>,
     ) -> PyResult<Self> {
-        let target = match (target, quantile_range, n_quantiles) {
-            ("robust", Some(quantile_range), _) => OrderTarget::Robust { quantile_range },
-            ("quantiles", _, Some(n_quantiles)) => OrderTarget::Quantiles { n_quantiles, rows },
+        let target = match (target, quantile_range, n_quantiles, &ranks) {
+            ("robust", Some(quantile_range), _, _) => Some(OrderTarget::Robust { quantile_range }),
+            ("quantiles", _, Some(n_quantiles), _) => {
+                Some(OrderTarget::Quantiles { n_quantiles, rows })
+            }
+            ("ranks", _, _, Some(_)) => None,
             _ => {
                 return Err(PyValueError::new_err(format!(
                     "OrderSearch: unknown target {target:?} or its option missing"
@@ -324,8 +331,12 @@ impl OrderSearch {
                 max: f64::NAN,
             })
             .collect();
-        let search = target
-            .search(n)
+        let search = match (&target, &ranks) {
+            (Some(target), _) => target.search(n),
+            (None, Some(ranks)) => RankSearch::new(n, ranks),
+            (None, None) => RankSearch::new(n, &[]),
+        };
+        let search = search
             .refine(OUT_OF_CORE_BITS, census)
             .map_err(|_| changed("OrderSearch"))?;
         Ok(OrderSearch {
@@ -415,7 +426,8 @@ impl OrderSearch {
 
     /// The statistics from the values the gather pass collected (empty
     /// when none was due): RobustScaler's `count`, `min`, `max`, `q_low`,
-    /// `median`, `q_high` (1-element arrays), or `quantiles`.
+    /// `median`, `q_high` (1-element arrays), `quantiles`, or for `"ranks"`
+    /// the wanted `ranks` (ascending, those below the count) and their `values`.
     fn finish<'py>(
         &self,
         py: Python<'py>,
@@ -429,13 +441,19 @@ impl OrderSearch {
             .map_err(|_| changed(function))?;
         let ranked: Vec<(u64, f64)> = self.search.ranks().iter().copied().zip(at).collect();
         match self.target {
-            OrderTarget::Robust { .. } => {
-                let stats = self.target.robust(self.n, self.min, self.max, &ranked);
+            Some(target @ OrderTarget::Robust { .. }) => {
+                let stats = target.robust(self.n, self.min, self.max, &ranked);
                 to_dict(py, sorted_stats_named(&stats))
             }
-            OrderTarget::Quantiles { .. } => to_dict(
+            Some(target @ OrderTarget::Quantiles { .. }) => {
+                to_dict(py, vec![("quantiles", target.quantiles(self.n, &ranked))])
+            }
+            None => to_dict(
                 py,
-                vec![("quantiles", self.target.quantiles(self.n, &ranked))],
+                vec![
+                    ("ranks", ranked.iter().map(|&(r, _)| r as f64).collect()),
+                    ("values", ranked.iter().map(|&(_, v)| v).collect()),
+                ],
             ),
         }
     }

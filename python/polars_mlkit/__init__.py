@@ -22,6 +22,7 @@ from polars_mlkit.linear_model import LinearModel  # noqa: E402
 from polars_mlkit.multivector import maxsim  # noqa: E402
 from polars_mlkit.pipeline import Pipeline, make_pipeline  # noqa: E402
 from polars_mlkit.scalers import (  # noqa: E402
+    KBinsDiscretizer,
     MaxAbsScaler,
     MinMaxScaler,
     OneHotEncoder,
@@ -63,6 +64,7 @@ from polars_mlkit.vectors import (  # noqa: E402
 
 __all__ = [
     "ColumnTransformer",
+    "KBinsDiscretizer",
     "LinearModel",
     "MaxAbsScaler",
     "MinMaxScaler",

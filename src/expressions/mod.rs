@@ -2,6 +2,7 @@
 //! functions, and the conversion of Series into the slices the kernels take.
 
 mod aggregate;
+mod bins;
 mod categories;
 mod codes;
 mod columns;

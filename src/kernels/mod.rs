@@ -3,6 +3,7 @@
 //! The search engine is one subsystem, [`search`], with one entry point.
 
 pub mod aggregate;
+pub mod bins;
 pub mod categories;
 pub mod cpu;
 pub mod element;

@@ -64,6 +64,10 @@ Decisions (where scikit-learn or the design is silent):
 #   _target_folds the target encoder's cross-fitting folds (scikit-learn's)
 #   _target_json  the target encoder's fitted state and JSON, from scikit-learn
 #   _target_encoder  TargetEncoder
+#   _binning      KBinsDiscretizer's edge rules (numpy percentiles, k-means)
+#   _kbins_fit    KBinsDiscretizer's fit from batches, its fitted state
+#   _kbins_json   KBinsDiscretizer's JSON
+#   _kbins        KBinsDiscretizer
 #   polars_mlkit._batches  map_batches over LazyFrames (shared with search)
 #   polars_mlkit._checks   the argument checks shared with the free functions
 
@@ -83,6 +87,7 @@ from polars_mlkit.scalers._fitted import FittedTransformer, NotFittedError, fit_
 from polars_mlkit.scalers._gaussian import PowerTransformer, QuantileTransformer
 from polars_mlkit.scalers._imputer import SimpleImputer
 from polars_mlkit.scalers._json import FORMAT, FORMAT_VERSION, load_scaler
+from polars_mlkit.scalers._kbins import KBinsDiscretizer
 from polars_mlkit.scalers._registry import load
 from polars_mlkit.scalers._target_encoder import TargetEncoder
 
@@ -92,6 +97,7 @@ __all__ = [
     "Encoder",
     "FittedTransformer",
     "IncrementalScaler",
+    "KBinsDiscretizer",
     "MapBatches",
     "MaxAbsScaler",
     "MinMaxScaler",

@@ -31,7 +31,7 @@ return statistics; the transformers turn them into their fitted state
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -188,12 +188,14 @@ def order_statistics(
     by: list[str],
     census: pl.DataFrame,
     keys: list[str],
-    target: dict[str, Any],
+    target: dict[str, Any] | Callable[[str, str, int], dict[str, Any]],
     function: str,
 ) -> dict[tuple[str, str], dict[str, FloatArray]]:
     """The exact order statistics of every group and part (``target``:
-    ``{"target": "robust", "quantile_range": ...}`` or ``{"target":
-    "quantiles", "n_quantiles": ...}``), from the merged first census and
+    ``{"target": "robust", "quantile_range": ...}``, ``{"target":
+    "quantiles", "n_quantiles": ...}``, or a function of the group's key,
+    the part and its count of values giving ``{"target": "ranks", "ranks":
+    [...]}``), from the merged first census and
     as many further passes as the extension's ``OrderSearch`` asks for:
     refining censuses while the wanted buckets hold more than a batch's worth
     of values, then one gather."""
@@ -201,14 +203,15 @@ def order_statistics(
     for i, (key, part, rows, low, high) in enumerate(
         census.select("key", "part", "rows", "min", "max").iter_rows()
     ):
+        counts = _array(census["counts"], i, np.uint64)
         searches[(key, part)] = _internal.OrderSearch(
             rows=int(rows),
             buckets=_array(census["buckets"], i, np.uint32),
-            counts=_array(census["counts"], i, np.uint64),
+            counts=counts,
             min=np.nan if low is None else float(low),
             max=np.nan if high is None else float(high),
             budget=GATHER_VALUES,
-            **target,
+            **(target(str(key), str(part), int(counts.sum())) if callable(target) else target),
         )
 
     def run_pass(stage: str) -> Iterator[tuple[str, str, pl.Series, int]]:
