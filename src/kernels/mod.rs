@@ -4,6 +4,7 @@
 
 pub mod aggregate;
 pub mod categories;
+pub mod comoments;
 pub mod cpu;
 pub mod element;
 pub mod gaussian;
