@@ -15,6 +15,7 @@ _check_polars_version(_pl.__version__)
 from polars_mlkit import namespace as _namespace  # noqa: E402  (registers `ml`)
 from polars_mlkit._internal import __version__  # noqa: E402
 from polars_mlkit.cpu import cpu_info  # noqa: E402
+from polars_mlkit.decomposition import PCA  # noqa: E402
 from polars_mlkit.encoding import one_hot, ordinal_encode  # noqa: E402
 from polars_mlkit.gaussian import power_transform, quantile_transform  # noqa: E402
 from polars_mlkit.multivector import maxsim  # noqa: E402
@@ -48,6 +49,7 @@ from polars_mlkit.vectors import (  # noqa: E402
     project,
     quantize,
     top_k_similar,
+    truncate_dim,
     unit_normalize,
     vector_max,
     vector_mean,
@@ -56,6 +58,7 @@ from polars_mlkit.vectors import (  # noqa: E402
 )
 
 __all__ = [
+    "PCA",
     "MaxAbsScaler",
     "MinMaxScaler",
     "OneHotEncoder",
@@ -89,6 +92,7 @@ __all__ = [
     "robust_scale",
     "standard_scale",
     "top_k_similar",
+    "truncate_dim",
     "unit_normalize",
     "vector_max",
     "vector_mean",
