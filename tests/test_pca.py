@@ -132,11 +132,18 @@ def test_float32_input() -> None:
     x = bundled("breast_cancer").astype(np.float32)
     exact = SkPCA(n_components=4, svd_solver="covariance_eigh").fit(x.astype(np.float64))
     ours = pmk.PCA(n_components=4).fit(vectors(x))
-    np.testing.assert_allclose(ours.explained_variance_, exact.explained_variance_, rtol=1e-5)
+    # Float32 rows multiply in f32 (1,024 rows per block): errors of about
+    # 1e-7 of the largest variance, far below scikit-learn's float32 fit.
+    top = exact.explained_variance_[0]
+    np.testing.assert_allclose(
+        ours.explained_variance_, exact.explained_variance_, rtol=1e-5, atol=1e-6 * top
+    )
+    sk32 = SkPCA(n_components=4, svd_solver="covariance_eigh").fit(x)
+    ours_err = np.abs(ours.explained_variance_ - exact.explained_variance_).max()
+    assert ours_err <= np.abs(sk32.explained_variance_ - exact.explained_variance_).max()
     np.testing.assert_allclose(np.abs(ours.components_), np.abs(exact.components_), atol=1e-4)
     out = ours.transform(vectors(x))
     assert out.schema == pl.Schema({"e": pl.Array(pl.Float32, 4)})
-    sk32 = SkPCA(n_components=4, svd_solver="covariance_eigh").fit(x)
     assert sk32.transform(x).dtype == np.float32
     assert pmk.PCA(n_components=4).fit(x).transform(x).dtype == np.float32
     expected = exact.transform(x.astype(np.float64))

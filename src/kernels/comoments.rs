@@ -8,8 +8,8 @@
 //! cross products come from one matrix product, and the blocks merge with
 //! Chan et al.'s parallel update in f64, as do partial statistics from
 //! separate batches ([`CoMoments::merge`]). Float32 rows are centred in f64,
-//! rounded to f32 and multiplied in f32 (the product of 256 rows
-//! accumulates in f32: a relative error of about 1e-7 to 1e-6 of the
+//! rounded to f32 and multiplied in f32 (the product of 1,024 rows
+//! accumulates in f32: a relative error of about 1e-6 of the
 //! block's `Σ |x_i x_j|`, far below what an uncentred f32 product over all
 //! rows loses); Float64 rows multiply in f64.
 //!
@@ -28,9 +28,9 @@ use super::element::Element;
 use super::parallel;
 
 /// Rows per centred block (the inner dimension of each product).
-pub const BLOCK_ROWS: usize = 256;
+pub const BLOCK_ROWS: usize = 1024;
 /// Blocks per task: a task folds its blocks in order on one thread.
-const TASK_BLOCKS: usize = 16;
+const TASK_BLOCKS: usize = 4;
 /// Target width of a product panel.
 const PANEL: usize = 128;
 /// Bytes of task results held at once, before they merge.
@@ -179,24 +179,27 @@ impl CoMoments {
         {
             return false;
         }
-        self.merge_parts(other.count, &other.mean, |i| {
-            other.m2.get(i).copied().unwrap_or(0.0)
-        });
+        self.merge_parts(other.count, &other.mean, &other.m2, false);
         true
     }
 
     /// [`merge`](Self::merge) of a block given by its count, mean and
-    /// cross products (read through `m2`, by row-major index).
-    fn merge_parts(&mut self, count: u64, mean: &[f64], m2: impl Fn(usize) -> f64) {
-        if count == 0 {
+    /// cross products (`d × d`, row-major; with `upper`, only the entries
+    /// on and above the diagonal are read and updated).
+    fn merge_parts<U: Element>(&mut self, count: u64, mean: &[f64], m2: &[U], upper: bool) {
+        let d = self.width;
+        if count == 0 || mean.len() != d || m2.len() != d * d {
             return;
         }
-        let d = self.width;
+        if d == 0 {
+            self.count += count;
+            return;
+        }
         if self.count == 0 {
             self.count = count;
             self.mean.copy_from_slice(mean);
-            for (i, v) in self.m2.iter_mut().enumerate() {
-                *v = m2(i);
+            for (v, b) in self.m2.iter_mut().zip(m2) {
+                *v = b.to_f64();
             }
             return;
         }
@@ -204,11 +207,21 @@ impl CoMoments {
         let n = na + nb;
         let weight = na * nb / n;
         let delta: Vec<f64> = mean.iter().zip(&self.mean).map(|(b, a)| b - a).collect();
-        for (i, row) in self.m2.chunks_exact_mut(d.max(1)).enumerate() {
+        for (i, (row, block)) in self
+            .m2
+            .chunks_exact_mut(d)
+            .zip(m2.chunks_exact(d))
+            .enumerate()
+        {
+            let first = if upper { i } else { 0 };
             let di = delta.get(i).copied().unwrap_or(0.0) * weight;
-            for (j, v) in row.iter_mut().enumerate() {
-                let dj = delta.get(j).copied().unwrap_or(0.0);
-                *v += m2(i * d + j) + di * dj;
+            let (Some(row), Some(block), Some(dj)) =
+                (row.get_mut(first..), block.get(first..), delta.get(first..))
+            else {
+                continue;
+            };
+            for ((v, b), dj) in row.iter_mut().zip(block).zip(dj) {
+                *v += b.to_f64() + di * dj;
             }
         }
         for (m, dl) in self.mean.iter_mut().zip(&delta) {
@@ -285,9 +298,7 @@ fn task<T: CoFloat>(source: &impl RowSource<T>, start: usize, rows: usize) -> Co
         source.copy_rows(start + done, values);
         centre(values, d, &mut mean);
         upper_product(values, c, d, &parts, &mut product);
-        acc.merge_parts(c as u64, &mean, |i| {
-            product.get(i).copied().map_or(0.0, Element::to_f64)
-        });
+        acc.merge_parts(c as u64, &mean, &product, true);
         done += c;
     }
     acc
@@ -298,7 +309,7 @@ fn task<T: CoFloat>(source: &impl RowSource<T>, start: usize, rows: usize) -> Co
 fn centre<T: CoFloat>(values: &mut [T], d: usize, mean: &mut [f64]) {
     // Summed as differences from the first row (exact for values of one
     // magnitude), so the mean is as exact as f64 holds it even when it is
-    // large against the spread: a plain sum of 256 values near 1e7 would
+    // large against the spread: a plain sum of 1,024 values near 1e7 would
     // be off by 1e-7, and the merge multiplies mean differences.
     mean.fill(0.0);
     let rows = values.len() / d.max(1);
