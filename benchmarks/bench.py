@@ -2437,7 +2437,7 @@ def section_pca(cfg: Config) -> Section:
         repeats,
     )
     sec.notes.append(
-        "Our fit reads the rows once in blocks of 256: each block centred on its own mean in "
+        "Our fit reads the rows once in blocks of 1,024: each block centred on its own mean in "
         "f64, multiplied in f32 (only the panels on and above the diagonal of the symmetric "
         "product), merged in f64 (Chan et al.); scikit-learn multiplies the uncentred float32 "
         "matrix once (Xᵀ X - n μ μᵀ, which cancels when the mean is large). "
