@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::dispatch::FloatKind;
+use crate::kernels::comoments::CoMoments;
 use crate::kernels::passes::{
     merge_counted, Counted, OrderTarget, RankSearch, Stage, GATHER_BUDGET,
 };
@@ -26,6 +27,7 @@ use crate::plain::scale_options;
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fitted_scaler, m)?)?;
     m.add_function(wrap_pyfunction!(merge_statistics, m)?)?;
+    m.add_function(wrap_pyfunction!(merge_comoments, m)?)?;
     m.add_class::<OrderSearch>()?;
     Ok(())
 }
@@ -177,6 +179,59 @@ fn fitted_scaler<'py>(
         }
     }
     to_dict(py, named)
+}
+
+/// `(count, mean, m2)` of a PCA's partial co-moments read from Python.
+fn comoments_of(
+    count: u64,
+    mean: PyReadonlyArray1<'_, f64>,
+    m2: PyReadonlyArray1<'_, f64>,
+) -> PyResult<CoMoments> {
+    let mean = mean.as_array().to_vec();
+    let m2 = m2.as_array().to_vec();
+    let width = mean.len();
+    if m2.len() != width * width {
+        return Err(PyValueError::new_err(format!(
+            "co-moments of width {width} need {} cross products, got {}",
+            width * width,
+            m2.len()
+        )));
+    }
+    Ok(CoMoments {
+        width,
+        count,
+        mean,
+        m2,
+    })
+}
+
+/// Two partial co-moments (count, mean, centred cross products) merged as
+/// the kernel merges its blocks (Chan et al., in f64): the statistics of
+/// all the rows of both. Returns `(count, mean, m2)`.
+#[pyfunction]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn merge_comoments<'py>(
+    py: Python<'py>,
+    count_a: u64,
+    mean_a: PyReadonlyArray1<'py, f64>,
+    m2_a: PyReadonlyArray1<'py, f64>,
+    count_b: u64,
+    mean_b: PyReadonlyArray1<'py, f64>,
+    m2_b: PyReadonlyArray1<'py, f64>,
+) -> PyResult<(u64, Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>)> {
+    let mut a = comoments_of(count_a, mean_a, m2_a)?;
+    let b = comoments_of(count_b, mean_b, m2_b)?;
+    if !a.merge(&b) {
+        return Err(PyValueError::new_err(format!(
+            "co-moments of widths {} and {} do not merge",
+            a.width, b.width
+        )));
+    }
+    Ok((
+        a.count,
+        PyArray1::from_vec(py, a.mean),
+        PyArray1::from_vec(py, a.m2),
+    ))
 }
 
 /// Two partial statistics of one scaler merged exactly, part by part:

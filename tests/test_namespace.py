@@ -45,6 +45,7 @@ CALLS: dict[str, list[tuple[str, tuple[Any, ...], dict[str, Any]]]] = {
     "distance": [("e", ([1.0, 1.0],), {}), ("e", ([0.0, 0.0], "manhattan"), {})],
     "norm": [("e", (), {}), ("e", (1,), {}), ("e", (), {"ord": float("inf")})],
     "unit_normalize": [("e", (), {}), ("e", ("max",), {})],
+    "truncate_dim": [("e", (1,), {}), ("e", (2, False), {})],
     "project": [("e", (PROJECTION,), {}), ("e", (PROJECTION, [1.0, 2.0, 3.0]), {})],
     "top_k_similar": [
         ("e", ([1.0, 0.1],), {"k": 2}),

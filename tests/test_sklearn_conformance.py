@@ -12,7 +12,7 @@ import pytest
 from sklearn.utils.estimator_checks import check_estimator
 
 SCALERS = [pmk.MinMaxScaler, pmk.StandardScaler, pmk.RobustScaler, pmk.MaxAbsScaler]
-SCALERS += [pmk.QuantileTransformer, pmk.PowerTransformer, pmk.KBinsDiscretizer]
+SCALERS += [pmk.QuantileTransformer, pmk.PowerTransformer, pmk.KBinsDiscretizer, pmk.PCA]
 
 
 @pytest.mark.parametrize("cls", SCALERS, ids=lambda c: c.__name__)

@@ -16,6 +16,7 @@ from polars_mlkit import namespace as _namespace  # noqa: E402  (registers `ml`)
 from polars_mlkit._internal import __version__  # noqa: E402
 from polars_mlkit.compose import ColumnTransformer, Normalizer  # noqa: E402
 from polars_mlkit.cpu import cpu_info  # noqa: E402
+from polars_mlkit.decomposition import PCA  # noqa: E402
 from polars_mlkit.encoding import one_hot, ordinal_encode  # noqa: E402
 from polars_mlkit.gaussian import power_transform, quantile_transform  # noqa: E402
 from polars_mlkit.linear_model import LinearModel  # noqa: E402
@@ -55,6 +56,7 @@ from polars_mlkit.vectors import (  # noqa: E402
     project,
     quantize,
     top_k_similar,
+    truncate_dim,
     unit_normalize,
     vector_max,
     vector_mean,
@@ -63,6 +65,7 @@ from polars_mlkit.vectors import (  # noqa: E402
 )
 
 __all__ = [
+    "PCA",
     "ColumnTransformer",
     "KBinsDiscretizer",
     "LinearModel",
@@ -105,6 +108,7 @@ __all__ = [
     "robust_scale",
     "standard_scale",
     "top_k_similar",
+    "truncate_dim",
     "unit_normalize",
     "vector_max",
     "vector_mean",

@@ -59,6 +59,16 @@ def merge_statistics(
     b: dict[str, npt.NDArray[np.float64]],
 ) -> dict[str, npt.NDArray[np.float64]]: ...
 
+# PCA's partial co-moments (count, mean, row-major m2) merged (src/fitted.rs).
+def merge_comoments(
+    count_a: int,
+    mean_a: npt.NDArray[np.float64],
+    m2_a: npt.NDArray[np.float64],
+    count_b: int,
+    mean_b: npt.NDArray[np.float64],
+    m2_b: npt.NDArray[np.float64],
+) -> tuple[int, npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+
 class OrderSearch:
     """Exact order statistics of data read in passes (see scalers/_passes.py)."""
 

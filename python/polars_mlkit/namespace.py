@@ -336,6 +336,21 @@ class MlExprNamespace:
         """
         return vectors.unit_normalize(self._expr, norm)  # type: ignore[no-any-return]
 
+    def truncate_dim(self, n: int, renormalize: bool = True) -> pl.Expr:
+        """Matryoshka truncation: the first ``n`` numbers of each vector, unit L2 norm.
+
+        See :func:`polars_mlkit.truncate_dim`.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> df = pl.DataFrame({"e": [[3.0, 4.0, 12.0], [0.0, 0.0, 1.0]]})
+        >>> df.select(pl.col("e").ml.truncate_dim(2))["e"].to_list()
+        [[0.6, 0.8], [0.0, 0.0]]
+        """
+        return vectors.truncate_dim(self._expr, n, renormalize)  # type: ignore[no-any-return]
+
     def maxsim(self, query_tokens: Any) -> pl.Expr:
         """The MaxSim (late-interaction) score of each row's token vectors.
 

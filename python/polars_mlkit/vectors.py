@@ -238,6 +238,59 @@ def unit_normalize(x: Any, norm: UnitNorm = "l2") -> Any:
     return _internal.unit_normalize("unit_normalize", norm, _plain(x, "unit_normalize", "x"))
 
 
+def truncate_dim(x: Any, n: int, renormalize: bool = True) -> Any:
+    """Matryoshka truncation: each vector's first ``n`` numbers, renormalised
+    to unit L2 norm unless ``renormalize=False``.
+
+    The renormalisation is :func:`unit_normalize`'s (one kernel): a norm
+    below ``10 * eps`` counts as 1, so a truncated zero vector stays zero.
+    ``Array(_, w)`` becomes ``Array(_, n)`` and ``List`` stays ``List``;
+    Float32 stays Float32; a null row, or a null among the first ``n``
+    numbers, gives a null row. ``n`` must be at least 1 and at most the
+    vectors' width (an error at schema time for ``Array``, naming the row
+    for a shorter ``List`` row).
+
+    Examples
+    --------
+    >>> import polars_mlkit as pmk
+    >>> pmk.truncate_dim([3.0, 4.0, 12.0], 2)
+    [0.6, 0.8]
+    >>> pmk.truncate_dim([3.0, 4.0, 12.0], 2, renormalize=False)
+    [3.0, 4.0]
+    """
+    function = "truncate_dim"
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        msg = f"{function}: n must be an int, got {n!r}"
+        raise TypeError(msg)
+    if n < 1:
+        msg = f"{function}: n must be at least 1, got {n}"
+        raise ValueError(msg)
+    if not isinstance(renormalize, (bool, np.bool_)):
+        msg = f"{function}: renormalize must be True or False, got {renormalize!r}"
+        raise TypeError(msg)
+    kwargs = {"function": function, "n": int(n), "renormalize": bool(renormalize)}
+
+    def build(col: pl.Expr, _other: pl.Expr | None = None, _constant: int | None = None) -> pl.Expr:
+        return call_plugin("truncate_dim", [col], kwargs, is_elementwise=True)
+
+    if is_expression_input(x):
+        return build(to_expr(x))
+    if isinstance(x, pl.Series):
+        return _on_series(x, function, build)
+    array = _checks.numeric_array(x, function, "x")
+    if array.ndim not in (1, 2):
+        msg = f"{function}: x must be one vector or one vector per row, got shape {array.shape}"
+        raise ValueError(msg)
+    if n > array.shape[-1]:
+        msg = f"{function}: n = {n} is more than the vectors' {array.shape[-1]} dimensions"
+        raise ValueError(msg)
+    head = np.ascontiguousarray(array[..., :n])
+    out = unit_normalize(head) if renormalize else head
+    if isinstance(x, np.ndarray):
+        return out
+    return np.asarray(out).tolist()
+
+
 def project(x: Any, matrix: Any, bias: VectorLike | None = None) -> Any:
     """Project each vector: ``row @ matrix + bias``.
 

@@ -5,6 +5,7 @@
 pub mod aggregate;
 pub mod bins;
 pub mod categories;
+pub mod comoments;
 pub mod cpu;
 pub mod element;
 pub mod gaussian;
