@@ -492,3 +492,36 @@ def test_unfoldable_pipelines_score_step_by_step(mixed: tuple[pl.DataFrame, np.n
     with pytest.raises(ValueError, match="do not fold"):
         ours.predict_proba_expr()
     _close(np.stack(ours.predict_proba(df).to_list()), sk.predict_proba(df.to_pandas()))
+
+
+def test_from_sklearn_reaches_every_fitted_class(mixed: tuple[pl.DataFrame, np.ndarray]) -> None:
+    """The classes that convert themselves (imputer, bins, target encoder,
+    PCA), alone and as pipeline steps after a step with unnamed output."""
+    from sklearn.decomposition import PCA
+    from sklearn.impute import SimpleImputer
+
+    df, y = mixed
+    numeric = df.select("a", "b", "c").with_columns(
+        pl.when(pl.col("a") > 1.2).then(None).otherwise("b").alias("b")
+    )
+    pandas = numeric.to_pandas()
+    alone = [
+        SimpleImputer(strategy="median").fit(pandas),
+        preprocessing.KBinsDiscretizer(n_bins=4, encode="ordinal", subsample=None).fit(
+            pandas.fillna(0.0)
+        ),
+        PCA(n_components=2).fit(pandas.fillna(0.0)),
+    ]
+    for sk in alone:
+        rows = numeric if type(sk).__name__ == "SimpleImputer" else numeric.fill_null(0.0)
+        got = pmk.from_sklearn(sk).transform(rows)
+        _close(got.to_numpy(), sk.transform(rows.to_pandas()), rtol=1e-7)
+    target = preprocessing.TargetEncoder(random_state=0).fit(df.select("city").to_pandas(), y)
+    got = pmk.from_sklearn(target).transform(df.select("city"))
+    _close(got.to_numpy(), target.transform(df.select("city").to_pandas()))
+    # numpy in: the scaler's output has no names, so PCA's inputs are x0, x1, x2.
+    chained = pipeline.make_pipeline(
+        SimpleImputer(strategy="mean"), preprocessing.StandardScaler(), PCA(n_components=2)
+    ).fit(numeric.to_numpy())
+    ours = pmk.from_sklearn(chained)
+    _close(ours.transform(numeric.to_numpy()), chained.transform(numeric.to_numpy()), rtol=1e-7)

@@ -11,6 +11,7 @@ else scikit-learn's ``x0, x1, ...``.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 from collections.abc import Callable, Sequence
@@ -89,6 +90,11 @@ def _convert(fitted: Any, names: list[str] | None) -> Any:
             )
             raise TypeError(msg)
         _require_fitted(fitted, name)
+        if names is not None and getattr(fitted, "feature_names_in_", None) is None:
+            # Inside a pipeline the step saw the previous step's unnamed
+            # output: name its inputs as that step's outputs are named.
+            fitted = copy.copy(fitted)
+            fitted.feature_names_in_ = np.array(names, dtype=object)
         return own(fitted)
     _require_fitted(fitted, name)
     return converter(fitted, _names(fitted, names))
