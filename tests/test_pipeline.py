@@ -11,6 +11,8 @@ import pytest
 from polars.io.plugins import register_io_source
 
 sklearn = pytest.importorskip("sklearn")
+# The scikit-learn side of these tests is fitted on pandas frames (as its users do).
+pytest.importorskip("pandas")
 from sklearn import compose, datasets, linear_model, pipeline, preprocessing  # noqa: E402
 
 RTOL = 1e-12

@@ -11,7 +11,7 @@ use pyo3_polars::derive::polars_expr;
 use serde::Deserialize;
 
 use super::vector::vector_series_of;
-use crate::kernels::categories::{CodeTable, Missing, Unknown};
+use crate::kernels::categories::{Code, CodeTable, Missing, Unknown};
 use crate::kernels::linear::{scores, Feature, Link, Lookup, Model};
 use crate::kernels::parallel;
 
@@ -53,69 +53,54 @@ impl TableKwargs {
     /// `values + 1` for a null.
     fn codes(&self, series: &Series, function: &str) -> PolarsResult<Vec<u32>> {
         let values = self.values();
+        let codes: Vec<Code> = (0..values as u32).map(Some).collect();
         let (unseen, null) = (values as u32, values as u32 + 1);
         let missing = Missing::Code(Some(null));
         let unknown = Unknown::Code(Some(unseen));
         let duplicate = |_| polars_err!(ComputeError: "{function}: duplicate category");
-        let rows = series.len();
-        let blocks = rows.div_ceil(CODE_BLOCK);
-        let parts = match (&self.text, &self.integers) {
+        match (&self.text, &self.integers) {
             (Some(text), _) => {
-                let table = CodeTable::new(
-                    text.iter().map(String::as_str),
-                    &(0..values as u32).map(Some).collect::<Vec<_>>(),
-                    missing,
-                    unknown,
-                )
-                .map_err(duplicate)?;
+                let keys = text.iter().map(String::as_str);
+                let table = CodeTable::new(keys, &codes, missing, unknown).map_err(duplicate)?;
                 let strings = series.cast(&DataType::String)?.rechunk();
-                let ca = strings.str()?;
-                let Some(array) = ca.downcast_iter().next() else {
-                    return Ok(Vec::new());
-                };
-                parallel::blocks(blocks, |b| {
-                    let range = b * CODE_BLOCK..((b + 1) * CODE_BLOCK).min(rows);
-                    range
-                        .map(|i| {
-                            table
-                                .code(array.get(i).as_ref())
-                                .ok()
-                                .flatten()
-                                .unwrap_or(unseen)
-                        })
-                        .collect::<Vec<u32>>()
-                })
+                let array = strings.str()?.downcast_iter().next().cloned();
+                Ok(array.map_or_else(Vec::new, |a| row_codes(&table, a.len(), |i| a.get(i))))
             }
             (None, Some(integers)) => {
-                let table = CodeTable::new(
-                    integers.iter().copied(),
-                    &(0..values as u32).map(Some).collect::<Vec<_>>(),
-                    missing,
-                    unknown,
-                )
-                .map_err(duplicate)?;
+                let keys = integers.iter().copied();
+                let table = CodeTable::new(keys, &codes, missing, unknown).map_err(duplicate)?;
                 let numbers = series.cast(&DataType::Int64)?.rechunk();
-                let ca = numbers.i64()?;
-                let Some(array) = ca.downcast_iter().next() else {
-                    return Ok(Vec::new());
-                };
-                parallel::blocks(blocks, |b| {
-                    let range = b * CODE_BLOCK..((b + 1) * CODE_BLOCK).min(rows);
-                    range
-                        .map(|i| {
-                            table
-                                .code(array.get(i).as_ref())
-                                .ok()
-                                .flatten()
-                                .unwrap_or(unseen)
-                        })
-                        .collect::<Vec<u32>>()
-                })
+                let array = numbers.i64()?.downcast_iter().next().cloned();
+                Ok(array.map_or_else(Vec::new, |a| row_codes(&table, a.len(), |i| a.get(i))))
             }
             (None, None) => polars_bail!(ComputeError: "{function}: a table needs its values"),
-        };
-        Ok(parts.concat())
+        }
     }
+}
+
+/// The code of each of `rows` values (`value(i)`; `None` is null), looked
+/// up in parallel blocks; a value the table lacks gets its unknown code.
+fn row_codes<K: std::hash::Hash + Eq>(
+    table: &CodeTable<K>,
+    rows: usize,
+    value: impl Fn(usize) -> Option<K> + Sync,
+) -> Vec<u32>
+where
+    CodeTable<K>: Sync,
+{
+    let unseen = table.unknown_code().ok().flatten().unwrap_or(u32::MAX);
+    let parts = parallel::blocks(rows.div_ceil(CODE_BLOCK), |b| {
+        (b * CODE_BLOCK..((b + 1) * CODE_BLOCK).min(rows))
+            .map(|i| {
+                table
+                    .code(value(i).as_ref())
+                    .ok()
+                    .flatten()
+                    .unwrap_or(unseen)
+            })
+            .collect::<Vec<u32>>()
+    });
+    parts.concat()
 }
 
 /// Rows per block when codes are looked up in parallel.

@@ -4,7 +4,6 @@ column, fitted from one pass of exact f64 co-moments, applied by ``project``.
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -199,16 +198,7 @@ class PCA(FittedTransformer):
         self.columns = columns
         self.whiten = whiten
 
-    def __sklearn_tags__(self) -> Any:
-        """scikit-learn's estimator tags (only called by scikit-learn)."""
-        utils = importlib.import_module("sklearn.utils")
-        return utils.Tags(
-            estimator_type=None,
-            target_tags=utils.TargetTags(required=False),
-            transformer_tags=utils.TransformerTags(preserves_dtype=["float64", "float32"]),
-            input_tags=utils.InputTags(allow_nan=False, two_d_array=True),
-            requires_fit=True,
-        )
+    _input_tags: ClassVar[dict[str, bool]] = {"allow_nan": False}
 
     def _checked_options(self, function: str) -> dict[str, Any]:
         if not isinstance(self.whiten, (bool, np.bool_)):

@@ -9,7 +9,6 @@ particular scaler: argument checks, ``fit`` (one statistics query),
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Literal, TypeAlias
 
@@ -79,19 +78,6 @@ class Scaler(FittedTransformer):
     columns: Sequence[str] | str | None
     by: Sequence[str] | str | None
     unknown_group: UnknownGroup
-
-    def __sklearn_tags__(self) -> Any:
-        """scikit-learn's estimator tags (only called by scikit-learn)."""
-        utils = importlib.import_module("sklearn.utils")
-        Tags, InputTags = utils.Tags, utils.InputTags
-        TargetTags, TransformerTags = utils.TargetTags, utils.TransformerTags
-        return Tags(
-            estimator_type=None,
-            target_tags=TargetTags(required=False),
-            transformer_tags=TransformerTags(preserves_dtype=["float64", "float32"]),
-            input_tags=InputTags(allow_nan=True, two_d_array=True),
-            requires_fit=True,
-        )
 
     def _checked_options(self, function: str) -> dict[str, Any]:
         """Every argument checked; builtin-typed options for this fit."""

@@ -6,7 +6,6 @@ encoded columns where their source stood, JSON). The two encoders are in
 
 from __future__ import annotations
 
-import importlib
 import math
 import numbers
 from collections.abc import Sequence
@@ -57,18 +56,11 @@ class Encoder(FittedTransformer):
     min_frequency: Any
     max_categories: Any
 
-    def __sklearn_tags__(self) -> Any:
-        """scikit-learn's estimator tags (only called by scikit-learn)."""
-        utils = importlib.import_module("sklearn.utils")
-        return utils.Tags(
-            estimator_type=None,
-            target_tags=utils.TargetTags(required=False),
-            transformer_tags=utils.TransformerTags(preserves_dtype=list(self._preserves)),
-            input_tags=utils.InputTags(
-                allow_nan=True, two_d_array=True, string=True, categorical=True
-            ),
-            requires_fit=True,
-        )
+    _input_tags: ClassVar[dict[str, bool]] = {
+        "allow_nan": True,
+        "string": True,
+        "categorical": True,
+    }
 
     # ------------------------------------------------------------- checking
     def _checked_options(self, function: str) -> dict[str, Any]:

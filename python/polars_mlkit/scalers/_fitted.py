@@ -11,6 +11,7 @@ set is the fitting method itself.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, ClassVar, TypeVar
 
 import polars as pl
@@ -73,6 +74,22 @@ class FittedTransformer:
 
     _param_names: ClassVar[tuple[str, ...]]
     _json_format: ClassVar[str]
+    #: scikit-learn's tags: the dtypes ``transform`` keeps, the inputs it
+    #: takes besides 2-D arrays, and whether ``fit`` needs ``y``.
+    _preserves: ClassVar[list[str]] = ["float64", "float32"]
+    _input_tags: ClassVar[dict[str, bool]] = {"allow_nan": True}
+    _needs_target: ClassVar[bool] = False
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's estimator tags (only called by scikit-learn)."""
+        utils = importlib.import_module("sklearn.utils")
+        return utils.Tags(
+            estimator_type=None,
+            target_tags=utils.TargetTags(required=self._needs_target),
+            transformer_tags=utils.TransformerTags(preserves_dtype=list(self._preserves)),
+            input_tags=utils.InputTags(two_d_array=True, **self._input_tags),
+            requires_fit=True,
+        )
 
     # ----------------------------------------------------------------- params
     def get_params(self, deep: bool = True) -> dict[str, Any]:

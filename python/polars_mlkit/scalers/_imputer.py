@@ -4,12 +4,11 @@ scikit-learn's ``sklearn.impute.SimpleImputer``. Its statistics are in
 
 from __future__ import annotations
 
-import importlib
 import math
 import numbers
 import types
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -175,16 +174,7 @@ class SimpleImputer(FittedTransformer):
         self.keep_empty_features = keep_empty_features
         self.by = by
 
-    def __sklearn_tags__(self) -> Any:
-        """scikit-learn's estimator tags (only called by scikit-learn)."""
-        utils = importlib.import_module("sklearn.utils")
-        return utils.Tags(
-            estimator_type=None,
-            target_tags=utils.TargetTags(required=False),
-            transformer_tags=utils.TransformerTags(preserves_dtype=["float64", "float32"]),
-            input_tags=utils.InputTags(allow_nan=True, two_d_array=True, string=True),
-            requires_fit=True,
-        )
+    _input_tags: ClassVar[dict[str, bool]] = {"allow_nan": True, "string": True}
 
     # ------------------------------------------------------------- checking
     def _checked_options(self, function: str) -> dict[str, Any]:

@@ -11,7 +11,6 @@ category lookup (which would need the bin computed first).
 
 from __future__ import annotations
 
-import importlib
 import numbers
 from collections.abc import Sequence
 from typing import Any, Literal, TypeAlias
@@ -136,17 +135,6 @@ class KBinsDiscretizer(FittedTransformer):
         self.quantile_method = quantile_method
         self.subsample = subsample
         self.by = by
-
-    def __sklearn_tags__(self) -> Any:
-        """scikit-learn's estimator tags (only called by scikit-learn)."""
-        utils = importlib.import_module("sklearn.utils")
-        return utils.Tags(
-            estimator_type=None,
-            target_tags=utils.TargetTags(required=False),
-            transformer_tags=utils.TransformerTags(preserves_dtype=["float64", "float32"]),
-            input_tags=utils.InputTags(allow_nan=True, two_d_array=True),
-            requires_fit=True,
-        )
 
     # ------------------------------------------------------------- checking
     def _checked_options(self, function: str) -> dict[str, Any]:

@@ -12,7 +12,6 @@ followed by a constant table, so a LazyFrame stays lazy and streams.
 
 from __future__ import annotations
 
-import importlib
 import numbers
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal, TypeAlias
@@ -164,18 +163,13 @@ class TargetEncoder(FittedTransformer):
         self.shuffle = shuffle
         self.random_state = random_state
 
-    def __sklearn_tags__(self) -> Any:
-        """scikit-learn's estimator tags (only called by scikit-learn)."""
-        utils = importlib.import_module("sklearn.utils")
-        return utils.Tags(
-            estimator_type=None,
-            target_tags=utils.TargetTags(required=True),
-            transformer_tags=utils.TransformerTags(preserves_dtype=["float64"]),
-            input_tags=utils.InputTags(
-                allow_nan=True, two_d_array=True, string=True, categorical=True
-            ),
-            requires_fit=True,
-        )
+    _preserves: ClassVar[list[str]] = ["float64"]
+    _input_tags: ClassVar[dict[str, bool]] = {
+        "allow_nan": True,
+        "string": True,
+        "categorical": True,
+    }
+    _needs_target: ClassVar[bool] = True
 
     # ------------------------------------------------------------- checking
     def _checked_options(self, function: str) -> dict[str, Any]:
