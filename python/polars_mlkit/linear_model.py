@@ -191,7 +191,8 @@ class LinearModel:
         index: pl.Expr = (
             pl.when(scores > 0.0).then(1).when(scores <= 0.0).then(0)
             if len(self._rows) == 1
-            else scores.arr.arg_max()
+            # A null row explicitly null: Polars 2.0's arr ops read its slots.
+            else pl.when(scores.is_not_null()).then(scores.arr.arg_max())
         )
         return pl.lit(labels).gather(index).alias("predict")
 

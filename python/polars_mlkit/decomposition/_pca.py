@@ -402,7 +402,13 @@ class PCA(FittedTransformer):
         stacked = _stacked([pl.col(c) for c in state.columns], state.float32)
         names = [f"pca{i}" for i in range(fitted.n_components)]
         projected: pl.Expr = project(stacked, matrix, bias)
-        return projected.arr.to_struct(names).struct.unnest()
+        # Field by field, a null row made null explicitly: Polars 2.0's
+        # `arr.get` / `arr.to_struct` read a null row's slots as values.
+        present = projected.is_not_null()
+        fields = [
+            pl.when(present).then(projected.arr.get(i)).alias(name) for i, name in enumerate(names)
+        ]
+        return pl.struct(fields).struct.unnest()
 
     def transform(self, X: Any) -> Any:
         """Project ``X`` on the components; other columns pass through.
