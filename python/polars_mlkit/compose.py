@@ -71,6 +71,10 @@ class ColumnTransformer:
             "verbose_feature_names_out": self.verbose_feature_names_out,
         }
 
+    def __repr__(self) -> str:
+        entries = ", ".join(repr(entry) for entry in self.transformers)
+        return f"ColumnTransformer([{entries}], remainder={self.remainder!r})"
+
     def set_params(self, **params: Any) -> ColumnTransformer:
         for key, value in params.items():
             if key not in self.get_params():
@@ -193,6 +197,9 @@ class Normalizer:
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {"norm": self.norm, "columns": self.columns}
+
+    def __repr__(self) -> str:
+        return f"Normalizer(norm={self.norm!r}, columns={self.columns!r})"
 
     def set_params(self, **params: Any) -> Normalizer:
         for key, value in params.items():
