@@ -296,10 +296,6 @@ class PCA(FittedTransformer):
         )
         return PCAState(columns, vector, float32, names, len(names), options, fitted, moments)
 
-    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
-        """``fit(X)`` then ``transform(X)``."""
-        return self.fit(X, y).transform(X)
-
     # ------------------------------------------------------- fitted params
     def _spectrum(self, what: str) -> Spectrum:
         state: PCAState = self._fitted(what)
@@ -352,21 +348,6 @@ class PCA(FittedTransformer):
         """The fitted columns (``columns=None`` resolved at fit time)."""
         state: PCAState = self._fitted("columns_")
         return list(state.columns)
-
-    @property
-    def n_features_in_(self) -> int:
-        """How many columns the frame passed to ``fit`` had."""
-        state: PCAState = self._fitted("n_features_in_")
-        return state.n_features_in
-
-    @property
-    def feature_names_in_(self) -> npt.NDArray[np.object_]:
-        """The column names of the frame passed to ``fit``."""
-        state: PCAState = self._fitted("feature_names_in_")
-        if state.feature_names_in is None:
-            msg = "PCA has no feature_names_in_"
-            raise AttributeError(msg)
-        return np.asarray(state.feature_names_in, dtype=object)
 
     def get_feature_names_out(self, input_features: Any = None) -> npt.NDArray[np.object_]:
         """``pca0 … pca{k-1}`` for scalar columns; the column's name for a vector column."""

@@ -151,34 +151,6 @@ class Scaler(FittedTransformer):
         self._state = self._compute_state(X, "fit")
         return self
 
-    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
-        """``fit(X)`` then ``transform(X)``.
-
-        Parameters
-        ----------
-        X
-            The training data, which is also scaled (see :meth:`fit`).
-        y
-            Ignored (scikit-learn compatibility).
-        **fit_params
-            Ignored (scikit-learn compatibility).
-
-        Returns
-        -------
-        ``X`` scaled, of the kind :meth:`transform` gives.
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import polars_mlkit as pmk
-        >>> import numpy as np
-        >>> pmk.StandardScaler().fit_transform(pl.DataFrame({"x": [1.0, 3.0]}))["x"].to_list()
-        [-1.0, 1.0]
-        >>> pmk.MaxAbsScaler().fit_transform(np.array([[1.0, -2.0], [2.0, 4.0]])).tolist()
-        [[0.5, -0.5], [1.0, 1.0]]
-        """
-        return self.fit(X, y).transform(X)
-
     def _compute_state(self, X: Any, what: str) -> _State:
         function = self._name(what)
         options = self._checked_options(function)
@@ -294,38 +266,6 @@ class Scaler(FittedTransformer):
             schema.update({p: dtype for p in self._param_columns})
             return pl.DataFrame(schema=schema)
         return pl.concat(frames, how="vertical")
-
-    @property
-    def n_features_in_(self) -> int:
-        """How many columns the frame passed to ``fit`` had.
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import polars_mlkit as pmk
-        >>> train = pl.DataFrame({"x": [0.0, 4.0], "y": [1, 2], "label": ["a", "b"]})
-        >>> pmk.MinMaxScaler(columns="x").fit(train).n_features_in_
-        3
-        """
-        return self._fitted("n_features_in_").n_features_in
-
-    @property
-    def feature_names_in_(self) -> npt.NDArray[np.object_]:
-        """The column names of the frame passed to ``fit`` (a numpy object array).
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import polars_mlkit as pmk
-        >>> train = pl.DataFrame({"x": [0.0, 4.0], "label": ["a", "b"]})
-        >>> pmk.MinMaxScaler().fit(train).feature_names_in_.tolist()
-        ['x', 'label']
-        """
-        names = self._fitted("feature_names_in_").feature_names_in
-        if names is None:
-            msg = f"{type(self).__name__} has no feature_names_in_"
-            raise AttributeError(msg)
-        return np.asarray(names, dtype=object)
 
     @property
     def columns_(self) -> list[str]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,44 @@ def kind_of(dtype: pl.DataType) -> str | None:
     if dtype.is_integer():
         return "integer"
     return None
+
+
+def encoded_kinds(
+    schema: pl.Schema,
+    options: dict[str, Any],
+    function: str,
+    skip: Sequence[str] = (),
+) -> dict[str, str]:
+    """The columns an encoder takes (``options["columns"]``, or every column
+    but ``skip``) and their kinds, with a clear error for a missing column, a
+    skipped one named (a target or fold column), a dtype no encoder takes, or
+    ``categories`` of another length."""
+    wanted = options["columns"]
+    names = [n for n in schema.names() if n not in skip] if wanted is None else wanted
+    kinds = {}
+    for name in names:
+        if name not in schema:
+            msg = f"{function}: column {name!r} is not in the frame"
+            raise pl.exceptions.ColumnNotFoundError(msg)
+        if name in skip:
+            msg = f"{function}: column {name!r} is the target or the fold column"
+            raise ValueError(msg)
+        kind = kind_of(schema[name])
+        if kind is None:
+            msg = (
+                f"{function}: column {name!r} has dtype {schema[name]}; expected String, "
+                "Categorical, Enum, integer, Boolean or float (choose columns with columns=)"
+            )
+            raise TypeError(msg)
+        kinds[name] = kind
+    given = options["categories"]
+    if given != "auto" and len(given) != len(kinds):
+        msg = (
+            f"{function}: categories has {len(given)} lists but {len(kinds)} columns are "
+            "encoded (shape mismatch: one list per column)"
+        )
+        raise ValueError(msg)
+    return kinds
 
 
 def value_expr(name: str, kind: str) -> pl.Expr:

@@ -21,8 +21,8 @@ from polars_mlkit.scalers._categories import (
     EncoderState,
     FittedColumn,
     category_counts,
+    encoded_kinds,
     fitted_column,
-    kind_of,
     merge_columns,
 )
 from polars_mlkit.scalers._encoder_inputs import encoder_input
@@ -89,34 +89,6 @@ class Encoder(FittedTransformer):
         options["min_frequency"] = _min_frequency(self.min_frequency, function)
         options["max_categories"] = _max_categories(self.max_categories, function)
         return options
-
-    def _selected(
-        self, schema: pl.Schema, options: dict[str, Any], function: str
-    ) -> dict[str, str]:
-        """The encoded columns and their kinds."""
-        wanted = options["columns"]
-        names = list(schema.names()) if wanted is None else wanted
-        kinds = {}
-        for name in names:
-            if name not in schema:
-                msg = f"{function}: column {name!r} is not in the frame"
-                raise pl.exceptions.ColumnNotFoundError(msg)
-            kind = kind_of(schema[name])
-            if kind is None:
-                msg = (
-                    f"{function}: column {name!r} has dtype {schema[name]}; expected String, "
-                    "Categorical, Enum, integer, Boolean or float (choose columns with columns=)"
-                )
-                raise TypeError(msg)
-            kinds[name] = kind
-        given = options["categories"]
-        if given != "auto" and len(given) != len(kinds):
-            msg = (
-                f"{function}: categories has {len(given)} lists but {len(kinds)} columns are "
-                "encoded (shape mismatch: one list per column)"
-            )
-            raise ValueError(msg)
-        return kinds
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: Any, y: Any = None) -> Any:
@@ -200,31 +172,6 @@ class Encoder(FittedTransformer):
         self._state = state
         return self
 
-    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
-        """``fit(X)`` then ``transform(X)``.
-
-        Parameters
-        ----------
-        X
-            The training data, which is also encoded.
-        y
-            Ignored (scikit-learn compatibility).
-        **fit_params
-            Ignored (scikit-learn compatibility).
-
-        Returns
-        -------
-        ``X`` encoded, of the kind :meth:`transform` gives.
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import polars_mlkit as pmk
-        >>> pmk.OrdinalEncoder().fit_transform(pl.DataFrame({"c": ["b", "a"]}))["c"].to_list()
-        [1.0, 0.0]
-        """
-        return self.fit(X, y).transform(X)
-
     def _compute_state(self, X: Any, what: str) -> EncoderState:
         function = self._name(what)
         options = self._checked_options(function)
@@ -244,7 +191,7 @@ class Encoder(FittedTransformer):
     def _state_from(
         self, schema: pl.Schema, map_batches: MapBatches, options: dict[str, Any], function: str
     ) -> EncoderState:
-        kinds = self._selected(schema, options, function)
+        kinds = encoded_kinds(schema, options, function)
         try:
             counts, rows = category_counts(map_batches, kinds)
         except pl.exceptions.InvalidOperationError as err:
@@ -301,20 +248,6 @@ class Encoder(FittedTransformer):
         ['c']
         """
         return [c.name for c in self._fitted("columns_").columns]
-
-    @property
-    def n_features_in_(self) -> int:
-        """How many columns the frame passed to ``fit`` had."""
-        return int(self._fitted("n_features_in_").n_features_in)
-
-    @property
-    def feature_names_in_(self) -> npt.NDArray[np.object_]:
-        """The column names of the frame passed to ``fit``."""
-        names = self._fitted("feature_names_in_").feature_names_in
-        if names is None:
-            msg = f"{type(self).__name__} has no feature_names_in_"
-            raise AttributeError(msg)
-        return np.asarray(names, dtype=object)
 
     @property
     def n_samples_seen_(self) -> int:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import importlib
 from typing import Any, ClassVar, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from polars_mlkit import _checks
@@ -177,8 +179,75 @@ class FittedTransformer:
         """The fitted state learned from data reached batch by batch."""
         raise NotImplementedError
 
+    def fit(self: _F, X: Any, y: Any = None) -> _F:
+        raise NotImplementedError
+
+    def transform(self, X: Any) -> Any:
+        raise NotImplementedError
+
     def to_json(self) -> str:
         raise NotImplementedError
+
+    # ------------------------------------------------------ shared members
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
+        """``fit(X, y)`` then ``transform(X)``.
+
+        Parameters
+        ----------
+        X
+            The training data, which is also transformed (see :meth:`fit`).
+        y
+            Ignored (scikit-learn compatibility).
+        **fit_params
+            Ignored (scikit-learn compatibility).
+
+        Returns
+        -------
+        ``X`` transformed, of the kind :meth:`transform` gives.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> import numpy as np
+        >>> pmk.StandardScaler().fit_transform(pl.DataFrame({"x": [1.0, 3.0]}))["x"].to_list()
+        [-1.0, 1.0]
+        >>> pmk.MaxAbsScaler().fit_transform(np.array([[1.0, -2.0], [2.0, 4.0]])).tolist()
+        [[0.5, -0.5], [1.0, 1.0]]
+        """
+        return self.fit(X, y).transform(X)
+
+    @property
+    def n_features_in_(self) -> int:
+        """How many columns the frame passed to ``fit`` had.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> train = pl.DataFrame({"x": [0.0, 4.0], "y": [1, 2], "label": ["a", "b"]})
+        >>> pmk.MinMaxScaler(columns="x").fit(train).n_features_in_
+        3
+        """
+        return int(self._fitted("n_features_in_").n_features_in)
+
+    @property
+    def feature_names_in_(self) -> npt.NDArray[np.object_]:
+        """The column names of the frame passed to ``fit`` (a numpy object array).
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> import polars_mlkit as pmk
+        >>> train = pl.DataFrame({"x": [0.0, 4.0], "label": ["a", "b"]})
+        >>> pmk.MinMaxScaler().fit(train).feature_names_in_.tolist()
+        ['x', 'label']
+        """
+        names = self._fitted("feature_names_in_").feature_names_in
+        if names is None:
+            msg = f"{type(self).__name__} has no feature_names_in_"
+            raise AttributeError(msg)
+        return np.asarray(names, dtype=object)
 
     def set_output(self: _F, *, transform: str | None = None) -> _F:
         """Choose the output container, as scikit-learn's ``set_output``.

@@ -282,31 +282,6 @@ class SimpleImputer(FittedTransformer):
         self._state = batch if previous is None else merge_states(previous, batch, function)
         return self
 
-    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
-        """``fit(X)`` then ``transform(X)``.
-
-        Parameters
-        ----------
-        X
-            The training data, which is also imputed.
-        y
-            Ignored (scikit-learn compatibility).
-        **fit_params
-            Ignored (scikit-learn compatibility).
-
-        Returns
-        -------
-        ``X`` imputed, of the kind :meth:`transform` gives.
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import polars_mlkit as pmk
-        >>> pmk.SimpleImputer().fit_transform(pl.DataFrame({"x": [1.0, None]}))["x"].to_list()
-        [1.0, 1.0]
-        """
-        return self.fit(X, y).transform(X)
-
     def _compute_state(self, X: Any, what: str) -> ImputerState:
         function = self._name(what)
         options = self._checked_options(function)
@@ -375,20 +350,6 @@ class SimpleImputer(FittedTransformer):
         state = self._fitted("group_statistics_")
         groups = state.groups().drop(KEY)
         return groups.with_columns(state.fills[c.name].alias(c.name) for c in state.columns)
-
-    @property
-    def n_features_in_(self) -> int:
-        """How many columns the frame passed to ``fit`` had."""
-        return int(self._fitted("n_features_in_").n_features_in)
-
-    @property
-    def feature_names_in_(self) -> npt.NDArray[np.object_]:
-        """The column names of the frame passed to ``fit``."""
-        names = self._fitted("feature_names_in_").feature_names_in
-        if names is None:
-            msg = "SimpleImputer has no feature_names_in_"
-            raise AttributeError(msg)
-        return np.asarray(names, dtype=object)
 
     @property
     def n_samples_seen_(self) -> int:

@@ -292,19 +292,6 @@ class KBinsDiscretizer(FittedTransformer):
             n_samples_seen=rows,
         )
 
-    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
-        """``fit(X)`` then ``transform(X)``.
-
-        Examples
-        --------
-        >>> import polars as pl
-        >>> import polars_mlkit as pmk
-        >>> kb = pmk.KBinsDiscretizer(n_bins=2, encode="ordinal")
-        >>> kb.fit_transform(pl.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]}))["x"].to_list()
-        [0.0, 0.0, 1.0, 1.0]
-        """
-        return self.fit(X, y).transform(X)
-
     # ------------------------------------------------------- fitted params
     def _no_by(self, what: str) -> KBinsState:
         state: KBinsState = self._fitted(what)
@@ -332,20 +319,6 @@ class KBinsDiscretizer(FittedTransformer):
     def columns_(self) -> list[str]:
         """The binned columns (``columns=None`` resolved at fit time)."""
         return list(self._fitted("columns_").columns)
-
-    @property
-    def n_features_in_(self) -> int:
-        """How many columns the frame passed to ``fit`` had."""
-        return int(self._fitted("n_features_in_").n_features_in)
-
-    @property
-    def feature_names_in_(self) -> npt.NDArray[np.object_]:
-        """The column names of the frame passed to ``fit``."""
-        names = self._fitted("feature_names_in_").feature_names_in
-        if names is None:
-            msg = f"{type(self).__name__} has no feature_names_in_"
-            raise AttributeError(msg)
-        return np.asarray(names, dtype=object)
 
     @property
     def params_(self) -> pl.DataFrame:

@@ -22,7 +22,7 @@ import polars as pl
 
 from polars_mlkit import _checks
 from polars_mlkit._encode import codes_expr
-from polars_mlkit.scalers._categories import fitted_column, kind_of
+from polars_mlkit.scalers._categories import encoded_kinds, fitted_column, kind_of
 from polars_mlkit.scalers._encoder_base import _plain_list
 from polars_mlkit.scalers._encoder_inputs import encoder_input
 from polars_mlkit.scalers._fitted import FittedTransformer
@@ -218,36 +218,6 @@ class TargetEncoder(FittedTransformer):
         options["random_state"] = self.random_state
         return options
 
-    def _kinds(
-        self, schema: pl.Schema, options: dict[str, Any], skip: list[str], function: str
-    ) -> dict[str, str]:
-        wanted = options["columns"]
-        names = [n for n in schema.names() if n not in skip] if wanted is None else wanted
-        kinds = {}
-        for name in names:
-            if name not in schema:
-                msg = f"{function}: column {name!r} is not in the frame"
-                raise pl.exceptions.ColumnNotFoundError(msg)
-            if name in skip:
-                msg = f"{function}: column {name!r} is the target or the fold column"
-                raise ValueError(msg)
-            kind = kind_of(schema[name])
-            if kind is None:
-                msg = (
-                    f"{function}: column {name!r} has dtype {schema[name]}; expected String, "
-                    "Categorical, Enum, integer, Boolean or float (choose columns with columns=)"
-                )
-                raise TypeError(msg)
-            kinds[name] = kind
-        given = options["categories"]
-        if given != "auto" and len(given) != len(kinds):
-            msg = (
-                f"{function}: categories has {len(given)} lists but {len(kinds)} columns are "
-                "encoded (shape mismatch: one list per column)"
-            )
-            raise ValueError(msg)
-        return kinds
-
     # ------------------------------------------------------------------ fit
     def fit(self, X: Any, y: Any = None) -> TargetEncoder:
         """Learn each category's encoding from ``X`` and the target ``y``.
@@ -363,7 +333,7 @@ class TargetEncoder(FittedTransformer):
         if cross and fold_column is not None and fold_column not in schema:
             msg = f"{function}: the fold column {fold_column!r} is not in the frame"
             raise pl.exceptions.ColumnNotFoundError(msg)
-        kinds = self._kinds(schema, options, skip, function)
+        kinds = encoded_kinds(schema, options, function, skip)
         target = resolve_target(data, options["target_type"], function)
         rows = 0
         folds = np.zeros(0, dtype=np.int64)
@@ -473,20 +443,6 @@ class TargetEncoder(FittedTransformer):
     def columns_(self) -> list[str]:
         """The encoded columns (``columns=None`` resolved at fit time)."""
         return [c.name for c in self._fitted("columns_").columns]
-
-    @property
-    def n_features_in_(self) -> int:
-        """How many features (columns but the target) ``fit`` saw."""
-        return int(self._fitted("n_features_in_").n_features_in)
-
-    @property
-    def feature_names_in_(self) -> npt.NDArray[np.object_]:
-        """The feature names ``fit`` saw (the target column excluded)."""
-        names = self._fitted("feature_names_in_").feature_names_in
-        if names is None:
-            msg = f"{type(self).__name__} has no feature_names_in_"
-            raise AttributeError(msg)
-        return np.asarray(names, dtype=object)
 
     # ------------------------------------------------------------ transform
     def expressions(self) -> list[pl.Expr]:
