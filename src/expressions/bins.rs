@@ -4,12 +4,11 @@
 //! bins), found by binary search; per row's group with `by=`. Nulls stay
 //! null and NaN stays NaN (in every one-hot field of the row).
 
-use std::collections::HashMap;
-
 use polars::prelude::*;
 use pyo3_polars::derive::polars_expr;
 use serde::Deserialize;
 
+use super::columns::{row_groups, UnseenGroup};
 use crate::kernels::bins::{bin_of, select_ranks, NAN_CODE};
 
 #[derive(Deserialize)]
@@ -96,24 +95,11 @@ fn row_bins(
     }
     polars_ensure!(kwargs.keys.len() == groups.len(), ComputeError:
         "{function}: {} group keys for {} groups of edges", kwargs.keys.len(), groups.len());
-    let keys = inputs
-        .get(1)
-        .ok_or_else(|| polars_err!(ComputeError: "{function}: expected a group key input"))?
-        .str()?;
-    let index: HashMap<&str, usize> = kwargs
-        .keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| (k.as_str(), i))
-        .collect();
+    let rows = row_groups(inputs, &kwargs.keys, UnseenGroup::Error(""), function)?;
     let mut out = Vec::with_capacity(slice.len());
-    for (&x, key) in slice.iter().zip(keys.iter()) {
-        let group = key.and_then(|k| index.get(k).copied()).ok_or_else(|| {
-            polars_err!(ComputeError:
-                "{function}: group {} was not seen at fit time",
-                key.map_or_else(|| "null".to_string(), |k| format!("{k:?}")))
-        })?;
-        out.push(bin_of(groups[group], x));
+    for (&x, group) in slice.iter().zip(rows.iter().flatten()) {
+        // Every row has a group: an unseen one is an error above.
+        out.push(group.map_or(NAN_CODE, |g| bin_of(groups[g], x)));
     }
     Ok((out, validity))
 }

@@ -3,6 +3,8 @@
 //! contiguous slice of the child values buffer, honouring slices, offsets and
 //! both outer (row) and inner (element) validity.
 
+use std::collections::HashMap;
+
 use polars::prelude::*;
 use polars_arrow::array::{Array as ArrowArray, FixedSizeListArray, ListArray, PrimitiveArray};
 use polars_arrow::bitmap::Bitmap;
@@ -375,4 +377,46 @@ pub fn map_per_dimension<T: ColumnFloat, M>(
             out.extend(std::iter::repeat_n(T::default(), row.len()));
         }
     })
+}
+
+/// What a row whose group was not seen at fit time becomes.
+#[derive(Clone, Copy)]
+pub enum UnseenGroup<'a> {
+    /// An error; the text is said after it (how to get nulls instead, if
+    /// the caller has a way).
+    Error(&'a str),
+    /// No group (the caller nulls the row).
+    Null,
+}
+
+/// Each row's group among the fitted `keys`, read from the second input
+/// (the rows' rendered group keys), or `None` when there are no groups.
+pub fn row_groups(
+    inputs: &[Series],
+    keys: &[String],
+    unseen: UnseenGroup<'_>,
+    function: &str,
+) -> PolarsResult<Option<Vec<Option<usize>>>> {
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    let rows = inputs
+        .get(1)
+        .ok_or_else(|| polars_err!(ComputeError: "{function}: expected a group key input"))?
+        .str()?;
+    let index: HashMap<&str, usize> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i))
+        .collect();
+    let mut groups = Vec::with_capacity(rows.len());
+    for key in rows.iter() {
+        let group = key.and_then(|k| index.get(k).copied());
+        if let (None, UnseenGroup::Error(hint)) = (group, unseen) {
+            polars_bail!(ComputeError: "{function}: group {} was not seen at fit time{hint}",
+                key.map_or_else(|| "null".to_string(), |k| format!("{k:?}")));
+        }
+        groups.push(group);
+    }
+    Ok(Some(groups))
 }

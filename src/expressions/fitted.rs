@@ -4,13 +4,11 @@
 //! with the fitted parameters. Both run the kernels the `ml` scaling
 //! expressions run, so a fitted scaler and the expression agree bit for bit.
 
-use std::collections::HashMap;
-
 use polars::prelude::*;
 use pyo3_polars::derive::polars_expr;
 use serde::Deserialize;
 
-use super::columns::{map_float_chunks, segments, ColumnFloat};
+use super::columns::{map_float_chunks, row_groups, segments, ColumnFloat, UnseenGroup};
 use super::dtypes::{numeric_shape, FloatKind, Shape};
 use super::scaling::unsupported;
 use crate::kernels::passes::{prefix_of, sub_census, Counted};
@@ -386,7 +384,7 @@ fn fitted_scale(inputs: &[Series], kwargs: FittedScaleKwargs) -> PolarsResult<Se
         .first()
         .ok_or_else(|| polars_err!(ComputeError: "{function}: expected one input"))?;
     let transforms = kwargs.transforms()?;
-    let groups = row_groups(inputs, &kwargs)?;
+    let groups = fitted_row_groups(inputs, &kwargs)?;
     // Float32 in and out computes on the Float32 values (through f64, as
     // the expressions do); anything else computes on Float64.
     let compute = match (input.dtype(), kwargs.float32) {
@@ -407,41 +405,23 @@ fn fitted_scale(inputs: &[Series], kwargs: FittedScaleKwargs) -> PolarsResult<Se
 
 /// Each row's group (`None`: unseen at fit time, null out), or `None`
 /// without groups. An unseen group is an error unless `unknown == "null"`.
-fn row_groups(
+fn fitted_row_groups(
     inputs: &[Series],
     kwargs: &FittedScaleKwargs,
 ) -> PolarsResult<Option<Vec<Option<usize>>>> {
     let function = kwargs.function.as_str();
-    if kwargs.keys.is_empty() {
-        return Ok(None);
-    }
-    let error_on_unknown = match kwargs.unknown.as_str() {
-        "error" => true,
-        "null" => false,
+    let unseen = match kwargs.unknown.as_str() {
+        "error" => UnseenGroup::Error(UNKNOWN_GROUP_HINT),
+        "null" => UnseenGroup::Null,
         other => {
             polars_bail!(ComputeError: "{function}: unknown_group must be \"error\" or \"null\", got {other:?}")
         }
     };
-    let keys = inputs
-        .get(1)
-        .ok_or_else(|| polars_err!(ComputeError: "{function}: expected a group key input"))?
-        .str()?;
-    let index: HashMap<&str, usize> = kwargs
-        .keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| (k.as_str(), i))
-        .collect();
-    let mut groups = Vec::with_capacity(keys.len());
-    for key in keys.iter() {
-        let group = key.and_then(|k| index.get(k).copied());
-        polars_ensure!(group.is_some() || !error_on_unknown, ComputeError:
-            "{function}: group {} was not seen at fit time (pass unknown_group=\"null\" to get nulls instead)",
-            key.map_or_else(|| "null".to_string(), |k| format!("{k:?}")));
-        groups.push(group);
-    }
-    Ok(Some(groups))
+    row_groups(inputs, &kwargs.keys, unseen, function)
 }
+
+/// How a scaler or transformer fitted per group gets nulls for unseen groups.
+pub(super) const UNKNOWN_GROUP_HINT: &str = " (pass unknown_group=\"null\" to get nulls instead)";
 
 /// A validity that also nulls the rows of unseen groups.
 fn with_unseen_nulls(

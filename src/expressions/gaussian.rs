@@ -6,16 +6,17 @@
 //! All three run the kernels of `kernels::gaussian`, so a fitted
 //! transformer and the expression agree bit for bit.
 
-use std::collections::HashMap;
-
 use polars::prelude::*;
 use polars_arrow::array::{FixedSizeListArray, PrimitiveArray};
 use polars_arrow::bitmap::Bitmap;
 use pyo3_polars::derive::polars_expr;
 use serde::Deserialize;
 
-use super::columns::{map_float_chunks, map_per_dimension, segments, ColumnFloat};
+use super::columns::{
+    map_float_chunks, map_per_dimension, row_groups, segments, ColumnFloat, UnseenGroup,
+};
 use super::dtypes::{numeric_shape, reject_zero_width, shaped_dtype, FloatKind, Shape};
+use super::fitted::UNKNOWN_GROUP_HINT;
 use super::scaling::unsupported;
 use crate::kernels::gaussian::{Fitted, GaussError, Gaussianizer, PowerMap, QuantileMap};
 use crate::kernels::scaling::Transform;
@@ -275,7 +276,11 @@ fn fitted_gaussianize(inputs: &[Series], kwargs: FittedGaussianKwargs) -> Polars
         .first()
         .ok_or_else(|| polars_err!(ComputeError: "{function}: expected one input"))?;
     let maps = kwargs.maps()?;
-    let groups = row_groups(inputs, &kwargs)?;
+    let unseen = match kwargs.unknown.as_str() {
+        "null" => UnseenGroup::Null,
+        _ => UnseenGroup::Error(UNKNOWN_GROUP_HINT),
+    };
+    let groups = row_groups(inputs, &kwargs.keys, unseen, &kwargs.function)?;
     let compute = match (input.dtype(), kwargs.float32) {
         (DataType::Float32, true) => FloatKind::F32,
         (DataType::Array(inner, _), true) if **inner == DataType::Float32 => FloatKind::F32,
@@ -312,37 +317,6 @@ fn refuse_non_positive(series: &Series, function: &str) -> PolarsResult<()> {
              but column {:?} holds {value} (value {row})", series.name());
     }
     Ok(())
-}
-
-/// Each row's group (`None`: unseen at fit time), or `None` without groups.
-fn row_groups(
-    inputs: &[Series],
-    kwargs: &FittedGaussianKwargs,
-) -> PolarsResult<Option<Vec<Option<usize>>>> {
-    let function = kwargs.function.as_str();
-    if kwargs.keys.is_empty() {
-        return Ok(None);
-    }
-    let error_on_unknown = kwargs.unknown != "null";
-    let keys = inputs
-        .get(1)
-        .ok_or_else(|| polars_err!(ComputeError: "{function}: expected a group key input"))?
-        .str()?;
-    let index: HashMap<&str, usize> = kwargs
-        .keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| (k.as_str(), i))
-        .collect();
-    let mut groups = Vec::with_capacity(keys.len());
-    for key in keys.iter() {
-        let group = key.and_then(|k| index.get(k).copied());
-        polars_ensure!(group.is_some() || !error_on_unknown, ComputeError:
-            "{function}: group {} was not seen at fit time (pass unknown_group=\"null\" to get nulls instead)",
-            key.map_or_else(|| "null".to_string(), |k| format!("{k:?}")));
-        groups.push(group);
-    }
-    Ok(Some(groups))
 }
 
 /// The rows mapped through their group's (and lane's) fitted map; rows of
