@@ -6,7 +6,8 @@
 //! ([`vector::dot`]: `f64` accumulation in a fixed order), so a score does
 //! not depend on the CPU level or on what else is searched. Float32 tokens
 //! are screened first: all `n_q × n_t` products in Float32 (register tiles
-//! of four query tokens, any summation order), each within a proven bound
+//! of six document tokens × sixteen query tokens, any summation order, fused
+//! multiply-adds where the CPU has them), each within a proven bound
 //! of the exact one; for each query token only the document tokens whose
 //! Float32 product could reach the largest one are scored exactly (usually
 //! one). Float64 tokens are scored exactly throughout.
@@ -24,8 +25,9 @@ pub struct MaxSimQuery<T> {
     tokens: Vec<T>,
     n_q: usize,
     d: usize,
-    /// The tokens as Float32, `d`-major: number `i` of token `j` at
-    /// `i · padded + j`, zero past `n_q` (see [`screen_products`]).
+    /// The tokens as Float32 in blocks of sixteen, `d`-major within a
+    /// block: number `i` of token `16 b + l` at `(b · d + i) · 16 + l`,
+    /// zero past `n_q` (see [`screen_tile`]).
     panel: Vec<f32>,
     padded: usize,
     /// Per query token, `bound · |q_j|`: with a document token's norm, how
@@ -47,8 +49,9 @@ impl<T: Element> MaxSimQuery<T> {
         let padded = n_q.next_multiple_of(PANEL_QUERIES);
         let mut panel = vec![0.0f32; padded * d];
         for (j, q) in tokens.chunks(d.max(1)).take(n_q).enumerate() {
+            let (block, lane) = (j / PANEL_QUERIES, j % PANEL_QUERIES);
             for (i, &v) in q.iter().enumerate() {
-                panel[i * padded + j] = v.to_f64() as f32;
+                panel[(block * d + i) * PANEL_QUERIES + lane] = v.to_f64() as f32;
             }
         }
         let bound = screen_bound(d) as f32;
@@ -85,6 +88,7 @@ pub struct Scratch {
     screen: Vec<f32>,
     norms: Vec<f32>,
     lows: Vec<f32>,
+    candidates: Vec<u8>,
     best: Vec<f64>,
 }
 
@@ -119,45 +123,64 @@ impl MaxSimToken for f32 {
             screen,
             norms,
             lows,
+            candidates,
             best,
         } = scratch;
-        screen.clear();
-        screen.resize(n_t * padded, 0.0);
+        // Every product of the screen and every mark is written below.
+        screen.resize(screen.len().max(n_t * padded), 0.0);
+        let screen = &mut screen[..n_t * padded];
         screen_products(&query.panel, padded, doc, n_t, d, screen);
         norms.clear();
         norms.extend(doc.chunks_exact(d).map(|x| square_sum(x).sqrt()));
-        // Each Float32 product is within `bound · |q_j| · |x_t|` of the
-        // exact one (including the f32 rounding of this very test).
-        let allow = &query.allowances;
-        // The largest lower bound of an exact product, per query token: the
-        // maximum is at least this (NaN never raises it).
         lows.clear();
         lows.resize(n_q, f32::NEG_INFINITY);
-        for (t, row) in screen.chunks_exact(padded).enumerate() {
-            let nx = norms[t];
-            for ((low, &s), &a) in lows.iter_mut().zip(row).zip(allow) {
-                let v = s - a * nx;
-                if v > *low {
-                    *low = v;
-                }
-            }
-        }
-        // Row by row, the products not below their query token's floor
-        // (NaN and overflow included) may be the largest: scored exactly.
+        candidates.resize(candidates.len().max(n_t * n_q), 0);
+        let candidates = &mut candidates[..n_t * n_q];
+        mark_candidates(screen, padded, norms, &query.allowances, lows, candidates);
         best.clear();
         best.resize(n_q, f64::NEG_INFINITY);
-        for (t, row) in screen.chunks_exact(padded).enumerate() {
-            let nx = norms[t];
-            for j in 0..n_q {
-                if row[j] + allow[j] * nx < lows[j] {
-                    continue;
-                }
+        for (t, marks) in candidates.chunks_exact(n_q).enumerate() {
+            for (j, _) in marks.iter().enumerate().filter(|(_, &m)| m != 0) {
                 let exact = vector::dot(query.token(j), &doc[t * d..(t + 1) * d]);
                 best[j] = nan_max(best[j], exact);
             }
         }
         let score = best.iter().sum();
         Some(score)
+    }
+}
+
+crate::by_level! {
+    [avx512, avx2]
+    /// Marks (1 in `marks[t · n_q + j]`) the pairs whose exact product may
+    /// be the largest of query token `j`. Each Float32 product of `screen`
+    /// (row `t` at `t · padded`) is within `allow_j · |x_t|` of the exact
+    /// one (this test's own f32 rounding included), so the largest exact product is at least the
+    /// largest lower bound `lows[j]` (NaN never raises it), and only the
+    /// products whose upper bound reaches it (NaN and overflow included)
+    /// need scoring exactly.
+    fn mark_candidates<>(
+        screen: &[f32],
+        padded: usize,
+        norms: &[f32],
+        allow: &[f32],
+        lows: &mut [f32],
+        marks: &mut [u8]
+    ) {
+        let rows = || screen.chunks_exact(padded.max(1));
+        for (row, &nx) in rows().zip(norms) {
+            for ((low, &s), &a) in lows.iter_mut().zip(row).zip(allow) {
+                let v = s - a * nx;
+                *low = if v > *low { v } else { *low };
+            }
+        }
+        let n_q = lows.len().max(1);
+        for ((row, &nx), marks) in rows().zip(norms).zip(marks.chunks_exact_mut(n_q)) {
+            for (((mark, &s), &a), &low) in marks.iter_mut().zip(row).zip(allow).zip(&*lows) {
+                // NaN compares false: not below, so it is marked.
+                *mark = u8::from((s + a * nx).partial_cmp(&low) != Some(std::cmp::Ordering::Less));
+            }
+        }
     }
 }
 
@@ -204,61 +227,117 @@ crate::by_level! {
 /// Query tokens per lane group of the screen, and lane groups per tile.
 const LANES: usize = 8;
 const PANEL_QUERIES: usize = 2 * LANES;
-/// Document tokens per tile.
-const TILE_TOKENS: usize = 4;
+/// Document tokens per tile: with two lane groups, twelve accumulators,
+/// enough independent chains to keep both FMA pipes busy on AVX2's 16
+/// registers.
+const TILE_TOKENS: usize = 6;
+
+/// How the screen multiplies and adds. Fused where the CPU has FMA (one
+/// instruction and one rounding); separate on x86 without it, where
+/// `mul_add` would be a library call. The screen's bound covers both.
+trait MulAdd {
+    /// Tile tokens per pass over the panel: as many as the accumulators
+    /// that fit in registers (6 × 2 on AVX2 and NEON; 3 × 4 of SSE2's
+    /// 4-lane registers without FMA).
+    const ROWS: usize;
+    fn mul_add(a: f32, b: f32, c: f32) -> f32;
+}
+
+struct Fused;
+struct Separate;
+
+impl MulAdd for Fused {
+    const ROWS: usize = TILE_TOKENS;
+    #[inline(always)]
+    fn mul_add(a: f32, b: f32, c: f32) -> f32 {
+        a.mul_add(b, c)
+    }
+}
+
+impl MulAdd for Separate {
+    const ROWS: usize = TILE_TOKENS / 2;
+    #[inline(always)]
+    fn mul_add(a: f32, b: f32, c: f32) -> f32 {
+        a * b + c
+    }
+}
+
+/// `out[t · padded + j] = q_j · x_t` in Float32 (see [`screen_tile`]),
+/// fused where the active level has FMA (AVX2 and up; aarch64's baseline).
+fn screen_products(
+    panel: &[f32],
+    padded: usize,
+    doc: &[f32],
+    n_t: usize,
+    d: usize,
+    out: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    let fused = super::cpu::level() >= super::cpu::Level::Avx2;
+    #[cfg(not(target_arch = "x86_64"))]
+    let fused = cfg!(target_arch = "aarch64");
+    if d == 0 || panel.len() < padded * d || doc.len() < n_t * d || out.len() < n_t * padded {
+        return;
+    }
+    for t0 in (0..n_t).step_by(TILE_TOKENS) {
+        // The last tile repeats its last token.
+        let tile: [&[f32]; TILE_TOKENS] = std::array::from_fn(|r| {
+            let t = (t0 + r).min(n_t - 1);
+            &doc[t * d..(t + 1) * d]
+        });
+        let rows = (n_t - t0).min(TILE_TOKENS);
+        let out = &mut out[t0 * padded..];
+        if fused {
+            screen_tile(Fused, panel, padded, tile, rows, out);
+        } else {
+            screen_tile(Separate, panel, padded, tile, rows, out);
+        }
+    }
+}
 
 crate::by_level! {
     [avx512, avx2]
-    /// `out[t · padded + j] = q_j · x_t` in Float32, for all `padded`
-    /// (a multiple of 16) query tokens of `panel` (`d`-major, see
-    /// [`MaxSimQuery`]) and the `n_t` document tokens of `doc` (row-major):
-    /// a tile of four document tokens × sixteen query tokens stays in
-    /// registers while each number of a token is broadcast against the
-    /// panel.
-    fn screen_products<>(
+    /// `out[r · padded + j] = q_j · x_r` in Float32 for the first `rows`
+    /// tokens of `tile` (six tokens of width `d`) and every query token of
+    /// `panel` (blocks of sixteen, see [`MaxSimQuery`]): up to six tokens ×
+    /// sixteen query tokens stay in registers while each number of the
+    /// tokens is broadcast against the panel.
+    fn screen_tile<M: MulAdd>(
+        _mode: M,
         panel: &[f32],
         padded: usize,
-        doc: &[f32],
-        n_t: usize,
-        d: usize,
+        tile: [&[f32]; TILE_TOKENS],
+        rows: usize,
         out: &mut [f32]
     ) {
-        if panel.len() < padded * d || doc.len() < n_t * d || out.len() < n_t * padded {
-            return;
-        }
-        let mut t0 = 0;
-        while t0 < n_t {
-            // The last tile repeats its last token.
-            let rows = [0, 1, 2, 3].map(|r| {
-                let t = (t0 + r).min(n_t - 1);
-                &doc[t * d..(t + 1) * d]
-            });
-            for j0 in (0..padded).step_by(PANEL_QUERIES) {
-                let mut acc = [[[0.0f32; LANES]; 2]; TILE_TOKENS];
-                let columns = panel.chunks_exact(padded).take(d);
-                let numbers = rows[0].iter().zip(rows[1]).zip(rows[2]).zip(rows[3]);
-                for (column, (((&x0, &x1), &x2), &x3)) in columns.zip(numbers) {
-                    let Some(p) = column.get(j0..j0 + PANEL_QUERIES) else {
-                        return;
-                    };
-                    let (low, high) = p.split_at(LANES);
-                    for (a, x) in acc.iter_mut().zip([x0, x1, x2, x3]) {
-                        for l in 0..LANES {
-                            a[0][l] += x * low[l];
-                            a[1][l] += x * high[l];
+        let d = tile[0].len();
+        let [x0, x1, x2, x3, x4, x5] = tile;
+        // One iterator over the six tokens' numbers: no bounds check per step.
+        let numbers = || {
+            x0.iter().zip(x1).zip(x2).zip(x3).zip(x4).zip(x5)
+                .map(|(((((&a, &b), &c), &e), &f), &g)| [a, b, c, e, f, g])
+        };
+        for (b, block) in panel.chunks_exact((d * PANEL_QUERIES).max(1)).take(padded / PANEL_QUERIES).enumerate() {
+            let (columns, _) = block.as_chunks::<PANEL_QUERIES>();
+            for first in (0..TILE_TOKENS).step_by(M::ROWS) {
+                let mut acc = [[0.0f32; PANEL_QUERIES]; TILE_TOKENS];
+                for (p, x) in columns.iter().zip(numbers()) {
+                    for (a, &x) in acc.iter_mut().zip(&x[first..]).take(M::ROWS) {
+                        for l in 0..PANEL_QUERIES {
+                            a[l] = M::mul_add(x, p[l], a[l]);
                         }
                     }
                 }
-                for (r, a) in acc.iter().enumerate() {
-                    if t0 + r >= n_t {
+                for (r, a) in acc.iter().enumerate().take(M::ROWS) {
+                    if first + r >= rows {
                         break;
                     }
-                    let base = (t0 + r) * padded + j0;
-                    out[base..base + LANES].copy_from_slice(&a[0]);
-                    out[base + LANES..base + PANEL_QUERIES].copy_from_slice(&a[1]);
+                    let base = (first + r) * padded + b * PANEL_QUERIES;
+                    if let Some(slot) = out.get_mut(base..base + PANEL_QUERIES) {
+                        slot.copy_from_slice(a);
+                    }
                 }
             }
-            t0 += TILE_TOKENS;
         }
     }
 }
@@ -292,7 +371,15 @@ mod tests {
 
     #[test]
     fn screened_scores_equal_the_exact_scores_at_every_level() {
-        for (n_q, n_t, d) in [(1, 1, 1), (3, 5, 7), (4, 9, 8), (7, 40, 128), (32, 3, 33)] {
+        for (n_q, n_t, d) in [
+            (1, 1, 1),
+            (3, 5, 7),
+            (4, 9, 8),
+            (7, 40, 128),
+            (32, 3, 33),
+            (17, 13, 64),
+            (40, 6, 5),
+        ] {
             let q = numbers(n_q * d, 1);
             let mut doc = numbers(n_t * d, 2);
             // Near-ties: a token repeated, and one a hair away.
@@ -311,6 +398,33 @@ mod tests {
                     Some(expected.to_bits()),
                     "{n_q} x {n_t} x {d} at {level:?}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn screen_products_are_within_their_bound_at_every_level() {
+        for (n_q, n_t, d) in [(1, 1, 1), (5, 7, 3), (16, 6, 128), (33, 13, 40)] {
+            let q = numbers(n_q * d, 5);
+            let doc = numbers(n_t * d, 6);
+            let query = MaxSimQuery::new(q.clone(), n_q, d).unwrap();
+            for level in cpu::test_levels() {
+                let mut out = vec![f32::NAN; n_t * query.padded];
+                cpu::with_level(level, || {
+                    screen_products(&query.panel, query.padded, &doc, n_t, d, &mut out);
+                });
+                for t in 0..n_t {
+                    let x = &doc[t * d..(t + 1) * d];
+                    for j in 0..n_q {
+                        let exact = vector::dot(&q[j * d..(j + 1) * d], x);
+                        let allowed = f64::from(query.allowances[j]) * vector::dot(x, x).sqrt();
+                        let got = f64::from(out[t * query.padded + j]);
+                        assert!(
+                            (got - exact).abs() <= allowed,
+                            "{n_q} x {n_t} x {d} at {level:?}: ({t}, {j}) {got} vs {exact}"
+                        );
+                    }
+                }
             }
         }
     }

@@ -86,9 +86,9 @@ const PREFETCH_BLOCKS: usize = 8;
 /// Blocks between two reads of the thresholds the other parts shared.
 const SHARE_BLOCKS: usize = 64;
 
-/// Whether this CPU runs the blocked kernel.
-pub fn available() -> bool {
-    // AVX-512 VPOPCNTDQ comes with the VNNI level.
+/// Whether the active level runs the vector kernel (AVX-512 VPOPCNTDQ
+/// comes with the VNNI level); below it the word kernel serves.
+fn vector_kernel() -> bool {
     cfg!(target_arch = "x86_64") && cpu::at_least(Level::Vnni)
 }
 
@@ -125,8 +125,8 @@ fn search(
 }
 
 /// [`nearest`] by the blocked kernel, or `None` when it does not apply: no
-/// AVX-512 VPOPCNTDQ, no queries, zero width, fewer than `m × width` query
-/// bytes, or a row of another width.
+/// queries, zero width, fewer than `m × width` query bytes, or a row of
+/// another width.
 pub fn nearest_blocked(
     queries: &[u8],
     m: usize,
@@ -134,7 +134,7 @@ pub fn nearest_blocked(
     k: usize,
     rows: &[(u32, &[u8])],
 ) -> Option<Vec<Vec<(u32, f64)>>> {
-    if m == 0 || width == 0 || queries.len() < m.checked_mul(width)? || !available() {
+    if m == 0 || width == 0 || queries.len() < m.checked_mul(width)? {
         return None;
     }
     if k == 0 {
@@ -205,13 +205,17 @@ impl Queries {
         let mut tops: Vec<TopK> = (0..self.m).map(|_| TopK::new(k)).collect();
         // The distance a row must be under to enter: anything until k are kept.
         let mut worst = vec![u64::MAX; self.m];
-        // SAFETY: `nearest_blocked` checked the CPU (`available`); every
-        // row holds `width` bytes (checked above).
-        if unsafe { run_kernel(self, part, &mut tops, &mut worst, shared) } {
-            Some(tops)
+        if vector_kernel() {
+            // SAFETY: the level has AVX-512 VPOPCNTDQ and BW
+            // (`vector_kernel`); every row holds `width` bytes (checked
+            // above).
+            if !unsafe { run_kernel(self, part, &mut tops, &mut worst, shared) } {
+                return None;
+            }
         } else {
-            None
+            search_words(self, part, &mut tops, &mut worst, shared);
         }
+        Some(tops)
     }
 }
 
@@ -226,7 +230,7 @@ impl Queries {
 /// So fewer rows reach [`TopK`], and the result is the same.
 ///
 /// # Safety
-/// The CPU has AVX-512F, BW and VPOPCNTDQ ([`available`]); every row of
+/// The CPU has AVX-512F, BW and VPOPCNTDQ ([`vector_kernel`]); every row of
 /// `part` holds `queries.width` bytes.
 #[cfg(target_arch = "x86_64")]
 unsafe fn run_kernel(
@@ -282,15 +286,109 @@ fn offer(
             continue;
         };
         if d < *worst {
-            let d = d as f64; // exact: far below 2^53
-            top.push(-d, position, d);
-            let kept = top.worst_key();
-            if kept.is_finite() {
-                // The part's k-th distance fell: the threshold falls with it
-                // (it never rises above the shared bound already in it).
-                let kept = (-kept) as u64;
-                *worst = (*worst).min(kept);
-                shared.fetch_min(kept, Ordering::Relaxed);
+            offer_one(top, worst, shared, position, d);
+        }
+    }
+}
+
+/// Puts the row at `position`, at distance `d` (under `worst`), into the
+/// query's top k, and lowers the part's and the shared thresholds to the
+/// k-th distance kept once there are k.
+#[inline]
+fn offer_one(top: &mut TopK, worst: &mut u64, shared: &AtomicU64, position: u32, d: u64) {
+    let d = d as f64; // exact: far below 2^53
+    top.push(-d, position, d);
+    let kept = top.worst_key();
+    if kept.is_finite() {
+        // The part's k-th distance fell: the threshold falls with it (it
+        // never rises above the shared bound already in it).
+        let kept = (-kept) as u64;
+        *worst = (*worst).min(kept);
+        shared.fetch_min(kept, Ordering::Relaxed);
+    }
+}
+
+crate::by_level! {
+    [avx2]
+    /// The blocked search below the VNNI level: one row at a time, its
+    /// words held in registers (their count fixed where it is small)
+    /// against every query's words, by the scalar population count (POPCNT
+    /// at the AVX2 level, NEON's `cnt` on aarch64). The rows come in order
+    /// and a row enters only strictly under `worst`, as in the vector
+    /// kernel, so the result is the scan's.
+    fn search_words<>(
+        queries: &Queries,
+        part: &[(u32, &[u8])],
+        tops: &mut [TopK],
+        worst: &mut [u64],
+        shared: &[AtomicU64]
+    ) {
+        macro_rules! fixed {
+            ($($w:literal)*) => {
+                match queries.per_code {
+                    $($w => scan_words::<$w>(queries, part, tops, worst, shared),)*
+                    _ => scan_words::<0>(queries, part, tops, worst, shared),
+                }
+            };
+        }
+        fixed!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+    }
+}
+
+/// [`search_words`] with `W` words per code (0: `per_code`, read from
+/// memory). Inlined into each level's version, so the population count is
+/// that level's instruction.
+#[inline(always)]
+fn scan_words<const W: usize>(
+    queries: &Queries,
+    part: &[(u32, &[u8])],
+    tops: &mut [TopK],
+    worst: &mut [u64],
+    shared: &[AtomicU64],
+) {
+    let per_code = queries.per_code.max(1);
+    let mut fixed = [0u64; W];
+    let mut spilled = vec![0u64; if W == 0 { per_code } else { 0 }];
+    let fixed_queries: &[[u64; W]] = if W > 0 {
+        queries.words.as_chunks::<W>().0
+    } else {
+        &[]
+    };
+    for (r, &(position, row)) in part.iter().enumerate() {
+        if r % (SHARE_BLOCKS * LANES) == 0 {
+            read_shared(worst, shared);
+        }
+        let words: &mut [u64] = if W > 0 { &mut fixed } else { &mut spilled };
+        let (whole, _) = row.as_chunks::<8>();
+        for (w, word) in words.iter_mut().enumerate() {
+            *word = match whole.get(w) {
+                Some(&bytes) => u64::from_le_bytes(bytes),
+                None => code_word(row, w),
+            };
+        }
+        let per_query = tops.iter_mut().zip(worst.iter_mut()).zip(shared);
+        if W > 0 {
+            for (((top, worst), shared), query) in per_query.zip(fixed_queries) {
+                let mut d = 0u64;
+                for w in 0..W {
+                    d += u64::from((fixed[w] ^ query[w]).count_ones());
+                }
+                if d < *worst {
+                    offer_one(top, worst, shared, position, d);
+                }
+            }
+        } else {
+            for (((top, worst), shared), query) in
+                per_query.zip(queries.words.chunks_exact(per_code))
+            {
+                let d: u64 = spilled
+                    .iter()
+                    .zip(query)
+                    .map(|(&x, &q)| u64::from((x ^ q).count_ones()))
+                    .sum();
+                if d < *worst {
+                    offer_one(top, worst, shared, position, d);
+                }
             }
         }
     }
@@ -542,9 +640,13 @@ mod tests {
         }
         let expected = reference(&queries, m, width, k, &rows);
         let what = format!("n={n} width={width} m={m} k={k} tied={tied}");
-        if available() {
-            let got = nearest_blocked(&queries, m, width, k, &rows);
-            assert_eq!(got.as_ref(), Some(&expected), "blocked, {what}");
+        for level in cpu::test_levels() {
+            let got = cpu::with_level(level, || nearest_blocked(&queries, m, width, k, &rows));
+            assert_eq!(
+                got.as_ref(),
+                Some(&expected),
+                "blocked at {level:?}, {what}"
+            );
         }
         assert_eq!(
             search(true, &queries, m, width, k, &rows),
@@ -560,9 +662,6 @@ mod tests {
 
     #[test]
     fn hamming_blocked_equals_the_reference() {
-        if !available() {
-            eprintln!("no AVX-512 VPOPCNTDQ: only the scan is tested");
-        }
         for (i, width) in [1, 7, 8, 9, 48, 64, 65, 100, 128, 200]
             .into_iter()
             .enumerate()
@@ -606,10 +705,7 @@ mod tests {
         let codes = random_bytes(50 * 48, 5);
         let mut rows = rows_of(&codes, &[], 48);
         let queries = random_bytes(10 * 48, 6);
-        assert_eq!(
-            nearest_blocked(&queries, 10, 48, 5, &rows).is_some(),
-            available()
-        );
+        assert!(nearest_blocked(&queries, 10, 48, 5, &rows).is_some());
         // Too few query bytes, zero width, no queries.
         assert!(nearest_blocked(&queries[..100], 10, 48, 5, &rows).is_none());
         assert!(nearest_blocked(&[], 10, 0, 5, &[]).is_none());
@@ -643,10 +739,7 @@ mod tests {
             assert_eq!(scan, expected);
             assert_eq!(scan, nearest_hamming_scan(&queries, 13, width, 10, &rows));
             let blocked = nearest_blocked(&queries, 13, width, 10, &rows);
-            assert_eq!(blocked.is_some(), available());
-            if let Some(blocked) = blocked {
-                assert_eq!(blocked, expected);
-            }
+            assert_eq!(blocked, Some(expected.clone()));
             assert_eq!(nearest(&queries, 13, width, 10, &rows), expected);
             assert_eq!(
                 crate::kernels::search::nearest_hamming(&queries, 13, width, 10, &rows),
@@ -664,7 +757,7 @@ mod tests {
     )]
     fn shared_bound_keeps_earlier_ties() {
         let _level = cpu::force_level(Level::Vnni);
-        assert!(available());
+        assert!(vector_kernel());
         let (width, k) = (8, 3);
         // Every row the same: all distances tie.
         let codes = vec![0x5a_u8; 40 * width];
