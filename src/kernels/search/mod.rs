@@ -324,9 +324,9 @@ pub fn nearest_half(
 
 /// The `k` codes nearest each of `m` query codes (`queries`: `m × width`
 /// bytes, row-major), as `(position, distance)` best first, ties to the
-/// lower position: on a CPU with AVX-512 VPOPCNTDQ and BW by the blocked kernel of
-/// [`super::hamming_blocks`], elsewhere by [`nearest_hamming_scan`]. Both
-/// give the same result.
+/// lower position, by the blocked kernels of [`hamming_blocks`] (AVX-512
+/// VPOPCNTDQ at the VNNI level, a row's words in registers below it), which
+/// give the result of [`scans::nearest_hamming_scan`].
 pub fn nearest_hamming(
     queries: &[u8],
     m: usize,
