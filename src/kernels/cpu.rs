@@ -209,6 +209,48 @@ pub fn test_levels() -> Vec<Level> {
     run
 }
 
+/// How a kernel compiled by [`by_level!`](crate::by_level) multiplies and
+/// adds `f32`s where any rounding its bound covers will do: fused where the
+/// level has FMA (one instruction, one rounding), separate where it does
+/// not, since `mul_add` there is a library call. Passed as a value
+/// ([`Fused`] or [`Separate`], chosen by [`fused_mul_add`]) so the kernel is
+/// compiled for each.
+pub trait MulAdd {
+    /// Whether this is the fused instruction.
+    const FUSED: bool;
+    fn mul_add(a: f32, b: f32, c: f32) -> f32;
+}
+
+/// `a · b + c` with one rounding.
+pub struct Fused;
+/// `a · b + c` with two roundings.
+pub struct Separate;
+
+impl MulAdd for Fused {
+    const FUSED: bool = true;
+    #[inline(always)]
+    fn mul_add(a: f32, b: f32, c: f32) -> f32 {
+        a.mul_add(b, c)
+    }
+}
+
+impl MulAdd for Separate {
+    const FUSED: bool = false;
+    #[inline(always)]
+    fn mul_add(a: f32, b: f32, c: f32) -> f32 {
+        a * b + c
+    }
+}
+
+/// Whether the active level has FMA: AVX2 and up on x86_64; aarch64's
+/// baseline has it.
+pub fn fused_mul_add() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return at_least(Level::Avx2);
+    #[cfg(not(target_arch = "x86_64"))]
+    return cfg!(target_arch = "aarch64");
+}
+
 /// Compiles a function once per level and runs the version that
 /// [`level`](crate::kernels::cpu::level) allows: `[avx512, avx2]` lists
 /// the tiers, highest first; the body as written is the portable version

@@ -15,6 +15,7 @@
 //! NaN propagates: a NaN product makes its query token's maximum, and so
 //! the score, NaN (as `np.max` does).
 
+use super::cpu::{self, Fused, MulAdd, Separate};
 use super::element::Element;
 use super::vector;
 
@@ -232,36 +233,6 @@ const PANEL_QUERIES: usize = 2 * LANES;
 /// registers.
 const TILE_TOKENS: usize = 6;
 
-/// How the screen multiplies and adds. Fused where the CPU has FMA (one
-/// instruction and one rounding); separate on x86 without it, where
-/// `mul_add` would be a library call. The screen's bound covers both.
-trait MulAdd {
-    /// Tile tokens per pass over the panel: as many as the accumulators
-    /// that fit in registers (6 × 2 on AVX2 and NEON; 3 × 4 of SSE2's
-    /// 4-lane registers without FMA).
-    const ROWS: usize;
-    fn mul_add(a: f32, b: f32, c: f32) -> f32;
-}
-
-struct Fused;
-struct Separate;
-
-impl MulAdd for Fused {
-    const ROWS: usize = TILE_TOKENS;
-    #[inline(always)]
-    fn mul_add(a: f32, b: f32, c: f32) -> f32 {
-        a.mul_add(b, c)
-    }
-}
-
-impl MulAdd for Separate {
-    const ROWS: usize = TILE_TOKENS / 2;
-    #[inline(always)]
-    fn mul_add(a: f32, b: f32, c: f32) -> f32 {
-        a * b + c
-    }
-}
-
 /// `out[t · padded + j] = q_j · x_t` in Float32 (see [`screen_tile`]),
 /// fused where the active level has FMA (AVX2 and up; aarch64's baseline).
 fn screen_products(
@@ -272,10 +243,7 @@ fn screen_products(
     d: usize,
     out: &mut [f32],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    let fused = super::cpu::level() >= super::cpu::Level::Avx2;
-    #[cfg(not(target_arch = "x86_64"))]
-    let fused = cfg!(target_arch = "aarch64");
+    let fused = cpu::fused_mul_add();
     if d == 0 || panel.len() < padded * d || doc.len() < n_t * d || out.len() < n_t * padded {
         return;
     }
@@ -319,16 +287,18 @@ crate::by_level! {
         };
         for (b, block) in panel.chunks_exact((d * PANEL_QUERIES).max(1)).take(padded / PANEL_QUERIES).enumerate() {
             let (columns, _) = block.as_chunks::<PANEL_QUERIES>();
-            for first in (0..TILE_TOKENS).step_by(M::ROWS) {
+            // SSE2's 16 registers of 4 lanes hold half the tile's sums.
+            let per_pass = if M::FUSED { TILE_TOKENS } else { TILE_TOKENS / 2 };
+            for first in (0..TILE_TOKENS).step_by(per_pass) {
                 let mut acc = [[0.0f32; PANEL_QUERIES]; TILE_TOKENS];
                 for (p, x) in columns.iter().zip(numbers()) {
-                    for (a, &x) in acc.iter_mut().zip(&x[first..]).take(M::ROWS) {
+                    for (a, &x) in acc.iter_mut().zip(&x[first..]).take(per_pass) {
                         for l in 0..PANEL_QUERIES {
                             a[l] = M::mul_add(x, p[l], a[l]);
                         }
                     }
                 }
-                for (r, a) in acc.iter().enumerate().take(M::ROWS) {
+                for (r, a) in acc.iter().enumerate().take(per_pass) {
                     if first + r >= rows {
                         break;
                     }

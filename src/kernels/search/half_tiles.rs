@@ -25,7 +25,8 @@
 //! does not depend on the thread count or on which kernel ran.
 //!
 //! The AVX-512 kernel needs only AVX-512F; other CPUs take a portable
-//! kernel with the same tiles (multiply then add, compiled for AVX2 where
+//! kernel with the same tiles (four rows against two queries at a time in
+//! eight 8-lane sums, FMA where the level has it, compiled for AVX2 where
 //! present), whose error bound the screen also covers.
 //!
 //! Measured on the 2-core Xeon (Sapphire Rapids class, shared with other
@@ -67,7 +68,8 @@
 //! therefore scans Float16 rows up to 47 queries.
 
 #[cfg(target_arch = "x86_64")]
-use crate::kernels::cpu::{self, Level};
+use crate::kernels::cpu::Level;
+use crate::kernels::cpu::{self, Fused, Separate};
 use crate::kernels::element::F16;
 
 use super::codes::{f32_lanes_dot, half_rank_error, HalfRanker};
@@ -166,15 +168,16 @@ impl Kernel {
             }
             Kernel::Portable => {
                 fetch.iter().for_each(|row| prefetch(row));
-                for r in 0..TILE_ROWS {
-                    let row = &rows[r * d16..(r + 1) * d16];
-                    for j in 0..TILE_QUERIES {
-                        out[r * TILE_QUERIES + j] = if j < count {
-                            portable::dot(row, &queries[j * d16..(j + 1) * d16])
-                        } else {
-                            0.0
-                        };
-                    }
+                #[cfg(target_arch = "x86_64")]
+                if cpu::at_least(Level::Avx2) {
+                    // SAFETY: the level has AVX2 and FMA.
+                    unsafe { avx2::tile(rows, queries, count, d16, out) };
+                    return;
+                }
+                if cpu::fused_mul_add() {
+                    portable::tile(Fused, rows, queries, count, d16, out);
+                } else {
+                    portable::tile(Separate, rows, queries, count, d16, out);
                 }
             }
         }
@@ -243,8 +246,9 @@ fn prefetch(row: &[F16]) {
 ///   products by FMA (one rounding each), and the lanes are added by a
 ///   tree of depth 4; `Σ x²` likewise in four registers added in pairs,
 ///   then a `reduce_add` of 16 lanes (at most 2 + 15 roundings). The
-///   portable kernel rounds each product once, then adds it along 16 lanes
-///   and a tree of depth 4. Either way a product meets at most `d + 48`
+///   portable kernel's tile rounds each product once (or not, by FMA where
+///   the level has it), adds it along 8 lanes, then adds the 8 lanes in
+///   order; its `Σ x²` adds along 16 lanes and a tree of depth 4. Either way a product meets at most `d + 48`
 ///   roundings, so `|s̃ - s| <= G Σ|x_i
 ///   q_i| + η_f <= G |x| |q| + η_f` with `G = γ(d + 48)`, and `|r̃ - |x|²|
 ///   <= G |x|²` (the squares of Float16 numbers are exact in `f32` and at
@@ -596,6 +600,54 @@ impl Search<'_, '_> {
 }
 
 mod portable {
+    use crate::kernels::cpu::MulAdd;
+
+    use super::{TILE_QUERIES, TILE_ROWS};
+
+    /// Numbers per accumulator of [`tile`].
+    const TILE_LANES: usize = 8;
+
+    crate::by_level! {
+        [avx512, avx2]
+        /// The sums of a tile (see `Kernel::tile`; its lengths checked):
+        /// the four rows against two queries at a time, eight sums of eight
+        /// lanes in registers (of AVX2's sixteen), each number of the rows
+        /// and queries loaded once per pass.
+        pub(super) fn tile<M: MulAdd>(
+            _mode: M,
+            rows: &[f32],
+            queries: &[f32],
+            count: usize,
+            d16: usize,
+            out: &mut [f32; 16]
+        ) {
+            out.fill(0.0);
+            let row = |r: usize| rows.get(r * d16..(r + 1) * d16).unwrap_or(&[]).as_chunks::<TILE_LANES>().0;
+            let rows = [row(0), row(1), row(2), row(3)];
+            for j0 in (0..count.min(TILE_QUERIES)).step_by(2) {
+                let query = |j: usize| queries.get(j * d16..(j + 1) * d16).unwrap_or(&[]).as_chunks::<TILE_LANES>().0;
+                // An odd last query is paired with itself.
+                let pair = [query(j0), query((j0 + 1).min(count - 1))];
+                let mut acc = [[[0.0f32; TILE_LANES]; 2]; TILE_ROWS];
+                let steps = rows[0].iter().zip(rows[1]).zip(rows[2]).zip(rows[3]).zip(pair[0]).zip(pair[1]);
+                for (((((x0, x1), x2), x3), q0), q1) in steps {
+                    for (a, x) in acc.iter_mut().zip([x0, x1, x2, x3]) {
+                        for (a, q) in a.iter_mut().zip([q0, q1]) {
+                            for l in 0..TILE_LANES {
+                                a[l] = M::mul_add(x[l], q[l], a[l]);
+                            }
+                        }
+                    }
+                }
+                for (r, a) in acc.iter().enumerate() {
+                    for (j, lanes) in a.iter().enumerate().take(count - j0) {
+                        out[r * TILE_QUERIES + j0 + j] = lanes.iter().sum();
+                    }
+                }
+            }
+        }
+    }
+
     crate::by_level! {
         [avx512, avx2]
         /// `Σ a·b` in 16 lanes (multiply, then add), the lanes added by a
@@ -618,6 +670,74 @@ mod portable {
                 width /= 2;
             }
             lanes[0]
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{TILE_QUERIES, TILE_ROWS};
+
+    /// `portable::tile` in AVX2 registers: the four rows against two
+    /// queries at a time, eight sums of eight lanes, FMA; each sum's lanes
+    /// then added in order.
+    ///
+    /// # Safety
+    /// The CPU has AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn tile(
+        rows: &[f32],
+        queries: &[f32],
+        count: usize,
+        d16: usize,
+        out: &mut [f32; 16],
+    ) {
+        out.fill(0.0);
+        let row = |r: usize| {
+            rows.get(r * d16..(r + 1) * d16)
+                .unwrap_or(&[])
+                .as_chunks::<8>()
+                .0
+        };
+        let x = [row(0), row(1), row(2), row(3)];
+        let steps = x.iter().map(|r| r.len()).min().unwrap_or(0);
+        for j0 in (0..count.min(TILE_QUERIES)).step_by(2) {
+            let query = |j: usize| {
+                queries
+                    .get(j * d16..(j + 1) * d16)
+                    .unwrap_or(&[])
+                    .as_chunks::<8>()
+                    .0
+            };
+            // An odd last query is paired with itself.
+            let q = [query(j0), query((j0 + 1).min(count - 1))];
+            let steps = steps.min(q[0].len()).min(q[1].len());
+            let mut acc = [[_mm256_setzero_ps(); 2]; TILE_ROWS];
+            for i in 0..steps {
+                // SAFETY: `i < steps`, within every chunk slice; unaligned loads.
+                let (q0, q1) = unsafe {
+                    (
+                        _mm256_loadu_ps(q[0].as_ptr().add(i).cast()),
+                        _mm256_loadu_ps(q[1].as_ptr().add(i).cast()),
+                    )
+                };
+                for (a, x) in acc.iter_mut().zip(&x) {
+                    // SAFETY: as above.
+                    let v = unsafe { _mm256_loadu_ps(x.as_ptr().add(i).cast()) };
+                    a[0] = _mm256_fmadd_ps(v, q0, a[0]);
+                    a[1] = _mm256_fmadd_ps(v, q1, a[1]);
+                }
+            }
+            for (r, a) in acc.iter().enumerate() {
+                for (j, &sum) in a.iter().enumerate().take(count - j0) {
+                    let mut lanes = [0.0f32; 8];
+                    // SAFETY: eight numbers into an array of eight.
+                    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), sum) };
+                    out[r * TILE_QUERIES + j0 + j] = lanes.iter().sum();
+                }
+            }
         }
     }
 }
