@@ -530,3 +530,24 @@ def test_maxsim_knn_join_by_and_filter_equal_joining_each_group(
     monkeypatch.setattr("polars_mlkit.search.MIN_BATCH_ROWS", 1)
     lazy = pmk.knn_join(left, frame.lazy(), on="t", k=3, metric="maxsim", by="g", filter=predicate)
     assert_frame_equal(lazy, got, check_exact=True)
+
+
+def test_a_batch_result_arriving_in_pieces() -> None:
+    """A ``map_batches`` that hands back a batch's partial result split in
+    pieces (as Ray may split a large output block): positions still count
+    across batches and the top-k merge is exact."""
+    from polars_mlkit import search
+
+    frame = corpus(300, 6, pl.Float32, seed=60)
+    q = queries(6, 4, pl.Float32, seed=61)
+
+    def in_pieces(fn: Any) -> Any:
+        for start, length in ((0, 120), (120, 100), (220, 80)):
+            result = fn(frame.slice(start, length))
+            yield result.head(7)
+            yield result.slice(7, 0)
+            yield result.slice(7)
+
+    run = search.plugin_search("e", q, 5, "euclidean", "nearest")
+    got = search.search_batches(in_pieces, run, 5, False, "nearest", keep_rows=False)
+    assert_frame_equal(got, pmk.nearest(frame, "e", q, k=5, metric="euclidean"), check_exact=True)

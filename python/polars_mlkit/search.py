@@ -46,7 +46,8 @@ MIN_BATCH_ROWS = 1024
 TOKENS_PER_ROW = 32
 
 # Columns of a batch's partial result (the matched corpus rows follow them).
-_QUERY, _INDEX, _SCORE, _HEIGHT = "__pmk_query", "__pmk_index", "__pmk_score", "__pmk_height"
+_QUERY, _RANK, _INDEX, _SCORE = "__pmk_query", "__pmk_rank", "__pmk_index", "__pmk_score"
+_HEIGHT = "__pmk_height"
 
 
 def nearest_expr(
@@ -152,13 +153,14 @@ def search_batches(
         found = search(batch)
         out = found.select(
             pl.col("query").alias(_QUERY),
+            pl.col("rank").alias(_RANK),
             pl.col("index").alias(_INDEX),
             pl.col("score").alias(_SCORE),
         )
         if keep_rows:
             out = out.hstack(batch[found["index"]])
-        # The batch's height travels in an extra row (query null), so a
-        # batch without matches still moves the positions of the next.
+        # The batch's height travels in an extra last row (query null), so
+        # a batch without matches still moves the positions of the next.
         height = pl.DataFrame({_HEIGHT: [batch.height]}, schema={_HEIGHT: pl.UInt64})
         return pl.concat(
             [out.with_columns(pl.lit(None, pl.UInt64).alias(_HEIGHT)), height],
@@ -166,27 +168,35 @@ def search_batches(
         )
 
     running: pl.DataFrame | None = None
+    merged = False
     offset = 0
     for result in _with_progress(map_batches(partial), progress, function):
-        heights = result.filter(pl.col(_QUERY).is_null())[_HEIGHT]
-        rows = result.filter(pl.col(_QUERY).is_not_null()).drop(_HEIGHT)
-        rows = rows.with_columns((pl.col(_INDEX).cast(pl.UInt64) + offset).alias(_INDEX))
-        offset += int(heights.sum())
-        merged = rows if running is None else pl.concat([running, rows], how="vertical_relaxed")
+        rows, height = _rows_and_height(result)
+        if offset:
+            rows = rows.with_columns((pl.col(_INDEX).cast(pl.UInt64) + offset).alias(_INDEX))
+        offset += height
+        if running is None:
+            # One batch's result is in its final order already: by query,
+            # best first, ties to the lower position.
+            running = rows
+            continue
         # Best first, ties to the lower position (as the in-memory search).
         running = (
-            merged.sort([_QUERY, _SCORE, _INDEX], descending=[False, best_first, False])
+            pl.concat([running, rows], how="vertical_relaxed")
+            .sort([_QUERY, _SCORE, _INDEX], descending=[False, best_first, False])
             .group_by(_QUERY, maintain_order=True)
             .head(k)
         )
+        merged = True
     if offset >= 2**32:
         msg = f"{function}: more than 2^32 corpus rows"
         raise ValueError(msg)
     if running is None or running.height == 0:
         return EMPTY_FOUND
+    rank = (pl.int_range(pl.len()).over(_QUERY) + 1) if merged else pl.col(_RANK)
     ranked = running.with_columns(
         pl.col(_QUERY).cast(pl.UInt32).alias("query"),
-        (pl.int_range(pl.len()).over(_QUERY) + 1).cast(pl.UInt32).alias("rank"),
+        rank.cast(pl.UInt32).alias("rank"),
         pl.col(_INDEX).cast(pl.UInt32).alias("index"),
         pl.col(_SCORE).alias("score"),
     )
@@ -195,8 +205,19 @@ def search_batches(
         "rank",
         "index",
         "score",
-        pl.exclude("query", "rank", "index", "score", _QUERY, _INDEX, _SCORE),
+        pl.exclude("query", "rank", "index", "score", _QUERY, _RANK, _INDEX, _SCORE),
     )
+
+
+def _rows_and_height(result: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """A batch's partial result without its height row, and the height (0
+    in a piece without it): a slice when the height row is last, as in a
+    batch's whole result, a filter otherwise (a Ray block split in pieces)."""
+    queries = result[_QUERY]
+    if queries.null_count() == 1 and queries[-1] is None:
+        return result.slice(0, result.height - 1).drop(_HEIGHT), int(result[_HEIGHT][-1])
+    rows = result.filter(pl.col(_QUERY).is_not_null()).drop(_HEIGHT)
+    return rows, int(result.filter(pl.col(_QUERY).is_null())[_HEIGHT].sum())
 
 
 def best_first(metric: str) -> bool:
