@@ -423,6 +423,9 @@ def test_bad_query_keys() -> None:
         pmk.nearest(np.ones((3, 4)), None, q, by={"g": [1, 2, 3]})
     with pytest.raises(TypeError, match="key column 'g' is String in by and Int64"):
         pmk.nearest(frame.lazy(), "e", q, by=pl.Series("g", ["1", "2", "3"]))
+    # Keys that are all null have no dtype to disagree with: nothing matches.
+    assert pmk.nearest(frame, "e", q, by=pl.DataFrame({"g": [None, None, None]})).height == 0
+    assert pmk.nearest(frame, "e", q, by={"g": [None, None, None]}).height == 0
 
 
 def token_corpus(n: int, d: int, dtype: Any, seed: int) -> pl.DataFrame:

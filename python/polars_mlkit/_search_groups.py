@@ -145,6 +145,14 @@ def query_keys(by: object, schema: pl.Schema, count: int, function: str) -> pl.D
     its dtype, or a number of rows that is not the number of queries."""
     if isinstance(by, pl.Series):
         by = by.to_frame()
+    if isinstance(by, pl.DataFrame):
+        # A column of nulls only (e.g. built from [None, None]) has no dtype
+        # of its own: it takes the corpus column's (and matches nothing).
+        by = by.with_columns(
+            by[name].cast(schema[name])
+            for name in by.columns
+            if by.schema[name] == pl.Null and name in schema
+        )
     if isinstance(by, Mapping):
         columns = []
         for name, values in by.items():

@@ -291,11 +291,13 @@ def nearest(
     among the rows of ``frame`` whose keys all equal its own; a null key
     (on either side) matches nothing, and a query whose group has no rows
     gets no results. The output is as without ``by`` (rows by query then
-    rank, ``index`` the position in the whole ``frame``), the same rows
-    and scores as searching each query against
-    ``frame.filter(pl.col(key) == its key)`` alone; ``filter`` then applies
-    too. ``knn_join(..., by=...)`` is the same search with the keys read
-    from the left frame.
+    rank, ``index`` the position in the whole ``frame``): bit for bit what
+    searching ``frame.filter(pl.col(key) == key)`` with the queries of each
+    key gives (on Float64 columns the product of many queries is blocked
+    differently from one query's, so there "with the queries of that key"
+    matters in the last bits); ``filter`` then applies too.
+    ``knn_join(..., by=...)`` is the same search with the keys read from the
+    left frame.
 
     Examples
     --------
