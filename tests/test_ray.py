@@ -324,3 +324,22 @@ def test_maxsim_on_blocks_equals_in_memory() -> None:
         memory = pmk.knn_join(left, corpus, on="t", k=3, metric="maxsim", **options)
         assert_frame_equal(joined, memory, check_exact=True)
     assert joined["g"].null_count() == 0
+
+
+def test_maxsim_on_blocks_checks_the_queries_first() -> None:
+    corpus = pl.DataFrame(
+        {"t": [[[1.0, 0.0]], [[0.0, 1.0], [1.0, 1.0]]], "v": [[1.0, 0.0], [0.0, 1.0]]},
+        schema={"t": pl.List(pl.Array(pl.Float32, 2)), "v": pl.Array(pl.Float64, 2)},
+    )
+    ds = ray.data.from_arrow(corpus.to_arrow())
+    with pytest.raises(ValueError, match="query 1 has 1 tokens of width 3; the corpus tokens"):
+        pmk_ray.nearest(ds, "t", [np.ones((2, 2)), np.ones((1, 3))], metric="maxsim")
+    with pytest.raises(TypeError, match="needs a column of token lists"):
+        pmk_ray.nearest(ds, "v", [np.ones((2, 2))], metric="maxsim")
+    with pytest.raises(ValueError, match="wrap a single query's matrix in a list"):
+        pmk_ray.nearest(ds, "t", np.ones((2, 2)), metric="maxsim")
+    left = pl.DataFrame({"t": [[[1.0, 0.0, 0.0]]]})
+    with pytest.raises(ValueError, match="query 0 has 1 tokens of width 3"):
+        pmk_ray.knn_join(left, ds, on="t", metric="maxsim")
+    with pytest.raises(pl.exceptions.ColumnNotFoundError, match="'x' is not in the corpus"):
+        pmk_ray.knn_join(left, ds, on="t", right_on="x", metric="maxsim")

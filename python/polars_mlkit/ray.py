@@ -320,10 +320,8 @@ def nearest(
     schema = _schema(dataset)
     run: search.BatchSearch
     if metric == "maxsim":
-        if column not in schema:
-            msg = f"{function}: column {column!r} is not in the corpus"
-            raise pl.exceptions.ColumnNotFoundError(msg)
         matrices = search.token_queries(queries, function)
+        search.check_token_queries(schema, column, matrices, function)
         groups = search.nearest_groups(schema, len(matrices), filter, by, function)
         run = search.maxsim_search(column, matrices, k, groups)
     else:
@@ -388,10 +386,8 @@ def knn_join(
         raise TypeError(msg)
     schema = _schema(dataset)
     if metric == "maxsim":
-        if right_on not in schema:
-            msg = f"{function}: column {right_on!r} is not in the corpus"
-            raise pl.exceptions.ColumnNotFoundError(msg)
         matrices, query_rows = search.token_rows(left, on, function)
+        search.check_token_queries(schema, right_on, matrices, function)
     else:
         queries, query_rows = search.queries_of(left, on, function)
         search.check_corpus(schema, right_on, function)

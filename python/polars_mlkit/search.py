@@ -434,6 +434,33 @@ def token_queries(queries: Any, function: str) -> list[Any]:
     return list(queries)
 
 
+def check_token_queries(schema: pl.Schema, column: str, matrices: list[Any], function: str) -> None:
+    """MaxSim queries checked on the driver against the corpus schema before
+    any block is searched: ``column`` is a token-list column and every query
+    a non-empty token matrix of the corpus's token width (when the column's
+    dtype fixes it)."""
+    if column not in schema:
+        msg = f"{function}: column {column!r} is not in the corpus"
+        raise pl.exceptions.ColumnNotFoundError(msg)
+    dtype = schema[column]
+    inner = getattr(dtype, "inner", None)
+    if not isinstance(dtype, pl.List) or not isinstance(inner, (pl.Array, pl.List)):
+        msg = (
+            f"{function}: metric='maxsim' needs a column of token lists "
+            f"(List(Array(numeric, d))), got {column!r} of {dtype}"
+        )
+        raise TypeError(msg)
+    width = inner.size if isinstance(inner, pl.Array) else None
+    for i, tokens in enumerate(matrices):
+        matrix = _checks.matrix(tokens, function, f"query {i}'s tokens")
+        if matrix.shape[0] == 0 or (width is not None and matrix.shape[1] != width):
+            msg = (
+                f"{function}: query {i} has {matrix.shape[0]} tokens of width "
+                f"{matrix.shape[1]}; the corpus tokens have width {width}"
+            )
+            raise ValueError(msg)
+
+
 def maxsim_search(
     column: str, matrices: list[Any], k: int, groups: SearchGroups | None
 ) -> BatchSearch:
