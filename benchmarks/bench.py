@@ -198,6 +198,7 @@ class Section:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     table: str | None = None  # a pre-rendered table (the memory section)
+    more_tables: list[str] = field(default_factory=list)  # rendered after the rows
 
     def render(self) -> str:
         parts = [f"## {self.title}", ""]
@@ -207,6 +208,8 @@ class Section:
             parts.append(markdown_table(HEADERS, [r.cells() for r in self.rows]))
         else:
             parts.append("_No measurements._")
+        for table in self.more_tables:
+            parts.extend(["", table])
         if self.notes:
             parts.append("")
             parts.extend(f"- {n}" for n in self.notes)
@@ -1791,6 +1794,155 @@ def search_child(spec_json: str) -> None:
     print(json.dumps({"s": elapsed, "anon": anon, "digest": int(digest)}))
 
 
+#: The searches whose peak memory the filtered section compares, on one
+#: corpus: name -> (which unfiltered search it is compared with, the call).
+FILTERED_MEMORY_CASES: dict[str, tuple[str, Callable[[pl.DataFrame, pl.DataFrame], Any]]] = {
+    "pmk.nearest(corpus, 'e', q, k=10)": (
+        "",
+        lambda corpus, left: pmk.nearest(corpus, "e", left["e"].to_numpy(), k=10),
+    ),
+    "pmk.nearest(..., filter=pl.col('bucket') == 0) (1% pass)": (
+        "pmk.nearest(corpus, 'e', q, k=10)",
+        lambda corpus, left: pmk.nearest(
+            corpus, "e", left["e"].to_numpy(), k=10, filter=pl.col("bucket") == 0
+        ),
+    ),
+    "pmk.nearest(..., filter=pl.col('bucket') < 50) (50% pass)": (
+        "pmk.nearest(corpus, 'e', q, k=10)",
+        lambda corpus, left: pmk.nearest(
+            corpus, "e", left["e"].to_numpy(), k=10, filter=pl.col("bucket") < 50
+        ),
+    ),
+    "pmk.nearest(..., by=left.select('g')) (a key per query)": (
+        "pmk.nearest(corpus, 'e', q, k=10)",
+        lambda corpus, left: pmk.nearest(
+            corpus, "e", left["e"].to_numpy(), k=10, by=left.select("g")
+        ),
+    ),
+    "pmk.knn_join(left, corpus, on='e', k=10)": (
+        "",
+        lambda corpus, left: pmk.knn_join(left, corpus, on="e", k=10),
+    ),
+    "pmk.knn_join(..., by='g')": (
+        "pmk.knn_join(left, corpus, on='e', k=10)",
+        lambda corpus, left: pmk.knn_join(left, corpus, on="e", k=10, by="g"),
+    ),
+    "pmk.knn_join(..., by='g', filter=pl.col('bucket') < 50)": (
+        "pmk.knn_join(left, corpus, on='e', k=10)",
+        lambda corpus, left: pmk.knn_join(
+            left, corpus, on="e", k=10, by="g", filter=pl.col("bucket") < 50
+        ),
+    ),
+}
+
+
+def _filtered_memory_data(n: int, dim: int, nq: int, groups: int) -> tuple[pl.DataFrame, ...]:
+    """The corpus (``id``, ``g`` in ``groups`` keys, ``bucket`` = id % 100,
+    ``e``) and ``nq`` left rows (``qid``, ``g``, ``e``) of the memory cases."""
+    rng = np.random.default_rng(SEED + 26)
+    corpus = pl.DataFrame(
+        {
+            "id": np.arange(n),
+            "g": rng.integers(0, groups, n),
+            "bucket": np.arange(n) % 100,
+            "e": rng.standard_normal((n, dim), dtype=np.float32),
+        }
+    )
+    left = pl.DataFrame(
+        {
+            "qid": np.arange(nq),
+            "g": rng.integers(0, groups, nq),
+            "e": rng.standard_normal((nq, dim), dtype=np.float32),
+        }
+    )
+    return corpus, left
+
+
+def filtered_memory_child(spec_json: str) -> None:
+    """One search of :data:`FILTERED_MEMORY_CASES` in a fresh process: its
+    time and the growth of the peak RSS over the RSS before the call (JSON)."""
+    spec = json.loads(spec_json)
+    search = FILTERED_MEMORY_CASES[spec["case"]][1]
+    corpus, left = _filtered_memory_data(spec["n"], spec["dim"], spec["queries"], spec["groups"])
+    search(corpus.head(2_000), left.head(8))  # library pages and thread pools, not counted
+    gc.collect()
+    exact = _reset_peak_rss()
+    before = _peak_rss_bytes()
+    started = time.perf_counter()
+    found = search(corpus, left)
+    elapsed = time.perf_counter() - started
+    after = _peak_rss_bytes()
+    print(
+        json.dumps(
+            {
+                "s": elapsed,
+                "growth": after - before,
+                "corpus": corpus.estimated_size(),
+                "output": found.estimated_size(),
+                "exact": exact,
+            }
+        )
+    )
+
+
+def _filtered_memory_table(sec: Section, cfg: Config) -> None:
+    """Peak memory of the filtered and grouped searches against the same
+    search unfiltered, each in its own process on one corpus."""
+    n, dim, nq, groups = (40_000, 128, 200, 20) if cfg.quick else (200_000, 128, 1_000, 100)
+    spec = {"n": n, "dim": dim, "queries": nq, "groups": groups}
+    results: dict[str, dict[str, Any]] = {}
+    for case in FILTERED_MEMORY_CASES:
+        progress(f"filtered: peak memory of {case}")
+        results[case] = _child("--filtered-memory-child", {**spec, "case": case})
+    rows = []
+    exact = True
+    for case, (unfiltered, _) in FILTERED_MEMORY_CASES.items():
+        got = results[case]
+        if "error" in got:
+            sec.notes.append(f"peak memory of {case}: {got['error']}")
+            continue
+        exact = exact and bool(got["exact"])
+        base = results.get(unfiltered, {}) if unfiltered else got
+        ratio = (
+            f"{got['growth'] / base['growth']:.2f}"
+            if "growth" in base and base["growth"] > 0
+            else "—"
+        )
+        met = "—" if not unfiltered or ratio == "—" else ("yes" if float(ratio) <= 1.1 else "NO")
+        rows.append(
+            [
+                case,
+                f"{got['s'] * 1e3:.0f}",
+                f"{got['growth'] / MIB:.1f}",
+                f"{got['output'] / MIB:.2f}",
+                ratio,
+                met,
+            ]
+        )
+    sec.more_tables.append(
+        f"Peak memory, {fmt_size(n)} x Array(Float32, {dim}) corpus "
+        f"({spec['n'] * dim * 4 / MIB:.0f} MiB of vectors), {nq} queries, {groups} groups:\n\n"
+        + markdown_table(
+            (
+                "search",
+                "ms",
+                "peak RSS growth MiB",
+                "result MiB",
+                "peak / unfiltered peak",
+                "met? (≤ 1.1x)",
+            ),
+            rows,
+        )
+    )
+    sec.notes.append(
+        "Peak memory: each search runs in a fresh process after a warm-up on 2,000 rows; the "
+        "growth of the peak RSS (VmHWM, "
+        + ("reset before the call" if exact else "not resettable here: an upper bound")
+        + ") over the RSS before the call. The filtered and grouped rows are compared with "
+        "the unfiltered search of the same kind (nearest or knn_join) on the same corpus."
+    )
+
+
 def section_filtered(cfg: Config) -> Section:
     """Filtered, grouped and multi-vector search: ``knn_join(by=...)``
     against a loop of faiss searches per group, a filter passing 1% of the
@@ -1929,6 +2081,7 @@ def section_filtered(cfg: Config) -> Section:
         cfg.repeat,
         check=lambda a, b: f"rel {np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-30)):.1e}",
     )
+    _filtered_memory_table(sec, cfg)
     sec.notes.append(
         "knn_join(by=): one call searches every group's rows alone, groups in parallel; the "
         "faiss baseline partitions both frames by key, normalises, builds an IndexFlatIP per "
@@ -2820,6 +2973,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     parser.add_argument("--fit-child", help=argparse.SUPPRESS)
     parser.add_argument("--search-child", help=argparse.SUPPRESS)
+    parser.add_argument("--filtered-memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.memory_child:
@@ -2830,6 +2984,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.search_child:
         search_child(args.search_child)
+        return 0
+    if args.filtered_memory_child:
+        filtered_memory_child(args.filtered_memory_child)
         return 0
 
     cfg = QUICK if args.quick else FULL

@@ -268,3 +268,78 @@ def test_pipeline_fit_and_scoring_on_blocks_equal_in_memory(data: pl.DataFrame) 
     )
     scored = to_polars(pmk_ray.with_columns(dataset(want), model.predict_proba_expr()))
     assert_frame_equal(scored, want.with_columns(model.predict_proba_expr()))
+
+
+def test_nearest_by_on_blocks_equals_in_memory(data: pl.DataFrame) -> None:
+    """``by=`` on ``nearest``: each block's rows matched to the queries' keys."""
+    corpus = data.with_columns(pl.col("e").cast(pl.Array(pl.Float32, 8)))
+    ds = ray.data.from_arrow(corpus.to_arrow()).repartition(6)
+    rng = np.random.default_rng(9)
+    queries = rng.normal(size=(6, 8))
+    keys = {"g": ["a", "b", "c", None, "a", "z"]}
+    got = pmk_ray.nearest(ds, "e", queries, k=5, by=keys, filter=pl.col("x") > 0)
+    expected = pmk.nearest(corpus, "e", queries, k=5, by=keys, filter=pl.col("x") > 0)
+    assert_frame_equal(got, expected, check_exact=True)
+    assert set(got["query"].to_list()) == {0, 1, 2, 4}
+
+
+def test_maxsim_on_blocks_equals_in_memory() -> None:
+    """MaxSim per block, merged exactly: ``nearest`` and ``knn_join``, also
+    with ``filter=`` and ``by=``."""
+    d = 6
+    rng = np.random.default_rng(10)
+    docs: list[Any] = []
+    for i in range(400):
+        tokens = rng.normal(size=(int(rng.integers(0, 7)), d)).tolist()
+        docs.append(None if i % 17 == 4 else tokens)
+    corpus = pl.DataFrame(
+        {
+            "t": pl.Series(docs, dtype=pl.List(pl.List(pl.Float64))).cast(
+                pl.List(pl.Array(pl.Float32, d))
+            ),
+            "g": rng.choice(["a", "b", "c"], 400),
+            "year": rng.integers(2015, 2025, 400),
+        }
+    )
+    ds = ray.data.from_arrow(corpus.to_arrow()).repartition(5)
+    queries = [rng.normal(size=(int(n), d)) for n in (2, 5, 1)]
+    got = pmk_ray.nearest(ds, "t", queries, k=6, metric="maxsim")
+    assert_frame_equal(
+        got, pmk.nearest(corpus, "t", queries, k=6, metric="maxsim"), check_exact=True
+    )
+    predicate = pl.col("year") >= 2019
+    got = pmk_ray.nearest(ds, "t", queries, k=6, metric="maxsim", filter=predicate)
+    expected = pmk.nearest(corpus, "t", queries, k=6, metric="maxsim", filter=predicate)
+    assert_frame_equal(got, expected, check_exact=True)
+    keys = {"g": ["b", None, "a"]}
+    got = pmk_ray.nearest(ds, "t", queries, k=6, metric="maxsim", by=keys)
+    expected = pmk.nearest(corpus, "t", queries, k=6, metric="maxsim", by=keys)
+    assert_frame_equal(got, expected, check_exact=True)
+    left = pl.DataFrame(
+        {"g": ["c", "a", None], "t": [q.tolist() for q in queries]},
+        schema={"g": pl.String, "t": pl.List(pl.List(pl.Float64))},
+    )
+    for options in ({}, {"by": "g", "filter": predicate}):
+        joined = pmk_ray.knn_join(left, ds, on="t", k=3, metric="maxsim", **options)
+        memory = pmk.knn_join(left, corpus, on="t", k=3, metric="maxsim", **options)
+        assert_frame_equal(joined, memory, check_exact=True)
+    assert joined["g"].null_count() == 0
+
+
+def test_maxsim_on_blocks_checks_the_queries_first() -> None:
+    corpus = pl.DataFrame(
+        {"t": [[[1.0, 0.0]], [[0.0, 1.0], [1.0, 1.0]]], "v": [[1.0, 0.0], [0.0, 1.0]]},
+        schema={"t": pl.List(pl.Array(pl.Float32, 2)), "v": pl.Array(pl.Float64, 2)},
+    )
+    ds = ray.data.from_arrow(corpus.to_arrow())
+    with pytest.raises(ValueError, match="query 1 has 1 tokens of width 3; the corpus tokens"):
+        pmk_ray.nearest(ds, "t", [np.ones((2, 2)), np.ones((1, 3))], metric="maxsim")
+    with pytest.raises(TypeError, match="needs a column of token lists"):
+        pmk_ray.nearest(ds, "v", [np.ones((2, 2))], metric="maxsim")
+    with pytest.raises(ValueError, match="wrap a single query's matrix in a list"):
+        pmk_ray.nearest(ds, "t", np.ones((2, 2)), metric="maxsim")
+    left = pl.DataFrame({"t": [[[1.0, 0.0, 0.0]]]})
+    with pytest.raises(ValueError, match="query 0 has 1 tokens of width 3"):
+        pmk_ray.knn_join(left, ds, on="t", metric="maxsim")
+    with pytest.raises(pl.exceptions.ColumnNotFoundError, match="'x' is not in the corpus"):
+        pmk_ray.knn_join(left, ds, on="t", right_on="x", metric="maxsim")

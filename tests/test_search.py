@@ -75,6 +75,7 @@ def test_lazy_corpus_in_batches_equals_in_memory(
 ) -> None:
     """Batches of about 100 rows: many partial top-k merged; bit for bit."""
     monkeypatch.setattr("polars_mlkit.search.BATCH_BYTES", 100 * 16 * 8)
+    monkeypatch.setattr("polars_mlkit.search.MIN_BATCH_ROWS", 1)
     rng = np.random.default_rng(9)
     right = corpus_frame(rng, 1000, 16, dtype, "array")
     right = right.with_columns(

@@ -15,8 +15,9 @@ with positions in the whole corpus.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -103,19 +104,21 @@ def grouped(
     right_schema: pl.Schema,
     predicate: pl.Expr | None,
     function: str,
+    sides: tuple[str, str] = ("the left frame", "the right frame"),
 ) -> SearchGroups:
     """Each query (one row of ``left_keys``) searched among the corpus rows
-    with equal keys (and passing ``predicate``); null keys match nothing."""
+    with equal keys (and passing ``predicate``); null keys match nothing.
+    ``sides`` names the queries' keys and the corpus in error messages."""
     names = left_keys.columns
     for name in names:
         if name not in right_schema:
-            msg = f"{function}: key column {name!r} is not in the right frame"
+            msg = f"{function}: key column {name!r} is not in {sides[1]}"
             raise pl.exceptions.ColumnNotFoundError(msg)
         left_dtype, right_dtype = left_keys.schema[name], right_schema[name]
         if left_dtype != right_dtype:
             msg = (
-                f"{function}: key column {name!r} is {left_dtype} on the left and "
-                f"{right_dtype} on the right; cast one side so both have one dtype"
+                f"{function}: key column {name!r} is {left_dtype} in {sides[0]} and "
+                f"{right_dtype} in {sides[1]}; cast one side so both have one dtype"
             )
             raise TypeError(msg)
     table = (
@@ -127,3 +130,77 @@ def grouped(
     ids = left_keys.join(table, on=names, how="left", maintain_order="left")[GROUP]
     query_groups = ids.fill_null(NO_GROUP).cast(pl.UInt32).to_numpy().astype(np.uint32)
     return SearchGroups(query_groups, predicate, names, table)
+
+
+#: What ``by=`` of :func:`~polars_mlkit.nearest` accepts.
+QueryKeys = pl.DataFrame | pl.Series | Mapping[str, Any]
+
+
+def query_keys(by: object, schema: pl.Schema, count: int, function: str) -> pl.DataFrame:
+    """The keys of ``nearest``'s ``count`` queries, one row per query: ``by``
+    as a DataFrame or Series (its dtypes are kept, and must be the corpus
+    key columns' dtypes) or as a dict of column name to per-query values
+    (plain values are read as the corpus column's dtype). A clear error
+    names a key column the corpus does not have, values that do not fit
+    its dtype, or a number of rows that is not the number of queries."""
+    if isinstance(by, pl.Series):
+        by = by.to_frame()
+    if isinstance(by, pl.DataFrame):
+        # A column of nulls only (e.g. built from [None, None]) has no dtype
+        # of its own: it takes the corpus column's (and matches nothing).
+        by = by.with_columns(
+            by[name].cast(schema[name])
+            for name in by.columns
+            if by.schema[name] == pl.Null and name in schema
+        )
+    if isinstance(by, Mapping):
+        columns = []
+        for name, values in by.items():
+            if not isinstance(name, str):
+                msg = f"{function}: by's keys must be column names, got {name!r}"
+                raise TypeError(msg)
+            if name not in schema:
+                msg = f"{function}: key column {name!r} is not in the corpus"
+                raise pl.exceptions.ColumnNotFoundError(msg)
+            if isinstance(values, pl.Series):
+                columns.append(values.alias(name))
+                continue
+            if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+                msg = (
+                    f"{function}: by[{name!r}] must be a sequence of one key per query, "
+                    f"got {type(values).__name__}"
+                )
+                raise TypeError(msg)
+            try:
+                columns.append(pl.Series(name, values, dtype=schema[name], strict=True))
+            except (TypeError, ValueError, pl.exceptions.PolarsError) as error:
+                msg = (
+                    f"{function}: the keys in by[{name!r}] do not fit the corpus column's "
+                    f"dtype {schema[name]}: {error}"
+                )
+                raise TypeError(msg) from None
+        lengths = {column.name: column.len() for column in columns}
+        wrong = [name for name, length in lengths.items() if length != count]
+        if wrong:
+            msg = (
+                f"{function}: by[{wrong[0]!r}] has {lengths[wrong[0]]} keys for {count} "
+                "queries; give one key per query"
+            )
+            raise ValueError(msg)
+        by = pl.DataFrame(columns)
+    if not isinstance(by, pl.DataFrame):
+        msg = (
+            f"{function}: by must be a DataFrame (or a Series, or a dict of column -> values) "
+            f"with one row of keys per query, got {type(by).__name__}"
+        )
+        raise TypeError(msg)
+    if by.width == 0:
+        msg = f"{function}: by must name one or more key columns of the corpus"
+        raise TypeError(msg)
+    if by.height != count:
+        msg = (
+            f"{function}: by has {by.height} rows of keys for {count} queries; "
+            "give one row per query"
+        )
+        raise ValueError(msg)
+    return by

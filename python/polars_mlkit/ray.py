@@ -266,6 +266,7 @@ def nearest(
     metric: SearchMetric = "cosine",
     *,
     filter: pl.Expr | None = None,
+    by: search_groups.QueryKeys | None = None,
 ) -> pl.DataFrame:
     """:func:`polars_mlkit.nearest` over a Ray Dataset: a top-k per block on
     the workers, merged exactly on the driver.
@@ -279,16 +280,21 @@ def nearest(
     dataset
         The corpus.
     column
-        Its vector column.
+        Its vector column (a token-list column for ``metric="maxsim"``).
     queries
-        A 2-D array (or list of rows) of query vectors.
+        A 2-D array (or list of rows) of query vectors; for
+        ``metric="maxsim"``, a list of token matrices.
     k
         Matches per query.
     metric
-        ``"cosine"``, ``"dot"`` or ``"euclidean"``.
+        ``"cosine"``, ``"dot"``, ``"euclidean"``, ``"hamming"`` or ``"maxsim"``.
     filter
         As :func:`polars_mlkit.nearest`: evaluated on each block, only the
         rows that pass are searched; ``index`` stays the dataset position.
+    by
+        As :func:`polars_mlkit.nearest`: the keys of each query (one row per
+        query); each query is searched among the rows with equal keys,
+        matched on each block.
 
     Returns
     -------
@@ -308,17 +314,23 @@ def nearest(
     """
     function = "polars_mlkit.ray.nearest"
     dataset = _check_dataset(dataset, function)
-    _checks.search_metric(metric, function)
-    q = _checks.matrix(queries, function, "queries")
+    if metric != "maxsim":
+        _checks.search_metric(metric, function)
     k = _checks.top_k(k, function)
     schema = _schema(dataset)
-    search.check_corpus(schema, column, function)
-    groups = None
-    if filter is not None:
-        predicate = search_groups.check_filter(schema, filter, function)
-        groups = search_groups.filtered(q.shape[0], predicate)
+    run: search.BatchSearch
+    if metric == "maxsim":
+        matrices = search.token_queries(queries, function)
+        search.check_token_queries(schema, column, matrices, function)
+        groups = search.nearest_groups(schema, len(matrices), filter, by, function)
+        run = search.maxsim_search(column, matrices, k, groups)
+    else:
+        q = _checks.matrix(queries, function, "queries")
+        search.check_corpus(schema, column, function)
+        groups = search.nearest_groups(schema, q.shape[0], filter, by, function)
+        run = search.plugin_search(column, q, k, metric, function, groups)
     return search.search_batches(
-        _block_batches(dataset), column, q, k, metric, function, keep_rows=False, groups=groups
+        _block_batches(dataset), run, k, search.best_first(metric), function, keep_rows=False
     )
 
 
@@ -347,7 +359,7 @@ def knn_join(
         The corpus.
     on, k, metric, right_on, suffix, by, filter
         As :func:`polars_mlkit.knn_join` (keys matched and the filter
-        evaluated on each block).
+        evaluated on each block); ``metric="maxsim"`` joins token lists.
 
     Returns
     -------
@@ -365,26 +377,29 @@ def knn_join(
     """
     function = "polars_mlkit.ray.knn_join"
     dataset = _check_dataset(dataset, function)
-    _checks.search_metric(metric, function)
+    if metric != "maxsim":
+        _checks.search_metric(metric, function)
     k = _checks.top_k(k, function)
     right_on = on if right_on is None else right_on
     if not isinstance(left, pl.DataFrame):
         msg = f"{function}: left must be a polars DataFrame, got {type(left).__name__}"
         raise TypeError(msg)
-    queries, query_rows = search.queries_of(left, on, function)
     schema = _schema(dataset)
-    search.check_corpus(schema, right_on, function)
+    if metric == "maxsim":
+        matrices, query_rows = search.token_rows(left, on, function)
+        search.check_token_queries(schema, right_on, matrices, function)
+    else:
+        queries, query_rows = search.queries_of(left, on, function)
+        search.check_corpus(schema, right_on, function)
     groups = search.join_groups(left, query_rows, schema, by, filter, function)
     if len(query_rows) == 0:
         return search.joined_or_empty(left, query_rows, search.EMPTY_FOUND, schema, suffix)
+    run = (
+        search.maxsim_search(right_on, matrices, k, groups)
+        if metric == "maxsim"
+        else search.plugin_search(right_on, queries, k, metric, function, groups)
+    )
     found = search.search_batches(
-        _block_batches(dataset),
-        right_on,
-        queries,
-        k,
-        metric,
-        function,
-        keep_rows=True,
-        groups=groups,
+        _block_batches(dataset), run, k, search.best_first(metric), function, keep_rows=True
     )
     return search.joined_or_empty(left, query_rows, found, schema, suffix)

@@ -22,7 +22,7 @@ Ray Dataset (``polars_mlkit.ray``) share one implementation.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,9 +39,15 @@ from polars_mlkit.vectors import RescoreMetric, SearchMetric, _code_rows, _plain
 
 #: Bytes of vector data per batch when a LazyFrame corpus is read in batches.
 BATCH_BYTES = 64 << 20
+#: Fewest rows per batch (read when the batches are made, so tests can shrink it).
+MIN_BATCH_ROWS = 1024
+#: Tokens per row assumed when the rows of a token-list corpus are counted
+#: into batches of about :data:`BATCH_BYTES`.
+TOKENS_PER_ROW = 32
 
 # Columns of a batch's partial result (the matched corpus rows follow them).
-_QUERY, _INDEX, _SCORE, _HEIGHT = "__pmk_query", "__pmk_index", "__pmk_score", "__pmk_height"
+_QUERY, _RANK, _INDEX, _SCORE = "__pmk_query", "__pmk_rank", "__pmk_index", "__pmk_score"
+_HEIGHT = "__pmk_height"
 
 
 def nearest_expr(
@@ -82,9 +88,12 @@ def corpus_batches(lazy: pl.LazyFrame, column: str) -> MapBatches:
     dtype = lazy.collect_schema()[column]
     width = dtype.size if isinstance(dtype, pl.Array) else 1024
     inner = getattr(dtype, "inner", None)
+    if isinstance(dtype, pl.List) and isinstance(inner, pl.Array):
+        # Token lists (MaxSim): the row's length is not known before reading.
+        width, inner = inner.size * TOKENS_PER_ROW, inner.inner
     itemsizes: dict[Any, int] = {pl.Float32: 4, pl.Float16: 2, pl.Int8: 1, pl.UInt8: 1}
     itemsize = itemsizes.get(inner, 8)
-    rows = max(1024, BATCH_BYTES // max(1, width * itemsize))
+    rows = max(MIN_BATCH_ROWS, BATCH_BYTES // max(1, width * itemsize))
     return lazy_batches(lazy, rows, empty_batch=False)
 
 
@@ -100,37 +109,58 @@ def _with_progress(
     return tqdm(results, desc=function, unit="batch")  # type: ignore[no-any-return]
 
 
-def search_batches(
-    map_batches: MapBatches,
+#: Searches one batch: ``query``, ``index`` (position in the batch) and
+#: ``score`` of each query's best rows, by query then rank.
+BatchSearch = Callable[[pl.DataFrame], pl.DataFrame]
+
+
+def plugin_search(
     column: str,
     queries: npt.NDArray[np.float64],
     k: int,
     metric: str,
     function: str,
+    groups: SearchGroups | None = None,
+) -> BatchSearch:
+    """The extension's ``nearest`` on a batch (a whole DataFrame, a
+    LazyFrame batch or a Ray block), with the batch's row groups when
+    ``groups`` is given."""
+    expr = nearest_expr(column, queries, k, metric, function, groups)
+
+    def run(batch: pl.DataFrame) -> pl.DataFrame:
+        searched = batch if groups is None else groups.with_row_groups(batch)
+        return searched.select(expr).unnest("_nearest")
+
+    return run
+
+
+def search_batches(
+    map_batches: MapBatches,
+    search: BatchSearch,
+    k: int,
+    best_first: bool,
+    function: str,
     *,
     keep_rows: bool,
     progress: bool = False,
-    groups: SearchGroups | None = None,
 ) -> pl.DataFrame:
-    """The top ``k`` corpus rows of every query over all batches: ``query``,
-    ``rank``, ``index`` (position in the whole corpus), ``score``, and with
-    ``keep_rows`` the matched corpus rows' columns after them. With
-    ``groups``, each query is searched among its group's rows only."""
-    expr = nearest_expr(column, queries, k, metric, function, groups)
-    best_first = metric in ("cosine", "dot")  # higher is better; distances: lower
+    """The top ``k`` corpus rows of every query over all batches, each batch
+    searched by ``search``: ``query``, ``rank``, ``index`` (position in the
+    whole corpus), ``score``, and with ``keep_rows`` the matched corpus
+    rows' columns after them. ``best_first``: higher scores are better."""
 
     def partial(batch: pl.DataFrame) -> pl.DataFrame:
-        searched = batch if groups is None else groups.with_row_groups(batch)
-        found = searched.select(expr).unnest("_nearest")
+        found = search(batch)
         out = found.select(
             pl.col("query").alias(_QUERY),
+            pl.col("rank").alias(_RANK),
             pl.col("index").alias(_INDEX),
             pl.col("score").alias(_SCORE),
         )
         if keep_rows:
             out = out.hstack(batch[found["index"]])
-        # The batch's height travels in an extra row (query null), so a
-        # batch without matches still moves the positions of the next.
+        # The batch's height travels in an extra last row (query null), so
+        # a batch without matches still moves the positions of the next.
         height = pl.DataFrame({_HEIGHT: [batch.height]}, schema={_HEIGHT: pl.UInt64})
         return pl.concat(
             [out.with_columns(pl.lit(None, pl.UInt64).alias(_HEIGHT)), height],
@@ -138,28 +168,35 @@ def search_batches(
         )
 
     running: pl.DataFrame | None = None
+    merged = False
     offset = 0
     for result in _with_progress(map_batches(partial), progress, function):
-        heights = result.filter(pl.col(_QUERY).is_null())[_HEIGHT]
-        rows = result.filter(pl.col(_QUERY).is_not_null()).drop(_HEIGHT)
-        rows = rows.with_columns((pl.col(_INDEX).cast(pl.UInt64) + offset).alias(_INDEX))
-        offset += int(heights.sum())
-        merged = rows if running is None else pl.concat([running, rows], how="vertical_relaxed")
+        rows, height = _rows_and_height(result)
+        if offset:
+            rows = rows.with_columns((pl.col(_INDEX).cast(pl.UInt64) + offset).alias(_INDEX))
+        offset += height
+        if running is None:
+            # One batch's result is in its final order already: by query,
+            # best first, ties to the lower position.
+            running = rows
+            continue
         # Best first, ties to the lower position (as the in-memory search).
         running = (
-            merged.sort([_QUERY, _SCORE, _INDEX], descending=[False, best_first, False])
+            pl.concat([running, rows], how="vertical_relaxed")
+            .sort([_QUERY, _SCORE, _INDEX], descending=[False, best_first, False])
             .group_by(_QUERY, maintain_order=True)
             .head(k)
         )
+        merged = True
     if offset >= 2**32:
         msg = f"{function}: more than 2^32 corpus rows"
         raise ValueError(msg)
     if running is None or running.height == 0:
-        empty = {"query": pl.UInt32, "rank": pl.UInt32, "index": pl.UInt32, "score": pl.Float64}
-        return pl.DataFrame(schema=empty)
+        return EMPTY_FOUND
+    rank = (pl.int_range(pl.len()).over(_QUERY) + 1) if merged else pl.col(_RANK)
     ranked = running.with_columns(
         pl.col(_QUERY).cast(pl.UInt32).alias("query"),
-        (pl.int_range(pl.len()).over(_QUERY) + 1).cast(pl.UInt32).alias("rank"),
+        rank.cast(pl.UInt32).alias("rank"),
         pl.col(_INDEX).cast(pl.UInt32).alias("index"),
         pl.col(_SCORE).alias("score"),
     )
@@ -168,8 +205,24 @@ def search_batches(
         "rank",
         "index",
         "score",
-        pl.exclude("query", "rank", "index", "score", _QUERY, _INDEX, _SCORE),
+        pl.exclude("query", "rank", "index", "score", _QUERY, _RANK, _INDEX, _SCORE),
     )
+
+
+def _rows_and_height(result: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """A batch's partial result without its height row, and the height (0
+    in a piece without it): a slice when the height row is last, as in a
+    batch's whole result, a filter otherwise (a Ray block split in pieces)."""
+    queries = result[_QUERY]
+    if queries.null_count() == 1 and queries[-1] is None:
+        return result.slice(0, result.height - 1).drop(_HEIGHT), int(result[_HEIGHT][-1])
+    rows = result.filter(pl.col(_QUERY).is_not_null()).drop(_HEIGHT)
+    return rows, int(result.filter(pl.col(_QUERY).is_null())[_HEIGHT].sum())
+
+
+def best_first(metric: str) -> bool:
+    """Whether ``metric``'s higher scores are the better ones (similarities)."""
+    return metric in ("cosine", "dot", "maxsim")
 
 
 def nearest(
@@ -183,6 +236,7 @@ def nearest(
     oversample: int = 4,
     rescore_metric: RescoreMetric = "cosine",
     filter: pl.Expr | None = None,
+    by: search_groups.QueryKeys | None = None,
 ) -> pl.DataFrame:
     """The ``k`` nearest rows of ``frame[column]`` for each of many queries.
 
@@ -229,6 +283,22 @@ def nearest(
     The predicate is evaluated once by Polars and only the passing rows are
     searched (a LazyFrame is still read whole, batch by batch).
 
+    ``by`` gives each query its own group: the keys of every query, one
+    row per query, in a DataFrame whose columns are key columns of
+    ``frame`` (with the same dtypes), a Series named after one, or a dict
+    of column name to one key per query (plain Python or numpy values are
+    read as the ``frame`` column's dtype). Each query is searched only
+    among the rows of ``frame`` whose keys all equal its own; a null key
+    (on either side) matches nothing, and a query whose group has no rows
+    gets no results. The output is as without ``by`` (rows by query then
+    rank, ``index`` the position in the whole ``frame``): bit for bit what
+    searching ``frame.filter(pl.col(key) == key)`` with the queries of each
+    key gives (on Float64 columns the product of many queries is blocked
+    differently from one query's, so there "with the queries of that key"
+    matters in the last bits); ``filter`` then applies too.
+    ``knn_join(..., by=...)`` is the same search with the keys read from the
+    left frame.
+
     Examples
     --------
     >>> import polars as pl
@@ -242,12 +312,19 @@ def nearest(
     >>> docs = df.with_columns(year=pl.Series([2019, 2021, 2022]))
     >>> pmk.nearest(docs, "e", [[0.0, 1.0]], k=2, filter=pl.col("year") >= 2020)["index"].to_list()
     [1, 2]
+    >>> tenants = docs.with_columns(tenant=pl.Series(["a", "b", "a"]))
+    >>> asks = [[0.0, 1.0], [0.0, 1.0]]
+    >>> pmk.nearest(tenants, "e", asks, k=1, by={"tenant": ["a", "b"]})["index"].to_list()
+    [2, 1]
     """
     if metric == "maxsim":
-        return nearest_maxsim(frame, column, queries, k, rescore, filter)
+        return nearest_maxsim(frame, column, queries, k, rescore, filter, by)
     _checks.search_metric(metric, "nearest")
     q = _checks.matrix(queries, "nearest", "queries")
     k = _checks.top_k(k, "nearest")
+    if by is not None and not isinstance(frame, (pl.DataFrame, pl.LazyFrame)):
+        msg = "nearest: by= needs a frame whose key columns it reads, not an array"
+        raise TypeError(msg)
     if rescore is not None:
         _checks.rescore_metric(rescore_metric)
         if metric != "hamming":
@@ -260,7 +337,7 @@ def nearest(
             msg = "nearest: rescore= needs a frame and the name of its code column"
             raise TypeError(msg)
         factor = _checks.oversample(oversample)
-        return rescored(frame, column, q, k, rescore, factor, rescore_metric, filter)
+        return rescored(frame, column, q, k, rescore, factor, rescore_metric, filter, by)
     if not isinstance(frame, (pl.DataFrame, pl.LazyFrame)):
         if filter is not None:
             msg = "nearest: filter= needs a frame whose columns it reads, not an array"
@@ -276,24 +353,38 @@ def nearest(
     if not isinstance(column, str):
         msg = f"nearest: column must name a vector column of the frame, got {column!r}"
         raise TypeError(msg)
-    groups = None
-    if filter is not None:
-        predicate = search_groups.check_filter(frame.collect_schema(), filter, "nearest")
-        groups = search_groups.filtered(q.shape[0], predicate)
+    groups = nearest_groups(frame.collect_schema(), q.shape[0], filter, by, "nearest")
+    search = plugin_search(column, q, k, metric, "nearest", groups)
     if isinstance(frame, pl.LazyFrame):
         # Possibly larger than memory: searched batch by batch, top-k merged.
         check_corpus(frame.collect_schema(), column, "nearest")
         batches = corpus_batches(frame, column)
-        return search_batches(
-            batches, column, q, k, metric, "nearest", keep_rows=False, groups=groups
-        )
-    searched = frame if groups is None else groups.with_row_groups(frame)
-    expr = nearest_expr(column, q, k, metric, "nearest", groups)
-    return searched.select(expr).unnest("_nearest")
+        return search_batches(batches, search, k, best_first(metric), "nearest", keep_rows=False)
+    return search(frame)
+
+
+def nearest_groups(
+    schema: pl.Schema, count: int, predicate: object, by: object, function: str
+) -> SearchGroups | None:
+    """The groups of a ``nearest`` with ``filter=`` and/or ``by=`` (checked
+    against the corpus schema before any query runs), or ``None``."""
+    checked = None if predicate is None else search_groups.check_filter(schema, predicate, function)
+    if by is not None:
+        keys = search_groups.query_keys(by, schema, count, function)
+        return search_groups.grouped(keys, schema, checked, function, ("by", "the corpus"))
+    if checked is not None:
+        return search_groups.filtered(count, checked)
+    return None
 
 
 def nearest_maxsim(
-    frame: Any, column: str | None, queries: Any, k: int, rescore: object, predicate: object
+    frame: Any,
+    column: str | None,
+    queries: Any,
+    k: int,
+    rescore: object,
+    predicate: object,
+    by: object,
 ) -> pl.DataFrame:
     """``nearest`` with ``metric="maxsim"`` (see :mod:`polars_mlkit.multivector`)."""
     function = "nearest"
@@ -308,8 +399,120 @@ def nearest_maxsim(
     if column not in schema:
         msg = f"{function}: column {column!r} is not in the corpus"
         raise pl.exceptions.ColumnNotFoundError(msg)
-    checked = None if predicate is None else search_groups.check_filter(schema, predicate, function)
-    return multivector.nearest_frame(frame, column, queries, k, checked, function)
+    if by is None:
+        checked = (
+            None if predicate is None else search_groups.check_filter(schema, predicate, function)
+        )
+        return multivector.nearest_frame(frame, column, queries, k, checked, function)
+    matrices = token_queries(queries, function)
+    groups = nearest_groups(schema, len(matrices), predicate, by, function)
+    search = maxsim_search(column, matrices, k, groups)
+    if isinstance(frame, pl.LazyFrame):
+        batches = corpus_batches(frame, column)
+        return search_batches(batches, search, k, True, function, keep_rows=False)
+    return search(frame)
+
+
+def token_queries(queries: Any, function: str) -> list[Any]:
+    """The token matrices of a MaxSim search, one per query, as a list (a
+    list, tuple, 3-D array or Series of them); each is checked by the
+    MaxSim search itself."""
+    if isinstance(queries, pl.Series):
+        return [None if q is None else q.to_list() for q in queries]
+    if isinstance(queries, np.ndarray) and queries.ndim != 3:
+        msg = (
+            f"{function}: metric='maxsim' takes a list of token matrices (one per query), "
+            f"got a {queries.ndim}-D array; wrap a single query's matrix in a list"
+        )
+        raise ValueError(msg)
+    if not isinstance(queries, (list, tuple, np.ndarray)):
+        msg = (
+            f"{function}: metric='maxsim' takes a list of token matrices (one per query), "
+            f"got {type(queries).__name__}"
+        )
+        raise TypeError(msg)
+    return list(queries)
+
+
+def check_token_queries(schema: pl.Schema, column: str, matrices: list[Any], function: str) -> None:
+    """MaxSim queries checked on the driver against the corpus schema before
+    any block is searched: ``column`` is a token-list column and every query
+    a non-empty token matrix of the corpus's token width (when the column's
+    dtype fixes it)."""
+    if column not in schema:
+        msg = f"{function}: column {column!r} is not in the corpus"
+        raise pl.exceptions.ColumnNotFoundError(msg)
+    dtype = schema[column]
+    inner = getattr(dtype, "inner", None)
+    if not isinstance(dtype, pl.List) or not isinstance(inner, (pl.Array, pl.List)):
+        msg = (
+            f"{function}: metric='maxsim' needs a column of token lists "
+            f"(List(Array(numeric, d))), got {column!r} of {dtype}"
+        )
+        raise TypeError(msg)
+    width = inner.size if isinstance(inner, pl.Array) else None
+    for i, tokens in enumerate(matrices):
+        matrix = _checks.matrix(tokens, function, f"query {i}'s tokens")
+        if matrix.shape[0] == 0 or (width is not None and matrix.shape[1] != width):
+            msg = (
+                f"{function}: query {i} has {matrix.shape[0]} tokens of width "
+                f"{matrix.shape[1]}; the corpus tokens have width {width}"
+            )
+            raise ValueError(msg)
+
+
+def maxsim_search(
+    column: str, matrices: list[Any], k: int, groups: SearchGroups | None
+) -> BatchSearch:
+    """``nearest(metric="maxsim")`` on a batch. With a filter alone, the
+    search's own ``filter=``; with keys, the batch's rows are put in groups
+    as for the other metrics (:meth:`SearchGroups.with_row_groups`) and each
+    group's rows are searched alone with its queries (one group's rows
+    gathered at a time), positions mapped back to the batch."""
+    if groups is None or groups.key_table is None:
+        predicate = None if groups is None else groups.predicate
+
+        def run_filtered(batch: pl.DataFrame) -> pl.DataFrame:
+            return nearest(batch, column, matrices, k, "maxsim", filter=predicate)
+
+        return run_filtered
+    members: dict[int, list[int]] = {}
+    for query, group in enumerate(groups.query_groups.tolist()):
+        if group != search_groups.NO_GROUP:
+            members.setdefault(group, []).append(query)
+    queries_of_group = {g: pl.Series(q, dtype=pl.UInt32) for g, q in members.items()}
+
+    def run_grouped(batch: pl.DataFrame) -> pl.DataFrame:
+        row_groups = groups.with_row_groups(batch)[search_groups.GROUP]
+        # Each group's rows in corpus order (a stable sort), one slice each.
+        ordered = (
+            pl.DataFrame({"group": row_groups})
+            .with_row_index("row")
+            .drop_nulls("group")
+            .sort("group", maintain_order=True)
+        )
+        counts = ordered.group_by("group", maintain_order=True).len()
+        vectors = batch.select(column)
+        parts = []
+        start = 0
+        for group, count in counts.iter_rows():
+            rows = ordered["row"].slice(start, count)
+            start += count
+            own = queries_of_group.get(group)
+            if own is None:
+                continue
+            found = nearest(vectors[rows], column, [matrices[q] for q in own], k, "maxsim")
+            parts.append(
+                found.with_columns(
+                    own.gather(found["query"]).alias("query"),
+                    rows.gather(found["index"]).alias("index"),
+                )
+            )
+        if not parts:
+            return EMPTY_FOUND
+        return pl.concat(parts).sort("query", "rank")
+
+    return run_grouped
 
 
 def rescored(
@@ -321,6 +524,7 @@ def rescored(
     oversample: int,
     metric: str,
     predicate: pl.Expr | None = None,
+    by: search_groups.QueryKeys | None = None,
 ) -> pl.DataFrame:
     """``nearest`` screened on binary codes and rescored at full precision:
     the sign bits of ``queries`` find ``k * oversample`` candidates per query
@@ -349,7 +553,7 @@ def rescored(
         check_corpus(schema, rescore, function)
     per_query = min(k * oversample, 2**32 - 1)
     codes = np.packbits(queries > 0, axis=1).astype(np.float64)
-    screened = nearest(frame, column, codes, per_query, "hamming", filter=predicate)
+    screened = nearest(frame, column, codes, per_query, "hamming", filter=predicate, by=by)
     wanted = np.unique(screened["index"].to_numpy())
     positions = pl.Series("index", wanted, dtype=pl.UInt32)
     if isinstance(rescore, pl.Series):
@@ -572,16 +776,9 @@ def knn_join(
     map_batches = (
         corpus_batches(right, right_on) if isinstance(right, pl.LazyFrame) else frame_batches(right)
     )
+    search = plugin_search(right_on, queries, k, metric, function, groups)
     found = search_batches(
-        map_batches,
-        right_on,
-        queries,
-        k,
-        metric,
-        function,
-        keep_rows=True,
-        progress=progress,
-        groups=groups,
+        map_batches, search, k, best_first(metric), function, keep_rows=True, progress=progress
     )
     return joined_or_empty(left, query_rows, found, schema, suffix)
 
@@ -600,48 +797,33 @@ def knn_join_maxsim(
     query; a null row, or one without tokens, gives no matches."""
     function = "knn_join"
     k = _checks.top_k(k, function)
-    if on not in left.columns:
-        msg = f"{function}: column {on!r} is not in the left frame"
-        raise pl.exceptions.ColumnNotFoundError(msg)
     schema = right.collect_schema() if isinstance(right, pl.LazyFrame) else right.schema
     if right_on not in schema:
         msg = f"{function}: column {right_on!r} is not in the corpus"
         raise pl.exceptions.ColumnNotFoundError(msg)
-    checked = None if predicate is None else search_groups.check_filter(schema, predicate, function)
-    keys = None if by is None else search_groups.key_names(by, function)
-    if keys is not None:
-        search_groups.grouped(left.select(keys), schema, None, function)  # checks the keys
+    matrices, query_rows = token_rows(left, on, function)
+    groups = join_groups(left, query_rows, schema, by, predicate, function)
+    if len(query_rows) == 0:
+        return joined_or_empty(left, query_rows, EMPTY_FOUND, schema, suffix)
+    batches = (
+        corpus_batches(right, right_on) if isinstance(right, pl.LazyFrame) else frame_batches(right)
+    )
+    search = maxsim_search(right_on, matrices, k, groups)
+    found = search_batches(batches, search, k, True, function, keep_rows=True)
+    return joined_or_empty(left, query_rows, found, schema, suffix)
+
+
+def token_rows(
+    left: pl.DataFrame, on: str, function: str
+) -> tuple[list[Any], npt.NDArray[np.int64]]:
+    """The token matrices of ``left[on]`` (MaxSim queries) and the left row
+    of each: null rows and rows without tokens are not queries."""
+    if on not in left.columns:
+        msg = f"{function}: column {on!r} is not in the left frame"
+        raise pl.exceptions.ColumnNotFoundError(msg)
     tokens = left[on].to_list()
     rows = [i for i, t in enumerate(tokens) if t is not None and len(t) > 0]
-    parts = []
-    for query, row in enumerate(rows):
-        row_predicate = checked
-        if keys is not None:
-            values = left.row(row, named=True)
-            if any(values[c] is None for c in keys):
-                continue
-            same = pl.all_horizontal([pl.col(c) == pl.lit(values[c]) for c in keys])
-            row_predicate = same if row_predicate is None else row_predicate & same
-        found = multivector.nearest_frame(
-            right, right_on, [np.asarray(tokens[row], dtype=np.float64)], k, row_predicate, function
-        )
-        parts.append(found.with_columns(pl.lit(query, dtype=pl.UInt32).alias("query")))
-    found = pl.concat(parts) if parts else EMPTY_FOUND
-    positions = found["index"]
-    if isinstance(right, pl.LazyFrame):
-        matched = (
-            right.with_row_index("__pmk_row")
-            .filter(pl.col("__pmk_row").is_in(positions.unique().implode()))
-            .collect()
-        )
-        lookup = pl.DataFrame({"__pmk_row": positions})
-        rows_of_right = lookup.join(matched, on="__pmk_row", how="left", maintain_order="left")
-        rows_of_right = rows_of_right.drop("__pmk_row")
-    else:
-        rows_of_right = right[positions]
-    with_rows = pl.concat([found, rows_of_right], how="horizontal")
-    query_rows = np.asarray(rows, dtype=np.int64)
-    return joined_or_empty(left, query_rows, with_rows, schema, suffix)
+    return [tokens[row] for row in rows], np.asarray(rows, dtype=np.int64)
 
 
 def join_groups(
