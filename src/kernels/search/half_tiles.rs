@@ -71,6 +71,7 @@
 use crate::kernels::cpu::Level;
 use crate::kernels::cpu::{self, Fused, Separate};
 use crate::kernels::element::F16;
+use crate::kernels::row_access::prefetch_row;
 
 use super::codes::{f32_lanes_dot, half_rank_error, HalfRanker};
 use super::topk::{search_in_parts, Metric, TopK, PART_ROWS};
@@ -167,7 +168,7 @@ impl Kernel {
                 }
             }
             Kernel::Portable => {
-                fetch.iter().for_each(|row| prefetch(row));
+                fetch.iter().for_each(|row| prefetch_row(row));
                 #[cfg(target_arch = "x86_64")]
                 if cpu::at_least(Level::Avx2) {
                     // SAFETY: the level has AVX2 and FMA.
@@ -217,23 +218,6 @@ impl Kernel {
         }
         pass
     }
-}
-
-/// Asks for a row's cache lines ahead of its use.
-#[inline(always)]
-fn prefetch(row: &[F16]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let bytes = std::mem::size_of_val(row);
-        let start = row.as_ptr().cast::<i8>();
-        for offset in (0..bytes).step_by(64) {
-            // SAFETY: a prefetch never faults; the address is inside `row`.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.add(offset)) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = row;
 }
 
 /// The error bounds of the screen, for vectors of length `d`.
