@@ -57,6 +57,7 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "kbins_kmeans": lambda: pmk.KBinsDiscretizer(
         n_bins=3, encode="ordinal", strategy="kmeans", by="g"
     ),
+    "onehot": lambda: pmk.OneHotEncoder(columns=["c"], by="g"),
 }
 
 

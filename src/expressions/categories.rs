@@ -10,8 +10,10 @@ use polars::prelude::*;
 use pyo3_polars::derive::polars_expr;
 use serde::Deserialize;
 
+use super::columns::{row_groups, UnseenGroup};
 use crate::kernels::categories::{
-    encode, encode_ids, float_key, one_hot_columns, Code, CodeTable, Missing, Unknown, UnknownAt,
+    encode, encode_ids, float_key, group_codes, one_hot_columns, Code, CodeTable, Missing, Slot,
+    Unknown, UnknownAt,
 };
 
 // Pickled kwargs carry Python ints as i64; these values stand for the
@@ -22,6 +24,8 @@ const MISSING_IS_UNKNOWN: i64 = -2;
 const UNKNOWN_IS_ERROR: i64 = -3;
 /// A null code (`codes`, `missing`, `unknown`).
 const NULL_CODE: i64 = -1;
+/// `group_codes`: this category of the union is none of the group's.
+const NOT_A_CATEGORY: i64 = -4;
 
 #[derive(Deserialize)]
 struct EncodeKwargs {
@@ -38,6 +42,21 @@ struct EncodeKwargs {
     labels: Option<Vec<String>>,
     /// `one_hot`: the fields' dtype, e.g. `"UInt8"`, `"Float64"`, `"Boolean"`.
     dtype: Option<String>,
+    /// Per-group encoding (`OneHotEncoder(by=...)`): the fitted groups'
+    /// rendered keys; the third input holds each row's. Empty: one table
+    /// (`codes`, `missing`, `unknown`) for every row.
+    #[serde(default)]
+    keys: Vec<String>,
+    /// Per group, the code of each category of the literal (the union of
+    /// the groups' categories), `NOT_A_CATEGORY` for one the group lacks.
+    #[serde(default)]
+    group_codes: Vec<Vec<i64>>,
+    /// Per group, `missing` as above.
+    #[serde(default)]
+    group_missing: Vec<i64>,
+    /// Per group, `unknown` as above.
+    #[serde(default)]
+    group_unknown: Vec<i64>,
 }
 
 /// How a column's values are compared with categories.
@@ -156,10 +175,109 @@ fn categories_series(inputs: &[Series], function: &str) -> PolarsResult<Option<S
     Ok(Some(row))
 }
 
-/// Every row's code, through the one lookup; an unknown value under
-/// `unknown="error"` names the column, the value and its row.
+/// Every row's code: through the one lookup, or per group (`keys`).
 fn codes(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec<Code>> {
+    if kwargs.keys.is_empty() {
+        return lookup(
+            inputs,
+            &kwargs.function,
+            kwargs.codes.as_deref(),
+            missing_policy(kwargs.missing),
+            unknown_policy(kwargs.unknown),
+        );
+    }
+    codes_per_group(inputs, kwargs)
+}
+
+/// Every row's code under its group's table: one lookup finds each value's
+/// place among the union of the groups' categories (the literal), then
+/// `group_codes` applies the row's group's codes and policies. An unseen
+/// group is an error, as in the other fitted transforms with `by`; an
+/// unknown value under the group's `unknown="error"` names the column, the
+/// value, its row and its group.
+fn codes_per_group(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec<Code>> {
     let function = kwargs.function.as_str();
+    let input = inputs
+        .first()
+        .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))?;
+    let n = categories_series(inputs, function)?
+        .map(|c| c.len())
+        .ok_or_else(
+            || polars_err!(ComputeError: "{function}: per-group codes need the categories"),
+        )?;
+    let n = u32::try_from(n)
+        .ok()
+        .filter(|n| *n < u32::MAX - 1)
+        .ok_or_else(|| polars_err!(ComputeError: "{function}: too many categories ({n})"))?;
+    let groups = kwargs.keys.len();
+    polars_ensure!(
+        kwargs.group_codes.len() == groups
+            && kwargs.group_missing.len() == groups
+            && kwargs.group_unknown.len() == groups,
+        ComputeError: "{function}: {groups} group keys but {}, {} and {} code tables",
+        kwargs.group_codes.len(), kwargs.group_missing.len(), kwargs.group_unknown.len()
+    );
+    let positions = lookup(
+        inputs,
+        function,
+        None,
+        Missing::Code(Some(n)),
+        Unknown::Code(Some(n + 1)),
+    )?;
+    let slots: Vec<Slot> = positions
+        .into_iter()
+        .map(|p| match p {
+            Some(p) if p < n => Slot::Category(p),
+            Some(p) if p == n => Slot::Missing,
+            _ => Slot::Unknown,
+        })
+        .collect();
+    let key_input = inputs.get(2);
+    let rows =
+        row_groups(key_input, &kwargs.keys, UnseenGroup::Error(""), function)?.unwrap_or_default();
+    polars_ensure!(rows.len() == slots.len(), ComputeError:
+        "{function}: {} group keys for {} rows", rows.len(), slots.len());
+    let mut tables = Vec::with_capacity(groups);
+    for (g, codes) in kwargs.group_codes.iter().enumerate() {
+        polars_ensure!(codes.len() == n as usize, ComputeError:
+            "{function}: group {g} has {} codes for {n} categories", codes.len());
+        let (places, codes): (Vec<u32>, Vec<Code>) = (0..n)
+            .zip(codes)
+            .filter(|(_, c)| **c != NOT_A_CATEGORY)
+            .map(|(j, c)| (j, code_of(*c)))
+            .unzip();
+        let missing = missing_policy(kwargs.group_missing.get(g).copied().unwrap_or(NULL_CODE));
+        let unknown = unknown_policy(kwargs.group_unknown.get(g).copied().unwrap_or(NULL_CODE));
+        let table = CodeTable::new(places, &codes, missing, unknown).map_err(|e| {
+            polars_err!(ComputeError: "{function}: group {g} holds category {} twice", e.position)
+        })?;
+        tables.push(table);
+    }
+    group_codes(&slots, &rows, &tables).map_err(|UnknownAt { row }| {
+        let shown = kind_of(input.dtype()).map_or_else(
+            || "a value".to_string(),
+            |kind| shown_value(input, kind, row),
+        );
+        let group = key_input
+            .and_then(|k| k.str().ok())
+            .and_then(|k| k.get(row))
+            .map_or_else(|| "null".to_string(), |k| format!("{k:?}"));
+        polars_err!(ComputeError:
+            "{function}: column {:?} has {shown} (row {row}), which is not one of the fitted categories of its group {group} (handle_unknown=\"error\")",
+            input.name())
+    })
+}
+
+/// Every row's code through the one lookup, with the table `codes` (one per
+/// category; `None`: 0, 1, 2, ...), `missing` and `unknown`; an unknown value
+/// under `Unknown::Error` names the column, the value and its row.
+fn lookup(
+    inputs: &[Series],
+    function: &str,
+    codes: Option<&[i64]>,
+    missing: Missing,
+    unknown: Unknown,
+) -> PolarsResult<Vec<Code>> {
     let input = inputs
         .first()
         .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))?;
@@ -174,7 +292,7 @@ fn codes(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec<Code>> {
             .as_ref(),
     )?;
     let given: Vec<Code>;
-    let table_codes: &[Code] = match &kwargs.codes {
+    let table_codes: &[Code] = match codes {
         Some(codes) => {
             given = codes.iter().map(|c| code_of(*c)).collect();
             &given
@@ -188,8 +306,6 @@ fn codes(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec<Code>> {
             &given
         }
     };
-    let missing = missing_policy(kwargs.missing);
-    let unknown = unknown_policy(kwargs.unknown);
     let duplicate = |e: crate::kernels::categories::DuplicateCategory| polars_err!(ComputeError: "{function}: the categories hold a value twice (position {})", e.position);
     let mut out = Vec::with_capacity(input.len());
     let found: Result<(), UnknownAt> = match kind {

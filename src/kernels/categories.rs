@@ -297,6 +297,49 @@ pub fn float_key(value: f64) -> Option<u64> {
     }
 }
 
+/// Where a value stands among the categories of every group together, the
+/// input of [`group_codes`]: a category's position, or one of these two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// The category at this position of the union of the groups' categories.
+    Category(u32),
+    /// A missing value (null, or NaN in a float column).
+    Missing,
+    /// A value that no group has as a category.
+    Unknown,
+}
+
+/// The codes of rows encoded per group (`OneHotEncoder(by=...)`): each
+/// row's [`Slot`] (found by one [`encode`] of the union of the groups'
+/// categories) is looked up in its group's table, keyed by union position.
+/// So each group applies its own rules (its categories, infrequent
+/// grouping, `drop`, missing and unknown policies) through [`CodeTable`],
+/// like an encoder fitted on that group alone: a category of another group
+/// is unknown to it. A row without a group (`None`) gets a null code.
+pub fn group_codes(
+    slots: &[Slot],
+    groups: &[Option<usize>],
+    tables: &[CodeTable<u32>],
+) -> Result<Vec<Code>, UnknownAt> {
+    let mut out = Vec::with_capacity(slots.len());
+    for (row, (slot, group)) in slots.iter().zip(groups).enumerate() {
+        let Some(table) = group.and_then(|g| tables.get(g)) else {
+            out.push(None);
+            continue;
+        };
+        let found = match slot {
+            Slot::Category(position) => table.code(Some(position)),
+            Slot::Missing => table.code(None),
+            Slot::Unknown => table.unknown_code(),
+        };
+        match found {
+            Ok(code) => out.push(code),
+            Err(IsUnknown) => return Err(UnknownAt { row }),
+        }
+    }
+    Ok(out)
+}
+
 /// One-hot columns from codes: column `j` holds 1 where the code is `j`
 /// and 0 elsewhere (a null code, or one beyond `width`, gives a row of zeros).
 pub fn one_hot_columns(codes: &[Code], width: usize) -> Vec<Vec<u8>> {
@@ -423,6 +466,45 @@ mod tests {
         hashes.sort_unstable();
         hashes.dedup();
         assert_eq!(hashes.len(), keys.len());
+    }
+
+    #[test]
+    fn group_codes_apply_each_group_its_own_table() {
+        // Union categories: 0 = "a", 1 = "b", 2 = "c". Group 0 knows a and
+        // b (missing is its code 2, unknown an error); group 1 knows c only,
+        // drops nothing, and ignores unknown and missing values (null).
+        let first = CodeTable::new(
+            [0u32, 1],
+            &[Some(0), Some(1)],
+            Missing::Code(Some(2)),
+            Unknown::Error,
+        )
+        .unwrap();
+        let second =
+            CodeTable::new([2u32], &[Some(3)], Missing::Unknown, Unknown::Code(None)).unwrap();
+        let tables = [first, second];
+        let slots = [
+            Slot::Category(1),
+            Slot::Category(2),
+            Slot::Missing,
+            Slot::Missing,
+            Slot::Category(0),
+            Slot::Unknown,
+            Slot::Category(0),
+        ];
+        let groups = [Some(0), Some(1), Some(0), Some(1), Some(1), Some(1), None];
+        let out = group_codes(&slots, &groups, &tables).unwrap();
+        assert_eq!(out, vec![Some(1), Some(3), Some(2), None, None, None, None]);
+        // "c" is no category of group 0: unknown there, an error at its row.
+        let err = group_codes(
+            &[Slot::Category(0), Slot::Category(2)],
+            &[Some(0); 2],
+            &tables,
+        )
+        .unwrap_err();
+        assert_eq!(err.row, 1);
+        let err = group_codes(&[Slot::Unknown], &[Some(0)], &tables).unwrap_err();
+        assert_eq!(err.row, 0);
     }
 
     #[test]
