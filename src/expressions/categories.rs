@@ -12,8 +12,8 @@ use serde::Deserialize;
 
 use super::columns::{row_groups, UnseenGroup};
 use crate::kernels::categories::{
-    encode, encode_ids, float_key, group_codes, one_hot_columns, Code, CodeTable, Missing, Slot,
-    Unknown, UnknownAt,
+    encode, encode_ids, float_key, group_codes, Code, CodeSink, CodeTable, Missing, OneHotSink,
+    Slot, Unknown, UnknownAt,
 };
 
 // Pickled kwargs carry Python ints as i64; these values stand for the
@@ -175,8 +175,9 @@ fn categories_series(inputs: &[Series], function: &str) -> PolarsResult<Option<S
     Ok(Some(row))
 }
 
-/// Every row's code: through the one lookup, or per group (`keys`).
-fn codes(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec<Code>> {
+/// Every row's code, put into `out`: through the one lookup, or per group
+/// (`keys`).
+fn codes<S: CodeSink>(inputs: &[Series], kwargs: &EncodeKwargs, out: &mut S) -> PolarsResult<()> {
     if kwargs.keys.is_empty() {
         return lookup(
             inputs,
@@ -184,9 +185,13 @@ fn codes(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec<Code>> {
             kwargs.codes.as_deref(),
             missing_policy(kwargs.missing),
             unknown_policy(kwargs.unknown),
+            out,
         );
     }
-    codes_per_group(inputs, kwargs)
+    for code in codes_per_group(inputs, kwargs)? {
+        out.put(code);
+    }
+    Ok(())
 }
 
 /// Every row's code under its group's table: one lookup finds each value's
@@ -217,12 +222,14 @@ fn codes_per_group(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec
         ComputeError: "{function}: {groups} group keys but {}, {} and {} code tables",
         kwargs.group_codes.len(), kwargs.group_missing.len(), kwargs.group_unknown.len()
     );
-    let positions = lookup(
+    let mut positions = Vec::with_capacity(input.len());
+    lookup(
         inputs,
         function,
         None,
         Missing::Code(Some(n)),
         Unknown::Code(Some(n + 1)),
+        &mut positions,
     )?;
     let slots: Vec<Slot> = positions
         .into_iter()
@@ -268,16 +275,18 @@ fn codes_per_group(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec
     })
 }
 
-/// Every row's code through the one lookup, with the table `codes` (one per
-/// category; `None`: 0, 1, 2, ...), `missing` and `unknown`; an unknown value
-/// under `Unknown::Error` names the column, the value and its row.
-fn lookup(
+/// Every row's code through the one lookup, put into `out`, with the table
+/// `codes` (one per category; `None`: 0, 1, 2, ...), `missing` and
+/// `unknown`; an unknown value under `Unknown::Error` names the column, the
+/// value and its row.
+fn lookup<S: CodeSink>(
     inputs: &[Series],
     function: &str,
     codes: Option<&[i64]>,
     missing: Missing,
     unknown: Unknown,
-) -> PolarsResult<Vec<Code>> {
+    out: &mut S,
+) -> PolarsResult<()> {
     let input = inputs
         .first()
         .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))?;
@@ -307,7 +316,6 @@ fn lookup(
         }
     };
     let duplicate = |e: crate::kernels::categories::DuplicateCategory| polars_err!(ComputeError: "{function}: the categories hold a value twice (position {})", e.position);
-    let mut out = Vec::with_capacity(input.len());
     let found: Result<(), UnknownAt> = match kind {
         Kind::Text => {
             let values = match input.dtype() {
@@ -330,16 +338,9 @@ fn lookup(
                     let ids = ids.u32()?.iter().map(|id| id.map(|v| v as usize));
                     let key_of =
                         |id: usize| u32::try_from(id).ok().and_then(|id| mapping.cat_to_str(id));
-                    encode_ids(
-                        &table,
-                        mapping.num_cats_upper_bound(),
-                        key_of,
-                        ids,
-                        0,
-                        &mut out,
-                    )
+                    encode_ids(&table, mapping.num_cats_upper_bound(), key_of, ids, 0, out)
                 }
-                _ => encode(&table, values.str()?.iter(), 0, &mut out),
+                _ => encode(&table, values.str()?.iter(), 0, out),
             }
         }
         Kind::Integer | Kind::Boolean => {
@@ -355,7 +356,7 @@ fn lookup(
                 None => Vec::new(),
             };
             let table = CodeTable::new(keys, table_codes, missing, unknown).map_err(duplicate)?;
-            encode(&table, values.i64()?.iter(), 0, &mut out)
+            encode(&table, values.i64()?.iter(), 0, out)
         }
         Kind::Float => {
             let cats = categories
@@ -377,7 +378,7 @@ fn lookup(
             };
             let table = CodeTable::new(keys, table_codes, missing, unknown).map_err(duplicate)?;
             let iter = values.f64()?.iter().map(|v| v.and_then(float_key));
-            encode(&table, iter, 0, &mut out)
+            encode(&table, iter, 0, out)
         }
     };
     if let Err(UnknownAt { row }) = found {
@@ -386,7 +387,7 @@ fn lookup(
             "{function}: column {:?} has {shown} (row {row}), which is not one of its fitted categories (handle_unknown=\"error\")",
             input.name());
     }
-    Ok(out)
+    Ok(())
 }
 
 /// An input value for an error message (strings quoted, missing named).
@@ -427,7 +428,8 @@ fn codes_output(fields: &[Field], kwargs: EncodeKwargs) -> PolarsResult<Field> {
 #[polars_expr(output_type_func_with_kwargs=codes_output)]
 fn category_codes(inputs: &[Series], kwargs: EncodeKwargs) -> PolarsResult<Series> {
     let name = inputs.first().map(|s| s.name().clone()).unwrap_or_default();
-    let out = codes(inputs, &kwargs)?;
+    let mut out = Vec::with_capacity(inputs.first().map_or(0, |s| s.len()));
+    codes(inputs, &kwargs, &mut out)?;
     Ok(UInt32Chunked::from_iter_options(name, out.into_iter()).into_series())
 }
 
@@ -492,9 +494,11 @@ fn one_hot(inputs: &[Series], kwargs: EncodeKwargs) -> PolarsResult<Series> {
         .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))?;
     let dtype = field_dtype(&kwargs)?;
     let names = field_names(input.name(), input.dtype(), &kwargs)?;
-    let out = codes(inputs, &kwargs)?;
+    // The columns are filled as the codes come: no per-row codes held.
+    let mut sink = OneHotSink::new(input.len(), names.len());
+    codes(inputs, &kwargs, &mut sink)?;
     let mut columns = Vec::with_capacity(names.len());
-    for (name, values) in names.iter().zip(one_hot_columns(&out, names.len())) {
+    for (name, values) in names.iter().zip(sink.into_columns()) {
         let column = UInt8Chunked::from_vec(name.as_str().into(), values).into_series();
         columns.push(column.cast(&dtype)?);
     }
