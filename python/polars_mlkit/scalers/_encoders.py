@@ -26,6 +26,7 @@ Decisions (where scikit-learn or the design is silent):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from collections.abc import Sequence
@@ -36,7 +37,7 @@ import numpy.typing as npt
 import polars as pl
 
 from polars_mlkit import _checks
-from polars_mlkit._encode import CodeTable, codes_expr, dtype_name, one_hot_expr
+from polars_mlkit._encode import NULL_CODE, CodeTable, codes_expr, dtype_name, one_hot_expr
 from polars_mlkit.scalers._categories import (
     ORDINAL_MISSING,
     ORDINAL_UNKNOWN,
@@ -430,14 +431,30 @@ class OrdinalEncoder(Encoder):
         options = state.options
         out = {}
         for column, (table, _, _) in zip(state.columns, self._tables(state), strict=True):
-            codes = codes_expr(pl.col(column.name), table, column.kind, function)
-            replaced = codes.cast(pl.Float64).replace(
-                [float(ORDINAL_MISSING), float(ORDINAL_UNKNOWN)],
-                pl.Series(
-                    [options["encoded_missing_value"], options["unknown_value"]], dtype=pl.Float64
-                ),
+            # A missing or unknown value that becomes null is null in the
+            # lookup already; the others are replaced after it (a full pass
+            # over the codes, so only when needed).
+            special = {
+                ORDINAL_MISSING: options["encoded_missing_value"],
+                ORDINAL_UNKNOWN: options["unknown_value"],
+            }
+            nulls = {code for code, value in special.items() if value is None}
+            table = dataclasses.replace(
+                table,
+                missing=NULL_CODE if table.missing in nulls else table.missing,
+                unknown=NULL_CODE if table.unknown in nulls else table.unknown,
             )
-            out[column.name] = replaced.alias(column.name)
+            codes = codes_expr(pl.col(column.name), table, column.kind, function).cast(pl.Float64)
+            kept = {
+                code: value
+                for code, value in special.items()
+                if value is not None and code in (table.missing, table.unknown)
+            }
+            if kept:
+                codes = codes.replace(
+                    [float(code) for code in kept], pl.Series(list(kept.values()), dtype=pl.Float64)
+                )
+            out[column.name] = codes.alias(column.name)
         return out
 
     def get_feature_names_out(self, input_features: Any = None) -> npt.NDArray[np.object_]:
