@@ -23,7 +23,6 @@ import argparse
 import gc
 import json
 import pickle
-import resource
 import statistics
 import subprocess
 import sys
@@ -56,6 +55,9 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _rss import AnonPeak as _AnonPeak  # noqa: E402
+from _rss import peak_rss_bytes as _peak_rss_bytes  # noqa: E402
+from _rss import reset_peak_rss as _reset_peak_rss  # noqa: E402
 from _timing import (  # noqa: E402
     fmt_ms,
     fmt_ratio,
@@ -70,6 +72,7 @@ try:
     import polars_mlkit as pmk
 except ImportError as _exc:  # pragma: no cover - depends on the build
     sys.exit(f"bench.py: cannot import polars_mlkit ({_exc}); build it first (make develop).")
+import category_memory  # noqa: E402
 from classic import classic, throughput  # noqa: E402
 
 SEED = 20240601
@@ -1157,34 +1160,6 @@ def _build_memory_frame(kind: str, n: int) -> pl.DataFrame:
     return pl.DataFrame(data)
 
 
-def _reset_peak_rss() -> bool:
-    """Reset the kernel's peak-RSS counter (Linux >= 4.0); False if not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
-            f.write("5")
-    except OSError:
-        return False
-    return True
-
-
-def _peak_rss_bytes() -> int:
-    """This process's peak RSS.
-
-    ``VmHWM`` from /proc/self/status where available: unlike ``ru_maxrss`` it
-    belongs to this address space only (``ru_maxrss`` of an exec'd child starts at
-    the parent's peak, which would hide everything below it) and it is reset by
-    :func:`_reset_peak_rss`. Falls back to ``resource.getrusage(...).ru_maxrss``.
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-
-
 def memory_child(spec_json: str) -> None:
     """Run one memory case and print a JSON line (called in a fresh subprocess)."""
     spec = json.loads(spec_json)
@@ -2227,39 +2202,6 @@ def fit_child(spec_json: str) -> None:
     )
 
 
-def _rss_anon_bytes() -> int:
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-class _AnonPeak:
-    """Samples the anonymous RSS (memory the process allocated, without the
-    pages of memory-mapped files, which the kernel can drop) every 2 ms on a
-    thread, from now until :meth:`stop`; the peak growth over the start."""
-
-    def __init__(self) -> None:
-        import threading
-
-        self._base = _rss_anon_bytes()
-        self._peak = self._base
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._done.wait(0.002):
-            self._peak = max(self._peak, _rss_anon_bytes())
-
-    def stop(self) -> int:
-        self._done.set()
-        self._thread.join()
-        self._peak = max(self._peak, _rss_anon_bytes())
-        return self._peak - self._base
-
-
 def _out_of_core_row(
     sec: Section,
     rows_out: list[list[str]],
@@ -2528,6 +2470,13 @@ def section_encoders(cfg: Config) -> Section:
         check=lambda a, b: "n/a (column names differ)",
     )
     return sec
+
+
+def section_category_memory(cfg: Config) -> Section:
+    """Issue 23's memory figures: transform peak against output, and
+    out-of-core fits against a quarter of the data (``category_memory``)."""
+    title, table, notes = category_memory.measure(cfg.quick, progress)
+    return Section(title, table=table, notes=notes)
 
 
 def section_imputer(cfg: Config) -> Section:
@@ -2954,6 +2903,7 @@ SECTIONS: dict[str, Callable[[Config], Section]] = {
     "gaussianize": section_gaussianize,
     "encoders": section_encoders,
     "imputer": section_imputer,
+    "catmemory": section_category_memory,
     "pipeline": section_pipeline,
     "target_encoder": section_target_encoder,
     "kbins": section_kbins,

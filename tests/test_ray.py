@@ -139,8 +139,9 @@ def test_transform_with_a_scaler_fitted_in_memory(data: pl.DataFrame) -> None:
     [
         lambda: pmk.OneHotEncoder(columns=["g", "x"], max_categories=5),
         lambda: pmk.OrdinalEncoder(columns=["g"], min_frequency=0.34, encoded_missing_value=-1),
+        lambda: pmk.OneHotEncoder(columns=["x"], by="g", min_frequency=0.02),
     ],
-    ids=["one-hot", "ordinal"],
+    ids=["one-hot", "ordinal", "one-hot-by"],
 )
 def test_encoder_fit_and_transform_on_blocks_equal_in_memory(make: Any, data: pl.DataFrame) -> None:
     # A column with few values, some missing, so categories and counts matter.

@@ -16,6 +16,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from polars_mlkit._reserved import check_by
+
 # --------------------------------------------------------------------------- #
 # scaling options (free functions, ``ml`` namespace and fitted scalers)
 # --------------------------------------------------------------------------- #
@@ -147,6 +149,14 @@ def names(value: object, name: str, function: str) -> list[str] | None:
         return found
     msg = f"{function}: {name} must be a column name or a list of column names, got {value!r}"
     raise TypeError(msg)
+
+
+def by_names(value: object, function: str) -> list[str] | None:
+    """``by=``: as :func:`names`, and none named like an internal column
+    (``polars_mlkit._reserved``)."""
+    found = names(value, "by", function)
+    check_by(found, function)
+    return found
 
 
 def unknown_group(value: object, function: str) -> None:

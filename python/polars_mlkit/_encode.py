@@ -18,6 +18,8 @@ from polars_mlkit._plugin import call_plugin
 NULL_CODE = -1
 MISSING_IS_UNKNOWN = -2
 UNKNOWN_IS_ERROR = -3
+#: A category of the union that a group does not have (per-group codes).
+NOT_A_CATEGORY = -4
 
 
 def category_dtype(kind: str) -> pl.DataType:
@@ -28,6 +30,19 @@ def category_dtype(kind: str) -> pl.DataType:
         "float": pl.Float64(),
         "boolean": pl.Boolean(),
     }[kind]
+
+
+@dataclass
+class GroupCodes:
+    """Per-group code tables over one list of categories (the union of
+    the groups'): each fitted group's rendered key, and per group the code
+    of each category (``NOT_A_CATEGORY`` for one the group does not have),
+    of a missing value and of an unknown value (as in :class:`CodeTable`)."""
+
+    keys: list[str]
+    codes: list[list[int]]
+    missing: list[int]
+    unknown: list[int]
 
 
 @dataclass
@@ -42,6 +57,9 @@ class CodeTable:
     missing: int
     unknown: int
     labels: list[str]
+    #: Per group codes (``OneHotEncoder(by=...)``); then ``codes``,
+    #: ``missing`` and ``unknown`` are unused.
+    groups: GroupCodes | None = None
 
 
 #: The dtypes a one-hot field may have.
@@ -97,10 +115,13 @@ def one_hot_expr(
     dtype: str,
     function: str,
     unknown: int = UNKNOWN_IS_ERROR,
+    key: pl.Expr | None = None,
 ) -> pl.Expr:
     """A Struct with one field per label of ``table`` (``None``: every
     category of the Enum column ``expr``, with ``unknown`` for a value that
-    is none of them), named ``{column}_{label}``."""
+    is none of them), named ``{column}_{label}``. A table with ``groups``
+    encodes each row with its group's codes; ``key`` gives each row's
+    rendered group key."""
     if table is None:
         kwargs: dict[str, Any] = {
             "function": function,
@@ -120,4 +141,15 @@ def one_hot_expr(
         "labels": list(table.labels),
         "dtype": dtype,
     }
-    return call_plugin("one_hot", [expr, _literal(table.values, kind)], kwargs, is_elementwise=True)
+    args = [expr, _literal(table.values, kind)]
+    if table.groups is not None:
+        assert key is not None
+        args.append(key)
+        kwargs.update(
+            codes=None,
+            keys=list(table.groups.keys),
+            group_codes=[list(c) for c in table.groups.codes],
+            group_missing=list(table.groups.missing),
+            group_unknown=list(table.groups.unknown),
+        )
+    return call_plugin("one_hot", args, kwargs, is_elementwise=True)

@@ -95,7 +95,12 @@ fn row_bins(
     }
     polars_ensure!(kwargs.keys.len() == groups.len(), ComputeError:
         "{function}: {} group keys for {} groups of edges", kwargs.keys.len(), groups.len());
-    let rows = row_groups(inputs, &kwargs.keys, UnseenGroup::Error(""), function)?;
+    let rows = row_groups(
+        inputs.get(1),
+        &kwargs.keys,
+        UnseenGroup::Error(""),
+        function,
+    )?;
     let mut out = Vec::with_capacity(slice.len());
     for (&x, group) in slice.iter().zip(rows.iter().flatten()) {
         // Every row has a group: an unseen one is an error above.

@@ -10,8 +10,10 @@ use polars::prelude::*;
 use pyo3_polars::derive::polars_expr;
 use serde::Deserialize;
 
+use super::columns::{row_groups, UnseenGroup};
 use crate::kernels::categories::{
-    encode, encode_ids, float_key, one_hot_columns, Code, CodeTable, Missing, Unknown, UnknownAt,
+    encode, encode_ids, float_key, group_codes, Code, CodeSink, CodeTable, Missing, OneHotSink,
+    Slot, Unknown, UnknownAt,
 };
 
 // Pickled kwargs carry Python ints as i64; these values stand for the
@@ -22,6 +24,8 @@ const MISSING_IS_UNKNOWN: i64 = -2;
 const UNKNOWN_IS_ERROR: i64 = -3;
 /// A null code (`codes`, `missing`, `unknown`).
 const NULL_CODE: i64 = -1;
+/// `group_codes`: this category of the union is none of the group's.
+const NOT_A_CATEGORY: i64 = -4;
 
 #[derive(Deserialize)]
 struct EncodeKwargs {
@@ -38,6 +42,21 @@ struct EncodeKwargs {
     labels: Option<Vec<String>>,
     /// `one_hot`: the fields' dtype, e.g. `"UInt8"`, `"Float64"`, `"Boolean"`.
     dtype: Option<String>,
+    /// Per-group encoding (`OneHotEncoder(by=...)`): the fitted groups'
+    /// rendered keys; the third input holds each row's. Empty: one table
+    /// (`codes`, `missing`, `unknown`) for every row.
+    #[serde(default)]
+    keys: Vec<String>,
+    /// Per group, the code of each category of the literal (the union of
+    /// the groups' categories), `NOT_A_CATEGORY` for one the group lacks.
+    #[serde(default)]
+    group_codes: Vec<Vec<i64>>,
+    /// Per group, `missing` as above.
+    #[serde(default)]
+    group_missing: Vec<i64>,
+    /// Per group, `unknown` as above.
+    #[serde(default)]
+    group_unknown: Vec<i64>,
 }
 
 /// How a column's values are compared with categories.
@@ -156,10 +175,118 @@ fn categories_series(inputs: &[Series], function: &str) -> PolarsResult<Option<S
     Ok(Some(row))
 }
 
-/// Every row's code, through the one lookup; an unknown value under
-/// `unknown="error"` names the column, the value and its row.
-fn codes(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec<Code>> {
+/// Every row's code, put into `out`: through the one lookup, or per group
+/// (`keys`).
+fn codes<S: CodeSink>(inputs: &[Series], kwargs: &EncodeKwargs, out: &mut S) -> PolarsResult<()> {
+    if kwargs.keys.is_empty() {
+        return lookup(
+            inputs,
+            &kwargs.function,
+            kwargs.codes.as_deref(),
+            missing_policy(kwargs.missing),
+            unknown_policy(kwargs.unknown),
+            out,
+        );
+    }
+    for code in codes_per_group(inputs, kwargs)? {
+        out.put(code);
+    }
+    Ok(())
+}
+
+/// Every row's code under its group's table: one lookup finds each value's
+/// place among the union of the groups' categories (the literal), then
+/// `group_codes` applies the row's group's codes and policies. An unseen
+/// group is an error, as in the other fitted transforms with `by`; an
+/// unknown value under the group's `unknown="error"` names the column, the
+/// value, its row and its group.
+fn codes_per_group(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec<Code>> {
     let function = kwargs.function.as_str();
+    let input = inputs
+        .first()
+        .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))?;
+    let n = categories_series(inputs, function)?
+        .map(|c| c.len())
+        .ok_or_else(
+            || polars_err!(ComputeError: "{function}: per-group codes need the categories"),
+        )?;
+    let n = u32::try_from(n)
+        .ok()
+        .filter(|n| *n < u32::MAX - 1)
+        .ok_or_else(|| polars_err!(ComputeError: "{function}: too many categories ({n})"))?;
+    let groups = kwargs.keys.len();
+    polars_ensure!(
+        kwargs.group_codes.len() == groups
+            && kwargs.group_missing.len() == groups
+            && kwargs.group_unknown.len() == groups,
+        ComputeError: "{function}: {groups} group keys but {}, {} and {} code tables",
+        kwargs.group_codes.len(), kwargs.group_missing.len(), kwargs.group_unknown.len()
+    );
+    let mut positions = Vec::with_capacity(input.len());
+    lookup(
+        inputs,
+        function,
+        None,
+        Missing::Code(Some(n)),
+        Unknown::Code(Some(n + 1)),
+        &mut positions,
+    )?;
+    let slots: Vec<Slot> = positions
+        .into_iter()
+        .map(|p| match p {
+            Some(p) if p < n => Slot::Category(p),
+            Some(p) if p == n => Slot::Missing,
+            _ => Slot::Unknown,
+        })
+        .collect();
+    let key_input = inputs.get(2);
+    let rows =
+        row_groups(key_input, &kwargs.keys, UnseenGroup::Error(""), function)?.unwrap_or_default();
+    polars_ensure!(rows.len() == slots.len(), ComputeError:
+        "{function}: {} group keys for {} rows", rows.len(), slots.len());
+    let mut tables = Vec::with_capacity(groups);
+    for (g, codes) in kwargs.group_codes.iter().enumerate() {
+        polars_ensure!(codes.len() == n as usize, ComputeError:
+            "{function}: group {g} has {} codes for {n} categories", codes.len());
+        let (places, codes): (Vec<u32>, Vec<Code>) = (0..n)
+            .zip(codes)
+            .filter(|(_, c)| **c != NOT_A_CATEGORY)
+            .map(|(j, c)| (j, code_of(*c)))
+            .unzip();
+        let missing = missing_policy(kwargs.group_missing.get(g).copied().unwrap_or(NULL_CODE));
+        let unknown = unknown_policy(kwargs.group_unknown.get(g).copied().unwrap_or(NULL_CODE));
+        let table = CodeTable::new(places, &codes, missing, unknown).map_err(|e| {
+            polars_err!(ComputeError: "{function}: group {g} holds category {} twice", e.position)
+        })?;
+        tables.push(table);
+    }
+    group_codes(&slots, &rows, &tables).map_err(|UnknownAt { row }| {
+        let shown = kind_of(input.dtype()).map_or_else(
+            || "a value".to_string(),
+            |kind| shown_value(input, kind, row),
+        );
+        let group = key_input
+            .and_then(|k| k.str().ok())
+            .and_then(|k| k.get(row))
+            .map_or_else(|| "null".to_string(), |k| format!("{k:?}"));
+        polars_err!(ComputeError:
+            "{function}: column {:?} has {shown} (row {row}), which is not one of the fitted categories of its group {group} (handle_unknown=\"error\")",
+            input.name())
+    })
+}
+
+/// Every row's code through the one lookup, put into `out`, with the table
+/// `codes` (one per category; `None`: 0, 1, 2, ...), `missing` and
+/// `unknown`; an unknown value under `Unknown::Error` names the column, the
+/// value and its row.
+fn lookup<S: CodeSink>(
+    inputs: &[Series],
+    function: &str,
+    codes: Option<&[i64]>,
+    missing: Missing,
+    unknown: Unknown,
+    out: &mut S,
+) -> PolarsResult<()> {
     let input = inputs
         .first()
         .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))?;
@@ -174,7 +301,7 @@ fn codes(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec<Code>> {
             .as_ref(),
     )?;
     let given: Vec<Code>;
-    let table_codes: &[Code] = match &kwargs.codes {
+    let table_codes: &[Code] = match codes {
         Some(codes) => {
             given = codes.iter().map(|c| code_of(*c)).collect();
             &given
@@ -188,10 +315,7 @@ fn codes(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec<Code>> {
             &given
         }
     };
-    let missing = missing_policy(kwargs.missing);
-    let unknown = unknown_policy(kwargs.unknown);
     let duplicate = |e: crate::kernels::categories::DuplicateCategory| polars_err!(ComputeError: "{function}: the categories hold a value twice (position {})", e.position);
-    let mut out = Vec::with_capacity(input.len());
     let found: Result<(), UnknownAt> = match kind {
         Kind::Text => {
             let values = match input.dtype() {
@@ -214,16 +338,9 @@ fn codes(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec<Code>> {
                     let ids = ids.u32()?.iter().map(|id| id.map(|v| v as usize));
                     let key_of =
                         |id: usize| u32::try_from(id).ok().and_then(|id| mapping.cat_to_str(id));
-                    encode_ids(
-                        &table,
-                        mapping.num_cats_upper_bound(),
-                        key_of,
-                        ids,
-                        0,
-                        &mut out,
-                    )
+                    encode_ids(&table, mapping.num_cats_upper_bound(), key_of, ids, 0, out)
                 }
-                _ => encode(&table, values.str()?.iter(), 0, &mut out),
+                _ => encode(&table, values.str()?.iter(), 0, out),
             }
         }
         Kind::Integer | Kind::Boolean => {
@@ -239,7 +356,7 @@ fn codes(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec<Code>> {
                 None => Vec::new(),
             };
             let table = CodeTable::new(keys, table_codes, missing, unknown).map_err(duplicate)?;
-            encode(&table, values.i64()?.iter(), 0, &mut out)
+            encode(&table, values.i64()?.iter(), 0, out)
         }
         Kind::Float => {
             let cats = categories
@@ -261,7 +378,7 @@ fn codes(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec<Code>> {
             };
             let table = CodeTable::new(keys, table_codes, missing, unknown).map_err(duplicate)?;
             let iter = values.f64()?.iter().map(|v| v.and_then(float_key));
-            encode(&table, iter, 0, &mut out)
+            encode(&table, iter, 0, out)
         }
     };
     if let Err(UnknownAt { row }) = found {
@@ -270,7 +387,7 @@ fn codes(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec<Code>> {
             "{function}: column {:?} has {shown} (row {row}), which is not one of its fitted categories (handle_unknown=\"error\")",
             input.name());
     }
-    Ok(out)
+    Ok(())
 }
 
 /// An input value for an error message (strings quoted, missing named).
@@ -311,7 +428,8 @@ fn codes_output(fields: &[Field], kwargs: EncodeKwargs) -> PolarsResult<Field> {
 #[polars_expr(output_type_func_with_kwargs=codes_output)]
 fn category_codes(inputs: &[Series], kwargs: EncodeKwargs) -> PolarsResult<Series> {
     let name = inputs.first().map(|s| s.name().clone()).unwrap_or_default();
-    let out = codes(inputs, &kwargs)?;
+    let mut out = Vec::with_capacity(inputs.first().map_or(0, |s| s.len()));
+    codes(inputs, &kwargs, &mut out)?;
     Ok(UInt32Chunked::from_iter_options(name, out.into_iter()).into_series())
 }
 
@@ -376,9 +494,11 @@ fn one_hot(inputs: &[Series], kwargs: EncodeKwargs) -> PolarsResult<Series> {
         .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))?;
     let dtype = field_dtype(&kwargs)?;
     let names = field_names(input.name(), input.dtype(), &kwargs)?;
-    let out = codes(inputs, &kwargs)?;
+    // The columns are filled as the codes come: no per-row codes held.
+    let mut sink = OneHotSink::new(input.len(), names.len());
+    codes(inputs, &kwargs, &mut sink)?;
     let mut columns = Vec::with_capacity(names.len());
-    for (name, values) in names.iter().zip(one_hot_columns(&out, names.len())) {
+    for (name, values) in names.iter().zip(sink.into_columns()) {
         let column = UInt8Chunked::from_vec(name.as_str().into(), values).into_series();
         columns.push(column.cast(&dtype)?);
     }

@@ -389,10 +389,11 @@ pub enum UnseenGroup<'a> {
     Null,
 }
 
-/// Each row's group among the fitted `keys`, read from the second input
-/// (the rows' rendered group keys), or `None` when there are no groups.
+/// Each row's group among the fitted `keys`, read from `key_input` (the
+/// rows' rendered group keys; the wrappers' second input, the encoders'
+/// third), or `None` when there are no groups.
 pub fn row_groups(
-    inputs: &[Series],
+    key_input: Option<&Series>,
     keys: &[String],
     unseen: UnseenGroup<'_>,
     function: &str,
@@ -400,8 +401,7 @@ pub fn row_groups(
     if keys.is_empty() {
         return Ok(None);
     }
-    let rows = inputs
-        .get(1)
+    let rows = key_input
         .ok_or_else(|| polars_err!(ComputeError: "{function}: expected a group key input"))?
         .str()?;
     let index: HashMap<&str, usize> = keys

@@ -417,7 +417,7 @@ fn fitted_row_groups(
             polars_bail!(ComputeError: "{function}: unknown_group must be \"error\" or \"null\", got {other:?}")
         }
     };
-    row_groups(inputs, &kwargs.keys, unseen, function)
+    row_groups(inputs.get(1), &kwargs.keys, unseen, function)
 }
 
 /// How a scaler or transformer fitted per group gets nulls for unseen groups.

@@ -280,7 +280,7 @@ fn fitted_gaussianize(inputs: &[Series], kwargs: FittedGaussianKwargs) -> Polars
         "null" => UnseenGroup::Null,
         _ => UnseenGroup::Error(UNKNOWN_GROUP_HINT),
     };
-    let groups = row_groups(inputs, &kwargs.keys, unseen, &kwargs.function)?;
+    let groups = row_groups(inputs.get(1), &kwargs.keys, unseen, &kwargs.function)?;
     let compute = match (input.dtype(), kwargs.float32) {
         (DataType::Float32, true) => FloatKind::F32,
         (DataType::Array(inner, _), true) if **inner == DataType::Float32 => FloatKind::F32,

@@ -213,20 +213,73 @@ impl<K: Hash + Eq> CodeTable<K> {
     }
 }
 
-/// Append the code of every value to `out`, rows counted from `first_row`.
-pub fn encode<K, I>(
+/// Where a lookup's codes go, one per row, in row order: a `Vec<Code>`
+/// (the codes themselves) or a [`OneHotSink`] (one-hot columns filled as
+/// the codes come, without holding the codes).
+pub trait CodeSink {
+    fn put(&mut self, code: Code);
+}
+
+impl CodeSink for Vec<Code> {
+    #[inline(always)]
+    fn put(&mut self, code: Code) {
+        self.push(code);
+    }
+}
+
+/// One-hot columns filled row by row: column `j` holds 1 where the row's
+/// code is `j` and 0 elsewhere (a null code, or one beyond the width,
+/// leaves the row's zeros). Memory: the columns only.
+pub struct OneHotSink {
+    columns: Vec<Vec<u8>>,
+    row: usize,
+}
+
+impl OneHotSink {
+    /// `width` columns of `rows` zeros.
+    pub fn new(rows: usize, width: usize) -> Self {
+        Self {
+            columns: vec![vec![0u8; rows]; width],
+            row: 0,
+        }
+    }
+
+    pub fn into_columns(self) -> Vec<Vec<u8>> {
+        self.columns
+    }
+}
+
+impl CodeSink for OneHotSink {
+    #[inline(always)]
+    fn put(&mut self, code: Code) {
+        if let Some(j) = code {
+            if let Some(cell) = self
+                .columns
+                .get_mut(j as usize)
+                .and_then(|c| c.get_mut(self.row))
+            {
+                *cell = 1;
+            }
+        }
+        self.row += 1;
+    }
+}
+
+/// Put the code of every value into `out`, rows counted from `first_row`.
+pub fn encode<K, I, S>(
     table: &CodeTable<K>,
     values: I,
     first_row: usize,
-    out: &mut Vec<Code>,
+    out: &mut S,
 ) -> Result<(), UnknownAt>
 where
     K: Hash + Eq,
     I: IntoIterator<Item = Option<K>>,
+    S: CodeSink,
 {
     for (i, value) in values.into_iter().enumerate() {
         match table.code(value.as_ref()) {
-            Ok(code) => out.push(code),
+            Ok(code) => out.put(code),
             Err(IsUnknown) => return Err(UnknownAt { row: first_row + i }),
         }
     }
@@ -241,18 +294,19 @@ const MEMO_IDS: usize = 1 << 24;
 /// `key_of` gives. Each id is looked up once, when first met, so a column
 /// costs one table read per row whatever its keys; an id without a key is
 /// unknown.
-pub fn encode_ids<K, F, I>(
+pub fn encode_ids<K, F, I, S>(
     table: &CodeTable<K>,
     n_ids: usize,
     key_of: F,
     ids: I,
     first_row: usize,
-    out: &mut Vec<Code>,
+    out: &mut S,
 ) -> Result<(), UnknownAt>
 where
     K: Hash + Eq,
     F: Fn(usize) -> Option<K>,
     I: IntoIterator<Item = Option<usize>>,
+    S: CodeSink,
 {
     let mut known: Vec<Option<Result<Code, IsUnknown>>> = vec![None; n_ids.min(MEMO_IDS)];
     let missing = table.code(None);
@@ -277,7 +331,7 @@ where
             }
         };
         match found {
-            Ok(code) => out.push(code),
+            Ok(code) => out.put(code),
             Err(IsUnknown) => return Err(UnknownAt { row: first_row + i }),
         }
     }
@@ -297,18 +351,57 @@ pub fn float_key(value: f64) -> Option<u64> {
     }
 }
 
+/// Where a value stands among the categories of every group together, the
+/// input of [`group_codes`]: a category's position, or one of these two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// The category at this position of the union of the groups' categories.
+    Category(u32),
+    /// A missing value (null, or NaN in a float column).
+    Missing,
+    /// A value that no group has as a category.
+    Unknown,
+}
+
+/// The codes of rows encoded per group (`OneHotEncoder(by=...)`): each
+/// row's [`Slot`] (found by one [`encode`] of the union of the groups'
+/// categories) is looked up in its group's table, keyed by union position.
+/// So each group applies its own rules (its categories, infrequent
+/// grouping, `drop`, missing and unknown policies) through [`CodeTable`],
+/// like an encoder fitted on that group alone: a category of another group
+/// is unknown to it. A row without a group (`None`) gets a null code.
+pub fn group_codes(
+    slots: &[Slot],
+    groups: &[Option<usize>],
+    tables: &[CodeTable<u32>],
+) -> Result<Vec<Code>, UnknownAt> {
+    let mut out = Vec::with_capacity(slots.len());
+    for (row, (slot, group)) in slots.iter().zip(groups).enumerate() {
+        let Some(table) = group.and_then(|g| tables.get(g)) else {
+            out.push(None);
+            continue;
+        };
+        let found = match slot {
+            Slot::Category(position) => table.code(Some(position)),
+            Slot::Missing => table.code(None),
+            Slot::Unknown => table.unknown_code(),
+        };
+        match found {
+            Ok(code) => out.push(code),
+            Err(IsUnknown) => return Err(UnknownAt { row }),
+        }
+    }
+    Ok(out)
+}
+
 /// One-hot columns from codes: column `j` holds 1 where the code is `j`
 /// and 0 elsewhere (a null code, or one beyond `width`, gives a row of zeros).
 pub fn one_hot_columns(codes: &[Code], width: usize) -> Vec<Vec<u8>> {
-    let mut columns = vec![vec![0u8; codes.len()]; width];
-    for (row, code) in codes.iter().enumerate() {
-        if let Some(j) = code {
-            if let Some(column) = columns.get_mut(*j as usize) {
-                column[row] = 1;
-            }
-        }
+    let mut sink = OneHotSink::new(codes.len(), width);
+    for code in codes {
+        sink.put(*code);
     }
-    columns
+    sink.into_columns()
 }
 
 #[cfg(test)]
@@ -423,6 +516,64 @@ mod tests {
         hashes.sort_unstable();
         hashes.dedup();
         assert_eq!(hashes.len(), keys.len());
+    }
+
+    #[test]
+    fn group_codes_apply_each_group_its_own_table() {
+        // Union categories: 0 = "a", 1 = "b", 2 = "c". Group 0 knows a and
+        // b (missing is its code 2, unknown an error); group 1 knows c only,
+        // drops nothing, and ignores unknown and missing values (null).
+        let first = CodeTable::new(
+            [0u32, 1],
+            &[Some(0), Some(1)],
+            Missing::Code(Some(2)),
+            Unknown::Error,
+        )
+        .unwrap();
+        let second =
+            CodeTable::new([2u32], &[Some(3)], Missing::Unknown, Unknown::Code(None)).unwrap();
+        let tables = [first, second];
+        let slots = [
+            Slot::Category(1),
+            Slot::Category(2),
+            Slot::Missing,
+            Slot::Missing,
+            Slot::Category(0),
+            Slot::Unknown,
+            Slot::Category(0),
+        ];
+        let groups = [Some(0), Some(1), Some(0), Some(1), Some(1), Some(1), None];
+        let out = group_codes(&slots, &groups, &tables).unwrap();
+        assert_eq!(out, vec![Some(1), Some(3), Some(2), None, None, None, None]);
+        // "c" is no category of group 0: unknown there, an error at its row.
+        let err = group_codes(
+            &[Slot::Category(0), Slot::Category(2)],
+            &[Some(0); 2],
+            &tables,
+        )
+        .unwrap_err();
+        assert_eq!(err.row, 1);
+        let err = group_codes(&[Slot::Unknown], &[Some(0)], &tables).unwrap_err();
+        assert_eq!(err.row, 0);
+    }
+
+    #[test]
+    fn one_hot_sink_equals_the_codes_spread() {
+        let t = table(Missing::Code(Some(2)), Unknown::Code(None));
+        let values = [Some("b"), None, Some("zz"), Some("a"), Some("c")];
+        let mut codes = Vec::new();
+        encode(&t, values, 0, &mut codes).unwrap();
+        let mut sink = OneHotSink::new(values.len(), 3);
+        encode(&t, values, 0, &mut sink).unwrap();
+        assert_eq!(sink.into_columns(), one_hot_columns(&codes, 3));
+        assert_eq!(
+            one_hot_columns(&codes, 3),
+            vec![
+                vec![0, 0, 0, 1, 0],
+                vec![1, 0, 0, 0, 0],
+                vec![0, 1, 0, 0, 0]
+            ]
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ import polars as pl
 
 from polars_mlkit import _checks
 from polars_mlkit._batches import MapBatches
+from polars_mlkit._reserved import GROUP_KEY, ROWS
 from polars_mlkit.scalers._expressions import COEFFICIENTS, column_expr, fitted_parameters
 from polars_mlkit.scalers._fitted import FittedTransformer
 from polars_mlkit.scalers._inputs import Frame, _from_polars, _to_polars
@@ -85,7 +86,7 @@ class Scaler(FittedTransformer):
         kwargs = _checks.scale_kwargs(function, self._method, method_options)
         options = {k: kwargs[k] for k in method_options}
         options["columns"] = _checks.names(self.columns, "columns", function)
-        options["by"] = _checks.names(self.by, "by", function)
+        options["by"] = _checks.by_names(self.by, function)
         _checks.unknown_group(self.unknown_group, function)
         options["unknown_group"] = self.unknown_group
         return options
@@ -183,14 +184,14 @@ class Scaler(FittedTransformer):
         result = _stats_query(
             lazy, columns, by, self._stat_exprs, options, streaming and self._streams
         )
-        groups = result.select(*by, _key_expr(by).alias("key")) if by else pl.DataFrame()
+        groups = result.select(*by, _key_expr(by).alias(GROUP_KEY)) if by else pl.DataFrame()
         stats = {
             column.name: _extract(result, i, column, self._stat_names)
             for i, column in enumerate(columns)
         }
         for column in columns:
             self._check_finite(stats[column.name], column, function)
-        rows = int(result["__pmk_rows"].sum()) if result.height else 0
+        rows = int(result[ROWS].sum()) if result.height else 0
         return _fitted_state(options, schema, columns, by, groups, stats, rows)
 
     def _check_finite(self, per: dict[str, FloatArray], column: _Column, function: str) -> None:
@@ -249,7 +250,7 @@ class Scaler(FittedTransformer):
             data: dict[str, Any] = {"column": pl.Series([column.name] * groups, dtype=pl.String)}
             frame = pl.DataFrame(data)
             if state.by:
-                frame = frame.hstack(state.groups.drop("key"))
+                frame = frame.hstack(state.groups.drop(GROUP_KEY))
             values = {
                 name: pl.Series(name, arr.tolist() if vector else arr[:, 0], dtype=dtype)
                 for name, arr in params.items()

@@ -332,14 +332,31 @@ def merge_columns(a: FittedColumn, b: FittedColumn, given: bool, function: str) 
 
 
 @dataclass
+class EncoderGroups:
+    """What a fit with ``by`` learned per group (``_encoder_groups``): the
+    groups (one row each: the by columns, typed, and their rendered key,
+    ``GROUP_KEY``; sorted by the by columns, nulls last), their rows, and
+    per group each encoded column as a fit on the group's rows alone has it."""
+
+    by: list[str]
+    by_dtypes: list[str]
+    frame: pl.DataFrame
+    rows: list[int]
+    columns: list[list[FittedColumn]]  # [group][encoded column]
+
+
+@dataclass
 class EncoderState:
-    """What an encoder's fit learned (this is what the JSON text holds)."""
+    """What an encoder's fit learned (this is what the JSON text holds).
+    With ``by``, ``columns`` are fitted on every row (the union of the
+    groups' categories) and ``groups`` holds each group's own fit."""
 
     options: dict[str, Any]
     columns: list[FittedColumn]
     feature_names_in: list[str] | None
     n_features_in: int
     n_samples_seen: int
+    groups: EncoderGroups | None = None
 
 
 # --------------------------------------------------------------------------- #

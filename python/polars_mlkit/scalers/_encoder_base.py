@@ -25,6 +25,7 @@ from polars_mlkit.scalers._categories import (
     fitted_column,
     merge_columns,
 )
+from polars_mlkit.scalers._encoder_groups import grouped_counts, grouped_state, merge_groups
 from polars_mlkit.scalers._encoder_inputs import encoder_input
 from polars_mlkit.scalers._encoder_json import ENCODER_FORMAT, encoder_to_json
 from polars_mlkit.scalers._fitted import FittedTransformer
@@ -161,12 +162,19 @@ class Encoder(FittedTransformer):
             merge_columns(a, b, given, function)
             for a, b in zip(previous.columns, batch.columns, strict=True)
         ]
+        groups = None
+        if previous.groups is not None or batch.groups is not None:
+            if previous.groups is None or batch.groups is None:
+                msg = f"{function}: the batch and the fit differ in by= (grouped and not)"
+                raise ValueError(msg)
+            groups = merge_groups(previous.groups, batch.groups, given, function)
         state = EncoderState(
             options=batch.options,
             columns=merged,
             feature_names_in=batch.feature_names_in,
             n_features_in=batch.n_features_in,
             n_samples_seen=previous.n_samples_seen + batch.n_samples_seen,
+            groups=groups,
         )
         self._validate(state, function)
         self._state = state
@@ -191,8 +199,18 @@ class Encoder(FittedTransformer):
     def _state_from(
         self, schema: pl.Schema, map_batches: MapBatches, options: dict[str, Any], function: str
     ) -> EncoderState:
-        kinds = encoded_kinds(schema, options, function)
+        by: list[str] = options.get("by") or []
+        for name in by:
+            if name not in schema:
+                msg = f"{function}: by column {name!r} is not in the frame"
+                raise pl.exceptions.ColumnNotFoundError(msg)
+            if options["columns"] is not None and name in options["columns"]:
+                msg = f"{function}: column {name!r} is also a by column"
+                raise ValueError(msg)
+        kinds = encoded_kinds(schema, options, function, skip=by)
         try:
+            if by:
+                return self._grouped_state_from(schema, kinds, map_batches, options, function)
             counts, rows = category_counts(map_batches, kinds)
         except pl.exceptions.InvalidOperationError as err:
             # Integer categories travel as Int64: UInt64 values above its range.
@@ -214,6 +232,23 @@ class Encoder(FittedTransformer):
         ]
         names = list(schema.names())
         state = EncoderState(options, columns, names, len(names), rows)
+        self._validate(state, function)
+        return state
+
+    def _grouped_state_from(
+        self,
+        schema: pl.Schema,
+        kinds: dict[str, str],
+        map_batches: MapBatches,
+        options: dict[str, Any],
+        function: str,
+    ) -> EncoderState:
+        """The fit with ``by``: each group's categories from its own rows,
+        and their union (``_encoder_groups``)."""
+        counts, groups = grouped_counts(map_batches, kinds, options["by"])
+        columns, fitted = grouped_state(schema, kinds, counts, groups, options, function)
+        names = list(schema.names())
+        state = EncoderState(options, columns, names, len(names), sum(fitted.rows), fitted)
         self._validate(state, function)
         return state
 
@@ -345,6 +380,10 @@ class Encoder(FittedTransformer):
         for name in exprs:
             if name not in schema:
                 msg = f"{function}: the fitted column {name!r} is not in the frame"
+                raise pl.exceptions.ColumnNotFoundError(msg)
+        for name in state.groups.by if state.groups is not None else []:
+            if name not in schema:
+                msg = f"{function}: by column {name!r} is not in the frame"
                 raise pl.exceptions.ColumnNotFoundError(msg)
         selected = [exprs.get(name, pl.col(name)) for name in schema.names()]
         out: Frame = frame.select(selected)

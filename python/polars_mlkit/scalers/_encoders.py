@@ -26,6 +26,7 @@ Decisions (where scikit-learn or the design is silent):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from collections.abc import Sequence
@@ -35,7 +36,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from polars_mlkit._encode import CodeTable, codes_expr, dtype_name, one_hot_expr
+from polars_mlkit import _checks
+from polars_mlkit._encode import NULL_CODE, CodeTable, codes_expr, dtype_name, one_hot_expr
 from polars_mlkit.scalers._categories import (
     ORDINAL_MISSING,
     ORDINAL_UNKNOWN,
@@ -45,7 +47,9 @@ from polars_mlkit.scalers._categories import (
     ordinal_table,
 )
 from polars_mlkit.scalers._encoder_base import Encoder, _is_nan, _plain_list
+from polars_mlkit.scalers._encoder_groups import grouped_one_hot_table
 from polars_mlkit.scalers._registry import register
+from polars_mlkit.scalers._state import _key_expr
 
 OneHotUnknown: TypeAlias = Literal["error", "ignore", "infrequent_if_exist"]
 OrdinalUnknown: TypeAlias = Literal["error", "use_encoded_value"]
@@ -86,6 +90,21 @@ class OneHotEncoder(Encoder):
         included.
     dtype
         The output dtype (numeric or Boolean), ``pl.UInt8`` by default.
+    by
+        Column name(s) to fit per group: each group's rows are encoded as
+        by scikit-learn's ``OneHotEncoder`` fitted on that group's rows
+        alone, with the same options (its categories, ``min_frequency``
+        counted in the group's rows, ``max_categories``, ``drop``,
+        ``handle_unknown``). The output columns are the union of every
+        group's ``get_feature_names_out`` names, per encoded column in the
+        order of the categories of all rows together (sorted, or the given
+        ``categories``' order), the missing category after them, the
+        infrequent column last; a row has 0 in every column its group's
+        encoder does not have. The by columns pass through; a group not
+        seen at fit time is an error naming it (a null by value is a group
+        of its own). ``categories_`` then holds the categories of all rows;
+        ``infrequent_categories_`` and ``drop_idx_``, which differ per
+        group, are not available.
 
     Examples
     --------
@@ -104,6 +123,16 @@ class OneHotEncoder(Encoder):
     ╞═══════════╪═══════════╪═══════════╪═════╡
     │ 0         ┆ 1         ┆ 0         ┆ 9   │
     └───────────┴───────────┴───────────┴─────┘
+
+    Per group, each dropping its first category (``Oslo`` in both); group
+    ``a`` has no ``city_Paris`` column, so its rows hold 0 there:
+
+    >>> train = pl.DataFrame({"g": ["a", "a", "b", "b"], "city": ["Oslo", "Rome", "Oslo", "Paris"]})
+    >>> enc = pmk.OneHotEncoder(by="g", drop="first").fit(train)
+    >>> enc.get_feature_names_out().tolist()
+    ['g', 'city_Paris', 'city_Rome']
+    >>> enc.transform(train).rows()
+    [('a', 0, 0), ('a', 0, 1), ('b', 0, 0), ('b', 1, 0)]
     """
 
     _param_names = (
@@ -114,6 +143,7 @@ class OneHotEncoder(Encoder):
         "min_frequency",
         "max_categories",
         "dtype",
+        "by",
     )
     _unknown_options = ("error", "ignore", "infrequent_if_exist")
     _preserves: ClassVar[list[str]] = []
@@ -127,6 +157,7 @@ class OneHotEncoder(Encoder):
         min_frequency: int | float | None = None,
         max_categories: int | None = None,
         dtype: Any = pl.UInt8,
+        by: Sequence[str] | str | None = None,
     ) -> None:
         self.columns = columns
         self.categories = categories
@@ -135,6 +166,7 @@ class OneHotEncoder(Encoder):
         self.min_frequency = min_frequency
         self.max_categories = max_categories
         self.dtype = dtype
+        self.by = by
 
     def _checked_options(self, function: str) -> dict[str, Any]:
         options = super()._checked_options(function)
@@ -147,6 +179,7 @@ class OneHotEncoder(Encoder):
             drop = _plain_list(drop, function)
         options["drop"] = drop
         options["dtype"] = dtype_name(self.dtype, function)
+        options["by"] = _checks.by_names(self.by, function)
         return options
 
     def _drop_of(self, state: EncoderState, i: int, function: str) -> Any:
@@ -164,6 +197,18 @@ class OneHotEncoder(Encoder):
     def _tables(
         self, state: EncoderState, function: str
     ) -> list[tuple[CodeTable, list[int] | None, int | None]]:
+        if state.groups is not None:
+            groups = state.groups
+            return [
+                (
+                    grouped_one_hot_table(
+                        c, groups, i, state.options, self._drop_of(state, i, function), function
+                    ),
+                    None,
+                    None,
+                )
+                for i, c in enumerate(state.columns)
+            ]
         return [
             one_hot_table(
                 c, state.n_samples_seen, state.options, self._drop_of(state, i, function), function
@@ -175,6 +220,7 @@ class OneHotEncoder(Encoder):
         self._tables(state, function)
 
     def _infrequent(self, state: EncoderState, column: FittedColumn) -> list[int] | None:
+        _not_per_group(state, "infrequent_categories_")
         i = state.columns.index(column)
         return self._tables(state, "infrequent_categories_")[i][1]
 
@@ -191,15 +237,17 @@ class OneHotEncoder(Encoder):
         array([0], dtype=object)
         """
         state = self._fitted("drop_idx_")
+        _not_per_group(state, "drop_idx_")
         if state.options["drop"] is None:
             return None
         return np.array([t[2] for t in self._tables(state, "drop_idx_")], dtype=object)
 
     def _column_exprs(self, state: EncoderState, function: str) -> dict[str, pl.Expr]:
         out = {}
+        key = _key_expr(state.groups.by) if state.groups is not None else None
         for column, (table, _, _) in zip(state.columns, self._tables(state, function), strict=True):
             struct = one_hot_expr(
-                pl.col(column.name), table, column.kind, state.options["dtype"], function
+                pl.col(column.name), table, column.kind, state.options["dtype"], function, key=key
             )
             out[column.name] = struct.struct.unnest()
         return out
@@ -243,6 +291,15 @@ class OneHotEncoder(Encoder):
             else:
                 out.append(given)
         return np.asarray(out, dtype=object)
+
+
+def _not_per_group(state: EncoderState, name: str) -> None:
+    if state.groups is not None:
+        msg = (
+            f"OneHotEncoder has no {name} when fitted with by= (it differs per group; "
+            "fit one encoder on a group's rows to see it)"
+        )
+        raise AttributeError(msg)
 
 
 # --------------------------------------------------------------------------- #
@@ -374,14 +431,30 @@ class OrdinalEncoder(Encoder):
         options = state.options
         out = {}
         for column, (table, _, _) in zip(state.columns, self._tables(state), strict=True):
-            codes = codes_expr(pl.col(column.name), table, column.kind, function)
-            replaced = codes.cast(pl.Float64).replace(
-                [float(ORDINAL_MISSING), float(ORDINAL_UNKNOWN)],
-                pl.Series(
-                    [options["encoded_missing_value"], options["unknown_value"]], dtype=pl.Float64
-                ),
+            # A missing or unknown value that becomes null is null in the
+            # lookup already; the others are replaced after it (a full pass
+            # over the codes, so only when needed).
+            special = {
+                ORDINAL_MISSING: options["encoded_missing_value"],
+                ORDINAL_UNKNOWN: options["unknown_value"],
+            }
+            nulls = {code for code, value in special.items() if value is None}
+            table = dataclasses.replace(
+                table,
+                missing=NULL_CODE if table.missing in nulls else table.missing,
+                unknown=NULL_CODE if table.unknown in nulls else table.unknown,
             )
-            out[column.name] = replaced.alias(column.name)
+            codes = codes_expr(pl.col(column.name), table, column.kind, function).cast(pl.Float64)
+            kept = {
+                code: value
+                for code, value in special.items()
+                if value is not None and code in (table.missing, table.unknown)
+            }
+            if kept:
+                codes = codes.replace(
+                    [float(code) for code in kept], pl.Series(list(kept.values()), dtype=pl.Float64)
+                )
+            out[column.name] = codes.alias(column.name)
         return out
 
     def get_feature_names_out(self, input_features: Any = None) -> npt.NDArray[np.object_]:

@@ -21,9 +21,16 @@ import polars as pl
 from polars_mlkit import _checks
 from polars_mlkit._batches import MapBatches, lazy_batches
 from polars_mlkit._plugin import call_plugin
+from polars_mlkit._reserved import GROUP_KEY, ROWS, internal
 from polars_mlkit.gaussian import OutputDistribution, PowerMethod
 from polars_mlkit.scalers._base import _COMMON_PARAMS, Scaler, UnknownGroup
-from polars_mlkit.scalers._passes import census_groups, first_census, list_widths, order_statistics
+from polars_mlkit.scalers._passes import (
+    census_groups,
+    first_census,
+    list_widths,
+    order_statistics,
+    part_name,
+)
 from polars_mlkit.scalers._registry import register
 from polars_mlkit.scalers._state import FloatArray, _Column, _fitted_state, _key_expr, _State
 
@@ -41,7 +48,7 @@ def _lane(column: _Column, j: int) -> pl.Expr:
 
 
 def _fit_name(i: int, j: int) -> str:
-    return f"__pmk_{i}_{j}_fit"
+    return internal(i, j, "fit")
 
 
 def _check_subsample(options: dict[str, Any], seen: int, function: str) -> None:
@@ -89,7 +96,7 @@ class _Gaussianizer(Scaler):
                 raise ValueError(msg)
             options["subsample"] = None if subsample is None else int(subsample)
         options["columns"] = _checks.names(self.columns, "columns", function)
-        options["by"] = _checks.names(self.by, "by", function)
+        options["by"] = _checks.by_names(self.by, function)
         _checks.unknown_group(self.unknown_group, function)
         options["unknown_group"] = self.unknown_group
         return options
@@ -122,7 +129,7 @@ class _Gaussianizer(Scaler):
             for i, column in enumerate(columns)
             for j in range(column.lanes)
         ]
-        rows = pl.len().alias("__pmk_rows")
+        rows = pl.len().alias(ROWS)
         if by:
             query = lazy.group_by(by).agg(rows, *exprs).sort(by, nulls_last=True)
         else:
@@ -135,9 +142,9 @@ class _Gaussianizer(Scaler):
             # Bad data (infinity, Box-Cox on non-positive values) is a
             # ValueError, as in scikit-learn.
             raise ValueError(str(err)) from err
-        groups = result.select(*by, _key_expr(by).alias("key")) if by else pl.DataFrame()
+        groups = result.select(*by, _key_expr(by).alias(GROUP_KEY)) if by else pl.DataFrame()
         stats = {column.name: self._extract(result, i, column) for i, column in enumerate(columns)}
-        seen = int(result["__pmk_rows"].sum()) if result.height else 0
+        seen = int(result[ROWS].sum()) if result.height else 0
         _check_subsample(options, seen, function)
         return _fitted_state(options, schema, columns, by, groups, stats, seen)
 
@@ -373,16 +380,16 @@ class QuantileTransformer(_Gaussianizer):
             "n_quantiles": self._kwargs(options, function)["n_quantiles"],
         }
         found = order_statistics(map_batches, columns, by, census, keys, target, function)
-        group_rows = [float(r) for r in groups["rows"]]
+        group_rows = [float(r) for r in groups[ROWS]]
         stats = {}
         for i, column in enumerate(columns):
             lanes = [
-                [found[(key, f"{i}_{j}")]["quantiles"].tolist() for key in keys]
+                [found[(key, part_name(i, j))]["quantiles"].tolist() for key in keys]
                 for j in range(column.lanes)
             ]
             rows = np.repeat(np.asarray(group_rows).reshape(-1, 1), column.lanes, axis=1)
             stats[column.name] = _quantile_stats(rows, lanes)
-        groups = groups.select(*by, "key") if by else pl.DataFrame()
+        groups = groups.select(*by, GROUP_KEY) if by else pl.DataFrame()
         return _fitted_state(options, schema, columns, by, groups, stats, seen)
 
     def _split(self, state: _State, column: _Column) -> list[list[np.ndarray[Any, Any]]]:
@@ -441,7 +448,7 @@ class QuantileTransformer(_Gaussianizer):
             ]
             frame = pl.DataFrame({"column": pl.Series([column.name] * len(split), dtype=pl.String)})
             if state.by:
-                frame = frame.hstack(state.groups.drop("key"))
+                frame = frame.hstack(state.groups.drop(GROUP_KEY))
             frames.append(
                 frame.with_columns(
                     n_quantiles=pl.Series(counts.tolist(), dtype=pl.Int64),

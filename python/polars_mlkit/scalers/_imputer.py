@@ -198,7 +198,7 @@ class SimpleImputer(FittedTransformer):
             "keep_empty_features": _checks.flag(
                 self.keep_empty_features, "keep_empty_features", function
             ),
-            "by": _checks.names(self.by, "by", function),
+            "by": _checks.by_names(self.by, function),
         }
 
     def _fitted(self, function: str) -> ImputerState:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from polars_mlkit._reserved import GROUP_KEY
 from polars_mlkit.scalers._imputer_fit import ImputerState
 from polars_mlkit.scalers._imputer_state import ImputedColumn, kind_of, masked_expr, missing_expr
 from polars_mlkit.scalers._inputs import Frame
@@ -130,8 +131,8 @@ def unseen_groups(frame: pl.DataFrame, state: ImputerState) -> list[tuple[object
     """The groups of ``frame`` (``by`` values) that the fit did not see."""
     if not state.by:
         return []
-    found = frame.select(*state.by, _key_expr(state.by).alias("__pmk_key")).unique(
-        "__pmk_key", maintain_order=True
+    found = frame.select(*state.by, _key_expr(state.by).alias(GROUP_KEY)).unique(
+        GROUP_KEY, maintain_order=True
     )
-    new = found.filter(~pl.col("__pmk_key").is_in(pl.Series(state.keys, dtype=pl.String)))
+    new = found.filter(~pl.col(GROUP_KEY).is_in(pl.Series(state.keys, dtype=pl.String)))
     return new.select(state.by).rows()

@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from polars_mlkit._batches import MapBatches
+from polars_mlkit._reserved import ROWS, internal
 from polars_mlkit.scalers._imputer_state import (
     KEY,
     ImputedColumn,
@@ -35,7 +36,13 @@ from polars_mlkit.scalers._imputer_state import (
     sorted_groups,
     stat_name,
 )
-from polars_mlkit.scalers._passes import census_groups, first_census, list_widths, order_statistics
+from polars_mlkit.scalers._passes import (
+    census_groups,
+    first_census,
+    list_widths,
+    order_statistics,
+    part_index,
+)
 
 #: The fill of a kept empty column (``keep_empty_features=True``), as
 #: scikit-learn's 0; text columns have no such value and stay missing.
@@ -55,22 +62,14 @@ def _median_lanes(
     """Each column's exact median per group and lane (NaN without values),
     from the robust scaler's passes over the batches (missing values null)."""
     scaler_columns = [c.as_scaler_column() for c in columns]
-    # The passes name their own columns (key, rows, part, ...): the group
-    # columns travel under names that cannot clash (the keys render alike).
-    safe = [f"__pmk_by_{k}" for k in range(len(by))]
-    names = dict(zip(by, safe, strict=True))
-
-    def renamed(fn: Any) -> Any:
-        return map_batches(lambda batch: fn(batch.rename(names)))
-
-    census = first_census(renamed, scaler_columns, safe, "SimpleImputer", function)
-    _, found_keys, _ = census_groups(census, safe)
+    census = first_census(map_batches, scaler_columns, by, "SimpleImputer", function)
+    _, found_keys, _ = census_groups(census, by)
     target = {"target": "robust", "quantile_range": (25.0, 75.0)}
-    found = order_statistics(renamed, scaler_columns, safe, census, found_keys, target, function)
+    found = order_statistics(map_batches, scaler_columns, by, census, found_keys, target, function)
     index = {k: g for g, k in enumerate(keys)}
     out = {c.name: np.full((len(keys), c.lanes), np.nan) for c in columns}
     for (key, part), named in found.items():
-        i, j = (int(v) for v in part.split("_"))
+        i, j = part_index(part)
         if key in index:
             out[columns[i].name][index[key], j] = float(named["median"][0])
     return out
@@ -89,7 +88,7 @@ def _inline_medians(
             for j in range(c.lanes)
         ]
         medians[c.name] = np.stack(lanes, axis=1).reshape(frame.height, c.lanes)
-    kept = frame.drop([n for n in frame.columns if n.startswith("__pmk_med_")])
+    kept = frame.drop([n for n in frame.columns if n.startswith(internal("med", ""))])
     return medians, Partial(kept, partial.counts)
 
 
@@ -309,7 +308,7 @@ def state_from_batches(
         fills=fills(partial, columns, options, medians, function),
         feature_names_in=names,
         n_features_in=len(names),
-        n_samples_seen=int(partial.frame["__pmk_rows"].sum() or 0),
+        n_samples_seen=int(partial.frame[ROWS].sum() or 0),
     )
 
 

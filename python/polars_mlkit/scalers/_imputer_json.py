@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from polars_mlkit._reserved import ROWS
 from polars_mlkit.scalers._imputer_fit import ImputerState
 from polars_mlkit.scalers._imputer_state import KEY, KINDS, ImputedColumn, Partial, present
 from polars_mlkit.scalers._registry import bad, kinds, register_reader
@@ -174,9 +175,9 @@ def _read(document: Mapping[str, Any], function: str) -> Any:
             if len(parts) != len(keys) or any(len(p) != len(by) for p in parts):
                 raise ValueError("groups and keys differ in length")
             groups = _rebuild_groups(by, [str(d) for d in document["by_dtypes"]], parts)
-            if groups["key"].to_list() != keys:
+            if groups[KEY].to_list() != keys:
                 raise ValueError("the group keys do not match the groups")
-            groups = groups.drop("key")
+            groups = groups.drop(KEY)
         else:
             groups = pl.DataFrame()
         numbers = {}
@@ -270,7 +271,7 @@ def state_from_sklearn(fitted: Any, options: dict[str, Any]) -> ImputerState:
     if getattr(fitted, "add_indicator", False) and getattr(fitted, "indicator_", None) is not None:
         indicated = {int(j) for j in fitted.indicator_.features_}
     strategy = options["strategy"]
-    data: dict[str, Any] = {"__pmk_rows": pl.Series([0], dtype=pl.UInt64)}
+    data: dict[str, Any] = {ROWS: pl.Series([0], dtype=pl.UInt64)}
     fills = {}
     for i, (column, value) in enumerate(zip(columns, list(fitted.statistics_), strict=True)):
         if isinstance(value, np.generic):

@@ -23,13 +23,14 @@ import polars as pl
 from polars_mlkit import _internal
 from polars_mlkit._batches import MapBatches
 from polars_mlkit._plugin import call_plugin
+from polars_mlkit._reserved import GROUP_KEY, ROWS, internal
 from polars_mlkit.scalers._state import _Column, _key_expr
 
 STRATEGIES = ("mean", "median", "most_frequent", "constant")
 
 #: The column of the statistics frames that holds each group's key (the
 #: ``by`` values rendered as one string; ``""`` without ``by``).
-KEY = "__pmk_key"
+KEY = GROUP_KEY
 
 #: The fields of the extension's moments (``mean`` is in units of ``unit``).
 MOMENTS = ("count", "mean", "m2", "min", "max", "unit")
@@ -315,7 +316,7 @@ def mask_batches(
 # one batch's statistics, and their exact merge
 # --------------------------------------------------------------------------- #
 def stat_name(what: str, i: int, j: int | None = None) -> str:
-    return f"__pmk_{what}_{i}" if j is None else f"__pmk_{what}_{i}_{j}"
+    return internal(what, i) if j is None else internal(what, i, j)
 
 
 def partial_frame(
@@ -326,13 +327,13 @@ def partial_frame(
     missing_values: Any,
     inline_median: bool = False,
 ) -> pl.DataFrame:
-    """One batch's statistics, one row per group (``key``): ``__pmk_rows``,
+    """One batch's statistics, one row per group (``KEY``): ``ROWS``,
     per column the rows with a missing value, whether it holds infinity (or
     NaN where ``missing_values`` is a value), per lane the values present
     and (``mean``) their moments, and (``most_frequent``) the value counts;
     with ``inline_median`` (data in memory, one batch) each lane's median
     from RobustScaler's in-memory selection (the numbers of its passes)."""
-    exprs = [pl.len().cast(pl.UInt64).alias("__pmk_rows")]
+    exprs = [pl.len().cast(pl.UInt64).alias(ROWS)]
     for i, c in enumerate(columns):
         if c.kind == "float" and missing_values is None:
             # One pass for both: missing = nulls (known) + NaN, present = the rest.

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from polars_mlkit._reserved import GROUP_KEY
 from polars_mlkit.scalers._registry import bad, kinds, load, register_reader
 from polars_mlkit.scalers._state import FloatArray, _Column, _rebuild_groups, _State
 
@@ -183,7 +184,7 @@ def _load(cls: type[Scaler], document: Mapping[str, Any], version: int, function
             raise bad(function, "every group needs one value per by column")
         groups = _rebuild_groups(by, by_dtypes, parts)
         keys = [str(g["key"]) for g in group_entries]
-        if groups["key"].to_list() != keys:
+        if groups[GROUP_KEY].to_list() != keys:
             raise bad(function, "group keys do not match their values")
     else:
         groups = pl.DataFrame()

@@ -22,6 +22,7 @@ import polars as pl
 from polars_mlkit import _checks
 from polars_mlkit._batches import MapBatches, frame_batches, lazy_batches
 from polars_mlkit._plugin import call_plugin
+from polars_mlkit._reserved import GROUP_KEY
 from polars_mlkit.scalers._binning import QUANTILE_METHODS
 from polars_mlkit.scalers._fitted import FittedTransformer
 from polars_mlkit.scalers._inputs import Frame, _from_polars, _to_polars
@@ -141,7 +142,7 @@ class KBinsDiscretizer(FittedTransformer):
         """Every argument checked (scikit-learn's rules); builtin-typed options."""
         options: dict[str, Any] = {
             "columns": _checks.names(self.columns, "columns", function),
-            "by": _checks.names(self.by, "by", function) or [],
+            "by": _checks.by_names(self.by, function) or [],
         }
         for name, value, allowed in (
             ("encode", self.encode, ENCODES),
@@ -340,7 +341,7 @@ class KBinsDiscretizer(FittedTransformer):
         for name, per in zip(state.columns, state.edges, strict=True):
             frame = pl.DataFrame({"column": pl.Series([name] * len(per), dtype=pl.String)})
             if state.by:
-                frame = frame.hstack(state.groups.drop("key"))
+                frame = frame.hstack(state.groups.drop(GROUP_KEY))
             frames.append(
                 frame.with_columns(
                     n_bins=pl.Series([e.size - 1 for e in per], dtype=pl.Int64),

@@ -23,8 +23,16 @@ import polars as pl
 
 from polars_mlkit._batches import MapBatches
 from polars_mlkit._plugin import call_plugin
+from polars_mlkit._reserved import GROUP_KEY, ROWS, internal
 from polars_mlkit.scalers import _binning
-from polars_mlkit.scalers._passes import census_groups, first_census, order_statistics
+from polars_mlkit.scalers._passes import (
+    census_groups,
+    extents,
+    first_census,
+    order_statistics,
+    part_index,
+    part_name,
+)
 from polars_mlkit.scalers._state import FloatArray, _Column, _key_expr
 
 
@@ -37,7 +45,7 @@ class KBinsState:
     dtypes: list[str]  # str() of each binned column's dtype at fit time
     by: list[str]
     by_dtypes: list[str]
-    groups: pl.DataFrame  # the by columns (typed) and their "key", one row per group
+    groups: pl.DataFrame  # the by columns (typed) and their GROUP_KEY, one row per group
     edges: list[list[FloatArray]]  # [column][group] -> bin edges
     feature_names_in: list[str] | None
     n_features_in: int
@@ -45,7 +53,7 @@ class KBinsState:
 
     @property
     def keys(self) -> list[str]:
-        return [str(k) for k in self.groups["key"]] if self.by else [""]
+        return [str(k) for k in self.groups[GROUP_KEY]] if self.by else [""]
 
 
 def _value(x: pl.Expr) -> pl.Expr:
@@ -54,10 +62,22 @@ def _value(x: pl.Expr) -> pl.Expr:
 
 
 def _grouped(batch: pl.DataFrame, by: list[str], exprs: list[pl.Expr]) -> pl.DataFrame:
-    rows = pl.len().cast(pl.UInt64).alias("__rows")
+    rows = pl.len().cast(pl.UInt64).alias(ROWS)
     if by:
-        return batch.group_by(by).agg(rows, *exprs).with_columns(_key_expr(by).alias("key"))
-    return batch.select(rows, *exprs).with_columns(key=pl.lit(""))
+        return batch.group_by(by).agg(rows, *exprs).with_columns(_key_expr(by).alias(GROUP_KEY))
+    return batch.select(rows, *exprs).with_columns(pl.lit("").alias(GROUP_KEY))
+
+
+def _n(i: int) -> str:
+    return internal("n", i)
+
+
+def _lo(i: int) -> str:
+    return internal("lo", i)
+
+
+def _hi(i: int) -> str:
+    return internal("hi", i)
 
 
 def _infinite(name: str, function: str) -> ValueError:
@@ -114,7 +134,7 @@ def fit_edges(
     function: str,
     memory: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, list[list[FloatArray]], int]:
-    """The groups (by columns and ``key``, sorted), the edges per column and
+    """The groups (by columns and ``GROUP_KEY``, sorted), the edges per column and
     group, and the rows seen. ``memory``: the data, when it is a DataFrame
     in memory (quantiles without groups are then selected from it in one
     query rather than found in passes; the edges are the same)."""
@@ -142,24 +162,24 @@ def _uniform_fit(
     exprs = []
     for i, name in enumerate(columns):
         x = _value(pl.col(name))
-        exprs += [x.count().alias(f"n{i}"), x.min().alias(f"lo{i}"), x.max().alias(f"hi{i}")]
+        exprs += [x.count().alias(_n(i)), x.min().alias(_lo(i)), x.max().alias(_hi(i))]
     parts = list(map_batches(lambda batch: _grouped(batch, by, exprs)))
     both = pl.concat(parts, how="vertical_relaxed")
-    merged = both.group_by("key", maintain_order=True).agg(
+    merged = both.group_by(GROUP_KEY, maintain_order=True).agg(
         *(pl.col(b).first() for b in by),
-        pl.col("__rows").sum(),
-        *(pl.col(f"n{i}").sum() for i in range(len(columns))),
-        *(pl.col(f"lo{i}").min() for i in range(len(columns))),
-        *(pl.col(f"hi{i}").max() for i in range(len(columns))),
+        pl.col(ROWS).sum(),
+        *(pl.col(_n(i)).sum() for i in range(len(columns))),
+        *(pl.col(_lo(i)).min() for i in range(len(columns))),
+        *(pl.col(_hi(i)).max() for i in range(len(columns))),
     )
     merged = _sorted_groups(merged, by)
-    rows = int(merged["__rows"].sum()) if merged.height else 0
+    rows = int(merged[ROWS].sum()) if merged.height else 0
     if rows == 0:
         raise _no_data(function)
     edges: list[list[FloatArray]] = []
     for i, name in enumerate(columns):
         per = []
-        for key, n, low, high in merged.select("key", f"n{i}", f"lo{i}", f"hi{i}").iter_rows():
+        for key, n, low, high in merged.select(GROUP_KEY, _n(i), _lo(i), _hi(i)).iter_rows():
             if n and (np.isinf(low) or np.isinf(high)):
                 raise _infinite(name, function)
             nb = options["n_bins"][i]
@@ -175,7 +195,7 @@ def _uniform_fit(
                 )
             )
         edges.append(per)
-    return merged.select(*by, "key") if by else pl.DataFrame(), edges, rows
+    return merged.select(*by, GROUP_KEY) if by else pl.DataFrame(), edges, rows
 
 
 def _quantile_fit(
@@ -190,17 +210,14 @@ def _quantile_fit(
     groups, keys, rows = census_groups(census, by)
     if rows == 0:
         raise _no_data(function)
-    extent = {
-        (str(key), str(part)): (low, high)
-        for key, part, low, high in census.select("key", "part", "min", "max").iter_rows()
-    }
+    extent = extents(census)
     method = options["quantile_method"]
     counts: dict[tuple[str, str], int] = {}
 
     def target(key: str, part: str, n: int) -> dict[str, Any]:
         counts[(key, part)] = n
         low, high = extent[(key, part)]
-        nb = options["n_bins"][int(part.split("_")[0])]
+        nb = options["n_bins"][part_index(part)[0]]
         if n == 0 or low == high:
             return {"target": "ranks", "ranks": []}
         previous, following, _ = _binning.percentile_ranks(n, nb, method)
@@ -212,7 +229,7 @@ def _quantile_fit(
         per = []
         nb = options["n_bins"][i]
         for key in keys:
-            place = (key, f"{i}_0")
+            place = (key, part_name(i, 0))
             low, high = extent[place]
             named = found[place]
             at = dict(
@@ -231,7 +248,7 @@ def _quantile_fit(
                 )
             )
         edges.append(per)
-    return groups.select(*by, "key") if by else pl.DataFrame(), edges, rows
+    return groups.select(*by, GROUP_KEY) if by else pl.DataFrame(), edges, rows
 
 
 def _quantile_in_memory(
@@ -242,12 +259,12 @@ def _quantile_in_memory(
     exprs = []
     for i, name in enumerate(columns):
         x = _value(pl.col(name))
-        exprs += [x.count().alias(f"n{i}"), x.min().alias(f"lo{i}"), x.max().alias(f"hi{i}")]
+        exprs += [x.count().alias(_n(i)), x.min().alias(_lo(i)), x.max().alias(_hi(i))]
     extent = frame.select(exprs).row(0, named=True)
     method = options["quantile_method"]
     wanted: dict[int, list[int]] = {}
     for i, name in enumerate(columns):
-        n, low, high = extent[f"n{i}"], extent[f"lo{i}"], extent[f"hi{i}"]
+        n, low, high = extent[_n(i)], extent[_lo(i)], extent[_hi(i)]
         if n and (np.isinf(low) or np.isinf(high)):
             raise _infinite(name, function)
         if n and low != high:
@@ -265,15 +282,15 @@ def _quantile_in_memory(
     )
     edges: list[list[FloatArray]] = []
     for i, name in enumerate(columns):
-        nb, n = options["n_bins"][i], int(extent[f"n{i}"])
+        nb, n = options["n_bins"][i], int(extent[_n(i)])
         at = dict(zip(wanted.get(i, []), found[f"v{i}"][0] if i in wanted else [], strict=True))
         edges.append(
             [
                 _edges(
                     "quantile",
                     n,
-                    extent[f"lo{i}"],
-                    extent[f"hi{i}"],
+                    extent[_lo(i)],
+                    extent[_hi(i)],
                     nb,
                     _label(name, "", []),
                     lambda at=at, n=n, nb=nb: _binning.quantile_edges(at, n, nb, method),
@@ -294,12 +311,12 @@ def _kmeans_fit(
     frame = pl.concat(list(map_batches(lambda batch: batch.select(keep))), how="vertical_relaxed")
     if frame.height == 0:
         raise _no_data(function)
-    frame = frame.with_columns(_key_expr(by).alias("__key") if by else pl.lit("").alias("__key"))
+    frame = frame.with_columns((_key_expr(by) if by else pl.lit("")).alias(GROUP_KEY))
     if by:
         groups = _sorted_groups(
-            frame.group_by("__key", maintain_order=True).agg(pl.col(b).first() for b in by), by
-        ).rename({"__key": "key"})
-        keys = [str(k) for k in groups["key"]]
+            frame.group_by(GROUP_KEY, maintain_order=True).agg(pl.col(b).first() for b in by), by
+        ).select(*by, GROUP_KEY)
+        keys = [str(k) for k in groups[GROUP_KEY]]
     else:
         groups, keys = pl.DataFrame(), [""]
     edges: list[list[FloatArray]] = []
@@ -307,7 +324,7 @@ def _kmeans_fit(
         per = []
         nb = options["n_bins"][i]
         for key in keys:
-            part = frame.filter(pl.col("__key") == key) if by else frame
+            part = frame.filter(pl.col(GROUP_KEY) == key) if by else frame
             values = part.select(_value(pl.col(name)).drop_nulls())[name].to_numpy()
             values = np.ascontiguousarray(values, dtype=np.float64)
             if values.size and np.isinf(values).any():

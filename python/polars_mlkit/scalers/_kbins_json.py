@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from polars_mlkit._reserved import GROUP_KEY
 from polars_mlkit.scalers._kbins_fit import KBinsState
 from polars_mlkit.scalers._registry import bad, kinds, register_reader
 from polars_mlkit.scalers._state import _rebuild_groups
@@ -89,7 +90,7 @@ def _read(document: Mapping[str, Any], function: str) -> Any:
         entries = list(document["groups"])
         if by:
             groups = _rebuild_groups(by, by_dtypes, [list(g["values"]) for g in entries])
-            if groups["key"].to_list() != [str(g["key"]) for g in entries]:
+            if groups[GROUP_KEY].to_list() != [str(g["key"]) for g in entries]:
                 raise ValueError("group keys do not match their values")
         else:
             groups = pl.DataFrame()

@@ -40,6 +40,7 @@ import polars as pl
 from polars_mlkit import _internal
 from polars_mlkit._batches import MapBatches
 from polars_mlkit._plugin import call_plugin
+from polars_mlkit._reserved import GROUP_KEY, PART, PREFIX, ROWS, internal
 from polars_mlkit.scalers._state import (
     FloatArray,
     _Column,
@@ -53,6 +54,13 @@ from polars_mlkit.scalers._statistics import _lane_expr
 GATHER_VALUES = 1 << 20
 
 _SORTED = ("count", "min", "max", "q_low", "median", "q_high")
+
+# A census row's fields beside the by columns: internal names (``_reserved``),
+# so that no by column can be named like one of them.
+_CENSUS = internal("census")
+_BUCKETS, _COUNTS = internal("buckets"), internal("counts")
+_MIN, _MAX, _INFINITE = internal("min"), internal("max"), internal("infinite")
+_STATISTICS = (ROWS, _BUCKETS, _COUNTS, _MIN, _MAX, _INFINITE)
 
 
 def list_widths(columns: list[_Column], map_batches: MapBatches, function: str) -> None:
@@ -82,14 +90,22 @@ def _length(value: object) -> int | None:
 # --------------------------------------------------------------------------- #
 # exact order statistics in passes
 # --------------------------------------------------------------------------- #
-def _part(i: int, j: int) -> str:
-    return f"{i}_{j}"
+def part_name(i: int, j: int) -> str:
+    """The name of column ``i``'s lane ``j`` in the passes' results."""
+    return internal(i, j)
+
+
+def part_index(part: str) -> tuple[int, int]:
+    """``(i, j)`` of a :func:`part_name`."""
+    i, j = part.removeprefix(PREFIX).split("_")
+    return int(i), int(j)
 
 
 def census_frame(batch: pl.DataFrame, columns: list[_Column], by: list[str]) -> pl.DataFrame:
     """Pass 1 on one batch: per group and ``part`` (column ``i``, lane ``j``)
-    the sparse census (``buckets``, ``counts``), the extent, whether it holds
-    infinity, and the group's rows (``rows``)."""
+    the sparse census (buckets, counts), the extent, whether it holds
+    infinity, and the group's rows; every name but the by columns' is an
+    internal one (``_reserved``)."""
     exprs = [
         call_plugin(
             "order_census",
@@ -97,21 +113,24 @@ def census_frame(batch: pl.DataFrame, columns: list[_Column], by: list[str]) -> 
             {"function": "RobustScaler.fit"},
             is_elementwise=False,
             returns_scalar=True,
-        ).alias(_part(i, j))
+        ).alias(part_name(i, j))
         for i, column in enumerate(columns)
         for j in range(column.lanes)
     ]
-    rows = pl.len().cast(pl.UInt64).alias("rows")
+    rows = pl.len().cast(pl.UInt64).alias(ROWS)
     if by:
-        result = batch.group_by(by).agg(rows, *exprs).with_columns(_key_expr(by).alias("key"))
+        result = batch.group_by(by).agg(rows, *exprs).with_columns(_key_expr(by).alias(GROUP_KEY))
     else:
-        result = batch.select(rows, *exprs).with_columns(key=pl.lit(""))
-    parts = [_part(i, j) for i, column in enumerate(columns) for j in range(column.lanes)]
+        result = batch.select(rows, *exprs).with_columns(pl.lit("").alias(GROUP_KEY))
+    parts = [part_name(i, j) for i, column in enumerate(columns) for j in range(column.lanes)]
     if not parts:
-        return result.with_columns(part=pl.lit(None, dtype=pl.String))
-    return result.unpivot(
-        index=[*by, "key", "rows"], on=parts, variable_name="part", value_name="census"
-    ).unnest("census")
+        return result.with_columns(pl.lit(None, dtype=pl.String).alias(PART))
+    census = result.unpivot(
+        index=[*by, GROUP_KEY, ROWS], on=parts, variable_name=PART, value_name=_CENSUS
+    )
+    fields = [f.name for f in census.schema[_CENSUS].fields]  # type: ignore[attr-defined]
+    renamed = pl.col(_CENSUS).struct.rename_fields([internal(f) for f in fields])
+    return census.with_columns(renamed).unnest(_CENSUS)
 
 
 def merge_census(a: pl.DataFrame | None, b: pl.DataFrame) -> pl.DataFrame:
@@ -120,27 +139,25 @@ def merge_census(a: pl.DataFrame | None, b: pl.DataFrame) -> pl.DataFrame:
     if a is None:
         return b
     both = pl.concat([a, b], how="vertical_relaxed")
-    index = [
-        c for c in both.columns if c not in ("rows", "buckets", "counts", "min", "max", "infinite")
-    ]
+    index = [c for c in both.columns if c not in _STATISTICS]
     counts = (
-        both.select(*index, "buckets", "counts")
-        .explode(["buckets", "counts"])
-        .drop_nulls("buckets")
-        .group_by([*index, "buckets"])
-        .agg(pl.col("counts").sum())
+        both.select(*index, _BUCKETS, _COUNTS)
+        .explode([_BUCKETS, _COUNTS])
+        .drop_nulls(_BUCKETS)
+        .group_by([*index, _BUCKETS])
+        .agg(pl.col(_COUNTS).sum())
         .group_by(index)
-        .agg("buckets", "counts")
+        .agg(_BUCKETS, _COUNTS)
     )
     extent = both.group_by(index).agg(
-        pl.col("rows").sum(),
-        pl.col("min").min(),
-        pl.col("max").max(),
-        pl.col("infinite").any(),
+        pl.col(ROWS).sum(),
+        pl.col(_MIN).min(),
+        pl.col(_MAX).max(),
+        pl.col(_INFINITE).any(),
     )
     merged = extent.join(counts, on=index, how="left", nulls_equal=True).with_columns(
-        pl.col("buckets").fill_null(pl.lit([], dtype=pl.List(pl.UInt32))),
-        pl.col("counts").fill_null(pl.lit([], dtype=pl.List(pl.UInt64))),
+        pl.col(_BUCKETS).fill_null(pl.lit([], dtype=pl.List(pl.UInt32))),
+        pl.col(_COUNTS).fill_null(pl.lit([], dtype=pl.List(pl.UInt64))),
     )
     return merged.select(b.columns)
 
@@ -162,9 +179,9 @@ def first_census(
     if census is None or census.height == 0:
         msg = f"{function}: no data to fit"
         raise ValueError(msg)
-    bad = census.filter(pl.col("infinite"))
+    bad = census.filter(pl.col(_INFINITE))
     if bad.height:
-        i = int(str(bad["part"][0]).split("_")[0])
+        i = part_index(str(bad[PART][0]))[0]
         msg = (
             f"{function}: column {columns[i].name!r} contains infinity; scikit-learn's "
             f"{estimator} rejects infinite values too"
@@ -175,11 +192,20 @@ def first_census(
 
 def census_groups(census: pl.DataFrame, by: list[str]) -> tuple[pl.DataFrame, list[str], int]:
     """The groups, sorted as the in-memory statistics query sorts them:
-    (groups frame with ``key``, the keys in that order, all rows)."""
-    groups = census.select(*by, "key", "rows").unique("key", keep="first")
+    (groups frame with the by columns, ``GROUP_KEY`` and ``ROWS``, the keys
+    in that order, all rows)."""
+    groups = census.select(*by, GROUP_KEY, ROWS).unique(GROUP_KEY, keep="first")
     if by:
         groups = groups.sort(by, nulls_last=True)
-    return groups, [str(k) for k in groups["key"]], int(groups["rows"].sum())
+    return groups, [str(k) for k in groups[GROUP_KEY]], int(groups[ROWS].sum())
+
+
+def extents(census: pl.DataFrame) -> dict[tuple[str, str], tuple[Any, Any]]:
+    """Each (group key, part)'s extent, (min, max), from a merged census."""
+    return {
+        (str(key), str(part)): (low, high)
+        for key, part, low, high in census.select(GROUP_KEY, PART, _MIN, _MAX).iter_rows()
+    }
 
 
 def order_statistics(
@@ -201,12 +227,12 @@ def order_statistics(
     of values, then one gather."""
     searches: dict[tuple[str, str], Any] = {}
     for i, (key, part, rows, low, high) in enumerate(
-        census.select("key", "part", "rows", "min", "max").iter_rows()
+        census.select(GROUP_KEY, PART, ROWS, _MIN, _MAX).iter_rows()
     ):
-        counts = _array(census["counts"], i, np.uint64)
+        counts = _array(census[_COUNTS], i, np.uint64)
         searches[(key, part)] = _internal.OrderSearch(
             rows=int(rows),
-            buckets=_array(census["buckets"], i, np.uint32),
+            buckets=_array(census[_BUCKETS], i, np.uint32),
             counts=counts,
             min=np.nan if low is None else float(low),
             max=np.nan if high is None else float(high),
@@ -231,7 +257,7 @@ def order_statistics(
             }
 
         parts = {
-            _part(i, j): kwargs(_part(i, j))
+            part_name(i, j): kwargs(part_name(i, j))
             for i, column in enumerate(columns)
             for j in range(column.lanes)
         }
@@ -245,17 +271,17 @@ def order_statistics(
                         call_plugin(
                             plugin,
                             args,
-                            parts[_part(i, j)],
+                            parts[part_name(i, j)],
                             is_elementwise=False,
                             returns_scalar=True,
-                        ).alias(_part(i, j))
+                        ).alias(part_name(i, j))
                     )
             if by:
-                return batch.group_by(by).agg(*exprs).with_columns(_key_expr(by).alias("key"))
-            return batch.select(*exprs).with_columns(key=pl.lit(""))
+                return batch.group_by(by).agg(*exprs).with_columns(_key_expr(by).alias(GROUP_KEY))
+            return batch.select(*exprs).with_columns(pl.lit("").alias(GROUP_KEY))
 
         for result in map_batches(one_batch):
-            for i, key in enumerate(result["key"]):
+            for i, key in enumerate(result[GROUP_KEY]):
                 for part in parts:
                     if (key, part) in searches:
                         yield key, part, result[part], i
@@ -310,7 +336,7 @@ def sorted_statistics(
     for c in columns:
         stats[c.name]["count"][:] = 0.0
     for (key, part), named in found.items():
-        i, j = (int(v) for v in part.split("_"))
+        i, j = part_index(part)
         for name in _SORTED:
             stats[columns[i].name][name][index[key], j] = float(named[name][0])
-    return stats, groups.select(*by, "key") if by else pl.DataFrame(), rows
+    return stats, groups.select(*by, GROUP_KEY) if by else pl.DataFrame(), rows

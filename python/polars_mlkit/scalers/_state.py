@@ -17,6 +17,7 @@ import numpy.typing as npt
 import polars as pl
 
 from polars_mlkit import _internal
+from polars_mlkit._reserved import GROUP_KEY
 from polars_mlkit.scalers._inputs import Frame
 
 FloatArray: TypeAlias = "npt.NDArray[np.float64]"
@@ -53,7 +54,7 @@ class _State:
     columns: list[_Column]
     by: list[str]
     by_dtypes: list[str]
-    # one row per group: the by columns (typed) and their rendered "key"
+    # one row per group: the by columns (typed) and their rendered key (GROUP_KEY)
     groups: pl.DataFrame
     # column name -> statistic name -> array (groups, lanes)
     stats: dict[str, dict[str, FloatArray]]
@@ -66,7 +67,7 @@ class _State:
     def keys(self) -> list[str]:
         if not self.by:
             return [""]
-        return [str(k) for k in self.groups["key"].to_list()]
+        return [str(k) for k in self.groups[GROUP_KEY].to_list()]
 
 
 def _fitted_state(
@@ -200,10 +201,10 @@ def _merge_states(old: _State, new: _State, method: str, function: str) -> _Stat
     if old.by:
         groups = (
             pl.concat([old.groups, new.groups], how="vertical_relaxed")
-            .unique("key", keep="first", maintain_order=True)
+            .unique(GROUP_KEY, keep="first", maintain_order=True)
             .sort(old.by, nulls_last=True, maintain_order=True)
         )
-        keys = [str(k) for k in groups["key"].to_list()]
+        keys = [str(k) for k in groups[GROUP_KEY].to_list()]
         old_index = {k: i for i, k in enumerate(old.keys)}
         new_index = {k: i for i, k in enumerate(new.keys)}
     else:
@@ -308,5 +309,6 @@ def _rebuild_groups(
             except pl.exceptions.PolarsError:
                 columns[name] = rendered
     frame = pl.DataFrame(list(columns.values()), schema=list(by)) if by else pl.DataFrame()
-    keys = frame.select(_key_expr(by).alias("key"))["key"] if by else pl.Series("key", [])
-    return frame.with_columns(keys.alias("key")) if by else frame
+    if not by:
+        return frame
+    return frame.with_columns(_key_expr(by).alias(GROUP_KEY))

@@ -9,11 +9,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from polars_mlkit._reserved import ROWS, internal
 from polars_mlkit.scalers._state import FloatArray, _Column
 
 
 def _stat_name(i: int, j: int, stat: str) -> str:
-    return f"__pmk_{i}_{j}_{stat}"
+    return internal(i, j, stat)
 
 
 def _lane_expr(column: _Column, j: int) -> pl.Expr:
@@ -39,7 +40,7 @@ def _stats_query(
         for j in range(column.lanes):
             for stat, expr in stat_exprs(_lane_expr(column, j), options).items():
                 exprs.append(expr.alias(_stat_name(i, j, stat)))
-    rows = pl.len().alias("__pmk_rows")
+    rows = pl.len().alias(ROWS)
     if by:
         query = lazy.group_by(by).agg(rows, *exprs).sort(by, nulls_last=True)
     else:
