@@ -21,7 +21,7 @@ import polars as pl
 from polars_mlkit._reserved import GROUP_KEY
 from polars_mlkit.scalers._categories import KINDS, EncoderGroups, EncoderState, FittedColumn
 from polars_mlkit.scalers._encoder_groups import rebuild_groups
-from polars_mlkit.scalers._registry import bad, kinds, register_reader
+from polars_mlkit.scalers._registry import bad, document_class, register_reader
 
 #: The ``format`` field of an encoder's JSON text.
 ENCODER_FORMAT = "polars-mlkit/encoder"
@@ -126,22 +126,10 @@ def _column_from_json(entry: Mapping[str, Any], function: str) -> FittedColumn:
 
 def _read(document: Mapping[str, Any], function: str) -> Any:
     """A parsed ``polars-mlkit/encoder`` document as its fitted encoder."""
-    version = document.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise bad(function, f"version must be an integer, got {version!r}")
-    if not 1 <= version <= ENCODER_FORMAT_VERSION:
-        raise bad(
-            function,
-            f"format version {version} is not supported; this polars-mlkit reads encoder "
-            f"versions 1 to {ENCODER_FORMAT_VERSION} (a newer polars-mlkit wrote it?)",
-        )
-    classes = kinds(ENCODER_FORMAT)
-    kind = document.get("kind")
-    if kind not in classes:
-        raise bad(function, f"unknown kind {kind!r}; expected one of {', '.join(classes)}")
+    _, cls = document_class(document, ENCODER_FORMAT, ENCODER_FORMAT_VERSION, "encoder ", function)
     try:
         params = {k: _param_from_json(k, v) for k, v in dict(document["params"]).items()}
-        encoder = classes[kind](**params)
+        encoder = cls(**params)
         options = encoder._checked_options(function)
         columns = [_column_from_json(e, function) for e in document["columns"]]
         names = document.get("feature_names_in")
@@ -155,7 +143,9 @@ def _read(document: Mapping[str, Any], function: str) -> Any:
             groups=groups,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise bad(function, f"malformed {kind} document ({type(exc).__name__}: {exc})") from exc
+        raise bad(
+            function, f"malformed {cls.__name__} document ({type(exc).__name__}: {exc})"
+        ) from exc
     encoder._validate(state, function)
     encoder._state = state
     return encoder

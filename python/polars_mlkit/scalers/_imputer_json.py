@@ -23,7 +23,7 @@ import polars as pl
 from polars_mlkit._reserved import ROWS
 from polars_mlkit.scalers._imputer_fit import ImputerState
 from polars_mlkit.scalers._imputer_state import KEY, KINDS, ImputedColumn, Partial, present
-from polars_mlkit.scalers._registry import bad, kinds, register_reader
+from polars_mlkit.scalers._registry import bad, document_class, register_reader
 from polars_mlkit.scalers._state import _rebuild_groups
 
 #: The ``format`` field of an imputer's JSON text.
@@ -149,22 +149,10 @@ def _column_from_json(entry: Mapping[str, Any], function: str) -> ImputedColumn:
 
 def _read(document: Mapping[str, Any], function: str) -> Any:
     """A parsed ``polars-mlkit/imputer`` document as its fitted imputer."""
-    version = document.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise bad(function, f"version must be an integer, got {version!r}")
-    if not 1 <= version <= IMPUTER_FORMAT_VERSION:
-        raise bad(
-            function,
-            f"format version {version} is not supported; this polars-mlkit reads imputer "
-            f"versions 1 to {IMPUTER_FORMAT_VERSION} (a newer polars-mlkit wrote it?)",
-        )
-    classes = kinds(IMPUTER_FORMAT)
-    kind = document.get("kind")
-    if kind not in classes:
-        raise bad(function, f"unknown kind {kind!r}; expected one of {', '.join(classes)}")
+    _, cls = document_class(document, IMPUTER_FORMAT, IMPUTER_FORMAT_VERSION, "imputer ", function)
     try:
         params = {k: _param_from_json(v) for k, v in dict(document["params"]).items()}
-        imputer = classes[kind](**params)
+        imputer = cls(**params)
         options = imputer._checked_options(function)
         strategy = options["strategy"]
         columns = [_column_from_json(e, function) for e in document["columns"]]
@@ -234,7 +222,9 @@ def _read(document: Mapping[str, Any], function: str) -> Any:
         for i, column in enumerate(columns):
             present(state.partial, i, column)  # every statistic is there
     except (KeyError, TypeError, ValueError, AttributeError, pl.exceptions.PolarsError) as exc:
-        raise bad(function, f"malformed {kind} document ({type(exc).__name__}: {exc})") from exc
+        raise bad(
+            function, f"malformed {cls.__name__} document ({type(exc).__name__}: {exc})"
+        ) from exc
     imputer._state = state
     return imputer
 

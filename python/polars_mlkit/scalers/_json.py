@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from polars_mlkit._reserved import GROUP_KEY
-from polars_mlkit.scalers._registry import bad, kinds, load, register_reader
+from polars_mlkit.scalers._registry import bad, document_class, load, register_reader
 from polars_mlkit.scalers._state import FloatArray, _Column, _rebuild_groups, _State
 
 if TYPE_CHECKING:
@@ -111,24 +111,13 @@ def load_scaler(text: str | bytes) -> Any:
 
 def _read(document: Mapping[str, Any], function: str) -> Any:
     """A parsed ``polars-mlkit/scaler`` document as its fitted scaler."""
-    version = document.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise bad(function, f"version must be an integer, got {version!r}")
-    if version > FORMAT_VERSION or version < 1:
-        raise bad(
-            function,
-            f"format version {version} is not supported; this polars-mlkit reads versions "
-            f"1 to {FORMAT_VERSION} (a newer polars-mlkit wrote it?)",
-        )
-    kind = document.get("kind")
-    classes = kinds(FORMAT)
-    if kind not in classes:
-        raise bad(function, f"unknown kind {kind!r}; expected one of {', '.join(classes)}")
-    cls = classes[kind]
+    version, cls = document_class(document, FORMAT, FORMAT_VERSION, "", function)
     try:
         return _load(cls, document, version, function)
     except (KeyError, TypeError, IndexError) as exc:
-        raise bad(function, f"malformed {kind} document ({type(exc).__name__}: {exc})") from exc
+        raise bad(
+            function, f"malformed {cls.__name__} document ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 register_reader(FORMAT, _read)

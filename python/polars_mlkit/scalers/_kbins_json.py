@@ -21,7 +21,7 @@ import polars as pl
 
 from polars_mlkit._reserved import GROUP_KEY
 from polars_mlkit.scalers._kbins_fit import KBinsState
-from polars_mlkit.scalers._registry import bad, kinds, register_reader
+from polars_mlkit.scalers._registry import bad, document_class, register_reader
 from polars_mlkit.scalers._state import _rebuild_groups
 
 #: The ``format`` field of a KBinsDiscretizer's JSON text.
@@ -65,21 +65,9 @@ def kbins_to_json(kind: str, params: dict[str, Any], state: KBinsState) -> str:
 
 def _read(document: Mapping[str, Any], function: str) -> Any:
     """A parsed ``polars-mlkit/kbins`` document as its fitted discretizer."""
-    version = document.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise bad(function, f"version must be an integer, got {version!r}")
-    if not 1 <= version <= KBINS_FORMAT_VERSION:
-        raise bad(
-            function,
-            f"format version {version} is not supported; this polars-mlkit reads kbins "
-            f"versions 1 to {KBINS_FORMAT_VERSION} (a newer polars-mlkit wrote it?)",
-        )
-    classes = kinds(KBINS_FORMAT)
-    kind = document.get("kind")
-    if kind not in classes:
-        raise bad(function, f"unknown kind {kind!r}; expected one of {', '.join(classes)}")
+    _, cls = document_class(document, KBINS_FORMAT, KBINS_FORMAT_VERSION, "kbins ", function)
     try:
-        fitted = classes[kind](**dict(document["params"]))
+        fitted = cls(**dict(document["params"]))
         checked = fitted._checked_options(function)
         options = dict(document["options"])
         for name in ("encode", "strategy", "quantile_method"):
@@ -116,7 +104,9 @@ def _read(document: Mapping[str, Any], function: str) -> Any:
             n_samples_seen=int(document["n_samples_seen"]),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise bad(function, f"malformed {kind} document ({type(exc).__name__}: {exc})") from exc
+        raise bad(
+            function, f"malformed {cls.__name__} document ({type(exc).__name__}: {exc})"
+        ) from exc
     fitted._state = state
     return fitted
 

@@ -45,6 +45,29 @@ def bad(function: str, problem: str) -> ValueError:
     return ValueError(f"{function}: {problem}")
 
 
+def document_class(
+    document: Mapping[str, Any], format_name: str, max_version: int, label: str, function: str
+) -> tuple[int, type]:
+    """The format version of a parsed ``format_name`` document and the
+    registered class its ``kind`` names, or a clear error: a version that is
+    not an integer in ``1..max_version`` (``label`` names the documents in
+    the message, e.g. ``"imputer "``), an unknown kind."""
+    version = document.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise bad(function, f"version must be an integer, got {version!r}")
+    if not 1 <= version <= max_version:
+        raise bad(
+            function,
+            f"format version {version} is not supported; this polars-mlkit reads {label}"
+            f"versions 1 to {max_version} (a newer polars-mlkit wrote it?)",
+        )
+    classes = kinds(format_name)
+    kind = document.get("kind")
+    if kind not in classes:
+        raise bad(function, f"unknown kind {kind!r}; expected one of {', '.join(classes)}")
+    return version, classes[kind]
+
+
 def parse(text: Any, function: str) -> dict[str, Any]:
     """The JSON object of ``text`` (str or bytes), or a clear error."""
     if not isinstance(text, (str, bytes, bytearray)):

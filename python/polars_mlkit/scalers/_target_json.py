@@ -27,7 +27,7 @@ from polars_mlkit.scalers._encoder_json import (
     _param_to_json,
     _value_to_json,
 )
-from polars_mlkit.scalers._registry import bad, kinds, register_reader
+from polars_mlkit.scalers._registry import bad, document_class, register_reader
 
 #: The ``format`` field of a target encoder's JSON text.
 TARGET_FORMAT = "polars-mlkit/target-encoder"
@@ -118,22 +118,12 @@ def _encodings_from_json(entry: Mapping[str, Any], column: FittedColumn, n_y: in
 
 def _read(document: Mapping[str, Any], function: str) -> Any:
     """A parsed ``polars-mlkit/target-encoder`` document as its fitted encoder."""
-    version = document.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise bad(function, f"version must be an integer, got {version!r}")
-    if not 1 <= version <= TARGET_FORMAT_VERSION:
-        raise bad(
-            function,
-            f"format version {version} is not supported; this polars-mlkit reads target-encoder "
-            f"versions 1 to {TARGET_FORMAT_VERSION} (a newer polars-mlkit wrote it?)",
-        )
-    classes = kinds(TARGET_FORMAT)
-    kind = document.get("kind")
-    if kind not in classes:
-        raise bad(function, f"unknown kind {kind!r}; expected one of {', '.join(classes)}")
+    _, cls = document_class(
+        document, TARGET_FORMAT, TARGET_FORMAT_VERSION, "target-encoder ", function
+    )
     try:
         params = {k: _param_from_json(k, v) for k, v in dict(document["params"]).items()}
-        encoder = classes[kind](**params)
+        encoder = cls(**params)
         options = encoder._checked_options(function)
         target = dict(document["target"])
         if target["type"] not in ("binary", "continuous", "multiclass"):
@@ -158,7 +148,9 @@ def _read(document: Mapping[str, Any], function: str) -> Any:
             n_samples_seen=int(document["n_samples_seen"]),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise bad(function, f"malformed {kind} document ({type(exc).__name__}: {exc})") from exc
+        raise bad(
+            function, f"malformed {cls.__name__} document ({type(exc).__name__}: {exc})"
+        ) from exc
     encoder._state = state
     return encoder
 
