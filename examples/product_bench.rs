@@ -134,7 +134,7 @@ fn product_table<S: ProductFloat + From<f32>>(
             }
             println!(
                 "| {m} | {d} | {:?} | {} | {} |",
-                Kernel::fastest(m),
+                Kernel::fastest::<f32>(m),
                 rows.div_ceil(ROW_BLOCK),
                 cells.join(" | ")
             );

@@ -3,7 +3,9 @@
 //! queriesᵀ`, where both operands are row-major along `d`.
 //!
 //! The `gemm` crate does not use AVX-512 on stable Rust, so on CPUs with
-//! AVX-512F the scores come from two kernels of our own:
+//! AVX-512F the scores come from two kernels of our own (and at the AVX2
+//! level, Float32 queries from 16 on are packed in the same panels for
+//! `avx2_panels`, which screens in registers too):
 //!
 //! * [`Kernel::Dots`], for fewer than 16 queries: tiles of 4 queries × 4
 //!   rows, each score a 16-lane (`f64`: 8-lane) dot product along `d`,
@@ -80,6 +82,9 @@ use gemm::{gemm, Parallelism};
 
 use crate::kernels::cpu::{self, Level};
 
+#[cfg(target_arch = "x86_64")]
+mod avx2_panels;
+
 /// The float types the products run in.
 pub trait ProductFloat: Copy + Send + Sync + 'static {
     const ZERO: Self;
@@ -118,12 +123,49 @@ pub trait ProductFloat: Copy + Send + Sync + 'static {
     /// Queries per packed panel of [`Kernel::Panels`].
     #[doc(hidden)]
     const PANEL: usize;
+
+    /// Whether [`Kernel::Panels`] has an AVX2 kernel for this type.
+    #[doc(hidden)]
+    const AVX2_PANELS: bool;
+
+    /// `avx2_panels::panel_scores` for Float32; `false` (nothing written)
+    /// for a type without an AVX2 panel kernel.
+    ///
+    /// # Safety
+    /// The CPU has AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[doc(hidden)]
+    unsafe fn avx2_panel_scores(
+        _panels: &[Self],
+        _m: usize,
+        _d: usize,
+        _rows: &[Self],
+        _b: usize,
+        _out: &mut [Self],
+    ) -> bool {
+        false
+    }
 }
 
 impl ProductFloat for f32 {
     const ZERO: f32 = 0.0;
     const ONE: f32 = 1.0;
     const PANEL: usize = 32;
+    const AVX2_PANELS: bool = true;
+
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn avx2_panel_scores(
+        panels: &[f32],
+        m: usize,
+        d: usize,
+        rows: &[f32],
+        b: usize,
+        out: &mut [f32],
+    ) -> bool {
+        // SAFETY: the caller upholds the contract (AVX2 and FMA).
+        unsafe { avx2_panels::panel_scores(panels, m, d, rows, b, out) };
+        true
+    }
 
     #[cfg(target_arch = "x86_64")]
     unsafe fn dot_scores(
@@ -156,6 +198,7 @@ impl ProductFloat for f64 {
     const ZERO: f64 = 0.0;
     const ONE: f64 = 1.0;
     const PANEL: usize = 16;
+    const AVX2_PANELS: bool = false;
 
     #[cfg(target_arch = "x86_64")]
     unsafe fn dot_scores(
@@ -247,7 +290,8 @@ pub enum Kernel {
     Gemm,
     /// AVX-512F dot-product tiles (few queries).
     Dots,
-    /// AVX-512F on queries packed in panels (many queries).
+    /// Queries packed in panels (many queries): AVX-512F, or AVX2 and FMA
+    /// for Float32 (`avx2_panels`).
     Panels,
 }
 
@@ -255,28 +299,33 @@ pub enum Kernel {
 const PANEL_MIN_QUERIES: usize = 16;
 
 impl Kernel {
-    /// The fastest kernel this CPU runs for `m` queries.
-    pub fn fastest(m: usize) -> Kernel {
-        if !Kernel::Dots.available() {
-            Kernel::Gemm
-        } else if m < PANEL_MIN_QUERIES {
+    /// The fastest kernel this CPU runs for `m` queries of type `S`.
+    pub fn fastest<S: ProductFloat>(m: usize) -> Kernel {
+        if m >= PANEL_MIN_QUERIES && Kernel::Panels.available::<S>() {
+            Kernel::Panels
+        } else if Kernel::Dots.available::<S>() {
             Kernel::Dots
         } else {
-            Kernel::Panels
+            Kernel::Gemm
         }
     }
 
-    /// Whether this CPU runs the kernel.
-    pub fn available(self) -> bool {
+    /// Whether this CPU runs the kernel for numbers of type `S`.
+    pub fn available<S: ProductFloat>(self) -> bool {
         match self {
             Kernel::Gemm => true,
-            Kernel::Dots | Kernel::Panels => has_avx512f(),
+            Kernel::Dots => has_avx512f(),
+            Kernel::Panels => has_avx512f() || (S::AVX2_PANELS && has_avx2()),
         }
     }
 }
 
 fn has_avx512f() -> bool {
     cfg!(target_arch = "x86_64") && cpu::at_least(Level::Avx512)
+}
+
+fn has_avx2() -> bool {
+    cfg!(target_arch = "x86_64") && cpu::at_least(Level::Avx2)
 }
 
 /// `m` queries of length `d`, prepared for scoring many blocks of rows.
@@ -294,13 +343,13 @@ impl<S: ProductFloat> Queries<S> {
     /// `queries` (`m × d` row-major) with the fastest kernel for them;
     /// `None` if the length is not `m × d`.
     pub fn new(queries: &[S], m: usize, d: usize) -> Option<Self> {
-        Self::with_kernel(queries, m, d, Kernel::fastest(m))
+        Self::with_kernel(queries, m, d, Kernel::fastest::<S>(m))
     }
 
     /// As [`Queries::new`] with a chosen kernel; `None` also if this CPU
     /// lacks it.
     pub fn with_kernel(queries: &[S], m: usize, d: usize, kernel: Kernel) -> Option<Self> {
-        if queries.len() != m * d || !kernel.available() {
+        if queries.len() != m * d || !kernel.available::<S>() {
             return None;
         }
         let data = if kernel == Kernel::Panels {
@@ -346,12 +395,17 @@ impl<S: ProductFloat> Queries<S> {
                 true
             }
             #[cfg(target_arch = "x86_64")]
-            Kernel::Panels => {
+            Kernel::Panels if has_avx512f() => {
                 // SAFETY: as above, and `data` holds `ceil(m / PANEL)`
                 // panels of PANEL × d numbers (built by `pack_panels`).
                 unsafe { S::panel_scores(&self.data, m, d, rows, b, out) };
                 true
             }
+            // SAFETY: `Kernel::Panels` is only built on CPUs with AVX-512F
+            // or AVX2 and FMA (checked in `with_kernel`), so below the
+            // AVX-512 level the CPU has AVX2 and FMA.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Panels => unsafe { S::avx2_panel_scores(&self.data, m, d, rows, b, out) },
             #[cfg(not(target_arch = "x86_64"))]
             Kernel::Dots | Kernel::Panels => gemm_product(rows, b, d, &self.data, m, true, out),
         }
@@ -413,7 +467,11 @@ pub struct Bars<'a> {
 pub fn screened_slice_rows(d: usize) -> usize {
     #[cfg(target_arch = "x86_64")]
     {
-        avx512_screen::slice_rows(d)
+        if has_avx512f() {
+            avx512_screen::slice_rows(d)
+        } else {
+            avx2_panels::slice_rows(d)
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -466,12 +524,18 @@ impl Queries<f32> {
         }
         #[cfg(target_arch = "x86_64")]
         {
-            // SAFETY: `Kernel::Panels` is only built on CPUs with AVX-512F;
-            // `data` holds `ceil(m / 32)` panels of 32 × d numbers (built
-            // by `pack_panels`), `rows` b × d numbers, the bars m and b
-            // numbers (all checked above), and b, m fit in u32.
+            // SAFETY: `Kernel::Panels` is only built on CPUs with AVX-512F
+            // or AVX2 and FMA; `data` holds `ceil(m / 32)` panels of 32 × d
+            // numbers (built by `pack_panels`), `rows` b × d numbers, the
+            // bars m and b numbers (all checked above), and b, m fit in u32.
             unsafe {
-                avx512_screen::screened_scores(&self.data, m, d, rows, b, bars, scratch, passed)
+                if has_avx512f() {
+                    avx512_screen::screened_scores(
+                        &self.data, m, d, rows, b, bars, scratch, passed,
+                    );
+                } else {
+                    avx2_panels::screened_scores(&self.data, m, d, rows, b, bars, scratch, passed);
+                }
             };
             true
         }
@@ -1170,7 +1234,18 @@ mod tests {
         }
     }
 
+    /// [`check_shapes`] at every level this machine has (the panel kernel
+    /// differs between AVX2 and AVX-512).
     fn check_all_shapes<S>(unit: f64)
+    where
+        S: ProductFloat + From<f32> + Into<f64> + std::fmt::Debug,
+    {
+        for level in cpu::test_levels() {
+            cpu::with_level(level, || check_shapes::<S>(unit));
+        }
+    }
+
+    fn check_shapes<S>(unit: f64)
     where
         S: ProductFloat + From<f32> + Into<f64> + std::fmt::Debug,
     {
@@ -1273,17 +1348,31 @@ mod tests {
 
     /// The fused screen lets through exactly the pairs its `f32` formula
     /// passes (same scores as `Queries::scores`), and every pair at or
-    /// above the exact bar less `4.9u·M`.
+    /// above the exact bar less `4.9u·M`: at each level with a panel
+    /// kernel (AVX2, AVX-512).
     #[test]
-    #[cfg_attr(not(test_cpu_avx512), ignore = "the test machine has no AVX-512")]
+    #[cfg_attr(
+        not(target_arch = "x86_64"),
+        ignore = "panel kernels exist on x86_64 only"
+    )]
     fn screened_scores_match_the_screen_formula() {
-        let _level = cpu::force_level(Level::Avx512);
+        let levels: Vec<Level> = cpu::test_levels()
+            .into_iter()
+            .filter(|&l| l == Level::Avx2 || l == Level::Avx512)
+            .collect();
+        assert!(!levels.is_empty(), "no AVX2 on this x86_64 machine");
+        for level in levels {
+            cpu::with_level(level, check_screened_scores);
+        }
+    }
+
+    fn check_screened_scores() {
         let u = f64::from(f32::EPSILON) / 2.0;
         let slack = 4.0 * f32::EPSILON;
         let mut shapes = Vec::new();
-        for m in [16, 31, 32, 33, 45, 64, 70] {
-            for b in [1, 13, 14, 15, 29, 300] {
-                for d in [0, 1, 7, 33, 256, 257, 384] {
+        for m in [16, 17, 24, 31, 32, 33, 45, 64, 70] {
+            for b in [1, 5, 6, 7, 13, 14, 15, 29, 300] {
+                for d in [0, 1, 7, 33, 128, 256, 257, 384] {
                     shapes.push((m, b, d));
                 }
             }
@@ -1294,7 +1383,7 @@ mod tests {
             let queries: Vec<f32> = numbers::<f32>(m * d, seed);
             let rows: Vec<f32> = numbers::<f32>(b * d, seed + 1);
             let Some(prepared) = Queries::with_kernel(&queries, m, d, Kernel::Panels) else {
-                panic!("the panel kernel declined at the AVX-512 level");
+                panic!("the panel kernel declined at level {:?}", cpu::level());
             };
             let mut expected_scores = vec![0.0f32; b * m];
             assert!(prepared.scores(&rows, b, &mut expected_scores));

@@ -80,10 +80,10 @@ impl TopK {
         let candidate = Candidate { key, index, score };
         if self.heap.len() < self.k {
             self.heap.push(candidate);
-        } else if let Some(worst) = self.heap.peek() {
+        } else if let Some(mut worst) = self.heap.peek_mut() {
             if candidate < *worst {
-                self.heap.pop();
-                self.heap.push(candidate);
+                // Replaced in place: one sift down instead of a pop and a push.
+                *worst = candidate;
             }
         }
     }
