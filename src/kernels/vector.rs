@@ -38,10 +38,12 @@ fn reduce(lanes: [f64; LANES]) -> f64 {
 macro_rules! lane_sum {
     ($a:expr, $b:expr, |$x:ident, $y:ident| $term:expr) => {{
         let mut acc = [0.0f64; LANES];
-        let a_chunks = $a.chunks_exact(LANES);
-        let b_chunks = $b.chunks_exact(LANES);
-        let (a_tail, b_tail) = (a_chunks.remainder(), b_chunks.remainder());
-        for (ca, cb) in a_chunks.zip(b_chunks) {
+        // Fixed-size groups: the compiler keeps the lanes in full-width
+        // vector registers (with `chunks_exact` it chose 2-lane ones and
+        // spilled).
+        let (a_groups, a_tail) = $a.as_chunks::<LANES>();
+        let (b_groups, b_tail) = $b.as_chunks::<LANES>();
+        for (ca, cb) in a_groups.iter().zip(b_groups) {
             for lane in 0..LANES {
                 let $x = ca[lane].to_f64();
                 let $y = cb[lane].to_f64();
@@ -101,10 +103,10 @@ crate::by_level! {
     fn dot_and_sums_sq<T: Element>(a: &[T], b: &[T]) -> (f64, f64, f64) {
         const W: usize = 16;
         let (mut ab, mut aa, mut bb) = ([0.0f64; W], [0.0f64; W], [0.0f64; W]);
-        let a_chunks = a.chunks_exact(W);
-        let b_chunks = b.chunks_exact(W);
-        let (a_tail, b_tail) = (a_chunks.remainder(), b_chunks.remainder());
-        for (ca, cb) in a_chunks.zip(b_chunks) {
+        // Fixed-size groups, as in `lane_sum!`.
+        let (a_groups, a_tail) = a.as_chunks::<W>();
+        let (b_groups, b_tail) = b.as_chunks::<W>();
+        for (ca, cb) in a_groups.iter().zip(b_groups) {
             for lane in 0..W {
                 let (x, y) = (ca[lane].to_f64(), cb[lane].to_f64());
                 ab[lane] += x * y;
