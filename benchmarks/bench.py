@@ -1950,10 +1950,11 @@ def section_filtered(cfg: Config) -> Section:
         faiss = None
         sec.notes.append("faiss-cpu is not installed (pip install -r requirements-dev.txt)")
 
-    def faiss_by_group() -> dict[int, list[int]]:
-        """What a user writes: split both frames by key, build an index per group."""
+    def faiss_by_group() -> pl.DataFrame:
+        """What a user writes: split both frames by key, build an index per
+        group, search it, and gather the matches into one frame."""
         assert faiss is not None
-        found: dict[int, list[int]] = {}
+        qids, ids = [], []
         parts = right.partition_by("g", as_dict=True)
         for (g,), asks in left.partition_by("g", as_dict=True).items():
             part = parts.get((g,))
@@ -1964,19 +1965,22 @@ def section_filtered(cfg: Config) -> Section:
             index.add(x / np.linalg.norm(x, axis=1, keepdims=True))
             q = asks["e"].to_numpy()
             _, idx = index.search(q / np.linalg.norm(q, axis=1, keepdims=True), k)
-            ids = part["id"].to_numpy()
-            for qid, row in zip(asks["qid"].to_list(), idx, strict=True):
-                found[qid] = ids[row[row >= 0]].tolist()
-        return found
+            found = idx >= 0
+            qids.append(np.repeat(asks["qid"].to_numpy(), found.sum(axis=1)))
+            ids.append(part["id"].to_numpy()[idx[found]])
+        return pl.DataFrame({"qid": np.concatenate(qids), "id": np.concatenate(ids)})
 
-    def pmk_by_group() -> dict[int, list[int]]:
-        joined = pmk.knn_join(left, right, on="e", k=k, by="g")
-        lists = joined.group_by("qid", maintain_order=True).agg("id")
-        return dict(zip(lists["qid"].to_list(), lists["id"].to_list(), strict=True))
+    def pmk_by_group() -> pl.DataFrame:
+        return pmk.knn_join(left, right, on="e", k=k, by="g")
 
-    def same_matches(mine: Any, ref: Any) -> str:
-        hits = sum(len(set(mine.get(q, [])) & set(ids)) for q, ids in ref.items())
-        total = sum(len(ids) for ids in ref.values())
+    def matches(frame: pl.DataFrame) -> dict[int, set[int]]:
+        lists = frame.group_by("qid").agg("id")
+        return {q: set(ids) for q, ids in zip(lists["qid"], lists["id"].to_list(), strict=True)}
+
+    def same_matches(mine: pl.DataFrame, ref: pl.DataFrame) -> str:
+        got, expected = matches(mine), matches(ref)
+        hits = sum(len(got.get(q, set()) & ids) for q, ids in expected.items())
+        total = sum(len(ids) for ids in expected.values())
         return f"{hits / max(total, 1):.4f} of faiss's matches"
 
     progress("filtered: knn_join(by=)")
@@ -2060,7 +2064,9 @@ def section_filtered(cfg: Config) -> Section:
     sec.notes.append(
         "knn_join(by=): one call searches every group's rows alone, groups in parallel; the "
         "faiss baseline partitions both frames by key, normalises, builds an IndexFlatIP per "
-        "group and searches it, as a user would write it. The filter row compares the search "
+        "group and searches it, as a user would write it, and gathers the matches into one frame "
+        "(knn_join's frame also carries both sides' columns, the vectors included). The filter "
+        "row compares the search "
         "of the whole corpus with filter= (the predicate evaluated, the passing rows gathered "
         "by position and searched) with the search of a frame holding only those rows. maxsim "
         "scores every product exactly in f64 after a Float32 screen; numpy computes Float32 "
