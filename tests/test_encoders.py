@@ -309,6 +309,29 @@ def test_float32_names_render_as_sklearn() -> None:
     assert enc.get_feature_names_out().tolist() == ref.get_feature_names_out(["x"]).tolist()
 
 
+def test_string_codes_match_replace_strict_for_short_and_long_values() -> None:
+    """Values up to 12 bytes sit inside their Arrow view, longer ones in a
+    buffer: both kinds, nulls, chunked and sliced, against Polars'
+    replace_strict."""
+    rng = np.random.default_rng(23)
+    cats = ["x" * n for n in range(0, 40, 3)] + ["é" * 6, "a\0b", "twelve_bytes", "thirteen_byte"]
+    picks = rng.integers(0, len(cats) + 1, 3000)
+    values = [None if i == len(cats) else cats[i] for i in picks]
+    column = pl.Series("c", values, dtype=pl.String)
+    layouts = {
+        "one chunk": column,
+        "chunked": pl.concat([column[:1000], column[1000:1700], column[1700:]], rechunk=False),
+        "sliced": column[123:2900],
+    }
+    for name, series in layouts.items():
+        got = pl.select(series.ml.ordinal_encode(categories=cats)).to_series()
+        expected = series.replace_strict(cats, list(range(len(cats))), return_dtype=pl.UInt32)
+        assert got.to_list() == expected.to_list(), name
+    unknown = pl.Series("c", [cats[3], "x" * 41, None], dtype=pl.String)
+    with pytest.raises(pl.exceptions.ComputeError, match=r"x{41}"):
+        pl.select(unknown.ml.ordinal_encode(categories=cats))
+
+
 def test_chunked_and_sliced_input() -> None:
     train = make_frame()
     enc = pmk.OneHotEncoder(columns=ENCODED, min_frequency=20).fit(train)

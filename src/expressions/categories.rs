@@ -7,13 +7,14 @@
 //! Elementwise: each row's code depends on that row and the constants only.
 
 use polars::prelude::*;
+use polars_arrow::array::Array as ArrowArray;
 use pyo3_polars::derive::polars_expr;
 use serde::Deserialize;
 
 use super::columns::{row_groups, UnseenGroup};
 use crate::kernels::categories::{
-    encode, encode_ids, float_key, group_codes, Code, CodeSink, CodeTable, Missing, OneHotSink,
-    Slot, Unknown, UnknownAt,
+    encode, encode_ids, encode_views, float_key, group_codes, Code, CodeSink, CodeTable, Missing,
+    OneHotSink, Slot, Unknown, UnknownAt,
 };
 
 // Pickled kwargs carry Python ints as i64; these values stand for the
@@ -275,6 +276,27 @@ fn codes_per_group(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec
     })
 }
 
+/// The codes of a String column, chunk by chunk, each value found by its
+/// Arrow view (see [`encode_views`]).
+fn encode_strings<S: CodeSink>(
+    table: &CodeTable<&str>,
+    values: &StringChunked,
+    out: &mut S,
+) -> Result<(), UnknownAt> {
+    let mut first_row = 0;
+    for arr in values.downcast_iter() {
+        let validity = arr.validity();
+        let views = arr.views().iter().enumerate().map(|(i, view)| {
+            validity
+                .is_none_or(|v| v.get_bit(i))
+                .then(|| view.as_u128())
+        });
+        encode_views(table, views, |i| arr.get(i), first_row, out)?;
+        first_row += arr.len();
+    }
+    Ok(())
+}
+
 /// Every row's code through the one lookup, put into `out`, with the table
 /// `codes` (one per category; `None`: 0, 1, 2, ...), `missing` and
 /// `unknown`; an unknown value under `Unknown::Error` names the column, the
@@ -340,7 +362,7 @@ fn lookup<S: CodeSink>(
                         |id: usize| u32::try_from(id).ok().and_then(|id| mapping.cat_to_str(id));
                     encode_ids(&table, mapping.num_cats_upper_bound(), key_of, ids, 0, out)
                 }
-                _ => encode(&table, values.str()?.iter(), 0, out),
+                _ => encode_strings(&table, values.str()?, out),
             }
         }
         Kind::Integer | Kind::Boolean => {

@@ -111,6 +111,11 @@ impl Hasher for KeyHasher {
     }
 
     #[inline]
+    fn write_u128(&mut self, value: u128) {
+        self.add(value as u64, (value >> 64) as u64);
+    }
+
+    #[inline]
     fn finish(&self) -> u64 {
         self.hash
     }
@@ -338,6 +343,54 @@ where
     Ok(())
 }
 
+/// Distinct views [`encode_views`] remembers at most (more are looked up
+/// every time).
+const MEMO_VIEWS: usize = 1 << 16;
+
+/// Append the codes of String values given by their 16-byte Arrow views
+/// (`None`: null). A view holds the value's length and, up to 12 bytes,
+/// the value itself (else its place in the array's buffers), so within one
+/// array two equal views are one value: each distinct view is looked up
+/// once (by the value `value_of(row)` gives), then remembered. A lookup per
+/// row then hashes one 16-byte word instead of reading and hashing the
+/// string.
+pub fn encode_views<'a, V, F, S>(
+    table: &CodeTable<&'a str>,
+    views: V,
+    value_of: F,
+    first_row: usize,
+    out: &mut S,
+) -> Result<(), UnknownAt>
+where
+    V: IntoIterator<Item = Option<u128>>,
+    F: Fn(usize) -> Option<&'a str>,
+    S: CodeSink,
+{
+    let mut known: HashMap<u128, Result<Code, IsUnknown>, KeyBuild> =
+        HashMap::with_hasher(KeyBuild::default());
+    let missing = table.code(None);
+    for (i, view) in views.into_iter().enumerate() {
+        let found = match view {
+            None => missing,
+            Some(view) => match known.get(&view) {
+                Some(&found) => found,
+                None => {
+                    let found = value_of(i).map_or(table.unknown_code(), |v| table.code(Some(&v)));
+                    if known.len() < MEMO_VIEWS {
+                        known.insert(view, found);
+                    }
+                    found
+                }
+            },
+        };
+        match found {
+            Ok(code) => out.put(code),
+            Err(IsUnknown) => return Err(UnknownAt { row: first_row + i }),
+        }
+    }
+    Ok(())
+}
+
 /// The hash key of a float category: its bits, with `-0.0` as `0.0`.
 /// `None` for NaN (a missing value).
 #[inline]
@@ -485,6 +538,72 @@ mod tests {
         let mut out = Vec::new();
         encode_ids(&t, 3, key_of, [Some(7)], 0, &mut out).unwrap();
         assert_eq!(out, vec![Some(9)]);
+    }
+
+    /// An Arrow-like view: the length and up to 12 inline bytes, or for a
+    /// longer value its length, prefix and a made-up buffer place.
+    fn view_of(value: &str, place: u32) -> u128 {
+        let mut word = [0u8; 16];
+        word[..4].copy_from_slice(&(value.len() as u32).to_le_bytes());
+        if value.len() <= 12 {
+            word[4..4 + value.len()].copy_from_slice(value.as_bytes());
+        } else {
+            word[4..8].copy_from_slice(&value.as_bytes()[..4]);
+            word[12..16].copy_from_slice(&place.to_le_bytes());
+        }
+        u128::from_le_bytes(word)
+    }
+
+    #[test]
+    fn views_encode_as_their_values() {
+        let cats = [
+            "a",
+            "bb",
+            "",
+            "twelve_bytes",
+            "thirteen_byte",
+            "a much longer category",
+        ];
+        let codes: Vec<Code> = (0..cats.len()).map(|i| u32::try_from(i * 2).ok()).collect();
+        let rows: Vec<Option<&str>> = vec![
+            Some("a"),
+            None,
+            Some("thirteen_byte"),
+            Some(""),
+            Some("a much longer category"),
+            Some("a"),
+            Some("twelve_bytes"),
+            Some("unseen"),
+            Some("thirteen_byte"),
+            Some("bb"),
+            None,
+        ];
+        // Long values: one buffer place per distinct value, as in one array.
+        let place = |v: &str| cats.iter().position(|c| *c == v).unwrap_or(99) as u32;
+        let views: Vec<Option<u128>> = rows
+            .iter()
+            .map(|r| r.map(|v| view_of(v, place(v))))
+            .collect();
+        for (missing, unknown) in [
+            (Missing::Code(Some(100)), Unknown::Code(Some(101))),
+            (Missing::Unknown, Unknown::Code(None)),
+            (Missing::Code(None), Unknown::Error),
+        ] {
+            let t = CodeTable::new(cats, &codes, missing, unknown).unwrap();
+            let (mut by_view, mut by_value) = (Vec::new(), Vec::new());
+            let got = encode_views(&t, views.iter().copied(), |i| rows[i], 5, &mut by_view);
+            let expected = encode(&t, rows.iter().copied(), 5, &mut by_value);
+            assert_eq!(got, expected, "{missing:?} {unknown:?}");
+            assert_eq!(by_view, by_value, "{missing:?} {unknown:?}");
+        }
+        let t = CodeTable::new(cats, &codes, Missing::Unknown, Unknown::Error).unwrap();
+        let mut out = Vec::new();
+        let got = encode_views(&t, views.iter().copied(), |i| rows[i], 5, &mut out);
+        assert_eq!(
+            got,
+            Err(UnknownAt { row: 6 }),
+            "the first null row is unknown"
+        );
     }
 
     #[test]
