@@ -19,7 +19,7 @@ from polars_mlkit._plugin import call_plugin
 from polars_mlkit.decomposition._spectrum import Spectrum, check_n_components, spectrum
 from polars_mlkit.scalers._fitted import FittedTransformer
 from polars_mlkit.scalers._inputs import Frame, _from_polars, _to_polars
-from polars_mlkit.scalers._registry import bad, register, register_reader
+from polars_mlkit.scalers._registry import bad, document_version, register, register_reader
 from polars_mlkit.vectors import project
 
 #: The ``format`` field of a PCA's JSON text.
@@ -568,15 +568,7 @@ def _check_numpy(x: Any, frame: Frame, expected: int, cls: str, function: str) -
 
 def _read(document: Mapping[str, Any], function: str) -> Any:
     """A parsed ``polars-mlkit/decomposition`` document as its fitted PCA."""
-    version = document.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise bad(function, f"version must be an integer, got {version!r}")
-    if not 1 <= version <= PCA_FORMAT_VERSION:
-        raise bad(
-            function,
-            f"format version {version} is not supported; this polars-mlkit reads "
-            f"decomposition versions 1 to {PCA_FORMAT_VERSION}",
-        )
+    document_version(document, PCA_FORMAT_VERSION, "decomposition ", function)
     if document.get("kind") != "PCA":
         raise bad(function, f"unknown kind {document.get('kind')!r}; expected 'PCA'")
     try:

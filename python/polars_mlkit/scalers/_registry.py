@@ -45,13 +45,12 @@ def bad(function: str, problem: str) -> ValueError:
     return ValueError(f"{function}: {problem}")
 
 
-def document_class(
-    document: Mapping[str, Any], format_name: str, max_version: int, label: str, function: str
-) -> tuple[int, type]:
-    """The format version of a parsed ``format_name`` document and the
-    registered class its ``kind`` names, or a clear error: a version that is
-    not an integer in ``1..max_version`` (``label`` names the documents in
-    the message, e.g. ``"imputer "``), an unknown kind."""
+def document_version(
+    document: Mapping[str, Any], max_version: int, label: str, function: str
+) -> int:
+    """The format version of a parsed document, or a clear error: a version
+    that is not an integer in ``1..max_version`` (``label`` names the
+    documents in the message, e.g. ``"imputer "``)."""
     version = document.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise bad(function, f"version must be an integer, got {version!r}")
@@ -61,6 +60,17 @@ def document_class(
             f"format version {version} is not supported; this polars-mlkit reads {label}"
             f"versions 1 to {max_version} (a newer polars-mlkit wrote it?)",
         )
+    return version
+
+
+def document_class(
+    document: Mapping[str, Any], format_name: str, max_version: int, label: str, function: str
+) -> tuple[int, type]:
+    """The format version of a parsed ``format_name`` document and the
+    registered class its ``kind`` names, or a clear error: a version that is
+    not an integer in ``1..max_version`` (``label`` names the documents in
+    the message, e.g. ``"imputer "``), an unknown kind."""
+    version = document_version(document, max_version, label, function)
     classes = kinds(format_name)
     kind = document.get("kind")
     if kind not in classes:

@@ -85,6 +85,21 @@ use crate::kernels::cpu::{self, Level};
 #[cfg(target_arch = "x86_64")]
 mod avx2_panels;
 
+/// Rows of `bytes_per_number · d` bytes that fit in `slice_bytes`, as a
+/// whole number of `tile_rows`-row tiles (at least one): the slice of rows
+/// the panel kernels keep in L2 while every panel passes over it.
+#[cfg(target_arch = "x86_64")]
+fn rows_per_slice(
+    slice_bytes: usize,
+    d: usize,
+    bytes_per_number: usize,
+    tile_rows: usize,
+) -> usize {
+    (slice_bytes / (d.max(1) * bytes_per_number))
+        .max(1)
+        .next_multiple_of(tile_rows)
+}
+
 /// The float types the products run in.
 pub trait ProductFloat: Copy + Send + Sync + 'static {
     const ZERO: Self;
@@ -721,9 +736,12 @@ macro_rules! avx512_kernels {
                 // over them; panel by panel within a slice, so the panel's
                 // scores stay in cache while they are summed over the
                 // chunks of d.
-                let slice_rows = (ROW_SLICE_BYTES / (d * std::mem::size_of::<$float>()))
-                    .max(1)
-                    .next_multiple_of(TILE_ROWS);
+                let slice_rows = super::rows_per_slice(
+                    ROW_SLICE_BYTES,
+                    d,
+                    std::mem::size_of::<$float>(),
+                    TILE_ROWS,
+                );
                 for first in (0..b).step_by(slice_rows) {
                     let last = (first + slice_rows).min(b);
                     for p in 0..panel_count {
@@ -939,9 +957,7 @@ mod avx512_screen {
 
     /// Rows per slice: the slice stays in L2 while every panel passes.
     pub fn slice_rows(d: usize) -> usize {
-        (ROW_SLICE_BYTES / (d.max(1) * std::mem::size_of::<f32>()))
-            .max(1)
-            .next_multiple_of(TILE_ROWS)
+        super::rows_per_slice(ROW_SLICE_BYTES, d, std::mem::size_of::<f32>(), TILE_ROWS)
     }
 
     /// See [`super::Queries::screened_scores`].

@@ -51,9 +51,7 @@ const SLACK: f32 = 4.0 * f32::EPSILON;
 
 /// Rows per slice: the slice stays in L2 while every half panel passes.
 pub fn slice_rows(d: usize) -> usize {
-    (ROW_SLICE_BYTES / (d.max(1) * std::mem::size_of::<f32>()))
-        .max(1)
-        .next_multiple_of(TILE_ROWS)
+    super::rows_per_slice(ROW_SLICE_BYTES, d, std::mem::size_of::<f32>(), TILE_ROWS)
 }
 
 /// What the last pass over `d` does with a tile's sums.
