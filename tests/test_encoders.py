@@ -332,6 +332,39 @@ def test_string_codes_match_replace_strict_for_short_and_long_values() -> None:
         pl.select(unknown.ml.ordinal_encode(categories=cats))
 
 
+def test_long_columns_split_across_threads_match_polars_and_scikit_learn() -> None:
+    """From 2**19 rows on, lookups and fit counts split the rows across the
+    threads: codes, counts (through infrequent grouping) and the row an
+    unknown value is reported at must not depend on the split."""
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(29)
+    n = 700_001
+    cats = [f"level_{i:02d}" for i in range(30)] + ["a rarer value longer than 12 bytes"]
+    weights = np.r_[np.full(30, 1.0), 0.002]
+    picks = rng.choice(len(cats) + 1, n, p=np.r_[weights, 0.3] / np.r_[weights, 0.3].sum())
+    values = [None if i == len(cats) else cats[i] for i in picks]
+    column = pl.Series("c", values, dtype=pl.String)
+    chunked = pl.concat([column[:300_000], column[300_000:]], rechunk=False)
+    for series in (column, chunked):
+        got = pl.select(series.ml.ordinal_encode(categories=cats)).to_series()
+        expected = series.replace_strict(cats, list(range(len(cats))), return_dtype=pl.UInt32)
+        assert got.to_list() == expected.to_list()
+        frame = series.to_frame()
+        enc = pmk.OneHotEncoder(min_frequency=5_000).fit(frame)
+        ref = OneHotEncoder(min_frequency=5_000, sparse_output=False).fit(
+            np.array([v if v is not None else None for v in values], dtype=object).reshape(-1, 1)
+        )
+        assert enc.get_feature_names_out().tolist() == ref.get_feature_names_out(["c"]).tolist()
+        assert [c.tolist() for c in enc.infrequent_categories_] == [
+            c.tolist() for c in ref.infrequent_categories_
+        ]
+    late = column.clone()
+    late[650_000] = "never seen"
+    with pytest.raises(pl.exceptions.ComputeError, match=r"never seen.*\(row 650000\)"):
+        pl.select(late.ml.ordinal_encode(categories=cats))
+
+
 def test_chunked_and_sliced_input() -> None:
     train = make_frame()
     enc = pmk.OneHotEncoder(columns=ENCODED, min_frequency=20).fit(train)

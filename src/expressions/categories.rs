@@ -6,15 +6,19 @@
 //!
 //! Elementwise: each row's code depends on that row and the constants only.
 
+use std::collections::HashMap;
+
 use polars::prelude::*;
 use polars_arrow::array::Array as ArrowArray;
+use polars_arrow::bitmap::Bitmap;
 use pyo3_polars::derive::polars_expr;
+use rayon::prelude::*;
 use serde::Deserialize;
 
 use super::columns::{row_groups, UnseenGroup};
 use crate::kernels::categories::{
-    encode, encode_ids, encode_views, float_key, group_codes, Code, CodeSink, CodeTable, Missing,
-    OneHotSink, Slot, Unknown, UnknownAt,
+    count_views, encode, encode_ids, encode_views, float_key, group_codes, Code, CodeColumn,
+    CodeSink, CodeTable, Missing, OneHotSink, Slot, Unknown, UnknownAt,
 };
 
 // Pickled kwargs carry Python ints as i64; these values stand for the
@@ -176,9 +180,64 @@ fn categories_series(inputs: &[Series], function: &str) -> PolarsResult<Option<S
     Ok(Some(row))
 }
 
+/// Rows a part of a parallel lookup holds at least: below this, the
+/// threads cost more than they save.
+const PART_ROWS: usize = 1 << 18;
+
+/// The row ranges `(offset, len)` that `rows` rows are split into for the
+/// pool's threads: one per thread, none shorter than [`PART_ROWS`].
+fn split_rows(rows: usize) -> Vec<(usize, usize)> {
+    let parts = (rows / PART_ROWS).clamp(1, rayon::current_num_threads().max(1));
+    let base = rows / parts;
+    (0..parts)
+        .map(|p| {
+            let offset = p * base;
+            let len = if p + 1 == parts { rows - offset } else { base };
+            (offset, len)
+        })
+        .collect()
+}
+
+/// The parts of a lookup (see [`split_rows`]); per-group codes are one
+/// part (their keys are not split).
+fn row_parts(rows: usize, kwargs: &EncodeKwargs) -> Vec<(usize, usize)> {
+    if kwargs.keys.is_empty() {
+        split_rows(rows)
+    } else {
+        vec![(0, rows)]
+    }
+}
+
+/// Every row's code, the rows split in parts (see [`row_parts`]) each with
+/// its sink, the parts looked up in parallel; the sinks come back in order.
+fn codes_in_parts<S: CodeSink + Send>(
+    inputs: &[Series],
+    kwargs: &EncodeKwargs,
+    parts: Vec<((usize, usize), S)>,
+) -> PolarsResult<Vec<S>> {
+    let whole = parts.len() == 1;
+    parts
+        .into_par_iter()
+        .map(|((offset, len), mut sink)| {
+            let mut part = inputs.to_vec();
+            if let (false, Some(input)) = (whole, part.first_mut()) {
+                *input = input.slice(offset as i64, len);
+            }
+            codes(&part, kwargs, offset, &mut sink)?;
+            Ok(sink)
+        })
+        .collect()
+}
+
 /// Every row's code, put into `out`: through the one lookup, or per group
-/// (`keys`).
-fn codes<S: CodeSink>(inputs: &[Series], kwargs: &EncodeKwargs, out: &mut S) -> PolarsResult<()> {
+/// (`keys`). `first_row` is the row of the input's first value in the
+/// column (for error messages).
+fn codes<S: CodeSink>(
+    inputs: &[Series],
+    kwargs: &EncodeKwargs,
+    first_row: usize,
+    out: &mut S,
+) -> PolarsResult<()> {
     if kwargs.keys.is_empty() {
         return lookup(
             inputs,
@@ -186,6 +245,7 @@ fn codes<S: CodeSink>(inputs: &[Series], kwargs: &EncodeKwargs, out: &mut S) -> 
             kwargs.codes.as_deref(),
             missing_policy(kwargs.missing),
             unknown_policy(kwargs.unknown),
+            first_row,
             out,
         );
     }
@@ -230,6 +290,7 @@ fn codes_per_group(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec
         None,
         Missing::Code(Some(n)),
         Unknown::Code(Some(n + 1)),
+        0,
         &mut positions,
     )?;
     let slots: Vec<Slot> = positions
@@ -300,13 +361,14 @@ fn encode_strings<S: CodeSink>(
 /// Every row's code through the one lookup, put into `out`, with the table
 /// `codes` (one per category; `None`: 0, 1, 2, ...), `missing` and
 /// `unknown`; an unknown value under `Unknown::Error` names the column, the
-/// value and its row.
+/// value and its row (counted from `first_row`).
 fn lookup<S: CodeSink>(
     inputs: &[Series],
     function: &str,
     codes: Option<&[i64]>,
     missing: Missing,
     unknown: Unknown,
+    first_row: usize,
     out: &mut S,
 ) -> PolarsResult<()> {
     let input = inputs
@@ -405,6 +467,7 @@ fn lookup<S: CodeSink>(
     };
     if let Err(UnknownAt { row }) = found {
         let shown = shown_value(input, kind, row);
+        let row = first_row + row;
         polars_bail!(ComputeError:
             "{function}: column {:?} has {shown} (row {row}), which is not one of its fitted categories (handle_unknown=\"error\")",
             input.name());
@@ -450,9 +513,17 @@ fn codes_output(fields: &[Field], kwargs: EncodeKwargs) -> PolarsResult<Field> {
 #[polars_expr(output_type_func_with_kwargs=codes_output)]
 fn category_codes(inputs: &[Series], kwargs: EncodeKwargs) -> PolarsResult<Series> {
     let name = inputs.first().map(|s| s.name().clone()).unwrap_or_default();
-    let mut out = Vec::with_capacity(inputs.first().map_or(0, |s| s.len()));
-    codes(inputs, &kwargs, &mut out)?;
-    Ok(UInt32Chunked::from_iter_options(name, out.into_iter()).into_series())
+    let rows = inputs.first().map_or(0, |s| s.len());
+    let parts = row_parts(rows, &kwargs)
+        .into_iter()
+        .map(|(offset, len)| ((offset, len), CodeColumn::with_capacity(len)))
+        .collect();
+    let parts = codes_in_parts(inputs, &kwargs, parts)?;
+    let out = CodeColumn::concat(parts);
+    let validity = out
+        .validity
+        .map(|valid| valid.into_iter().collect::<Bitmap>());
+    Ok(UInt32Chunked::from_vec_validity(name, out.values, validity).into_series())
 }
 
 // ------------------------------------------------------------------ one-hot
@@ -516,16 +587,105 @@ fn one_hot(inputs: &[Series], kwargs: EncodeKwargs) -> PolarsResult<Series> {
         .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))?;
     let dtype = field_dtype(&kwargs)?;
     let names = field_names(input.name(), input.dtype(), &kwargs)?;
-    // The columns are filled as the codes come: no per-row codes held.
-    let mut sink = OneHotSink::new(input.len(), names.len());
-    codes(inputs, &kwargs, &mut sink)?;
+    // The columns are filled as the codes come (no per-row codes held),
+    // each part of the rows by its own thread.
+    let mut filled = vec![vec![0u8; input.len()]; names.len()];
+    let parts = row_parts(input.len(), &kwargs);
+    let mut part_columns: Vec<Vec<&mut [u8]>> = parts.iter().map(|_| Vec::new()).collect();
+    for column in &mut filled {
+        let mut rest = column.as_mut_slice();
+        for (columns, (_, len)) in part_columns.iter_mut().zip(&parts) {
+            let (head, tail) = rest.split_at_mut((*len).min(rest.len()));
+            columns.push(head);
+            rest = tail;
+        }
+    }
+    let sinks = parts
+        .into_iter()
+        .zip(part_columns)
+        .map(|(range, columns)| (range, OneHotSink::new(columns)))
+        .collect();
+    codes_in_parts(inputs, &kwargs, sinks)?;
     let mut columns = Vec::with_capacity(names.len());
-    for (name, values) in names.iter().zip(sink.into_columns()) {
+    for (name, values) in names.iter().zip(filled) {
         let column = UInt8Chunked::from_vec(name.as_str().into(), values).into_series();
         columns.push(column.cast(&dtype)?);
     }
     Ok(
         StructChunked::from_series(input.name().clone(), input.len(), columns.iter())?
+            .into_series(),
+    )
+}
+
+// ------------------------------------------------------------------ counts
+
+fn counts_output(fields: &[Field]) -> PolarsResult<Field> {
+    let field = first_field(fields, "category_counts")?;
+    polars_ensure!(field.dtype() == &DataType::String, InvalidOperation:
+        "category_counts: column {:?} has dtype {}; expected String", field.name(), field.dtype());
+    Ok(Field::new(
+        field.name().clone(),
+        DataType::Struct(vec![
+            Field::new("value".into(), DataType::String),
+            Field::new("count".into(), DataType::UInt64),
+        ]),
+    ))
+}
+
+/// The distinct values of `values` with their counts (see [`count_views`]), and the nulls.
+fn count_strings(values: &StringChunked) -> (Vec<(&str, u64)>, u64) {
+    count_views(values.downcast_iter().map(|arr| {
+        let validity = arr.validity();
+        let views = arr.views().iter().enumerate().map(move |(i, view)| {
+            validity
+                .is_none_or(|v| v.get_bit(i))
+                .then(|| view.as_u128())
+        });
+        (views, move |i: usize| arr.get(i))
+    }))
+}
+
+/// A String column's distinct values with how often each occurs (a null
+/// value: the nulls, when there are any), in order of first appearance:
+/// `value_counts` for the encoders' fits, counted by Arrow view.
+#[polars_expr(output_type_func=counts_output)]
+fn category_counts(inputs: &[Series]) -> PolarsResult<Series> {
+    let input = inputs
+        .first()
+        .ok_or_else(|| polars_err!(ComputeError: "category_counts: expected an input column"))?;
+    let values = input.str()?;
+    // Parts of the rows counted in parallel, then added up by value.
+    let parts: Vec<StringChunked> = split_rows(values.len())
+        .into_iter()
+        .map(|(offset, len)| values.slice(offset as i64, len))
+        .collect();
+    let counted: Vec<(Vec<(&str, u64)>, u64)> = parts.par_iter().map(count_strings).collect();
+    let mut at: HashMap<&str, usize> = HashMap::new();
+    let mut total: Vec<(&str, u64)> = Vec::new();
+    let mut nulls = 0;
+    for (part, part_nulls) in counted {
+        nulls += part_nulls;
+        for (value, n) in part {
+            let i = *at.entry(value).or_insert_with(|| {
+                total.push((value, 0));
+                total.len() - 1
+            });
+            if let Some(entry) = total.get_mut(i) {
+                entry.1 += n;
+            }
+        }
+    }
+    let counted = total;
+    let mut names: Vec<Option<&str>> = counted.iter().map(|(v, _)| Some(*v)).collect();
+    let mut counts: Vec<u64> = counted.iter().map(|(_, n)| *n).collect();
+    if nulls > 0 {
+        names.push(None);
+        counts.push(nulls);
+    }
+    let value = StringChunked::from_iter_options("value".into(), names.into_iter()).into_series();
+    let count = UInt64Chunked::from_vec("count".into(), counts).into_series();
+    Ok(
+        StructChunked::from_series(input.name().clone(), value.len(), [value, count].iter())?
             .into_series(),
     )
 }

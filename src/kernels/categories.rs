@@ -232,29 +232,87 @@ impl CodeSink for Vec<Code> {
     }
 }
 
+/// Codes as a column: the values (0 where null) and, once a null code
+/// came, whether each row is valid. Cheaper than a `Vec<Code>` turned into
+/// an array afterwards: no per-row option to unpack.
+#[derive(Debug, Default)]
+pub struct CodeColumn {
+    pub values: Vec<u32>,
+    /// `None` while every code so far is valid.
+    pub validity: Option<Vec<bool>>,
+}
+
+impl CodeColumn {
+    pub fn with_capacity(rows: usize) -> Self {
+        Self {
+            values: Vec::with_capacity(rows),
+            validity: None,
+        }
+    }
+}
+
+impl CodeColumn {
+    /// The parts' codes one after the other.
+    pub fn concat(parts: Vec<CodeColumn>) -> CodeColumn {
+        let mut parts = parts.into_iter();
+        let mut out = parts.next().unwrap_or_default();
+        for part in parts {
+            match (&mut out.validity, part.validity) {
+                (None, None) => {}
+                (Some(valid), None) => valid.resize(valid.len() + part.values.len(), true),
+                (out_valid, Some(valid)) => {
+                    let mut all = out_valid.take().unwrap_or_default();
+                    all.resize(out.values.len(), true);
+                    all.extend(valid);
+                    *out_valid = Some(all);
+                }
+            }
+            out.values.extend(part.values);
+        }
+        out
+    }
+}
+
+impl CodeSink for CodeColumn {
+    #[inline(always)]
+    fn put(&mut self, code: Code) {
+        match (code, &mut self.validity) {
+            (Some(code), None) => self.values.push(code),
+            (Some(code), Some(valid)) => {
+                self.values.push(code);
+                valid.push(true);
+            }
+            (None, validity) => {
+                let valid = validity.get_or_insert_with(|| {
+                    let mut valid = Vec::with_capacity(self.values.capacity());
+                    valid.resize(self.values.len(), true);
+                    valid
+                });
+                valid.push(false);
+                self.values.push(0);
+            }
+        }
+    }
+}
+
 /// One-hot columns filled row by row: column `j` holds 1 where the row's
 /// code is `j` and 0 elsewhere (a null code, or one beyond the width,
-/// leaves the row's zeros). Memory: the columns only.
-pub struct OneHotSink {
-    columns: Vec<Vec<u8>>,
+/// leaves the row's zeros). It writes into borrowed columns of zeros, so
+/// parts of the rows can be filled in parallel; memory: the columns only.
+pub struct OneHotSink<'a> {
+    columns: Vec<&'a mut [u8]>,
     row: usize,
 }
 
-impl OneHotSink {
-    /// `width` columns of `rows` zeros.
-    pub fn new(rows: usize, width: usize) -> Self {
-        Self {
-            columns: vec![vec![0u8; rows]; width],
-            row: 0,
-        }
-    }
-
-    pub fn into_columns(self) -> Vec<Vec<u8>> {
-        self.columns
+impl<'a> OneHotSink<'a> {
+    /// Fill `columns` (zeros, one per output column, all of one length)
+    /// from their first row.
+    pub fn new(columns: Vec<&'a mut [u8]>) -> Self {
+        Self { columns, row: 0 }
     }
 }
 
-impl CodeSink for OneHotSink {
+impl CodeSink for OneHotSink<'_> {
     #[inline(always)]
     fn put(&mut self, code: Code) {
         if let Some(j) = code {
@@ -343,9 +401,100 @@ where
     Ok(())
 }
 
-/// Distinct views [`encode_views`] remembers at most (more are looked up
+/// Distinct views a [`ViewMemo`] remembers at most (more are looked up
 /// every time).
-const MEMO_VIEWS: usize = 1 << 16;
+pub const MEMO_VIEWS: usize = 1 << 16;
+
+/// A small open-addressing table from 16-byte Arrow views to what was found
+/// for them (a code, a count's slot). Much cheaper per row than a general
+/// hash map: one multiply hashes the view, and with few distinct values the
+/// table stays in L1 and the first slot probed holds the view. Holds at most
+/// [`MEMO_VIEWS`] views; [`ViewMemo::insert`] refuses more.
+pub struct ViewMemo<V: Copy> {
+    slots: Vec<Option<(u128, V)>>,
+    len: usize,
+    shift: u32,
+}
+
+impl<V: Copy> Default for ViewMemo<V> {
+    fn default() -> Self {
+        Self::with_bits(8)
+    }
+}
+
+impl<V: Copy> ViewMemo<V> {
+    fn with_bits(bits: u32) -> Self {
+        Self {
+            slots: vec![None; 1 << bits],
+            len: 0,
+            shift: 64 - bits,
+        }
+    }
+
+    /// The views remembered.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline(always)]
+    fn home(&self, view: u128) -> usize {
+        (fold(view as u64 ^ MIX_A, (view >> 64) as u64 ^ MIX_B) >> self.shift) as usize
+    }
+
+    /// What was remembered for `view`.
+    #[inline(always)]
+    pub fn get(&self, view: u128) -> Option<V> {
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(view);
+        loop {
+            match self.slots.get(at)? {
+                Some((key, value)) if *key == view => return Some(*value),
+                Some(_) => at = (at + 1) & mask,
+                None => return None,
+            }
+        }
+    }
+
+    /// Remember `value` for a view not yet held; `false` (and nothing kept)
+    /// once [`MEMO_VIEWS`] views are held.
+    pub fn insert(&mut self, view: u128, value: V) -> bool {
+        if self.len >= MEMO_VIEWS {
+            return false;
+        }
+        // At most a quarter full: a view is nearly always in its home slot
+        // (a second probe is a mispredicted branch), and one slot stays empty.
+        if 4 * (self.len + 1) > self.slots.len() {
+            let bits = 64 - self.shift + 1;
+            let old = std::mem::replace(self, Self::with_bits(bits));
+            for (key, value) in old.slots.into_iter().flatten() {
+                self.place(key, value);
+            }
+        }
+        self.place(view, value);
+        true
+    }
+
+    fn place(&mut self, view: u128, value: V) {
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(view);
+        while let Some(Some(_)) = self.slots.get(at) {
+            at = (at + 1) & mask;
+        }
+        if let Some(slot) = self.slots.get_mut(at) {
+            *slot = Some((view, value));
+            self.len += 1;
+        }
+    }
+
+    /// Every view held and its value, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = (u128, V)> + '_ {
+        self.slots.iter().flatten().copied()
+    }
+}
 
 /// Append the codes of String values given by their 16-byte Arrow views
 /// (`None`: null). A view holds the value's length and, up to 12 bytes,
@@ -366,19 +515,16 @@ where
     F: Fn(usize) -> Option<&'a str>,
     S: CodeSink,
 {
-    let mut known: HashMap<u128, Result<Code, IsUnknown>, KeyBuild> =
-        HashMap::with_hasher(KeyBuild::default());
+    let mut known: ViewMemo<Result<Code, IsUnknown>> = ViewMemo::default();
     let missing = table.code(None);
     for (i, view) in views.into_iter().enumerate() {
         let found = match view {
             None => missing,
-            Some(view) => match known.get(&view) {
-                Some(&found) => found,
+            Some(view) => match known.get(view) {
+                Some(found) => found,
                 None => {
                     let found = value_of(i).map_or(table.unknown_code(), |v| table.code(Some(&v)));
-                    if known.len() < MEMO_VIEWS {
-                        known.insert(view, found);
-                    }
+                    known.insert(view, found);
                     found
                 }
             },
@@ -389,6 +535,58 @@ where
         }
     }
     Ok(())
+}
+
+/// How often each distinct String value occurs, counted by Arrow view (see
+/// [`encode_views`]): per array, each row adds one to its view's count; the
+/// views' counts are then added up by value (a value longer than 12 bytes
+/// can have several views). Returns the values (in order of first
+/// appearance) with their counts, and the nulls. An array with more than
+/// [`MEMO_VIEWS`] distinct views is counted by value for the rest.
+pub fn count_views<'a, A, I, F>(arrays: A) -> (Vec<(&'a str, u64)>, u64)
+where
+    A: IntoIterator<Item = (I, F)>,
+    I: IntoIterator<Item = Option<u128>>,
+    F: Fn(usize) -> Option<&'a str>,
+{
+    let mut by_value: HashMap<&'a str, usize, KeyBuild> = HashMap::with_hasher(KeyBuild::default());
+    let mut counted: Vec<(&'a str, u64)> = Vec::new();
+    let mut nulls = 0u64;
+    let mut add = |value: &'a str, n: u64, counted: &mut Vec<(&'a str, u64)>| {
+        let at = *by_value.entry(value).or_insert_with(|| {
+            counted.push((value, 0));
+            counted.len() - 1
+        });
+        if let Some(entry) = counted.get_mut(at) {
+            entry.1 += n;
+        }
+    };
+    for (views, value_of) in arrays {
+        // Per view, its slot in `per_view`; `per_view` holds (row, count).
+        let mut memo: ViewMemo<u32> = ViewMemo::default();
+        let mut per_view: Vec<(usize, u64)> = Vec::new();
+        for (i, view) in views.into_iter().enumerate() {
+            let Some(view) = view else {
+                nulls += 1;
+                continue;
+            };
+            if let Some(slot) = memo.get(view) {
+                if let Some(entry) = per_view.get_mut(slot as usize) {
+                    entry.1 += 1;
+                }
+            } else if memo.insert(view, per_view.len() as u32) {
+                per_view.push((i, 1));
+            } else if let Some(value) = value_of(i) {
+                add(value, 1, &mut counted);
+            }
+        }
+        for (row, n) in per_view {
+            if let Some(value) = value_of(row) {
+                add(value, n, &mut counted);
+            }
+        }
+    }
+    (counted, nulls)
 }
 
 /// The hash key of a float category: its bits, with `-0.0` as `0.0`.
@@ -450,11 +648,12 @@ pub fn group_codes(
 /// One-hot columns from codes: column `j` holds 1 where the code is `j`
 /// and 0 elsewhere (a null code, or one beyond `width`, gives a row of zeros).
 pub fn one_hot_columns(codes: &[Code], width: usize) -> Vec<Vec<u8>> {
-    let mut sink = OneHotSink::new(codes.len(), width);
+    let mut columns = vec![vec![0u8; codes.len()]; width];
+    let mut sink = OneHotSink::new(columns.iter_mut().map(Vec::as_mut_slice).collect());
     for code in codes {
         sink.put(*code);
     }
-    sink.into_columns()
+    columns
 }
 
 #[cfg(test)]
@@ -552,6 +751,82 @@ mod tests {
             word[12..16].copy_from_slice(&place.to_le_bytes());
         }
         u128::from_le_bytes(word)
+    }
+
+    #[test]
+    fn view_memo_finds_what_it_holds_as_it_grows_and_refuses_more_than_its_limit() {
+        let mut memo: ViewMemo<u32> = ViewMemo::default();
+        for i in 0..MEMO_VIEWS as u32 {
+            // Views that differ only in high bytes, as short strings do.
+            let view = u128::from(i) << 72 | 7;
+            assert_eq!(memo.get(view), None);
+            assert!(memo.insert(view, i));
+        }
+        assert_eq!(memo.len(), MEMO_VIEWS);
+        assert!(!memo.insert(1, 0));
+        for i in (0..MEMO_VIEWS as u32).step_by(97) {
+            assert_eq!(memo.get(u128::from(i) << 72 | 7), Some(i));
+        }
+        let mut held: Vec<u32> = memo.entries().map(|(_, v)| v).collect();
+        held.sort_unstable();
+        assert!(held.iter().copied().eq(0..MEMO_VIEWS as u32));
+    }
+
+    #[test]
+    fn views_count_as_their_values_across_arrays_and_beyond_the_memo() {
+        let long = "a value longer than twelve bytes";
+        // The views of an array whose row i sits at place i (a long value
+        // at two places has two views).
+        fn array<'a>(
+            values: &'a [Option<&'a str>],
+        ) -> (Vec<Option<u128>>, impl Fn(usize) -> Option<&'a str> + 'a) {
+            let views = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v.map(|v| view_of(v, i as u32)))
+                .collect();
+            (views, move |i: usize| values.get(i).copied().flatten())
+        }
+        let a = vec![Some("b"), Some(long), None, Some(long), Some("b"), None];
+        // More distinct values than the memo holds.
+        let many: Vec<String> = (0..MEMO_VIEWS + 500).map(|i| format!("v{i}")).collect();
+        let mut b: Vec<Option<&str>> = many.iter().map(|v| Some(v.as_str())).collect();
+        b.extend([Some("b"), Some("v3"), Some("b")]);
+        let (counted, nulls) = count_views([array(&a), array(&b)]);
+        assert_eq!(nulls, 2);
+        let mut expected: HashMap<&str, u64> = HashMap::new();
+        for v in a.iter().chain(&b).flatten() {
+            *expected.entry(v).or_default() += 1;
+        }
+        assert_eq!(counted.len(), expected.len());
+        for (value, n) in &counted {
+            assert_eq!(expected.get(value), Some(n), "{value}");
+        }
+        // First appearance order.
+        assert_eq!(counted.first(), Some(&("b", 4)));
+        assert_eq!(counted.get(1), Some(&(long, 2)));
+    }
+
+    #[test]
+    fn code_columns_concatenate_values_and_validity() {
+        let mut parts = Vec::new();
+        for codes in [
+            vec![Some(1), Some(2)],
+            vec![Some(3), None],
+            vec![],
+            vec![Some(4)],
+        ] {
+            let mut part = CodeColumn::with_capacity(codes.len());
+            for c in codes {
+                part.put(c);
+            }
+            parts.push(part);
+        }
+        let all = CodeColumn::concat(parts);
+        assert_eq!(all.values, vec![1, 2, 3, 0, 4]);
+        assert_eq!(all.validity, Some(vec![true, true, true, false, true]));
+        let none = CodeColumn::concat(vec![]);
+        assert!(none.values.is_empty() && none.validity.is_none());
     }
 
     #[test]
@@ -682,9 +957,10 @@ mod tests {
         let values = [Some("b"), None, Some("zz"), Some("a"), Some("c")];
         let mut codes = Vec::new();
         encode(&t, values, 0, &mut codes).unwrap();
-        let mut sink = OneHotSink::new(values.len(), 3);
+        let mut columns = vec![vec![0u8; values.len()]; 3];
+        let mut sink = OneHotSink::new(columns.iter_mut().map(Vec::as_mut_slice).collect());
         encode(&t, values, 0, &mut sink).unwrap();
-        assert_eq!(sink.into_columns(), one_hot_columns(&codes, 3));
+        assert_eq!(columns, one_hot_columns(&codes, 3));
         assert_eq!(
             one_hot_columns(&codes, 3),
             vec![

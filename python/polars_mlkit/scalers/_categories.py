@@ -29,6 +29,7 @@ import numpy as np
 import polars as pl
 
 from polars_mlkit._batches import MapBatches
+from polars_mlkit._plugin import call_plugin
 from polars_mlkit._encode import (
     MISSING_IS_UNKNOWN,
     NULL_CODE,
@@ -112,11 +113,18 @@ def value_expr(name: str, kind: str) -> pl.Expr:
 def _count_frame(batch: pl.DataFrame, kinds: dict[str, str]) -> pl.DataFrame:
     """One batch's counts: one row, the batch's rows in ``__rows`` and per
     column a list of ``{value, count}``."""
-    exprs = [
-        value_expr(name, kind).alias("value").value_counts(name="count").implode().alias(name)
-        for name, kind in kinds.items()
-    ]
+    exprs = [_counts_expr(name, kind).implode().alias(name) for name, kind in kinds.items()]
     return batch.select(pl.len().cast(pl.UInt64).alias("__rows"), *exprs)
+
+
+def _counts_expr(name: str, kind: str) -> pl.Expr:
+    """A column's ``{value, count}`` rows (null: the missing values). Text
+    is counted by the extension, which reads each row's 16-byte Arrow view
+    instead of hashing its string; other kinds by ``value_counts``."""
+    values = value_expr(name, kind).alias("value")
+    if kind == "text":
+        return call_plugin("category_counts", [values], {}, is_elementwise=False, changes_length=True)
+    return values.value_counts(name="count")
 
 
 def merge_counts(
