@@ -365,6 +365,63 @@ def test_long_columns_split_across_threads_match_polars_and_scikit_learn() -> No
         pl.select(late.ml.ordinal_encode(categories=cats))
 
 
+def test_enum_columns_reach_the_lookup_as_ids_with_the_same_codes() -> None:
+    """An Enum column is looked up by its ids (its dtype carried alongside):
+    codes, one-hot fields, errors and schemas must equal those of the same
+    values as String, chunked, sliced, lazy and streaming."""
+    from sklearn.preprocessing import OneHotEncoder
+
+    levels = ["red", "green", "a blue longer than twelve bytes", "grey"]
+    rng = np.random.default_rng(31)
+    picks = rng.integers(0, len(levels) + 1, 5000)
+    values = [None if i == len(levels) else levels[i] for i in picks]
+    text = pl.DataFrame({"c": pl.Series(values, dtype=pl.String)})
+    enum = text.with_columns(pl.col("c").cast(pl.Enum(levels)))
+    chunked = pl.concat([enum.slice(0, 1234), enum.slice(1234)], rechunk=False)
+    sliced = enum.slice(77, 4000)
+    for frame in (enum, chunked, sliced):
+        codes = frame.select(pl.col("c").ml.ordinal_encode())["c"]
+        expected = (
+            frame["c"]
+            .cast(pl.String)
+            .replace_strict(levels, list(range(len(levels))), return_dtype=pl.UInt32)
+        )
+        assert codes.to_list() == expected.to_list()
+        hot = frame.select(pl.col("c").ml.one_hot().struct.unnest())
+        assert hot.columns == [f"c_{v}" for v in levels]
+        assert hot.to_numpy().argmax(axis=1).tolist() == [
+            levels.index(v) if v is not None else 0 for v in frame["c"].to_list()
+        ]
+        assert hot.sum_horizontal().to_list() == [int(v is not None) for v in frame["c"]]
+    lazy = enum.lazy().select(pl.col("c").ml.one_hot())
+    assert lazy.collect_schema() == enum.select(pl.col("c").ml.one_hot()).schema
+    # One lookup for all the fields: the carrier must not stop Polars from
+    # computing the Struct once (a cast to pl.dtype_of did).
+    unnested = enum.lazy().select(pl.col("c").ml.one_hot().struct.unnest()).explain()
+    assert unnested.count("one_hot(") == 1
+    fitted = pmk.OneHotEncoder().fit(enum).transform(enum.lazy()).explain()
+    assert fitted.count("one_hot(") == 1
+    assert_frame_equal(lazy.collect(engine="streaming"), lazy.collect())
+    # Fitted on the String values, transformed as String, Enum, Categorical.
+    seen = text.filter((pl.col("c") != "grey") | pl.col("c").is_null())
+    for cls in (pmk.OneHotEncoder, pmk.OrdinalEncoder):
+        enc = cls(handle_unknown="error").fit(seen)
+        want = enc.transform(seen)
+        for frame in (
+            seen.with_columns(pl.col("c").cast(pl.Enum(levels))),
+            seen.with_columns(pl.col("c").cast(pl.Categorical)),
+        ):
+            assert_frame_equal(enc.transform(frame), want)
+            assert_frame_equal(enc.transform(frame.lazy()).collect(engine="streaming"), want)
+        with pytest.raises(pl.exceptions.ComputeError, match=r'"grey"'):
+            enc.transform(enum)
+    ref = OneHotEncoder(sparse_output=False).fit(np.array(values, dtype=object).reshape(-1, 1))
+    got = pmk.OneHotEncoder().fit(enum).transform(enum)
+    np.testing.assert_array_equal(
+        got.to_numpy(), ref.transform(np.array(values, dtype=object).reshape(-1, 1))
+    )
+
+
 def test_chunked_and_sliced_input() -> None:
     train = make_frame()
     enc = pmk.OneHotEncoder(columns=ENCODED, min_frequency=20).fit(train)

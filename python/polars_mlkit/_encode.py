@@ -93,9 +93,42 @@ def _literal(values: list[Any], kind: str) -> pl.Expr:
     return pl.lit(pl.Series(values, dtype=dtype).to_list(), dtype=pl.List(dtype))
 
 
-def codes_expr(expr: pl.Expr, table: CodeTable, kind: str, function: str) -> pl.Expr:
-    """The lookup's UInt32 code of every row of ``expr`` (the column keeps its name)."""
-    kwargs = {
+def enum_carrier(expr: pl.Expr, dtype: pl.DataType | None = None) -> pl.Expr | None:
+    """How an Enum column reaches the lookup fastest: the column goes as its
+    ids (``to_physical``) and this input, which holds its dtype and so its
+    categories, goes last. Polars hands an Enum column to an extension by
+    rebuilding it from its strings, which costs about as much as the lookup.
+
+    With the column's ``dtype`` known, the carrier is a one-row null Series
+    of it; ``None`` (the column as it is) for a dtype that is not an Enum
+    (a Categorical column's ids mean nothing outside its own mapping).
+    Without it, the column's first value carries the dtype (a cast to
+    ``pl.dtype_of`` would do too, but it keeps Polars from computing the
+    lookup once for all the fields of ``struct.unnest()``)."""
+    if dtype is None:
+        return expr.first()
+    if isinstance(dtype, pl.Enum):
+        return pl.lit(pl.Series([None], dtype=dtype))
+    return None
+
+
+def lookup_args(
+    expr: pl.Expr, carrier: pl.Expr | None, rest: list[pl.Expr], kwargs: dict[str, Any]
+) -> list[pl.Expr]:
+    """The lookup's inputs: the column (its ids when an Enum ``carrier`` is
+    given, the carrier last) and ``rest``; sets ``kwargs["dictionary"]``."""
+    kwargs["dictionary"] = carrier is not None
+    if carrier is None:
+        return [expr, *rest]
+    return [expr.to_physical(), *rest, carrier]
+
+
+def codes_expr(
+    expr: pl.Expr, table: CodeTable, kind: str, function: str, carrier: pl.Expr | None = None
+) -> pl.Expr:
+    """The lookup's UInt32 code of every row of ``expr`` (the column keeps
+    its name). ``carrier``: see :func:`enum_carrier`."""
+    kwargs: dict[str, Any] = {
         "function": function,
         "codes": list(table.codes),
         "missing": table.missing,
@@ -103,9 +136,8 @@ def codes_expr(expr: pl.Expr, table: CodeTable, kind: str, function: str) -> pl.
         "labels": None,
         "dtype": None,
     }
-    return call_plugin(
-        "category_codes", [expr, _literal(table.values, kind)], kwargs, is_elementwise=True
-    )
+    args = lookup_args(expr, carrier, [_literal(table.values, kind)], kwargs)
+    return call_plugin("category_codes", args, kwargs, is_elementwise=True)
 
 
 def one_hot_expr(
@@ -116,12 +148,13 @@ def one_hot_expr(
     function: str,
     unknown: int = UNKNOWN_IS_ERROR,
     key: pl.Expr | None = None,
+    carrier: pl.Expr | None = None,
 ) -> pl.Expr:
     """A Struct with one field per label of ``table`` (``None``: every
     category of the Enum column ``expr``, with ``unknown`` for a value that
     is none of them), named ``{column}_{label}``. A table with ``groups``
     encodes each row with its group's codes; ``key`` gives each row's
-    rendered group key."""
+    rendered group key; ``carrier``: see :func:`enum_carrier`."""
     if table is None:
         kwargs: dict[str, Any] = {
             "function": function,
@@ -131,7 +164,8 @@ def one_hot_expr(
             "labels": None,
             "dtype": dtype,
         }
-        return call_plugin("one_hot", [expr], kwargs, is_elementwise=True)
+        args = lookup_args(expr, carrier, [], kwargs)
+        return call_plugin("one_hot", args, kwargs, is_elementwise=True)
     assert kind is not None
     kwargs = {
         "function": function,
@@ -141,10 +175,10 @@ def one_hot_expr(
         "labels": list(table.labels),
         "dtype": dtype,
     }
-    args = [expr, _literal(table.values, kind)]
+    rest = [_literal(table.values, kind)]
     if table.groups is not None:
         assert key is not None
-        args.append(key)
+        rest.append(key)
         kwargs.update(
             codes=None,
             keys=list(table.groups.keys),
@@ -152,4 +186,5 @@ def one_hot_expr(
             group_missing=list(table.groups.missing),
             group_unknown=list(table.groups.unknown),
         )
+    args = lookup_args(expr, carrier, rest, kwargs)
     return call_plugin("one_hot", args, kwargs, is_elementwise=True)

@@ -62,6 +62,12 @@ struct EncodeKwargs {
     /// Per group, `unknown` as above.
     #[serde(default)]
     group_unknown: Vec<i64>,
+    /// The first input holds an Enum column's ids (`to_physical`) and the
+    /// last input is a null of the Enum dtype, which carries the categories.
+    /// Polars hands an Enum column to an extension by rebuilding it from its
+    /// strings, which costs about as much as the lookup; ids cross as they are.
+    #[serde(default)]
+    dictionary: bool,
 }
 
 /// How a column's values are compared with categories.
@@ -125,6 +131,28 @@ fn first_field<'a>(fields: &'a [Field], function: &str) -> PolarsResult<&'a Fiel
     fields
         .first()
         .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))
+}
+
+/// The inputs (or their fields) without the Enum dtype carrier (see
+/// `EncodeKwargs::dictionary`), and the dtype the first input's values have.
+fn without_carrier<'a, T>(
+    items: &'a [T],
+    kwargs: &EncodeKwargs,
+    dtype_of: impl Fn(&T) -> &DataType,
+) -> PolarsResult<(&'a [T], DataType)> {
+    let function = kwargs.function.as_str();
+    let (items, logical) = if kwargs.dictionary {
+        let (carrier, rest) = items.split_last().ok_or_else(
+            || polars_err!(ComputeError: "{function}: expected the Enum ids and their dtype"),
+        )?;
+        (rest, dtype_of(carrier))
+    } else {
+        let first = items
+            .first()
+            .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))?;
+        (items, dtype_of(first))
+    };
+    Ok((items, logical.clone()))
 }
 
 /// The category strings of an Enum dtype.
@@ -212,6 +240,7 @@ fn row_parts(rows: usize, kwargs: &EncodeKwargs) -> Vec<(usize, usize)> {
 /// its sink, the parts looked up in parallel; the sinks come back in order.
 fn codes_in_parts<S: CodeSink + Send>(
     inputs: &[Series],
+    dtype: &DataType,
     kwargs: &EncodeKwargs,
     parts: Vec<((usize, usize), S)>,
 ) -> PolarsResult<Vec<S>> {
@@ -223,33 +252,31 @@ fn codes_in_parts<S: CodeSink + Send>(
             if let (false, Some(input)) = (whole, part.first_mut()) {
                 *input = input.slice(offset as i64, len);
             }
-            codes(&part, kwargs, offset, &mut sink)?;
+            codes(&part, dtype, kwargs, offset, &mut sink)?;
             Ok(sink)
         })
         .collect()
 }
 
 /// Every row's code, put into `out`: through the one lookup, or per group
-/// (`keys`). `first_row` is the row of the input's first value in the
-/// column (for error messages).
+/// (`keys`). The first input's values have `dtype`; `first_row` is the row
+/// of its first value in the column (for error messages).
 fn codes<S: CodeSink>(
     inputs: &[Series],
+    dtype: &DataType,
     kwargs: &EncodeKwargs,
     first_row: usize,
     out: &mut S,
 ) -> PolarsResult<()> {
     if kwargs.keys.is_empty() {
-        return lookup(
-            inputs,
-            &kwargs.function,
-            kwargs.codes.as_deref(),
-            missing_policy(kwargs.missing),
-            unknown_policy(kwargs.unknown),
-            first_row,
-            out,
-        );
+        let rules = Rules {
+            codes: kwargs.codes.as_deref(),
+            missing: missing_policy(kwargs.missing),
+            unknown: unknown_policy(kwargs.unknown),
+        };
+        return lookup(inputs, dtype, &kwargs.function, rules, first_row, out);
     }
-    for code in codes_per_group(inputs, kwargs)? {
+    for code in codes_per_group(inputs, dtype, kwargs)? {
         out.put(code);
     }
     Ok(())
@@ -261,7 +288,11 @@ fn codes<S: CodeSink>(
 /// group is an error, as in the other fitted transforms with `by`; an
 /// unknown value under the group's `unknown="error"` names the column, the
 /// value, its row and its group.
-fn codes_per_group(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec<Code>> {
+fn codes_per_group(
+    inputs: &[Series],
+    dtype: &DataType,
+    kwargs: &EncodeKwargs,
+) -> PolarsResult<Vec<Code>> {
     let function = kwargs.function.as_str();
     let input = inputs
         .first()
@@ -284,15 +315,12 @@ fn codes_per_group(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec
         kwargs.group_codes.len(), kwargs.group_missing.len(), kwargs.group_unknown.len()
     );
     let mut positions = Vec::with_capacity(input.len());
-    lookup(
-        inputs,
-        function,
-        None,
-        Missing::Code(Some(n)),
-        Unknown::Code(Some(n + 1)),
-        0,
-        &mut positions,
-    )?;
+    let rules = Rules {
+        codes: None,
+        missing: Missing::Code(Some(n)),
+        unknown: Unknown::Code(Some(n + 1)),
+    };
+    lookup(inputs, dtype, function, rules, 0, &mut positions)?;
     let slots: Vec<Slot> = positions
         .into_iter()
         .map(|p| match p {
@@ -323,9 +351,9 @@ fn codes_per_group(inputs: &[Series], kwargs: &EncodeKwargs) -> PolarsResult<Vec
         tables.push(table);
     }
     group_codes(&slots, &rows, &tables).map_err(|UnknownAt { row }| {
-        let shown = kind_of(input.dtype()).map_or_else(
+        let shown = kind_of(dtype).map_or_else(
             || "a value".to_string(),
-            |kind| shown_value(input, kind, row),
+            |kind| shown_value(input, dtype, kind, row),
         );
         let group = key_input
             .and_then(|k| k.str().ok())
@@ -358,16 +386,22 @@ fn encode_strings<S: CodeSink>(
     Ok(())
 }
 
-/// Every row's code through the one lookup, put into `out`, with the table
-/// `codes` (one per category; `None`: 0, 1, 2, ...), `missing` and
-/// `unknown`; an unknown value under `Unknown::Error` names the column, the
-/// value and its row (counted from `first_row`).
-fn lookup<S: CodeSink>(
-    inputs: &[Series],
-    function: &str,
-    codes: Option<&[i64]>,
+/// What a lookup's table applies: the code of each category (`None`: 0,
+/// 1, 2, ...), and what a missing and an unknown value become.
+struct Rules<'a> {
+    codes: Option<&'a [i64]>,
     missing: Missing,
     unknown: Unknown,
+}
+
+/// Every row's code through the one lookup, put into `out`, with the
+/// table's `rules`; an unknown value under `Unknown::Error` names the
+/// column, the value and its row (counted from `first_row`).
+fn lookup<S: CodeSink>(
+    inputs: &[Series],
+    dtype: &DataType,
+    function: &str,
+    rules: Rules<'_>,
     first_row: usize,
     out: &mut S,
 ) -> PolarsResult<()> {
@@ -378,13 +412,18 @@ fn lookup<S: CodeSink>(
     let kind = checked_kind(
         function,
         input.name(),
-        input.dtype(),
+        dtype,
         categories
             .as_ref()
             .map(|c| DataType::List(Box::new(c.dtype().clone())))
             .as_ref(),
     )?;
     let given: Vec<Code>;
+    let Rules {
+        codes,
+        missing,
+        unknown,
+    } = rules;
     let table_codes: &[Code] = match codes {
         Some(codes) => {
             given = codes.iter().map(|c| code_of(*c)).collect();
@@ -393,7 +432,7 @@ fn lookup<S: CodeSink>(
         None => {
             let n = match &categories {
                 Some(c) => c.len(),
-                None => enum_categories(input.dtype()).map_or(0, |c| c.len()),
+                None => enum_categories(dtype).map_or(0, |c| c.len()),
             };
             given = (0..n).map(|j| u32::try_from(j).ok()).collect();
             &given
@@ -402,7 +441,7 @@ fn lookup<S: CodeSink>(
     let duplicate = |e: crate::kernels::categories::DuplicateCategory| polars_err!(ComputeError: "{function}: the categories hold a value twice (position {})", e.position);
     let found: Result<(), UnknownAt> = match kind {
         Kind::Text => {
-            let values = match input.dtype() {
+            let values = match dtype {
                 DataType::String => input.clone(),
                 _ => Series::new_empty(input.name().clone(), &DataType::String),
             };
@@ -410,12 +449,12 @@ fn lookup<S: CodeSink>(
             let names: Vec<&str> = match &categories {
                 Some(c) => c.str()?.iter().flatten().collect(),
                 None => {
-                    owned = enum_categories(input.dtype()).unwrap_or_default();
+                    owned = enum_categories(dtype).unwrap_or_default();
                     owned.iter().map(String::as_str).collect()
                 }
             };
             let table = CodeTable::new(names, table_codes, missing, unknown).map_err(duplicate)?;
-            match input.dtype() {
+            match dtype {
                 // Dictionary-encoded: each category id is looked up once.
                 DataType::Categorical(_, mapping) | DataType::Enum(_, mapping) => {
                     let ids = input.to_physical_repr().cast(&DataType::UInt32)?;
@@ -466,7 +505,7 @@ fn lookup<S: CodeSink>(
         }
     };
     if let Err(UnknownAt { row }) = found {
-        let shown = shown_value(input, kind, row);
+        let shown = shown_value(input, dtype, kind, row);
         let row = first_row + row;
         polars_bail!(ComputeError:
             "{function}: column {:?} has {shown} (row {row}), which is not one of its fitted categories (handle_unknown=\"error\")",
@@ -476,7 +515,15 @@ fn lookup<S: CodeSink>(
 }
 
 /// An input value for an error message (strings quoted, missing named).
-fn shown_value(input: &Series, kind: Kind, row: usize) -> String {
+fn shown_value(input: &Series, dtype: &DataType, kind: Kind, row: usize) -> String {
+    // An Enum column's ids are shown as their categories.
+    let logical;
+    let input = if input.dtype() == dtype {
+        input
+    } else {
+        logical = input.cast(dtype).unwrap_or_else(|_| input.clone());
+        &logical
+    };
     let display = if kind == Kind::Text {
         input.cast(&DataType::String)
     } else {
@@ -499,11 +546,12 @@ fn shown_value(input: &Series, kind: Kind, row: usize) -> String {
 
 fn codes_output(fields: &[Field], kwargs: EncodeKwargs) -> PolarsResult<Field> {
     let function = kwargs.function.as_str();
+    let (fields, logical) = without_carrier(fields, &kwargs, Field::dtype)?;
     let field = first_field(fields, function)?;
     checked_kind(
         function,
         field.name(),
-        field.dtype(),
+        &logical,
         fields.get(1).map(|f| f.dtype()),
     )?;
     Ok(Field::new(field.name().clone(), DataType::UInt32))
@@ -512,13 +560,14 @@ fn codes_output(fields: &[Field], kwargs: EncodeKwargs) -> PolarsResult<Field> {
 /// Each row's category code (UInt32; null where the code is null).
 #[polars_expr(output_type_func_with_kwargs=codes_output)]
 fn category_codes(inputs: &[Series], kwargs: EncodeKwargs) -> PolarsResult<Series> {
+    let (inputs, logical) = without_carrier(inputs, &kwargs, |s: &Series| s.dtype())?;
     let name = inputs.first().map(|s| s.name().clone()).unwrap_or_default();
     let rows = inputs.first().map_or(0, |s| s.len());
     let parts = row_parts(rows, &kwargs)
         .into_iter()
         .map(|(offset, len)| ((offset, len), CodeColumn::with_capacity(len)))
         .collect();
-    let parts = codes_in_parts(inputs, &kwargs, parts)?;
+    let parts = codes_in_parts(inputs, &logical, &kwargs, parts)?;
     let out = CodeColumn::concat(parts);
     let validity = out
         .validity
@@ -561,15 +610,16 @@ fn field_names(name: &str, dtype: &DataType, kwargs: &EncodeKwargs) -> PolarsRes
 
 fn one_hot_output(fields: &[Field], kwargs: EncodeKwargs) -> PolarsResult<Field> {
     let function = kwargs.function.as_str();
+    let (fields, logical) = without_carrier(fields, &kwargs, Field::dtype)?;
     let field = first_field(fields, function)?;
     checked_kind(
         function,
         field.name(),
-        field.dtype(),
+        &logical,
         fields.get(1).map(|f| f.dtype()),
     )?;
     let dtype = field_dtype(&kwargs)?;
-    let names = field_names(field.name(), field.dtype(), &kwargs)?;
+    let names = field_names(field.name(), &logical, &kwargs)?;
     let inner = names
         .iter()
         .map(|n| Field::new(n.as_str().into(), dtype.clone()))
@@ -582,11 +632,12 @@ fn one_hot_output(fields: &[Field], kwargs: EncodeKwargs) -> PolarsResult<Field>
 #[polars_expr(output_type_func_with_kwargs=one_hot_output)]
 fn one_hot(inputs: &[Series], kwargs: EncodeKwargs) -> PolarsResult<Series> {
     let function = kwargs.function.as_str();
+    let (inputs, logical) = without_carrier(inputs, &kwargs, |s: &Series| s.dtype())?;
     let input = inputs
         .first()
         .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))?;
     let dtype = field_dtype(&kwargs)?;
-    let names = field_names(input.name(), input.dtype(), &kwargs)?;
+    let names = field_names(input.name(), &logical, &kwargs)?;
     // The columns are filled as the codes come (no per-row codes held),
     // each part of the rows by its own thread.
     let mut filled = vec![vec![0u8; input.len()]; names.len()];
@@ -605,7 +656,7 @@ fn one_hot(inputs: &[Series], kwargs: EncodeKwargs) -> PolarsResult<Series> {
         .zip(part_columns)
         .map(|(range, columns)| (range, OneHotSink::new(columns)))
         .collect();
-    codes_in_parts(inputs, &kwargs, sinks)?;
+    codes_in_parts(inputs, &logical, &kwargs, sinks)?;
     let mut columns = Vec::with_capacity(names.len());
     for (name, values) in names.iter().zip(filled) {
         let column = UInt8Chunked::from_vec(name.as_str().into(), values).into_series();

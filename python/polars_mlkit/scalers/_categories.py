@@ -29,7 +29,6 @@ import numpy as np
 import polars as pl
 
 from polars_mlkit._batches import MapBatches
-from polars_mlkit._plugin import call_plugin
 from polars_mlkit._encode import (
     MISSING_IS_UNKNOWN,
     NULL_CODE,
@@ -37,6 +36,7 @@ from polars_mlkit._encode import (
     CodeTable,
     category_dtype,
 )
+from polars_mlkit._plugin import call_plugin
 
 #: The name scikit-learn gives the group of infrequent categories.
 INFREQUENT = "infrequent_sklearn"
@@ -123,7 +123,9 @@ def _counts_expr(name: str, kind: str) -> pl.Expr:
     instead of hashing its string; other kinds by ``value_counts``."""
     values = value_expr(name, kind).alias("value")
     if kind == "text":
-        return call_plugin("category_counts", [values], {}, is_elementwise=False, changes_length=True)
+        return call_plugin(
+            "category_counts", [values], {}, is_elementwise=False, changes_length=True
+        )
     return values.value_counts(name="count")
 
 

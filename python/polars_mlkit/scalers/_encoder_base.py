@@ -317,7 +317,11 @@ class Encoder(FittedTransformer):
         raise NotImplementedError
 
     # ------------------------------------------------------------ transform
-    def _column_exprs(self, state: EncoderState, function: str) -> dict[str, pl.Expr]:
+    def _column_exprs(
+        self, state: EncoderState, function: str, schema: pl.Schema | None = None
+    ) -> dict[str, pl.Expr]:
+        """Per encoded column, its expression; with the frame's ``schema``,
+        an Enum column is looked up by its ids (see ``enum_carrier``)."""
         raise NotImplementedError
 
     def expressions(self) -> list[pl.Expr]:
@@ -376,7 +380,7 @@ class Encoder(FittedTransformer):
         frame, kind = encoder_input(X, function)
         schema = frame.collect_schema()
         self._check_n_features(schema, kind, state, function)
-        exprs = self._column_exprs(state, function)
+        exprs = self._column_exprs(state, function, schema)
         for name in exprs:
             if name not in schema:
                 msg = f"{function}: the fitted column {name!r} is not in the frame"

@@ -37,7 +37,14 @@ import numpy.typing as npt
 import polars as pl
 
 from polars_mlkit import _checks
-from polars_mlkit._encode import NULL_CODE, CodeTable, codes_expr, dtype_name, one_hot_expr
+from polars_mlkit._encode import (
+    NULL_CODE,
+    CodeTable,
+    codes_expr,
+    dtype_name,
+    enum_carrier,
+    one_hot_expr,
+)
 from polars_mlkit.scalers._categories import (
     ORDINAL_MISSING,
     ORDINAL_UNKNOWN,
@@ -53,6 +60,13 @@ from polars_mlkit.scalers._state import _key_expr
 
 OneHotUnknown: TypeAlias = Literal["error", "ignore", "infrequent_if_exist"]
 OrdinalUnknown: TypeAlias = Literal["error", "use_encoded_value"]
+
+
+def _carrier(name: str, schema: pl.Schema | None) -> pl.Expr | None:
+    """The Enum carrier of a column the frame holds as an Enum, else None."""
+    if schema is None or name not in schema:
+        return None
+    return enum_carrier(pl.col(name), schema[name])
 
 
 # --------------------------------------------------------------------------- #
@@ -242,12 +256,20 @@ class OneHotEncoder(Encoder):
             return None
         return np.array([t[2] for t in self._tables(state, "drop_idx_")], dtype=object)
 
-    def _column_exprs(self, state: EncoderState, function: str) -> dict[str, pl.Expr]:
+    def _column_exprs(
+        self, state: EncoderState, function: str, schema: pl.Schema | None = None
+    ) -> dict[str, pl.Expr]:
         out = {}
         key = _key_expr(state.groups.by) if state.groups is not None else None
         for column, (table, _, _) in zip(state.columns, self._tables(state, function), strict=True):
             struct = one_hot_expr(
-                pl.col(column.name), table, column.kind, state.options["dtype"], function, key=key
+                pl.col(column.name),
+                table,
+                column.kind,
+                state.options["dtype"],
+                function,
+                key=key,
+                carrier=_carrier(column.name, schema),
             )
             out[column.name] = struct.struct.unnest()
         return out
@@ -427,7 +449,9 @@ class OrdinalEncoder(Encoder):
                 )
                 raise ValueError(msg)
 
-    def _column_exprs(self, state: EncoderState, function: str) -> dict[str, pl.Expr]:
+    def _column_exprs(
+        self, state: EncoderState, function: str, schema: pl.Schema | None = None
+    ) -> dict[str, pl.Expr]:
         options = state.options
         out = {}
         for column, (table, _, _) in zip(state.columns, self._tables(state), strict=True):
@@ -444,7 +468,9 @@ class OrdinalEncoder(Encoder):
                 missing=NULL_CODE if table.missing in nulls else table.missing,
                 unknown=NULL_CODE if table.unknown in nulls else table.unknown,
             )
-            codes = codes_expr(pl.col(column.name), table, column.kind, function).cast(pl.Float64)
+            carrier = _carrier(column.name, schema)
+            codes = codes_expr(pl.col(column.name), table, column.kind, function, carrier)
+            codes = codes.cast(pl.Float64)
             kept = {
                 code: value
                 for code, value in special.items()
