@@ -124,17 +124,23 @@ def lookup_args(
 
 
 def codes_expr(
-    expr: pl.Expr, table: CodeTable, kind: str, function: str, carrier: pl.Expr | None = None
+    expr: pl.Expr,
+    table: CodeTable,
+    kind: str,
+    function: str,
+    carrier: pl.Expr | None = None,
+    dtype: str = "UInt32",
 ) -> pl.Expr:
-    """The lookup's UInt32 code of every row of ``expr`` (the column keeps
-    its name). ``carrier``: see :func:`enum_carrier`."""
+    """The lookup's code of every row of ``expr`` (the column keeps its
+    name), as ``dtype`` (``"UInt32"`` or ``"Float64"``). ``carrier``: see
+    :func:`enum_carrier`."""
     kwargs: dict[str, Any] = {
         "function": function,
         "codes": list(table.codes),
         "missing": table.missing,
         "unknown": table.unknown,
         "labels": None,
-        "dtype": None,
+        "dtype": dtype,
     }
     args = lookup_args(expr, carrier, [_literal(table.values, kind)], kwargs)
     return call_plugin("category_codes", args, kwargs, is_elementwise=True)

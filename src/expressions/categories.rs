@@ -554,10 +554,22 @@ fn codes_output(fields: &[Field], kwargs: EncodeKwargs) -> PolarsResult<Field> {
         &logical,
         fields.get(1).map(|f| f.dtype()),
     )?;
-    Ok(Field::new(field.name().clone(), DataType::UInt32))
+    Ok(Field::new(field.name().clone(), codes_dtype(&kwargs)?))
 }
 
-/// Each row's category code (UInt32; null where the code is null).
+/// The codes' dtype: UInt32, or Float64 (`OrdinalEncoder`'s, written
+/// at once instead of cast afterwards).
+fn codes_dtype(kwargs: &EncodeKwargs) -> PolarsResult<DataType> {
+    match kwargs.dtype.as_deref() {
+        None | Some("UInt32") => Ok(DataType::UInt32),
+        Some("Float64") => Ok(DataType::Float64),
+        Some(other) => polars_bail!(InvalidOperation:
+            "{}: codes are UInt32 or Float64, got {other}", kwargs.function),
+    }
+}
+
+/// Each row's category code (UInt32 or Float64, see [`codes_dtype`]; null
+/// where the code is null).
 #[polars_expr(output_type_func_with_kwargs=codes_output)]
 fn category_codes(inputs: &[Series], kwargs: EncodeKwargs) -> PolarsResult<Series> {
     let (inputs, logical) = without_carrier(inputs, &kwargs, |s: &Series| s.dtype())?;
@@ -572,7 +584,13 @@ fn category_codes(inputs: &[Series], kwargs: EncodeKwargs) -> PolarsResult<Serie
     let validity = out
         .validity
         .map(|valid| valid.into_iter().collect::<Bitmap>());
-    Ok(UInt32Chunked::from_vec_validity(name, out.values, validity).into_series())
+    Ok(match codes_dtype(&kwargs)? {
+        DataType::Float64 => {
+            let values = out.values.into_iter().map(f64::from).collect();
+            Float64Chunked::from_vec_validity(name, values, validity).into_series()
+        }
+        _ => UInt32Chunked::from_vec_validity(name, out.values, validity).into_series(),
+    })
 }
 
 // ------------------------------------------------------------------ one-hot

@@ -459,6 +459,21 @@ impl<V: Copy> ViewMemo<V> {
         }
     }
 
+    /// What was remembered for `view`, to change in place.
+    #[inline(always)]
+    pub fn get_mut(&mut self, view: u128) -> Option<&mut V> {
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(view);
+        loop {
+            match self.slots.get(at)? {
+                Some((key, _)) if *key == view => break,
+                Some(_) => at = (at + 1) & mask,
+                None => return None,
+            }
+        }
+        self.slots.get_mut(at)?.as_mut().map(|(_, value)| value)
+    }
+
     /// Remember `value` for a view not yet held; `false` (and nothing kept)
     /// once [`MEMO_VIEWS`] views are held.
     pub fn insert(&mut self, view: u128, value: V) -> bool {
@@ -562,24 +577,24 @@ where
         }
     };
     for (views, value_of) in arrays {
-        // Per view, its slot in `per_view`; `per_view` holds (row, count).
-        let mut memo: ViewMemo<u32> = ViewMemo::default();
-        let mut per_view: Vec<(usize, u64)> = Vec::new();
+        // Per view, a row holding it and its count.
+        let mut memo: ViewMemo<(usize, u64)> = ViewMemo::default();
         for (i, view) in views.into_iter().enumerate() {
             let Some(view) = view else {
                 nulls += 1;
                 continue;
             };
-            if let Some(slot) = memo.get(view) {
-                if let Some(entry) = per_view.get_mut(slot as usize) {
-                    entry.1 += 1;
+            if let Some((_, n)) = memo.get_mut(view) {
+                *n += 1;
+            } else if !memo.insert(view, (i, 1)) {
+                if let Some(value) = value_of(i) {
+                    add(value, 1, &mut counted);
                 }
-            } else if memo.insert(view, per_view.len() as u32) {
-                per_view.push((i, 1));
-            } else if let Some(value) = value_of(i) {
-                add(value, 1, &mut counted);
             }
         }
+        let mut per_view: Vec<(usize, u64)> = memo.entries().map(|(_, v)| v).collect();
+        // In order of first appearance.
+        per_view.sort_unstable();
         for (row, n) in per_view {
             if let Some(value) = value_of(row) {
                 add(value, n, &mut counted);

@@ -469,8 +469,9 @@ class OrdinalEncoder(Encoder):
                 unknown=NULL_CODE if table.unknown in nulls else table.unknown,
             )
             carrier = _carrier(column.name, schema)
-            codes = codes_expr(pl.col(column.name), table, column.kind, function, carrier)
-            codes = codes.cast(pl.Float64)
+            codes = codes_expr(
+                pl.col(column.name), table, column.kind, function, carrier, dtype="Float64"
+            )
             kept = {
                 code: value
                 for code, value in special.items()
