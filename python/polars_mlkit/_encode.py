@@ -1,7 +1,7 @@
 """The Python side of the extension's one category lookup
 (``src/kernels/categories.rs``): the code table a column is encoded with and
-the two expressions that apply it, ``category_codes`` (UInt32 codes) and
-``one_hot`` (a Struct). The ``ml`` expressions (``encoding``) and the fitted
+the two expressions that apply it, ``category_codes`` (UInt32 or Float64
+codes) and ``one_hot`` (a Struct). The ``ml`` expressions (``encoding``) and the fitted
 encoders (``scalers``) both build their expressions here.
 """
 
@@ -93,34 +93,28 @@ def _literal(values: list[Any], kind: str) -> pl.Expr:
     return pl.lit(pl.Series(values, dtype=dtype).to_list(), dtype=pl.List(dtype))
 
 
-def enum_carrier(expr: pl.Expr, dtype: pl.DataType | None = None) -> pl.Expr | None:
-    """How an Enum column reaches the lookup fastest: the column goes as its
-    ids (``to_physical``) and this input, which holds its dtype and so its
-    categories, goes last. Polars hands an Enum column to an extension by
-    rebuilding it from its strings, which costs about as much as the lookup.
-
-    With the column's ``dtype`` known, the carrier is a one-row null Series
-    of it; ``None`` (the column as it is) for a dtype that is not an Enum
-    (a Categorical column's ids mean nothing outside its own mapping).
-    Without it, the column's first value carries the dtype (a cast to
-    ``pl.dtype_of`` would do too, but it keeps Polars from computing the
-    lookup once for all the fields of ``struct.unnest()``)."""
-    if dtype is None:
-        return expr.first()
-    if isinstance(dtype, pl.Enum):
-        return pl.lit(pl.Series([None], dtype=dtype))
-    return None
+def enum_ids(dtype: pl.DataType | None) -> list[str] | None:
+    """The categories of an Enum ``dtype`` (else ``None``): with them, the
+    lookup takes the column as its ids (``to_physical``). Polars hands an
+    Enum column to an extension by rebuilding it from its strings, which
+    costs about as much as the lookup. The categories travel in the kwargs:
+    an input of an Enum dtype (a literal, or ``first()`` of the column)
+    would keep Polars from computing the lookup once for all the fields of
+    ``struct.unnest()`` in the streaming engine, and ``pl.col(c).ml.one_hot()``
+    (no dtype known) therefore takes the column as it is."""
+    return list(dtype.categories) if isinstance(dtype, pl.Enum) else None
 
 
 def lookup_args(
-    expr: pl.Expr, carrier: pl.Expr | None, rest: list[pl.Expr], kwargs: dict[str, Any]
+    expr: pl.Expr, categories: list[str] | None, rest: list[pl.Expr], kwargs: dict[str, Any]
 ) -> list[pl.Expr]:
-    """The lookup's inputs: the column (its ids when an Enum ``carrier`` is
-    given, the carrier last) and ``rest``; sets ``kwargs["dictionary"]``."""
-    kwargs["dictionary"] = carrier is not None
-    if carrier is None:
+    """The lookup's inputs: the column (its ids when its Enum
+    ``categories`` are given, see :func:`enum_ids`) and ``rest``; sets
+    ``kwargs["enum_categories"]``."""
+    kwargs["enum_categories"] = categories
+    if categories is None:
         return [expr, *rest]
-    return [expr.to_physical(), *rest, carrier]
+    return [expr.to_physical(), *rest]
 
 
 def codes_expr(
@@ -128,12 +122,12 @@ def codes_expr(
     table: CodeTable,
     kind: str,
     function: str,
-    carrier: pl.Expr | None = None,
+    enum_categories: list[str] | None = None,
     dtype: str = "UInt32",
 ) -> pl.Expr:
     """The lookup's code of every row of ``expr`` (the column keeps its
-    name), as ``dtype`` (``"UInt32"`` or ``"Float64"``). ``carrier``: see
-    :func:`enum_carrier`."""
+    name), as ``dtype`` (``"UInt32"`` or ``"Float64"``).
+    ``enum_categories``: see :func:`enum_ids`."""
     kwargs: dict[str, Any] = {
         "function": function,
         "codes": list(table.codes),
@@ -142,7 +136,7 @@ def codes_expr(
         "labels": None,
         "dtype": dtype,
     }
-    args = lookup_args(expr, carrier, [_literal(table.values, kind)], kwargs)
+    args = lookup_args(expr, enum_categories, [_literal(table.values, kind)], kwargs)
     return call_plugin("category_codes", args, kwargs, is_elementwise=True)
 
 
@@ -154,13 +148,13 @@ def one_hot_expr(
     function: str,
     unknown: int = UNKNOWN_IS_ERROR,
     key: pl.Expr | None = None,
-    carrier: pl.Expr | None = None,
+    enum_categories: list[str] | None = None,
 ) -> pl.Expr:
     """A Struct with one field per label of ``table`` (``None``: every
     category of the Enum column ``expr``, with ``unknown`` for a value that
     is none of them), named ``{column}_{label}``. A table with ``groups``
     encodes each row with its group's codes; ``key`` gives each row's
-    rendered group key; ``carrier``: see :func:`enum_carrier`."""
+    rendered group key; ``enum_categories``: see :func:`enum_ids`."""
     if table is None:
         kwargs: dict[str, Any] = {
             "function": function,
@@ -170,8 +164,7 @@ def one_hot_expr(
             "labels": None,
             "dtype": dtype,
         }
-        args = lookup_args(expr, carrier, [], kwargs)
-        return call_plugin("one_hot", args, kwargs, is_elementwise=True)
+        return call_plugin("one_hot", [expr], kwargs, is_elementwise=True)
     assert kind is not None
     kwargs = {
         "function": function,
@@ -192,5 +185,5 @@ def one_hot_expr(
             group_missing=list(table.groups.missing),
             group_unknown=list(table.groups.unknown),
         )
-    args = lookup_args(expr, carrier, rest, kwargs)
+    args = lookup_args(expr, enum_categories, rest, kwargs)
     return call_plugin("one_hot", args, kwargs, is_elementwise=True)

@@ -28,8 +28,6 @@ from polars_mlkit._encode import (
     CodeTable,
     codes_expr,
     dtype_name,
-    enum_carrier,
-    lookup_args,
     one_hot_expr,
 )
 from polars_mlkit._plugin import call_plugin
@@ -144,8 +142,7 @@ def ordinal_encode(
             "labels": None,
             "dtype": None,
         }
-        args = lookup_args(expr, enum_carrier(expr), [], kwargs)
-        return call_plugin("category_codes", args, kwargs, is_elementwise=True)
+        return call_plugin("category_codes", [expr], kwargs, is_elementwise=True)
     values, kind, missing = _given(categories, function)
     table = CodeTable(
         values,
@@ -235,7 +232,7 @@ def one_hot(
         if drop is not None:
             msg = f"{function}: drop needs categories= (the categories it drops from)"
             raise ValueError(msg)
-        return one_hot_expr(expr, None, None, name, function, unknown, carrier=enum_carrier(expr))
+        return one_hot_expr(expr, None, None, name, function, unknown)
     values, kind, missing = _given(categories, function)
     n = len(values) + int(missing)
     labels = [_label(v, kind) for v in values] + ([_label(None, kind)] if missing else [])

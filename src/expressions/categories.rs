@@ -6,10 +6,8 @@
 //!
 //! Elementwise: each row's code depends on that row and the constants only.
 
-use std::collections::HashMap;
-
 use polars::prelude::*;
-use polars_arrow::array::Array as ArrowArray;
+use polars_arrow::array::{Array as ArrowArray, Utf8ViewArray};
 use polars_arrow::bitmap::Bitmap;
 use pyo3_polars::derive::polars_expr;
 use rayon::prelude::*;
@@ -18,7 +16,7 @@ use serde::Deserialize;
 use super::columns::{row_groups, UnseenGroup};
 use crate::kernels::categories::{
     count_views, encode, encode_ids, encode_views, float_key, group_codes, Code, CodeColumn,
-    CodeSink, CodeTable, Missing, OneHotSink, Slot, Unknown, UnknownAt,
+    CodeSink, CodeTable, Missing, OneHotSink, Slot, Unknown, UnknownAt, ValueCounts,
 };
 
 // Pickled kwargs carry Python ints as i64; these values stand for the
@@ -62,12 +60,13 @@ struct EncodeKwargs {
     /// Per group, `unknown` as above.
     #[serde(default)]
     group_unknown: Vec<i64>,
-    /// The first input holds an Enum column's ids (`to_physical`) and the
-    /// last input is a null of the Enum dtype, which carries the categories.
-    /// Polars hands an Enum column to an extension by rebuilding it from its
-    /// strings, which costs about as much as the lookup; ids cross as they are.
+    /// The first input holds an Enum column's ids (`to_physical`), and
+    /// these are the Enum's categories (the fitted encoders read them from
+    /// the frame's schema). Polars hands an Enum column to an extension by
+    /// rebuilding it from its strings, which costs about as much as the
+    /// lookup; ids cross as they are.
     #[serde(default)]
-    dictionary: bool,
+    enum_categories: Option<Vec<String>>,
 }
 
 /// How a column's values are compared with categories.
@@ -133,26 +132,15 @@ fn first_field<'a>(fields: &'a [Field], function: &str) -> PolarsResult<&'a Fiel
         .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))
 }
 
-/// The inputs (or their fields) without the Enum dtype carrier (see
-/// `EncodeKwargs::dictionary`), and the dtype the first input's values have.
-fn without_carrier<'a, T>(
-    items: &'a [T],
-    kwargs: &EncodeKwargs,
-    dtype_of: impl Fn(&T) -> &DataType,
-) -> PolarsResult<(&'a [T], DataType)> {
-    let function = kwargs.function.as_str();
-    let (items, logical) = if kwargs.dictionary {
-        let (carrier, rest) = items.split_last().ok_or_else(
-            || polars_err!(ComputeError: "{function}: expected the Enum ids and their dtype"),
-        )?;
-        (rest, dtype_of(carrier))
-    } else {
-        let first = items
-            .first()
-            .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))?;
-        (items, dtype_of(first))
-    };
-    Ok((items, logical.clone()))
+/// The dtype the first input's values compare as: its own, or String for
+/// an Enum column's ids (see `EncodeKwargs::enum_categories`).
+fn values_dtype(first: &DataType, kwargs: &EncodeKwargs) -> PolarsResult<DataType> {
+    if kwargs.enum_categories.is_none() {
+        return Ok(first.clone());
+    }
+    polars_ensure!(first.is_unsigned_integer(), ComputeError:
+        "{}: expected the ids of an Enum column, got {first}", kwargs.function);
+    Ok(DataType::String)
 }
 
 /// The category strings of an Enum dtype.
@@ -237,7 +225,9 @@ fn row_parts(rows: usize, kwargs: &EncodeKwargs) -> Vec<(usize, usize)> {
 }
 
 /// Every row's code, the rows split in parts (see [`row_parts`]) each with
-/// its sink, the parts looked up in parallel; the sinks come back in order.
+/// its sink, the parts looked up in parallel; the sinks come back in order,
+/// and an error is the first part's (the first unknown row, whichever
+/// thread finds one first).
 fn codes_in_parts<S: CodeSink + Send>(
     inputs: &[Series],
     dtype: &DataType,
@@ -255,6 +245,8 @@ fn codes_in_parts<S: CodeSink + Send>(
             codes(&part, dtype, kwargs, offset, &mut sink)?;
             Ok(sink)
         })
+        .collect::<Vec<PolarsResult<S>>>()
+        .into_iter()
         .collect()
 }
 
@@ -273,6 +265,7 @@ fn codes<S: CodeSink>(
             codes: kwargs.codes.as_deref(),
             missing: missing_policy(kwargs.missing),
             unknown: unknown_policy(kwargs.unknown),
+            enum_ids: kwargs.enum_categories.as_deref(),
         };
         return lookup(inputs, dtype, &kwargs.function, rules, first_row, out);
     }
@@ -319,6 +312,7 @@ fn codes_per_group(
         codes: None,
         missing: Missing::Code(Some(n)),
         unknown: Unknown::Code(Some(n + 1)),
+        enum_ids: kwargs.enum_categories.as_deref(),
     };
     lookup(inputs, dtype, function, rules, 0, &mut positions)?;
     let slots: Vec<Slot> = positions
@@ -353,7 +347,7 @@ fn codes_per_group(
     group_codes(&slots, &rows, &tables).map_err(|UnknownAt { row }| {
         let shown = kind_of(dtype).map_or_else(
             || "a value".to_string(),
-            |kind| shown_value(input, dtype, kind, row),
+            |kind| shown_value(input, kwargs.enum_categories.as_deref(), kind, row),
         );
         let group = key_input
             .and_then(|k| k.str().ok())
@@ -362,6 +356,16 @@ fn codes_per_group(
         polars_err!(ComputeError:
             "{function}: column {:?} has {shown} (row {row}), which is not one of the fitted categories of its group {group} (handle_unknown=\"error\")",
             input.name())
+    })
+}
+
+/// An array's values as their 16-byte Arrow views (`None`: null).
+fn views_of(arr: &Utf8ViewArray) -> impl Iterator<Item = Option<u128>> + '_ {
+    let validity = arr.validity();
+    arr.views().iter().enumerate().map(move |(i, view)| {
+        validity
+            .is_none_or(|v| v.get_bit(i))
+            .then(|| view.as_u128())
     })
 }
 
@@ -374,13 +378,7 @@ fn encode_strings<S: CodeSink>(
 ) -> Result<(), UnknownAt> {
     let mut first_row = 0;
     for arr in values.downcast_iter() {
-        let validity = arr.validity();
-        let views = arr.views().iter().enumerate().map(|(i, view)| {
-            validity
-                .is_none_or(|v| v.get_bit(i))
-                .then(|| view.as_u128())
-        });
-        encode_views(table, views, |i| arr.get(i), first_row, out)?;
+        encode_views(table, views_of(arr), |i| arr.get(i), first_row, out)?;
         first_row += arr.len();
     }
     Ok(())
@@ -392,6 +390,8 @@ struct Rules<'a> {
     codes: Option<&'a [i64]>,
     missing: Missing,
     unknown: Unknown,
+    /// The input holds the ids of an Enum with these categories.
+    enum_ids: Option<&'a [String]>,
 }
 
 /// Every row's code through the one lookup, put into `out`, with the
@@ -423,6 +423,7 @@ fn lookup<S: CodeSink>(
         codes,
         missing,
         unknown,
+        enum_ids,
     } = rules;
     let table_codes: &[Code] = match codes {
         Some(codes) => {
@@ -454,6 +455,14 @@ fn lookup<S: CodeSink>(
                 }
             };
             let table = CodeTable::new(names, table_codes, missing, unknown).map_err(duplicate)?;
+            if let Some(enum_ids) = enum_ids {
+                let ids = input.cast(&DataType::UInt32)?;
+                let ids = ids.u32()?.iter().map(|id| id.map(|v| v as usize));
+                let key_of = |id: usize| enum_ids.get(id).map(String::as_str);
+                return encode_ids(&table, enum_ids.len(), key_of, ids, 0, out).map_err(|at| {
+                    unknown_error(input, Some(enum_ids), kind, function, first_row, at)
+                });
+            }
             match dtype {
                 // Dictionary-encoded: each category id is looked up once.
                 DataType::Categorical(_, mapping) | DataType::Enum(_, mapping) => {
@@ -504,26 +513,40 @@ fn lookup<S: CodeSink>(
             encode(&table, iter, 0, out)
         }
     };
-    if let Err(UnknownAt { row }) = found {
-        let shown = shown_value(input, dtype, kind, row);
-        let row = first_row + row;
-        polars_bail!(ComputeError:
-            "{function}: column {:?} has {shown} (row {row}), which is not one of its fitted categories (handle_unknown=\"error\")",
-            input.name());
-    }
-    Ok(())
+    found.map_err(|at| unknown_error(input, enum_ids, kind, function, first_row, at))
+}
+
+/// The error of an unknown value under `Unknown::Error`: the column, the
+/// value (an Enum id shown as its category) and its row.
+fn unknown_error(
+    input: &Series,
+    enum_ids: Option<&[String]>,
+    kind: Kind,
+    function: &str,
+    first_row: usize,
+    UnknownAt { row }: UnknownAt,
+) -> PolarsError {
+    let shown = shown_value(input, enum_ids, kind, row);
+    let row = first_row + row;
+    polars_err!(ComputeError:
+        "{function}: column {:?} has {shown} (row {row}), which is not one of its fitted categories (handle_unknown=\"error\")",
+        input.name())
 }
 
 /// An input value for an error message (strings quoted, missing named).
-fn shown_value(input: &Series, dtype: &DataType, kind: Kind, row: usize) -> String {
-    // An Enum column's ids are shown as their categories.
-    let logical;
-    let input = if input.dtype() == dtype {
-        input
-    } else {
-        logical = input.cast(dtype).unwrap_or_else(|_| input.clone());
-        &logical
-    };
+fn shown_value(input: &Series, enum_ids: Option<&[String]>, kind: Kind, row: usize) -> String {
+    if let Some(names) = enum_ids {
+        let id = input
+            .cast(&DataType::UInt32)
+            .ok()
+            .and_then(|ids| ids.u32().ok()?.get(row));
+        return match id {
+            None => "a missing value (null)".to_string(),
+            Some(id) => names
+                .get(id as usize)
+                .map_or_else(|| "a value".to_string(), |v| format!("the value {v:?}")),
+        };
+    }
     let display = if kind == Kind::Text {
         input.cast(&DataType::String)
     } else {
@@ -546,8 +569,8 @@ fn shown_value(input: &Series, dtype: &DataType, kind: Kind, row: usize) -> Stri
 
 fn codes_output(fields: &[Field], kwargs: EncodeKwargs) -> PolarsResult<Field> {
     let function = kwargs.function.as_str();
-    let (fields, logical) = without_carrier(fields, &kwargs, Field::dtype)?;
     let field = first_field(fields, function)?;
+    let logical = values_dtype(field.dtype(), &kwargs)?;
     checked_kind(
         function,
         field.name(),
@@ -572,8 +595,11 @@ fn codes_dtype(kwargs: &EncodeKwargs) -> PolarsResult<DataType> {
 /// where the code is null).
 #[polars_expr(output_type_func_with_kwargs=codes_output)]
 fn category_codes(inputs: &[Series], kwargs: EncodeKwargs) -> PolarsResult<Series> {
-    let (inputs, logical) = without_carrier(inputs, &kwargs, |s: &Series| s.dtype())?;
     let name = inputs.first().map(|s| s.name().clone()).unwrap_or_default();
+    let logical = values_dtype(
+        inputs.first().map_or(&DataType::Null, |s| s.dtype()),
+        &kwargs,
+    )?;
     let rows = inputs.first().map_or(0, |s| s.len());
     let parts = row_parts(rows, &kwargs)
         .into_iter()
@@ -628,8 +654,8 @@ fn field_names(name: &str, dtype: &DataType, kwargs: &EncodeKwargs) -> PolarsRes
 
 fn one_hot_output(fields: &[Field], kwargs: EncodeKwargs) -> PolarsResult<Field> {
     let function = kwargs.function.as_str();
-    let (fields, logical) = without_carrier(fields, &kwargs, Field::dtype)?;
     let field = first_field(fields, function)?;
+    let logical = values_dtype(field.dtype(), &kwargs)?;
     checked_kind(
         function,
         field.name(),
@@ -650,10 +676,10 @@ fn one_hot_output(fields: &[Field], kwargs: EncodeKwargs) -> PolarsResult<Field>
 #[polars_expr(output_type_func_with_kwargs=one_hot_output)]
 fn one_hot(inputs: &[Series], kwargs: EncodeKwargs) -> PolarsResult<Series> {
     let function = kwargs.function.as_str();
-    let (inputs, logical) = without_carrier(inputs, &kwargs, |s: &Series| s.dtype())?;
     let input = inputs
         .first()
         .ok_or_else(|| polars_err!(ComputeError: "{function}: expected an input column"))?;
+    let logical = values_dtype(input.dtype(), &kwargs)?;
     let dtype = field_dtype(&kwargs)?;
     let names = field_names(input.name(), &logical, &kwargs)?;
     // The columns are filled as the codes come (no per-row codes held),
@@ -702,20 +728,16 @@ fn counts_output(fields: &[Field]) -> PolarsResult<Field> {
 }
 
 /// The distinct values of `values` with their counts (see [`count_views`]), and the nulls.
-fn count_strings(values: &StringChunked) -> (Vec<(&str, u64)>, u64) {
-    count_views(values.downcast_iter().map(|arr| {
-        let validity = arr.validity();
-        let views = arr.views().iter().enumerate().map(move |(i, view)| {
-            validity
-                .is_none_or(|v| v.get_bit(i))
-                .then(|| view.as_u128())
-        });
-        (views, move |i: usize| arr.get(i))
-    }))
+fn count_strings(values: &StringChunked) -> (ValueCounts<'_>, u64) {
+    count_views(
+        values
+            .downcast_iter()
+            .map(|arr| (views_of(arr), move |i: usize| arr.get(i))),
+    )
 }
 
 /// A String column's distinct values with how often each occurs (a null
-/// value: the nulls, when there are any), in order of first appearance:
+/// value: the nulls, when there are any), in no particular order:
 /// `value_counts` for the encoders' fits, counted by Arrow view.
 #[polars_expr(output_type_func=counts_output)]
 fn category_counts(inputs: &[Series]) -> PolarsResult<Series> {
@@ -728,23 +750,16 @@ fn category_counts(inputs: &[Series]) -> PolarsResult<Series> {
         .into_iter()
         .map(|(offset, len)| values.slice(offset as i64, len))
         .collect();
-    let counted: Vec<(Vec<(&str, u64)>, u64)> = parts.par_iter().map(count_strings).collect();
-    let mut at: HashMap<&str, usize> = HashMap::new();
-    let mut total: Vec<(&str, u64)> = Vec::new();
+    let counted: Vec<_> = parts.par_iter().map(count_strings).collect();
+    let mut total = ValueCounts::default();
     let mut nulls = 0;
     for (part, part_nulls) in counted {
         nulls += part_nulls;
-        for (value, n) in part {
-            let i = *at.entry(value).or_insert_with(|| {
-                total.push((value, 0));
-                total.len() - 1
-            });
-            if let Some(entry) = total.get_mut(i) {
-                entry.1 += n;
-            }
+        for (value, n) in part.into_counts() {
+            total.add(value, n);
         }
     }
-    let counted = total;
+    let counted = total.into_counts();
     let mut names: Vec<Option<&str>> = counted.iter().map(|(v, _)| Some(*v)).collect();
     let mut counts: Vec<u64> = counted.iter().map(|(_, n)| *n).collect();
     if nulls > 0 {

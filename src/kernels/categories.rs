@@ -219,8 +219,9 @@ impl<K: Hash + Eq> CodeTable<K> {
 }
 
 /// Where a lookup's codes go, one per row, in row order: a `Vec<Code>`
-/// (the codes themselves) or a [`OneHotSink`] (one-hot columns filled as
-/// the codes come, without holding the codes).
+/// (the codes themselves), a [`CodeColumn`] (values and validity, the
+/// codes as an array takes them) or a [`OneHotSink`] (one-hot columns
+/// filled as the codes come, without holding the codes).
 pub trait CodeSink {
     fn put(&mut self, code: Code);
 }
@@ -249,9 +250,7 @@ impl CodeColumn {
             validity: None,
         }
     }
-}
 
-impl CodeColumn {
     /// The parts' codes one after the other.
     pub fn concat(parts: Vec<CodeColumn>) -> CodeColumn {
         let mut parts = parts.into_iter();
@@ -403,7 +402,7 @@ where
 
 /// Distinct views a [`ViewMemo`] remembers at most (more are looked up
 /// every time).
-pub const MEMO_VIEWS: usize = 1 << 16;
+const MEMO_VIEWS: usize = 1 << 16;
 
 /// A small open-addressing table from 16-byte Arrow views to what was found
 /// for them (a code, a count's slot). Much cheaper per row than a general
@@ -429,15 +428,6 @@ impl<V: Copy> ViewMemo<V> {
             len: 0,
             shift: 64 - bits,
         }
-    }
-
-    /// The views remembered.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     #[inline(always)]
@@ -552,30 +542,46 @@ where
     Ok(())
 }
 
-/// How often each distinct String value occurs, counted by Arrow view (see
-/// [`encode_views`]): per array, each row adds one to its view's count; the
-/// views' counts are then added up by value (a value longer than 12 bytes
-/// can have several views). Returns the values (in order of first
-/// appearance) with their counts, and the nulls. An array with more than
-/// [`MEMO_VIEWS`] distinct views is counted by value for the rest.
-pub fn count_views<'a, A, I, F>(arrays: A) -> (Vec<(&'a str, u64)>, u64)
-where
-    A: IntoIterator<Item = (I, F)>,
-    I: IntoIterator<Item = Option<u128>>,
-    F: Fn(usize) -> Option<&'a str>,
-{
-    let mut by_value: HashMap<&'a str, usize, KeyBuild> = HashMap::with_hasher(KeyBuild::default());
-    let mut counted: Vec<(&'a str, u64)> = Vec::new();
-    let mut nulls = 0u64;
-    let mut add = |value: &'a str, n: u64, counted: &mut Vec<(&'a str, u64)>| {
-        let at = *by_value.entry(value).or_insert_with(|| {
+/// Counts of String values, added up by value, kept in the order the
+/// values were first added.
+#[derive(Default)]
+pub struct ValueCounts<'a> {
+    index: HashMap<&'a str, usize, KeyBuild>,
+    counted: Vec<(&'a str, u64)>,
+}
+
+impl<'a> ValueCounts<'a> {
+    /// Add `n` to the count of `value`.
+    pub fn add(&mut self, value: &'a str, n: u64) {
+        let counted = &mut self.counted;
+        let at = *self.index.entry(value).or_insert_with(|| {
             counted.push((value, 0));
             counted.len() - 1
         });
         if let Some(entry) = counted.get_mut(at) {
             entry.1 += n;
         }
-    };
+    }
+
+    pub fn into_counts(self) -> Vec<(&'a str, u64)> {
+        self.counted
+    }
+}
+
+/// How often each distinct String value occurs, counted by Arrow view (see
+/// [`encode_views`]): per array, each row adds one to its view's count; the
+/// views' counts are then added up by value (a value longer than 12 bytes
+/// can have several views). Returns the values with their counts (in no
+/// order the caller should rely on), and the nulls. An array with more
+/// than [`MEMO_VIEWS`] distinct views is counted by value for the rest.
+pub fn count_views<'a, A, I, F>(arrays: A) -> (ValueCounts<'a>, u64)
+where
+    A: IntoIterator<Item = (I, F)>,
+    I: IntoIterator<Item = Option<u128>>,
+    F: Fn(usize) -> Option<&'a str>,
+{
+    let mut counts = ValueCounts::default();
+    let mut nulls = 0u64;
     for (views, value_of) in arrays {
         // Per view, a row holding it and its count.
         let mut memo: ViewMemo<(usize, u64)> = ViewMemo::default();
@@ -588,20 +594,17 @@ where
                 *n += 1;
             } else if !memo.insert(view, (i, 1)) {
                 if let Some(value) = value_of(i) {
-                    add(value, 1, &mut counted);
+                    counts.add(value, 1);
                 }
             }
         }
-        let mut per_view: Vec<(usize, u64)> = memo.entries().map(|(_, v)| v).collect();
-        // In order of first appearance.
-        per_view.sort_unstable();
-        for (row, n) in per_view {
+        for (_, (row, n)) in memo.entries() {
             if let Some(value) = value_of(row) {
-                add(value, n, &mut counted);
+                counts.add(value, n);
             }
         }
     }
-    (counted, nulls)
+    (counts, nulls)
 }
 
 /// The hash key of a float category: its bits, with `-0.0` as `0.0`.
@@ -777,7 +780,6 @@ mod tests {
             assert_eq!(memo.get(view), None);
             assert!(memo.insert(view, i));
         }
-        assert_eq!(memo.len(), MEMO_VIEWS);
         assert!(!memo.insert(1, 0));
         for i in (0..MEMO_VIEWS as u32).step_by(97) {
             assert_eq!(memo.get(u128::from(i) << 72 | 7), Some(i));
@@ -808,6 +810,7 @@ mod tests {
         let mut b: Vec<Option<&str>> = many.iter().map(|v| Some(v.as_str())).collect();
         b.extend([Some("b"), Some("v3"), Some("b")]);
         let (counted, nulls) = count_views([array(&a), array(&b)]);
+        let counted = counted.into_counts();
         assert_eq!(nulls, 2);
         let mut expected: HashMap<&str, u64> = HashMap::new();
         for v in a.iter().chain(&b).flatten() {
@@ -817,9 +820,6 @@ mod tests {
         for (value, n) in &counted {
             assert_eq!(expected.get(value), Some(n), "{value}");
         }
-        // First appearance order.
-        assert_eq!(counted.first(), Some(&("b", 4)));
-        assert_eq!(counted.get(1), Some(&(long, 2)));
     }
 
     #[test]

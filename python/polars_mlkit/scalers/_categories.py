@@ -113,20 +113,28 @@ def value_expr(name: str, kind: str) -> pl.Expr:
 def _count_frame(batch: pl.DataFrame, kinds: dict[str, str]) -> pl.DataFrame:
     """One batch's counts: one row, the batch's rows in ``__rows`` and per
     column a list of ``{value, count}``."""
-    exprs = [_counts_expr(name, kind).implode().alias(name) for name, kind in kinds.items()]
+    exprs = [
+        _counts_expr(name, kind, batch.schema[name]).implode().alias(name)
+        for name, kind in kinds.items()
+    ]
     return batch.select(pl.len().cast(pl.UInt64).alias("__rows"), *exprs)
 
 
-def _counts_expr(name: str, kind: str) -> pl.Expr:
-    """A column's ``{value, count}`` rows (null: the missing values). Text
-    is counted by the extension, which reads each row's 16-byte Arrow view
-    instead of hashing its string; other kinds by ``value_counts``."""
-    values = value_expr(name, kind).alias("value")
-    if kind == "text":
+def _counts_expr(name: str, kind: str, dtype: pl.DataType) -> pl.Expr:
+    """A column's ``{value, count}`` rows (null: the missing values). A
+    String column is counted by the extension, which reads each row's
+    16-byte Arrow view instead of hashing its string; a Categorical or Enum
+    column by ``value_counts`` of its own (by id; the distinct values become
+    strings afterwards, in :func:`category_counts`); other kinds by
+    ``value_counts`` of their values."""
+    if dtype == pl.String:
+        values = pl.col(name).alias("value")
         return call_plugin(
             "category_counts", [values], {}, is_elementwise=False, changes_length=True
         )
-    return values.value_counts(name="count")
+    if kind == "text":
+        return pl.col(name).alias("value").value_counts(name="count")
+    return value_expr(name, kind).alias("value").value_counts(name="count")
 
 
 def merge_counts(

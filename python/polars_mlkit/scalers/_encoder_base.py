@@ -321,7 +321,7 @@ class Encoder(FittedTransformer):
         self, state: EncoderState, function: str, schema: pl.Schema | None = None
     ) -> dict[str, pl.Expr]:
         """Per encoded column, its expression; with the frame's ``schema``,
-        an Enum column is looked up by its ids (see ``enum_carrier``)."""
+        an Enum column is looked up by its ids (see ``enum_ids``)."""
         raise NotImplementedError
 
     def expressions(self) -> list[pl.Expr]:

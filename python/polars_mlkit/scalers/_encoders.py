@@ -42,7 +42,7 @@ from polars_mlkit._encode import (
     CodeTable,
     codes_expr,
     dtype_name,
-    enum_carrier,
+    enum_ids,
     one_hot_expr,
 )
 from polars_mlkit.scalers._categories import (
@@ -62,11 +62,12 @@ OneHotUnknown: TypeAlias = Literal["error", "ignore", "infrequent_if_exist"]
 OrdinalUnknown: TypeAlias = Literal["error", "use_encoded_value"]
 
 
-def _carrier(name: str, schema: pl.Schema | None) -> pl.Expr | None:
-    """The Enum carrier of a column the frame holds as an Enum, else None."""
+def _enum_categories(name: str, schema: pl.Schema | None) -> list[str] | None:
+    """The categories of a column the frame holds as an Enum, else None
+    (see ``enum_ids``)."""
     if schema is None or name not in schema:
         return None
-    return enum_carrier(pl.col(name), schema[name])
+    return enum_ids(schema[name])
 
 
 # --------------------------------------------------------------------------- #
@@ -269,7 +270,7 @@ class OneHotEncoder(Encoder):
                 state.options["dtype"],
                 function,
                 key=key,
-                carrier=_carrier(column.name, schema),
+                enum_categories=_enum_categories(column.name, schema),
             )
             out[column.name] = struct.struct.unnest()
         return out
@@ -468,9 +469,9 @@ class OrdinalEncoder(Encoder):
                 missing=NULL_CODE if table.missing in nulls else table.missing,
                 unknown=NULL_CODE if table.unknown in nulls else table.unknown,
             )
-            carrier = _carrier(column.name, schema)
+            categories = _enum_categories(column.name, schema)
             codes = codes_expr(
-                pl.col(column.name), table, column.kind, function, carrier, dtype="Float64"
+                pl.col(column.name), table, column.kind, function, categories, dtype="Float64"
             )
             kept = {
                 code: value
