@@ -49,11 +49,13 @@
 //! 14 rows × 32 queries with per-query bars while it is still in registers
 //! and emits only the pairs that could reach their query's top k (a proven
 //! superset; see `neighbors::Screen`). From 48 queries on, on CPUs with
-//! AVX-512 VNNI, `nearest` takes the Int8 screen of [`super::screen8`]
-//! instead: the same tile on 8-bit codes of each query and row, four
-//! numbers per step, with bars that include each vector's measured
-//! quantization error; about 300 G multiply-adds per second per core here
-//! (`vpdpbusd` peaks near 375 G, Float32 FMA near 85 G). The Float32
+//! AVX2 or AVX-512 VNNI, `nearest` takes the Int8 screen of
+//! [`super::screen8`] instead: the same kind of tile on 8-bit codes of each
+//! query and row, four numbers per step, with bars that include each
+//! vector's measured quantization error; with VNNI about 300 G
+//! multiply-adds per second per core on the Xeon (`vpdpbusd` peaks near
+//! 375 G, Float32 FMA near 85 G), with AVX2's `vpmaddubsw` about 74 G on
+//! the 2.45 GHz EPYC (its Float32 FMA kernel about 28 G). The Float32
 //! kernel serves the other CPUs and 16–47 queries.
 //!
 //! The whole of `nearest` (`cargo run --release --example nearest_bench`:

@@ -241,13 +241,14 @@ impl Pending {
 }
 
 /// The queries quantized for the Int8 screen ([`screen8`]) when it
-/// applies: a CPU with AVX-512 VNNI, at least [`INT8_MIN_QUERIES`], and
-/// `d` within the exact range of its lanes.
+/// applies: a CPU with AVX2 or AVX-512 VNNI, at least
+/// [`INT8_MIN_QUERIES`], and `d` within the exact range of its lanes.
 pub(super) fn quantized_queries(queries: &SearchQueries<f32>) -> Option<screen8::QuantQueries> {
-    if queries.m < INT8_MIN_QUERIES || !screen8::available() || queries.d > screen8::MAX_WIDTH {
+    let multiply = screen8::Multiply::active()?;
+    if queries.m < INT8_MIN_QUERIES || queries.d > screen8::MAX_WIDTH {
         return None;
     }
-    screen8::QuantQueries::new(&queries.values, queries.m, queries.d)
+    screen8::QuantQueries::new(&queries.values, queries.m, queries.d, multiply)
 }
 
 /// Parts of at most this many rows are ranked pair by pair: the screen's
@@ -283,8 +284,9 @@ pub(super) fn nearest_quantized<R: F32Row>(
     let bound = ScreenBound::new::<R>(d);
     let mut tops: Vec<TopK> = (0..m).map(|_| TopK::new(k)).collect();
     let mut screen = QuantScreen::new(metric, bound, queries, quantized);
-    let block_rows = screen8::slice_rows(d).clamp(ROW_BLOCK, 4 * ROW_BLOCK);
-    let mut block = screen8::QuantRows::default();
+    let multiply = quantized.multiply();
+    let block_rows = screen8::slice_rows(d, multiply).clamp(ROW_BLOCK, 4 * ROW_BLOCK);
+    let mut block = screen8::QuantRows::new(d, multiply);
     let (mut row_sq, mut row_norm) = (Vec::new(), Vec::new());
     let (mut residual32, mut norm32, mut extra32) = (Vec::new(), Vec::new(), Vec::new());
     let mut bars = BarsOfBlock::default();
@@ -303,7 +305,7 @@ pub(super) fn nearest_quantized<R: F32Row>(
                 screen.set(q, t);
             }
         }
-        block.clear(d);
+        block.clear();
         row_sq.clear();
         row_norm.clear();
         residual32.clear();
