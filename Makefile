@@ -70,7 +70,7 @@ floor-test: build $(FLOOR_VENV)/.deps ## pytest against the lowest supported pol
 	$(FLOOR_VENV)/bin/python -m pytest -q tests --pyargs polars_mlkit \
 		--ignore=tests/test_notebooks.py --ignore=tests/test_ray.py
 
-test: lint rust-test py-test floor-test ## Everything CI runs
+test: lint rust-test cross-test py-test floor-test ## Everything CI runs
 
 bench: build ## Benchmarks against native Polars, numpy, scikit-learn, pure Python
 	$(BIN)/python benchmarks/bench.py --output benchmarks/results.md

@@ -262,9 +262,11 @@ const SMALL_PART: usize = 64;
 const PREFETCH_ROWS: usize = 4;
 
 /// From this many queries on, quantizing the rows for the Int8 screen pays
-/// (`cargo run --release --example nearest_bench`: at 32 queries the
-/// search is memory-bound and the Float32 screen 5–10% faster, at 64 the
-/// Int8 screen 15–20% faster, 100k × 384 and × 768).
+/// (`cargo run --release --example nearest_bench`: with VNNI, at 32
+/// queries the search is memory-bound and the Float32 screen 5–10% faster,
+/// at 64 the Int8 screen 15–20% faster, 100k × 384 and × 768; with AVX2 on
+/// a 2-core EPYC, 16–48 queries the two within the machine's noise,
+/// uniform and clustered rows).
 const INT8_MIN_QUERIES: usize = 48;
 
 /// `nearest_screened` with the Int8 screen of [`screen8`] in place of the
