@@ -59,9 +59,8 @@ const RESIDUAL_MARGIN: f64 = 1.0 + 1.0 / (1u64 << 30) as f64;
 /// of the bar's magnitude (see [`screened_dots`]): `12u`, `u = 2⁻²⁴`.
 pub const BAR_SLACK: f64 = 12.0 / (1u64 << 24) as f64;
 
-/// The instructions that multiply the codes, and so how rows are coded;
-/// ordered as the CPU levels they need.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// The instructions that multiply the codes, and so how rows are coded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Multiply {
     /// AVX2 `vpmaddubsw` (`u8 × i8` products added in pairs into `i16`,
     /// saturating) then `vpmaddwd` by ones into `i32`: rows are coded in
@@ -84,6 +83,14 @@ impl Multiply {
             Some(Multiply::Avx2)
         } else {
             None
+        }
+    }
+
+    /// The CPU level its instructions need.
+    pub fn level(self) -> Level {
+        match self {
+            Multiply::Avx2 => Level::Avx2,
+            Multiply::Vnni => Level::Vnni,
         }
     }
 
@@ -424,7 +431,7 @@ pub fn screened_dots(
     if b == 0 || m == 0 {
         return true;
     }
-    if rows.multiply != queries.multiply || Multiply::active() < Some(queries.multiply) {
+    if rows.multiply != queries.multiply || !cpu::at_least(queries.multiply.level()) {
         return false;
     }
     #[cfg(target_arch = "x86_64")]
@@ -439,8 +446,7 @@ pub fn screened_dots(
                 Multiply::Avx2 => drive(queries, rows, bars, scratch, hits, avx2::tile_of),
                 Multiply::Vnni => drive(queries, rows, bars, scratch, hits, avx512::tile_of),
             }
-        };
-        true
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -460,7 +466,7 @@ pub fn slice_rows(d: usize, multiply: Multiply) -> usize {
 /// group (row stride `d4`), `panel` at the pass's first group of its
 /// panel, `groups` groups of 4 numbers, `partial` at the tile's first row
 /// of the slice's partial sums (stride `PANEL`), added to the tile's sums
-/// when `accumulate`.
+/// when `accumulate`; `queries` of the panel are real (the rest padding).
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
 struct Tile {
@@ -470,6 +476,7 @@ struct Tile {
     groups: usize,
     partial: *mut i32,
     accumulate: bool,
+    queries: usize,
 }
 
 /// The screen of the last pass: the query bars and shifts from the
@@ -501,7 +508,8 @@ type TileKernel = unsafe fn(Tile, usize, Option<&mut Last>);
 /// Walks [`screened_dots`]' rows in slices (kept in L2), each slice by
 /// panel, each panel in passes over `d` (the panel's part kept in L1),
 /// each pass in tiles of `queries.multiply`'s rows, and runs `kernel` on
-/// each tile; the last pass screens.
+/// each tile; the last pass screens. `false` (nothing screened) if the
+/// codes are shorter than the shapes say.
 ///
 /// # Safety
 /// As [`screened_dots`] checks before it calls this; `kernel` may read and
@@ -515,7 +523,7 @@ unsafe fn drive(
     scratch: &mut Vec<i32>,
     hits: &mut Vec<Hit>,
     kernel: TileKernel,
-) {
+) -> bool {
     let (m, b, d4) = (queries.m, rows.len(), queries.d4);
     let panel_count = m.div_ceil(PANEL);
     if queries.panels.len() < panel_count * d4 * PANEL
@@ -523,7 +531,7 @@ unsafe fn drive(
         || queries.shift.len() < m
         || rows.scale.len() < b
     {
-        return;
+        return false;
     }
     // Equal passes of at most PASS_GROUPS (one empty pass when d = 0).
     let groups = d4 / 4;
@@ -563,6 +571,7 @@ unsafe fn drive(
                             groups: count,
                             partial: s_ptr.add((r0 - first) * PANEL),
                             accumulate: g0 > 0,
+                            queries: PANEL.min(m - q0),
                         };
                         let mut last = is_last.then(|| Last {
                             a: bars.a.as_ptr().add(q0),
@@ -574,7 +583,7 @@ unsafe fn drive(
                             residual: bars.residual.as_ptr().add(r0),
                             norm: bars.norm.as_ptr().add(r0),
                             extra: bars.extra.as_ptr().add(r0),
-                            valid: PANEL.min(m - q0),
+                            valid: operands.queries,
                             row: r0 as u32,
                             query: q0 as u32,
                             hits: &mut *hits,
@@ -590,6 +599,7 @@ unsafe fn drive(
             }
         }
     }
+    true
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -780,6 +790,7 @@ mod avx512 {
             groups,
             partial,
             accumulate,
+            ..
         } = tile;
         let stride = if STRIDE > 0 { STRIDE } else { d4 };
         let mut acc = [[_mm512_setzero_si512(); 2]; R];
@@ -1028,12 +1039,13 @@ mod avx2 {
     }
 
     /// The AVX2 tile kernel of [`super::drive`]: 5 rows (or fewer at a
-    /// slice's end) × one panel of 32 queries, as two halves of 16.
+    /// slice's end) × one panel of 32 queries, as two halves of 16 (the
+    /// second skipped when it holds only padding).
     ///
     /// # Safety
     /// As [`super::drive`] promises; the CPU has AVX2 and FMA.
     pub unsafe fn tile_of(operands: Tile, height: usize, mut last: Option<&mut Last>) {
-        for half in 0..2 {
+        for half in 0..operands.queries.div_ceil(HALF) {
             let last = last.as_deref_mut();
             // SAFETY: as this function's contract; `height` rows.
             unsafe {
@@ -1081,6 +1093,7 @@ mod avx2 {
             groups,
             partial,
             accumulate,
+            ..
         } = tile;
         let stride = if STRIDE > 0 { STRIDE } else { d4 };
         let ones = _mm256_set1_epi16(1);
@@ -1361,8 +1374,10 @@ mod tests {
             (31, 14, 8),
             (33, 15, 33),
             (45, 29, 384),
+            (40, 22, 50),
             (64, 300, 770),
             (70, 40, 1000),
+            (33, 1300, 900),
             (20, 20, 0),
         ] {
             let seed = (m * 131 + b * 7 + d) as u64;
