@@ -455,24 +455,29 @@ fn lookup<S: CodeSink>(
                 }
             };
             let table = CodeTable::new(names, table_codes, missing, unknown).map_err(duplicate)?;
-            if let Some(enum_ids) = enum_ids {
-                let ids = input.cast(&DataType::UInt32)?;
-                let ids = ids.u32()?.iter().map(|id| id.map(|v| v as usize));
-                let key_of = |id: usize| enum_ids.get(id).map(String::as_str);
-                return encode_ids(&table, enum_ids.len(), key_of, ids, 0, out).map_err(|at| {
-                    unknown_error(input, Some(enum_ids), kind, function, first_row, at)
-                });
-            }
-            match dtype {
-                // Dictionary-encoded: each category id is looked up once.
-                DataType::Categorical(_, mapping) | DataType::Enum(_, mapping) => {
+            // Dictionary-encoded input (an Enum's ids with their categories
+            // in the kwargs, or a Categorical/Enum column): each id is
+            // looked up once.
+            let mapping = match dtype {
+                DataType::Categorical(_, mapping) | DataType::Enum(_, mapping) => Some(mapping),
+                _ => None,
+            };
+            let key_of = |id: usize| match enum_ids {
+                Some(names) => names.get(id).map(String::as_str),
+                None => mapping?.cat_to_str(u32::try_from(id).ok()?),
+            };
+            let ids_count = match (enum_ids, mapping) {
+                (Some(names), _) => Some(names.len()),
+                (None, Some(mapping)) => Some(mapping.num_cats_upper_bound()),
+                (None, None) => None,
+            };
+            match ids_count {
+                Some(count) => {
                     let ids = input.to_physical_repr().cast(&DataType::UInt32)?;
                     let ids = ids.u32()?.iter().map(|id| id.map(|v| v as usize));
-                    let key_of =
-                        |id: usize| u32::try_from(id).ok().and_then(|id| mapping.cat_to_str(id));
-                    encode_ids(&table, mapping.num_cats_upper_bound(), key_of, ids, 0, out)
+                    encode_ids(&table, count, key_of, ids, 0, out)
                 }
-                _ => encode_strings(&table, values.str()?, out),
+                None => encode_strings(&table, values.str()?, out),
             }
         }
         Kind::Integer | Kind::Boolean => {
@@ -600,22 +605,30 @@ fn category_codes(inputs: &[Series], kwargs: EncodeKwargs) -> PolarsResult<Serie
         inputs.first().map_or(&DataType::Null, |s| s.dtype()),
         &kwargs,
     )?;
-    let rows = inputs.first().map_or(0, |s| s.len());
-    let parts = row_parts(rows, &kwargs)
-        .into_iter()
-        .map(|(offset, len)| ((offset, len), CodeColumn::with_capacity(len)))
-        .collect();
-    let parts = codes_in_parts(inputs, &logical, &kwargs, parts)?;
-    let out = CodeColumn::concat(parts);
-    let validity = out
-        .validity
-        .map(|valid| valid.into_iter().collect::<Bitmap>());
+    // Each row's code as a `T`, with the validity as a bitmap.
+    fn column_of<T: From<u32> + Send>(
+        inputs: &[Series],
+        logical: &DataType,
+        kwargs: &EncodeKwargs,
+    ) -> PolarsResult<(Vec<T>, Option<Bitmap>)> {
+        let rows = inputs.first().map_or(0, |s| s.len());
+        let parts = row_parts(rows, kwargs)
+            .into_iter()
+            .map(|(offset, len)| ((offset, len), CodeColumn::<T>::with_capacity(len)))
+            .collect();
+        let out = CodeColumn::concat(codes_in_parts(inputs, logical, kwargs, parts)?);
+        let validity = out.validity.map(|valid| valid.into_iter().collect());
+        Ok((out.values, validity))
+    }
     Ok(match codes_dtype(&kwargs)? {
         DataType::Float64 => {
-            let values = out.values.into_iter().map(f64::from).collect();
+            let (values, validity) = column_of::<f64>(inputs, &logical, &kwargs)?;
             Float64Chunked::from_vec_validity(name, values, validity).into_series()
         }
-        _ => UInt32Chunked::from_vec_validity(name, out.values, validity).into_series(),
+        _ => {
+            let (values, validity) = column_of::<u32>(inputs, &logical, &kwargs)?;
+            UInt32Chunked::from_vec_validity(name, values, validity).into_series()
+        }
     })
 }
 

@@ -233,17 +233,19 @@ impl CodeSink for Vec<Code> {
     }
 }
 
-/// Codes as a column: the values (0 where null) and, once a null code
-/// came, whether each row is valid. Cheaper than a `Vec<Code>` turned into
-/// an array afterwards: no per-row option to unpack.
-#[derive(Debug, Default)]
-pub struct CodeColumn {
-    pub values: Vec<u32>,
+/// Codes as a column of `T` (`u32`, or `f64` for `OrdinalEncoder`'s
+/// codes, written at once rather than converted afterwards): the values (0
+/// where null) and, once a null code came, whether each row is valid.
+/// Cheaper than a `Vec<Code>` turned into an array afterwards: no per-row
+/// option to unpack.
+#[derive(Debug)]
+pub struct CodeColumn<T = u32> {
+    pub values: Vec<T>,
     /// `None` while every code so far is valid.
     pub validity: Option<Vec<bool>>,
 }
 
-impl CodeColumn {
+impl<T> CodeColumn<T> {
     pub fn with_capacity(rows: usize) -> Self {
         Self {
             values: Vec::with_capacity(rows),
@@ -252,9 +254,12 @@ impl CodeColumn {
     }
 
     /// The parts' codes one after the other.
-    pub fn concat(parts: Vec<CodeColumn>) -> CodeColumn {
+    pub fn concat(parts: Vec<CodeColumn<T>>) -> CodeColumn<T> {
         let mut parts = parts.into_iter();
-        let mut out = parts.next().unwrap_or_default();
+        let mut out = parts.next().unwrap_or(CodeColumn {
+            values: Vec::new(),
+            validity: None,
+        });
         for part in parts {
             match (&mut out.validity, part.validity) {
                 (None, None) => {}
@@ -272,13 +277,13 @@ impl CodeColumn {
     }
 }
 
-impl CodeSink for CodeColumn {
+impl<T: From<u32>> CodeSink for CodeColumn<T> {
     #[inline(always)]
     fn put(&mut self, code: Code) {
         match (code, &mut self.validity) {
-            (Some(code), None) => self.values.push(code),
+            (Some(code), None) => self.values.push(T::from(code)),
             (Some(code), Some(valid)) => {
-                self.values.push(code);
+                self.values.push(T::from(code));
                 valid.push(true);
             }
             (None, validity) => {
@@ -288,7 +293,7 @@ impl CodeSink for CodeColumn {
                     valid
                 });
                 valid.push(false);
-                self.values.push(0);
+                self.values.push(T::from(0));
             }
         }
     }
@@ -831,16 +836,22 @@ mod tests {
             vec![],
             vec![Some(4)],
         ] {
-            let mut part = CodeColumn::with_capacity(codes.len());
+            let mut part = CodeColumn::<u32>::with_capacity(codes.len());
+            let mut wide = CodeColumn::<f64>::with_capacity(codes.len());
             for c in codes {
                 part.put(c);
+                wide.put(c);
             }
-            parts.push(part);
+            parts.push((part, wide));
         }
+        let (parts, wide): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
         let all = CodeColumn::concat(parts);
         assert_eq!(all.values, vec![1, 2, 3, 0, 4]);
         assert_eq!(all.validity, Some(vec![true, true, true, false, true]));
-        let none = CodeColumn::concat(vec![]);
+        let wide = CodeColumn::concat(wide);
+        assert_eq!(wide.values, vec![1.0, 2.0, 3.0, 0.0, 4.0]);
+        assert_eq!(wide.validity, all.validity);
+        let none = CodeColumn::<u32>::concat(vec![]);
         assert!(none.values.is_empty() && none.validity.is_none());
     }
 
