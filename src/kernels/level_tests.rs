@@ -297,7 +297,8 @@ const QUERY_COUNTS: [usize; 6] = [1, 5, 17, 40, 50, 130];
 
 #[test]
 fn float_searches_give_the_same_results_at_every_level() {
-    let (n, d, k) = (3000, 48, 7);
+    // Enough rows for the Int8 screen (from 50 queries on).
+    let (n, d, k) = (9000, 48, 7);
     let corpus = numbers(n * d, 21);
     let as_f32: Vec<f32> = corpus.iter().map(|&x| x as f32).collect();
     let as_half: Vec<F16> = as_f32.iter().map(|&x| half_of(x)).collect();
