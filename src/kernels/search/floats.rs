@@ -9,9 +9,7 @@ use crate::kernels::vector;
 use super::product::{gemm_product, ProductFloat};
 use super::rows::{SearchQueries, QUERY_CHUNK, ROW_BLOCK};
 use super::screen8;
-use super::screened::{
-    nearest_quantized, nearest_screened, quantized_queries, Thresholds, INT8_MIN_ROWS,
-};
+use super::screened::{nearest_quantized, nearest_screened, quantized_queries, Thresholds};
 use super::topk::{search_in_parts, Metric, TopK};
 
 /// `out (rows × k) = x (rows × d) · m (d × k)`, all row-major `f64`.
@@ -144,7 +142,8 @@ fn nearest_with<'a, R: SearchRow + 'a>(
     // parts share lower bounds of each query's k-th best key, so that a
     // part's blocks let through few rows although its own top k starts
     // empty.
-    let shared = R::shared(&queries, int8 && rows.len() >= INT8_MIN_ROWS);
+    let int8 = int8 && screen8::Multiply::active().is_some_and(|x| rows.len() >= x.min_rows());
+    let shared = R::shared(&queries, int8);
     let part = (rows.len() / (4 * rayon::current_num_threads()))
         .next_multiple_of(ROW_BLOCK)
         .max(ROW_BLOCK * 16);

@@ -269,13 +269,6 @@ const PREFETCH_ROWS: usize = 4;
 /// uniform and clustered rows).
 const INT8_MIN_QUERIES: usize = 48;
 
-/// Searches of fewer rows keep the Float32 screen: quantizing a small
-/// corpus does not pay (`knn_join(by=)` over 100 groups of about 2,000
-/// rows × 128 and 100 queries each, on a 2-core EPYC with AVX2: 327 ms
-/// with the Int8 screen, 253–261 ms without; 100k rows: the Int8 screen
-/// 1.5–2x faster).
-pub(super) const INT8_MIN_ROWS: usize = 8192;
-
 /// `nearest_screened` with the Int8 screen of [`screen8`] in place of the
 /// Float32 product: each block of rows is quantized, the exact products of
 /// the codes are screened in registers against bars derived from
