@@ -1587,8 +1587,8 @@ def section_quantized(cfg: Config) -> Section:
         "The binary rows are a screen (Hamming distance), not the "
         "same ranking: their overlap with the Float32 answer is shown, not required. From 48 "
         "queries the Float32 baseline itself screens with an exact-bounded Int8 product (AVX-512 "
-        "VNNI), so at 100 queries it is no longer a Float32 scan: the ratios there compare two "
-        "compute-bound searches."
+        "VNNI or AVX2), so at 100 queries it is no longer a Float32 scan: the ratios there "
+        "compare two compute-bound searches."
     )
     return sec
 

@@ -39,10 +39,10 @@ pub trait SearchRow: Copy + Send + Sync + 'static {
     ) -> Vec<TopK>;
 
     /// What the parts of a search share: thresholds that start at minus
-    /// infinity, and (if `int8` allows) the queries quantized, by default
-    /// not.
+    /// infinity, and (if `int8` allows, for a search of `rows` rows) the
+    /// queries quantized, by default not.
     #[doc(hidden)]
-    fn shared(queries: &SearchQueries<Self::Scalar>, _int8: bool) -> Shared {
+    fn shared(queries: &SearchQueries<Self::Scalar>, _int8: Int8Screen, _rows: usize) -> Shared {
         Shared {
             thresholds: Thresholds::new(queries.m),
             quantized: None,
@@ -93,8 +93,12 @@ macro_rules! screened_rows {
                 }
             }
 
-            fn shared(queries: &SearchQueries<f32>, int8: bool) -> Shared {
-                let quantized = if int8 { quantized_queries(queries) } else { None };
+            fn shared(queries: &SearchQueries<f32>, int8: Int8Screen, rows: usize) -> Shared {
+                let quantized = match int8 {
+                    Int8Screen::Off => None,
+                    Int8Screen::Auto => quantized_queries(queries, rows),
+                    Int8Screen::Always => quantized_queries(queries, usize::MAX),
+                };
                 Shared {
                     thresholds: Thresholds::new(queries.m),
                     quantized,
@@ -118,7 +122,18 @@ pub fn nearest<'a, R: SearchRow + 'a>(
     metric: Metric,
     rows: impl Iterator<Item = (u32, &'a [R])>,
 ) -> Vec<Vec<(u32, f64)>> {
-    nearest_with(queries, m, d, k, metric, rows, true)
+    nearest_with(queries, m, d, k, metric, rows, Int8Screen::Auto)
+}
+
+/// Whether a search may take the Int8 screen: never, where it pays
+/// ([`quantized_queries`]), or whenever the queries allow it (tests: so
+/// that small searches reach it too).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Int8Screen {
+    Off,
+    Auto,
+    Always,
 }
 
 /// [`nearest`], with the Int8 screen allowed or not (the Float32 screen
@@ -130,7 +145,7 @@ fn nearest_with<'a, R: SearchRow + 'a>(
     k: usize,
     metric: Metric,
     rows: impl Iterator<Item = (u32, &'a [R])>,
-    int8: bool,
+    int8: Int8Screen,
 ) -> Vec<Vec<(u32, f64)>> {
     if k == 0 {
         return vec![Vec::new(); m];
@@ -142,8 +157,7 @@ fn nearest_with<'a, R: SearchRow + 'a>(
     // parts share lower bounds of each query's k-th best key, so that a
     // part's blocks let through few rows although its own top k starts
     // empty.
-    let int8 = int8 && screen8::Multiply::active().is_some_and(|x| rows.len() >= x.min_rows());
-    let shared = R::shared(&queries, int8);
+    let shared = R::shared(&queries, int8, rows.len());
     let part = (rows.len() / (4 * rayon::current_num_threads()))
         .next_multiple_of(ROW_BLOCK)
         .max(ROW_BLOCK * 16);
@@ -319,7 +333,8 @@ mod tests {
         let d = queries.len().checked_div(m).unwrap_or(0);
         let single = rayon::ThreadPoolBuilder::new().num_threads(1).build().ok();
         let metrics = [Metric::Cosine, Metric::Dot, Metric::Euclidean];
-        for (metric, int8) in metrics.into_iter().flat_map(|m| [(m, true), (m, false)]) {
+        let screens = [Int8Screen::Always, Int8Screen::Off];
+        for (metric, int8) in metrics.into_iter().flat_map(|m| screens.map(|s| (m, s))) {
             let search = || {
                 let candidates = rows
                     .iter()
@@ -327,7 +342,7 @@ mod tests {
                     .map(|(i, r)| (i as u32, r.as_slice()));
                 nearest_with(queries, m, d, k, metric, candidates, int8)
             };
-            let what = format!("{what} (Int8 screen allowed: {int8})");
+            let what = format!("{what} (Int8 screen: {int8:?})");
             let got = search();
             if let Some(pool) = &single {
                 assert_eq!(pool.install(search), got, "{what} {metric:?}: one thread");

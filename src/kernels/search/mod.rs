@@ -33,8 +33,9 @@ pub mod scans;
 pub mod screened;
 pub mod topk;
 
-// The AVX-512 kernels: on other CPUs their scaffolding still compiles (so
-// their callers need no cfg) but goes unused.
+// The AVX-512 kernels (and the Int8 screen, AVX2 or VNNI): on other CPUs
+// their scaffolding still compiles (so their callers need no cfg) but goes
+// unused.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code, unused_variables))]
 pub mod code_blocks;
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code, unused_variables))]

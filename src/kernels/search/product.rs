@@ -49,7 +49,8 @@
 //! 14 rows × 32 queries with per-query bars while it is still in registers
 //! and emits only the pairs that could reach their query's top k (a proven
 //! superset; see `neighbors::Screen`). From 48 queries on, on CPUs with
-//! AVX2 or AVX-512 VNNI, `nearest` takes the Int8 screen of
+//! AVX-512 VNNI, or AVX2 over 8,192 rows or more
+//! ([`super::screen8::Multiply::min_rows`]), `nearest` takes the Int8 screen of
 //! [`super::screen8`] instead: the same kind of tile on 8-bit codes of each
 //! query and row, four numbers per step, with bars that include each
 //! vector's measured quantization error; with VNNI about 300 G

@@ -134,12 +134,6 @@ impl Multiply {
     }
 }
 
-/// Whether this CPU runs the screen at the active level (AVX2, or
-/// AVX-512 F, BW, VL and VNNI).
-pub fn available() -> bool {
-    Multiply::active().is_some()
-}
-
 /// The largest magnitude of a query's codes.
 const QUERY_LIMIT: f32 = 127.0;
 
@@ -434,8 +428,7 @@ pub fn screened_dots(
     let (m, b) = (queries.m, rows.len());
     let query_lengths = [bars.a, bars.c1, bars.c2, bars.c3].map(<[f32]>::len);
     let row_lengths = [bars.residual, bars.norm, bars.extra].map(<[f32]>::len);
-    if !available()
-        || rows.d4 != queries.d4
+    if rows.d4 != queries.d4
         || rows.codes.len() != b * rows.d4
         || query_lengths.iter().any(|&len| len != m)
         || row_lengths.iter().any(|&len| len != b)

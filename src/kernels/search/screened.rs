@@ -240,12 +240,18 @@ impl Pending {
     }
 }
 
-/// The queries quantized for the Int8 screen ([`screen8`]) when it
-/// applies: a CPU with AVX2 or AVX-512 VNNI, at least
-/// [`INT8_MIN_QUERIES`], and `d` within the exact range of its lanes.
-pub(super) fn quantized_queries(queries: &SearchQueries<f32>) -> Option<screen8::QuantQueries> {
+/// The queries quantized for the Int8 screen ([`screen8`]) of a search of
+/// `rows` rows when it applies: a CPU with AVX2 or AVX-512 VNNI, at least
+/// [`INT8_MIN_QUERIES`], at least the kernel's
+/// [`min_rows`](screen8::Multiply::min_rows), and `d` within the exact
+/// range of its lanes.
+pub(super) fn quantized_queries(
+    queries: &SearchQueries<f32>,
+    rows: usize,
+) -> Option<screen8::QuantQueries> {
     let multiply = screen8::Multiply::active()?;
-    if queries.m < INT8_MIN_QUERIES || queries.d > screen8::MAX_WIDTH {
+    if queries.m < INT8_MIN_QUERIES || rows < multiply.min_rows() || queries.d > screen8::MAX_WIDTH
+    {
         return None;
     }
     screen8::QuantQueries::new(&queries.values, queries.m, queries.d, multiply)
